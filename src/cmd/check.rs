@@ -1,0 +1,92 @@
+//! `enrolgen check`: validates the configuration and, unless offline, opens every
+//! source and runs each query once, reporting per source.
+
+use chrono::NaiveDate;
+
+use crate::cli::CheckArgs;
+use crate::config::{self, SisSettings};
+use crate::error::{exit, Error};
+use crate::source::directory::{self, Wanted};
+use crate::source::sis::{self, Bind, SqlBackend, ALL_QUERIES};
+
+fn binds(year: &str) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("annee", Bind::Text(year.to_string())),
+        ("etape", Bind::Text("-".into())),
+        ("version", Bind::Int(0)),
+        ("element", Bind::Text("-".into())),
+    ]
+}
+
+fn run_queries(b: &mut dyn SqlBackend, year: &str, failed: &mut bool) {
+    for q in ALL_QUERIES {
+        let bs: Vec<_> = binds(year).into_iter().filter(|(n, _)| q.binds.contains(n)).collect();
+        match b.fetch(&q, &bs) {
+            Ok(rows) => println!("  ok    {}: {} row(s)", q.name, rows.len()),
+            Err(e) => {
+                *failed = true;
+                println!("  FAIL  {}: {}", q.name, crate::error_chain(&e));
+            }
+        }
+    }
+}
+
+pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
+    let s = config::load(&args.config.config)?;
+    let year = s.year.resolve(args.as_of.unwrap_or(today));
+    println!(
+        "{}: ok — {} platform(s), {} cohort(s), {} rule(s); year {year}",
+        s.file.display(),
+        s.platforms.len(),
+        s.cohorts.len(),
+        s.rules.len()
+    );
+    if args.offline {
+        return Ok(exit::OK);
+    }
+    let mut failed = false;
+    if let Some(sis_settings) = &s.sis {
+        match sis_settings {
+            SisSettings::Sqlite(p) => {
+                println!("Apogée (SQLite {}):", p.display());
+                match sis::sqlite::Sqlite::open(p) {
+                    Ok(mut b) => run_queries(&mut b, &year, &mut failed),
+                    Err(e) => {
+                        failed = true;
+                        println!("  FAIL  {}", crate::error_chain(&e));
+                    }
+                }
+            }
+            #[cfg(feature = "oracle")]
+            SisSettings::Oracle(o) => {
+                println!("Apogée (Oracle {}):", o.connect);
+                match sis::oracle::Oracle::connect(o) {
+                    Ok(mut b) => run_queries(&mut b, &year, &mut failed),
+                    Err(e) => {
+                        failed = true;
+                        println!("  FAIL  {}", crate::error_chain(&e));
+                    }
+                }
+            }
+            other => match sis::open(other, &s.payment) {
+                Ok(src) => println!("{}: ok", src.describe()),
+                Err(e) => {
+                    failed = true;
+                    println!("  FAIL  {}", crate::error_chain(&e));
+                }
+            },
+        }
+    }
+    for d in s.directories.values() {
+        let probe = Wanted { student_ids: Default::default(), usernames: ["enrolgen-check".to_string()].into() };
+        let res = directory::open(d).and_then(|mut dir| dir.lookup(&probe).map(|_| dir.describe()));
+        match res {
+            Ok(what) => println!("{what}: ok (bound and searched)"),
+            Err(e) => {
+                failed = true;
+                println!("directory {}: FAIL  {}", d.name, crate::error_chain(&e));
+            }
+        }
+    }
+    Ok(if failed { exit::SOURCE } else { exit::OK })
+}

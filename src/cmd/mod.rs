@@ -1,0 +1,7 @@
+//! One module per subcommand; each takes its parsed arguments and returns an exit
+//! code or a typed error for `main` to report.
+
+pub mod check;
+pub mod init;
+pub mod lint;
+pub mod run;

@@ -1,0 +1,180 @@
+//! The configuration file as written by people: serde structs that refuse unknown keys.
+//! Nothing here is used past `config::load`, which turns it into checked `Settings`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::model::{Layout, UsernameSource};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub version: u32,
+    #[serde(default)]
+    pub year: Option<YearValue>,
+    #[serde(default)]
+    pub year_start: Option<String>,
+    pub apogee: Option<RawApogee>,
+    #[serde(default)]
+    pub directories: BTreeMap<String, RawDirectory>,
+    pub platforms: BTreeMap<String, RawPlatform>,
+    #[serde(default)]
+    pub cohorts: BTreeMap<String, RawCohort>,
+    #[serde(default)]
+    pub enrol: Vec<RawEnrol>,
+    pub max_left_out_ratio: Option<f64>,
+}
+
+/// `year: auto` or `year: 2026`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum YearValue {
+    Number(u32),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApogee {
+    pub sqlite: Option<String>,
+    pub oracle: Option<RawOracle>,
+    pub csv: Option<String>,
+    pub payment: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOracle {
+    pub connect: String,
+    pub user: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub fetch_array_size: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDirectory {
+    pub ldif: Option<String>,
+    pub ldap: Option<RawLdap>,
+    /// Only entries matching this filter are accounts (e.g. `(objectClass=supannPerson)`).
+    pub filter: Option<String>,
+    #[serde(rename = "match")]
+    pub match_attr: Option<String>,
+    pub username: Option<String>,
+    pub staff_id: Option<String>,
+    pub affiliation: Option<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLdap {
+    pub url: String,
+    pub base: String,
+    #[serde(default)]
+    pub starttls: bool,
+    pub bind_dn: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub page_size: Option<u32>,
+    pub timeout_s: Option<u64>,
+    pub ca_file: Option<String>,
+    /// Must be written out to turn certificate checks off.
+    #[serde(default)]
+    pub tls_insecure_skip_verify: bool,
+    /// Up to this many wanted student numbers, search with OR-filters; above, read the branch.
+    pub batch_threshold: Option<usize>,
+    /// Student numbers per OR-filter.
+    pub batch_size: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlatform {
+    pub accounts: Option<Vec<String>>,
+    pub account_list: Option<String>,
+    pub username: Option<UsernameSource>,
+    #[serde(default)]
+    pub min_account_age_days: u32,
+    pub roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub csv: RawCsv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub roles: Vec<String>,
+    pub cohort_tags: Option<Vec<String>>,
+    pub affiliation: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCsv {
+    pub delimiter: Option<String>,
+    pub layout: Option<Layout>,
+    pub max_rows: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCohort {
+    pub apogee: Option<RawApogeeCohort>,
+    pub usernames: Option<Vec<String>>,
+    pub ldap: Option<RawLdapCohort>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApogeeCohort {
+    pub etape: String,
+    pub version: u32,
+    pub element: Option<String>,
+    #[serde(default)]
+    pub groups: bool,
+    pub group_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLdapCohort {
+    pub directory: String,
+    pub filter: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnrol {
+    pub cohort: String,
+    pub platform: String,
+    pub course: OneOrMany,
+    pub role: String,
+    pub group: Option<String>,
+    pub enrolperiod: Option<u32>,
+    pub enrolstatus: Option<u8>,
+    pub enroltimestart: Option<String>,
+}
+
+/// `course: X` or `course: [X, Y]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! Loads the YAML configuration and checks it into `Settings`, the only view of the
+//! configuration the rest of the program sees. Every error names the file, the line
+//! and the key.
+
+mod file;
+mod locate;
+pub mod secret;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::filter::Filter;
+use crate::model::{
+    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, EnrolRule, Layout,
+    Platform, UsernameSource,
+};
+use crate::moodle::{self, Field};
+use crate::template::{Template, Var};
+use file::{RawConfig, RawDirectory, YearValue};
+use locate::Lines;
+pub use secret::{Secret, SecretSource};
+
+pub const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}:{line}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+}
+
+/// The academic year (COD_ANU) the run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YearSetting {
+    /// Derived from the as-of date: a new year starts on (month, day).
+    Auto { month: u32, day: u32 },
+    Fixed(String),
+}
+
+impl YearSetting {
+    /// COD_ANU at `as_of`: the year the academic year started.
+    pub fn resolve(&self, as_of: NaiveDate) -> String {
+        match self {
+            YearSetting::Fixed(y) => y.clone(),
+            YearSetting::Auto { month, day } => {
+                let y = as_of.year();
+                if (as_of.month(), as_of.day()) >= (*month, *day) {
+                    y.to_string()
+                } else {
+                    (y - 1).to_string()
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OracleSettings {
+    pub connect: String,
+    pub user: String,
+    pub password: SecretSource,
+    pub fetch_array_size: u32,
+}
+
+/// Where Apogée's data comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SisSettings {
+    /// A `.sql` script loaded into an in-memory database, or a `.db` file.
+    Sqlite(PathBuf),
+    Oracle(OracleSettings),
+    /// A file of student numbers (optionally cohort and group columns).
+    Csv(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdapSettings {
+    pub url: String,
+    pub base: String,
+    pub starttls: bool,
+    pub bind: Option<(String, SecretSource)>,
+    pub page_size: u32,
+    pub timeout_s: u64,
+    pub ca_file: Option<PathBuf>,
+    pub tls_insecure_skip_verify: bool,
+    pub batch_threshold: usize,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirectorySource {
+    Ldif(PathBuf),
+    Ldap(LdapSettings),
+}
+
+/// Which attribute holds what, shared by LDAP and LDIF. Names are lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeMap {
+    pub student_id: String,
+    pub username: String,
+    pub staff_id: String,
+    pub affiliation: String,
+    pub state: String,
+    pub created: String,
+}
+
+impl AttributeMap {
+    /// The attributes a search must ask for (createTimestamp is operational).
+    pub fn requested(&self) -> Vec<String> {
+        let mut v = vec![
+            self.student_id.clone(),
+            self.username.clone(),
+            self.staff_id.clone(),
+            self.affiliation.clone(),
+            self.state.clone(),
+            self.created.clone(),
+        ];
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectorySettings {
+    pub name: String,
+    pub source: DirectorySource,
+    pub filter: Option<Filter>,
+    pub attrs: AttributeMap,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub file: PathBuf,
+    pub year: YearSetting,
+    pub sis: Option<SisSettings>,
+    /// Accepted ETA_PMT_IAE values.
+    pub payment: BTreeSet<String>,
+    pub directories: BTreeMap<String, DirectorySettings>,
+    pub platforms: BTreeMap<String, Platform>,
+    pub cohorts: BTreeMap<String, Cohort>,
+    pub rules: Vec<EnrolRule>,
+    pub max_left_out_ratio: Option<f64>,
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Checks configuration text; `path` names it in errors and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+    let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        if let Some(cut) = message.rfind(" at line ") {
+            message.truncate(cut);
+        }
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Checker {
+        path,
+        lines: Lines::index(text),
+        base,
+    }
+    .check(raw)
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    lines: Lines,
+    base: PathBuf,
+}
+
+impl Checker<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: self.lines.line_of(key).unwrap_or(1),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn rel(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn secret(
+        &self,
+        key: &str,
+        env: Option<String>,
+        file: Option<String>,
+    ) -> Result<Option<SecretSource>, ConfigError> {
+        match (env, file) {
+            (Some(e), None) => Ok(Some(SecretSource::Env(e))),
+            (None, Some(f)) => Ok(Some(SecretSource::File(self.rel(&f)))),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(self.err(key, "give password_env or password_file, not both")),
+        }
+    }
+
+    fn check(&self, raw: RawConfig) -> Result<Settings, ConfigError> {
+        if raw.version != CONFIG_VERSION {
+            return Err(self.err(
+                "version",
+                format!("unsupported version {}; this enrolgen reads version {CONFIG_VERSION}", raw.version),
+            ));
+        }
+        let year = self.year(raw.year, raw.year_start)?;
+        let (sis, payment) = self.apogee(raw.apogee)?;
+        let mut directories = BTreeMap::new();
+        for (name, d) in raw.directories {
+            let checked = self.directory(&name, d)?;
+            directories.insert(name, checked);
+        }
+        let mut platforms = BTreeMap::new();
+        for (name, p) in raw.platforms {
+            let key = format!("platforms.{name}");
+            let accounts = match (p.accounts, p.account_list) {
+                (Some(ds), None) => {
+                    if ds.is_empty() {
+                        return Err(self.err(&format!("{key}.accounts"), "list at least one directory"));
+                    }
+                    for (i, d) in ds.iter().enumerate() {
+                        if !directories.contains_key(d) {
+                            return Err(self.err(
+                                &format!("{key}.accounts[{i}]"),
+                                format!("directory '{d}' is not defined under directories ({})", names(&directories)),
+                            ));
+                        }
+                    }
+                    AccountSource::Directories(ds)
+                }
+                (None, Some(list)) => AccountSource::List(self.rel(&list)),
+                (None, None) => {
+                    return Err(self.err(&key, "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv"))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(self.err(&key, "give accounts or account_list, not both"))
+                }
+            };
+            let username = match (&accounts, p.username) {
+                (AccountSource::List(_), None) => UsernameSource::StudentId,
+                (AccountSource::List(_), Some(UsernameSource::Directory)) => {
+                    return Err(self.err(
+                        &format!("{key}.username"),
+                        "a platform with an account_list has no directory: use username: student_id",
+                    ))
+                }
+                (_, u) => u.unwrap_or(UsernameSource::Directory),
+            };
+            let delimiter = match p.csv.delimiter.as_deref().unwrap_or(";") {
+                ";" | "semicolon" => b';',
+                "," | "comma" => b',',
+                ":" | "colon" => b':',
+                "\t" | "tab" => b'\t',
+                other => {
+                    return Err(self.err(
+                        &format!("{key}.csv.delimiter"),
+                        format!("'{other}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"),
+                    ))
+                }
+            };
+            if p.csv.max_rows == Some(0) {
+                return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
+            }
+            let roles = match p.roles {
+                Some(rs) => {
+                    for (i, r) in rs.iter().enumerate() {
+                        moodle::check_value(Field::Role, r, delimiter)
+                            .map_err(|m| self.err(&format!("{key}.roles[{i}]"), m))?;
+                    }
+                    Some(rs.into_iter().collect())
+                }
+                None => None,
+            };
+            let mut rules = Vec::new();
+            for (i, r) in p.rules.into_iter().enumerate() {
+                if r.roles.is_empty() {
+                    return Err(self.err(&format!("{key}.rules[{i}].roles"), "list at least one role"));
+                }
+                rules.push(AccessRule {
+                    roles: r.roles.into_iter().collect(),
+                    cohort_tags: r.cohort_tags.map(|v| v.into_iter().collect()),
+                    affiliation: r
+                        .affiliation
+                        .map(|v| v.into_iter().map(|a| a.to_lowercase()).collect()),
+                });
+            }
+            platforms.insert(
+                name.clone(),
+                Platform {
+                    name,
+                    accounts,
+                    username,
+                    min_account_age_days: p.min_account_age_days,
+                    roles,
+                    rules,
+                    csv: CsvFormat {
+                        delimiter,
+                        layout: p.csv.layout.unwrap_or(Layout::Long),
+                        max_rows: p.csv.max_rows,
+                    },
+                },
+            );
+        }
+        let mut cohorts = BTreeMap::new();
+        for (name, c) in raw.cohorts {
+            let key = format!("cohorts.{name}");
+            let source = match (c.apogee, c.usernames, c.ldap) {
+                (Some(a), None, None) => {
+                    if sis.is_none() {
+                        return Err(self.err(&format!("{key}.apogee"), "an apogee cohort needs an apogee: source at the top of the file"));
+                    }
+                    if a.etape.trim().is_empty() {
+                        return Err(self.err(&format!("{key}.apogee.etape"), "is empty"));
+                    }
+                    if a.group_type.is_some() && !a.groups {
+                        return Err(self.err(&format!("{key}.apogee.group_type"), "needs groups: true"));
+                    }
+                    CohortSource::Apogee(ApogeeCohort {
+                        etape: a.etape.trim().to_string(),
+                        version: a.version,
+                        element: a.element.map(|e| e.trim().to_string()),
+                        groups: a.groups,
+                        group_type: a.group_type,
+                    })
+                }
+                (None, Some(us), None) => {
+                    let mut out = Vec::with_capacity(us.len());
+                    for (i, u) in us.into_iter().enumerate() {
+                        let u = u.trim().to_lowercase();
+                        if u.is_empty() {
+                            return Err(self.err(&format!("{key}.usernames[{i}]"), "is empty"));
+                        }
+                        out.push(u);
+                    }
+                    CohortSource::Usernames(out)
+                }
+                (None, None, Some(l)) => {
+                    if !directories.contains_key(&l.directory) {
+                        return Err(self.err(
+                            &format!("{key}.ldap.directory"),
+                            format!("directory '{}' is not defined under directories ({})", l.directory, names(&directories)),
+                        ));
+                    }
+                    let filter = Filter::parse(&l.filter)
+                        .map_err(|e| self.err(&format!("{key}.ldap.filter"), e.to_string()))?;
+                    CohortSource::Ldap {
+                        directory: l.directory,
+                        filter,
+                    }
+                }
+                _ => {
+                    return Err(self.err(&key, "a cohort has exactly one of apogee:, usernames: or ldap:"))
+                }
+            };
+            cohorts.insert(
+                name.clone(),
+                Cohort {
+                    name,
+                    source,
+                    tags: c.tags.into_iter().collect(),
+                },
+            );
+        }
+        let mut rules = Vec::new();
+        for (i, e) in raw.enrol.into_iter().enumerate() {
+            let key = format!("enrol[{i}]");
+            let Some(cohort) = cohorts.get(&e.cohort) else {
+                return Err(self.err(
+                    &format!("{key}.cohort"),
+                    format!("cohort '{}' is not defined under cohorts ({})", e.cohort, names(&cohorts)),
+                ));
+            };
+            let Some(platform) = platforms.get(&e.platform) else {
+                return Err(self.err(
+                    &format!("{key}.platform"),
+                    format!("platform '{}' is not defined under platforms ({})", e.platform, names(&platforms)),
+                ));
+            };
+            let d = platform.csv.delimiter;
+            let courses: Vec<String> = e.course.into_vec().into_iter().map(|c| c.trim().to_string()).collect();
+            if courses.is_empty() {
+                return Err(self.err(&format!("{key}.course"), "list at least one course"));
+            }
+            for c in &courses {
+                moodle::check_value(Field::Course, c, d).map_err(|m| self.err(&format!("{key}.course"), m))?;
+            }
+            let role = e.role.trim().to_string();
+            moodle::check_value(Field::Role, &role, d).map_err(|m| self.err(&format!("{key}.role"), m))?;
+            let group = match e.group {
+                None => None,
+                Some(g) => {
+                    let gkey = format!("{key}.group");
+                    let t = Template::parse(g.trim()).map_err(|m| self.err(&gkey, m.to_string()))?;
+                    let apogee = match &cohort.source {
+                        CohortSource::Apogee(a) => Some(a),
+                        _ => None,
+                    };
+                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !apogee.is_some_and(|a| a.groups) {
+                        return Err(self.err(&gkey, format!("{{group}} needs an apogee cohort with groups: true, and '{}' is not one", e.cohort)));
+                    }
+                    if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
+                        return Err(self.err(&gkey, format!("{{etape}} and {{version}} need an apogee cohort, and '{}' is not one", e.cohort)));
+                    }
+                    if t.uses(Var::Element) && !apogee.is_some_and(|a| a.element.is_some()) {
+                        return Err(self.err(&gkey, format!("{{element}} needs an apogee cohort with an element, and '{}' has none", e.cohort)));
+                    }
+                    if t.is_literal() {
+                        moodle::check_value(Field::Group, &t.to_string(), d).map_err(|m| self.err(&gkey, m))?;
+                    }
+                    Some(t)
+                }
+            };
+            if e.enrolperiod == Some(0) {
+                return Err(self.err(&format!("{key}.enrolperiod"), "0 means the course's default duration: leave the key out instead"));
+            }
+            if let Some(s) = e.enrolstatus {
+                if s > 1 {
+                    return Err(self.err(&format!("{key}.enrolstatus"), "must be 0 (active) or 1 (suspended)"));
+                }
+            }
+            let enroltimestart = match e.enroltimestart {
+                None => None,
+                Some(s) => Some(NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                    self.err(&format!("{key}.enroltimestart"), format!("'{s}' is not a date written YYYY-MM-DD"))
+                })?),
+            };
+            if let CohortSource::Ldap { directory, .. } = &cohort.source {
+                let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
+                if !ok {
+                    return Err(self.err(
+                        &format!("{key}.cohort"),
+                        format!("cohort '{}' comes from directory '{directory}', which is not among platform '{}''s accounts", e.cohort, e.platform),
+                    ));
+                }
+            }
+            rules.push(EnrolRule {
+                number: i + 1,
+                cohort: e.cohort,
+                platform: e.platform,
+                courses,
+                role,
+                group,
+                enrolperiod: e.enrolperiod,
+                enrolstatus: e.enrolstatus,
+                enroltimestart,
+            });
+        }
+        if let Some(r) = raw.max_left_out_ratio {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(self.err("max_left_out_ratio", "must be between 0 and 1"));
+            }
+        }
+        Ok(Settings {
+            file: self.path.to_path_buf(),
+            year,
+            sis,
+            payment,
+            directories,
+            platforms,
+            cohorts,
+            rules,
+            max_left_out_ratio: raw.max_left_out_ratio,
+        })
+    }
+
+    fn year(&self, year: Option<YearValue>, start: Option<String>) -> Result<YearSetting, ConfigError> {
+        let start = start.unwrap_or_else(|| "09-01".to_string());
+        let parsed = NaiveDate::parse_from_str(&format!("2000-{start}"), "%Y-%m-%d")
+            .map_err(|_| self.err("year_start", format!("'{start}' is not a month-day written MM-DD")))?;
+        match year {
+            None => Ok(YearSetting::Auto { month: parsed.month(), day: parsed.day() }),
+            Some(YearValue::Text(t)) if t == "auto" => Ok(YearSetting::Auto { month: parsed.month(), day: parsed.day() }),
+            Some(YearValue::Number(n)) if (1990..=2200).contains(&n) => Ok(YearSetting::Fixed(n.to_string())),
+            Some(YearValue::Text(t)) if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(YearSetting::Fixed(t)),
+            Some(_) => Err(self.err("year", "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)")),
+        }
+    }
+
+    fn apogee(&self, raw: Option<file::RawApogee>) -> Result<(Option<SisSettings>, BTreeSet<String>), ConfigError> {
+        let default_payment: BTreeSet<String> = ["P".to_string()].into();
+        let Some(a) = raw else {
+            return Ok((None, default_payment));
+        };
+        let sis = match (a.sqlite, a.oracle, a.csv) {
+            (Some(p), None, None) => SisSettings::Sqlite(self.rel(&p)),
+            (None, Some(o), None) => {
+                let password = self
+                    .secret("apogee.oracle", o.password_env, o.password_file)?
+                    .ok_or_else(|| self.err("apogee.oracle", "give password_env or password_file"))?;
+                SisSettings::Oracle(OracleSettings {
+                    connect: o.connect,
+                    user: o.user,
+                    password,
+                    fetch_array_size: o.fetch_array_size.unwrap_or(1000).max(1),
+                })
+            }
+            (None, None, Some(p)) => SisSettings::Csv(self.rel(&p)),
+            _ => return Err(self.err("apogee", "give exactly one of sqlite:, oracle: or csv:")),
+        };
+        let payment = match a.payment {
+            None => default_payment,
+            Some(v) if v.is_empty() => return Err(self.err("apogee.payment", "list at least one ETA_PMT_IAE value (default [P])")),
+            Some(v) => v.into_iter().map(|s| s.trim().to_string()).collect(),
+        };
+        Ok((Some(sis), payment))
+    }
+
+    fn directory(&self, name: &str, d: RawDirectory) -> Result<DirectorySettings, ConfigError> {
+        let key = format!("directories.{name}");
+        let source = match (d.ldif, d.ldap) {
+            (Some(p), None) => DirectorySource::Ldif(self.rel(&p)),
+            (None, Some(l)) => {
+                let lkey = format!("{key}.ldap");
+                if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
+                    return Err(self.err(&format!("{lkey}.url"), format!("'{}' is not an ldap:// or ldaps:// URL", l.url)));
+                }
+                if l.starttls && l.url.starts_with("ldaps://") {
+                    return Err(self.err(&format!("{lkey}.starttls"), "StartTLS is for ldap:// URLs; ldaps:// is already TLS"));
+                }
+                let password = self.secret(&lkey, l.password_env, l.password_file)?;
+                let bind = match (l.bind_dn, password) {
+                    (Some(dn), Some(pw)) => Some((dn, pw)),
+                    (None, None) => None,
+                    (Some(_), None) => return Err(self.err(&format!("{lkey}.bind_dn"), "needs password_env or password_file")),
+                    (None, Some(_)) => return Err(self.err(&lkey, "a password without bind_dn")),
+                };
+                if l.page_size == Some(0) {
+                    return Err(self.err(&format!("{lkey}.page_size"), "must be at least 1"));
+                }
+                DirectorySource::Ldap(LdapSettings {
+                    url: l.url,
+                    base: l.base,
+                    starttls: l.starttls,
+                    bind,
+                    page_size: l.page_size.unwrap_or(1000),
+                    timeout_s: l.timeout_s.unwrap_or(30),
+                    ca_file: l.ca_file.map(|p| self.rel(&p)),
+                    tls_insecure_skip_verify: l.tls_insecure_skip_verify,
+                    batch_threshold: l.batch_threshold.unwrap_or(2000),
+                    batch_size: l.batch_size.unwrap_or(200).max(1),
+                })
+            }
+            _ => return Err(self.err(&key, "give exactly one of ldif: or ldap:")),
+        };
+        let filter = match d.filter {
+            Some(f) => Some(Filter::parse(&f).map_err(|e| self.err(&format!("{key}.filter"), e.to_string()))?),
+            None => None,
+        };
+        let attr = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string()).to_lowercase();
+        Ok(DirectorySettings {
+            name: name.to_string(),
+            source,
+            filter,
+            attrs: AttributeMap {
+                student_id: attr(d.match_attr, "supannEtuId"),
+                username: attr(d.username, "supannAliasLogin"),
+                staff_id: attr(d.staff_id, "supannEmpId"),
+                affiliation: attr(d.affiliation, "eduPersonAffiliation"),
+                state: attr(d.state, "supannRessourceEtat"),
+                created: "createtimestamp".to_string(),
+            },
+        })
+    }
+}
+
+fn names<V>(m: &BTreeMap<String, V>) -> String {
+    if m.is_empty() {
+        return "none defined".to_string();
+    }
+    m.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "version: 1\ndirectories:\n  u:\n    ldif: u.ldif\nplatforms:\n  p:\n    accounts: [u]\ncohorts:\n  c: { usernames: [Bob] }\nenrol:\n  - { cohort: c, platform: p, course: C1, role: student }\n";
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("conf/enrolgen.yaml")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let s = parse(MINIMAL, Path::new("conf/enrolgen.yaml")).unwrap();
+        assert_eq!(s.year, YearSetting::Auto { month: 9, day: 1 });
+        assert_eq!(s.directories["u"].source, DirectorySource::Ldif(PathBuf::from("conf/u.ldif")));
+        assert_eq!(s.directories["u"].attrs.student_id, "supannetuid");
+        assert_eq!(s.platforms["p"].csv.delimiter, b';');
+        assert_eq!(s.cohorts["c"].source, CohortSource::Usernames(vec!["bob".into()]));
+        assert_eq!(s.rules[0].number, 1);
+    }
+
+    #[test]
+    fn year_auto_switches_on_year_start() {
+        let y = YearSetting::Auto { month: 9, day: 1 };
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(y.resolve(d("2026-08-31")), "2025");
+        assert_eq!(y.resolve(d("2026-09-01")), "2026");
+    }
+
+    #[test]
+    fn undefined_cohort_names_line_and_key() {
+        let e = err(&MINIMAL.replace("cohort: c,", "cohort: nope,"));
+        assert_eq!(e, "conf/enrolgen.yaml:11: enrol[0].cohort: cohort 'nope' is not defined under cohorts (c)");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = err(&MINIMAL.replace("accounts: [u]", "accounts: [u]\n    delimter: x"));
+        assert!(e.starts_with("conf/enrolgen.yaml:8:5: platforms.p: unknown field `delimter`"), "{e}");
+    }
+
+    #[test]
+    fn course_with_delimiter_is_refused_at_load() {
+        let e = err(&MINIMAL.replace("course: C1", "course: \"C;1\""));
+        assert!(e.starts_with("conf/enrolgen.yaml:11: enrol[0].course: course 'C;1' contains the delimiter"), "{e}");
+    }
+}

@@ -1,0 +1,40 @@
+//! The errors a command can end with, and the exit code each maps to.
+
+use crate::config::ConfigError;
+use crate::output::OutputError;
+use crate::source::SourceError;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The run completed, but left out more than `max_left_out_ratio`
+    /// (or `lint` found problems).
+    pub const LEFT_OUT: u8 = 1;
+    pub const CONFIG: u8 = 2;
+    /// A source failed: nothing was written.
+    pub const SOURCE: u8 = 3;
+    /// The output could not be written (disk, permissions, another run's lock).
+    pub const OUTPUT: u8 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Usage(_) => exit::CONFIG,
+            Error::Source(_) => exit::SOURCE,
+            Error::Output(_) => exit::OUTPUT,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Asks every source what a set of rules needs, with as few round trips as the
+//! sources allow: one query per Apogée cohort, one lookup per directory (the
+//! directory batches or pages), one search per LDAP cohort.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::config::Settings;
+use crate::model::{AccountSource, CohortSource, EnrolRule, Member};
+use crate::output::report::SourceTiming;
+use crate::plan::AccountIndex;
+use crate::source::accounts::AccountList;
+use crate::source::directory::{self, Wanted};
+use crate::source::{sis, SourceError};
+
+/// What the sources returned for a run.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub members: BTreeMap<String, Vec<Member>>,
+    pub directories: BTreeMap<String, AccountIndex>,
+    pub account_lists: BTreeMap<String, AccountList>,
+    pub timings: Vec<SourceTiming>,
+}
+
+pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<Gathered, SourceError> {
+    let mut g = Gathered::default();
+    let cohorts: BTreeSet<&str> = rules.iter().map(|r| r.cohort.as_str()).collect();
+
+    // Apogée.
+    let apogee: Vec<(&str, &crate::model::ApogeeCohort)> = cohorts
+        .iter()
+        .filter_map(|c| match &settings.cohorts.get(*c)?.source {
+            CohortSource::Apogee(a) => Some((*c, a)),
+            _ => None,
+        })
+        .collect();
+    if let (Some(sis_settings), false) = (&settings.sis, apogee.is_empty()) {
+        let t = Instant::now();
+        let mut sis = sis::open(sis_settings, &settings.payment)?;
+        let mut records = 0;
+        for (name, a) in &apogee {
+            let students = sis.students(year, a)?;
+            records += students.len();
+            g.members.insert(name.to_string(), students.into_iter().map(Member::Student).collect());
+        }
+        g.timings.push(SourceTiming { source: sis.describe(), seconds: t.elapsed().as_secs_f64(), records, requests: apogee.len() });
+    }
+    for c in &cohorts {
+        if let Some(CohortSource::Usernames(us)) = settings.cohorts.get(*c).map(|c| &c.source) {
+            g.members.insert(c.to_string(), us.iter().cloned().map(Member::Username).collect());
+        }
+    }
+
+    // Directories: what each must be asked for.
+    let mut wanted: BTreeMap<&str, Wanted> = BTreeMap::new();
+    let mut ldap_cohorts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in rules {
+        let Some(p) = settings.platforms.get(&r.platform) else { continue };
+        let AccountSource::Directories(dirs) = &p.accounts else { continue };
+        if let Some(CohortSource::Ldap { directory, .. }) = settings.cohorts.get(&r.cohort).map(|c| &c.source) {
+            let list = ldap_cohorts.entry(directory.as_str()).or_default();
+            if !list.contains(&r.cohort.as_str()) {
+                list.push(r.cohort.as_str());
+            }
+            continue;
+        }
+        for d in dirs {
+            let w = wanted.entry(d.as_str()).or_default();
+            for m in g.members.get(&r.cohort).into_iter().flatten() {
+                match m {
+                    Member::Student(s) => {
+                        if let Some(id) = &s.cod_etu {
+                            w.student_ids.insert(id.clone());
+                        }
+                    }
+                    Member::Username(u) => {
+                        w.usernames.insert(u.clone());
+                    }
+                    Member::Account(_) => {}
+                }
+            }
+        }
+    }
+    let dir_names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
+    for name in dir_names {
+        let Some(ds) = settings.directories.get(name) else { continue };
+        let t = Instant::now();
+        let mut dir = directory::open(ds)?;
+        let found = match wanted.get(name) {
+            Some(w) => dir.lookup(w)?,
+            None => Vec::new(),
+        };
+        let mut records = found.len();
+        for c in ldap_cohorts.get(name).into_iter().flatten() {
+            if let Some(CohortSource::Ldap { filter, .. }) = settings.cohorts.get(*c).map(|c| &c.source) {
+                let mut accounts = dir.search(filter)?;
+                accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
+                records += accounts.len();
+                g.members.insert(c.to_string(), accounts.into_iter().map(Member::Account).collect());
+            }
+        }
+        g.timings.push(SourceTiming { source: dir.describe(), seconds: t.elapsed().as_secs_f64(), records, requests: dir.requests() });
+        g.directories.insert(name.to_string(), AccountIndex::new(found));
+    }
+
+    // Platforms' own account lists.
+    let platforms: BTreeSet<&str> = rules.iter().map(|r| r.platform.as_str()).collect();
+    for p in platforms {
+        if let Some(AccountSource::List(path)) = settings.platforms.get(p).map(|p| &p.accounts) {
+            let t = Instant::now();
+            let list = AccountList::open(path)?;
+            g.timings.push(SourceTiming {
+                source: format!("account list {}", path.display()),
+                seconds: t.elapsed().as_secs_f64(),
+                records: list.accounts.len(),
+                requests: 1,
+            });
+            g.account_lists.insert(p.to_string(), list);
+        }
+    }
+    Ok(g)
+}

@@ -1,0 +1,39 @@
+//! Parses the command line, sets up logging, runs the command and maps its result to
+//! an exit code. Nothing else happens here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use enrolgen::cli::{Cli, Command};
+use enrolgen::{cmd, error_chain};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    // The only place the clock is read: commands take today's date as a parameter.
+    let today = chrono::Local::now().date_naive();
+    let result = match &cli.command {
+        Command::Run(a) => cmd::run::run(a, today, cli.quiet),
+        Command::Check(a) => cmd::check::run(a, today),
+        Command::Lint(a) => cmd::lint::run(a),
+        Command::Init(a) => cmd::init::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("enrolgen: error: {}", error_chain(&e));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

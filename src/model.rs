@@ -1,0 +1,257 @@
+//! Domain types shared by the sources, the planning core and the writers.
+//!
+//! Sources convert rows and entries into these types at the boundary; the core and
+//! the writers never see a database row or an LDAP entry.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::filter::Filter;
+use crate::template::Template;
+
+/// A student of a cohort, as Apogée knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Student {
+    /// COD_IND: always present, identifies the person inside Apogée.
+    pub cod_ind: String,
+    /// COD_ETU: the student number shared with the directory; may be missing.
+    pub cod_etu: Option<String>,
+    /// "Nom Prénom", for the report only.
+    pub name: String,
+    /// Apogée groups of the cohort the student belongs to (when asked for).
+    pub groups: Vec<ApogeeGroup>,
+}
+
+/// An Apogée group (GROUPE) a student is assigned to for the year.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApogeeGroup {
+    /// COD_EXT_GPE, the short code (`TD1`), used by `{group}`.
+    pub code: String,
+    /// LIB_GPE, used by `{group_label}`.
+    pub label: String,
+    /// COD_TGR: CM, TD, TP …
+    pub kind: String,
+}
+
+/// The state of an account in its directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    Active,
+    Inactive,
+    Suspended,
+}
+
+/// An account of a directory (LDAP or LDIF), already mapped through the directory's
+/// attribute settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub directory: String,
+    pub dn: String,
+    /// The login, lower-cased; may still be invalid for Moodle (checked in the core).
+    pub username: String,
+    pub student_ids: Vec<String>,
+    pub staff_id: Option<String>,
+    pub created: Option<DateTime<Utc>>,
+    /// Lower-cased eduPersonAffiliation values.
+    pub affiliations: BTreeSet<String>,
+    pub state: AccountState,
+}
+
+/// One member of a cohort, before it is matched to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Member {
+    Student(Student),
+    /// A username from a static list.
+    Username(String),
+    /// An account found by an LDAP cohort filter.
+    Account(Account),
+}
+
+/// A named group of people the mapping enrols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cohort {
+    pub name: String,
+    pub source: CohortSource,
+    pub tags: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CohortSource {
+    Apogee(ApogeeCohort),
+    Usernames(Vec<String>),
+    Ldap { directory: String, filter: Filter },
+}
+
+/// A cohort key in Apogée: étape + version (the year is the run's), optionally an
+/// element, optionally with the students' groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApogeeCohort {
+    pub etape: String,
+    pub version: u32,
+    pub element: Option<String>,
+    pub groups: bool,
+    /// Keep only groups of this COD_TGR (TD, TP …).
+    pub group_type: Option<String>,
+}
+
+/// Where a platform's accounts are known to exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSource {
+    /// Accounts come from these directories, searched in this order.
+    Directories(Vec<String>),
+    /// The platform's own export of its accounts.
+    List(PathBuf),
+}
+
+/// Which value becomes the CSV username on a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameSource {
+    /// The directory's username attribute.
+    Directory,
+    /// The Apogée student number.
+    StudentId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// One row per enrolment: `username;course1;role1;…`.
+    Long,
+    /// One row per user: `username;course1;role1;…;course2;role2;…`.
+    Wide,
+}
+
+/// How a platform's upload file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    pub layout: Layout,
+    /// Data rows per file; more are split into `-002`, `-003` … files.
+    pub max_rows: Option<usize>,
+}
+
+/// Who may be enrolled with which role on a platform (Collégium-style rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRule {
+    pub roles: BTreeSet<String>,
+    pub cohort_tags: Option<BTreeSet<String>>,
+    pub affiliation: Option<BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Platform {
+    pub name: String,
+    pub accounts: AccountSource,
+    pub username: UsernameSource,
+    pub min_account_age_days: u32,
+    /// Role shortnames that exist on the platform; `None` accepts any.
+    pub roles: Option<BTreeSet<String>>,
+    /// Empty: everybody with an account may be enrolled.
+    pub rules: Vec<AccessRule>,
+    pub csv: CsvFormat,
+}
+
+/// One line of the `enrol:` mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrolRule {
+    /// 1-based position in the `enrol:` list, shown in reports.
+    pub number: usize,
+    pub cohort: String,
+    pub platform: String,
+    pub courses: Vec<String>,
+    pub role: String,
+    pub group: Option<Template>,
+    pub enrolperiod: Option<u32>,
+    pub enrolstatus: Option<u8>,
+    pub enroltimestart: Option<NaiveDate>,
+}
+
+/// One enrolment to write: a user in a course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub username: String,
+    pub course: String,
+    pub role: String,
+    pub groups: BTreeSet<String>,
+    pub enrolperiod: Option<u32>,
+    pub enrolstatus: Option<u8>,
+    pub enroltimestart: Option<NaiveDate>,
+    /// Rules that produced it (numbers), for the report and `explain`.
+    pub rules: BTreeSet<usize>,
+    pub cohorts: BTreeSet<String>,
+}
+
+/// Why a person × enrolment was not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NoStudentNumber,
+    NoAccount,
+    AccountTooRecent,
+    AccountInactive,
+    RuleNotMet,
+    RoleNotAllowed,
+    InvalidValue,
+    Duplicate,
+    Conflict,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::NoStudentNumber,
+        Reason::NoAccount,
+        Reason::AccountTooRecent,
+        Reason::AccountInactive,
+        Reason::RuleNotMet,
+        Reason::RoleNotAllowed,
+        Reason::InvalidValue,
+        Reason::Duplicate,
+        Reason::Conflict,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NoStudentNumber => "no_student_number",
+            Reason::NoAccount => "no_account",
+            Reason::AccountTooRecent => "account_too_recent",
+            Reason::AccountInactive => "account_inactive",
+            Reason::RuleNotMet => "rule_not_met",
+            Reason::RoleNotAllowed => "role_not_allowed",
+            Reason::InvalidValue => "invalid_value",
+            Reason::Duplicate => "duplicate",
+            Reason::Conflict => "conflict",
+        }
+    }
+
+    /// Left-out rows that are not a problem to chase: the enrolment exists (duplicate)
+    /// or will be retried by the next run (deferred).
+    pub fn is_benign(self) -> bool {
+        matches!(self, Reason::Duplicate | Reason::AccountTooRecent)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A person × enrolment that was not written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LeftOut {
+    pub course: String,
+    pub reason: Reason,
+    pub username: String,
+    pub student_id: String,
+    pub name: String,
+    pub cohort: String,
+    pub rule: usize,
+    pub role: String,
+    pub detail: String,
+}

@@ -1,0 +1,581 @@
+//! The rules Moodle's "Upload users" applies to an enrolment file (shared/moodle-csv.md),
+//! in one place: the planner checks each value with them before anything is written,
+//! and `enrolgen lint` checks whole files with them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::NaiveDate;
+
+/// Longest values Moodle stores without a database error (characters).
+pub const MAX_COURSE: usize = 255;
+pub const MAX_ROLE: usize = 100;
+pub const MAX_GROUP: usize = 254;
+
+/// A value of an enrolment row, for messages and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Username,
+    Course,
+    Role,
+    Group,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Username => "username",
+            Field::Course => "course",
+            Field::Role => "role",
+            Field::Group => "group",
+        })
+    }
+}
+
+/// Describes a delimiter the way a person reads it in a message.
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        b',' => "',' (comma)".to_string(),
+        b';' => "';' (semicolon)".to_string(),
+        b':' => "':' (colon)".to_string(),
+        other => format!("'{}'", other as char),
+    }
+}
+
+/// Checks one value that is about to be written (already trimmed).
+/// The error says, in plain words, why Moodle would refuse or misread it.
+pub fn check_value(field: Field, value: &str, delimiter: u8) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{field} is empty"));
+    }
+    if value.trim() != value {
+        return Err(format!("{field} '{value}' has surrounding spaces"));
+    }
+    if value.as_bytes().contains(&delimiter) {
+        return Err(format!(
+            "{field} '{value}' contains the delimiter {}; the file is written without quotes",
+            delimiter_name(delimiter)
+        ));
+    }
+    if value.contains('"') {
+        return Err(format!(
+            "{field} '{value}' contains a quote character, which the import procedure forbids"
+        ));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(format!("{field} contains a line break"));
+    }
+    let limit = match field {
+        Field::Course => Some(MAX_COURSE),
+        Field::Role => Some(MAX_ROLE),
+        Field::Group => Some(MAX_GROUP),
+        Field::Username => None,
+    };
+    if let Some(max) = limit {
+        let n = value.chars().count();
+        if n > max {
+            return Err(format!(
+                "{field} is {n} characters long; Moodle accepts at most {max}"
+            ));
+        }
+    }
+    match field {
+        Field::Username => check_username(value),
+        Field::Group if value.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "group '{value}' is purely numeric: Moodle would read it as a group id"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A username as Moodle's PARAM_USERNAME keeps it, with extended characters off:
+/// lower case letters, digits and `_ - . @`; `guest` is refused.
+pub fn check_username(u: &str) -> Result<(), String> {
+    if u.is_empty() {
+        return Err("username is empty".to_string());
+    }
+    if u == "guest" {
+        return Err("username 'guest' is refused by Moodle".to_string());
+    }
+    if u.chars().any(|c| c.is_uppercase()) {
+        return Err(format!(
+            "username '{u}' has upper-case letters; with username standardisation off Moodle refuses it"
+        ));
+    }
+    if let Some(c) = u
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.@".contains(*c)))
+    {
+        return Err(format!(
+            "username '{u}' contains '{c}': Moodle allows only a-z, 0-9 and _ - . @"
+        ));
+    }
+    Ok(())
+}
+
+/// How serious a problem found in a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The file imports, but perhaps not as intended.
+    Warning,
+    /// Moodle refuses the file or the row, or imports something else.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line of the file; 0 for the file as a whole.
+    pub line: usize,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.line == 0 {
+            write!(f, "{sev}: {}", self.message)
+        } else {
+            write!(f, "line {}: {sev}: {}", self.line, self.message)
+        }
+    }
+}
+
+/// What was found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub delimiter: Option<u8>,
+    pub rows: usize,
+    /// Enrolments (non-empty courseN cells).
+    pub enrolments: usize,
+    pub problems: Vec<Problem>,
+}
+
+impl FileReport {
+    pub fn is_clean(&self) -> bool {
+        !self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+}
+
+/// The standard (non-enrolment) columns Moodle's upload accepts.
+const STANDARD_COLUMNS: &[&str] = &[
+    "username", "password", "auth", "firstname", "lastname", "email", "emailstop", "city",
+    "country", "lang", "timezone", "mailformat", "maildisplay", "maildigest", "htmleditor",
+    "autosubscribe", "institution", "department", "idnumber", "phone1", "phone2", "address",
+    "description", "suspended", "deleted", "oldusername", "theme", "firstnamephonetic",
+    "lastnamephonetic", "middlename", "alternatename", "interests", "url", "icq", "skype",
+    "aim", "yahoo", "msn",
+];
+
+pub const ENROL_PREFIXES: &[&str] = &[
+    "course", "role", "group", "enrolperiod", "enrolstatus", "enroltimestart", "type",
+    "sysrole", "cohort",
+];
+
+/// Splits `course12` into (`course`, 12).
+fn enrol_column(name: &str) -> Option<(&'static str, usize)> {
+    ENROL_PREFIXES.iter().find_map(|p| {
+        let n = name.strip_prefix(p)?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || n.starts_with('0') {
+            return None;
+        }
+        n.parse().ok().map(|n| (*p, n))
+    })
+}
+
+/// Options of a whole-file check.
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    /// The delimiter the import will use; guessed from the header when absent.
+    pub delimiter: Option<u8>,
+    /// Role shortnames that exist on the platform; unchecked when absent.
+    pub roles: Option<BTreeSet<String>>,
+}
+
+/// Checks a whole upload file against every rule of moodle-csv.md.
+pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
+    let mut problems = Vec::new();
+    let mut push = |line: usize, severity: Severity, message: String| {
+        problems.push(Problem {
+            line,
+            severity,
+            message,
+        })
+    };
+    let mut body = bytes;
+    if let Some(rest) = body.strip_prefix(b"\xEF\xBB\xBF") {
+        push(
+            1,
+            Severity::Warning,
+            "the file starts with a UTF-8 byte-order mark; Moodle strips it, but save without BOM".into(),
+        );
+        body = rest;
+    }
+    // Moodle trims trailing blank lines and spaces at the end of the file.
+    let end = body
+        .iter()
+        .rposition(|b| !b" \t\r\n".contains(b))
+        .map_or(0, |p| p + 1);
+    let body = &body[..end];
+    let lines: Vec<&[u8]> = split_lines(body);
+    let mut report = FileReport {
+        delimiter: None,
+        rows: 0,
+        enrolments: 0,
+        problems: Vec::new(),
+    };
+    let Some(header_bytes) = lines.first() else {
+        push(0, Severity::Error, "the file is empty".into());
+        report.problems = problems;
+        return report;
+    };
+    let mut texts: Vec<String> = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        match std::str::from_utf8(l) {
+            Ok(s) => texts.push(s.to_string()),
+            Err(e) => {
+                push(
+                    i + 1,
+                    Severity::Error,
+                    format!(
+                        "not valid UTF-8 at byte {} of the line; Moodle silently drops such bytes: save the file as UTF-8",
+                        e.valid_up_to() + 1
+                    ),
+                );
+                texts.push(String::from_utf8_lossy(l).into_owned());
+            }
+        }
+    }
+    for (i, t) in texts.iter().enumerate() {
+        if t.contains('"') {
+            push(
+                i + 1,
+                Severity::Error,
+                "contains a quote character (\"); the procedure requires a file without quotes".into(),
+            );
+        }
+    }
+    let header = texts.first().map(String::as_str).unwrap_or_default();
+    let delimiter = match opts.delimiter {
+        Some(d) => d,
+        None => match guess_delimiter(header) {
+            Some(d) => d,
+            None => {
+                push(
+                    1,
+                    Severity::Error,
+                    "cannot tell the delimiter from the header: expected ';', ',', ':' or tab between column names".into(),
+                );
+                report.problems = problems;
+                return report;
+            }
+        },
+    };
+    report.delimiter = Some(delimiter);
+    let _ = header_bytes;
+
+    // Header.
+    let names: Vec<String> = header
+        .split(delimiter as char)
+        .map(|n| n.trim().to_lowercase())
+        .collect();
+    if names.len() < 2 {
+        push(
+            1,
+            Severity::Error,
+            format!(
+                "the header has {} column; Moodle needs at least 2 (is the delimiter {}?)",
+                names.len(),
+                delimiter_name(delimiter)
+            ),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    let mut enrol_cols: BTreeMap<&'static str, BTreeSet<usize>> = BTreeMap::new();
+    for name in &names {
+        if name.is_empty() {
+            push(
+                1,
+                Severity::Error,
+                "an empty column name (\"\" is not a valid field name): remove the trailing delimiter".into(),
+            );
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            push(1, Severity::Error, format!("column '{name}' appears twice"));
+            continue;
+        }
+        if let Some((prefix, n)) = enrol_column(name) {
+            enrol_cols.entry(prefix).or_default().insert(n);
+        } else if !STANDARD_COLUMNS.contains(&name.as_str()) && !name.starts_with("profile_field_") {
+            push(
+                1,
+                Severity::Error,
+                format!("unknown column '{name}': Moodle refuses the whole file"),
+            );
+        }
+    }
+    if !names.iter().any(|n| n == "username") {
+        push(1, Severity::Error, "no 'username' column".into());
+    }
+    let courses = enrol_cols.get("course").cloned().unwrap_or_default();
+    let mut expected = 1;
+    for n in &courses {
+        if *n != expected {
+            push(
+                1,
+                Severity::Error,
+                format!("course{expected} is missing: Moodle stops reading enrolments at the first gap, so course{n} and later are ignored"),
+            );
+            break;
+        }
+        expected += 1;
+    }
+    for (prefix, ns) in &enrol_cols {
+        if *prefix == "course" {
+            continue;
+        }
+        for n in ns {
+            if !courses.contains(n) {
+                push(
+                    1,
+                    Severity::Warning,
+                    format!("column {prefix}{n} has no course{n}: Moodle ignores it"),
+                );
+            }
+        }
+    }
+
+    // Rows.
+    let col = |name: &str| names.iter().position(|n| n == name);
+    let username_col = col("username");
+    for (i, text) in texts.iter().enumerate().skip(1) {
+        let line = i + 1;
+        if text.trim().is_empty() {
+            push(line, Severity::Error, "blank line inside the file".into());
+            continue;
+        }
+        report.rows += 1;
+        let cells: Vec<&str> = text.split(delimiter as char).map(str::trim).collect();
+        if cells.len() != names.len() {
+            let hint = if cells.len() > names.len() && text.ends_with(delimiter as char) {
+                " (a trailing delimiter?)"
+            } else if cells.len() > names.len() {
+                " (a value containing the delimiter?)"
+            } else {
+                " (pad short rows with empty cells)"
+            };
+            push(
+                line,
+                Severity::Error,
+                format!(
+                    "{} columns but the header has {}{hint}: Moodle refuses the whole file",
+                    cells.len(),
+                    names.len()
+                ),
+            );
+            continue;
+        }
+        if let Some(c) = username_col {
+            if let Err(m) = check_username(cells[c]) {
+                push(line, Severity::Error, m);
+            }
+        }
+        for n in &courses {
+            let get = |p: &str| col(&format!("{p}{n}")).map(|c| cells[c]).unwrap_or("");
+            let course = get("course");
+            if course.is_empty() {
+                for p in ["role", "group", "enrolperiod", "enrolstatus", "enroltimestart"] {
+                    if !get(p).is_empty() {
+                        push(line, Severity::Warning, format!("{p}{n} is set but course{n} is empty: ignored"));
+                    }
+                }
+                continue;
+            }
+            report.enrolments += 1;
+            let role = get("role");
+            if !role.is_empty() {
+                match &opts.roles {
+                    Some(roles) if !roles.contains(role) && !role.bytes().all(|b| b.is_ascii_digit()) => {
+                        let hint = roles
+                            .iter()
+                            .find(|r| r.eq_ignore_ascii_case(role))
+                            .map(|r| format!(" (role names are case-sensitive: did you mean '{r}'?)"))
+                            .unwrap_or_default();
+                        push(line, Severity::Error, format!("role{n} '{role}' does not exist on the platform{hint}"));
+                    }
+                    None if role.chars().any(char::is_uppercase) => push(
+                        line,
+                        Severity::Warning,
+                        format!("role{n} '{role}' has upper-case letters: role shortnames are case-sensitive ('student', not 'Student')"),
+                    ),
+                    _ => {}
+                }
+            }
+            let group = get("group");
+            if !group.is_empty() {
+                if group.bytes().all(|b| b.is_ascii_digit()) {
+                    push(line, Severity::Error, format!("group{n} '{group}' is purely numeric: Moodle reads it as a group id; give the group a name with letters"));
+                } else if group.chars().count() > MAX_GROUP {
+                    push(line, Severity::Error, format!("group{n} is longer than {MAX_GROUP} characters: Moodle aborts the whole import"));
+                }
+            }
+            if course.chars().count() > MAX_COURSE {
+                push(line, Severity::Error, format!("course{n} is longer than {MAX_COURSE} characters"));
+            }
+            let period = get("enrolperiod");
+            if !period.is_empty() {
+                if !period.bytes().all(|b| b.is_ascii_digit()) {
+                    push(line, Severity::Error, format!("enrolperiod{n} '{period}' is not a whole number of days: Moodle would read it as something else; write e.g. 60"));
+                } else if period.bytes().all(|b| b == b'0') {
+                    push(line, Severity::Warning, format!("enrolperiod{n} is 0: the course's default duration applies"));
+                }
+            }
+            let status = get("enrolstatus");
+            if !status.is_empty() && status != "0" && status != "1" {
+                push(line, Severity::Error, format!("enrolstatus{n} '{status}' must be 0 (active) or 1 (suspended); Moodle silently ignores other values"));
+            }
+            let start = get("enroltimestart");
+            if !start.is_empty() && NaiveDate::parse_from_str(start, "%Y-%m-%d").is_err() {
+                push(line, Severity::Error, format!("enroltimestart{n} '{start}' is not an ISO date (YYYY-MM-DD); Moodle's strtotime may read another day"));
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    report.problems = problems;
+    report
+}
+
+/// Splits on `\r\n`, `\r` or `\n`, as Moodle reads lines.
+fn split_lines(body: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\n' => {
+                out.push(&body[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                out.push(&body[start..i]);
+                if body.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < body.len() {
+        out.push(&body[start..]);
+    }
+    out
+}
+
+/// The delimiter that splits the header into known column names.
+fn guess_delimiter(header: &str) -> Option<u8> {
+    [b';', b',', b'\t', b':']
+        .into_iter()
+        .filter(|d| header.as_bytes().contains(d))
+        .max_by_key(|d| {
+            header
+                .split(*d as char)
+                .filter(|n| {
+                    let n = n.trim().to_lowercase();
+                    n == "username" || enrol_column(&n).is_some()
+                })
+                .count()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        lint(text.as_bytes(), &LintOptions::default())
+            .problems
+            .into_iter()
+            .filter(|p| p.severity == Severity::Error)
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn procedure_example_is_clean() {
+        let f = "username;course1;role1;group1;enrolperiod1;enrolstatus1\n\
+                 55000901;cours_test;student;groupe_1;60;0\n\
+                 55000903;cours_test;editingteacher;groupe_1;60;0\n";
+        let r = lint(f.as_bytes(), &LintOptions::default());
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.delimiter, Some(b';'));
+        assert_eq!(r.rows, 2);
+        assert_eq!(r.enrolments, 2);
+    }
+
+    #[test]
+    fn value_with_delimiter_is_refused() {
+        let e = check_value(Field::Group, "TD;1", b';').unwrap_err();
+        assert!(e.contains("delimiter ';'"), "{e}");
+        assert!(check_value(Field::Group, "TD,1", b';').is_ok());
+    }
+
+    #[test]
+    fn numeric_group_is_refused() {
+        assert!(check_value(Field::Group, "12", b';').unwrap_err().contains("numeric"));
+    }
+
+    #[test]
+    fn usernames_follow_param_username() {
+        assert!(check_username("e20231234").is_ok());
+        assert!(check_username("jean.dupont@unicaen.fr").is_ok());
+        assert!(check_username("Martin").is_err());
+        assert!(check_username("zoé").is_err());
+        assert!(check_username("guest").is_err());
+        assert!(check_username("a b").is_err());
+    }
+
+    #[test]
+    fn long_group_is_refused() {
+        let g = "g".repeat(255);
+        assert!(check_value(Field::Group, &g, b';').is_err());
+        assert!(check_value(Field::Group, &g[..254], b';').is_ok());
+    }
+
+    #[test]
+    fn column_count_mismatch_is_an_error() {
+        let e = errors("username;course1;role1\nabc;C1;student;\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("line 2:") && e[0].contains("trailing delimiter"), "{e:?}");
+    }
+
+    #[test]
+    fn header_errors() {
+        assert!(errors("username;course1;rôle1\na;b;c\n")[0].contains("unknown column 'rôle1'"));
+        assert!(errors("username;course1;course1\na;b;c\n")[0].contains("twice"));
+        assert!(errors("username;course2;role2\na;b;c\n")[0].contains("course1 is missing"));
+        assert!(errors("username;course1;\na;b;\n")[0].contains("empty column name"));
+    }
+
+    #[test]
+    fn trailing_blank_lines_are_fine_but_inner_ones_are_not() {
+        assert!(errors("username;course1\na;b\n\n\n").is_empty());
+        assert!(errors("username;course1\r\na;b\r\n").is_empty());
+        assert!(errors("username;course1\n\na;b\n")[0].contains("blank line"));
+    }
+
+    #[test]
+    fn row_value_errors() {
+        let e = errors(
+            "username,course1,role1,group1,enrolperiod1,enrolstatus1,enroltimestart1\n\
+             Abc,C,student,12,60j,2,01/09/2026\n",
+        );
+        assert_eq!(e.len(), 5, "{e:?}");
+    }
+}

@@ -1,0 +1,150 @@
+//! What a person checks after a run: the left-out report per platform, the summary
+//! (JSON for monitoring, a few lines on stderr for people), and IMPORT.txt.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::model::{LeftOut, Reason};
+use crate::output::{OutputError, RenderedFile};
+use crate::plan::PlatformPlan;
+
+/// `left-out.csv`: every person × enrolment not written, with its reason.
+/// It is read by people, not by Moodle, so values are quoted when needed.
+pub fn left_out_csv(rows: &[LeftOut], delimiter: u8) -> Result<RenderedFile, OutputError> {
+    let name = PathBuf::from("left-out.csv");
+    let fail = |e: &dyn std::fmt::Display| OutputError::Encode { what: "left-out.csv".into(), message: e.to_string() };
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(["reason", "course", "role", "username", "student_id", "name", "cohort", "rule", "detail"])
+        .map_err(|e| fail(&e))?;
+    for r in rows {
+        let rule = format!("#{}", r.rule);
+        w.write_record([
+            r.reason.code(),
+            &r.course,
+            &r.role,
+            &r.username,
+            &r.student_id,
+            &r.name,
+            &r.cohort,
+            &rule,
+            &r.detail,
+        ])
+        .map_err(|e| fail(&e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| fail(&e))?;
+    Ok(RenderedFile { name, bytes })
+}
+
+/// The settings an administrator must use to import the files.
+pub fn import_txt(platform: &str, delimiter: u8, files: &[String]) -> RenderedFile {
+    let delim = match delimiter {
+        b',' => "comma (,)",
+        b';' => "semicolon (;)",
+        b':' => "colon (:)",
+        _ => "tab",
+    };
+    let text = format!(
+        "How to import the {platform} files (Site administration > Users > Upload users)\n\
+         \n\
+         Files, in this order: {}\n\
+         \n\
+         CSV separator:            {delim}\n\
+         Encoding:                 UTF-8\n\
+         Upload type:              Update existing users only\n\
+         Existing user details:    No changes\n\
+         Allow renames:            No\n\
+         Allow deletes:            No\n\
+         Allow suspending and activating of accounts: No\n\
+         Standardise usernames:    No\n\
+         \n\
+         Rows whose username is unknown are skipped by Moodle: see left-out.csv for the\n\
+         people enrolgen itself left out, and summary.json for the counts per course.\n\
+         After importing a file, move it to the imported/ folder.\n",
+        files.join(", ")
+    );
+    RenderedFile { name: PathBuf::from("IMPORT.txt"), bytes: text.into_bytes() }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PlatformSummary {
+    pub enrolments: usize,
+    pub rows: usize,
+    pub files: Vec<String>,
+    pub left_out: BTreeMap<Reason, usize>,
+    pub courses: BTreeMap<String, usize>,
+    pub cohorts: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceTiming {
+    pub source: String,
+    pub seconds: f64,
+    pub records: usize,
+    pub requests: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub as_of: String,
+    pub year: String,
+    pub dry_run: bool,
+    pub platforms: BTreeMap<String, PlatformSummary>,
+    pub sources: Vec<SourceTiming>,
+    pub warnings: Vec<String>,
+    /// Left-out enrolments that need a person (not duplicates, not deferred),
+    /// over all enrolments considered.
+    pub left_out_ratio: f64,
+}
+
+pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSummary {
+    let mut s = PlatformSummary {
+        enrolments: pp.enrolments.len(),
+        rows: files.iter().map(|f| f.bytes.iter().filter(|b| **b == b'\n').count().saturating_sub(1)).sum(),
+        files: files.iter().map(|f| f.name.display().to_string()).collect(),
+        ..PlatformSummary::default()
+    };
+    for e in pp.enrolments.values() {
+        *s.courses.entry(e.course.clone()).or_default() += 1;
+        for c in &e.cohorts {
+            *s.cohorts.entry(c.clone()).or_default() += 1;
+        }
+    }
+    for l in &pp.left_out {
+        *s.left_out.entry(l.reason).or_default() += 1;
+    }
+    s
+}
+
+impl Summary {
+    pub fn to_json(&self) -> Result<String, OutputError> {
+        serde_json::to_string_pretty(self)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| OutputError::Encode { what: "summary.json".into(), message: e.to_string() })
+    }
+
+    /// A few lines for a person reading the terminal or a cron mail.
+    pub fn human(&self) -> String {
+        let mut out = format!("enrolgen: year {} as of {}{}\n", self.year, self.as_of, if self.dry_run { " (dry run)" } else { "" });
+        for (name, p) in &self.platforms {
+            let left: usize = p.left_out.values().sum();
+            out.push_str(&format!("  {name}: {} enrolments in {} file(s), {left} left out", p.enrolments, p.files.len()));
+            if left > 0 {
+                let parts: Vec<String> = p.left_out.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                out.push_str(&format!(" ({})", parts.join(", ")));
+            }
+            out.push('\n');
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+        out
+    }
+}

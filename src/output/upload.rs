@@ -1,0 +1,220 @@
+//! The upload file Moodle imports, exactly as shared/moodle-csv.md says: UTF-8 without
+//! BOM, `\n` line ends, no quote characters, every row as wide as the header,
+//! enrolment columns numbered from 1 without gaps, rows sorted. This is the only
+//! place that builds a `csv::Writer` for upload files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::model::{CsvFormat, Enrolment, Layout};
+use crate::moodle;
+use crate::output::{OutputError, RenderedFile};
+
+/// One enrolment cell group of a row: course, role and the optional values.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    course: String,
+    group: String,
+    role: String,
+    enrolperiod: String,
+    enrolstatus: String,
+    enroltimestart: String,
+}
+
+/// Which optional columns the file has (any enrolment uses them).
+#[derive(Debug, Default, Clone, Copy)]
+struct Columns {
+    group: bool,
+    enrolperiod: bool,
+    enrolstatus: bool,
+    enroltimestart: bool,
+}
+
+fn slots(e: &Enrolment) -> Vec<Slot> {
+    let base = Slot {
+        course: e.course.clone(),
+        group: String::new(),
+        role: e.role.clone(),
+        enrolperiod: e.enrolperiod.map(|p| p.to_string()).unwrap_or_default(),
+        enrolstatus: e.enrolstatus.map(|s| s.to_string()).unwrap_or_default(),
+        enroltimestart: e.enroltimestart.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+    };
+    if e.groups.is_empty() {
+        return vec![base];
+    }
+    // A user in several groups of a course: one slot per group. Moodle enrols on the
+    // first and only adds the group on the next ones (same role, same day).
+    e.groups.iter().map(|g| Slot { group: g.clone(), ..base.clone() }).collect()
+}
+
+/// File name of part `n` (1-based) of a platform's upload file.
+pub fn part_name(platform: &str, n: usize) -> PathBuf {
+    if n == 1 {
+        PathBuf::from(format!("{platform}.csv"))
+    } else {
+        PathBuf::from(format!("{platform}-{n:03}.csv"))
+    }
+}
+
+/// Renders a platform's enrolments into one or more upload files.
+/// `enrolments` must be sorted by (username, course), as the plan keeps them.
+pub fn render<'a>(
+    platform: &str,
+    format: &CsvFormat,
+    enrolments: impl IntoIterator<Item = &'a Enrolment>,
+) -> Result<Vec<RenderedFile>, OutputError> {
+    let mut by_user: BTreeMap<&str, Vec<Slot>> = BTreeMap::new();
+    let mut cols = Columns::default();
+    for e in enrolments {
+        for s in slots(e) {
+            cols.group |= !s.group.is_empty();
+            cols.enrolperiod |= !s.enrolperiod.is_empty();
+            cols.enrolstatus |= !s.enrolstatus.is_empty();
+            cols.enroltimestart |= !s.enroltimestart.is_empty();
+            by_user.entry(e.username.as_str()).or_default().push(s);
+        }
+    }
+    let mut rows: Vec<(&str, Vec<Slot>)> = Vec::new();
+    for (user, mut ss) in by_user {
+        ss.sort();
+        match format.layout {
+            Layout::Long => rows.extend(ss.into_iter().map(|s| (user, vec![s]))),
+            Layout::Wide => rows.push((user, ss)),
+        }
+    }
+    let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(1);
+    let header = header(width, cols);
+    let per_file = format.max_rows.unwrap_or(usize::MAX).max(1);
+    let mut files = Vec::new();
+    let chunks: Vec<&[(&str, Vec<Slot>)]> = if rows.is_empty() { vec![&[]] } else { rows.chunks(per_file).collect() };
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let name = part_name(platform, i + 1);
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(format.delimiter)
+            .quote_style(csv::QuoteStyle::Never)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let fail = |e: csv::Error| OutputError::Encode { what: name.display().to_string(), message: e.to_string() };
+        w.write_record(&header).map_err(fail)?;
+        for (row_no, (user, ss)) in chunk.iter().enumerate() {
+            let mut record: Vec<&str> = Vec::with_capacity(header.len());
+            record.push(user);
+            for n in 0..width {
+                let s = ss.get(n);
+                let pick = |f: fn(&Slot) -> &str| s.map(f).unwrap_or("");
+                record.push(pick(|s| &s.course));
+                record.push(pick(|s| &s.role));
+                if cols.group {
+                    record.push(pick(|s| &s.group));
+                }
+                if cols.enrolperiod {
+                    record.push(pick(|s| &s.enrolperiod));
+                }
+                if cols.enrolstatus {
+                    record.push(pick(|s| &s.enrolstatus));
+                }
+                if cols.enroltimestart {
+                    record.push(pick(|s| &s.enroltimestart));
+                }
+            }
+            // The planner checked every value; this guards the file itself.
+            for v in &record {
+                if v.as_bytes().contains(&format.delimiter) || v.contains(['"', '\r', '\n']) || v.trim() != *v {
+                    return Err(OutputError::Unsafe {
+                        file: name.display().to_string(),
+                        row: row_no + 2,
+                        message: format!("value '{v}' cannot be written without quotes"),
+                    });
+                }
+            }
+            if let Err(m) = moodle::check_username(user) {
+                return Err(OutputError::Unsafe { file: name.display().to_string(), row: row_no + 2, message: m });
+            }
+            w.write_record(&record).map_err(fail)?;
+        }
+        let bytes = w.into_inner().map_err(|e| OutputError::Encode { what: name.display().to_string(), message: e.to_string() })?;
+        files.push(RenderedFile { name, bytes });
+    }
+    Ok(files)
+}
+
+fn header(width: usize, cols: Columns) -> Vec<String> {
+    let mut h = vec!["username".to_string()];
+    for n in 1..=width {
+        h.push(format!("course{n}"));
+        h.push(format!("role{n}"));
+        if cols.group {
+            h.push(format!("group{n}"));
+        }
+        if cols.enrolperiod {
+            h.push(format!("enrolperiod{n}"));
+        }
+        if cols.enrolstatus {
+            h.push(format!("enrolstatus{n}"));
+        }
+        if cols.enroltimestart {
+            h.push(format!("enroltimestart{n}"));
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn e(user: &str, course: &str, groups: &[&str], period: Option<u32>) -> Enrolment {
+        Enrolment {
+            username: user.into(),
+            course: course.into(),
+            role: "student".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            enrolperiod: period,
+            enrolstatus: None,
+            enroltimestart: None,
+            rules: BTreeSet::new(),
+            cohorts: BTreeSet::new(),
+        }
+    }
+
+    fn text(f: &RenderedFile) -> &str {
+        std::str::from_utf8(&f.bytes).unwrap()
+    }
+
+    #[test]
+    fn long_layout_one_row_per_enrolment_and_group() {
+        let es = [e("a", "C1", &["TD 1", "TD 2"], Some(60)), e("b", "C1", &[], None)];
+        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: None };
+        let files = render("ecampus", &fmt, &es).unwrap();
+        assert_eq!(
+            text(&files[0]),
+            "username;course1;role1;group1;enrolperiod1\na;C1;student;TD 1;60\na;C1;student;TD 2;60\nb;C1;student;;\n"
+        );
+    }
+
+    #[test]
+    fn wide_layout_pads_short_rows() {
+        let es = [e("a", "C1", &[], None), e("a", "C2", &[], None), e("b", "C1", &[], None)];
+        let fmt = CsvFormat { delimiter: b',', layout: Layout::Wide, max_rows: None };
+        let files = render("collegium", &fmt, &es).unwrap();
+        assert_eq!(text(&files[0]), "username,course1,role1,course2,role2\na,C1,student,C2,student\nb,C1,student,,\n");
+    }
+
+    #[test]
+    fn max_rows_splits_into_numbered_parts_with_the_same_header() {
+        let es: Vec<_> = (0..5).map(|i| e(&format!("u{i}"), "C", &[], None)).collect();
+        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: Some(2) };
+        let files = render("p", &fmt, &es).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.name.display().to_string()).collect();
+        assert_eq!(names, ["p.csv", "p-002.csv", "p-003.csv"]);
+        assert_eq!(text(&files[2]), "username;course1;role1\nu4;C;student\n");
+    }
+
+    #[test]
+    fn writer_refuses_a_value_with_the_delimiter() {
+        let es = [e("a", "C;1", &[], None)];
+        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: None };
+        assert!(matches!(render("p", &fmt, &es), Err(OutputError::Unsafe { row: 2, .. })));
+    }
+}

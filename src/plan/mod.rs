@@ -1,0 +1,378 @@
+//! The pure core: from cohort members, accounts and the mapping to the enrolments of
+//! each platform and the report of everyone left out. No I/O, no clock: the as-of
+//! date and everything the sources returned are parameters.
+
+mod index;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+pub use index::AccountIndex;
+
+use crate::model::{
+    Account, AccountSource, AccountState, Cohort, CohortSource, EnrolRule, Enrolment, LeftOut,
+    Member, Platform, Reason, UsernameSource,
+};
+use crate::moodle::{self, Field};
+use crate::source::accounts::AccountList;
+use crate::template::{Context, Var};
+
+/// Everything the sources returned, plus the date the run is for.
+pub struct Inputs<'a> {
+    pub as_of: NaiveDate,
+    pub year: &'a str,
+    pub platforms: &'a BTreeMap<String, Platform>,
+    pub cohorts: &'a BTreeMap<String, Cohort>,
+    /// The rules to apply, in config order.
+    pub rules: Vec<&'a EnrolRule>,
+    pub members: &'a BTreeMap<String, Vec<Member>>,
+    pub directories: &'a BTreeMap<String, AccountIndex>,
+    /// Account lists, by platform name.
+    pub account_lists: &'a BTreeMap<String, AccountList>,
+}
+
+/// The enrolments and the left-out report of one platform.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PlatformPlan {
+    /// Keyed by (username, course): one enrolment per user and course.
+    pub enrolments: BTreeMap<(String, String), Enrolment>,
+    /// Sorted.
+    pub left_out: Vec<LeftOut>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub platforms: BTreeMap<String, PlatformPlan>,
+    pub warnings: Vec<String>,
+}
+
+/// Who a member is, once matched (or not) on a platform.
+struct Who<'a> {
+    student_id: String,
+    name: String,
+    account: Option<&'a Account>,
+}
+
+pub fn plan(inp: &Inputs<'_>) -> Plan {
+    let mut out = Plan::default();
+    let mut warned_empty = BTreeSet::new();
+    for rule in &inp.rules {
+        let (Some(platform), Some(cohort)) = (inp.platforms.get(&rule.platform), inp.cohorts.get(&rule.cohort)) else {
+            continue;
+        };
+        let members = inp.members.get(&rule.cohort).map(Vec::as_slice).unwrap_or_default();
+        if members.is_empty() && warned_empty.insert(rule.cohort.clone()) {
+            out.warnings.push(format!(
+                "cohort {} returned nobody for year {} (a typo in an étape code or version is the usual cause)",
+                rule.cohort, inp.year
+            ));
+        }
+        let pp = out.platforms.entry(rule.platform.clone()).or_default();
+        for m in members {
+            enrol_member(inp, rule, platform, cohort, m, pp);
+        }
+    }
+    for (name, pp) in &mut out.platforms {
+        pp.left_out.sort();
+        let role_refused: BTreeSet<&str> = pp
+            .left_out
+            .iter()
+            .filter(|l| l.reason == Reason::RoleNotAllowed)
+            .map(|l| l.role.as_str())
+            .collect();
+        for r in role_refused {
+            out.warnings.push(format!("platform {name}: role '{r}' is not in the platform's roles; its enrolments are left out"));
+        }
+    }
+    out
+}
+
+fn enrol_member(
+    inp: &Inputs<'_>,
+    rule: &EnrolRule,
+    platform: &Platform,
+    cohort: &Cohort,
+    member: &Member,
+    pp: &mut PlatformPlan,
+) {
+    let who = describe(member);
+    let left = |reason: Reason, course: &str, username: &str, detail: String| LeftOut {
+        course: course.to_string(),
+        reason,
+        username: username.to_string(),
+        student_id: who.student_id.clone(),
+        name: who.name.clone(),
+        cohort: rule.cohort.clone(),
+        rule: rule.number,
+        role: rule.role.clone(),
+        detail,
+    };
+    let all_courses = |pp: &mut PlatformPlan, reason: Reason, username: &str, detail: String| {
+        for c in &rule.courses {
+            pp.left_out.push(left(reason, c, username, detail.clone()));
+        }
+    };
+    let (username, account) = match resolve(inp, platform, member, &who) {
+        Ok(x) => x,
+        Err((reason, username, detail)) => return all_courses(pp, reason, &username, detail),
+    };
+    if let Some(roles) = &platform.roles {
+        if !roles.contains(&rule.role) {
+            let detail = format!("role '{}' is not among the platform's roles ({})", rule.role, join(roles));
+            return all_courses(pp, Reason::RoleNotAllowed, &username, detail);
+        }
+    }
+    if !platform.rules.is_empty() {
+        let ok = platform.rules.iter().any(|r| {
+            r.roles.contains(&rule.role)
+                && r.cohort_tags.as_ref().is_none_or(|t| !t.is_disjoint(&cohort.tags))
+                && r.affiliation.as_ref().is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
+        });
+        if !ok {
+            let detail = describe_unmet(platform, rule, cohort, account);
+            return all_courses(pp, Reason::RuleNotMet, &username, detail);
+        }
+    }
+    if let Err(m) = moodle::check_value(Field::Username, &username, platform.csv.delimiter) {
+        return all_courses(pp, Reason::InvalidValue, &username, m);
+    }
+    let groups = match render_groups(inp, rule, cohort, member, platform.csv.delimiter) {
+        Ok(g) => g,
+        Err(m) => return all_courses(pp, Reason::InvalidValue, &username, m),
+    };
+    for course in &rule.courses {
+        let e = Enrolment {
+            username: username.clone(),
+            course: course.clone(),
+            role: rule.role.clone(),
+            groups: groups.clone(),
+            enrolperiod: rule.enrolperiod,
+            enrolstatus: rule.enrolstatus,
+            enroltimestart: rule.enroltimestart,
+            rules: [rule.number].into(),
+            cohorts: [rule.cohort.clone()].into(),
+        };
+        match merge(&mut pp.enrolments, e) {
+            Merge::New | Merge::Merged => {}
+            Merge::Duplicate(first) => pp.left_out.push(left(
+                Reason::Duplicate,
+                course,
+                &username,
+                format!("already planned by rule #{first}"),
+            )),
+            Merge::Conflict(detail) => pp.left_out.push(left(Reason::Conflict, course, &username, detail)),
+        }
+    }
+}
+
+fn describe(member: &Member) -> Who<'_> {
+    match member {
+        Member::Student(s) => Who {
+            student_id: s.cod_etu.clone().unwrap_or_default(),
+            name: if s.cod_etu.is_none() { format!("{} (COD_IND {})", s.name, s.cod_ind) } else { s.name.clone() },
+            account: None,
+        },
+        Member::Username(_) => Who { student_id: String::new(), name: String::new(), account: None },
+        Member::Account(a) => Who {
+            student_id: a.student_ids.first().cloned().unwrap_or_default(),
+            name: String::new(),
+            account: Some(a),
+        },
+    }
+}
+
+type Resolved<'a> = Result<(String, Option<&'a Account>), (Reason, String, String)>;
+
+/// Finds the member's account on the platform and the username to write.
+fn resolve<'a>(inp: &'a Inputs<'_>, platform: &Platform, member: &'a Member, who: &Who<'a>) -> Resolved<'a> {
+    match &platform.accounts {
+        AccountSource::Directories(dirs) => {
+            let found = match member {
+                Member::Student(s) => {
+                    let Some(id) = &s.cod_etu else {
+                        return Err((Reason::NoStudentNumber, String::new(), format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind)));
+                    };
+                    dirs.iter().find_map(|d| inp.directories.get(d)?.by_student_id(id))
+                }
+                Member::Username(u) => dirs.iter().find_map(|d| inp.directories.get(d)?.by_username(u)),
+                Member::Account(_) => who.account,
+            };
+            let Some(acc) = found else {
+                let searched = dirs.join(", ");
+                let (username, detail) = match member {
+                    Member::Username(u) => (u.clone(), format!("no account '{u}' in {searched}")),
+                    _ => (String::new(), format!("no account with student number {} in {searched}", who.student_id)),
+                };
+                return Err((Reason::NoAccount, username, detail));
+            };
+            let username = match (platform.username, member) {
+                (UsernameSource::StudentId, Member::Student(s)) => s.cod_etu.clone().unwrap_or_default(),
+                _ => acc.username.clone(),
+            };
+            if acc.state != AccountState::Active {
+                let state = if acc.state == AccountState::Suspended { "suspended" } else { "inactive" };
+                return Err((Reason::AccountInactive, username, format!("account {} is {state} in {}", acc.dn, acc.directory)));
+            }
+            if platform.min_account_age_days > 0 {
+                if let Some(created) = acc.created {
+                    let age = (inp.as_of - created.date_naive()).num_days();
+                    if age < i64::from(platform.min_account_age_days) {
+                        return Err((
+                            Reason::AccountTooRecent,
+                            username,
+                            format!(
+                                "account created {} ({age} day(s) before {}), needs {}: retried next run",
+                                created.format("%Y-%m-%d"),
+                                inp.as_of,
+                                platform.min_account_age_days
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok((username, Some(acc)))
+        }
+        AccountSource::List(_) => {
+            let username = match member {
+                Member::Student(s) => match &s.cod_etu {
+                    Some(id) => id.clone(),
+                    None => return Err((Reason::NoStudentNumber, String::new(), format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind))),
+                },
+                Member::Username(u) => u.clone(),
+                Member::Account(a) => a.username.clone(),
+            };
+            let list = inp.account_lists.get(&platform.name);
+            match list.and_then(|l| l.accounts.get(&username)) {
+                None => Err((Reason::NoAccount, username.clone(), format!("no account '{username}' in {}'s account list", platform.name))),
+                Some(AccountState::Active) => Ok((username, None)),
+                Some(_) => Err((Reason::AccountInactive, username.clone(), format!("account '{username}' is suspended on {}", platform.name))),
+            }
+        }
+    }
+}
+
+fn describe_unmet(platform: &Platform, rule: &EnrolRule, cohort: &Cohort, account: Option<&Account>) -> String {
+    let relevant: Vec<_> = platform.rules.iter().filter(|r| r.roles.contains(&rule.role)).collect();
+    if relevant.is_empty() {
+        return format!("no rule of {} allows role '{}'", platform.name, rule.role);
+    }
+    let mut why = Vec::new();
+    for r in relevant {
+        if let Some(t) = &r.cohort_tags {
+            if t.is_disjoint(&cohort.tags) {
+                why.push(format!("cohort {} has none of the tags {}", cohort.name, join(t)));
+            }
+        }
+        if let Some(a) = &r.affiliation {
+            let has = account.map(|acc| join(&acc.affiliations)).unwrap_or_default();
+            if account.is_none_or(|acc| a.is_disjoint(&acc.affiliations)) {
+                why.push(format!("affiliation [{has}] has none of {}", join(a)));
+            }
+        }
+    }
+    why.join("; ")
+}
+
+fn render_groups(
+    inp: &Inputs<'_>,
+    rule: &EnrolRule,
+    cohort: &Cohort,
+    member: &Member,
+    delimiter: u8,
+) -> Result<BTreeSet<String>, String> {
+    let Some(t) = &rule.group else { return Ok(BTreeSet::new()) };
+    let apogee = match &cohort.source {
+        CohortSource::Apogee(a) => Some(a),
+        _ => None,
+    };
+    let base = Context {
+        group: None,
+        etape: apogee.map(|a| a.etape.as_str()),
+        version: apogee.map(|a| a.version),
+        year: Some(inp.year),
+        element: apogee.and_then(|a| a.element.as_deref()),
+    };
+    let mut out = BTreeSet::new();
+    let mut contexts = Vec::new();
+    if t.uses(Var::Group) || t.uses(Var::GroupLabel) {
+        if let Member::Student(s) = member {
+            for g in &s.groups {
+                contexts.push(Context { group: Some((g.code.as_str(), g.label.as_str())), ..base });
+            }
+        }
+    } else {
+        contexts.push(base);
+    }
+    for ctx in contexts {
+        let name = t.render(&ctx).map_err(|v| format!("group template '{t}' has no value for {v:?}"))?;
+        let name = name.trim().to_string();
+        moodle::check_value(Field::Group, &name, delimiter)?;
+        out.insert(name);
+    }
+    Ok(out)
+}
+
+enum Merge {
+    New,
+    Merged,
+    /// The same enrolment again; the number of the rule that planned it first.
+    Duplicate(usize),
+    Conflict(String),
+}
+
+/// Adds an enrolment, merging with one planned earlier for the same user and course.
+/// Values set by one rule fill values the other left empty; two different values for
+/// the same field are a conflict, and the first rule's enrolment is kept.
+fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge {
+    let key = (e.username.clone(), e.course.clone());
+    let Some(old) = map.get_mut(&key) else {
+        map.insert(key, e);
+        return Merge::New;
+    };
+    let first = old.rules.iter().next().copied().unwrap_or_default();
+    let mut conflicts = Vec::new();
+    if old.role != e.role {
+        conflicts.push(format!("role '{}' (rule #{first}) vs '{}'", old.role, e.role));
+    }
+    if !old.groups.is_empty() && !e.groups.is_empty() && old.groups != e.groups {
+        conflicts.push(format!("group [{}] (rule #{first}) vs [{}]", join(&old.groups), join(&e.groups)));
+    }
+    fn differs<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+        a.is_some() && b.is_some() && a != b
+    }
+    if differs(&old.enrolperiod, &e.enrolperiod) {
+        conflicts.push(format!("enrolperiod {:?} (rule #{first}) vs {:?}", old.enrolperiod.unwrap_or_default(), e.enrolperiod.unwrap_or_default()));
+    }
+    if differs(&old.enrolstatus, &e.enrolstatus) {
+        conflicts.push(format!("enrolstatus {} (rule #{first}) vs {}", old.enrolstatus.unwrap_or_default(), e.enrolstatus.unwrap_or_default()));
+    }
+    if differs(&old.enroltimestart, &e.enroltimestart) {
+        conflicts.push(format!("enroltimestart (rule #{first}) differs"));
+    }
+    if !conflicts.is_empty() {
+        return Merge::Conflict(format!("conflicts with an enrolment already planned: {}", conflicts.join(", ")));
+    }
+    let before = old.clone();
+    if old.groups.is_empty() {
+        old.groups = e.groups;
+    }
+    old.enrolperiod = old.enrolperiod.or(e.enrolperiod);
+    old.enrolstatus = old.enrolstatus.or(e.enrolstatus);
+    old.enroltimestart = old.enroltimestart.or(e.enroltimestart);
+    let same_values = *old == before;
+    old.rules.extend(e.rules);
+    old.cohorts.extend(e.cohorts);
+    if same_values {
+        Merge::Duplicate(first)
+    } else {
+        Merge::Merged
+    }
+}
+
+fn join<'a>(s: impl IntoIterator<Item = &'a String>) -> String {
+    s.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests;

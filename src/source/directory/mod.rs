@@ -1,0 +1,139 @@
+//! Directories of accounts (SUPANN LDAP, or an LDIF export of one), behind one trait.
+//! Both adapters map entries to `Account` with the same attribute settings.
+
+pub mod ldap;
+pub mod ldif;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::config::AttributeMap;
+use crate::filter::Filter;
+use crate::model::{Account, AccountState};
+use crate::source::SourceError;
+
+/// What a run wants from a directory: the accounts of these student numbers and
+/// usernames (absent ones are simply not returned).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub student_ids: BTreeSet<String>,
+    pub usernames: BTreeSet<String>,
+}
+
+pub trait Directory {
+    /// Names the directory and its server or file, for messages.
+    fn describe(&self) -> String;
+    /// Accounts matching the wanted student numbers or usernames.
+    fn lookup(&mut self, wanted: &Wanted) -> Result<Vec<Account>, SourceError>;
+    /// Accounts matching a cohort filter.
+    fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError>;
+    /// Round trips made so far (searches, pages), for the summary.
+    fn requests(&self) -> usize {
+        0
+    }
+}
+
+/// Maps one entry to an account. `get(attr)` returns the values of a lower-cased
+/// attribute name. An entry without the username attribute is not an account.
+pub fn to_account<'a, F>(directory: &str, attrs: &AttributeMap, dn: &str, get: F) -> Option<Account>
+where
+    F: Fn(&str) -> Vec<&'a str>,
+{
+    let username = get(&attrs.username).first()?.trim().to_lowercase();
+    if username.is_empty() {
+        return None;
+    }
+    let mut student_ids: Vec<String> = get(&attrs.student_id).iter().map(|s| s.trim().to_string()).collect();
+    student_ids.sort();
+    student_ids.dedup();
+    Some(Account {
+        directory: directory.to_string(),
+        dn: dn.to_string(),
+        username,
+        student_ids,
+        staff_id: get(&attrs.staff_id).first().map(|s| s.trim().to_string()),
+        created: get(&attrs.created).first().and_then(|s| parse_generalized_time(s)),
+        affiliations: get(&attrs.affiliation).iter().map(|s| s.trim().to_lowercase()).collect(),
+        state: account_state(&get(&attrs.state)),
+    })
+}
+
+/// `{COMPTE}A` active, `{COMPTE}I` inactive, `{COMPTE}S` suspended (SUPANN 2021).
+/// Other resources (`{MAIL}…`) are ignored; no value means active.
+pub fn account_state(values: &[&str]) -> AccountState {
+    for v in values {
+        let v = v.trim();
+        let code = match v.strip_prefix('{') {
+            Some(rest) => match rest.split_once('}') {
+                Some((res, code)) if res.eq_ignore_ascii_case("COMPTE") => code,
+                _ => continue,
+            },
+            None => v,
+        };
+        return match code.chars().next().map(|c| c.to_ascii_uppercase()) {
+            Some('I') => AccountState::Inactive,
+            Some('S') => AccountState::Suspended,
+            _ => AccountState::Active,
+        };
+    }
+    AccountState::Active
+}
+
+/// GeneralizedTime as LDAP servers write createTimestamp: `YYYYMMDDHHMMSS[.f]Z`
+/// (minutes and seconds optional, `Z` or a ±hhmm offset).
+pub fn parse_generalized_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 10 {
+        return None;
+    }
+    let num = |a: usize, b: usize| digits.get(a..b).and_then(|x| x.parse::<u32>().ok());
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(4, 6)?, num(6, 8)?)?;
+    let time = date.and_hms_opt(num(8, 10)?, num(10, 12).unwrap_or(0), num(12, 14).unwrap_or(0))?;
+    let rest = &s[digits.len()..];
+    let rest = rest.trim_start_matches(|c: char| c == '.' || c == ',' || c.is_ascii_digit());
+    let offset_minutes: i64 = match rest {
+        "" | "Z" => 0,
+        o if o.len() == 5 && (o.starts_with('+') || o.starts_with('-')) => {
+            let h: i64 = o[1..3].parse().ok()?;
+            let m: i64 = o[3..5].parse().ok()?;
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (h * 60 + m)
+        }
+        _ => return None,
+    };
+    Some(time.and_utc() - chrono::Duration::minutes(offset_minutes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generalized_time_forms() {
+        let t = parse_generalized_time("20261123080000Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-23T08:00:00+00:00");
+        assert_eq!(parse_generalized_time("20261123080000.123Z").unwrap(), t);
+        assert_eq!(parse_generalized_time("20261123100000+0200").unwrap(), t);
+        assert!(parse_generalized_time("2026").is_none());
+        assert!(parse_generalized_time("20261340000000Z").is_none());
+    }
+
+    #[test]
+    fn account_state_reads_the_compte_resource() {
+        assert_eq!(account_state(&["{COMPTE}A"]), AccountState::Active);
+        assert_eq!(account_state(&["{MAIL}I", "{COMPTE}I"]), AccountState::Inactive);
+        assert_eq!(account_state(&["{COMPTE}S"]), AccountState::Suspended);
+        assert_eq!(account_state(&[]), AccountState::Active);
+    }
+}
+
+/// Opens a configured directory (LDIF files are read now; LDAP connects on first use).
+pub fn open(settings: &crate::config::DirectorySettings) -> Result<Box<dyn Directory>, SourceError> {
+    use crate::config::DirectorySource;
+    Ok(match &settings.source {
+        DirectorySource::Ldif(p) => Box::new(ldif::LdifDirectory::open(settings, p)?),
+        DirectorySource::Ldap(l) => Box::new(ldap::LdapDirectory::new(settings, l)),
+    })
+}

@@ -1,0 +1,174 @@
+//! Group name templates such as `TD {group}`: parsed once at load time so that a
+//! misspelt placeholder is a configuration error, not an empty group at run time.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Var {
+    /// The student's Apogée group code (COD_EXT_GPE).
+    Group,
+    /// The student's Apogée group label (LIB_GPE).
+    GroupLabel,
+    Etape,
+    Version,
+    Year,
+    Element,
+}
+
+impl Var {
+    const NAMES: [(&'static str, Var); 6] = [
+        ("group", Var::Group),
+        ("group_label", Var::GroupLabel),
+        ("etape", Var::Etape),
+        ("version", Var::Version),
+        ("year", Var::Year),
+        ("element", Var::Element),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Var(Var),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown placeholder {{{0}}}; known: {{group}}, {{group_label}}, {{etape}}, {{version}}, {{year}}, {{element}}")]
+    UnknownVar(String),
+    #[error("unclosed '{{'")]
+    Unclosed,
+    #[error("'}}' without a matching '{{'")]
+    UnmatchedClose,
+}
+
+/// Values a template may refer to; `None` renders as a missing value.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Context<'a> {
+    pub group: Option<(&'a str, &'a str)>,
+    pub etape: Option<&'a str>,
+    pub version: Option<u32>,
+    pub year: Option<&'a str>,
+    pub element: Option<&'a str>,
+}
+
+impl Template {
+    pub fn parse(s: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            match (rest.find('{'), rest.find('}')) {
+                (Some(open), close) if close.is_none_or(|c| c > open) => {
+                    if open > 0 {
+                        parts.push(Part::Text(rest[..open].to_string()));
+                    }
+                    let after = &rest[open + 1..];
+                    let end = after.find('}').ok_or(TemplateError::Unclosed)?;
+                    let name = &after[..end];
+                    let var = Var::NAMES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, v)| *v)
+                        .ok_or_else(|| TemplateError::UnknownVar(name.to_string()))?;
+                    parts.push(Part::Var(var));
+                    rest = &after[end + 1..];
+                }
+                (None, None) => {
+                    parts.push(Part::Text(rest.to_string()));
+                    rest = "";
+                }
+                _ => return Err(TemplateError::UnmatchedClose),
+            }
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn uses(&self, var: Var) -> bool {
+        self.parts.contains(&Part::Var(var))
+    }
+
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// The rendered text, or the first placeholder that has no value.
+    pub fn render(&self, ctx: &Context<'_>) -> Result<String, Var> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(v) => {
+                    let value = match v {
+                        Var::Group => ctx.group.map(|g| g.0.to_string()),
+                        Var::GroupLabel => ctx.group.map(|g| g.1.to_string()),
+                        Var::Etape => ctx.etape.map(str::to_string),
+                        Var::Version => ctx.version.map(|v| v.to_string()),
+                        Var::Year => ctx.year.map(str::to_string),
+                        Var::Element => ctx.element.map(str::to_string),
+                    };
+                    out.push_str(&value.ok_or(*v)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => f.write_str(t)?,
+                Part::Var(v) => write!(f, "{{{}}}", v.name())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_group_and_etape() {
+        let t = Template::parse("TD {group} {etape}-{version}").unwrap();
+        let ctx = Context {
+            group: Some(("1", "Groupe 1")),
+            etape: Some("PSY1L1"),
+            version: Some(101),
+            ..Context::default()
+        };
+        assert_eq!(t.render(&ctx).unwrap(), "TD 1 PSY1L1-101");
+        assert!(t.uses(Var::Group));
+        assert_eq!(t.to_string(), "TD {group} {etape}-{version}");
+    }
+
+    #[test]
+    fn unknown_placeholder_is_an_error() {
+        assert_eq!(
+            Template::parse("TD {grp}"),
+            Err(TemplateError::UnknownVar("grp".into()))
+        );
+        assert_eq!(Template::parse("TD {group"), Err(TemplateError::Unclosed));
+        assert_eq!(Template::parse("TD }"), Err(TemplateError::UnmatchedClose));
+    }
+
+    #[test]
+    fn missing_value_names_the_placeholder() {
+        let t = Template::parse("{group}").unwrap();
+        assert_eq!(t.render(&Context::default()), Err(Var::Group));
+    }
+}
