@@ -363,7 +363,7 @@ impl Checker<'_> {
                 (None, Some(us), None) => {
                     let mut out = Vec::with_capacity(us.len());
                     for (i, u) in us.into_iter().enumerate() {
-                        let u = u.trim().to_lowercase();
+                        let u = u.trim().to_string();
                         if u.is_empty() {
                             return Err(self.err(&format!("{key}.usernames[{i}]"), "is empty"));
                         }
@@ -624,7 +624,7 @@ mod tests {
         assert_eq!(s.directories["u"].source, DirectorySource::Ldif(PathBuf::from("conf/u.ldif")));
         assert_eq!(s.directories["u"].attrs.student_id, "supannetuid");
         assert_eq!(s.platforms["p"].csv.delimiter, b';');
-        assert_eq!(s.cohorts["c"].source, CohortSource::Usernames(vec!["bob".into()]));
+        assert_eq!(s.cohorts["c"].source, CohortSource::Usernames(vec!["Bob".into()]));
         assert_eq!(s.rules[0].number, 1);
     }
 

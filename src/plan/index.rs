@@ -34,7 +34,7 @@ impl AccountIndex {
     }
 
     pub fn by_username(&self, u: &str) -> Option<&Account> {
-        self.by_username.get(u).map(|i| &self.accounts[*i])
+        self.by_username.get(&u.to_lowercase()).map(|i| &self.accounts[*i])
     }
 
     pub fn len(&self) -> usize {

@@ -239,7 +239,7 @@ fn resolve<'a>(inp: &'a Inputs<'_>, platform: &Platform, member: &'a Member, who
                     Some(id) => id.clone(),
                     None => return Err((Reason::NoStudentNumber, String::new(), format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind))),
                 },
-                Member::Username(u) => u.clone(),
+                Member::Username(u) => u.to_lowercase(),
                 Member::Account(a) => a.username.clone(),
             };
             let list = inp.account_lists.get(&platform.name);

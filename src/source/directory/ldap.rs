@@ -190,7 +190,11 @@ fn explain(e: &LdapError) -> String {
             50 => "insufficient access rights".into(),
             rc => format!("server answered code {rc} {}", result.text),
         },
-        LdapError::Io { source } => format!("network error: {source}"),
+        // rustls reports certificate failures through the I/O error of the handshake.
+        LdapError::Io { source } => match source.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(tls) => format!("TLS failure: {tls}"),
+            None => format!("network error: {source}"),
+        },
         LdapError::Rustls { source } => format!("TLS failure: {source}"),
         LdapError::Timeout { .. } => "no answer within the timeout".into(),
         LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => "connection closed by the server".into(),
@@ -220,9 +224,10 @@ impl Directory for LdapDirectory {
             }
             Strategy::WholeBranch => {
                 let all = self.paged_search(&self.base_filter())?;
+                let usernames: BTreeSet<String> = wanted.usernames.iter().map(|u| u.to_lowercase()).collect();
                 Ok(all
                     .into_iter()
-                    .filter(|a| a.student_ids.iter().any(|id| wanted.student_ids.contains(id)) || wanted.usernames.contains(&a.username))
+                    .filter(|a| a.student_ids.iter().any(|id| wanted.student_ids.contains(id)) || usernames.contains(&a.username))
                     .collect())
             }
         }

@@ -144,7 +144,7 @@ impl Directory for LdifDirectory {
         for id in &wanted.student_ids {
             idx.extend(self.by_student_id.get(id).into_iter().flatten());
         }
-        idx.extend(wanted.usernames.iter().filter_map(|u| self.by_username.get(u)));
+        idx.extend(wanted.usernames.iter().filter_map(|u| self.by_username.get(&u.to_lowercase())));
         idx.sort_unstable();
         idx.dedup();
         Ok(idx.into_iter().map(|i| self.accounts[i].clone()).collect())
