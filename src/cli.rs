@@ -27,13 +27,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Query the sources, join, and write one set of upload files per platform.
-    #[command(after_help = "Example:\n  enrolgen run -c examples/demo/enrolgen.yaml --out out --as-of 2026-11-24")]
+    #[command(
+        after_help = "Example:\n  enrolgen run -c examples/demo/enrolgen.yaml --out out --as-of 2026-11-24"
+    )]
     Run(RunArgs),
     /// Validate the configuration; unless --offline, open every source and run each query once.
     #[command(after_help = "Example:\n  enrolgen check -c /etc/enrolgen/enrolgen.yaml")]
     Check(CheckArgs),
     /// Check an upload file (hand-made or generated) against Moodle's rules.
-    #[command(after_help = "Example:\n  enrolgen lint inscriptions.csv --delimiter ';'\n  enrolgen lint out/ecampus/ecampus.csv -c enrolgen.yaml --platform ecampus")]
+    #[command(
+        after_help = "Example:\n  enrolgen lint inscriptions.csv --delimiter ';'\n  enrolgen lint out/ecampus/ecampus.csv -c enrolgen.yaml --platform ecampus"
+    )]
     Lint(LintArgs),
     /// Write a commented starter configuration.
     #[command(after_help = "Example:\n  enrolgen init /etc/enrolgen")]

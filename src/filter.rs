@@ -70,9 +70,7 @@ impl Filter {
             Filter::And(fs) => fs.iter().all(|f| f.matches(values)),
             Filter::Or(fs) => fs.iter().any(|f| f.matches(values)),
             Filter::Not(f) => !f.matches(values),
-            Filter::Present(a) => {
-                a == "objectclass" || values(a).next().is_some()
-            }
+            Filter::Present(a) => a == "objectclass" || values(a).next().is_some(),
             Filter::Equal(a, v) => values(a).any(|x| x.to_lowercase() == v.to_lowercase()),
             Filter::GreaterOrEqual(a, v) => values(a).any(|x| x.to_lowercase() >= v.to_lowercase()),
             Filter::LessOrEqual(a, v) => values(a).any(|x| x.to_lowercase() <= v.to_lowercase()),
@@ -255,7 +253,11 @@ impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Filter::And(fs) | Filter::Or(fs) => {
-                f.write_str(if matches!(self, Filter::And(_)) { "(&" } else { "(|" })?;
+                f.write_str(if matches!(self, Filter::And(_)) {
+                    "(&"
+                } else {
+                    "(|"
+                })?;
                 for x in fs {
                     write!(f, "{x}")?;
                 }
@@ -331,7 +333,10 @@ mod tests {
             "(&(eduPersonAffiliation=teacher)(supannEntiteAffectation=SANTE))",
             &e
         ));
-        assert!(!eval("(&(eduPersonAffiliation=teacher)(!(supannEntiteAffectation=SANTE)))", &e));
+        assert!(!eval(
+            "(&(eduPersonAffiliation=teacher)(!(supannEntiteAffectation=SANTE)))",
+            &e
+        ));
         assert!(eval("(|(uid=x)(eduPersonAffiliation=*))", &e));
     }
 

@@ -22,7 +22,11 @@ pub struct Gathered {
     pub timings: Vec<SourceTiming>,
 }
 
-pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<Gathered, SourceError> {
+pub fn gather(
+    settings: &Settings,
+    rules: &[&EnrolRule],
+    year: &str,
+) -> Result<Gathered, SourceError> {
     let mut g = Gathered::default();
     let cohorts: BTreeSet<&str> = rules.iter().map(|r| r.cohort.as_str()).collect();
 
@@ -41,13 +45,24 @@ pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<G
         for (name, a) in &apogee {
             let students = sis.students(year, a)?;
             records += students.len();
-            g.members.insert(name.to_string(), students.into_iter().map(Member::Student).collect());
+            g.members.insert(
+                name.to_string(),
+                students.into_iter().map(Member::Student).collect(),
+            );
         }
-        g.timings.push(SourceTiming { source: sis.describe(), seconds: t.elapsed().as_secs_f64(), records, requests: apogee.len() });
+        g.timings.push(SourceTiming {
+            source: sis.describe(),
+            seconds: t.elapsed().as_secs_f64(),
+            records,
+            requests: apogee.len(),
+        });
     }
     for c in &cohorts {
         if let Some(CohortSource::Usernames(us)) = settings.cohorts.get(*c).map(|c| &c.source) {
-            g.members.insert(c.to_string(), us.iter().cloned().map(Member::Username).collect());
+            g.members.insert(
+                c.to_string(),
+                us.iter().cloned().map(Member::Username).collect(),
+            );
         }
     }
 
@@ -55,9 +70,15 @@ pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<G
     let mut wanted: BTreeMap<&str, Wanted> = BTreeMap::new();
     let mut ldap_cohorts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rules {
-        let Some(p) = settings.platforms.get(&r.platform) else { continue };
-        let AccountSource::Directories(dirs) = &p.accounts else { continue };
-        if let Some(CohortSource::Ldap { directory, .. }) = settings.cohorts.get(&r.cohort).map(|c| &c.source) {
+        let Some(p) = settings.platforms.get(&r.platform) else {
+            continue;
+        };
+        let AccountSource::Directories(dirs) = &p.accounts else {
+            continue;
+        };
+        if let Some(CohortSource::Ldap { directory, .. }) =
+            settings.cohorts.get(&r.cohort).map(|c| &c.source)
+        {
             let list = ldap_cohorts.entry(directory.as_str()).or_default();
             if !list.contains(&r.cohort.as_str()) {
                 list.push(r.cohort.as_str());
@@ -83,7 +104,9 @@ pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<G
     }
     let dir_names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
     for name in dir_names {
-        let Some(ds) = settings.directories.get(name) else { continue };
+        let Some(ds) = settings.directories.get(name) else {
+            continue;
+        };
         let t = Instant::now();
         let mut dir = directory::open(ds)?;
         let found = match wanted.get(name) {
@@ -92,15 +115,26 @@ pub fn gather(settings: &Settings, rules: &[&EnrolRule], year: &str) -> Result<G
         };
         let mut records = found.len();
         for c in ldap_cohorts.get(name).into_iter().flatten() {
-            if let Some(CohortSource::Ldap { filter, .. }) = settings.cohorts.get(*c).map(|c| &c.source) {
+            if let Some(CohortSource::Ldap { filter, .. }) =
+                settings.cohorts.get(*c).map(|c| &c.source)
+            {
                 let mut accounts = dir.search(filter)?;
                 accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
                 records += accounts.len();
-                g.members.insert(c.to_string(), accounts.into_iter().map(Member::Account).collect());
+                g.members.insert(
+                    c.to_string(),
+                    accounts.into_iter().map(Member::Account).collect(),
+                );
             }
         }
-        g.timings.push(SourceTiming { source: dir.describe(), seconds: t.elapsed().as_secs_f64(), records, requests: dir.requests() });
-        g.directories.insert(name.to_string(), AccountIndex::new(found));
+        g.timings.push(SourceTiming {
+            source: dir.describe(),
+            seconds: t.elapsed().as_secs_f64(),
+            records,
+            requests: dir.requests(),
+        });
+        g.directories
+            .insert(name.to_string(), AccountIndex::new(found));
     }
 
     // Platforms' own account lists.

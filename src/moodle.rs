@@ -163,17 +163,56 @@ impl FileReport {
 
 /// The standard (non-enrolment) columns Moodle's upload accepts.
 const STANDARD_COLUMNS: &[&str] = &[
-    "username", "password", "auth", "firstname", "lastname", "email", "emailstop", "city",
-    "country", "lang", "timezone", "mailformat", "maildisplay", "maildigest", "htmleditor",
-    "autosubscribe", "institution", "department", "idnumber", "phone1", "phone2", "address",
-    "description", "suspended", "deleted", "oldusername", "theme", "firstnamephonetic",
-    "lastnamephonetic", "middlename", "alternatename", "interests", "url", "icq", "skype",
-    "aim", "yahoo", "msn",
+    "username",
+    "password",
+    "auth",
+    "firstname",
+    "lastname",
+    "email",
+    "emailstop",
+    "city",
+    "country",
+    "lang",
+    "timezone",
+    "mailformat",
+    "maildisplay",
+    "maildigest",
+    "htmleditor",
+    "autosubscribe",
+    "institution",
+    "department",
+    "idnumber",
+    "phone1",
+    "phone2",
+    "address",
+    "description",
+    "suspended",
+    "deleted",
+    "oldusername",
+    "theme",
+    "firstnamephonetic",
+    "lastnamephonetic",
+    "middlename",
+    "alternatename",
+    "interests",
+    "url",
+    "icq",
+    "skype",
+    "aim",
+    "yahoo",
+    "msn",
 ];
 
 pub const ENROL_PREFIXES: &[&str] = &[
-    "course", "role", "group", "enrolperiod", "enrolstatus", "enroltimestart", "type",
-    "sysrole", "cohort",
+    "course",
+    "role",
+    "group",
+    "enrolperiod",
+    "enrolstatus",
+    "enroltimestart",
+    "type",
+    "sysrole",
+    "cohort",
 ];
 
 /// Splits `course12` into (`course`, 12).
@@ -211,7 +250,8 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         push(
             1,
             Severity::Warning,
-            "the file starts with a UTF-8 byte-order mark; Moodle strips it, but save without BOM".into(),
+            "the file starts with a UTF-8 byte-order mark; Moodle strips it, but save without BOM"
+                .into(),
         );
         body = rest;
     }
@@ -255,7 +295,8 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             push(
                 i + 1,
                 Severity::Error,
-                "contains a quote character (\"); the procedure requires a file without quotes".into(),
+                "contains a quote character (\"); the procedure requires a file without quotes"
+                    .into(),
             );
         }
     }
@@ -311,7 +352,8 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         }
         if let Some((prefix, n)) = enrol_column(name) {
             enrol_cols.entry(prefix).or_default().insert(n);
-        } else if !STANDARD_COLUMNS.contains(&name.as_str()) && !name.starts_with("profile_field_") {
+        } else if !STANDARD_COLUMNS.contains(&name.as_str()) && !name.starts_with("profile_field_")
+        {
             push(
                 1,
                 Severity::Error,
@@ -323,8 +365,7 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         push(1, Severity::Error, "no 'username' column".into());
     }
     let courses = enrol_cols.get("course").cloned().unwrap_or_default();
-    let mut expected = 1;
-    for n in &courses {
+    for (expected, n) in (1..).zip(courses.iter()) {
         if *n != expected {
             push(
                 1,
@@ -333,7 +374,6 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             );
             break;
         }
-        expected += 1;
     }
     for (prefix, ns) in &enrol_cols {
         if *prefix == "course" {
@@ -389,9 +429,19 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             let get = |p: &str| col(&format!("{p}{n}")).map(|c| cells[c]).unwrap_or("");
             let course = get("course");
             if course.is_empty() {
-                for p in ["role", "group", "enrolperiod", "enrolstatus", "enroltimestart"] {
+                for p in [
+                    "role",
+                    "group",
+                    "enrolperiod",
+                    "enrolstatus",
+                    "enroltimestart",
+                ] {
                     if !get(p).is_empty() {
-                        push(line, Severity::Warning, format!("{p}{n} is set but course{n} is empty: ignored"));
+                        push(
+                            line,
+                            Severity::Warning,
+                            format!("{p}{n} is set but course{n} is empty: ignored"),
+                        );
                     }
                 }
                 continue;
@@ -425,14 +475,22 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
                 }
             }
             if course.chars().count() > MAX_COURSE {
-                push(line, Severity::Error, format!("course{n} is longer than {MAX_COURSE} characters"));
+                push(
+                    line,
+                    Severity::Error,
+                    format!("course{n} is longer than {MAX_COURSE} characters"),
+                );
             }
             let period = get("enrolperiod");
             if !period.is_empty() {
                 if !period.bytes().all(|b| b.is_ascii_digit()) {
                     push(line, Severity::Error, format!("enrolperiod{n} '{period}' is not a whole number of days: Moodle would read it as something else; write e.g. 60"));
                 } else if period.bytes().all(|b| b == b'0') {
-                    push(line, Severity::Warning, format!("enrolperiod{n} is 0: the course's default duration applies"));
+                    push(
+                        line,
+                        Severity::Warning,
+                        format!("enrolperiod{n} is 0: the course's default duration applies"),
+                    );
                 }
             }
             let status = get("enrolstatus");
@@ -528,7 +586,9 @@ mod tests {
 
     #[test]
     fn numeric_group_is_refused() {
-        assert!(check_value(Field::Group, "12", b';').unwrap_err().contains("numeric"));
+        assert!(check_value(Field::Group, "12", b';')
+            .unwrap_err()
+            .contains("numeric"));
     }
 
     #[test]
@@ -552,7 +612,10 @@ mod tests {
     fn column_count_mismatch_is_an_error() {
         let e = errors("username;course1;role1\nabc;C1;student;\n");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("line 2:") && e[0].contains("trailing delimiter"), "{e:?}");
+        assert!(
+            e[0].starts_with("line 2:") && e[0].contains("trailing delimiter"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ fn binds(year: &str) -> Vec<(&'static str, Bind)> {
 
 fn run_queries(b: &mut dyn SqlBackend, year: &str, failed: &mut bool) {
     for q in ALL_QUERIES {
-        let bs: Vec<_> = binds(year).into_iter().filter(|(n, _)| q.binds.contains(n)).collect();
+        let bs: Vec<_> = binds(year)
+            .into_iter()
+            .filter(|(n, _)| q.binds.contains(n))
+            .collect();
         match b.fetch(&q, &bs) {
             Ok(rows) => println!("  ok    {}: {} row(s)", q.name, rows.len()),
             Err(e) => {
@@ -78,7 +81,10 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
         }
     }
     for d in s.directories.values() {
-        let probe = Wanted { student_ids: Default::default(), usernames: ["enrolgen-check".to_string()].into() };
+        let probe = Wanted {
+            student_ids: Default::default(),
+            usernames: ["enrolgen-check".to_string()].into(),
+        };
         let res = directory::open(d).and_then(|mut dir| dir.lookup(&probe).map(|_| dir.describe()));
         match res {
             Ok(what) => println!("{what}: ok (bound and searched)"),

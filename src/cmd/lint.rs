@@ -11,30 +11,56 @@ pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
         "," | "comma" => Ok(b','),
         ":" | "colon" => Ok(b':'),
         "\t" | "tab" | "\\t" => Ok(b'\t'),
-        other => Err(Error::Usage(format!("--delimiter '{other}': use ';', ',', ':' or tab"))),
+        other => Err(Error::Usage(format!(
+            "--delimiter '{other}': use ';', ',', ':' or tab"
+        ))),
     }
 }
 
 pub fn run(args: &LintArgs) -> Result<u8, Error> {
-    let mut opts = LintOptions { delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?, roles: None };
+    let mut opts = LintOptions {
+        delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
+        roles: None,
+    };
     if let (Some(c), Some(p)) = (&args.config, &args.platform) {
         let s = config::load(c)?;
-        let platform = s.platforms.get(p).ok_or_else(|| Error::Usage(format!("--platform {p}: no such platform in {}", c.display())))?;
+        let platform = s.platforms.get(p).ok_or_else(|| {
+            Error::Usage(format!(
+                "--platform {p}: no such platform in {}",
+                c.display()
+            ))
+        })?;
         opts.roles = platform.roles.clone();
         opts.delimiter = opts.delimiter.or(Some(platform.csv.delimiter));
     }
-    let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.file.display())))?;
     let report = moodle::lint(&bytes, &opts);
     for p in &report.problems {
         println!("{}: {p}", args.file.display());
     }
-    let delim = report.delimiter.map(moodle::delimiter_name).unwrap_or_else(|| "unknown".into());
+    let delim = report
+        .delimiter
+        .map(moodle::delimiter_name)
+        .unwrap_or_else(|| "unknown".into());
     if report.is_clean() {
-        println!("{}: ok — {} rows, {} enrolments, delimiter {delim}", args.file.display(), report.rows, report.enrolments);
+        println!(
+            "{}: ok — {} rows, {} enrolments, delimiter {delim}",
+            args.file.display(),
+            report.rows,
+            report.enrolments
+        );
         Ok(exit::OK)
     } else {
-        let n = report.problems.iter().filter(|p| p.severity == moodle::Severity::Error).count();
-        println!("{}: {n} error(s): Moodle would refuse or misread this file", args.file.display());
+        let n = report
+            .problems
+            .iter()
+            .filter(|p| p.severity == moodle::Severity::Error)
+            .count();
+        println!(
+            "{}: {n} error(s): Moodle would refuse or misread this file",
+            args.file.display()
+        );
         Ok(exit::LEFT_OUT)
     }
 }

@@ -15,15 +15,27 @@ use crate::output::{atomic, upload, OutputError, RenderedFile};
 use crate::plan::{self, Inputs, Plan};
 
 /// The rules selected by `--platform` and `--cohort`.
-pub fn select_rules<'a>(s: &'a Settings, platforms: &[String], cohorts: &[String]) -> Result<Vec<&'a EnrolRule>, Error> {
+pub fn select_rules<'a>(
+    s: &'a Settings,
+    platforms: &[String],
+    cohorts: &[String],
+) -> Result<Vec<&'a EnrolRule>, Error> {
     for p in platforms {
         if !s.platforms.contains_key(p) {
-            return Err(Error::Usage(format!("--platform {p}: no such platform in {} ({})", s.file.display(), keys(&s.platforms))));
+            return Err(Error::Usage(format!(
+                "--platform {p}: no such platform in {} ({})",
+                s.file.display(),
+                keys(&s.platforms)
+            )));
         }
     }
     for c in cohorts {
         if !s.cohorts.contains_key(c) {
-            return Err(Error::Usage(format!("--cohort {c}: no such cohort in {} ({})", s.file.display(), keys(&s.cohorts))));
+            return Err(Error::Usage(format!(
+                "--cohort {c}: no such cohort in {} ({})",
+                s.file.display(),
+                keys(&s.cohorts)
+            )));
         }
     }
     Ok(s.rules
@@ -47,14 +59,23 @@ pub struct PlatformFiles {
 pub fn render(settings: &Settings, plan: &Plan) -> Result<Vec<PlatformFiles>, OutputError> {
     let mut out = Vec::new();
     for (name, pp) in &plan.platforms {
-        let Some(p) = settings.platforms.get(name) else { continue };
+        let Some(p) = settings.platforms.get(name) else {
+            continue;
+        };
         let uploads = upload::render(name, &p.csv, pp.enrolments.values())?;
-        let names: Vec<String> = uploads.iter().map(|f| f.name.display().to_string()).collect();
+        let names: Vec<String> = uploads
+            .iter()
+            .map(|f| f.name.display().to_string())
+            .collect();
         let others = vec![
             report::left_out_csv(&pp.left_out, p.csv.delimiter)?,
             report::import_txt(name, p.csv.delimiter, &names),
         ];
-        out.push(PlatformFiles { name: name.clone(), uploads, others });
+        out.push(PlatformFiles {
+            name: name.clone(),
+            uploads,
+            others,
+        });
     }
     Ok(out)
 }
@@ -65,7 +86,11 @@ pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
     let year = settings.year.resolve(as_of);
     let rules = select_rules(&settings, &args.platforms, &args.cohorts)?;
     // Lock before reading the sources: two runs never interleave their writes.
-    let _lock = if args.dry_run { None } else { Some(atomic::DirLock::acquire(&args.out)?) };
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(atomic::DirLock::acquire(&args.out)?)
+    };
     let g = gather(&settings, &rules, &year)?;
     let plan = plan::plan(&Inputs {
         as_of,
@@ -90,12 +115,23 @@ pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
     let (mut bad, mut total) = (0usize, 0usize);
     for pf in &files {
         if let Some(pp) = plan.platforms.get(&pf.name) {
-            summary.platforms.insert(pf.name.clone(), report::platform_summary(pp, &pf.uploads));
+            summary
+                .platforms
+                .insert(pf.name.clone(), report::platform_summary(pp, &pf.uploads));
             bad += pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
-            total += pp.left_out.iter().filter(|l| l.reason != Reason::Duplicate).count() + pp.enrolments.len();
+            total += pp
+                .left_out
+                .iter()
+                .filter(|l| l.reason != Reason::Duplicate)
+                .count()
+                + pp.enrolments.len();
         }
     }
-    summary.left_out_ratio = if total == 0 { 0.0 } else { bad as f64 / total as f64 };
+    summary.left_out_ratio = if total == 0 {
+        0.0
+    } else {
+        bad as f64 / total as f64
+    };
 
     if args.dry_run {
         let mut stdout = std::io::stdout().lock();
@@ -114,7 +150,13 @@ pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
             atomic::remove_stale_parts(&dir, &pf.name, &pf.uploads)?;
         }
         let json = summary.to_json()?;
-        atomic::write_all(&args.out, &[RenderedFile { name: "summary.json".into(), bytes: json.into_bytes() }])?;
+        atomic::write_all(
+            &args.out,
+            &[RenderedFile {
+                name: "summary.json".into(),
+                bytes: json.into_bytes(),
+            }],
+        )?;
     }
     if args.json {
         println!("{}", summary.to_json()?.trim_end());

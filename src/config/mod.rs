@@ -52,7 +52,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum YearSetting {
     /// Derived from the as-of date: a new year starts on (month, day).
-    Auto { month: u32, day: u32 },
+    Auto {
+        month: u32,
+        day: u32,
+    },
     Fixed(String),
 }
 
@@ -229,7 +232,9 @@ impl Checker<'_> {
             (Some(e), None) => Ok(Some(SecretSource::Env(e))),
             (None, Some(f)) => Ok(Some(SecretSource::File(self.rel(&f)))),
             (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err(self.err(key, "give password_env or password_file, not both")),
+            (Some(_), Some(_)) => {
+                Err(self.err(key, "give password_env or password_file, not both"))
+            }
         }
     }
 
@@ -237,7 +242,10 @@ impl Checker<'_> {
         if raw.version != CONFIG_VERSION {
             return Err(self.err(
                 "version",
-                format!("unsupported version {}; this enrolgen reads version {CONFIG_VERSION}", raw.version),
+                format!(
+                    "unsupported version {}; this enrolgen reads version {CONFIG_VERSION}",
+                    raw.version
+                ),
             ));
         }
         let year = self.year(raw.year, raw.year_start)?;
@@ -253,34 +261,38 @@ impl Checker<'_> {
             let accounts = match (p.accounts, p.account_list) {
                 (Some(ds), None) => {
                     if ds.is_empty() {
-                        return Err(self.err(&format!("{key}.accounts"), "list at least one directory"));
+                        return Err(
+                            self.err(&format!("{key}.accounts"), "list at least one directory")
+                        );
                     }
                     for (i, d) in ds.iter().enumerate() {
                         if !directories.contains_key(d) {
                             return Err(self.err(
                                 &format!("{key}.accounts[{i}]"),
-                                format!("directory '{d}' is not defined under directories ({})", names(&directories)),
+                                format!(
+                                    "directory '{d}' is not defined under directories ({})",
+                                    names(&directories)
+                                ),
                             ));
                         }
                     }
                     AccountSource::Directories(ds)
                 }
                 (None, Some(list)) => AccountSource::List(self.rel(&list)),
-                (None, None) => {
-                    return Err(self.err(&key, "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv"))
-                }
+                (None, None) => return Err(self.err(
+                    &key,
+                    "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv",
+                )),
                 (Some(_), Some(_)) => {
                     return Err(self.err(&key, "give accounts or account_list, not both"))
                 }
             };
             let username = match (&accounts, p.username) {
                 (AccountSource::List(_), None) => UsernameSource::StudentId,
-                (AccountSource::List(_), Some(UsernameSource::Directory)) => {
-                    return Err(self.err(
-                        &format!("{key}.username"),
-                        "a platform with an account_list has no directory: use username: student_id",
-                    ))
-                }
+                (AccountSource::List(_), Some(UsernameSource::Directory)) => return Err(self.err(
+                    &format!("{key}.username"),
+                    "a platform with an account_list has no directory: use username: student_id",
+                )),
                 (_, u) => u.unwrap_or(UsernameSource::Directory),
             };
             let delimiter = match p.csv.delimiter.as_deref().unwrap_or(";") {
@@ -291,7 +303,9 @@ impl Checker<'_> {
                 other => {
                     return Err(self.err(
                         &format!("{key}.csv.delimiter"),
-                        format!("'{other}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"),
+                        format!(
+                            "'{other}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"
+                        ),
                     ))
                 }
             };
@@ -311,7 +325,9 @@ impl Checker<'_> {
             let mut rules = Vec::new();
             for (i, r) in p.rules.into_iter().enumerate() {
                 if r.roles.is_empty() {
-                    return Err(self.err(&format!("{key}.rules[{i}].roles"), "list at least one role"));
+                    return Err(
+                        self.err(&format!("{key}.rules[{i}].roles"), "list at least one role")
+                    );
                 }
                 rules.push(AccessRule {
                     roles: r.roles.into_iter().collect(),
@@ -344,13 +360,18 @@ impl Checker<'_> {
             let source = match (c.apogee, c.usernames, c.ldap) {
                 (Some(a), None, None) => {
                     if sis.is_none() {
-                        return Err(self.err(&format!("{key}.apogee"), "an apogee cohort needs an apogee: source at the top of the file"));
+                        return Err(self.err(
+                            &format!("{key}.apogee"),
+                            "an apogee cohort needs an apogee: source at the top of the file",
+                        ));
                     }
                     if a.etape.trim().is_empty() {
                         return Err(self.err(&format!("{key}.apogee.etape"), "is empty"));
                     }
                     if a.group_type.is_some() && !a.groups {
-                        return Err(self.err(&format!("{key}.apogee.group_type"), "needs groups: true"));
+                        return Err(
+                            self.err(&format!("{key}.apogee.group_type"), "needs groups: true")
+                        );
                     }
                     CohortSource::Apogee(ApogeeCohort {
                         etape: a.etape.trim().to_string(),
@@ -375,7 +396,11 @@ impl Checker<'_> {
                     if !directories.contains_key(&l.directory) {
                         return Err(self.err(
                             &format!("{key}.ldap.directory"),
-                            format!("directory '{}' is not defined under directories ({})", l.directory, names(&directories)),
+                            format!(
+                                "directory '{}' is not defined under directories ({})",
+                                l.directory,
+                                names(&directories)
+                            ),
                         ));
                     }
                     let filter = Filter::parse(&l.filter)
@@ -386,7 +411,10 @@ impl Checker<'_> {
                     }
                 }
                 _ => {
-                    return Err(self.err(&key, "a cohort has exactly one of apogee:, usernames: or ldap:"))
+                    return Err(self.err(
+                        &key,
+                        "a cohort has exactly one of apogee:, usernames: or ldap:",
+                    ))
                 }
             };
             cohorts.insert(
@@ -404,62 +432,92 @@ impl Checker<'_> {
             let Some(cohort) = cohorts.get(&e.cohort) else {
                 return Err(self.err(
                     &format!("{key}.cohort"),
-                    format!("cohort '{}' is not defined under cohorts ({})", e.cohort, names(&cohorts)),
+                    format!(
+                        "cohort '{}' is not defined under cohorts ({})",
+                        e.cohort,
+                        names(&cohorts)
+                    ),
                 ));
             };
             let Some(platform) = platforms.get(&e.platform) else {
                 return Err(self.err(
                     &format!("{key}.platform"),
-                    format!("platform '{}' is not defined under platforms ({})", e.platform, names(&platforms)),
+                    format!(
+                        "platform '{}' is not defined under platforms ({})",
+                        e.platform,
+                        names(&platforms)
+                    ),
                 ));
             };
             let d = platform.csv.delimiter;
-            let courses: Vec<String> = e.course.into_vec().into_iter().map(|c| c.trim().to_string()).collect();
+            let courses: Vec<String> = e
+                .course
+                .into_vec()
+                .into_iter()
+                .map(|c| c.trim().to_string())
+                .collect();
             if courses.is_empty() {
                 return Err(self.err(&format!("{key}.course"), "list at least one course"));
             }
             for c in &courses {
-                moodle::check_value(Field::Course, c, d).map_err(|m| self.err(&format!("{key}.course"), m))?;
+                moodle::check_value(Field::Course, c, d)
+                    .map_err(|m| self.err(&format!("{key}.course"), m))?;
             }
             let role = e.role.trim().to_string();
-            moodle::check_value(Field::Role, &role, d).map_err(|m| self.err(&format!("{key}.role"), m))?;
+            moodle::check_value(Field::Role, &role, d)
+                .map_err(|m| self.err(&format!("{key}.role"), m))?;
             let group = match e.group {
                 None => None,
                 Some(g) => {
                     let gkey = format!("{key}.group");
-                    let t = Template::parse(g.trim()).map_err(|m| self.err(&gkey, m.to_string()))?;
+                    let t =
+                        Template::parse(g.trim()).map_err(|m| self.err(&gkey, m.to_string()))?;
                     let apogee = match &cohort.source {
                         CohortSource::Apogee(a) => Some(a),
                         _ => None,
                     };
-                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !apogee.is_some_and(|a| a.groups) {
+                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel))
+                        && !apogee.is_some_and(|a| a.groups)
+                    {
                         return Err(self.err(&gkey, format!("{{group}} needs an apogee cohort with groups: true, and '{}' is not one", e.cohort)));
                     }
                     if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
                         return Err(self.err(&gkey, format!("{{etape}} and {{version}} need an apogee cohort, and '{}' is not one", e.cohort)));
                     }
-                    if t.uses(Var::Element) && !apogee.is_some_and(|a| a.element.is_some()) {
+                    if t.uses(Var::Element) && apogee.is_none_or(|a| a.element.is_none()) {
                         return Err(self.err(&gkey, format!("{{element}} needs an apogee cohort with an element, and '{}' has none", e.cohort)));
                     }
                     if t.is_literal() {
-                        moodle::check_value(Field::Group, &t.to_string(), d).map_err(|m| self.err(&gkey, m))?;
+                        moodle::check_value(Field::Group, &t.to_string(), d)
+                            .map_err(|m| self.err(&gkey, m))?;
                     }
                     Some(t)
                 }
             };
             if e.enrolperiod == Some(0) {
-                return Err(self.err(&format!("{key}.enrolperiod"), "0 means the course's default duration: leave the key out instead"));
+                return Err(self.err(
+                    &format!("{key}.enrolperiod"),
+                    "0 means the course's default duration: leave the key out instead",
+                ));
             }
             if let Some(s) = e.enrolstatus {
                 if s > 1 {
-                    return Err(self.err(&format!("{key}.enrolstatus"), "must be 0 (active) or 1 (suspended)"));
+                    return Err(self.err(
+                        &format!("{key}.enrolstatus"),
+                        "must be 0 (active) or 1 (suspended)",
+                    ));
                 }
             }
             let enroltimestart = match e.enroltimestart {
                 None => None,
-                Some(s) => Some(NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                    self.err(&format!("{key}.enroltimestart"), format!("'{s}' is not a date written YYYY-MM-DD"))
-                })?),
+                Some(s) => Some(
+                    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                        self.err(
+                            &format!("{key}.enroltimestart"),
+                            format!("'{s}' is not a date written YYYY-MM-DD"),
+                        )
+                    })?,
+                ),
             };
             if let CohortSource::Ldap { directory, .. } = &cohort.source {
                 let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
@@ -500,20 +558,45 @@ impl Checker<'_> {
         })
     }
 
-    fn year(&self, year: Option<YearValue>, start: Option<String>) -> Result<YearSetting, ConfigError> {
+    fn year(
+        &self,
+        year: Option<YearValue>,
+        start: Option<String>,
+    ) -> Result<YearSetting, ConfigError> {
         let start = start.unwrap_or_else(|| "09-01".to_string());
-        let parsed = NaiveDate::parse_from_str(&format!("2000-{start}"), "%Y-%m-%d")
-            .map_err(|_| self.err("year_start", format!("'{start}' is not a month-day written MM-DD")))?;
+        let parsed =
+            NaiveDate::parse_from_str(&format!("2000-{start}"), "%Y-%m-%d").map_err(|_| {
+                self.err(
+                    "year_start",
+                    format!("'{start}' is not a month-day written MM-DD"),
+                )
+            })?;
         match year {
-            None => Ok(YearSetting::Auto { month: parsed.month(), day: parsed.day() }),
-            Some(YearValue::Text(t)) if t == "auto" => Ok(YearSetting::Auto { month: parsed.month(), day: parsed.day() }),
-            Some(YearValue::Number(n)) if (1990..=2200).contains(&n) => Ok(YearSetting::Fixed(n.to_string())),
-            Some(YearValue::Text(t)) if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(YearSetting::Fixed(t)),
-            Some(_) => Err(self.err("year", "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)")),
+            None => Ok(YearSetting::Auto {
+                month: parsed.month(),
+                day: parsed.day(),
+            }),
+            Some(YearValue::Text(t)) if t == "auto" => Ok(YearSetting::Auto {
+                month: parsed.month(),
+                day: parsed.day(),
+            }),
+            Some(YearValue::Number(n)) if (1990..=2200).contains(&n) => {
+                Ok(YearSetting::Fixed(n.to_string()))
+            }
+            Some(YearValue::Text(t)) if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(YearSetting::Fixed(t))
+            }
+            Some(_) => Err(self.err(
+                "year",
+                "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)",
+            )),
         }
     }
 
-    fn apogee(&self, raw: Option<file::RawApogee>) -> Result<(Option<SisSettings>, BTreeSet<String>), ConfigError> {
+    fn apogee(
+        &self,
+        raw: Option<file::RawApogee>,
+    ) -> Result<(Option<SisSettings>, BTreeSet<String>), ConfigError> {
         let default_payment: BTreeSet<String> = ["P".to_string()].into();
         let Some(a) = raw else {
             return Ok((None, default_payment));
@@ -523,7 +606,9 @@ impl Checker<'_> {
             (None, Some(o), None) => {
                 let password = self
                     .secret("apogee.oracle", o.password_env, o.password_file)?
-                    .ok_or_else(|| self.err("apogee.oracle", "give password_env or password_file"))?;
+                    .ok_or_else(|| {
+                        self.err("apogee.oracle", "give password_env or password_file")
+                    })?;
                 SisSettings::Oracle(OracleSettings {
                     connect: o.connect,
                     user: o.user,
@@ -536,7 +621,12 @@ impl Checker<'_> {
         };
         let payment = match a.payment {
             None => default_payment,
-            Some(v) if v.is_empty() => return Err(self.err("apogee.payment", "list at least one ETA_PMT_IAE value (default [P])")),
+            Some(v) if v.is_empty() => {
+                return Err(self.err(
+                    "apogee.payment",
+                    "list at least one ETA_PMT_IAE value (default [P])",
+                ))
+            }
             Some(v) => v.into_iter().map(|s| s.trim().to_string()).collect(),
         };
         Ok((Some(sis), payment))
@@ -549,16 +639,27 @@ impl Checker<'_> {
             (None, Some(l)) => {
                 let lkey = format!("{key}.ldap");
                 if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
-                    return Err(self.err(&format!("{lkey}.url"), format!("'{}' is not an ldap:// or ldaps:// URL", l.url)));
+                    return Err(self.err(
+                        &format!("{lkey}.url"),
+                        format!("'{}' is not an ldap:// or ldaps:// URL", l.url),
+                    ));
                 }
                 if l.starttls && l.url.starts_with("ldaps://") {
-                    return Err(self.err(&format!("{lkey}.starttls"), "StartTLS is for ldap:// URLs; ldaps:// is already TLS"));
+                    return Err(self.err(
+                        &format!("{lkey}.starttls"),
+                        "StartTLS is for ldap:// URLs; ldaps:// is already TLS",
+                    ));
                 }
                 let password = self.secret(&lkey, l.password_env, l.password_file)?;
                 let bind = match (l.bind_dn, password) {
                     (Some(dn), Some(pw)) => Some((dn, pw)),
                     (None, None) => None,
-                    (Some(_), None) => return Err(self.err(&format!("{lkey}.bind_dn"), "needs password_env or password_file")),
+                    (Some(_), None) => {
+                        return Err(self.err(
+                            &format!("{lkey}.bind_dn"),
+                            "needs password_env or password_file",
+                        ))
+                    }
                     (None, Some(_)) => return Err(self.err(&lkey, "a password without bind_dn")),
                 };
                 if l.page_size == Some(0) {
@@ -580,10 +681,14 @@ impl Checker<'_> {
             _ => return Err(self.err(&key, "give exactly one of ldif: or ldap:")),
         };
         let filter = match d.filter {
-            Some(f) => Some(Filter::parse(&f).map_err(|e| self.err(&format!("{key}.filter"), e.to_string()))?),
+            Some(f) => Some(
+                Filter::parse(&f).map_err(|e| self.err(&format!("{key}.filter"), e.to_string()))?,
+            ),
             None => None,
         };
-        let attr = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string()).to_lowercase();
+        let attr = |v: Option<String>, default: &str| {
+            v.unwrap_or_else(|| default.to_string()).to_lowercase()
+        };
         Ok(DirectorySettings {
             name: name.to_string(),
             source,
@@ -614,17 +719,25 @@ mod tests {
     const MINIMAL: &str = "version: 1\ndirectories:\n  u:\n    ldif: u.ldif\nplatforms:\n  p:\n    accounts: [u]\ncohorts:\n  c: { usernames: [Bob] }\nenrol:\n  - { cohort: c, platform: p, course: C1, role: student }\n";
 
     fn err(text: &str) -> String {
-        parse(text, Path::new("conf/enrolgen.yaml")).unwrap_err().to_string()
+        parse(text, Path::new("conf/enrolgen.yaml"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn minimal_config_loads_with_defaults() {
         let s = parse(MINIMAL, Path::new("conf/enrolgen.yaml")).unwrap();
         assert_eq!(s.year, YearSetting::Auto { month: 9, day: 1 });
-        assert_eq!(s.directories["u"].source, DirectorySource::Ldif(PathBuf::from("conf/u.ldif")));
+        assert_eq!(
+            s.directories["u"].source,
+            DirectorySource::Ldif(PathBuf::from("conf/u.ldif"))
+        );
         assert_eq!(s.directories["u"].attrs.student_id, "supannetuid");
         assert_eq!(s.platforms["p"].csv.delimiter, b';');
-        assert_eq!(s.cohorts["c"].source, CohortSource::Usernames(vec!["Bob".into()]));
+        assert_eq!(
+            s.cohorts["c"].source,
+            CohortSource::Usernames(vec!["Bob".into()])
+        );
         assert_eq!(s.rules[0].number, 1);
     }
 
@@ -645,12 +758,20 @@ mod tests {
     #[test]
     fn unknown_key_names_line_and_key() {
         let e = err(&MINIMAL.replace("accounts: [u]", "accounts: [u]\n    delimter: x"));
-        assert!(e.starts_with("conf/enrolgen.yaml:8:5: platforms.p: unknown field `delimter`"), "{e}");
+        assert!(
+            e.starts_with("conf/enrolgen.yaml:8:5: platforms.p: unknown field `delimter`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn course_with_delimiter_is_refused_at_load() {
         let e = err(&MINIMAL.replace("course: C1", "course: \"C;1\""));
-        assert!(e.starts_with("conf/enrolgen.yaml:11: enrol[0].course: course 'C;1' contains the delimiter"), "{e}");
+        assert!(
+            e.starts_with(
+                "conf/enrolgen.yaml:11: enrol[0].course: course 'C;1' contains the delimiter"
+            ),
+            "{e}"
+        );
     }
 }

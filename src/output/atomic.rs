@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::output::{OutputError, RenderedFile};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.to_path_buf(), source }
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes every file under `dir`: all temporary files first, then all renames, so an
@@ -29,15 +32,24 @@ pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> 
         staged.push((tmp, target));
     }
     for (tmp, target) in staged {
-        tmp.persist(&target).map_err(|e| OutputError::Io { path: target.clone(), source: e.error })?;
+        tmp.persist(&target).map_err(|e| OutputError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
     }
     Ok(())
 }
 
 /// Removes the numbered parts (`<platform>-NNN.csv`) a previous, larger run left
 /// behind, so nobody imports a stale part.
-pub fn remove_stale_parts(dir: &Path, platform: &str, keep: &[RenderedFile]) -> Result<(), OutputError> {
-    let Ok(read) = std::fs::read_dir(dir) else { return Ok(()) };
+pub fn remove_stale_parts(
+    dir: &Path,
+    platform: &str,
+    keep: &[RenderedFile],
+) -> Result<(), OutputError> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     for entry in read.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_part = name
@@ -72,8 +84,14 @@ impl DirLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
-                return Err(OutputError::Locked { path, pid: if pid.is_empty() { "?".into() } else { pid } });
+                let pid = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                return Err(OutputError::Locked {
+                    path,
+                    pid: if pid.is_empty() { "?".into() } else { pid },
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
         }
@@ -96,18 +114,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _a = DirLock::acquire(dir.path()).unwrap();
         let e = DirLock::acquire(dir.path()).unwrap_err();
-        assert!(e.to_string().contains("another enrolgen run holds the lock"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("another enrolgen run holds the lock"),
+            "{e}"
+        );
     }
 
     #[test]
     fn stale_parts_are_removed_but_not_other_files() {
         let dir = tempfile::tempdir().unwrap();
-        for n in ["p.csv", "p-002.csv", "p-003.csv", "p-notes.csv", "left-out.csv"] {
+        for n in [
+            "p.csv",
+            "p-002.csv",
+            "p-003.csv",
+            "p-notes.csv",
+            "left-out.csv",
+        ] {
             std::fs::write(dir.path().join(n), "x").unwrap();
         }
-        let keep = [RenderedFile { name: "p.csv".into(), bytes: vec![] }, RenderedFile { name: "p-002.csv".into(), bytes: vec![] }];
+        let keep = [
+            RenderedFile {
+                name: "p.csv".into(),
+                bytes: vec![],
+            },
+            RenderedFile {
+                name: "p-002.csv".into(),
+                bytes: vec![],
+            },
+        ];
         remove_stale_parts(dir.path(), "p", &keep).unwrap();
-        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         left.sort();
         assert_eq!(left, ["left-out.csv", "p-002.csv", "p-notes.csv", "p.csv"]);
     }

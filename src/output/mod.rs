@@ -17,7 +17,11 @@ pub enum OutputError {
     },
     /// A value reached the writer that the planner should have refused: a bug.
     #[error("internal error: refusing to write row {row} of {file}: {message}")]
-    Unsafe { file: String, row: usize, message: String },
+    Unsafe {
+        file: String,
+        row: usize,
+        message: String,
+    },
     #[error("another enrolgen run holds the lock on {} (started by pid {pid}); try again when it has finished", path.display())]
     Locked { path: PathBuf, pid: String },
     #[error("cannot encode {what}: {message}")]

@@ -14,13 +14,26 @@ use crate::plan::PlatformPlan;
 /// It is read by people, not by Moodle, so values are quoted when needed.
 pub fn left_out_csv(rows: &[LeftOut], delimiter: u8) -> Result<RenderedFile, OutputError> {
     let name = PathBuf::from("left-out.csv");
-    let fail = |e: &dyn std::fmt::Display| OutputError::Encode { what: "left-out.csv".into(), message: e.to_string() };
+    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
+        what: "left-out.csv".into(),
+        message: e.to_string(),
+    };
     let mut w = csv::WriterBuilder::new()
         .delimiter(delimiter)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    w.write_record(["reason", "course", "role", "username", "student_id", "name", "cohort", "rule", "detail"])
-        .map_err(|e| fail(&e))?;
+    w.write_record([
+        "reason",
+        "course",
+        "role",
+        "username",
+        "student_id",
+        "name",
+        "cohort",
+        "rule",
+        "detail",
+    ])
+    .map_err(|e| fail(&e))?;
     for r in rows {
         let rule = format!("#{}", r.rule);
         w.write_record([
@@ -67,7 +80,10 @@ pub fn import_txt(platform: &str, delimiter: u8, files: &[String]) -> RenderedFi
          After importing a file, move it to the imported/ folder.\n",
         files.join(", ")
     );
-    RenderedFile { name: PathBuf::from("IMPORT.txt"), bytes: text.into_bytes() }
+    RenderedFile {
+        name: PathBuf::from("IMPORT.txt"),
+        bytes: text.into_bytes(),
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -104,7 +120,16 @@ pub struct Summary {
 pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSummary {
     let mut s = PlatformSummary {
         enrolments: pp.enrolments.len(),
-        rows: files.iter().map(|f| f.bytes.iter().filter(|b| **b == b'\n').count().saturating_sub(1)).sum(),
+        rows: files
+            .iter()
+            .map(|f| {
+                f.bytes
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    .saturating_sub(1)
+            })
+            .sum(),
         files: files.iter().map(|f| f.name.display().to_string()).collect(),
         ..PlatformSummary::default()
     };
@@ -127,17 +152,30 @@ impl Summary {
                 s.push('\n');
                 s
             })
-            .map_err(|e| OutputError::Encode { what: "summary.json".into(), message: e.to_string() })
+            .map_err(|e| OutputError::Encode {
+                what: "summary.json".into(),
+                message: e.to_string(),
+            })
     }
 
     /// A few lines for a person reading the terminal or a cron mail.
     pub fn human(&self) -> String {
-        let mut out = format!("enrolgen: year {} as of {}{}\n", self.year, self.as_of, if self.dry_run { " (dry run)" } else { "" });
+        let mut out = format!(
+            "enrolgen: year {} as of {}{}\n",
+            self.year,
+            self.as_of,
+            if self.dry_run { " (dry run)" } else { "" }
+        );
         for (name, p) in &self.platforms {
             let left: usize = p.left_out.values().sum();
-            out.push_str(&format!("  {name}: {} enrolments in {} file(s), {left} left out", p.enrolments, p.files.len()));
+            out.push_str(&format!(
+                "  {name}: {} enrolments in {} file(s), {left} left out",
+                p.enrolments,
+                p.files.len()
+            ));
             if left > 0 {
-                let parts: Vec<String> = p.left_out.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                let parts: Vec<String> =
+                    p.left_out.iter().map(|(r, n)| format!("{r} {n}")).collect();
                 out.push_str(&format!(" ({})", parts.join(", ")));
             }
             out.push('\n');

@@ -37,14 +37,23 @@ fn slots(e: &Enrolment) -> Vec<Slot> {
         role: e.role.clone(),
         enrolperiod: e.enrolperiod.map(|p| p.to_string()).unwrap_or_default(),
         enrolstatus: e.enrolstatus.map(|s| s.to_string()).unwrap_or_default(),
-        enroltimestart: e.enroltimestart.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        enroltimestart: e
+            .enroltimestart
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
     };
     if e.groups.is_empty() {
         return vec![base];
     }
     // A user in several groups of a course: one slot per group. Moodle enrols on the
     // first and only adds the group on the next ones (same role, same day).
-    e.groups.iter().map(|g| Slot { group: g.clone(), ..base.clone() }).collect()
+    e.groups
+        .iter()
+        .map(|g| Slot {
+            group: g.clone(),
+            ..base.clone()
+        })
+        .collect()
 }
 
 /// File name of part `n` (1-based) of a platform's upload file.
@@ -86,7 +95,11 @@ pub fn render<'a>(
     let header = header(width, cols);
     let per_file = format.max_rows.unwrap_or(usize::MAX).max(1);
     let mut files = Vec::new();
-    let chunks: Vec<&[(&str, Vec<Slot>)]> = if rows.is_empty() { vec![&[]] } else { rows.chunks(per_file).collect() };
+    let chunks: Vec<&[(&str, Vec<Slot>)]> = if rows.is_empty() {
+        vec![&[]]
+    } else {
+        rows.chunks(per_file).collect()
+    };
     for (i, chunk) in chunks.into_iter().enumerate() {
         let name = part_name(platform, i + 1);
         let mut w = csv::WriterBuilder::new()
@@ -94,7 +107,10 @@ pub fn render<'a>(
             .quote_style(csv::QuoteStyle::Never)
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
-        let fail = |e: csv::Error| OutputError::Encode { what: name.display().to_string(), message: e.to_string() };
+        let fail = |e: csv::Error| OutputError::Encode {
+            what: name.display().to_string(),
+            message: e.to_string(),
+        };
         w.write_record(&header).map_err(fail)?;
         for (row_no, (user, ss)) in chunk.iter().enumerate() {
             let mut record: Vec<&str> = Vec::with_capacity(header.len());
@@ -119,7 +135,10 @@ pub fn render<'a>(
             }
             // The planner checked every value; this guards the file itself.
             for v in &record {
-                if v.as_bytes().contains(&format.delimiter) || v.contains(['"', '\r', '\n']) || v.trim() != *v {
+                if v.as_bytes().contains(&format.delimiter)
+                    || v.contains(['"', '\r', '\n'])
+                    || v.trim() != *v
+                {
                     return Err(OutputError::Unsafe {
                         file: name.display().to_string(),
                         row: row_no + 2,
@@ -128,11 +147,18 @@ pub fn render<'a>(
                 }
             }
             if let Err(m) = moodle::check_username(user) {
-                return Err(OutputError::Unsafe { file: name.display().to_string(), row: row_no + 2, message: m });
+                return Err(OutputError::Unsafe {
+                    file: name.display().to_string(),
+                    row: row_no + 2,
+                    message: m,
+                });
             }
             w.write_record(&record).map_err(fail)?;
         }
-        let bytes = w.into_inner().map_err(|e| OutputError::Encode { what: name.display().to_string(), message: e.to_string() })?;
+        let bytes = w.into_inner().map_err(|e| OutputError::Encode {
+            what: name.display().to_string(),
+            message: e.to_string(),
+        })?;
         files.push(RenderedFile { name, bytes });
     }
     Ok(files)
@@ -184,8 +210,15 @@ mod tests {
 
     #[test]
     fn long_layout_one_row_per_enrolment_and_group() {
-        let es = [e("a", "C1", &["TD 1", "TD 2"], Some(60)), e("b", "C1", &[], None)];
-        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: None };
+        let es = [
+            e("a", "C1", &["TD 1", "TD 2"], Some(60)),
+            e("b", "C1", &[], None),
+        ];
+        let fmt = CsvFormat {
+            delimiter: b';',
+            layout: Layout::Long,
+            max_rows: None,
+        };
         let files = render("ecampus", &fmt, &es).unwrap();
         assert_eq!(
             text(&files[0]),
@@ -195,16 +228,33 @@ mod tests {
 
     #[test]
     fn wide_layout_pads_short_rows() {
-        let es = [e("a", "C1", &[], None), e("a", "C2", &[], None), e("b", "C1", &[], None)];
-        let fmt = CsvFormat { delimiter: b',', layout: Layout::Wide, max_rows: None };
+        let es = [
+            e("a", "C1", &[], None),
+            e("a", "C2", &[], None),
+            e("b", "C1", &[], None),
+        ];
+        let fmt = CsvFormat {
+            delimiter: b',',
+            layout: Layout::Wide,
+            max_rows: None,
+        };
         let files = render("collegium", &fmt, &es).unwrap();
-        assert_eq!(text(&files[0]), "username,course1,role1,course2,role2\na,C1,student,C2,student\nb,C1,student,,\n");
+        assert_eq!(
+            text(&files[0]),
+            "username,course1,role1,course2,role2\na,C1,student,C2,student\nb,C1,student,,\n"
+        );
     }
 
     #[test]
     fn max_rows_splits_into_numbered_parts_with_the_same_header() {
-        let es: Vec<_> = (0..5).map(|i| e(&format!("u{i}"), "C", &[], None)).collect();
-        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: Some(2) };
+        let es: Vec<_> = (0..5)
+            .map(|i| e(&format!("u{i}"), "C", &[], None))
+            .collect();
+        let fmt = CsvFormat {
+            delimiter: b';',
+            layout: Layout::Long,
+            max_rows: Some(2),
+        };
         let files = render("p", &fmt, &es).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.name.display().to_string()).collect();
         assert_eq!(names, ["p.csv", "p-002.csv", "p-003.csv"]);
@@ -214,7 +264,14 @@ mod tests {
     #[test]
     fn writer_refuses_a_value_with_the_delimiter() {
         let es = [e("a", "C;1", &[], None)];
-        let fmt = CsvFormat { delimiter: b';', layout: Layout::Long, max_rows: None };
-        assert!(matches!(render("p", &fmt, &es), Err(OutputError::Unsafe { row: 2, .. })));
+        let fmt = CsvFormat {
+            delimiter: b';',
+            layout: Layout::Long,
+            max_rows: None,
+        };
+        assert!(matches!(
+            render("p", &fmt, &es),
+            Err(OutputError::Unsafe { row: 2, .. })
+        ));
     }
 }

@@ -26,7 +26,11 @@ impl AccountIndex {
             }
             by_username.entry(a.username.clone()).or_insert(i);
         }
-        AccountIndex { accounts, by_student_id, by_username }
+        AccountIndex {
+            accounts,
+            by_student_id,
+            by_username,
+        }
     }
 
     pub fn by_student_id(&self, id: &str) -> Option<&Account> {
@@ -34,7 +38,9 @@ impl AccountIndex {
     }
 
     pub fn by_username(&self, u: &str) -> Option<&Account> {
-        self.by_username.get(&u.to_lowercase()).map(|i| &self.accounts[*i])
+        self.by_username
+            .get(&u.to_lowercase())
+            .map(|i| &self.accounts[*i])
     }
 
     pub fn len(&self) -> usize {

@@ -58,10 +58,17 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
     let mut out = Plan::default();
     let mut warned_empty = BTreeSet::new();
     for rule in &inp.rules {
-        let (Some(platform), Some(cohort)) = (inp.platforms.get(&rule.platform), inp.cohorts.get(&rule.cohort)) else {
+        let (Some(platform), Some(cohort)) = (
+            inp.platforms.get(&rule.platform),
+            inp.cohorts.get(&rule.cohort),
+        ) else {
             continue;
         };
-        let members = inp.members.get(&rule.cohort).map(Vec::as_slice).unwrap_or_default();
+        let members = inp
+            .members
+            .get(&rule.cohort)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if members.is_empty() && warned_empty.insert(rule.cohort.clone()) {
             out.warnings.push(format!(
                 "cohort {} returned nobody for year {} (a typo in an étape code or version is the usual cause)",
@@ -119,15 +126,23 @@ fn enrol_member(
     };
     if let Some(roles) = &platform.roles {
         if !roles.contains(&rule.role) {
-            let detail = format!("role '{}' is not among the platform's roles ({})", rule.role, join(roles));
+            let detail = format!(
+                "role '{}' is not among the platform's roles ({})",
+                rule.role,
+                join(roles)
+            );
             return all_courses(pp, Reason::RoleNotAllowed, &username, detail);
         }
     }
     if !platform.rules.is_empty() {
         let ok = platform.rules.iter().any(|r| {
             r.roles.contains(&rule.role)
-                && r.cohort_tags.as_ref().is_none_or(|t| !t.is_disjoint(&cohort.tags))
-                && r.affiliation.as_ref().is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
+                && r.cohort_tags
+                    .as_ref()
+                    .is_none_or(|t| !t.is_disjoint(&cohort.tags))
+                && r.affiliation
+                    .as_ref()
+                    .is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
         });
         if !ok {
             let detail = describe_unmet(platform, rule, cohort, account);
@@ -161,7 +176,10 @@ fn enrol_member(
                 &username,
                 format!("already planned by rule #{first}"),
             )),
-            Merge::Conflict(detail) => pp.left_out.push(left(Reason::Conflict, course, &username, detail)),
+            Merge::Conflict(detail) => {
+                pp.left_out
+                    .push(left(Reason::Conflict, course, &username, detail))
+            }
         }
     }
 }
@@ -170,10 +188,18 @@ fn describe(member: &Member) -> Who<'_> {
     match member {
         Member::Student(s) => Who {
             student_id: s.cod_etu.clone().unwrap_or_default(),
-            name: if s.cod_etu.is_none() { format!("{} (COD_IND {})", s.name, s.cod_ind) } else { s.name.clone() },
+            name: if s.cod_etu.is_none() {
+                format!("{} (COD_IND {})", s.name, s.cod_ind)
+            } else {
+                s.name.clone()
+            },
             account: None,
         },
-        Member::Username(_) => Who { student_id: String::new(), name: String::new(), account: None },
+        Member::Username(_) => Who {
+            student_id: String::new(),
+            name: String::new(),
+            account: None,
+        },
         Member::Account(a) => Who {
             student_id: a.student_ids.first().cloned().unwrap_or_default(),
             name: String::new(),
@@ -185,34 +211,62 @@ fn describe(member: &Member) -> Who<'_> {
 type Resolved<'a> = Result<(String, Option<&'a Account>), (Reason, String, String)>;
 
 /// Finds the member's account on the platform and the username to write.
-fn resolve<'a>(inp: &'a Inputs<'_>, platform: &Platform, member: &'a Member, who: &Who<'a>) -> Resolved<'a> {
+fn resolve<'a>(
+    inp: &'a Inputs<'_>,
+    platform: &Platform,
+    member: &'a Member,
+    who: &Who<'a>,
+) -> Resolved<'a> {
     match &platform.accounts {
         AccountSource::Directories(dirs) => {
             let found = match member {
                 Member::Student(s) => {
                     let Some(id) = &s.cod_etu else {
-                        return Err((Reason::NoStudentNumber, String::new(), format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind)));
+                        return Err((
+                            Reason::NoStudentNumber,
+                            String::new(),
+                            format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                        ));
                     };
-                    dirs.iter().find_map(|d| inp.directories.get(d)?.by_student_id(id))
+                    dirs.iter()
+                        .find_map(|d| inp.directories.get(d)?.by_student_id(id))
                 }
-                Member::Username(u) => dirs.iter().find_map(|d| inp.directories.get(d)?.by_username(u)),
+                Member::Username(u) => dirs
+                    .iter()
+                    .find_map(|d| inp.directories.get(d)?.by_username(u)),
                 Member::Account(_) => who.account,
             };
             let Some(acc) = found else {
                 let searched = dirs.join(", ");
                 let (username, detail) = match member {
                     Member::Username(u) => (u.clone(), format!("no account '{u}' in {searched}")),
-                    _ => (String::new(), format!("no account with student number {} in {searched}", who.student_id)),
+                    _ => (
+                        String::new(),
+                        format!(
+                            "no account with student number {} in {searched}",
+                            who.student_id
+                        ),
+                    ),
                 };
                 return Err((Reason::NoAccount, username, detail));
             };
             let username = match (platform.username, member) {
-                (UsernameSource::StudentId, Member::Student(s)) => s.cod_etu.clone().unwrap_or_default(),
+                (UsernameSource::StudentId, Member::Student(s)) => {
+                    s.cod_etu.clone().unwrap_or_default()
+                }
                 _ => acc.username.clone(),
             };
             if acc.state != AccountState::Active {
-                let state = if acc.state == AccountState::Suspended { "suspended" } else { "inactive" };
-                return Err((Reason::AccountInactive, username, format!("account {} is {state} in {}", acc.dn, acc.directory)));
+                let state = if acc.state == AccountState::Suspended {
+                    "suspended"
+                } else {
+                    "inactive"
+                };
+                return Err((
+                    Reason::AccountInactive,
+                    username,
+                    format!("account {} is {state} in {}", acc.dn, acc.directory),
+                ));
             }
             if platform.min_account_age_days > 0 {
                 if let Some(created) = acc.created {
@@ -237,23 +291,49 @@ fn resolve<'a>(inp: &'a Inputs<'_>, platform: &Platform, member: &'a Member, who
             let username = match member {
                 Member::Student(s) => match &s.cod_etu {
                     Some(id) => id.clone(),
-                    None => return Err((Reason::NoStudentNumber, String::new(), format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind))),
+                    None => {
+                        return Err((
+                            Reason::NoStudentNumber,
+                            String::new(),
+                            format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                        ))
+                    }
                 },
                 Member::Username(u) => u.to_lowercase(),
                 Member::Account(a) => a.username.clone(),
             };
             let list = inp.account_lists.get(&platform.name);
             match list.and_then(|l| l.accounts.get(&username)) {
-                None => Err((Reason::NoAccount, username.clone(), format!("no account '{username}' in {}'s account list", platform.name))),
+                None => Err((
+                    Reason::NoAccount,
+                    username.clone(),
+                    format!(
+                        "no account '{username}' in {}'s account list",
+                        platform.name
+                    ),
+                )),
                 Some(AccountState::Active) => Ok((username, None)),
-                Some(_) => Err((Reason::AccountInactive, username.clone(), format!("account '{username}' is suspended on {}", platform.name))),
+                Some(_) => Err((
+                    Reason::AccountInactive,
+                    username.clone(),
+                    format!("account '{username}' is suspended on {}", platform.name),
+                )),
             }
         }
     }
 }
 
-fn describe_unmet(platform: &Platform, rule: &EnrolRule, cohort: &Cohort, account: Option<&Account>) -> String {
-    let relevant: Vec<_> = platform.rules.iter().filter(|r| r.roles.contains(&rule.role)).collect();
+fn describe_unmet(
+    platform: &Platform,
+    rule: &EnrolRule,
+    cohort: &Cohort,
+    account: Option<&Account>,
+) -> String {
+    let relevant: Vec<_> = platform
+        .rules
+        .iter()
+        .filter(|r| r.roles.contains(&rule.role))
+        .collect();
     if relevant.is_empty() {
         return format!("no rule of {} allows role '{}'", platform.name, rule.role);
     }
@@ -261,11 +341,17 @@ fn describe_unmet(platform: &Platform, rule: &EnrolRule, cohort: &Cohort, accoun
     for r in relevant {
         if let Some(t) = &r.cohort_tags {
             if t.is_disjoint(&cohort.tags) {
-                why.push(format!("cohort {} has none of the tags {}", cohort.name, join(t)));
+                why.push(format!(
+                    "cohort {} has none of the tags {}",
+                    cohort.name,
+                    join(t)
+                ));
             }
         }
         if let Some(a) = &r.affiliation {
-            let has = account.map(|acc| join(&acc.affiliations)).unwrap_or_default();
+            let has = account
+                .map(|acc| join(&acc.affiliations))
+                .unwrap_or_default();
             if account.is_none_or(|acc| a.is_disjoint(&acc.affiliations)) {
                 why.push(format!("affiliation [{has}] has none of {}", join(a)));
             }
@@ -281,7 +367,9 @@ fn render_groups(
     member: &Member,
     delimiter: u8,
 ) -> Result<BTreeSet<String>, String> {
-    let Some(t) = &rule.group else { return Ok(BTreeSet::new()) };
+    let Some(t) = &rule.group else {
+        return Ok(BTreeSet::new());
+    };
     let apogee = match &cohort.source {
         CohortSource::Apogee(a) => Some(a),
         _ => None,
@@ -298,14 +386,19 @@ fn render_groups(
     if t.uses(Var::Group) || t.uses(Var::GroupLabel) {
         if let Member::Student(s) = member {
             for g in &s.groups {
-                contexts.push(Context { group: Some((g.code.as_str(), g.label.as_str())), ..base });
+                contexts.push(Context {
+                    group: Some((g.code.as_str(), g.label.as_str())),
+                    ..base
+                });
             }
         }
     } else {
         contexts.push(base);
     }
     for ctx in contexts {
-        let name = t.render(&ctx).map_err(|v| format!("group template '{t}' has no value for {v:?}"))?;
+        let name = t
+            .render(&ctx)
+            .map_err(|v| format!("group template '{t}' has no value for {v:?}"))?;
         let name = name.trim().to_string();
         moodle::check_value(Field::Group, &name, delimiter)?;
         out.insert(name);
@@ -333,25 +426,43 @@ fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge
     let first = old.rules.iter().next().copied().unwrap_or_default();
     let mut conflicts = Vec::new();
     if old.role != e.role {
-        conflicts.push(format!("role '{}' (rule #{first}) vs '{}'", old.role, e.role));
+        conflicts.push(format!(
+            "role '{}' (rule #{first}) vs '{}'",
+            old.role, e.role
+        ));
     }
     if !old.groups.is_empty() && !e.groups.is_empty() && old.groups != e.groups {
-        conflicts.push(format!("group [{}] (rule #{first}) vs [{}]", join(&old.groups), join(&e.groups)));
+        conflicts.push(format!(
+            "group [{}] (rule #{first}) vs [{}]",
+            join(&old.groups),
+            join(&e.groups)
+        ));
     }
     fn differs<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
         a.is_some() && b.is_some() && a != b
     }
     if differs(&old.enrolperiod, &e.enrolperiod) {
-        conflicts.push(format!("enrolperiod {:?} (rule #{first}) vs {:?}", old.enrolperiod.unwrap_or_default(), e.enrolperiod.unwrap_or_default()));
+        conflicts.push(format!(
+            "enrolperiod {:?} (rule #{first}) vs {:?}",
+            old.enrolperiod.unwrap_or_default(),
+            e.enrolperiod.unwrap_or_default()
+        ));
     }
     if differs(&old.enrolstatus, &e.enrolstatus) {
-        conflicts.push(format!("enrolstatus {} (rule #{first}) vs {}", old.enrolstatus.unwrap_or_default(), e.enrolstatus.unwrap_or_default()));
+        conflicts.push(format!(
+            "enrolstatus {} (rule #{first}) vs {}",
+            old.enrolstatus.unwrap_or_default(),
+            e.enrolstatus.unwrap_or_default()
+        ));
     }
     if differs(&old.enroltimestart, &e.enroltimestart) {
         conflicts.push(format!("enroltimestart (rule #{first}) differs"));
     }
     if !conflicts.is_empty() {
-        return Merge::Conflict(format!("conflicts with an enrolment already planned: {}", conflicts.join(", ")));
+        return Merge::Conflict(format!(
+            "conflicts with an enrolment already planned: {}",
+            conflicts.join(", ")
+        ));
     }
     let before = old.clone();
     if old.groups.is_empty() {
@@ -371,7 +482,10 @@ fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge
 }
 
 fn join<'a>(s: impl IntoIterator<Item = &'a String>) -> String {
-    s.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    s.into_iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

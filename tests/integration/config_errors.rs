@@ -29,7 +29,10 @@ fn check(text: &str) -> (i32, String) {
 fn assert_error(text: &str, expected: &str) {
     let (code, err) = check(text);
     assert_eq!(code, 2, "{err}");
-    assert!(err.starts_with(&format!("enrolgen: error: {expected}")), "got: {err}\nwanted: {expected}");
+    assert!(
+        err.starts_with(&format!("enrolgen: error: {expected}")),
+        "got: {err}\nwanted: {expected}"
+    );
 }
 
 #[test]
@@ -39,7 +42,10 @@ fn base_config_is_valid() {
 
 #[test]
 fn unknown_key_names_line_and_key() {
-    assert_error(&BASE.replace("csv: { delimiter", "csv: { delimter"), "enrolgen.yaml:10:12: platforms.ecampus.csv: unknown field `delimter`");
+    assert_error(
+        &BASE.replace("csv: { delimiter", "csv: { delimter"),
+        "enrolgen.yaml:10:12: platforms.ecampus.csv: unknown field `delimter`",
+    );
 }
 
 #[test]
@@ -49,27 +55,48 @@ fn wrong_type_names_line_and_key() {
 
 #[test]
 fn undefined_cohort_platform_and_directory() {
-    assert_error(&BASE.replace("cohort: psy,", "cohort: psy2,"), "enrolgen.yaml:14: enrol[0].cohort: cohort 'psy2' is not defined under cohorts (psy)");
+    assert_error(
+        &BASE.replace("cohort: psy,", "cohort: psy2,"),
+        "enrolgen.yaml:14: enrol[0].cohort: cohort 'psy2' is not defined under cohorts (psy)",
+    );
     assert_error(&BASE.replace("platform: ecampus,", "platform: ecampu,"), "enrolgen.yaml:14: enrol[0].platform: platform 'ecampu' is not defined under platforms (ecampus)");
     assert_error(&BASE.replace("accounts: [unicaen]", "accounts: [unicean]"), "enrolgen.yaml:9: platforms.ecampus.accounts[0]: directory 'unicean' is not defined under directories (unicaen)");
 }
 
 #[test]
 fn empty_course_or_role() {
-    assert_error(&BASE.replace("course: C1", "course: \"\""), "enrolgen.yaml:14: enrol[0].course: course is empty");
-    assert_error(&BASE.replace("role: student", "role: \" \""), "enrolgen.yaml:14: enrol[0].role: role is empty");
+    assert_error(
+        &BASE.replace("course: C1", "course: \"\""),
+        "enrolgen.yaml:14: enrol[0].course: course is empty",
+    );
+    assert_error(
+        &BASE.replace("role: student", "role: \" \""),
+        "enrolgen.yaml:14: enrol[0].role: role is empty",
+    );
 }
 
 #[test]
 fn group_template_errors() {
-    assert_error(&BASE.replace("role: student }", "role: student, group: \"TD {grp}\" }"), "enrolgen.yaml:14: enrol[0].group: unknown placeholder {grp}");
-    assert_error(&BASE.replace("role: student }", "role: student, group: \"{group}\" }"), "enrolgen.yaml:14: enrol[0].group: {group} needs an apogee cohort with groups: true");
-    assert_error(&BASE.replace("role: student }", "role: student, group: \"12\" }"), "enrolgen.yaml:14: enrol[0].group: group '12' is purely numeric");
+    assert_error(
+        &BASE.replace("role: student }", "role: student, group: \"TD {grp}\" }"),
+        "enrolgen.yaml:14: enrol[0].group: unknown placeholder {grp}",
+    );
+    assert_error(
+        &BASE.replace("role: student }", "role: student, group: \"{group}\" }"),
+        "enrolgen.yaml:14: enrol[0].group: {group} needs an apogee cohort with groups: true",
+    );
+    assert_error(
+        &BASE.replace("role: student }", "role: student, group: \"12\" }"),
+        "enrolgen.yaml:14: enrol[0].group: group '12' is purely numeric",
+    );
 }
 
 #[test]
 fn yaml_syntax_error_names_line() {
-    assert_error(&BASE.replace("ecampus:\n    accounts", "ecampus:\n   accounts: [\n    x"), "enrolgen.yaml:");
+    assert_error(
+        &BASE.replace("ecampus:\n    accounts", "ecampus:\n   accounts: [\n    x"),
+        "enrolgen.yaml:",
+    );
 }
 
 #[test]
@@ -77,13 +104,25 @@ fn missing_config_file_is_named() {
     let t = tempfile::tempdir().unwrap();
     let r = enrolgen(t.path(), &["run", "-c", "nope.yaml"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read the configuration nope.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read the configuration nope.yaml"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn reference_config_and_init_pass_offline_check() {
     let t = tempfile::tempdir().unwrap();
-    let r = enrolgen(t.path(), &["check", "--offline", "-c", repo().join("config/enrolgen.yaml").to_str().unwrap()]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "check",
+            "--offline",
+            "-c",
+            repo().join("config/enrolgen.yaml").to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = enrolgen(t.path(), &["init", "etc"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -12,12 +12,33 @@ const AS_OF: &str = "2026-11-24";
 
 /// Points the copied demo's directories at slapd with extra `ldap:` keys.
 fn use_ldap(cfg: &Path, url: &str, extra: &str) {
-    edit(cfg, "    ldif: unicaen.ldif\n", &format!("    ldap: {{ url: \"{url}\", base: \"ou=people,dc=unicaen,dc=fr\"{extra} }}\n"));
-    edit(cfg, "    ldif: universitice.ldif\n", &format!("    ldap: {{ url: \"{url}\", base: \"ou=people,dc=universitice,dc=fr\"{extra} }}\n"));
+    edit(
+        cfg,
+        "    ldif: unicaen.ldif\n",
+        &format!("    ldap: {{ url: \"{url}\", base: \"ou=people,dc=unicaen,dc=fr\"{extra} }}\n"),
+    );
+    edit(
+        cfg,
+        "    ldif: universitice.ldif\n",
+        &format!(
+            "    ldap: {{ url: \"{url}\", base: \"ou=people,dc=universitice,dc=fr\"{extra} }}\n"
+        ),
+    );
 }
 
 fn run(dir: &Path, cfg: &Path, out: &str) -> Out {
-    enrolgen(dir, &["run", "-c", cfg.to_str().unwrap(), "--out", out, "--as-of", AS_OF])
+    enrolgen(
+        dir,
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            out,
+            "--as-of",
+            AS_OF,
+        ],
+    )
 }
 
 fn ldif_reference(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -28,13 +49,29 @@ fn ldif_reference(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 }
 
 fn requests(dir: &Path, out: &str, directory: &str) -> u64 {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(out).join("summary.json")).unwrap()).unwrap();
-    v["sources"].as_array().unwrap().iter().find(|s| s["source"].as_str().unwrap().starts_with(&format!("directory {directory} ("))).unwrap()["requests"].as_u64().unwrap()
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(out).join("summary.json")).unwrap())
+            .unwrap();
+    v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["source"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("directory {directory} ("))
+        })
+        .unwrap()["requests"]
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
 fn paged_ldap_run_gives_the_same_files_as_ldif() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let expected = ldif_reference(t.path());
     let cfg = copy_demo(t.path());
@@ -46,12 +83,17 @@ fn paged_ldap_run_gives_the_same_files_as_ldif() {
     // One search for the lookup and one per LDAP cohort.
     assert_eq!(requests(t.path(), "out", "unicaen"), 2);
     let collegium = std::fs::read_to_string(t.path().join("out/collegium/collegium.csv")).unwrap();
-    assert!(collegium.contains("\nleroyc,") && collegium.contains("\nrdurand,"), "staff cohorts by filter");
+    assert!(
+        collegium.contains("\nleroyc,") && collegium.contains("\nrdurand,"),
+        "staff cohorts by filter"
+    );
 }
 
 #[test]
 fn batched_ldap_lookup_gives_the_same_files_as_ldif() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let expected = ldif_reference(t.path());
     let cfg = copy_demo(t.path());
@@ -66,45 +108,81 @@ fn batched_ldap_lookup_gives_the_same_files_as_ldif() {
 
 #[test]
 fn ldaps_with_the_test_ca_works_and_a_wrong_ca_fails() {
-    let Some(s) = Slapd::start(Options { tls: true, ..Options::default() }) else { return };
+    let Some(s) = Slapd::start(Options {
+        tls: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let expected = ldif_reference(t.path());
     let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.ldaps_url(), &format!(", ca_file: \"{}\"", s.ca.display()));
+    use_ldap(
+        &cfg,
+        &s.ldaps_url(),
+        &format!(", ca_file: \"{}\"", s.ca.display()),
+    );
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_same_files(&outputs(&t.path().join("out")), &expected);
 
     let before = read_tree(&t.path().join("out"));
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(&s.ca.display().to_string(), &s.other_ca.display().to_string());
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &s.ca.display().to_string(),
+        &s.other_ca.display().to_string(),
+    );
     std::fs::write(&cfg, text).unwrap();
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains(&s.ldaps_url()) && r.stderr.contains("TLS failure"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&s.ldaps_url()) && r.stderr.contains("TLS failure"),
+        "{}",
+        r.stderr
+    );
     assert_same_files(&read_tree(&t.path().join("out")), &before);
 }
 
 #[test]
 fn starttls_with_the_test_ca_works() {
-    let Some(s) = Slapd::start(Options { tls: true, ..Options::default() }) else { return };
+    let Some(s) = Slapd::start(Options {
+        tls: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), &format!(", starttls: true, ca_file: \"{}\"", s.ca.display()));
+    use_ldap(
+        &cfg,
+        &s.url(),
+        &format!(", starttls: true, ca_file: \"{}\"", s.ca.display()),
+    );
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]
 fn wrong_password_names_the_server_and_hides_the_password() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), &format!(", bind_dn: \"{ADMIN_DN}\", password_file: pw"));
+    use_ldap(
+        &cfg,
+        &s.url(),
+        &format!(", bind_dn: \"{ADMIN_DN}\", password_file: pw"),
+    );
     std::fs::write(t.path().join("demo/pw"), "not-the-password\n").unwrap();
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains(&format!("({})", s.url())), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("bind as {ADMIN_DN} refused: invalid credentials")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("bind as {ADMIN_DN} refused: invalid credentials")),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("not-the-password"));
     assert!(!t.path().join("out/ecampus").exists());
     std::fs::write(t.path().join("demo/pw"), format!("{ADMIN_PW}\n")).unwrap();
@@ -114,7 +192,9 @@ fn wrong_password_names_the_server_and_hides_the_password() {
 
 #[test]
 fn server_stopped_before_the_run_changes_nothing() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), "");
@@ -123,7 +203,12 @@ fn server_stopped_before_the_run_changes_nothing() {
     s.stop();
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("directory unicaen ({}): cannot connect", s.url())), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("directory unicaen ({}): cannot connect", s.url())),
+        "{}",
+        r.stderr
+    );
     assert_same_files(&read_tree(&t.path().join("out")), &before);
     // check reports it per directory.
     let c = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
@@ -172,23 +257,39 @@ fn cutting_proxy(target: u16, limit: usize) -> u16 {
 
 #[test]
 fn connection_lost_during_a_search_changes_nothing() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     assert_eq!(run(t.path(), &cfg, "out").code, 0);
     let before = read_tree(&t.path().join("out"));
     let port = cutting_proxy(s.port, 30_000);
-    use_ldap(&cfg, &format!("ldap://127.0.0.1:{port}"), ", page_size: 50, batch_threshold: 0");
+    use_ldap(
+        &cfg,
+        &format!("ldap://127.0.0.1:{port}"),
+        ", page_size: 50, batch_threshold: 0",
+    );
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("directory unicaen (ldap://127.0.0.1:{port})")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("directory unicaen (ldap://127.0.0.1:{port})")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("connection lost after"), "{}", r.stderr);
     assert_same_files(&read_tree(&t.path().join("out")), &before);
 }
 
 #[test]
 fn size_limit_is_an_error_not_the_end_of_the_data() {
-    let Some(s) = Slapd::start(Options { sizelimit: Some("100".into()), ..Options::default() }) else { return };
+    let Some(s) = Slapd::start(Options {
+        sizelimit: Some("100".into()),
+        ..Options::default()
+    }) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), ", page_size: 50, batch_threshold: 0");
@@ -200,14 +301,24 @@ fn size_limit_is_an_error_not_the_end_of_the_data() {
 
 #[test]
 fn missing_base_is_named() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), "");
-    edit(&cfg, "base: \"ou=people,dc=unicaen,dc=fr\"", "base: \"ou=persons,dc=unicaen,dc=fr\"");
+    edit(
+        &cfg,
+        "base: \"ou=people,dc=unicaen,dc=fr\"",
+        "base: \"ou=persons,dc=unicaen,dc=fr\"",
+    );
     let r = run(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("base not found (noSuchObject)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("base not found (noSuchObject)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -215,30 +326,62 @@ fn filter_values_are_escaped() {
     // An account 'axb': an unescaped (supannAliasLogin=a*b) would match it.
     let extra = "dn: uid=axb,ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nobjectClass: supannPerson\n\
                  uid: axb\ncn: A B\nsn: B\nsupannAliasLogin: axb\ncreateTimestamp: 20200101000000Z\n";
-    let Some(s) = Slapd::start(Options { extra_unicaen: Some(extra.into()), ..Options::default() }) else { return };
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(extra.into()),
+        ..Options::default()
+    }) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), "");
-    edit(&cfg, "usernames: [toto211, MartinP, dupontm]", "usernames: [toto211, \"a*b\", \"x(y)\", \"b\\\\c\"]");
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF, "--cohort", "tutors-psy"]);
+    edit(
+        &cfg,
+        "usernames: [toto211, MartinP, dupontm]",
+        "usernames: [toto211, \"a*b\", \"x(y)\", \"b\\\\c\"]",
+    );
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+            "--cohort",
+            "tutors-psy",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let csv = std::fs::read_to_string(t.path().join("out/ecampus/ecampus.csv")).unwrap();
     assert!(!csv.contains("axb"), "{csv}");
     assert!(csv.contains("toto211;"), "{csv}");
     let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
     for u in ["a*b", "x(y)", "b\\c"] {
-        assert!(left.contains(&format!("no_account;PSY-L1-STATS;editingteacher;{u};")), "{u}: {left}");
+        assert!(
+            left.contains(&format!("no_account;PSY-L1-STATS;editingteacher;{u};")),
+            "{u}: {left}"
+        );
     }
 }
 
 #[test]
 fn check_binds_and_searches_each_directory() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), "");
     let r = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains(&format!("directory unicaen ({}): ok", s.url())), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("directory unicaen ({}): ok", s.url())),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("ok    students.sql"), "{}", r.stdout);
 }

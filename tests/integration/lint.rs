@@ -14,23 +14,56 @@ fn lint(content: &[u8], extra: &[&str]) -> Out {
 fn clean_file_exits_0() {
     let r = lint(b"username;course1;role1;group1;enrolperiod1;enrolstatus1\n55000901;cours_test;student;groupe_1;60;0\n", &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
-    assert!(r.stdout.contains("ok — 1 rows, 1 enrolments, delimiter ';' (semicolon)"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("ok — 1 rows, 1 enrolments, delimiter ';' (semicolon)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn broken_file_lists_problems_with_lines_and_exits_1() {
-    let r = lint(b"username;course1;role1\nAbc;C1;student\nabc;C1;student;\n", &[]);
+    let r = lint(
+        b"username;course1;role1\nAbc;C1;student\nabc;C1;student;\n",
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(r.stdout.contains("f.csv: line 2: error: username 'Abc' has upper-case letters"), "{}", r.stdout);
-    assert!(r.stdout.contains("f.csv: line 3: error: 4 columns but the header has 3 (a trailing delimiter?)"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("f.csv: line 2: error: username 'Abc' has upper-case letters"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "f.csv: line 3: error: 4 columns but the header has 3 (a trailing delimiter?)"
+        ),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn roles_are_checked_against_the_platform() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    std::fs::write(t.path().join("f.csv"), "username;course1;role1\nabc;C1;Student\n").unwrap();
-    let r = enrolgen(t.path(), &["lint", "f.csv", "-c", cfg.to_str().unwrap(), "--platform", "ecampus"]);
+    std::fs::write(
+        t.path().join("f.csv"),
+        "username;course1;role1\nabc;C1;Student\n",
+    )
+    .unwrap();
+    let r = enrolgen(
+        t.path(),
+        &[
+            "lint",
+            "f.csv",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--platform",
+            "ecampus",
+        ],
+    );
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("role1 'Student' does not exist on the platform (role names are case-sensitive: did you mean 'student'?)"), "{}", r.stdout);
 }

@@ -1,9 +1,12 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests: the real binary against SQLite built from the SQL fixtures and a
 //! real slapd started by the test support. One test binary, a fresh directory per test.
 
 mod config_errors;
 mod ldap;
 mod lint;
+#[cfg(feature = "oracle")]
+mod oracle_live;
 mod run;
 mod slapd;
 mod sql;

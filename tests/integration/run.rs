@@ -13,11 +13,30 @@ fn demo_run_matches_expected_files() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     let out = t.path().join("out");
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.is_empty(), "nothing on stdout without --json: {}", r.stdout);
+    assert!(
+        r.stdout.is_empty(),
+        "nothing on stdout without --json: {}",
+        r.stdout
+    );
     assert!(r.stderr.contains("ecampus: "), "{}", r.stderr);
-    assert!(r.stderr.contains("warning: cohort his-l1 returned nobody"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: cohort his-l1 returned nobody"),
+        "{}",
+        r.stderr
+    );
     assert_matches_expected(&outputs(&out), &repo().join("tests/expected/demo"));
     // ecampus has more rows than max_rows (150): split in two parts.
     assert!(out.join("ecampus/ecampus-002.csv").exists());
@@ -28,7 +47,18 @@ fn same_as_of_gives_byte_identical_files() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     for o in ["a", "b"] {
-        let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", o, "--as-of", AS_OF]);
+        let r = enrolgen(
+            t.path(),
+            &[
+                "run",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--out",
+                o,
+                "--as-of",
+                AS_OF,
+            ],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let (a, b) = (outputs(&t.path().join("a")), outputs(&t.path().join("b")));
@@ -40,7 +70,18 @@ fn same_as_of_gives_byte_identical_files() {
 fn every_upload_file_passes_moodle_rules() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut checked = 0;
     for (name, bytes) in outputs(&t.path().join("out")) {
@@ -49,12 +90,32 @@ fn every_upload_file_passes_moodle_rules() {
             continue;
         }
         let delimiter = if platform == "collegium" { b',' } else { b';' };
-        let report = moodle::lint(&bytes, &LintOptions { delimiter: Some(delimiter), roles: None });
+        let report = moodle::lint(
+            &bytes,
+            &LintOptions {
+                delimiter: Some(delimiter),
+                roles: None,
+            },
+        );
         assert!(report.problems.is_empty(), "{name}: {:?}", report.problems);
-        assert!(!bytes.starts_with(b"\xEF\xBB\xBF") && !bytes.contains(&b'"') && !bytes.contains(&b'\r'));
+        assert!(
+            !bytes.starts_with(b"\xEF\xBB\xBF")
+                && !bytes.contains(&b'"')
+                && !bytes.contains(&b'\r')
+        );
         checked += 1;
         // And through the command, with the platform's roles.
-        let l = enrolgen(t.path(), &["lint", &format!("out/{name}"), "-c", cfg.to_str().unwrap(), "--platform", platform]);
+        let l = enrolgen(
+            t.path(),
+            &[
+                "lint",
+                &format!("out/{name}"),
+                "-c",
+                cfg.to_str().unwrap(),
+                "--platform",
+                platform,
+            ],
+        );
         assert_eq!(l.code, 0, "{}", l.stdout);
     }
     assert_eq!(checked, 4);
@@ -66,10 +127,25 @@ fn every_reason_code_is_reported() {
     let cfg = copy_demo(t.path());
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     // A role the platform does not have, and a second role for the same course.
-    text.push_str("  - { cohort: inf-l1, platform: ecampus, course: INF-L1-PROJET, role: tutor }\n");
-    text.push_str("  - { cohort: psy-l1, platform: ecampus, course: PSY-L1-METHODO, role: teacher }\n");
+    text.push_str(
+        "  - { cohort: inf-l1, platform: ecampus, course: INF-L1-PROJET, role: tutor }\n",
+    );
+    text.push_str(
+        "  - { cohort: psy-l1, platform: ecampus, course: PSY-L1-METHODO, role: teacher }\n",
+    );
     std::fs::write(&cfg, text).unwrap();
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut seen = BTreeSet::new();
     for p in ["ecampus", "collegium", "prelude"] {
@@ -78,9 +154,17 @@ fn every_reason_code_is_reported() {
             seen.insert(line.split([';', ',']).next().unwrap().to_string());
         }
     }
-    let all: BTreeSet<String> = enrolgen::model::Reason::ALL.iter().map(|r| r.code().to_string()).collect();
+    let all: BTreeSet<String> = enrolgen::model::Reason::ALL
+        .iter()
+        .map(|r| r.code().to_string())
+        .collect();
     assert_eq!(seen, all);
-    assert!(r.stderr.contains("role 'tutor' is not in the platform's roles"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("role 'tutor' is not in the platform's roles"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -88,15 +172,30 @@ fn failed_run_leaves_previous_output_intact() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     let out = t.path().join("out");
-    let args = ["run", "-c", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF];
+    let args = [
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ];
     assert_eq!(enrolgen(t.path(), &args).code, 0);
     let before = read_tree(&out);
     std::fs::remove_file(t.path().join("demo/unicaen.ldif")).unwrap();
     let r = enrolgen(t.path(), &args);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot read") && r.stderr.contains("unicaen.ldif"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read") && r.stderr.contains("unicaen.ldif"),
+        "{}",
+        r.stderr
+    );
     let after = read_tree(&out);
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     for (k, v) in &before {
         if !k.ends_with(".lock") {
             assert_eq!(v, &after[k], "{k} changed");
@@ -108,9 +207,26 @@ fn failed_run_leaves_previous_output_intact() {
 fn dry_run_prints_and_writes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF, "--dry-run"]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+            "--dry-run",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("==> prelude/prelude.csv <==\nusername;course1;role1\n"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("==> prelude/prelude.csv <==\nusername;course1;role1\n"),
+        "{}",
+        r.stdout
+    );
     assert!(!t.path().join("out").exists());
 }
 
@@ -118,11 +234,33 @@ fn dry_run_prints_and_writes_nothing() {
 fn json_summary_on_stdout_and_platform_filter() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF, "--platform", "prelude", "--json", "-q"]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+            "--platform",
+            "prelude",
+            "--json",
+            "-q",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["platforms"].as_object().unwrap().keys().collect::<Vec<_>>(), ["prelude"]);
+    assert_eq!(
+        v["platforms"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["prelude"]
+    );
     assert_eq!(v["platforms"]["prelude"]["enrolments"], 35);
     assert!(!t.path().join("out/ecampus").exists());
 }
@@ -131,19 +269,45 @@ fn json_summary_on_stdout_and_platform_filter() {
 fn unknown_platform_is_a_usage_error() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--platform", "moodle2"]);
+    let r = enrolgen(
+        t.path(),
+        &["run", "-c", cfg.to_str().unwrap(), "--platform", "moodle2"],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--platform moodle2: no such platform"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--platform moodle2: no such platform"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn too_many_left_out_exits_1_but_writes_files() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    edit(&cfg, "version: 1\n", "version: 1\nmax_left_out_ratio: 0.01\n");
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF]);
+    edit(
+        &cfg,
+        "version: 1\n",
+        "version: 1\nmax_left_out_ratio: 0.01\n",
+    );
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("above max_left_out_ratio 1.0%"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("above max_left_out_ratio 1.0%"),
+        "{}",
+        r.stderr
+    );
     assert!(t.path().join("out/ecampus/ecampus.csv").exists());
 }
 
@@ -151,7 +315,15 @@ fn too_many_left_out_exits_1_but_writes_files() {
 fn smaller_run_removes_stale_parts() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let args = ["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF];
+    let args = [
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
     assert_eq!(enrolgen(t.path(), &args).code, 0);
     assert!(t.path().join("out/ecampus/ecampus-002.csv").exists());
     edit(&cfg, "max_rows: 150", "max_rows: 5000");
@@ -163,12 +335,34 @@ fn smaller_run_removes_stale_parts() {
 fn csv_extract_builds_a_file_without_database() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    std::fs::write(t.path().join("demo/extract.csv"), "student_id;name\n21000001;Lucas Morel\n21000004;X\n99999999;Inconnu\n").unwrap();
+    std::fs::write(
+        t.path().join("demo/extract.csv"),
+        "student_id;name\n21000001;Lucas Morel\n21000004;X\n99999999;Inconnu\n",
+    )
+    .unwrap();
     edit(&cfg, "sqlite: apogee.sql", "csv: extract.csv");
-    let r = enrolgen(t.path(), &["run", "-c", cfg.to_str().unwrap(), "--out", "out", "--as-of", AS_OF, "--cohort", "psy-l1", "--platform", "ecampus"]);
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+            "--cohort",
+            "psy-l1",
+            "--platform",
+            "ecampus",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("out/ecampus/ecampus.csv")).unwrap();
     assert_eq!(f, "username;course1;role1;enrolperiod1;enrolstatus1\n21000001;PSY-L1-METHODO;student;;\n21000001;PSY-L1-STATS;student;300;0\n21000004;PSY-L1-METHODO;student;;\n21000004;PSY-L1-STATS;student;300;0\n");
     let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
-    assert!(left.contains("no_account;PSY-L1-STATS;student;;99999999;Inconnu"), "{left}");
+    assert!(
+        left.contains("no_account;PSY-L1-STATS;student;;99999999;Inconnu"),
+        "{left}"
+    );
 }

@@ -31,31 +31,87 @@ pub struct Slapd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn slapd_bin() -> Option<PathBuf> {
-    ["/usr/sbin/slapd", "/usr/local/sbin/slapd", "/usr/libexec/slapd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/sbin/slapd",
+        "/usr/local/sbin/slapd",
+        "/usr/libexec/slapd",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 fn sh(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn make_certs(dir: &Path) {
     let o = |args: &[&str]| sh(Command::new("openssl").args(args).current_dir(dir));
     for ca in ["ca", "other-ca"] {
-        o(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem"),
-            "-days", "2", "-subj", &format!("/CN=enrolgen test {ca}"), "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        o(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=enrolgen test {ca}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
     }
-    o(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    o(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
-    o(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    o(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
 }
 
 impl Slapd {
@@ -83,7 +139,9 @@ impl Slapd {
         } else {
             String::new()
         };
-        let sizelimit = opts.sizelimit.unwrap_or_else(|| "size.soft=500 size.prtotal=unlimited".into());
+        let sizelimit = opts
+            .sizelimit
+            .unwrap_or_else(|| "size.soft=500 size.prtotal=unlimited".into());
         let mut conf = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\ninclude {}\n\
@@ -91,7 +149,10 @@ impl Slapd {
             schema.display(),
             d.display()
         );
-        for (suffix, name) in [("dc=unicaen,dc=fr", "unicaen"), ("dc=universitice,dc=fr", "universitice")] {
+        for (suffix, name) in [
+            ("dc=unicaen,dc=fr", "unicaen"),
+            ("dc=universitice,dc=fr", "universitice"),
+        ] {
             std::fs::create_dir_all(d.join(name)).unwrap();
             conf.push_str(&format!(
                 "database mdb\nmaxsize 1073741824\nsuffix \"{suffix}\"\nrootdn \"cn=admin,{suffix}\"\nrootpw {ADMIN_PW}\ndirectory {}/{name}\n\
@@ -101,14 +162,27 @@ impl Slapd {
         }
         std::fs::write(d.join("slapd.conf"), conf).unwrap();
         let slapadd = bin.with_file_name("slapadd");
-        for (suffix, name) in [("dc=unicaen,dc=fr", "unicaen"), ("dc=universitice,dc=fr", "universitice")] {
+        for (suffix, name) in [
+            ("dc=unicaen,dc=fr", "unicaen"),
+            ("dc=universitice,dc=fr", "universitice"),
+        ] {
             let ldif = repo().join(format!("examples/demo/{name}.ldif"));
-            sh(Command::new(&slapadd).arg("-q").arg("-f").arg(d.join("slapd.conf")).args(["-b", suffix, "-l"]).arg(ldif));
+            sh(Command::new(&slapadd)
+                .arg("-q")
+                .arg("-f")
+                .arg(d.join("slapd.conf"))
+                .args(["-b", suffix, "-l"])
+                .arg(ldif));
         }
         if let Some(extra) = &opts.extra_unicaen {
             let p = d.join("extra.ldif");
             std::fs::write(&p, extra).unwrap();
-            sh(Command::new(&slapadd).arg("-q").arg("-f").arg(d.join("slapd.conf")).args(["-b", "dc=unicaen,dc=fr", "-l"]).arg(&p));
+            sh(Command::new(&slapadd)
+                .arg("-q")
+                .arg("-f")
+                .arg(d.join("slapd.conf"))
+                .args(["-b", "dc=unicaen,dc=fr", "-l"])
+                .arg(&p));
         }
         let mut urls = format!("ldap://127.0.0.1:{port}/");
         if opts.tls {
@@ -120,7 +194,13 @@ impl Slapd {
             bin.display(),
             d.display()
         )));
-        let s = Slapd { port, tls_port, ca: d.join("ca.pem"), other_ca: d.join("other-ca.pem"), dir };
+        let s = Slapd {
+            port,
+            tls_port,
+            ca: d.join("ca.pem"),
+            other_ca: d.join("other-ca.pem"),
+            dir,
+        };
         s.wait_ready();
         Some(s)
     }
@@ -129,14 +209,29 @@ impl Slapd {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let ok = Command::new("timeout")
-                .args(["5", "ldapsearch", "-x", "-H", &self.url(), "-b", "dc=unicaen,dc=fr", "-s", "base", "dn"])
+                .args([
+                    "5",
+                    "ldapsearch",
+                    "-x",
+                    "-H",
+                    &self.url(),
+                    "-b",
+                    "dc=unicaen,dc=fr",
+                    "-s",
+                    "base",
+                    "dn",
+                ])
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false);
             if ok {
                 return;
             }
-            assert!(Instant::now() < deadline, "slapd did not answer on {}", self.url());
+            assert!(
+                Instant::now() < deadline,
+                "slapd did not answer on {}",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

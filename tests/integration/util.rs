@@ -53,7 +53,11 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -82,7 +86,11 @@ pub fn assert_matches_expected(actual: &BTreeMap<String, Vec<u8>>, expected_dir:
         }
     }
     let expected = read_tree(expected_dir);
-    assert_eq!(actual.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "file sets differ");
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "file sets differ"
+    );
     for (k, v) in actual {
         let a = String::from_utf8_lossy(v);
         let e = String::from_utf8_lossy(&expected[k]);
@@ -99,7 +107,11 @@ pub fn edit(path: &Path, from: &str, to: &str) {
 
 /// Asserts two file sets are byte-identical, naming the files that differ.
 pub fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "file sets differ");
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "file sets differ"
+    );
     let differ: Vec<&String> = a.keys().filter(|k| a[*k] != b[*k]).collect();
     assert!(differ.is_empty(), "files differ: {differ:?}");
 }

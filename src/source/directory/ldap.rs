@@ -41,7 +41,12 @@ pub fn strategy(wanted: usize, threshold: usize) -> Strategy {
 
 impl LdapDirectory {
     pub fn new(settings: &DirectorySettings, ldap: &LdapSettings) -> LdapDirectory {
-        LdapDirectory { settings: settings.clone(), ldap: ldap.clone(), conn: None, searches: 0 }
+        LdapDirectory {
+            settings: settings.clone(),
+            ldap: ldap.clone(),
+            conn: None,
+            searches: 0,
+        }
     }
 
     fn what(&self) -> String {
@@ -49,23 +54,38 @@ impl LdapDirectory {
     }
 
     fn fail(&self, action: impl Into<String>, e: LdapError) -> SourceError {
-        SourceError::failed(self.what(), format!("{}: {}", action.into(), explain(&e)), e)
+        SourceError::failed(
+            self.what(),
+            format!("{}: {}", action.into(), explain(&e)),
+            e,
+        )
     }
 
     fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, SourceError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::CertificateDer;
-        let Some(ca) = &self.ldap.ca_file else { return Ok(None) };
-        let bad = |m: String| SourceError::Failed { what: self.what(), action: m, cause: None };
+        let Some(ca) = &self.ldap.ca_file else {
+            return Ok(None);
+        };
+        let bad = |m: String| SourceError::Failed {
+            what: self.what(),
+            action: m,
+            cause: None,
+        };
         let mut roots = rustls::RootCertStore::empty();
         let certs = CertificateDer::pem_file_iter(ca)
             .map_err(|e| bad(format!("cannot read the CA file {}: {e}", ca.display())))?;
         for c in certs {
             let c = c.map_err(|e| bad(format!("invalid certificate in {}: {e}", ca.display())))?;
-            roots.add(c).map_err(|e| bad(format!("unusable certificate in {}: {e}", ca.display())))?;
+            roots
+                .add(c)
+                .map_err(|e| bad(format!("unusable certificate in {}: {e}", ca.display())))?;
         }
         if roots.is_empty() {
-            return Err(bad(format!("no certificate in the CA file {}", ca.display())));
+            return Err(bad(format!(
+                "no certificate in the CA file {}",
+                ca.display()
+            )));
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -86,9 +106,12 @@ impl LdapDirectory {
             if let Some(cfg) = self.tls_config()? {
                 s = s.set_config(cfg);
             }
-            let mut conn = LdapConn::with_settings(s, &self.ldap.url).map_err(|e| self.fail("cannot connect", e))?;
+            let mut conn = LdapConn::with_settings(s, &self.ldap.url)
+                .map_err(|e| self.fail("cannot connect", e))?;
             if let Some((dn, pw)) = &self.ldap.bind {
-                let secret = pw.read().map_err(|e| SourceError::failed(self.what(), format!("cannot bind as {dn}"), e))?;
+                let secret = pw.read().map_err(|e| {
+                    SourceError::failed(self.what(), format!("cannot bind as {dn}"), e)
+                })?;
                 let res = conn
                     .with_timeout(timeout)
                     .simple_bind(dn, secret.expose())
@@ -117,10 +140,16 @@ impl LdapDirectory {
         self.searches += 1;
         let action = format!("search under {base} with {filter}");
         let conn = self.connect()?;
-        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(page)),
+        ];
         let started = conn
             .with_timeout(timeout)
-            .with_search_options(SearchOptions::new().timelimit(i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX)))
+            .with_search_options(
+                SearchOptions::new()
+                    .timelimit(i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX)),
+            )
             .streaming_search_with(adapters, &base, Scope::Subtree, filter, attrs);
         let mut stream = match started {
             Ok(s) => s,
@@ -135,7 +164,10 @@ impl LdapDirectory {
                     let lower: std::collections::HashMap<String, &Vec<String>> =
                         e.attrs.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
                     let acc = to_account(&name, &map, &e.dn, |a| {
-                        lower.get(a).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default()
+                        lower
+                            .get(a)
+                            .map(|v| v.iter().map(String::as_str).collect())
+                            .unwrap_or_default()
                     });
                     out.extend(acc);
                 }
@@ -149,7 +181,10 @@ impl LdapDirectory {
         let result = stream.result();
         if let Some(e) = failure {
             self.conn = None;
-            return Err(self.fail(format!("{action} (connection lost after {} entries)", out.len()), e));
+            return Err(self.fail(
+                format!("{action} (connection lost after {} entries)", out.len()),
+                e,
+            ));
         }
         // A truncated answer (size or time limit) must never pass for the whole data.
         if let Err(e) = result.success() {
@@ -172,7 +207,10 @@ impl LdapDirectory {
         values
             .chunks(self.ldap.batch_size.max(1))
             .map(|chunk| {
-                let ors: String = chunk.iter().map(|v| format!("({attr}={})", escape(v))).collect();
+                let ors: String = chunk
+                    .iter()
+                    .map(|v| format!("({attr}={})", escape(v)))
+                    .collect();
                 format!("(&{base}(|{ors}))")
             })
             .collect()
@@ -214,8 +252,11 @@ impl Directory for LdapDirectory {
         }
         match strategy(n, self.ldap.batch_threshold) {
             Strategy::Batched => {
-                let mut filters = self.batched_filters(&self.settings.attrs.student_id.clone(), &wanted.student_ids);
-                filters.extend(self.batched_filters(&self.settings.attrs.username.clone(), &wanted.usernames));
+                let mut filters = self
+                    .batched_filters(&self.settings.attrs.student_id.clone(), &wanted.student_ids);
+                filters.extend(
+                    self.batched_filters(&self.settings.attrs.username.clone(), &wanted.usernames),
+                );
                 let mut out = Vec::new();
                 for f in filters {
                     out.extend(self.paged_search(&f)?);
@@ -224,10 +265,16 @@ impl Directory for LdapDirectory {
             }
             Strategy::WholeBranch => {
                 let all = self.paged_search(&self.base_filter())?;
-                let usernames: BTreeSet<String> = wanted.usernames.iter().map(|u| u.to_lowercase()).collect();
+                let usernames: BTreeSet<String> =
+                    wanted.usernames.iter().map(|u| u.to_lowercase()).collect();
                 Ok(all
                     .into_iter()
-                    .filter(|a| a.student_ids.iter().any(|id| wanted.student_ids.contains(id)) || usernames.contains(&a.username))
+                    .filter(|a| {
+                        a.student_ids
+                            .iter()
+                            .any(|id| wanted.student_ids.contains(id))
+                            || usernames.contains(&a.username)
+                    })
                     .collect())
             }
         }

@@ -22,13 +22,21 @@ pub struct Entry {
 
 impl Entry {
     pub fn values(&self, attr: &str) -> impl Iterator<Item = &str> {
-        self.attrs.get(attr).into_iter().flatten().map(String::as_str)
+        self.attrs
+            .get(attr)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 }
 
 /// Parses LDIF content records. Change records are refused.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
-    let bad = |line: usize, message: String| SourceError::BadData { path: path.to_path_buf(), line, message };
+    let bad = |line: usize, message: String| SourceError::BadData {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     // Unfold: a line starting with one space continues the previous one.
     let mut logical: Vec<(usize, String)> = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
@@ -36,7 +44,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
         if let Some(cont) = raw.strip_prefix(' ') {
             match logical.last_mut() {
                 Some((_, l)) if !l.is_empty() => l.push_str(cont),
-                _ => return Err(bad(i + 1, "continuation line with nothing to continue".into())),
+                _ => {
+                    return Err(bad(
+                        i + 1,
+                        "continuation line with nothing to continue".into(),
+                    ))
+                }
             }
         } else {
             logical.push((i + 1, raw.to_string()));
@@ -55,7 +68,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
             continue;
         }
         let Some(colon) = l.find(':') else {
-            return Err(bad(line, format!("expected 'attribute: value', found '{l}'")));
+            return Err(bad(
+                line,
+                format!("expected 'attribute: value', found '{l}'"),
+            ));
         };
         let name = l[..colon].trim();
         let rest = &l[colon + 1..];
@@ -63,9 +79,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
                 .map_err(|e| bad(line, format!("invalid base64 value of {name}: {e}")))?;
-            String::from_utf8(bytes).map_err(|_| bad(line, format!("the base64 value of {name} is not UTF-8")))?
+            String::from_utf8(bytes)
+                .map_err(|_| bad(line, format!("the base64 value of {name} is not UTF-8")))?
         } else if rest.starts_with('<') {
-            return Err(bad(line, format!("URL values ({name}:<) are not supported")));
+            return Err(bad(
+                line,
+                format!("URL values ({name}:<) are not supported"),
+            ));
         } else {
             rest.trim_start_matches(' ').to_string()
         };
@@ -73,11 +93,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
         match &mut current {
             None if name == "version" => continue,
             None if name == "dn" => {
-                current = Some(Entry { dn: value, line, attrs: BTreeMap::new() });
+                current = Some(Entry {
+                    dn: value,
+                    line,
+                    attrs: BTreeMap::new(),
+                });
             }
-            None => return Err(bad(line, format!("entry must start with 'dn:', found '{name}:'"))),
+            None => {
+                return Err(bad(
+                    line,
+                    format!("entry must start with 'dn:', found '{name}:'"),
+                ))
+            }
             Some(_) if name == "changetype" => {
-                return Err(bad(line, "change records (changetype:) are not a directory export".into()))
+                return Err(bad(
+                    line,
+                    "change records (changetype:) are not a directory export".into(),
+                ))
             }
             Some(e) => e.attrs.entry(name).or_default().push(value),
         }
@@ -130,7 +162,9 @@ impl LdifDirectory {
     }
 
     fn account(&self, e: &Entry) -> Option<Account> {
-        to_account(&self.name, &self.settings.attrs, &e.dn, |a| e.values(a).collect())
+        to_account(&self.name, &self.settings.attrs, &e.dn, |a| {
+            e.values(a).collect()
+        })
     }
 }
 
@@ -144,7 +178,12 @@ impl Directory for LdifDirectory {
         for id in &wanted.student_ids {
             idx.extend(self.by_student_id.get(id).into_iter().flatten());
         }
-        idx.extend(wanted.usernames.iter().filter_map(|u| self.by_username.get(&u.to_lowercase())));
+        idx.extend(
+            wanted
+                .usernames
+                .iter()
+                .filter_map(|u| self.by_username.get(&u.to_lowercase())),
+        );
         idx.sort_unstable();
         idx.dedup();
         Ok(idx.into_iter().map(|i| self.accounts[i].clone()).collect())
@@ -178,11 +217,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse(Path::new("t.ldif"), "dn: a\nsn:: !!!\n").unwrap_err().to_string();
+        let e = parse(Path::new("t.ldif"), "dn: a\nsn:: !!!\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.ldif:2: invalid base64 value of sn"), "{e}");
-        let e = parse(Path::new("t.ldif"), "sn: a\n").unwrap_err().to_string();
-        assert!(e.starts_with("t.ldif:1: entry must start with 'dn:'"), "{e}");
-        let e = parse(Path::new("t.ldif"), "dn: a\nchangetype: add\n").unwrap_err().to_string();
+        let e = parse(Path::new("t.ldif"), "sn: a\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.ldif:1: entry must start with 'dn:'"),
+            "{e}"
+        );
+        let e = parse(Path::new("t.ldif"), "dn: a\nchangetype: add\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("change records"), "{e}");
     }
 }

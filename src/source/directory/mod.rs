@@ -44,7 +44,10 @@ where
     if username.is_empty() {
         return None;
     }
-    let mut student_ids: Vec<String> = get(&attrs.student_id).iter().map(|s| s.trim().to_string()).collect();
+    let mut student_ids: Vec<String> = get(&attrs.student_id)
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
     student_ids.sort();
     student_ids.dedup();
     Some(Account {
@@ -53,8 +56,13 @@ where
         username,
         student_ids,
         staff_id: get(&attrs.staff_id).first().map(|s| s.trim().to_string()),
-        created: get(&attrs.created).first().and_then(|s| parse_generalized_time(s)),
-        affiliations: get(&attrs.affiliation).iter().map(|s| s.trim().to_lowercase()).collect(),
+        created: get(&attrs.created)
+            .first()
+            .and_then(|s| parse_generalized_time(s)),
+        affiliations: get(&attrs.affiliation)
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect(),
         state: account_state(&get(&attrs.state)),
     })
 }
@@ -90,7 +98,11 @@ pub fn parse_generalized_time(s: &str) -> Option<DateTime<Utc>> {
     }
     let num = |a: usize, b: usize| digits.get(a..b).and_then(|x| x.parse::<u32>().ok());
     let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(4, 6)?, num(6, 8)?)?;
-    let time = date.and_hms_opt(num(8, 10)?, num(10, 12).unwrap_or(0), num(12, 14).unwrap_or(0))?;
+    let time = date.and_hms_opt(
+        num(8, 10)?,
+        num(10, 12).unwrap_or(0),
+        num(12, 14).unwrap_or(0),
+    )?;
     let rest = &s[digits.len()..];
     let rest = rest.trim_start_matches(|c: char| c == '.' || c == ',' || c.is_ascii_digit());
     let offset_minutes: i64 = match rest {
@@ -104,6 +116,17 @@ pub fn parse_generalized_time(s: &str) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     Some(time.and_utc() - chrono::Duration::minutes(offset_minutes))
+}
+
+/// Opens a configured directory (LDIF files are read now; LDAP connects on first use).
+pub fn open(
+    settings: &crate::config::DirectorySettings,
+) -> Result<Box<dyn Directory>, SourceError> {
+    use crate::config::DirectorySource;
+    Ok(match &settings.source {
+        DirectorySource::Ldif(p) => Box::new(ldif::LdifDirectory::open(settings, p)?),
+        DirectorySource::Ldap(l) => Box::new(ldap::LdapDirectory::new(settings, l)),
+    })
 }
 
 #[cfg(test)]
@@ -123,17 +146,11 @@ mod tests {
     #[test]
     fn account_state_reads_the_compte_resource() {
         assert_eq!(account_state(&["{COMPTE}A"]), AccountState::Active);
-        assert_eq!(account_state(&["{MAIL}I", "{COMPTE}I"]), AccountState::Inactive);
+        assert_eq!(
+            account_state(&["{MAIL}I", "{COMPTE}I"]),
+            AccountState::Inactive
+        );
         assert_eq!(account_state(&["{COMPTE}S"]), AccountState::Suspended);
         assert_eq!(account_state(&[]), AccountState::Active);
     }
-}
-
-/// Opens a configured directory (LDIF files are read now; LDAP connects on first use).
-pub fn open(settings: &crate::config::DirectorySettings) -> Result<Box<dyn Directory>, SourceError> {
-    use crate::config::DirectorySource;
-    Ok(match &settings.source {
-        DirectorySource::Ldif(p) => Box::new(ldif::LdifDirectory::open(settings, p)?),
-        DirectorySource::Ldap(l) => Box::new(ldap::LdapDirectory::new(settings, l)),
-    })
 }

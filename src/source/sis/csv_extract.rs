@@ -15,7 +15,6 @@ use crate::source::SourceError;
 
 #[derive(Debug, Clone)]
 struct Row {
-    line: usize,
     student_id: String,
     name: String,
     etape: Option<String>,
@@ -39,15 +38,29 @@ impl CsvExtract {
     }
 
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<CsvExtract, SourceError> {
-        let bad = |line: usize, message: String| SourceError::BadData { path: path.to_path_buf(), line, message };
+        let bad = |line: usize, message: String| SourceError::BadData {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         if let Err(e) = std::str::from_utf8(bytes) {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            return Err(bad(line, "not valid UTF-8: save the file as \"CSV UTF-8\"".into()));
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            return Err(bad(
+                line,
+                "not valid UTF-8: save the file as \"CSV UTF-8\"".into(),
+            ));
         }
         let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
         let delimiter = if first.contains(&b';') { b';' } else { b',' };
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).trim(csv::Trim::All).from_reader(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
         let headers: Vec<String> = reader
             .headers()
             .map_err(|e| bad(1, e.to_string()))?
@@ -56,34 +69,60 @@ impl CsvExtract {
             .collect();
         for h in &headers {
             if !KNOWN.contains(&h.as_str()) {
-                return Err(bad(1, format!("unknown column '{h}'; known columns: {}", KNOWN.join(", "))));
+                return Err(bad(
+                    1,
+                    format!("unknown column '{h}'; known columns: {}", KNOWN.join(", ")),
+                ));
             }
         }
         let col = |name: &str| headers.iter().position(|h| h == name);
         let Some(id_col) = col("student_id") else {
-            return Err(bad(1, format!("no student_id column (found: {}); the delimiter must be ';' or ','", headers.join(", "))));
+            return Err(bad(
+                1,
+                format!(
+                    "no student_id column (found: {}); the delimiter must be ';' or ','",
+                    headers.join(", ")
+                ),
+            ));
         };
         let mut rows = Vec::new();
-        let mut seen: BTreeMap<(String, Option<String>, Option<u32>, Option<String>, Option<String>), usize> = BTreeMap::new();
+        // (student, etape, version, element, group) → first line.
+        type RowKey = (
+            String,
+            Option<String>,
+            Option<u32>,
+            Option<String>,
+            Option<String>,
+        );
+        let mut seen: BTreeMap<RowKey, usize> = BTreeMap::new();
         for rec in reader.records() {
             let rec = rec.map_err(|e| {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 bad(line, format!("{e}"))
             })?;
             let line = rec.position().map_or(0, |p| p.line() as usize);
-            let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).filter(|s| !s.is_empty()).map(str::to_string);
+            let get = |c: Option<usize>| {
+                c.and_then(|i| rec.get(i))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
             let Some(student_id) = get(Some(id_col)) else {
                 return Err(bad(line, "empty student_id".into()));
             };
             if !student_id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad(line, format!("student_id '{student_id}' is not a student number (digits only)")));
+                return Err(bad(
+                    line,
+                    format!("student_id '{student_id}' is not a student number (digits only)"),
+                ));
             }
             let version = match get(col("version")) {
                 None => None,
-                Some(v) => Some(v.parse().map_err(|_| bad(line, format!("version '{v}' is not a number")))?),
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|_| bad(line, format!("version '{v}' is not a number")))?,
+                ),
             };
             let row = Row {
-                line,
                 student_id,
                 name: get(col("name")).unwrap_or_default(),
                 etape: get(col("etape")),
@@ -91,13 +130,28 @@ impl CsvExtract {
                 element: get(col("element")),
                 group: get(col("group")),
             };
-            let key = (row.student_id.clone(), row.etape.clone(), row.version, row.element.clone(), row.group.clone());
+            let key = (
+                row.student_id.clone(),
+                row.etape.clone(),
+                row.version,
+                row.element.clone(),
+                row.group.clone(),
+            );
             if let Some(first) = seen.insert(key, line) {
-                return Err(bad(line, format!("student {} is listed twice (lines {first} and {line})", row.student_id)));
+                return Err(bad(
+                    line,
+                    format!(
+                        "student {} is listed twice (lines {first} and {line})",
+                        row.student_id
+                    ),
+                ));
             }
             rows.push(row);
         }
-        Ok(CsvExtract { path: path.to_path_buf(), rows })
+        Ok(CsvExtract {
+            path: path.to_path_buf(),
+            rows,
+        })
     }
 }
 
@@ -106,12 +160,18 @@ impl StudentSource for CsvExtract {
         format!("Apogée extract {}", self.path.display())
     }
 
-    fn students(&mut self, _year: &str, cohort: &ApogeeCohort) -> Result<Vec<Student>, SourceError> {
+    fn students(
+        &mut self,
+        _year: &str,
+        cohort: &ApogeeCohort,
+    ) -> Result<Vec<Student>, SourceError> {
         let mut out: BTreeMap<String, Student> = BTreeMap::new();
         for r in &self.rows {
             let matches = r.etape.as_ref().is_none_or(|e| *e == cohort.etape)
                 && r.version.is_none_or(|v| v == cohort.version)
-                && r.element.as_ref().is_none_or(|e| Some(e) == cohort.element.as_ref());
+                && r.element
+                    .as_ref()
+                    .is_none_or(|e| Some(e) == cohort.element.as_ref());
             if !matches {
                 continue;
             }
@@ -123,13 +183,16 @@ impl StudentSource for CsvExtract {
                 groups: Vec::new(),
             });
             if let (true, Some(g)) = (cohort.groups, &r.group) {
-                let g = ApogeeGroup { code: g.clone(), label: g.clone(), kind: String::new() };
+                let g = ApogeeGroup {
+                    code: g.clone(),
+                    label: g.clone(),
+                    kind: String::new(),
+                };
                 if !s.groups.contains(&g) {
                     s.groups.push(g);
                     s.groups.sort();
                 }
             }
-            let _ = r.line;
         }
         Ok(out.into_values().collect())
     }
@@ -144,7 +207,13 @@ mod tests {
     }
 
     fn cohort(etape: &str, groups: bool) -> ApogeeCohort {
-        ApogeeCohort { etape: etape.into(), version: 1, element: None, groups, group_type: None }
+        ApogeeCohort {
+            etape: etape.into(),
+            version: 1,
+            element: None,
+            groups,
+            group_type: None,
+        }
     }
 
     #[test]
@@ -152,17 +221,37 @@ mod tests {
         let mut x = parse(b"student_id;etape;version;group\n21000001;PSY1L1;1;TD1\n21000001;PSY1L1;1;TD2\n21000002;LEA1;1;\n").unwrap();
         let s = x.students("2026", &cohort("PSY1L1", true)).unwrap();
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].groups.iter().map(|g| g.code.as_str()).collect::<Vec<_>>(), ["TD1", "TD2"]);
+        assert_eq!(
+            s[0].groups
+                .iter()
+                .map(|g| g.code.as_str())
+                .collect::<Vec<_>>(),
+            ["TD1", "TD2"]
+        );
         assert_eq!(x.students("2026", &cohort("LEA1", false)).unwrap().len(), 1);
     }
 
     #[test]
     fn bad_extracts_name_the_line() {
-        assert_eq!(parse(b"student_id,name\n123,A\n123,A\n").unwrap_err(), "x.csv:3: student 123 is listed twice (lines 2 and 3)");
-        assert!(parse(b"numero;nom\n1;a\n").unwrap_err().contains("unknown column 'numero'"));
-        assert!(parse(b"student_id|name\n1|a\n").unwrap_err().contains("unknown column 'student_id|name'"));
-        assert!(parse(b"name\nA\n").unwrap_err().contains("no student_id column"));
-        assert_eq!(parse(b"student_id\n1\n\xff\n").unwrap_err(), "x.csv:3: not valid UTF-8: save the file as \"CSV UTF-8\"");
-        assert!(parse(b"student_id\nabc\n").unwrap_err().contains("not a student number"));
+        assert_eq!(
+            parse(b"student_id,name\n123,A\n123,A\n").unwrap_err(),
+            "x.csv:3: student 123 is listed twice (lines 2 and 3)"
+        );
+        assert!(parse(b"numero;nom\n1;a\n")
+            .unwrap_err()
+            .contains("unknown column 'numero'"));
+        assert!(parse(b"student_id|name\n1|a\n")
+            .unwrap_err()
+            .contains("unknown column 'student_id|name'"));
+        assert!(parse(b"name\nA\n")
+            .unwrap_err()
+            .contains("no student_id column"));
+        assert_eq!(
+            parse(b"student_id\n1\n\xff\n").unwrap_err(),
+            "x.csv:3: not valid UTF-8: save the file as \"CSV UTF-8\""
+        );
+        assert!(parse(b"student_id\nabc\n")
+            .unwrap_err()
+            .contains("not a student number"));
     }
 }

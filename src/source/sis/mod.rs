@@ -49,7 +49,13 @@ pub const OPEN_YEAR: Query = Query {
 };
 
 /// Every query, for `check` and the portability tests.
-pub const ALL_QUERIES: [Query; 5] = [STUDENTS, ELEMENT_STUDENTS, GROUPS_VET, GROUPS_ELP, OPEN_YEAR];
+pub const ALL_QUERIES: [Query; 5] = [
+    STUDENTS,
+    ELEMENT_STUDENTS,
+    GROUPS_VET,
+    GROUPS_ELP,
+    OPEN_YEAR,
+];
 
 /// A bind value. COD_ANU is a VARCHAR2(4): always bound as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +69,11 @@ pub trait SqlBackend {
     /// Names the database in messages (never with a password).
     fn describe(&self) -> String;
     /// Runs `query` with `binds` (name → value) and returns every row as text cells.
-    fn fetch(&mut self, query: &Query, binds: &[(&str, Bind)]) -> Result<Vec<Vec<Option<String>>>, SourceError>;
+    fn fetch(
+        &mut self,
+        query: &Query,
+        binds: &[(&str, Bind)],
+    ) -> Result<Vec<Vec<Option<String>>>, SourceError>;
 }
 
 /// Gives the students of Apogée cohorts.
@@ -90,7 +100,10 @@ impl<B: SqlBackend> Apogee<B> {
 }
 
 fn cell(row: &[Option<String>], i: usize) -> Option<&str> {
-    row.get(i).and_then(|c| c.as_deref()).map(str::trim).filter(|s| !s.is_empty())
+    row.get(i)
+        .and_then(|c| c.as_deref())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 impl<B: SqlBackend> StudentSource for Apogee<B> {
@@ -116,27 +129,43 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
         // kept if any occurrence has an accepted payment state.
         let mut by_ind: BTreeMap<String, Student> = BTreeMap::new();
         for row in &rows {
-            let Some(cod_ind) = cell(row, 0) else { continue };
+            let Some(cod_ind) = cell(row, 0) else {
+                continue;
+            };
             let paid = cell(row, 4).is_some_and(|p| self.payment.contains(p));
             if !paid {
                 continue;
             }
-            let name = [cell(row, 2), cell(row, 3)].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            by_ind.entry(cod_ind.to_string()).or_insert_with(|| Student {
-                cod_ind: cod_ind.to_string(),
-                cod_etu: cell(row, 1).map(str::to_string),
-                name,
-                groups: Vec::new(),
-            });
+            let name = [cell(row, 2), cell(row, 3)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            by_ind
+                .entry(cod_ind.to_string())
+                .or_insert_with(|| Student {
+                    cod_ind: cod_ind.to_string(),
+                    cod_etu: cell(row, 1).map(str::to_string),
+                    name,
+                    groups: Vec::new(),
+                });
         }
         if cohort.groups && !by_ind.is_empty() {
             let (gq, gbinds) = match &cohort.element {
-                Some(e) => (GROUPS_ELP, vec![("annee", Bind::Text(year.to_string())), ("element", Bind::Text(e.clone()))]),
+                Some(e) => (
+                    GROUPS_ELP,
+                    vec![
+                        ("annee", Bind::Text(year.to_string())),
+                        ("element", Bind::Text(e.clone())),
+                    ],
+                ),
                 None => (GROUPS_VET, binds[..3].to_vec()),
             };
             let mut groups: BTreeMap<String, BTreeSet<ApogeeGroup>> = BTreeMap::new();
             for row in self.backend.fetch(&gq, &gbinds)? {
-                let (Some(ind), Some(code)) = (cell(&row, 0), cell(&row, 1)) else { continue };
+                let (Some(ind), Some(code)) = (cell(&row, 0), cell(&row, 1)) else {
+                    continue;
+                };
                 let g = ApogeeGroup {
                     code: code.to_string(),
                     label: cell(&row, 2).unwrap_or(code).to_string(),
@@ -158,7 +187,10 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
 }
 
 /// Opens the configured Apogée source.
-pub fn open(settings: &crate::config::SisSettings, payment: &BTreeSet<String>) -> Result<Box<dyn StudentSource>, SourceError> {
+pub fn open(
+    settings: &crate::config::SisSettings,
+    payment: &BTreeSet<String>,
+) -> Result<Box<dyn StudentSource>, SourceError> {
     use crate::config::SisSettings;
     Ok(match settings {
         SisSettings::Sqlite(p) => Box::new(Apogee::new(sqlite::Sqlite::open(p)?, payment.clone())),

@@ -42,9 +42,18 @@ impl Oracle {
             .password
             .read()
             .map_err(|e| SourceError::failed(&what, format!("cannot log in as {}", s.user), e))?;
-        let conn = Connection::connect(&s.user, password.expose(), &s.connect)
-            .map_err(|e| SourceError::failed(&what, format!("cannot log in as {}: {}", s.user, explain(&e)), e))?;
-        Ok(Oracle { connect: s.connect.clone(), fetch_array_size: s.fetch_array_size, conn })
+        let conn = Connection::connect(&s.user, password.expose(), &s.connect).map_err(|e| {
+            SourceError::failed(
+                &what,
+                format!("cannot log in as {}: {}", s.user, explain(&e)),
+                e,
+            )
+        })?;
+        Ok(Oracle {
+            connect: s.connect.clone(),
+            fetch_array_size: s.fetch_array_size,
+            conn,
+        })
     }
 }
 
@@ -53,9 +62,19 @@ impl SqlBackend for Oracle {
         format!("Apogée (Oracle {})", self.connect)
     }
 
-    fn fetch(&mut self, query: &Query, binds: &[(&str, Bind)]) -> Result<Vec<Vec<Option<String>>>, SourceError> {
+    fn fetch(
+        &mut self,
+        query: &Query,
+        binds: &[(&str, Bind)],
+    ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
         let what = self.describe();
-        let fail = |e: oracle::Error| SourceError::failed(&what, format!("query {} failed: {}", query.name, explain(&e)), e);
+        let fail = |e: oracle::Error| {
+            SourceError::failed(
+                &what,
+                format!("query {} failed: {}", query.name, explain(&e)),
+                e,
+            )
+        };
         let mut stmt: Statement = self
             .conn
             .statement(query.sql)
@@ -74,7 +93,10 @@ impl SqlBackend for Oracle {
                 (n.to_string(), b)
             })
             .collect();
-        let params: Vec<(&str, &dyn ToSql)> = values.iter().map(|(n, v)| (n.as_str(), v.as_ref())).collect();
+        let params: Vec<(&str, &dyn ToSql)> = values
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_ref()))
+            .collect();
         let rows = stmt.query_named(&params).map_err(fail)?;
         let mut out = Vec::new();
         for row in rows {

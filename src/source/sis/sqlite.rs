@@ -21,18 +21,26 @@ impl Sqlite {
         let is_db = path.extension().is_some_and(|e| e == "db" || e == "sqlite");
         let conn = if is_db {
             if !path.is_file() {
-                return Err(SourceError::read(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+                return Err(SourceError::read(
+                    path,
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
             }
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?
         } else {
             let script = std::fs::read_to_string(path).map_err(|e| SourceError::read(path, e))?;
-            let conn = Connection::open_in_memory().map_err(|e| SourceError::failed(&what, "cannot create the in-memory database", e))?;
+            let conn = Connection::open_in_memory().map_err(|e| {
+                SourceError::failed(&what, "cannot create the in-memory database", e)
+            })?;
             conn.execute_batch(&script)
                 .map_err(|e| SourceError::failed(&what, "the SQL script failed", e))?;
             conn
         };
-        Ok(Sqlite { path: path.to_path_buf(), conn })
+        Ok(Sqlite {
+            path: path.to_path_buf(),
+            conn,
+        })
     }
 }
 
@@ -41,9 +49,15 @@ impl SqlBackend for Sqlite {
         format!("Apogée (SQLite {})", self.path.display())
     }
 
-    fn fetch(&mut self, query: &Query, binds: &[(&str, Bind)]) -> Result<Vec<Vec<Option<String>>>, SourceError> {
+    fn fetch(
+        &mut self,
+        query: &Query,
+        binds: &[(&str, Bind)],
+    ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
         let what = self.describe();
-        let fail = |e: rusqlite::Error| SourceError::failed(&what, format!("query {} failed", query.name), e);
+        let fail = |e: rusqlite::Error| {
+            SourceError::failed(&what, format!("query {} failed", query.name), e)
+        };
         let mut stmt = self.conn.prepare_cached(query.sql).map_err(fail)?;
         for (name, value) in binds {
             let Some(idx) = stmt.parameter_index(&format!(":{name}")).map_err(fail)? else {
@@ -65,7 +79,9 @@ impl SqlBackend for Sqlite {
                     ValueRef::Null => None,
                     ValueRef::Integer(n) => Some(n.to_string()),
                     ValueRef::Real(f) => Some(f.to_string()),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Some(String::from_utf8_lossy(t).into_owned())
+                    }
                 });
             }
             out.push(cells);
