@@ -39,9 +39,30 @@ pub enum Command {
         after_help = "Example:\n  enrolgen lint inscriptions.csv --delimiter ';'\n  enrolgen lint out/ecampus/ecampus.csv -c enrolgen.yaml --platform ecampus"
     )]
     Lint(LintArgs),
+    /// Show every enrolment planned for a person (username or student number), or why not.
+    #[command(
+        after_help = "Examples:\n  enrolgen explain -c enrolgen.yaml 21000004\n  enrolgen explain -c enrolgen.yaml martinp --as-of 2026-11-24"
+    )]
+    Explain(ExplainArgs),
+    /// One upload file for one course, from a cohort of the config or a CSV of student numbers.
+    #[command(
+        after_help = "Examples:\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --cohort psy-l1\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --students liste.csv --group \"Soutien {group}\""
+    )]
+    Adhoc(AdhocArgs),
     /// Write a commented starter configuration.
     #[command(after_help = "Example:\n  enrolgen init /etc/enrolgen")]
     Init(InitArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  enrolgen completions bash > /etc/bash_completion.d/enrolgen"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  enrolgen man > /usr/local/share/man/man1/enrolgen.1")]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +94,16 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Nightly mode: write only what changed since the last run into a new numbered
+    /// file in OUT/<platform>/outbox/ (new enrolments, suspensions of vanished ones).
+    #[arg(long, conflicts_with_all = ["full", "cohorts"])]
+    pub delta: bool,
+    /// Like --delta, but write every enrolment again and reset the state (first load).
+    #[arg(long, conflicts_with = "cohorts")]
+    pub full: bool,
+    /// With --delta: write the suspensions even above max_suspend_ratio (after review).
+    #[arg(long, requires = "delta")]
+    pub accept_suspensions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +130,56 @@ pub struct LintArgs {
     pub config: Option<PathBuf>,
     #[arg(long, requires = "config")]
     pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A username or a student number.
+    pub who: String,
+    /// The date the run is for. Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdhocArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long, value_name = "P")]
+    pub platform: String,
+    /// The course shortname (case-sensitive).
+    #[arg(long)]
+    pub course: String,
+    /// The role shortname (case-sensitive).
+    #[arg(long)]
+    pub role: String,
+    /// A group name; may use {group} with --students FILE having a group column.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Days of enrolment (> 0).
+    #[arg(long)]
+    pub enrolperiod: Option<u32>,
+    /// 0 active, 1 suspended.
+    #[arg(long)]
+    pub enrolstatus: Option<u8>,
+    /// A cohort of the configuration.
+    #[arg(
+        long,
+        value_name = "C",
+        conflicts_with = "students",
+        required_unless_present = "students"
+    )]
+    pub cohort: Option<String>,
+    /// A CSV of student numbers (column student_id; optional name, group).
+    #[arg(long, value_name = "FILE")]
+    pub students: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "adhoc")]
+    pub out: PathBuf,
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
 }
 
 #[derive(Debug, Args)]

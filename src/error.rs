@@ -27,13 +27,16 @@ pub enum Error {
     Source(#[from] SourceError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// A delta run would suspend too much: the sources look incomplete.
+    #[error("refusing to write: {0}")]
+    Refused(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => exit::CONFIG,
-            Error::Source(_) => exit::SOURCE,
+            Error::Source(_) | Error::Refused(_) => exit::SOURCE,
             Error::Output(_) => exit::OUTPUT,
         }
     }

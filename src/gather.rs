@@ -11,6 +11,7 @@ use crate::output::report::SourceTiming;
 use crate::plan::AccountIndex;
 use crate::source::accounts::AccountList;
 use crate::source::directory::{self, Wanted};
+use crate::source::sis::csv_extract::CsvExtract;
 use crate::source::{sis, SourceError};
 
 /// What the sources returned for a run.
@@ -58,11 +59,28 @@ pub fn gather(
         });
     }
     for c in &cohorts {
-        if let Some(CohortSource::Usernames(us)) = settings.cohorts.get(*c).map(|c| &c.source) {
-            g.members.insert(
-                c.to_string(),
-                us.iter().cloned().map(Member::Username).collect(),
-            );
+        match settings.cohorts.get(*c).map(|c| &c.source) {
+            Some(CohortSource::Usernames(us)) => {
+                g.members.insert(
+                    c.to_string(),
+                    us.iter().cloned().map(Member::Username).collect(),
+                );
+            }
+            Some(CohortSource::StudentFile(path)) => {
+                let t = Instant::now();
+                let students = CsvExtract::open(path)?.all_students();
+                g.timings.push(SourceTiming {
+                    source: format!("student list {}", path.display()),
+                    seconds: t.elapsed().as_secs_f64(),
+                    records: students.len(),
+                    requests: 1,
+                });
+                g.members.insert(
+                    c.to_string(),
+                    students.into_iter().map(Member::Student).collect(),
+                );
+            }
+            _ => {}
         }
     }
 

@@ -26,10 +26,36 @@ fn main() -> ExitCode {
     // The only place the clock is read: commands take today's date as a parameter.
     let today = chrono::Local::now().date_naive();
     let result = match &cli.command {
-        Command::Run(a) => cmd::run::run(a, today, cli.quiet),
+        Command::Run(a) => {
+            let v = cmd::run::Verbosity {
+                quiet: cli.quiet,
+                verbose: cli.verbose > 0,
+            };
+            cmd::run::run(a, today, v)
+        }
         Command::Check(a) => cmd::check::run(a, today),
         Command::Lint(a) => cmd::lint::run(a),
         Command::Init(a) => cmd::init::run(a),
+        Command::Explain(a) => cmd::explain::run(a, today),
+        Command::Adhoc(a) => cmd::adhoc::run(a, today),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "enrolgen",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            match man.render(&mut std::io::stdout()) {
+                Ok(()) => Ok(0),
+                Err(e) => Err(enrolgen::error::Error::Usage(format!(
+                    "cannot write the man page: {e}"
+                ))),
+            }
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -84,7 +84,12 @@ pub struct Cohort {
 pub enum CohortSource {
     Apogee(ApogeeCohort),
     Usernames(Vec<String>),
-    Ldap { directory: String, filter: Filter },
+    Ldap {
+        directory: String,
+        filter: Filter,
+    },
+    /// Students listed in a CSV extract (student_id[, name, group]).
+    StudentFile(PathBuf),
 }
 
 /// A cohort key in Apogée: étape + version (the year is the run's), optionally an

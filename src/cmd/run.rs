@@ -1,7 +1,8 @@
 //! `enrolgen run`: the batch.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
@@ -10,9 +11,9 @@ use crate::config::{self, Settings};
 use crate::error::{exit, Error};
 use crate::gather::gather;
 use crate::model::{EnrolRule, Reason};
-use crate::output::report::{self, Summary};
-use crate::output::{atomic, upload, OutputError, RenderedFile};
-use crate::plan::{self, Inputs, Plan};
+use crate::output::report::{self, DeltaSummary, Summary};
+use crate::output::{atomic, outbox, upload, OutputError, RenderedFile};
+use crate::plan::{self, delta, Inputs, Plan};
 
 /// The rules selected by `--platform` and `--cohort`.
 pub fn select_rules<'a>(
@@ -80,18 +81,174 @@ pub fn render(settings: &Settings, plan: &Plan) -> Result<Vec<PlatformFiles>, Ou
     Ok(out)
 }
 
-pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
+/// How the files of a run are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The whole set in OUT/<platform>/<platform>.csv, replaced each run.
+    Snapshot,
+    /// What changed since the state, in a new numbered outbox file.
+    Delta { accept_suspensions: bool },
+    /// Everything, in a new numbered outbox file; the state starts again.
+    Full,
+}
+
+/// What one platform's run will write, prepared before anything is written.
+struct Staged {
+    dir: PathBuf,
+    files: Vec<RenderedFile>,
+    outbox: Vec<RenderedFile>,
+    /// Written last, once the files are in place.
+    state: Option<RenderedFile>,
+    stale_parts_of: Option<Vec<RenderedFile>>,
+}
+
+fn stage_snapshot(out: &Path, pf: &PlatformFiles) -> Staged {
+    let mut files = pf.uploads.clone();
+    files.extend(pf.others.iter().cloned());
+    Staged {
+        dir: out.join(&pf.name),
+        files,
+        outbox: Vec::new(),
+        state: None,
+        stale_parts_of: Some(pf.uploads.clone()),
+    }
+}
+
+fn stage_outbox(
+    settings: &Settings,
+    out: &Path,
+    pf: &PlatformFiles,
+    pp: &plan::PlatformPlan,
+    mode: Mode,
+    refused: &mut Vec<String>,
+) -> Result<(Staged, DeltaSummary), Error> {
+    let dir = out.join(&pf.name);
+    let previous = outbox::load_state(&dir)?;
+    let prev_rows = match (mode, &previous) {
+        (Mode::Delta { .. }, Some(s)) => s.enrolments.as_slice(),
+        _ => &[],
+    };
+    let d = delta::delta(prev_rows, &pp.enrolments, settings.max_suspend_ratio);
+    if let Mode::Delta {
+        accept_suspensions: false,
+    } = mode
+    {
+        refused.extend(
+            d.refused
+                .iter()
+                .map(|r| format!("platform {}: {r}", pf.name)),
+        );
+    }
+    let number = outbox::next_number(&dir, &pf.name, previous.as_ref());
+    let format = settings
+        .platforms
+        .get(&pf.name)
+        .map(|p| p.csv)
+        .ok_or_else(|| Error::Usage(format!("no platform {}", pf.name)))?;
+    let mut summary = DeltaSummary {
+        file: None,
+        new: d.new,
+        suspended: d.suspended,
+        reactivated: d.reactivated,
+        manual_changes: d.manual.len(),
+    };
+    let mut outbox_files = Vec::new();
+    let mut files = pf.others.clone();
+    if !d.rows.is_empty() {
+        let uploads = upload::render(&format!("{}-{number:04}", pf.name), &format, &d.rows)?;
+        let names: Vec<String> = uploads
+            .iter()
+            .map(|f| f.name.display().to_string())
+            .collect();
+        outbox_files.extend(uploads);
+        outbox_files.push(report::import_txt(&pf.name, format.delimiter, &names));
+        summary.file = Some(number);
+    }
+    if !d.manual.is_empty() {
+        files.push(outbox::manual_changes(number, &d.manual, format.delimiter)?);
+    }
+    let next_file = if d.rows.is_empty() && d.manual.is_empty() {
+        number
+    } else {
+        number + 1
+    };
+    let state = outbox::state_file(&outbox::State {
+        version: 1,
+        next_file,
+        enrolments: d.state,
+    })?;
+    Ok((
+        Staged {
+            dir,
+            files,
+            outbox: outbox_files,
+            state: Some(state),
+            stale_parts_of: None,
+        },
+        summary,
+    ))
+}
+
+fn write_staged(s: &Staged, platform: &str) -> Result<(), OutputError> {
+    if !s.outbox.is_empty() {
+        atomic::write_all(&s.dir.join(outbox::OUTBOX), &s.outbox)?;
+    }
+    atomic::write_all(&s.dir, &s.files)?;
+    if let Some(keep) = &s.stale_parts_of {
+        atomic::remove_stale_parts(&s.dir, platform, keep)?;
+    }
+    // The state moves only once the files it describes are in place.
+    if let Some(state) = &s.state {
+        atomic::write_all(&s.dir, std::slice::from_ref(state))?;
+    }
+    Ok(())
+}
+
+/// A spinner on stderr while the sources are read, only when a person watches.
+fn spinner(show: bool) -> Option<indicatif::ProgressBar> {
+    if !show || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message("reading Apogée and the directories…");
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
+/// How much the command says on stderr.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verbosity {
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
     let rules = select_rules(&settings, &args.platforms, &args.cohorts)?;
+    let mode = match (args.delta, args.full) {
+        (true, _) => Mode::Delta {
+            accept_suspensions: args.accept_suspensions,
+        },
+        (false, true) => Mode::Full,
+        _ => Mode::Snapshot,
+    };
     // Lock before reading the sources: two runs never interleave their writes.
     let _lock = if args.dry_run {
         None
     } else {
         Some(atomic::DirLock::acquire(&args.out)?)
     };
-    let g = gather(&settings, &rules, &year)?;
+    let pb = spinner(!verbosity.quiet);
+    let gathered = gather(&settings, &rules, &year);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let g = gathered?;
+    for t in &g.timings {
+        tracing::info!(source = %t.source, seconds = t.seconds, records = t.records, requests = t.requests, "source read");
+    }
     let plan = plan::plan(&Inputs {
         as_of,
         year: &year,
@@ -113,41 +270,63 @@ pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
         left_out_ratio: 0.0,
     };
     let (mut bad, mut total) = (0usize, 0usize);
+    let mut staged = Vec::new();
+    let mut refused = Vec::new();
     for pf in &files {
-        if let Some(pp) = plan.platforms.get(&pf.name) {
-            summary
-                .platforms
-                .insert(pf.name.clone(), report::platform_summary(pp, &pf.uploads));
-            bad += pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
-            total += pp
-                .left_out
-                .iter()
-                .filter(|l| l.reason != Reason::Duplicate)
-                .count()
-                + pp.enrolments.len();
+        let Some(pp) = plan.platforms.get(&pf.name) else {
+            continue;
+        };
+        let mut ps = report::platform_summary(pp, &pf.uploads);
+        bad += pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
+        total += pp
+            .left_out
+            .iter()
+            .filter(|l| l.reason != Reason::Duplicate)
+            .count()
+            + pp.enrolments.len();
+        match mode {
+            Mode::Snapshot => staged.push((pf.name.clone(), stage_snapshot(&args.out, pf))),
+            Mode::Delta { .. } | Mode::Full => {
+                let (s, d) = stage_outbox(&settings, &args.out, pf, pp, mode, &mut refused)?;
+                ps.files = s
+                    .outbox
+                    .iter()
+                    .filter(|f| f.name.extension().is_some_and(|e| e == "csv"))
+                    .map(|f| format!("{}/{}", outbox::OUTBOX, f.name.display()))
+                    .collect();
+                ps.delta = Some(d);
+                staged.push((pf.name.clone(), s));
+            }
         }
+        summary.platforms.insert(pf.name.clone(), ps);
     }
     summary.left_out_ratio = if total == 0 {
         0.0
     } else {
         bad as f64 / total as f64
     };
+    if !refused.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} (a half-loaded Apogée or a directory outage looks like this). Nothing was written and the state \
+             is unchanged: check the sources and run again, or add --accept-suspensions if they are right",
+            refused.join("; ")
+        )));
+    }
 
     if args.dry_run {
         let mut stdout = std::io::stdout().lock();
-        for pf in &files {
-            for f in &pf.uploads {
-                let _ = writeln!(stdout, "==> {}/{} <==", pf.name, f.name.display());
+        for (name, s) in &staged {
+            let uploads = s.outbox.iter().chain(s.files.iter());
+            for f in uploads.filter(|f| {
+                f.name.extension().is_some_and(|e| e == "csv") && !f.name.ends_with("left-out.csv")
+            }) {
+                let _ = writeln!(stdout, "==> {name}/{} <==", f.name.display());
                 let _ = stdout.write_all(&f.bytes);
             }
         }
     } else {
-        for pf in &files {
-            let dir = args.out.join(&pf.name);
-            let mut all = pf.uploads.clone();
-            all.extend(pf.others.iter().cloned());
-            atomic::write_all(&dir, &all)?;
-            atomic::remove_stale_parts(&dir, &pf.name, &pf.uploads)?;
+        for (name, s) in &staged {
+            write_staged(s, name)?;
         }
         let json = summary.to_json()?;
         atomic::write_all(
@@ -161,8 +340,15 @@ pub fn run(args: &RunArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
     if args.json {
         println!("{}", summary.to_json()?.trim_end());
     }
-    if !quiet {
-        eprint!("{}", summary.human());
+    // Quiet on success for cron; the summary for a person at a terminal, or with -v.
+    if !verbosity.quiet {
+        if verbosity.verbose || std::io::stderr().is_terminal() {
+            eprint!("{}", summary.human());
+        } else {
+            for w in &summary.warnings {
+                eprintln!("enrolgen: warning: {w}");
+            }
+        }
     }
     match settings.max_left_out_ratio {
         Some(max) if summary.left_out_ratio > max => {

@@ -24,6 +24,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub enrol: Vec<RawEnrol>,
     pub max_left_out_ratio: Option<f64>,
+    pub max_suspend_ratio: Option<f64>,
 }
 
 /// `year: auto` or `year: 2026`.
@@ -127,6 +128,7 @@ pub struct RawCohort {
     pub apogee: Option<RawApogeeCohort>,
     pub usernames: Option<Vec<String>>,
     pub ldap: Option<RawLdapCohort>,
+    pub students: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
 }

@@ -162,6 +162,8 @@ pub struct Settings {
     pub cohorts: BTreeMap<String, Cohort>,
     pub rules: Vec<EnrolRule>,
     pub max_left_out_ratio: Option<f64>,
+    /// Largest share of a course's enrolments a delta run may suspend (default 0.1).
+    pub max_suspend_ratio: f64,
 }
 
 /// Reads and checks a configuration file.
@@ -357,8 +359,9 @@ impl Checker<'_> {
         let mut cohorts = BTreeMap::new();
         for (name, c) in raw.cohorts {
             let key = format!("cohorts.{name}");
-            let source = match (c.apogee, c.usernames, c.ldap) {
-                (Some(a), None, None) => {
+            let source = match (c.apogee, c.usernames, c.ldap, c.students) {
+                (None, None, None, Some(f)) => CohortSource::StudentFile(self.rel(&f)),
+                (Some(a), None, None, None) => {
                     if sis.is_none() {
                         return Err(self.err(
                             &format!("{key}.apogee"),
@@ -381,7 +384,7 @@ impl Checker<'_> {
                         group_type: a.group_type,
                     })
                 }
-                (None, Some(us), None) => {
+                (None, Some(us), None, None) => {
                     let mut out = Vec::with_capacity(us.len());
                     for (i, u) in us.into_iter().enumerate() {
                         let u = u.trim().to_string();
@@ -392,7 +395,7 @@ impl Checker<'_> {
                     }
                     CohortSource::Usernames(out)
                 }
-                (None, None, Some(l)) => {
+                (None, None, Some(l), None) => {
                     if !directories.contains_key(&l.directory) {
                         return Err(self.err(
                             &format!("{key}.ldap.directory"),
@@ -413,7 +416,7 @@ impl Checker<'_> {
                 _ => {
                     return Err(self.err(
                         &key,
-                        "a cohort has exactly one of apogee:, usernames: or ldap:",
+                        "a cohort has exactly one of apogee:, usernames:, ldap: or students:",
                     ))
                 }
             };
@@ -476,10 +479,10 @@ impl Checker<'_> {
                         CohortSource::Apogee(a) => Some(a),
                         _ => None,
                     };
-                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel))
-                        && !apogee.is_some_and(|a| a.groups)
-                    {
-                        return Err(self.err(&gkey, format!("{{group}} needs an apogee cohort with groups: true, and '{}' is not one", e.cohort)));
+                    let has_groups = apogee.is_some_and(|a| a.groups)
+                        || matches!(cohort.source, CohortSource::StudentFile(_));
+                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !has_groups {
+                        return Err(self.err(&gkey, format!("{{group}} needs an apogee cohort with groups: true (or a students: file), and '{}' is not one", e.cohort)));
                     }
                     if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
                         return Err(self.err(&gkey, format!("{{etape}} and {{version}} need an apogee cohort, and '{}' is not one", e.cohort)));
@@ -545,6 +548,10 @@ impl Checker<'_> {
                 return Err(self.err("max_left_out_ratio", "must be between 0 and 1"));
             }
         }
+        let max_suspend_ratio = raw.max_suspend_ratio.unwrap_or(0.1);
+        if !(0.0..=1.0).contains(&max_suspend_ratio) {
+            return Err(self.err("max_suspend_ratio", "must be between 0 and 1"));
+        }
         Ok(Settings {
             file: self.path.to_path_buf(),
             year,
@@ -555,6 +562,7 @@ impl Checker<'_> {
             cohorts,
             rules,
             max_left_out_ratio: raw.max_left_out_ratio,
+            max_suspend_ratio,
         })
     }
 

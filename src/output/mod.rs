@@ -2,6 +2,7 @@
 //! summary) and writes them so that a failed run never leaves a half-written file.
 
 pub mod atomic;
+pub mod outbox;
 pub mod report;
 pub mod upload;
 
@@ -24,6 +25,8 @@ pub enum OutputError {
     },
     #[error("another enrolgen run holds the lock on {} (started by pid {pid}); try again when it has finished", path.display())]
     Locked { path: PathBuf, pid: String },
+    #[error("the delta state {} is unreadable: {message}; move it away and run with --full to start again", path.display())]
+    State { path: PathBuf, message: String },
     #[error("cannot encode {what}: {message}")]
     Encode { what: String, message: String },
 }

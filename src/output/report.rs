@@ -94,6 +94,19 @@ pub struct PlatformSummary {
     pub left_out: BTreeMap<Reason, usize>,
     pub courses: BTreeMap<String, usize>,
     pub cohorts: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaSummary>,
+}
+
+/// What a `--delta` or `--full` run wrote for a platform.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DeltaSummary {
+    /// The outbox file number, when something was written.
+    pub file: Option<u32>,
+    pub new: usize,
+    pub suspended: usize,
+    pub reactivated: usize,
+    pub manual_changes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,11 +181,22 @@ impl Summary {
         );
         for (name, p) in &self.platforms {
             let left: usize = p.left_out.values().sum();
-            out.push_str(&format!(
-                "  {name}: {} enrolments in {} file(s), {left} left out",
-                p.enrolments,
-                p.files.len()
-            ));
+            match &p.delta {
+                Some(d) => out.push_str(&format!(
+                    "  {name}: {} enrolments; outbox {}: {} new, {} suspended, {} reactivated, {} manual change(s); {left} left out",
+                    p.enrolments,
+                    d.file.map_or("unchanged".to_string(), |n| format!("file {n:04}")),
+                    d.new,
+                    d.suspended,
+                    d.reactivated,
+                    d.manual_changes
+                )),
+                None => out.push_str(&format!(
+                    "  {name}: {} enrolments in {} file(s), {left} left out",
+                    p.enrolments,
+                    p.files.len()
+                )),
+            }
             if left > 0 {
                 let parts: Vec<String> =
                     p.left_out.iter().map(|(r, n)| format!("{r} {n}")).collect();

@@ -2,6 +2,7 @@
 //! each platform and the report of everyone left out. No I/O, no clock: the as-of
 //! date and everything the sources returned are parameters.
 
+pub mod delta;
 mod index;
 
 use std::collections::{BTreeMap, BTreeSet};

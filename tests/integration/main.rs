@@ -5,6 +5,7 @@
 mod config_errors;
 mod ldap;
 mod lint;
+mod ops;
 #[cfg(feature = "oracle")]
 mod oracle_live;
 mod run;

@@ -155,6 +155,34 @@ impl CsvExtract {
     }
 }
 
+impl CsvExtract {
+    /// Everybody in the file, with the `group` column as their groups: a `students:`
+    /// cohort or `adhoc --students`.
+    pub fn all_students(&self) -> Vec<Student> {
+        let mut out: BTreeMap<String, Student> = BTreeMap::new();
+        for r in &self.rows {
+            let s = out.entry(r.student_id.clone()).or_insert_with(|| Student {
+                cod_ind: r.student_id.clone(),
+                cod_etu: Some(r.student_id.clone()),
+                name: r.name.clone(),
+                groups: Vec::new(),
+            });
+            if let Some(g) = &r.group {
+                let g = ApogeeGroup {
+                    code: g.clone(),
+                    label: g.clone(),
+                    kind: String::new(),
+                };
+                if !s.groups.contains(&g) {
+                    s.groups.push(g);
+                    s.groups.sort();
+                }
+            }
+        }
+        out.into_values().collect()
+    }
+}
+
 impl StudentSource for CsvExtract {
     fn describe(&self) -> String {
         format!("Apogée extract {}", self.path.display())

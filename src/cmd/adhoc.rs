@@ -1,0 +1,136 @@
+//! `enrolgen adhoc`: one upload file for one complementary course, from a cohort of
+//! the configuration or a spreadsheet of student numbers, without editing the
+//! mapping. Same sources, rules, validation and report as `run`.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::cli::AdhocArgs;
+use crate::config;
+use crate::error::{exit, Error};
+use crate::gather::gather;
+use crate::model::{Cohort, CohortSource, EnrolRule};
+use crate::moodle::{self, Field};
+use crate::output::{atomic, report, upload};
+use crate::plan::{self, Inputs};
+use crate::template::Template;
+
+const ADHOC_COHORT: &str = "adhoc-students";
+
+pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
+    let mut settings = config::load(&args.config.config)?;
+    let as_of = args.as_of.unwrap_or(today);
+    let year = settings.year.resolve(as_of);
+    let usage = |m: String| Error::Usage(m);
+    let platform = settings
+        .platforms
+        .get(&args.platform)
+        .ok_or_else(|| {
+            usage(format!(
+                "--platform {}: no such platform in {}",
+                args.platform,
+                settings.file.display()
+            ))
+        })?
+        .clone();
+    let d = platform.csv.delimiter;
+    let course = args.course.trim().to_string();
+    moodle::check_value(Field::Course, &course, d).map_err(|m| usage(format!("--course: {m}")))?;
+    let role = args.role.trim().to_string();
+    moodle::check_value(Field::Role, &role, d).map_err(|m| usage(format!("--role: {m}")))?;
+    if args.enrolperiod == Some(0) {
+        return Err(usage(
+            "--enrolperiod: give a number of days above 0, or leave it out".into(),
+        ));
+    }
+    if args.enrolstatus.is_some_and(|s| s > 1) {
+        return Err(usage("--enrolstatus: 0 (active) or 1 (suspended)".into()));
+    }
+    let group = match &args.group {
+        None => None,
+        Some(g) => {
+            let t = Template::parse(g.trim()).map_err(|e| usage(format!("--group: {e}")))?;
+            if t.is_literal() {
+                moodle::check_value(Field::Group, &t.to_string(), d)
+                    .map_err(|m| usage(format!("--group: {m}")))?;
+            }
+            Some(t)
+        }
+    };
+    let cohort = match (&args.cohort, &args.students) {
+        (Some(c), _) => {
+            if !settings.cohorts.contains_key(c) {
+                return Err(usage(format!(
+                    "--cohort {c}: no such cohort in {}",
+                    settings.file.display()
+                )));
+            }
+            c.clone()
+        }
+        (None, Some(file)) => {
+            settings.cohorts.insert(
+                ADHOC_COHORT.into(),
+                Cohort {
+                    name: ADHOC_COHORT.into(),
+                    source: CohortSource::StudentFile(file.clone()),
+                    tags: Default::default(),
+                },
+            );
+            ADHOC_COHORT.to_string()
+        }
+        (None, None) => return Err(usage("give --cohort or --students".into())),
+    };
+    let rule = EnrolRule {
+        number: 1,
+        cohort,
+        platform: args.platform.clone(),
+        courses: vec![course.clone()],
+        role,
+        group,
+        enrolperiod: args.enrolperiod,
+        enrolstatus: args.enrolstatus,
+        enroltimestart: None,
+    };
+    let rules = vec![&rule];
+    let g = gather(&settings, &rules, &year)?;
+    let plan = plan::plan(&Inputs {
+        as_of,
+        year: &year,
+        platforms: &settings.platforms,
+        cohorts: &settings.cohorts,
+        rules,
+        members: &g.members,
+        directories: &g.directories,
+        account_lists: &g.account_lists,
+    });
+    let pp = plan
+        .platforms
+        .get(&args.platform)
+        .cloned()
+        .unwrap_or_default();
+    let stem = format!("{}-{}", args.platform, course);
+    let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
+    let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
+    let mut left = report::left_out_csv(&pp.left_out, d)?;
+    left.name = PathBuf::from(format!("{stem}-left-out.csv"));
+    files.push(left);
+    files.push(report::import_txt(&args.platform, d, &names));
+    atomic::write_all(&args.out, &files)?;
+    eprintln!(
+        "{}: {} enrolment(s) in {}, {} left out (see {})",
+        course,
+        pp.enrolments.len(),
+        names
+            .iter()
+            .map(|n| args.out.join(n).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        pp.left_out.len(),
+        args.out.join(format!("{stem}-left-out.csv")).display()
+    );
+    for w in &plan.warnings {
+        eprintln!("enrolgen: warning: {w}");
+    }
+    Ok(exit::OK)
+}
