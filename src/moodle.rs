@@ -306,11 +306,12 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         None => match guess_delimiter(header) {
             Some(d) => d,
             None => {
-                push(
-                    1,
-                    Severity::Error,
-                    "cannot tell the delimiter from the header: expected ';', ',', ':' or tab between column names".into(),
-                );
+                let message = if [';', ',', ':', '\t'].iter().any(|d| header.contains(*d)) {
+                    "cannot tell the delimiter from the header: expected ';', ',', ':' or tab between column names".to_string()
+                } else {
+                    format!("the header is a single column '{header}': Moodle needs at least 2, separated by ';', ',', ':' or tab")
+                };
+                push(1, Severity::Error, message);
                 report.problems = problems;
                 return report;
             }
@@ -400,6 +401,10 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             continue;
         }
         report.rows += 1;
+        if text.contains('"') {
+            // Already reported: with quotes, Moodle would split the line differently.
+            continue;
+        }
         let cells: Vec<&str> = text.split(delimiter as char).map(str::trim).collect();
         if cells.len() != names.len() {
             let hint = if cells.len() > names.len() && text.ends_with(delimiter as char) {

@@ -67,3 +67,34 @@ fn roles_are_checked_against_the_platform() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("role1 'Student' does not exist on the platform (role names are case-sensitive: did you mean 'student'?)"), "{}", r.stdout);
 }
+
+/// tests/fixtures/lint/: one file per rule of moodle-csv.md, with the exact output
+/// expected in `NAME.expected` (`ENROLGEN_BLESS=1` rewrites them). Files named ok-*
+/// must pass; every other one must fail or warn.
+#[test]
+fn lint_corpus_gives_the_expected_messages() {
+    let dir = repo().join("tests/fixtures/lint");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20);
+    let bless = std::env::var_os("ENROLGEN_BLESS").is_some();
+    for name in names {
+        let r = enrolgen(&dir, &["lint", &name]);
+        let got = format!("exit {}\n{}", r.code, r.stdout);
+        let expected_path = dir.join(name.replace(".csv", ".expected"));
+        if bless {
+            std::fs::write(&expected_path, &got).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        pretty_assertions::assert_eq!(got, expected, "{name}");
+        if name.starts_with("ok-") {
+            assert!(r.code == 0 && !r.stdout.contains("warning"), "{name}: {}", r.stdout);
+        } else {
+            assert!(r.code == 1 || r.stdout.contains("warning"), "{name} should be flagged: {}", r.stdout);
+        }
+    }
+}
