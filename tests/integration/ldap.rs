@@ -385,3 +385,26 @@ fn check_binds_and_searches_each_directory() {
     );
     assert!(r.stdout.contains("ok    students.sql"), "{}", r.stdout);
 }
+
+/// Not a test: times the demo against slapd and against LDIF, for the record.
+/// `cargo test --test integration ldap_vs_ldif_timing -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn ldap_vs_ldif_timing() {
+    let Some(s) = Slapd::start(Options::default()) else { return };
+    let t = tempfile::tempdir().unwrap();
+    let ldif_cfg = copy_demo(&t.path().join("a"));
+    let ldap_cfg = copy_demo(&t.path().join("b"));
+    use_ldap(&ldap_cfg, &s.url(), "");
+    for (name, cfg) in [("ldif", &ldif_cfg), ("ldap", &ldap_cfg)] {
+        let mut best = f64::MAX;
+        for _ in 0..10 {
+            let start = std::time::Instant::now();
+            assert_eq!(run(t.path(), cfg, name).code, 0);
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(t.path().join(name).join("summary.json")).unwrap()).unwrap();
+        let searches: Vec<String> = v["sources"].as_array().unwrap().iter().map(|s| format!("{}: {} requests", s["source"], s["requests"])).collect();
+        println!("{name}: best of 10 runs {:.3} s; {}", best, searches.join("; "));
+    }
+}

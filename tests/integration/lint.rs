@@ -92,9 +92,17 @@ fn lint_corpus_gives_the_expected_messages() {
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         pretty_assertions::assert_eq!(got, expected, "{name}");
         if name.starts_with("ok-") {
-            assert!(r.code == 0 && !r.stdout.contains("warning"), "{name}: {}", r.stdout);
+            assert!(
+                r.code == 0 && !r.stdout.contains("warning"),
+                "{name}: {}",
+                r.stdout
+            );
         } else {
-            assert!(r.code == 1 || r.stdout.contains("warning"), "{name} should be flagged: {}", r.stdout);
+            assert!(
+                r.code == 1 || r.stdout.contains("warning"),
+                "{name} should be flagged: {}",
+                r.stdout
+            );
         }
     }
 }
