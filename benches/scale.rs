@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! Scale benchmark: a large university generated in memory (100,000 students in 200
 //! cohorts, 95,000 accounts), through every stage a run goes through. Prints the time
 //! of each stage and the peak memory. Run with `cargo bench --bench scale`.
