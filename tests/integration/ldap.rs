@@ -391,7 +391,9 @@ fn check_binds_and_searches_each_directory() {
 #[test]
 #[ignore]
 fn ldap_vs_ldif_timing() {
-    let Some(s) = Slapd::start(Options::default()) else { return };
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let ldif_cfg = copy_demo(&t.path().join("a"));
     let ldap_cfg = copy_demo(&t.path().join("b"));
@@ -403,8 +405,20 @@ fn ldap_vs_ldif_timing() {
             assert_eq!(run(t.path(), cfg, name).code, 0);
             best = best.min(start.elapsed().as_secs_f64());
         }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(t.path().join(name).join("summary.json")).unwrap()).unwrap();
-        let searches: Vec<String> = v["sources"].as_array().unwrap().iter().map(|s| format!("{}: {} requests", s["source"], s["requests"])).collect();
-        println!("{name}: best of 10 runs {:.3} s; {}", best, searches.join("; "));
+        let v: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(t.path().join(name).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let searches: Vec<String> = v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{}: {} requests", s["source"], s["requests"]))
+            .collect();
+        println!(
+            "{name}: best of 10 runs {:.3} s; {}",
+            best,
+            searches.join("; ")
+        );
     }
 }
