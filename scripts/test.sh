@@ -9,6 +9,6 @@ export ENROLGEN_REQUIRE_SLAPD=1
 if [ -z "${ENROLGEN_TEST_ORACLE_CONNECT:-}" ]; then
   echo "note: the live Oracle test is skipped (set ENROLGEN_TEST_ORACLE_CONNECT, _USER, _PASSWORD to run it)"
 fi
-cargo test --locked --all-targets "$@"
+cargo test --locked --lib --bins --tests "$@"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
