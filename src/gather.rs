@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::config::Settings;
 use crate::model::{AccountSource, CohortSource, EnrolRule, Member};
 use crate::output::report::SourceTiming;
-use crate::plan::AccountIndex;
+use crate::plan::{self, AccountIndex, Inputs, Plan};
 use crate::source::accounts::AccountList;
 use crate::source::directory::{self, Wanted};
 use crate::source::sis::csv_extract::CsvExtract;
@@ -171,4 +171,24 @@ pub fn gather(
         }
     }
     Ok(g)
+}
+
+/// Plans the given rules on what the sources returned.
+pub fn plan_rules(
+    settings: &Settings,
+    rules: Vec<&EnrolRule>,
+    g: &Gathered,
+    year: &str,
+    as_of: chrono::NaiveDate,
+) -> Plan {
+    plan::plan(&Inputs {
+        as_of,
+        year,
+        platforms: &settings.platforms,
+        cohorts: &settings.cohorts,
+        rules,
+        members: &g.members,
+        directories: &g.directories,
+        account_lists: &g.account_lists,
+    })
 }

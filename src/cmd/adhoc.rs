@@ -9,11 +9,10 @@ use chrono::NaiveDate;
 use crate::cli::AdhocArgs;
 use crate::config;
 use crate::error::{exit, Error};
-use crate::gather::gather;
+use crate::gather::{gather, plan_rules};
 use crate::model::{Cohort, CohortSource, EnrolRule};
 use crate::moodle::{self, Field};
 use crate::output::{atomic, report, upload};
-use crate::plan::{self, Inputs};
 use crate::template::Template;
 
 const ADHOC_COHORT: &str = "adhoc-students";
@@ -94,16 +93,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     };
     let rules = vec![&rule];
     let g = gather(&settings, &rules, &year)?;
-    let plan = plan::plan(&Inputs {
-        as_of,
-        year: &year,
-        platforms: &settings.platforms,
-        cohorts: &settings.cohorts,
-        rules,
-        members: &g.members,
-        directories: &g.directories,
-        account_lists: &g.account_lists,
-    });
+    let plan = plan_rules(&settings, rules, &g, &year, as_of);
     let pp = plan
         .platforms
         .get(&args.platform)

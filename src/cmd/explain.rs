@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use crate::cli::ExplainArgs;
 use crate::config;
 use crate::error::{exit, Error};
-use crate::gather::gather;
-use crate::plan::{self, Inputs, Plan};
+use crate::gather::{gather, plan_rules};
+use crate::plan::Plan;
 
 /// The plain-text explanation; `None` when the person appears nowhere.
 pub fn explain(
@@ -88,16 +88,7 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     let year = settings.year.resolve(as_of);
     let rules: Vec<_> = settings.rules.iter().collect();
     let g = gather(&settings, &rules, &year)?;
-    let plan = plan::plan(&Inputs {
-        as_of,
-        year: &year,
-        platforms: &settings.platforms,
-        cohorts: &settings.cohorts,
-        rules,
-        members: &g.members,
-        directories: &g.directories,
-        account_lists: &g.account_lists,
-    });
+    let plan = plan_rules(&settings, rules, &g, &year, as_of);
     // Who: the name given, and the other identifier the directories know for it.
     let who = args.who.trim();
     let mut usernames: BTreeSet<String> = [who.to_lowercase()].into();

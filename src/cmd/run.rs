@@ -9,11 +9,11 @@ use chrono::NaiveDate;
 use crate::cli::RunArgs;
 use crate::config::{self, Settings};
 use crate::error::{exit, Error};
-use crate::gather::gather;
+use crate::gather::{gather, plan_rules};
 use crate::model::{EnrolRule, Reason};
 use crate::output::report::{self, DeltaSummary, Summary};
 use crate::output::{atomic, outbox, upload, OutputError, RenderedFile};
-use crate::plan::{self, delta, Inputs, Plan};
+use crate::plan::{self, delta, Plan};
 
 /// The rules selected by `--platform` and `--cohort`.
 pub fn select_rules<'a>(
@@ -249,16 +249,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     for t in &g.timings {
         tracing::info!(source = %t.source, seconds = t.seconds, records = t.records, requests = t.requests, "source read");
     }
-    let plan = plan::plan(&Inputs {
-        as_of,
-        year: &year,
-        platforms: &settings.platforms,
-        cohorts: &settings.cohorts,
-        rules,
-        members: &g.members,
-        directories: &g.directories,
-        account_lists: &g.account_lists,
-    });
+    let plan = plan_rules(&settings, rules, &g, &year, as_of);
     let files = render(&settings, &plan)?;
     let mut summary = Summary {
         as_of: as_of.to_string(),

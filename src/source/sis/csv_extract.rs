@@ -155,31 +155,37 @@ impl CsvExtract {
     }
 }
 
+/// One student per number, from the rows kept; groups from the `group` column.
+fn collect<'a>(rows: impl Iterator<Item = &'a Row>, with_groups: bool) -> Vec<Student> {
+    let mut out: BTreeMap<String, Student> = BTreeMap::new();
+    for r in rows {
+        let s = out.entry(r.student_id.clone()).or_insert_with(|| Student {
+            // An extract has no COD_IND: the student number stands in for it.
+            cod_ind: r.student_id.clone(),
+            cod_etu: Some(r.student_id.clone()),
+            name: r.name.clone(),
+            groups: Vec::new(),
+        });
+        if let (true, Some(g)) = (with_groups, &r.group) {
+            let g = ApogeeGroup {
+                code: g.clone(),
+                label: g.clone(),
+                kind: String::new(),
+            };
+            if !s.groups.contains(&g) {
+                s.groups.push(g);
+                s.groups.sort();
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
 impl CsvExtract {
     /// Everybody in the file, with the `group` column as their groups: a `students:`
     /// cohort or `adhoc --students`.
     pub fn all_students(&self) -> Vec<Student> {
-        let mut out: BTreeMap<String, Student> = BTreeMap::new();
-        for r in &self.rows {
-            let s = out.entry(r.student_id.clone()).or_insert_with(|| Student {
-                cod_ind: r.student_id.clone(),
-                cod_etu: Some(r.student_id.clone()),
-                name: r.name.clone(),
-                groups: Vec::new(),
-            });
-            if let Some(g) = &r.group {
-                let g = ApogeeGroup {
-                    code: g.clone(),
-                    label: g.clone(),
-                    kind: String::new(),
-                };
-                if !s.groups.contains(&g) {
-                    s.groups.push(g);
-                    s.groups.sort();
-                }
-            }
-        }
-        out.into_values().collect()
+        collect(self.rows.iter(), true)
     }
 }
 
@@ -193,36 +199,14 @@ impl StudentSource for CsvExtract {
         _year: &str,
         cohort: &ApogeeCohort,
     ) -> Result<Vec<Student>, SourceError> {
-        let mut out: BTreeMap<String, Student> = BTreeMap::new();
-        for r in &self.rows {
-            let matches = r.etape.as_ref().is_none_or(|e| *e == cohort.etape)
+        let rows = self.rows.iter().filter(|r| {
+            r.etape.as_ref().is_none_or(|e| *e == cohort.etape)
                 && r.version.is_none_or(|v| v == cohort.version)
                 && r.element
                     .as_ref()
-                    .is_none_or(|e| Some(e) == cohort.element.as_ref());
-            if !matches {
-                continue;
-            }
-            let s = out.entry(r.student_id.clone()).or_insert_with(|| Student {
-                // The extract has no COD_IND: the student number stands in for it.
-                cod_ind: r.student_id.clone(),
-                cod_etu: Some(r.student_id.clone()),
-                name: r.name.clone(),
-                groups: Vec::new(),
-            });
-            if let (true, Some(g)) = (cohort.groups, &r.group) {
-                let g = ApogeeGroup {
-                    code: g.clone(),
-                    label: g.clone(),
-                    kind: String::new(),
-                };
-                if !s.groups.contains(&g) {
-                    s.groups.push(g);
-                    s.groups.sort();
-                }
-            }
-        }
-        Ok(out.into_values().collect())
+                    .is_none_or(|e| Some(e) == cohort.element.as_ref())
+        });
+        Ok(collect(rows, cohort.groups))
     }
 }
 
