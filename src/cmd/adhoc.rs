@@ -105,7 +105,11 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut left = report::left_out_csv(&pp.left_out, d)?;
     left.name = PathBuf::from(format!("{stem}-left-out.csv"));
     files.push(left);
-    files.push(report::import_txt(&args.platform, d, &names));
+    files.push(report::import_txt(
+        &args.platform,
+        d,
+        report::ImportFiles::These(&names),
+    ));
     atomic::write_all(&args.out, &files)?;
     eprintln!(
         "{}: {} enrolment(s) in {}, {} left out (see {})",

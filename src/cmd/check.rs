@@ -6,7 +6,10 @@ use chrono::NaiveDate;
 use crate::cli::CheckArgs;
 use crate::config::{self, SisSettings};
 use crate::error::{exit, Error};
+use crate::model::{AccountSource, CohortSource};
+use crate::source::accounts::AccountList;
 use crate::source::directory::{self, Wanted};
+use crate::source::sis::csv_extract::CsvExtract;
 use crate::source::sis::{self, Bind, SqlBackend, ALL_QUERIES};
 
 fn binds(year: &str) -> Vec<(&'static str, Bind)> {
@@ -91,6 +94,42 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
             Err(e) => {
                 failed = true;
                 println!("directory {}: FAIL  {}", d.name, crate::error_chain(&e));
+            }
+        }
+    }
+    for p in s.platforms.values() {
+        if let AccountSource::List(path) = &p.accounts {
+            match AccountList::open(path) {
+                Ok(l) => println!(
+                    "account list of {} ({}): ok, {} account(s)",
+                    p.name,
+                    path.display(),
+                    l.accounts.len()
+                ),
+                Err(e) => {
+                    failed = true;
+                    println!(
+                        "account list of {}: FAIL  {}",
+                        p.name,
+                        crate::error_chain(&e)
+                    );
+                }
+            }
+        }
+    }
+    for c in s.cohorts.values() {
+        if let CohortSource::StudentFile(path) = &c.source {
+            match CsvExtract::open(path) {
+                Ok(x) => println!(
+                    "students of {} ({}): ok, {} student(s)",
+                    c.name,
+                    path.display(),
+                    x.all_students().len()
+                ),
+                Err(e) => {
+                    failed = true;
+                    println!("students of {}: FAIL  {}", c.name, crate::error_chain(&e));
+                }
             }
         }
     }

@@ -70,7 +70,7 @@ pub fn render(settings: &Settings, plan: &Plan) -> Result<Vec<PlatformFiles>, Ou
             .collect();
         let others = vec![
             report::left_out_csv(&pp.left_out, p.csv.delimiter)?,
-            report::import_txt(name, p.csv.delimiter, &names),
+            report::import_txt(name, p.csv.delimiter, report::ImportFiles::These(&names)),
         ];
         out.push(PlatformFiles {
             name: name.clone(),
@@ -156,12 +156,12 @@ fn stage_outbox(
     let mut files = pf.others.clone();
     if !d.rows.is_empty() {
         let uploads = upload::render(&format!("{}-{number:04}", pf.name), &format, &d.rows)?;
-        let names: Vec<String> = uploads
-            .iter()
-            .map(|f| f.name.display().to_string())
-            .collect();
         outbox_files.extend(uploads);
-        outbox_files.push(report::import_txt(&pf.name, format.delimiter, &names));
+        outbox_files.push(report::import_txt(
+            &pf.name,
+            format.delimiter,
+            report::ImportFiles::Outbox,
+        ));
         summary.file = Some(number);
     }
     if !d.manual.is_empty() {

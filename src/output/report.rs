@@ -53,18 +53,34 @@ pub fn left_out_csv(rows: &[LeftOut], delimiter: u8) -> Result<RenderedFile, Out
     Ok(RenderedFile { name, bytes })
 }
 
-/// The settings an administrator must use to import the files.
-pub fn import_txt(platform: &str, delimiter: u8, files: &[String]) -> RenderedFile {
+/// Which files an IMPORT.txt speaks of.
+#[derive(Debug, Clone, Copy)]
+pub enum ImportFiles<'a> {
+    /// A complete set, replaced by each run.
+    These(&'a [String]),
+    /// The numbered files of an outbox, imported in order then moved to imported/.
+    Outbox,
+}
+
+/// The settings an administrator must use to import the files (the procedure's).
+pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> RenderedFile {
     let delim = match delimiter {
         b',' => "comma (,)",
         b';' => "semicolon (;)",
         b':' => "colon (:)",
         _ => "tab",
     };
+    let which = match files {
+        ImportFiles::These(names) => format!("Files, in this order: {}\n", names.join(", ")),
+        ImportFiles::Outbox => "Files: every .csv of this folder, in number order (0001, 0002 …; a part\n\
+                                -002 right after its file). After importing a file, move it to ../imported/:\n\
+                                enrolgen never overwrites a numbered file, and numbers go on from there.\n"
+            .to_string(),
+    };
     let text = format!(
         "How to import the {platform} files (Site administration > Users > Upload users)\n\
          \n\
-         Files, in this order: {}\n\
+         {which}\
          \n\
          CSV separator:            {delim}\n\
          Encoding:                 UTF-8\n\
@@ -76,9 +92,7 @@ pub fn import_txt(platform: &str, delimiter: u8, files: &[String]) -> RenderedFi
          Standardise usernames:    No\n\
          \n\
          Rows whose username is unknown are skipped by Moodle: see left-out.csv for the\n\
-         people enrolgen itself left out, and summary.json for the counts per course.\n\
-         After importing a file, move it to the imported/ folder.\n",
-        files.join(", ")
+         people enrolgen itself left out, and summary.json for the counts per course.\n"
     );
     RenderedFile {
         name: PathBuf::from("IMPORT.txt"),

@@ -59,7 +59,15 @@ fn delta_writes_only_new_enrolments_and_suspensions_in_a_new_file() {
         21,
         "header + 20 enrolments"
     );
-    assert!(t.path().join("out/ecampus/outbox/IMPORT.txt").exists());
+    let import = std::fs::read_to_string(t.path().join("out/ecampus/outbox/IMPORT.txt")).unwrap();
+    assert!(
+        import.contains("every .csv of this folder, in number order")
+            && import.contains("Update existing users only"),
+        "{import}"
+    );
+    // A delta limited to some cohorts would suspend everybody else: refused.
+    let r = delta(t.path(), &cfg, &["--cohort", "soutien"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 
     // One student leaves, one arrives.
     let mut ids = twenty();

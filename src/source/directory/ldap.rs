@@ -129,8 +129,13 @@ impl LdapDirectory {
         })
     }
 
-    /// One paged search; returns the accounts of the entries found.
-    fn paged_search(&mut self, filter: &str) -> Result<Vec<Account>, SourceError> {
+    /// One paged search; returns the accounts of the entries found that `keep` accepts
+    /// (reading a whole branch keeps only the wanted accounts in memory).
+    fn paged_search(
+        &mut self,
+        filter: &str,
+        keep: &dyn Fn(&Account) -> bool,
+    ) -> Result<Vec<Account>, SourceError> {
         let page = i32::try_from(self.ldap.page_size).unwrap_or(i32::MAX);
         let timeout = Duration::from_secs(self.ldap.timeout_s.max(1));
         let base = self.ldap.base.clone();
@@ -169,7 +174,7 @@ impl LdapDirectory {
                             .map(|v| v.iter().map(String::as_str).collect())
                             .unwrap_or_default()
                     });
-                    out.extend(acc);
+                    out.extend(acc.filter(|a| keep(a)));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -259,23 +264,21 @@ impl Directory for LdapDirectory {
                 );
                 let mut out = Vec::new();
                 for f in filters {
-                    out.extend(self.paged_search(&f)?);
+                    out.extend(self.paged_search(&f, &|_| true)?);
                 }
                 Ok(out)
             }
             Strategy::WholeBranch => {
-                let all = self.paged_search(&self.base_filter())?;
                 let usernames: BTreeSet<String> =
                     wanted.usernames.iter().map(|u| u.to_lowercase()).collect();
-                Ok(all
-                    .into_iter()
-                    .filter(|a| {
-                        a.student_ids
-                            .iter()
-                            .any(|id| wanted.student_ids.contains(id))
-                            || usernames.contains(&a.username)
-                    })
-                    .collect())
+                let keep = |a: &Account| {
+                    a.student_ids
+                        .iter()
+                        .any(|id| wanted.student_ids.contains(id))
+                        || usernames.contains(&a.username)
+                };
+                let base = self.base_filter();
+                self.paged_search(&base, &keep)
             }
         }
     }
@@ -285,7 +288,7 @@ impl Directory for LdapDirectory {
             Some(base) => format!("(&{base}{filter})"),
             None => filter.to_string(),
         };
-        self.paged_search(&f)
+        self.paged_search(&f, &|_| true)
     }
 
     fn requests(&self) -> usize {
