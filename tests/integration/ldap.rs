@@ -422,3 +422,51 @@ fn ldap_vs_ldif_timing() {
         );
     }
 }
+
+#[test]
+fn slapd_killed_during_a_search_changes_nothing() {
+    // 30,000 more accounts read one per page: the search lasts seconds, the kill
+    // comes after half a second.
+    let mut extra = String::new();
+    for i in 0..30_000 {
+        extra.push_str(&format!(
+            "dn: uid=x{i},ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nobjectClass: supannPerson\nuid: x{i}\ncn: X\nsn: X\nsupannAliasLogin: x{i}\nsupannEtuId: {}\n\n",
+            40_000_000 + i
+        ));
+    }
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(extra),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run(t.path(), &cfg, "out").code, 0);
+    let before = read_tree(&t.path().join("out"));
+    use_ldap(&cfg, &s.url(), ", page_size: 1, batch_threshold: 0");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_enrolgen"))
+        .args([
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ])
+        .current_dir(t.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    s.stop();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("directory unicaen ({})", s.url())),
+        "{stderr}"
+    );
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+}
