@@ -179,10 +179,11 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
     let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let mut message = e.to_string();
-        if let Some(cut) = message.rfind(" at line ") {
-            message.truncate(cut);
-        }
+        // The position leads the message already; other positions (where a mapping
+        // started) stay.
+        let message = e
+            .to_string()
+            .replacen(&format!(" at line {line} column {column}"), "", 1);
         ConfigError::Syntax {
             path: path.to_path_buf(),
             line,
