@@ -94,8 +94,8 @@ fn group_template_errors() {
 #[test]
 fn yaml_syntax_error_names_line() {
     assert_error(
-        &BASE.replace("ecampus:\n    accounts", "ecampus:\n   accounts: [\n    x"),
-        "enrolgen.yaml:",
+        &BASE.replace("    csv: { delimiter: \";\" }\n", "    csv: { delimiter: \";\"\n"),
+        "enrolgen.yaml:11:1: did not find expected ',' or '}', while parsing a flow mapping at line 10 column 10",
     );
 }
 
