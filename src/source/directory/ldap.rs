@@ -184,6 +184,7 @@ impl LdapDirectory {
             }
         }
         let result = stream.result();
+        tracing::debug!(directory = %name, %filter, accounts = out.len(), "paged search done");
         if let Some(e) = failure {
             self.conn = None;
             return Err(self.fail(
