@@ -184,16 +184,34 @@ impl Slapd {
                 .args(["-b", "dc=unicaen,dc=fr", "-l"])
                 .arg(&p));
         }
-        let mut urls = format!("ldap://127.0.0.1:{port}/");
-        if opts.tls {
-            urls.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
+        // Ports were free a moment ago; another test may take one first: retry.
+        let (mut port, mut tls_port) = (port, tls_port);
+        for attempt in 1..=5 {
+            let mut urls = format!("ldap://127.0.0.1:{port}/");
+            if opts.tls {
+                urls.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
+            }
+            // A huge open-files limit makes slapd allocate a lot: cap it.
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -n 4096; exec {} -f {}/slapd.conf -h '{urls}'",
+                    bin.display(),
+                    d.display()
+                ))
+                .output()
+                .unwrap();
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                attempt < 5,
+                "slapd did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            port = free_port();
+            tls_port = free_port();
         }
-        // A huge open-files limit makes slapd allocate a lot: cap it.
-        sh(Command::new("sh").arg("-c").arg(format!(
-            "ulimit -n 4096; exec {} -f {}/slapd.conf -h '{urls}'",
-            bin.display(),
-            d.display()
-        )));
         let s = Slapd {
             port,
             tls_port,
