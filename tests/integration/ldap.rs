@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Command;
 
 use super::slapd::{Options, Slapd, ADMIN_DN, ADMIN_PW};
 use super::util::*;
@@ -469,4 +470,101 @@ fn slapd_killed_during_a_search_changes_nothing() {
         "{stderr}"
     );
     assert_same_files(&read_tree(&t.path().join("out")), &before);
+}
+
+/// Not a test: LDAP throughput at scale, enrolgen against ldapsearch on the same slapd
+/// (100,000 accounts, pages of 1000). Prints entries per second.
+/// `cargo test --release --test integration ldap_throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn ldap_throughput() {
+    const N: usize = 100_000;
+    let mut extra = String::new();
+    let mut ids = String::from("student_id\n");
+    for i in 0..N {
+        let etu = 50_000_000 + i;
+        extra.push_str(&format!(
+            "dn: uid=b{i},ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nobjectClass: supannPerson\nobjectClass: eduPerson\n\
+             uid: b{i}\ncn: B\nsn: B\nsupannAliasLogin: b{i}\nsupannEtuId: {etu}\neduPersonAffiliation: student\n\
+             supannRessourceEtat: {{COMPTE}}A\ncreateTimestamp: 20250901000000Z\n\n"
+        ));
+        ids.push_str(&format!("{etu}\n"));
+    }
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(extra),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("big.csv"), ids).unwrap();
+    std::fs::write(
+        t.path().join("big.yaml"),
+        format!(
+            "version: 1\nyear: 2026\ndirectories:\n  unicaen: {{ ldap: {{ url: \"{}\", base: \"ou=people,dc=unicaen,dc=fr\", page_size: 1000 }} }}\n\
+             platforms:\n  p: {{ accounts: [unicaen] }}\ncohorts:\n  big: {{ students: big.csv }}\n\
+             enrol:\n  - {{ cohort: big, platform: p, course: C, role: student }}\n",
+            s.url()
+        ),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = Command::new("ldapsearch")
+        .args([
+            "-x",
+            "-LLL",
+            "-H",
+            &s.url(),
+            "-b",
+            "ou=people,dc=unicaen,dc=fr",
+            "-E",
+            "pr=1000/noprompt",
+            "(supannAliasLogin=*)",
+            "supannAliasLogin",
+            "supannEtuId",
+            "eduPersonAffiliation",
+            "supannEmpId",
+            "supannRessourceEtat",
+            "createTimestamp",
+        ])
+        .output()
+        .unwrap();
+    let ls = start.elapsed().as_secs_f64();
+    let n = String::from_utf8_lossy(&out.stdout)
+        .matches("\ndn: ")
+        .count()
+        + 1;
+    println!(
+        "ldapsearch: {n} entries in {ls:.2} s ({:.0} entries/s)",
+        n as f64 / ls
+    );
+    let start = std::time::Instant::now();
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            "big.yaml",
+            "--out",
+            "out",
+            "--as-of",
+            "2026-11-24",
+        ],
+    );
+    let es = start.elapsed().as_secs_f64();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path().join("out/summary.json")).unwrap()).unwrap();
+    let dir = v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"].as_str().unwrap().starts_with("directory"))
+        .unwrap()
+        .clone();
+    let secs = dir["seconds"].as_f64().unwrap();
+    println!(
+        "enrolgen: whole run {es:.2} s; directory {} accounts kept in {secs:.2} s ({:.0} entries/s), {} search(es); {} enrolments",
+        dir["records"], (N + 330) as f64 / secs, dir["requests"], v["platforms"]["p"]["enrolments"]
+    );
 }
