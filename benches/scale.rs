@@ -23,7 +23,11 @@ const COHORTS: usize = 200;
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let v = f();
-    println!("{label:<48} {:>9.3} s", t.elapsed().as_secs_f64());
+    println!(
+        "{label:<48} {:>9.3} s   peak {:>5.0} MiB",
+        t.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
     v
 }
 

@@ -188,8 +188,10 @@ pub struct Enrolment {
     pub enrolstatus: Option<u8>,
     pub enroltimestart: Option<NaiveDate>,
     /// Rules that produced it (numbers), for the report and `explain`.
-    pub rules: BTreeSet<usize>,
-    pub cohorts: BTreeSet<String>,
+    /// Sorted, without repeats (a small Vec: most enrolments come from one rule).
+    pub rules: Vec<usize>,
+    /// Sorted, without repeats.
+    pub cohorts: Vec<String>,
 }
 
 /// Why a person × enrolment was not written.

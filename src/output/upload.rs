@@ -3,6 +3,7 @@
 //! enrolment columns numbered from 1 without gaps, rows sorted. This is the only
 //! place that builds a `csv::Writer` for upload files.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -10,15 +11,16 @@ use crate::model::{CsvFormat, Enrolment, Layout};
 use crate::moodle;
 use crate::output::{OutputError, RenderedFile};
 
-/// One enrolment cell group of a row: course, role and the optional values.
+/// One enrolment cell group of a row: course, role and the optional values,
+/// borrowed from the enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Slot {
-    course: String,
-    group: String,
-    role: String,
-    enrolperiod: String,
-    enrolstatus: String,
-    enroltimestart: String,
+struct Slot<'a> {
+    course: &'a str,
+    group: &'a str,
+    role: &'a str,
+    enrolperiod: Option<u32>,
+    enrolstatus: Option<u8>,
+    enroltimestart: Option<chrono::NaiveDate>,
 }
 
 /// Which optional columns the file has (any enrolment uses them).
@@ -30,17 +32,14 @@ struct Columns {
     enroltimestart: bool,
 }
 
-fn slots(e: &Enrolment) -> Vec<Slot> {
+fn slots(e: &Enrolment) -> Vec<Slot<'_>> {
     let base = Slot {
-        course: e.course.clone(),
-        group: String::new(),
-        role: e.role.clone(),
-        enrolperiod: e.enrolperiod.map(|p| p.to_string()).unwrap_or_default(),
-        enrolstatus: e.enrolstatus.map(|s| s.to_string()).unwrap_or_default(),
-        enroltimestart: e
-            .enroltimestart
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default(),
+        course: &e.course,
+        group: "",
+        role: &e.role,
+        enrolperiod: e.enrolperiod,
+        enrolstatus: e.enrolstatus,
+        enroltimestart: e.enroltimestart,
     };
     if e.groups.is_empty() {
         return vec![base];
@@ -50,7 +49,7 @@ fn slots(e: &Enrolment) -> Vec<Slot> {
     e.groups
         .iter()
         .map(|g| Slot {
-            group: g.clone(),
+            group: g,
             ..base.clone()
         })
         .collect()
@@ -77,9 +76,9 @@ pub fn render<'a>(
     for e in enrolments {
         for s in slots(e) {
             cols.group |= !s.group.is_empty();
-            cols.enrolperiod |= !s.enrolperiod.is_empty();
-            cols.enrolstatus |= !s.enrolstatus.is_empty();
-            cols.enroltimestart |= !s.enroltimestart.is_empty();
+            cols.enrolperiod |= s.enrolperiod.is_some();
+            cols.enrolstatus |= s.enrolstatus.is_some();
+            cols.enroltimestart |= s.enroltimestart.is_some();
             by_user.entry(e.username.as_str()).or_default().push(s);
         }
     }
@@ -113,24 +112,27 @@ pub fn render<'a>(
         };
         w.write_record(&header).map_err(fail)?;
         for (row_no, (user, ss)) in chunk.iter().enumerate() {
-            let mut record: Vec<&str> = Vec::with_capacity(header.len());
-            record.push(user);
+            let mut record: Vec<Cow<'_, str>> = Vec::with_capacity(header.len());
+            record.push(Cow::Borrowed(user));
             for n in 0..width {
                 let s = ss.get(n);
-                let pick = |f: fn(&Slot) -> &str| s.map(f).unwrap_or("");
-                record.push(pick(|s| &s.course));
-                record.push(pick(|s| &s.role));
+                let text = |f: for<'s> fn(&Slot<'s>) -> &'s str| Cow::Borrowed(s.map_or("", f));
+                let num = |v: Option<String>| v.map_or(Cow::Borrowed(""), Cow::Owned);
+                record.push(text(|s| s.course));
+                record.push(text(|s| s.role));
                 if cols.group {
-                    record.push(pick(|s| &s.group));
+                    record.push(text(|s| s.group));
                 }
                 if cols.enrolperiod {
-                    record.push(pick(|s| &s.enrolperiod));
+                    record.push(num(s.and_then(|s| s.enrolperiod).map(|p| p.to_string())));
                 }
                 if cols.enrolstatus {
-                    record.push(pick(|s| &s.enrolstatus));
+                    record.push(num(s.and_then(|s| s.enrolstatus).map(|p| p.to_string())));
                 }
                 if cols.enroltimestart {
-                    record.push(pick(|s| &s.enroltimestart));
+                    record.push(num(s
+                        .and_then(|s| s.enroltimestart)
+                        .map(|d| d.format("%Y-%m-%d").to_string())));
                 }
             }
             // The planner checked every value; this guards the file itself.
@@ -153,7 +155,8 @@ pub fn render<'a>(
                     message: m,
                 });
             }
-            w.write_record(&record).map_err(fail)?;
+            w.write_record(record.iter().map(|c| c.as_bytes()))
+                .map_err(fail)?;
         }
         let bytes = w.into_inner().map_err(|e| OutputError::Encode {
             what: name.display().to_string(),
@@ -188,7 +191,6 @@ fn header(width: usize, cols: Columns) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     fn e(user: &str, course: &str, groups: &[&str], period: Option<u32>) -> Enrolment {
         Enrolment {
@@ -199,8 +201,8 @@ mod tests {
             enrolperiod: period,
             enrolstatus: None,
             enroltimestart: None,
-            rules: BTreeSet::new(),
-            cohorts: BTreeSet::new(),
+            rules: Vec::new(),
+            cohorts: Vec::new(),
         }
     }
 

@@ -166,8 +166,8 @@ fn enrol_member(
             enrolperiod: rule.enrolperiod,
             enrolstatus: rule.enrolstatus,
             enroltimestart: rule.enroltimestart,
-            rules: [rule.number].into(),
-            cohorts: [rule.cohort.clone()].into(),
+            rules: vec![rule.number],
+            cohorts: vec![rule.cohort.clone()],
         };
         match merge(&mut pp.enrolments, e) {
             Merge::New | Merge::Merged => {}
@@ -424,7 +424,7 @@ fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge
         map.insert(key, e);
         return Merge::New;
     };
-    let first = old.rules.iter().next().copied().unwrap_or_default();
+    let first = old.rules.first().copied().unwrap_or_default();
     let mut conflicts = Vec::new();
     if old.role != e.role {
         conflicts.push(format!(
@@ -474,7 +474,11 @@ fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge
     old.enroltimestart = old.enroltimestart.or(e.enroltimestart);
     let same_values = *old == before;
     old.rules.extend(e.rules);
+    old.rules.sort_unstable();
+    old.rules.dedup();
     old.cohorts.extend(e.cohorts);
+    old.cohorts.sort_unstable();
+    old.cohorts.dedup();
     if same_values {
         Merge::Duplicate(first)
     } else {

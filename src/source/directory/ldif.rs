@@ -1,7 +1,8 @@
 //! The offline directory: an LDIF export (RFC 2849) read into memory, answering the
 //! same lookups and cohort filters as the live LDAP directory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -17,16 +18,22 @@ use crate::source::SourceError;
 pub struct Entry {
     pub dn: String,
     pub line: usize,
-    pub attrs: BTreeMap<String, Vec<String>>,
+    /// (lower-cased attribute, value) pairs sorted by attribute, values of one
+    /// attribute in file order: a flat list is lighter than a map for the ten or so
+    /// attributes of a person.
+    pub attrs: Vec<(Box<str>, Box<str>)>,
 }
 
 impl Entry {
     pub fn values(&self, attr: &str) -> impl Iterator<Item = &str> {
-        self.attrs
-            .get(attr)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
+        let start = self.attrs.partition_point(|(a, _)| &**a < attr);
+        let len = self.attrs[start..].partition_point(|(a, _)| &**a == attr);
+        self.attrs[start..start + len].iter().map(|(_, v)| &**v)
+    }
+
+    fn finish(mut self) -> Entry {
+        self.attrs.sort_by(|a, b| a.0.cmp(&b.0));
+        self
     }
 }
 
@@ -37,13 +44,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
         line,
         message,
     };
-    // Unfold: a line starting with one space continues the previous one.
-    let mut logical: Vec<(usize, String)> = Vec::new();
-    for (i, raw) in text.split('\n').enumerate() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+    // Unfold: a line starting with one space continues the previous one. Borrowed
+    // unless folded, so a large export is not copied line by line.
+    let physical: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let mut logical: Vec<(usize, Cow<'_, str>)> = Vec::new();
+    for (i, raw) in physical.into_iter().enumerate() {
         if let Some(cont) = raw.strip_prefix(' ') {
             match logical.last_mut() {
-                Some((_, l)) if !l.is_empty() => l.push_str(cont),
+                Some((_, l)) if !l.is_empty() => l.to_mut().push_str(cont),
                 _ => {
                     return Err(bad(
                         i + 1,
@@ -52,7 +63,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
                 }
             }
         } else {
-            logical.push((i + 1, raw.to_string()));
+            logical.push((i + 1, Cow::Borrowed(raw)));
         }
     }
     let mut entries = Vec::new();
@@ -63,7 +74,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
         }
         if l.is_empty() {
             if let Some(e) = current.take() {
-                entries.push(e);
+                entries.push(e.finish());
             }
             continue;
         }
@@ -96,7 +107,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
                 current = Some(Entry {
                     dn: value,
                     line,
-                    attrs: BTreeMap::new(),
+                    attrs: Vec::new(),
                 });
             }
             None => {
@@ -111,22 +122,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
                     "change records (changetype:) are not a directory export".into(),
                 ))
             }
-            Some(e) => e.attrs.entry(name).or_default().push(value),
+            Some(e) => e
+                .attrs
+                .push((name.into_boxed_str(), value.into_boxed_str())),
         }
     }
     if let Some(e) = current.take() {
-        entries.push(e);
+        entries.push(e.finish());
     }
     Ok(entries)
 }
 
-/// A directory read from an LDIF file.
+/// A directory read from an LDIF file. Entries are kept (cohort filters may use any
+/// attribute); accounts are mapped from them when asked for.
 pub struct LdifDirectory {
     name: String,
     path: PathBuf,
     settings: DirectorySettings,
     entries: Vec<Entry>,
-    accounts: Vec<Account>,
     by_student_id: HashMap<String, Vec<usize>>,
     by_username: HashMap<String, usize>,
 }
@@ -135,30 +148,40 @@ impl LdifDirectory {
     pub fn open(settings: &DirectorySettings, path: &Path) -> Result<LdifDirectory, SourceError> {
         let text = std::fs::read_to_string(path).map_err(|e| SourceError::read(path, e))?;
         let mut entries = parse(path, &text)?;
+        drop(text);
         if let Some(f) = &settings.filter {
             entries.retain(|e| f.matches(&|a: &str| e.values(a)));
         }
-        let mut dir = LdifDirectory {
+        let attrs = &settings.attrs;
+        let mut by_student_id: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_username = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            let Some(username) = e
+                .values(&attrs.username)
+                .next()
+                .map(|u| u.trim().to_lowercase())
+            else {
+                continue;
+            };
+            if username.is_empty() {
+                continue;
+            }
+            for id in e.values(&attrs.student_id) {
+                by_student_id
+                    .entry(id.trim().to_string())
+                    .or_default()
+                    .push(i);
+            }
+            by_username.entry(username).or_insert(i);
+        }
+        Ok(LdifDirectory {
             name: settings.name.clone(),
             path: path.to_path_buf(),
             settings: settings.clone(),
-            accounts: Vec::new(),
-            by_student_id: HashMap::new(),
-            by_username: HashMap::new(),
-            entries: Vec::new(),
-        };
-        for e in &entries {
-            if let Some(a) = dir.account(e) {
-                let i = dir.accounts.len();
-                for id in &a.student_ids {
-                    dir.by_student_id.entry(id.clone()).or_default().push(i);
-                }
-                dir.by_username.entry(a.username.clone()).or_insert(i);
-                dir.accounts.push(a);
-            }
-        }
-        dir.entries = entries;
-        Ok(dir)
+            entries,
+            by_student_id,
+            by_username,
+        })
     }
 
     fn account(&self, e: &Entry) -> Option<Account> {
@@ -186,7 +209,10 @@ impl Directory for LdifDirectory {
         );
         idx.sort_unstable();
         idx.dedup();
-        Ok(idx.into_iter().map(|i| self.accounts[i].clone()).collect())
+        Ok(idx
+            .into_iter()
+            .filter_map(|i| self.account(&self.entries[i]))
+            .collect())
     }
 
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError> {
