@@ -9,8 +9,6 @@ use std::process::Command;
 use super::slapd::{Options, Slapd, ADMIN_DN, ADMIN_PW};
 use super::util::*;
 
-const AS_OF: &str = "2026-11-24";
-
 /// Points the copied demo's directories at slapd with extra `ldap:` keys.
 fn use_ldap(cfg: &Path, url: &str, extra: &str) {
     edit(
@@ -27,24 +25,9 @@ fn use_ldap(cfg: &Path, url: &str, extra: &str) {
     );
 }
 
-fn run(dir: &Path, cfg: &Path, out: &str) -> Out {
-    enrolgen(
-        dir,
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            out,
-            "--as-of",
-            AS_OF,
-        ],
-    )
-}
-
 fn ldif_reference(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let cfg = copy_demo(&dir.join("ref"));
-    let r = run(dir, &cfg, "ref-out");
+    let r = run_config(dir, &cfg, "ref-out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     outputs(&dir.join("ref-out"))
 }
@@ -78,7 +61,7 @@ fn paged_ldap_run_gives_the_same_files_as_ldif() {
     let cfg = copy_demo(t.path());
     // Whole branch (threshold 0), pages of 7 entries: dozens of pages.
     use_ldap(&cfg, &s.url(), ", page_size: 7, batch_threshold: 0");
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_same_files(&outputs(&t.path().join("out")), &expected);
     // One search for the lookup and one per LDAP cohort.
@@ -99,7 +82,7 @@ fn batched_ldap_lookup_gives_the_same_files_as_ldif() {
     let expected = ldif_reference(t.path());
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), ", batch_threshold: 100000, batch_size: 40");
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_same_files(&outputs(&t.path().join("out")), &expected);
     // ~310 student numbers in OR-filters of 40, 3 usernames, 1 cohort search.
@@ -123,7 +106,7 @@ fn ldaps_with_the_test_ca_works_and_a_wrong_ca_fails() {
         &s.ldaps_url(),
         &format!(", ca_file: \"{}\"", s.ca.display()),
     );
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_same_files(&outputs(&t.path().join("out")), &expected);
 
@@ -133,7 +116,7 @@ fn ldaps_with_the_test_ca_works_and_a_wrong_ca_fails() {
         &s.other_ca.display().to_string(),
     );
     std::fs::write(&cfg, text).unwrap();
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains(&s.ldaps_url()) && r.stderr.contains("TLS failure"),
@@ -158,7 +141,7 @@ fn starttls_with_the_test_ca_works() {
         &s.url(),
         &format!(", starttls: true, ca_file: \"{}\"", s.ca.display()),
     );
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -175,7 +158,7 @@ fn wrong_password_names_the_server_and_hides_the_password() {
         &format!(", bind_dn: \"{ADMIN_DN}\", password_file: pw"),
     );
     std::fs::write(t.path().join("demo/pw"), "not-the-password\n").unwrap();
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains(&format!("({})", s.url())), "{}", r.stderr);
     assert!(
@@ -187,7 +170,7 @@ fn wrong_password_names_the_server_and_hides_the_password() {
     assert!(!r.stderr.contains("not-the-password"));
     assert!(!t.path().join("out/ecampus").exists());
     std::fs::write(t.path().join("demo/pw"), format!("{ADMIN_PW}\n")).unwrap();
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -199,10 +182,10 @@ fn server_stopped_before_the_run_changes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), "");
-    assert_eq!(run(t.path(), &cfg, "out").code, 0);
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
     let before = read_tree(&t.path().join("out"));
     s.stop();
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
@@ -263,7 +246,7 @@ fn connection_lost_during_a_search_changes_nothing() {
     };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    assert_eq!(run(t.path(), &cfg, "out").code, 0);
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
     let before = read_tree(&t.path().join("out"));
     let port = cutting_proxy(s.port, 30_000);
     use_ldap(
@@ -271,7 +254,7 @@ fn connection_lost_during_a_search_changes_nothing() {
         &format!("ldap://127.0.0.1:{port}"),
         ", page_size: 50, batch_threshold: 0",
     );
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
@@ -294,7 +277,7 @@ fn size_limit_is_an_error_not_the_end_of_the_data() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     use_ldap(&cfg, &s.url(), ", page_size: 50, batch_threshold: 0");
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("size limit exceeded"), "{}", r.stderr);
     assert!(!t.path().join("out/ecampus").exists());
@@ -313,7 +296,7 @@ fn missing_base_is_named() {
         "base: \"ou=people,dc=unicaen,dc=fr\"",
         "base: \"ou=persons,dc=unicaen,dc=fr\"",
     );
-    let r = run(t.path(), &cfg, "out");
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("base not found (noSuchObject)"),
@@ -403,7 +386,7 @@ fn ldap_vs_ldif_timing() {
         let mut best = f64::MAX;
         for _ in 0..10 {
             let start = std::time::Instant::now();
-            assert_eq!(run(t.path(), cfg, name).code, 0);
+            assert_eq!(run_config(t.path(), cfg, name).code, 0);
             best = best.min(start.elapsed().as_secs_f64());
         }
         let v: serde_json::Value = serde_json::from_slice(
@@ -443,7 +426,7 @@ fn slapd_killed_during_a_search_changes_nothing() {
     };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    assert_eq!(run(t.path(), &cfg, "out").code, 0);
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
     let before = read_tree(&t.path().join("out"));
     use_ldap(&cfg, &s.url(), ", page_size: 1, batch_threshold: 0");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_enrolgen"))

@@ -5,8 +5,6 @@ use std::process::Command;
 
 use super::util::*;
 
-const AS_OF: &str = "2026-11-24";
-
 /// A one-course config fed by a student list, with the demo's Caen directory.
 fn soutien(dir: &std::path::Path, ids: &[u32], role: &str) -> std::path::PathBuf {
     let cfg = copy_demo(dir);
@@ -181,15 +179,7 @@ fn full_run_rewrites_everything_and_resets_the_state() {
 fn a_held_lock_refuses_a_second_run_and_changes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let args = [
-        "run",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
+    let args = run_args(&cfg, "out");
     assert_eq!(enrolgen(t.path(), &args).code, 0);
     let before = read_tree(&t.path().join("out"));
     let lock = std::fs::OpenOptions::new()
@@ -213,22 +203,7 @@ fn a_held_lock_refuses_a_second_run_and_changes_nothing() {
 fn concurrent_runs_never_corrupt_the_output() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    assert_eq!(
-        enrolgen(
-            t.path(),
-            &[
-                "run",
-                "-c",
-                cfg.to_str().unwrap(),
-                "--out",
-                "ref",
-                "--as-of",
-                AS_OF
-            ]
-        )
-        .code,
-        0
-    );
+    assert_eq!(run_config(t.path(), &cfg, "ref").code, 0);
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_enrolgen"))
             .args([
@@ -264,18 +239,7 @@ fn concurrent_runs_never_corrupt_the_output() {
 fn cron_run_is_silent_on_stdout_and_has_no_progress_bar() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-        ],
-    );
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout, "");
     assert_eq!(r.stderr, "enrolgen: warning: cohort his-l1 returned nobody for year 2026 (a typo in an étape code or version is the usual cause)\n");

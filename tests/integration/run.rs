@@ -6,8 +6,6 @@ use enrolgen::moodle::{self, LintOptions};
 
 use super::util::*;
 
-const AS_OF: &str = "2026-11-24";
-
 #[test]
 fn demo_run_matches_expected_files() {
     let t = tempfile::tempdir().unwrap();
@@ -69,18 +67,7 @@ fn same_as_of_gives_byte_identical_files() {
 fn every_upload_file_passes_moodle_rules() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-        ],
-    );
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut checked = 0;
     for (name, bytes) in outputs(&t.path().join("out")) {
@@ -133,18 +120,7 @@ fn every_reason_code_is_reported() {
         "  - { cohort: psy-l1, platform: ecampus, course: PSY-L1-METHODO, role: teacher }\n",
     );
     std::fs::write(&cfg, text).unwrap();
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-        ],
-    );
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut seen = BTreeSet::new();
     for p in ["ecampus", "collegium", "prelude"] {
@@ -289,18 +265,7 @@ fn too_many_left_out_exits_1_but_writes_files() {
         "version: 1\n",
         "version: 1\nmax_left_out_ratio: 0.01\n",
     );
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-        ],
-    );
+    let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("above max_left_out_ratio 1.0%"),
@@ -314,15 +279,7 @@ fn too_many_left_out_exits_1_but_writes_files() {
 fn smaller_run_removes_stale_parts() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let args = [
-        "run",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
+    let args = run_args(&cfg, "out");
     assert_eq!(enrolgen(t.path(), &args).code, 0);
     assert!(t.path().join("out/ecampus/ecampus-002.csv").exists());
     edit(&cfg, "max_rows: 150", "max_rows: 5000");

@@ -115,3 +115,24 @@ pub fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec
     let differ: Vec<&String> = a.keys().filter(|k| a[*k] != b[*k]).collect();
     assert!(differ.is_empty(), "files differ: {differ:?}");
 }
+
+/// The as-of date of the demo's expected files.
+pub const AS_OF: &str = "2026-11-24";
+
+/// `run -c CFG --out OUT --as-of AS_OF`.
+pub fn run_args<'a>(cfg: &'a Path, out: &'a str) -> [&'a str; 7] {
+    [
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        out,
+        "--as-of",
+        AS_OF,
+    ]
+}
+
+/// Runs `run_args(cfg, out)` in `dir`.
+pub fn run_config(dir: &Path, cfg: &Path, out: &str) -> Out {
+    enrolgen(dir, &run_args(cfg, out))
+}
