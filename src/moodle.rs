@@ -268,11 +268,11 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         enrolments: 0,
         problems: Vec::new(),
     };
-    let Some(header_bytes) = lines.first() else {
+    if lines.is_empty() {
         push(0, Severity::Error, "the file is empty".into());
         report.problems = problems;
         return report;
-    };
+    }
     let mut texts: Vec<String> = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         match std::str::from_utf8(l) {
@@ -318,7 +318,6 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         },
     };
     report.delimiter = Some(delimiter);
-    let _ = header_bytes;
 
     // Header.
     let names: Vec<String> = header

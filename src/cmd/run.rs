@@ -305,6 +305,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     }
 
     if args.dry_run {
+        // Errors writing to stdout (a closed pipe, `| head`) are not the run's failure.
         let mut stdout = std::io::stdout().lock();
         for (name, s) in &staged {
             let uploads = s.outbox.iter().chain(s.files.iter());
