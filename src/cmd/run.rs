@@ -189,17 +189,27 @@ fn stage_outbox(
     ))
 }
 
-fn write_staged(s: &Staged, platform: &str) -> Result<(), OutputError> {
-    if !s.outbox.is_empty() {
-        atomic::write_all(&s.dir.join(outbox::OUTBOX), &s.outbox)?;
+/// Writes every platform's files: all of them to temporary names first (so a full
+/// disk changes nothing), then the renames, each platform's state last, once the
+/// files it describes are in place.
+fn write_staged(staged: &[(String, Staged)]) -> Result<(), OutputError> {
+    let mut prepared = atomic::Prepared::default();
+    for (_, s) in staged {
+        if !s.outbox.is_empty() {
+            prepared.add(&s.dir.join(outbox::OUTBOX), &s.outbox)?;
+        }
+        prepared.add(&s.dir, &s.files)?;
     }
-    atomic::write_all(&s.dir, &s.files)?;
-    if let Some(keep) = &s.stale_parts_of {
-        atomic::remove_stale_parts(&s.dir, platform, keep)?;
+    for (_, s) in staged {
+        if let Some(state) = &s.state {
+            prepared.add(&s.dir, std::slice::from_ref(state))?;
+        }
     }
-    // The state moves only once the files it describes are in place.
-    if let Some(state) = &s.state {
-        atomic::write_all(&s.dir, std::slice::from_ref(state))?;
+    prepared.commit()?;
+    for (name, s) in staged {
+        if let Some(keep) = &s.stale_parts_of {
+            atomic::remove_stale_parts(&s.dir, name, keep)?;
+        }
     }
     Ok(())
 }
@@ -317,9 +327,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
             }
         }
     } else {
-        for (name, s) in &staged {
-            write_staged(s, name)?;
-        }
+        write_staged(&staged)?;
         let json = summary.to_json()?;
         atomic::write_all(
             &args.out,

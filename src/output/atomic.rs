@@ -15,29 +15,50 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
     }
 }
 
+/// Files written to temporary names, waiting to be renamed over their targets.
+/// Dropped without `commit`, the temporary files are removed and nothing changed.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    files: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl Prepared {
+    /// Writes and syncs every file under `dir` to a temporary name. Errors of the
+    /// disk (full, permissions) happen here, before any target is touched.
+    pub fn add(&mut self, dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        for f in files {
+            let target = dir.join(&f.name);
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".enrolgen-")
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(io(dir))?;
+            tmp.write_all(&f.bytes).map_err(io(&target))?;
+            tmp.as_file().sync_all().map_err(io(&target))?;
+            self.files.push((tmp, target));
+        }
+        Ok(())
+    }
+
+    /// Renames every file over its target, in the order they were added.
+    pub fn commit(self) -> Result<(), OutputError> {
+        for (tmp, target) in self.files {
+            tmp.persist(&target).map_err(|e| OutputError::Io {
+                path: target.clone(),
+                source: e.error,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes every file under `dir`: all temporary files first, then all renames, so an
 /// error while writing leaves every previous file as it was.
 pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut staged = Vec::with_capacity(files.len());
-    for f in files {
-        let target = dir.join(&f.name);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".enrolgen-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(io(dir))?;
-        tmp.write_all(&f.bytes).map_err(io(&target))?;
-        tmp.as_file().sync_all().map_err(io(&target))?;
-        staged.push((tmp, target));
-    }
-    for (tmp, target) in staged {
-        tmp.persist(&target).map_err(|e| OutputError::Io {
-            path: target.clone(),
-            source: e.error,
-        })?;
-    }
-    Ok(())
+    let mut p = Prepared::default();
+    p.add(dir, files)?;
+    p.commit()
 }
 
 /// Removes the numbered parts (`<platform>-NNN.csv`) a previous, larger run left

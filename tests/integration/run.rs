@@ -322,3 +322,20 @@ fn csv_extract_builds_a_file_without_database() {
         "{left}"
     );
 }
+
+#[test]
+fn output_error_changes_no_platform() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
+    // prelude's directory replaced by a file: its files cannot be written.
+    std::fs::remove_dir_all(t.path().join("out/prelude")).unwrap();
+    std::fs::write(t.path().join("out/prelude"), "in the way").unwrap();
+    let before = read_tree(&t.path().join("out"));
+    // Something for ecampus to change, so that a partial write would show.
+    edit(&cfg, "max_rows: 150", "max_rows: 100");
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("out/prelude"), "{}", r.stderr);
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+}
