@@ -111,15 +111,18 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         report::ImportFiles::These(&names),
     ));
     atomic::write_all(&args.out, &files)?;
-    eprintln!(
-        "{}: {} enrolment(s) in {}, {} left out (see {})",
-        course,
-        pp.enrolments.len(),
+    let written = if names.is_empty() {
+        "no upload file (nothing to enrol)".to_string()
+    } else {
         names
             .iter()
             .map(|n| args.out.join(n).display().to_string())
             .collect::<Vec<_>>()
-            .join(", "),
+            .join(", ")
+    };
+    eprintln!(
+        "{course}: {} enrolment(s), {written}; {} left out (see {})",
+        pp.enrolments.len(),
         pp.left_out.len(),
         args.out.join(format!("{stem}-left-out.csv")).display()
     );

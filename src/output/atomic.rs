@@ -61,8 +61,8 @@ pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> 
     p.commit()
 }
 
-/// Removes the numbered parts (`<platform>-NNN.csv`) a previous, larger run left
-/// behind, so nobody imports a stale part.
+/// Removes the upload files (`<platform>.csv`, `<platform>-NNN.csv`) a previous run
+/// wrote and this one did not, so nobody imports a stale file.
 pub fn remove_stale_parts(
     dir: &Path,
     platform: &str,
@@ -73,10 +73,11 @@ pub fn remove_stale_parts(
     };
     for entry in read.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let is_part = name
-            .strip_prefix(&format!("{platform}-"))
-            .and_then(|r| r.strip_suffix(".csv"))
-            .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()));
+        let is_part = name == format!("{platform}.csv")
+            || name
+                .strip_prefix(&format!("{platform}-"))
+                .and_then(|r| r.strip_suffix(".csv"))
+                .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()));
         if is_part && !keep.iter().any(|k| k.name == Path::new(&name)) {
             std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
         }

@@ -71,6 +71,7 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
         _ => "tab",
     };
     let which = match files {
+        ImportFiles::These([]) => "Nothing to import: this run planned no enrolment for this platform.\n".to_string(),
         ImportFiles::These(names) => format!("Files, in this order: {}\n", names.join(", ")),
         ImportFiles::Outbox => "Files: every .csv of this folder, in number order (0001, 0002 …; a part\n\
                                 -002 right after its file). After importing a file, move it to ../imported/:\n\

@@ -94,12 +94,9 @@ pub fn render<'a>(
     let header = header(width, cols);
     let per_file = format.max_rows.unwrap_or(usize::MAX).max(1);
     let mut files = Vec::new();
-    let chunks: Vec<&[(&str, Vec<Slot>)]> = if rows.is_empty() {
-        vec![&[]]
-    } else {
-        rows.chunks(per_file).collect()
-    };
-    for (i, chunk) in chunks.into_iter().enumerate() {
+    // Nothing to enrol: no file at all, rather than a header an administrator
+    // would import for nothing.
+    for (i, chunk) in rows.chunks(per_file).enumerate() {
         let name = part_name(platform, i + 1);
         let mut w = csv::WriterBuilder::new()
             .delimiter(format.delimiter)
@@ -261,6 +258,16 @@ mod tests {
         let names: Vec<_> = files.iter().map(|f| f.name.display().to_string()).collect();
         assert_eq!(names, ["p.csv", "p-002.csv", "p-003.csv"]);
         assert_eq!(text(&files[2]), "username;course1;role1\nu4;C;student\n");
+    }
+
+    #[test]
+    fn nothing_to_enrol_writes_no_file() {
+        let fmt = CsvFormat {
+            delimiter: b';',
+            layout: Layout::Long,
+            max_rows: None,
+        };
+        assert!(render("p", &fmt, &[]).unwrap().is_empty());
     }
 
     #[test]

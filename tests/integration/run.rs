@@ -339,3 +339,20 @@ fn output_error_changes_no_platform() {
     assert!(r.stderr.contains("out/prelude"), "{}", r.stderr);
     assert_same_files(&read_tree(&t.path().join("out")), &before);
 }
+
+#[test]
+fn an_empty_platform_gets_no_upload_file_and_loses_the_old_one() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
+    assert!(t.path().join("out/ecampus/ecampus.csv").exists());
+    // Only the cohort whose version does not exist: nothing to enrol on ecampus.
+    let mut args = run_args(&cfg, "out").to_vec();
+    args.extend(["--cohort", "his-l1"]);
+    let r = enrolgen(t.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t.path().join("out/ecampus/ecampus.csv").exists());
+    assert!(!t.path().join("out/ecampus/ecampus-002.csv").exists());
+    let import = std::fs::read_to_string(t.path().join("out/ecampus/IMPORT.txt")).unwrap();
+    assert!(import.contains("Nothing to import"), "{import}");
+}
