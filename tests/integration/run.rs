@@ -356,3 +356,25 @@ fn an_empty_platform_gets_no_upload_file_and_loses_the_old_one() {
     let import = std::fs::read_to_string(t.path().join("out/ecampus/IMPORT.txt")).unwrap();
     assert!(import.contains("Nothing to import"), "{import}");
 }
+
+#[test]
+fn check_opens_account_lists_and_student_files() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("account list of prelude") && r.stdout.contains("ok, 36 account(s)"),
+        "{}",
+        r.stdout
+    );
+    std::fs::remove_file(t.path().join("demo/prelude-accounts.csv")).unwrap();
+    let r = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("account list of prelude: FAIL  cannot read"),
+        "{}",
+        r.stdout
+    );
+}

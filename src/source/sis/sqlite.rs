@@ -179,6 +179,32 @@ mod tests {
     }
 
     #[test]
+    fn a_db_file_is_opened_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("apogee.db");
+        let conn = Connection::open(&p).unwrap();
+        conn.execute_batch("CREATE TABLE ANNEE_UNI (COD_ANU VARCHAR2(4), ETA_ANU_IAE VARCHAR2(1)); INSERT INTO ANNEE_UNI VALUES ('2026', 'O');").unwrap();
+        drop(conn);
+        let mut db = Sqlite::open(&p).unwrap();
+        assert_eq!(
+            db.fetch(&super::super::OPEN_YEAR, &[]).unwrap(),
+            vec![vec![Some("2026".to_string())]]
+        );
+        assert!(
+            db.conn.execute("DELETE FROM ANNEE_UNI", []).is_err(),
+            "read-only"
+        );
+        let missing = Sqlite::open(&dir.path().join("nope.db"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            missing.starts_with("cannot read") && missing.contains("nope.db"),
+            "{missing}"
+        );
+    }
+
+    #[test]
     fn script_error_names_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.sql");
