@@ -262,7 +262,10 @@ fn cron_run_is_silent_on_stdout_and_has_no_progress_bar() {
         "{}",
         v.stderr
     );
-    assert!(!v.stderr.contains('\r'));
+    assert!(
+        !v.stderr.contains('\r') && !v.stderr.contains('\x1b'),
+        "no spinner, no colour codes"
+    );
 }
 
 #[test]
