@@ -89,7 +89,6 @@ pub fn remove_stale_parts(
 #[derive(Debug)]
 pub struct DirLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl DirLock {
@@ -119,11 +118,7 @@ impl DirLock {
         }
         file.set_len(0).map_err(io(&path))?;
         write!(file, "{}", std::process::id()).map_err(io(&path))?;
-        Ok(DirLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(DirLock { _file: file })
     }
 }
 

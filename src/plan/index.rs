@@ -42,12 +42,4 @@ impl AccountIndex {
             .get(&u.to_lowercase())
             .map(|i| &self.accounts[*i])
     }
-
-    pub fn len(&self) -> usize {
-        self.accounts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
-    }
 }

@@ -324,20 +324,7 @@ fn filter_values_are_escaped() {
         "usernames: [toto211, MartinP, dupontm]",
         "usernames: [toto211, \"a*b\", \"x(y)\", \"b\\\\c\"]",
     );
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-            "--cohort",
-            "tutors-psy",
-        ],
-    );
+    let r = run_with(t.path(), &cfg, "out", &["--cohort", "tutors-psy"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let csv = std::fs::read_to_string(t.path().join("out/ecampus/ecampus.csv")).unwrap();
     assert!(!csv.contains("axb"), "{csv}");

@@ -30,18 +30,9 @@ fn twenty() -> Vec<u32> {
 }
 
 fn delta(dir: &std::path::Path, cfg: &std::path::Path, extra: &[&str]) -> Out {
-    let mut args = vec![
-        "run",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-        "--delta",
-    ];
+    let mut args = vec!["--delta"];
     args.extend_from_slice(extra);
-    enrolgen(dir, &args)
+    run_with(dir, cfg, "out", &args)
 }
 
 #[test]
@@ -157,19 +148,7 @@ fn full_run_rewrites_everything_and_resets_the_state() {
     let t = tempfile::tempdir().unwrap();
     let cfg = soutien(t.path(), &twenty(), "student");
     assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-            "--full",
-        ],
-    );
+    let r = run_with(t.path(), &cfg, "out", &["--full"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0002.csv")).unwrap();
     assert_eq!(f.lines().count(), 21);

@@ -182,19 +182,7 @@ fn failed_run_leaves_previous_output_intact() {
 fn dry_run_prints_and_writes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-            "--dry-run",
-        ],
-    );
+    let r = run_with(t.path(), &cfg, "out", &["--dry-run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
@@ -209,21 +197,11 @@ fn dry_run_prints_and_writes_nothing() {
 fn json_summary_on_stdout_and_platform_filter() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
+    let r = run_with(
         t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-            "--platform",
-            "prelude",
-            "--json",
-            "-q",
-        ],
+        &cfg,
+        "out",
+        &["--platform", "prelude", "--json", "-q"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
@@ -297,21 +275,11 @@ fn csv_extract_builds_a_file_without_database() {
     )
     .unwrap();
     edit(&cfg, "sqlite: apogee.sql", "csv: extract.csv");
-    let r = enrolgen(
+    let r = run_with(
         t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-            "--cohort",
-            "psy-l1",
-            "--platform",
-            "ecampus",
-        ],
+        &cfg,
+        "out",
+        &["--cohort", "psy-l1", "--platform", "ecampus"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("out/ecampus/ecampus.csv")).unwrap();
@@ -347,9 +315,7 @@ fn an_empty_platform_gets_no_upload_file_and_loses_the_old_one() {
     assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
     assert!(t.path().join("out/ecampus/ecampus.csv").exists());
     // Only the cohort whose version does not exist: nothing to enrol on ecampus.
-    let mut args = run_args(&cfg, "out").to_vec();
-    args.extend(["--cohort", "his-l1"]);
-    let r = enrolgen(t.path(), &args);
+    let r = run_with(t.path(), &cfg, "out", &["--cohort", "his-l1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!t.path().join("out/ecampus/ecampus.csv").exists());
     assert!(!t.path().join("out/ecampus/ecampus-002.csv").exists());

@@ -134,5 +134,12 @@ pub fn run_args<'a>(cfg: &'a Path, out: &'a str) -> [&'a str; 7] {
 
 /// Runs `run_args(cfg, out)` in `dir`.
 pub fn run_config(dir: &Path, cfg: &Path, out: &str) -> Out {
-    enrolgen(dir, &run_args(cfg, out))
+    run_with(dir, cfg, out, &[])
+}
+
+/// Runs `run_args(cfg, out)` and more flags in `dir`.
+pub fn run_with(dir: &Path, cfg: &Path, out: &str, extra: &[&str]) -> Out {
+    let mut args = run_args(cfg, out).to_vec();
+    args.extend_from_slice(extra);
+    enrolgen(dir, &args)
 }

@@ -93,10 +93,6 @@ impl<B: SqlBackend> Apogee<B> {
     pub fn new(backend: B, payment: BTreeSet<String>) -> Apogee<B> {
         Apogee { backend, payment }
     }
-
-    pub fn backend_mut(&mut self) -> &mut B {
-        &mut self.backend
-    }
 }
 
 fn cell(row: &[Option<String>], i: usize) -> Option<&str> {
