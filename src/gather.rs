@@ -1,6 +1,6 @@
 //! Asks every source what a set of rules needs, with as few round trips as the
-//! sources allow: one query per Apogée cohort, one lookup per directory (the
-//! directory batches or pages), one search per LDAP cohort.
+//! sources allow: one Apogée query per query kind for all cohorts, one lookup per
+//! directory (the directory batches or pages), one search per LDAP cohort.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -42,9 +42,9 @@ pub fn gather(
     if let (Some(sis_settings), false) = (&settings.sis, apogee.is_empty()) {
         let t = Instant::now();
         let mut sis = sis::open(sis_settings, &settings.payment)?;
+        let keys: Vec<&crate::model::ApogeeCohort> = apogee.iter().map(|(_, a)| *a).collect();
         let mut records = 0;
-        for (name, a) in &apogee {
-            let students = sis.students(year, a)?;
+        for ((name, _), students) in apogee.iter().zip(sis.students(year, &keys)?) {
             records += students.len();
             g.members.insert(
                 name.to_string(),
@@ -55,7 +55,7 @@ pub fn gather(
             source: sis.describe(),
             seconds: t.elapsed().as_secs_f64(),
             records,
-            requests: apogee.len(),
+            requests: sis.requests(),
         });
     }
     for c in &cohorts {

@@ -1,7 +1,11 @@
 //! The shared SQL: every query runs on the SQLite fixture, stays in the subset Oracle
 //! also runs, and the Oracle back end explains a missing Instant Client.
 
-use enrolgen::source::sis::{sqlite::Sqlite, Bind, SqlBackend, ALL_QUERIES};
+use enrolgen::model::{ApogeeCohort, Student};
+use enrolgen::source::sis::{
+    sqlite::Sqlite, Apogee, Bind, Index, Query, SqlBackend, Statement, StudentSource, ALL_QUERIES,
+    INDEXES,
+};
 
 use super::util::*;
 
@@ -82,7 +86,7 @@ fn every_query_file_is_portable_and_declared() {
             q.name,
             portability_problems(q.sql)
         );
-        // The binds a query declares are exactly those it uses.
+        // The binds a query declares (scalars and lists) are exactly those it uses.
         let mut used: Vec<String> = q
             .sql
             .lines()
@@ -101,36 +105,57 @@ fn every_query_file_is_portable_and_declared() {
             .collect();
         used.sort();
         used.dedup();
-        let mut binds: Vec<String> = q.binds.iter().map(|s| s.to_string()).collect();
+        let mut binds: Vec<String> = q
+            .binds
+            .iter()
+            .chain(q.lists)
+            .map(|s| s.to_string())
+            .collect();
         binds.sort();
         assert_eq!(used, binds, "{}", q.name);
+        // Lists stand only where a list may: `IN (:list)`.
+        for l in q.lists {
+            assert!(
+                q.sql.contains(&format!("IN (:{l})")),
+                "{}: :{l} is a list and must be written IN (:{l})",
+                q.name
+            );
+        }
     }
+}
+
+fn statement(q: &Query, etapes: &[&str], versions: &[i64], elements: &[&str]) -> Statement {
+    let text = |v: &[&str]| {
+        v.iter()
+            .map(|s| Bind::Text(s.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let versions: Vec<Bind> = versions.iter().map(|v| Bind::Int(*v)).collect();
+    q.statement(
+        &[("annee", Bind::Text("2026".into()))],
+        &[
+            ("etapes", &text(etapes)),
+            ("versions", &versions),
+            ("elements", &text(elements)),
+        ],
+    )
 }
 
 #[test]
 fn every_query_runs_on_the_sqlite_fixture() {
     let mut db = Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap();
-    let binds = [
-        ("annee", Bind::Text("2026".into())),
-        ("etape", Bind::Text("PSY1L1".into())),
-        ("version", Bind::Int(101)),
-        ("element", Bind::Text("UE1SANT".into())),
-    ];
     let mut counts = Vec::new();
     for q in ALL_QUERIES {
-        let b: Vec<_> = binds
-            .iter()
-            .filter(|(n, _)| q.binds.contains(n))
-            .cloned()
-            .collect();
-        counts.push((q.name, db.fetch(&q, &b).unwrap().len()));
+        let stmt = statement(&q, &["PSY1L1", "PASS01"], &[101, 1], &["UE1SANT"]);
+        counts.push((q.name, db.fetch(&stmt).unwrap().len()));
     }
-    // students.sql: 60 PSY1L1 students less A, R and C (unpaid ones are filtered later), plus one repeated occurrence.
+    // students.sql: 60 PSY1L1 + 60 PASS01 students less A, R and C (unpaid ones are
+    // filtered later), plus repeated occurrences.
     assert_eq!(
         counts,
         [
-            ("students.sql", 58),
-            ("element_students.sql", 0),
+            ("students.sql", 116),
+            ("element_students.sql", 52),
             ("groups_vet.sql", 110),
             ("groups_elp.sql", 56),
             ("open_year.sql", 1)
@@ -138,49 +163,136 @@ fn every_query_runs_on_the_sqlite_fixture() {
     );
 }
 
-#[test]
-fn students_are_collapsed_and_filtered_by_status_and_payment() {
-    use enrolgen::model::ApogeeCohort;
-    use enrolgen::source::sis::{Apogee, StudentSource};
-    let db = Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap();
-    let mut a = Apogee::new(db, ["P".to_string()].into());
-    let c = ApogeeCohort {
-        etape: "PSY1L1".into(),
-        version: 101,
-        element: None,
-        groups: true,
-        group_type: Some("TD".into()),
-    };
-    let s = a.students("2026", &c).unwrap();
-    assert_eq!(s.len(), 56);
-    assert_eq!(s.iter().filter(|s| s.cod_etu.is_none()).count(), 1);
-    // Groups: TD only, last year's TD9 excluded, TD2 on two objects listed once.
-    assert!(s
+fn cohort(
+    etape: &str,
+    version: u32,
+    element: Option<&str>,
+    groups: bool,
+    group_type: Option<&str>,
+) -> ApogeeCohort {
+    ApogeeCohort {
+        etape: etape.into(),
+        version,
+        element: element.map(str::to_string),
+        groups,
+        group_type: group_type.map(str::to_string),
+    }
+}
+
+/// "COD_IND:COD_ETU:groups" per student, to compare at a glance.
+fn brief(students: &[Student]) -> Vec<String> {
+    students
         .iter()
-        .all(|s| s.groups.iter().all(|g| g.kind == "TD" && g.code != "TD9")));
-    assert!(s.iter().all(|s| s.groups.len() <= 1));
+        .map(|s| {
+            let groups: Vec<&str> = s.groups.iter().map(|g| g.code.as_str()).collect();
+            format!(
+                "{}:{}:{}",
+                s.cod_ind,
+                s.cod_etu.as_deref().unwrap_or("-"),
+                groups.join("+")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn set_based_rows_are_split_back_into_cohorts() {
+    let db = Sqlite::open(&repo().join("tests/fixtures/apogee/split.sql")).unwrap();
+    let mut a = Apogee::new(db, ["P".to_string()].into());
+    let cohorts = [
+        cohort("PSY1L1", 101, None, true, None),
+        cohort("PSY1L1", 102, None, true, None),
+        cohort("DRT1L1", 101, None, true, None),
+        cohort("PSY1L1", 101, None, false, None),
+        cohort("PSY1L1", 101, Some("UE1PSY"), true, None),
+        cohort("PSY1L1", 102, Some("UE1PSY"), false, None),
+        cohort("PSY1L1", 101, None, true, Some("TP")),
+        cohort("PSY1L1", 103, None, true, None),
+    ];
+    let refs: Vec<&ApogeeCohort> = cohorts.iter().collect();
+    let all = a.students("2026", &refs).unwrap();
+    assert_eq!(a.requests(), 4, "one query per kind for eight cohorts");
+    let got: Vec<Vec<String>> = all.iter().map(|s| brief(s)).collect();
+    assert_eq!(
+        got,
+        [
+            // 1 is also in DRT1L1; TD2 hangs on both versions and is listed once; 4 paid
+            // on its second occurrence; 5's only paid occurrence is cancelled; 2025 left out.
+            vec!["1:21000001:TD1", "2:21000002:TD2", "4:21000004:TD1"],
+            vec!["3:21000003:TD2"],
+            vec!["1:21000001:CM1", "6:-:"],
+            vec!["1:21000001:", "2:21000002:", "4:21000004:"],
+            // 2's line is acquired (TEM_PRC_ICE = 'O'); 3 is in the other version.
+            vec!["1:21000001:TP1"],
+            vec!["3:21000003:"],
+            vec!["1:21000001:", "2:21000002:", "4:21000004:"],
+            vec![],
+        ]
+    );
+    // The same answers as one cohort at a time.
+    for (c, expected) in cohorts.iter().zip(&all) {
+        let one = a.students("2026", &[c]).unwrap().remove(0);
+        assert_eq!(&one, expected, "{c:?}");
+    }
+    // Waiting for payment accepted: 5 is still out (its paid occurrence is cancelled),
+    // 4 is in once.
     let mut a = Apogee::new(
-        Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap(),
+        Sqlite::open(&repo().join("tests/fixtures/apogee/split.sql")).unwrap(),
         ["P".to_string(), "A".to_string()].into(),
     );
     assert_eq!(
-        a.students("2026", &c).unwrap().len(),
-        57,
-        "waiting-for-payment accepted when configured"
+        brief(&a.students("2026", &refs[..1]).unwrap()[0]),
+        [
+            "1:21000001:TD1",
+            "2:21000002:TD2",
+            "4:21000004:TD1",
+            "5:21000005:"
+        ]
     );
-    let e = ApogeeCohort {
-        etape: "PASS01".into(),
-        version: 1,
-        element: Some("UE1SANT".into()),
-        groups: false,
-        group_type: None,
-    };
-    assert_eq!(
-        a.students("2026", &e).unwrap().len(),
-        51,
-        "acquired elements (TEM_PRC_ICE = 'O') excluded"
+}
+
+#[test]
+fn requests_do_not_grow_with_cohorts() {
+    // 1,200 étapes, one student each: three chunks of at most 500 étapes.
+    let t = tempfile::tempdir().unwrap();
+    let mut sql = String::from(
+        "CREATE TABLE INDIVIDU (COD_IND NUMBER(8) PRIMARY KEY, COD_ETU NUMBER, LIB_NOM_PAT_IND VARCHAR2(30), LIB_NOM_USU_IND VARCHAR2(30), LIB_PR1_IND VARCHAR2(20));\n\
+         CREATE TABLE INS_ADM_ETP (COD_ANU VARCHAR2(4), COD_IND NUMBER(8), COD_ETP VARCHAR2(6), COD_VRS_VET NUMBER(3), NUM_OCC_IAE NUMBER(2), ETA_IAE VARCHAR2(1), ETA_PMT_IAE VARCHAR2(1));\n",
     );
-    assert!(a.students("2025", &e).unwrap().is_empty());
+    for i in 0..1200 {
+        sql.push_str(&format!(
+            "INSERT INTO INDIVIDU VALUES ({i}, {}, 'N{i}', NULL, 'P');\nINSERT INTO INS_ADM_ETP VALUES ('2026', {i}, 'E{i:04}', 1, 1, 'E', 'P');\n",
+            30_000_000 + i
+        ));
+    }
+    let p = t.path().join("many.sql");
+    std::fs::write(&p, sql).unwrap();
+    let mut a = Apogee::new(Sqlite::open(&p).unwrap(), ["P".to_string()].into());
+    let cohorts: Vec<ApogeeCohort> = (0..1200)
+        .map(|i| cohort(&format!("E{i:04}"), 1, None, false, None))
+        .collect();
+    let refs: Vec<&ApogeeCohort> = cohorts.iter().collect();
+    let all = a.students("2026", &refs).unwrap();
+    assert_eq!(a.requests(), 3);
+    for (i, s) in all.iter().enumerate() {
+        assert_eq!(brief(s), [format!("{i}:{}:", 30_000_000 + i)]);
+    }
+}
+
+#[test]
+fn a_loaded_dump_gets_the_indexes_the_queries_need() {
+    // The demo script has primary keys and no secondary index.
+    let db = Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap();
+    assert_eq!(db.missing_indexes().unwrap(), Vec::<Index>::new());
+}
+
+#[test]
+fn readme_lists_the_indexes_for_oracle() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for i in INDEXES {
+        let line = format!("{} ({})", i.table, i.columns.join(", "));
+        assert!(readme.contains(&line), "README lacks the index {line}");
+    }
 }
 
 #[cfg(feature = "oracle")]
@@ -210,4 +322,61 @@ fn missing_oracle_client_is_explained() {
     assert!(stderr.contains("LD_LIBRARY_PATH"), "{stderr}");
     assert!(!stderr.contains("pw-not-shown"));
     assert!(!t.path().join("out/ecampus").exists());
+}
+
+#[test]
+fn demo_students_are_collapsed_and_filtered_by_status_and_payment() {
+    let db = Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap();
+    let mut a = Apogee::new(db, ["P".to_string()].into());
+    let td = cohort("PSY1L1", 101, None, true, Some("TD"));
+    let s = a.students("2026", &[&td]).unwrap().remove(0);
+    assert_eq!(s.len(), 56);
+    assert_eq!(s.iter().filter(|s| s.cod_etu.is_none()).count(), 1);
+    // Groups: TD only, last year's TD9 excluded, TD2 on two objects listed once.
+    assert!(s
+        .iter()
+        .all(|s| s.groups.iter().all(|g| g.kind == "TD" && g.code != "TD9")));
+    assert!(s.iter().all(|s| s.groups.len() <= 1));
+    let mut a = Apogee::new(
+        Sqlite::open(&repo().join("examples/demo/apogee.sql")).unwrap(),
+        ["P".to_string(), "A".to_string()].into(),
+    );
+    let ue1 = cohort("PASS01", 1, Some("UE1SANT"), false, None);
+    let both = a.students("2026", &[&td, &ue1]).unwrap();
+    assert_eq!(
+        both[0].len(),
+        57,
+        "waiting-for-payment accepted when configured"
+    );
+    assert_eq!(
+        both[1].len(),
+        51,
+        "acquired elements (TEM_PRC_ICE = 'O') excluded"
+    );
+    assert!(a.students("2025", &[&ue1]).unwrap()[0].is_empty());
+}
+
+#[test]
+fn check_warns_when_a_db_file_lacks_indexes() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    // The demo script as a .db file, as it is: primary keys, no secondary index.
+    let script = std::fs::read_to_string(t.path().join("demo/apogee.sql")).unwrap();
+    let conn = rusqlite::Connection::open(t.path().join("demo/apogee.db")).unwrap();
+    conn.execute_batch(&script).unwrap();
+    drop(conn);
+    edit(&cfg, "sqlite: apogee.sql", "sqlite: apogee.db");
+    let r = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("  warn  table INS_ADM_ETP has no index on (COD_ANU, COD_ETP, COD_VRS_VET): the queries will scan it; create one: CREATE INDEX IF NOT EXISTS enrolgen_iae_etape ON INS_ADM_ETP (COD_ANU, COD_ETP, COD_VRS_VET);"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("table INDIVIDU"),
+        "its primary key serves: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("  ok    students.sql"), "{}", r.stdout);
 }

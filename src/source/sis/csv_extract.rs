@@ -197,16 +197,25 @@ impl StudentSource for CsvExtract {
     fn students(
         &mut self,
         _year: &str,
-        cohort: &ApogeeCohort,
-    ) -> Result<Vec<Student>, SourceError> {
-        let rows = self.rows.iter().filter(|r| {
-            r.etape.as_ref().is_none_or(|e| *e == cohort.etape)
-                && r.version.is_none_or(|v| v == cohort.version)
-                && r.element
-                    .as_ref()
-                    .is_none_or(|e| Some(e) == cohort.element.as_ref())
-        });
-        Ok(collect(rows, cohort.groups))
+        cohorts: &[&ApogeeCohort],
+    ) -> Result<Vec<Vec<Student>>, SourceError> {
+        Ok(cohorts
+            .iter()
+            .map(|cohort| {
+                let rows = self.rows.iter().filter(|r| {
+                    r.etape.as_ref().is_none_or(|e| *e == cohort.etape)
+                        && r.version.is_none_or(|v| v == cohort.version)
+                        && r.element
+                            .as_ref()
+                            .is_none_or(|e| Some(e) == cohort.element.as_ref())
+                });
+                collect(rows, cohort.groups)
+            })
+            .collect())
+    }
+
+    fn requests(&self) -> usize {
+        1
     }
 }
 
@@ -231,7 +240,10 @@ mod tests {
     #[test]
     fn reads_student_numbers_with_cohort_and_group_columns() {
         let mut x = parse(b"student_id;etape;version;group\n21000001;PSY1L1;1;TD1\n21000001;PSY1L1;1;TD2\n21000002;LEA1;1;\n").unwrap();
-        let s = x.students("2026", &cohort("PSY1L1", true)).unwrap();
+        let s = x
+            .students("2026", &[&cohort("PSY1L1", true)])
+            .unwrap()
+            .remove(0);
         assert_eq!(s.len(), 1);
         assert_eq!(
             s[0].groups
@@ -240,7 +252,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["TD1", "TD2"]
         );
-        assert_eq!(x.students("2026", &cohort("LEA1", false)).unwrap().len(), 1);
+        assert_eq!(
+            x.students("2026", &[&cohort("LEA1", false)]).unwrap()[0].len(),
+            1
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! building needs no Oracle software; a missing client is explained in plain words.
 
 use oracle::sql_type::ToSql;
-use oracle::{Connection, Statement};
+use oracle::{Connection, Statement as OracleStatement};
 
-use super::{Bind, Query, SqlBackend};
+use super::{Bind, SqlBackend, Statement};
 use crate::config::OracleSettings;
 use crate::source::SourceError;
 
@@ -62,52 +62,50 @@ impl SqlBackend for Oracle {
         format!("Apogée (Oracle {})", self.connect)
     }
 
-    fn fetch(
+    fn for_each_row(
         &mut self,
-        query: &Query,
-        binds: &[(&str, Bind)],
-    ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
+        stmt: &Statement,
+        each: &mut dyn FnMut(&[Option<&str>]),
+    ) -> Result<(), SourceError> {
         let what = self.describe();
         let fail = |e: oracle::Error| {
             SourceError::failed(
                 &what,
-                format!("query {} failed: {}", query.name, explain(&e)),
+                format!("query {} failed: {}", stmt.name, explain(&e)),
                 e,
             )
         };
-        let mut stmt: Statement = self
+        let mut prepared: OracleStatement = self
             .conn
-            .statement(query.sql)
+            .statement(&stmt.sql)
             .fetch_array_size(self.fetch_array_size)
             .prefetch_rows(self.fetch_array_size)
             .build()
             .map_err(fail)?;
-        let values: Vec<(String, Box<dyn ToSql>)> = binds
+        let values: Vec<(&str, Box<dyn ToSql>)> = stmt
+            .binds
             .iter()
-            .filter(|(n, _)| query.binds.contains(n))
             .map(|(n, v)| {
                 let b: Box<dyn ToSql> = match v {
                     Bind::Text(t) => Box::new(t.clone()),
                     Bind::Int(i) => Box::new(*i),
                 };
-                (n.to_string(), b)
+                (n.as_str(), b)
             })
             .collect();
-        let params: Vec<(&str, &dyn ToSql)> = values
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_ref()))
-            .collect();
-        let rows = stmt.query_named(&params).map_err(fail)?;
-        let mut out = Vec::new();
+        let params: Vec<(&str, &dyn ToSql)> =
+            values.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+        let rows = prepared.query_named(&params).map_err(fail)?;
         for row in rows {
             let row = row.map_err(fail)?;
             let n = row.sql_values().len();
-            let mut cells = Vec::with_capacity(n);
+            let mut cells: Vec<Option<String>> = Vec::with_capacity(n);
             for i in 0..n {
                 cells.push(row.get::<usize, Option<String>>(i).map_err(fail)?);
             }
-            out.push(cells);
+            let refs: Vec<Option<&str>> = cells.iter().map(|c| c.as_deref()).collect();
+            each(&refs);
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -1,12 +1,14 @@
 //! Apogée on SQLite: the demo and the tests run the production SQL on an embedded
 //! database built from a `.sql` script (or an existing `.db` file).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Bind, Query, SqlBackend};
+use super::script::Statements;
+use super::{Bind, Index, SqlBackend, Statement, INDEXES};
 use crate::source::SourceError;
 
 pub struct Sqlite {
@@ -29,17 +31,30 @@ impl Sqlite {
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?
         } else {
-            let script = std::fs::read_to_string(path).map_err(|e| SourceError::read(path, e))?;
+            let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
             let conn = Connection::open_in_memory().map_err(|e| {
                 SourceError::failed(&what, "cannot create the in-memory database", e)
             })?;
-            // One statement at a time: execute_batch on a large script copies the rest
-            // of the script for every statement, which is quadratic.
-            for (line, stmt) in statements(&script) {
-                conn.execute_batch(stmt).map_err(|e| {
+            // One statement at a time, streamed: execute_batch on a whole script copies
+            // the rest of it for every statement (quadratic), and holding a dump of tens
+            // of megabytes is not needed.
+            for stmt in Statements::new(std::io::BufReader::with_capacity(1 << 16, file)) {
+                let (line, stmt) = stmt.map_err(|e| SourceError::read(path, e))?;
+                conn.execute_batch(&stmt).map_err(|e| {
                     SourceError::failed(&what, format!("the SQL script failed at line {line}"), e)
                 })?;
             }
+            // A dump has its primary keys but rarely its secondary indexes: without
+            // them every query scans whole tables.
+            for index in missing_indexes(&conn)
+                .map_err(|e| SourceError::failed(&what, "cannot read the database's indexes", e))?
+            {
+                conn.execute_batch(&index.create_sql()).map_err(|e| {
+                    SourceError::failed(&what, format!("cannot create index {}", index.name), e)
+                })?;
+            }
+            conn.execute_batch("ANALYZE")
+                .map_err(|e| SourceError::failed(&what, "ANALYZE failed", e))?;
             conn
         };
         Ok(Sqlite {
@@ -49,66 +64,56 @@ impl Sqlite {
     }
 }
 
-/// Splits an SQL script on the `;` that end statements (not those in quotes or
-/// comments), with the line each statement starts on.
-fn statements(script: &str) -> Vec<(usize, &str)> {
-    let bytes = script.as_bytes();
-    let mut out = Vec::new();
-    let (mut start, mut line, mut start_line) = (0, 1, 1);
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => line += 1,
-            b'\'' | b'"' => {
-                let q = bytes[i];
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    if bytes[i] == b'\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b';' => {
-                let stmt = &script[start..=i];
-                if !stmt.trim().trim_end_matches(';').trim().is_empty() {
-                    out.push((start_line + leading_lines(stmt), stmt));
-                }
-                start = i + 1;
-                start_line = line;
-            }
-            _ => {}
-        }
-        i += 1;
+impl Sqlite {
+    /// The indexes the queries rely on that the database lacks (tables it does not
+    /// have are left to the queries to report).
+    pub fn missing_indexes(&self) -> Result<Vec<Index>, SourceError> {
+        missing_indexes(&self.conn).map_err(|e| {
+            SourceError::failed(self.describe(), "cannot read the database's indexes", e)
+        })
     }
-    let rest = &script[start..];
-    if !rest
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
-    {
-        out.push((start_line, rest));
-    }
-    out
 }
 
-/// Lines of blank space and comments before a statement's first word.
-fn leading_lines(stmt: &str) -> usize {
-    let mut n = 0;
-    for l in stmt.split_inclusive('\n') {
-        let t = l.trim();
-        if t.is_empty() || t.starts_with("--") {
-            n += usize::from(l.ends_with('\n'));
-        } else {
-            break;
+/// The indexes of `INDEXES` that no index of the database serves: one serves when its
+/// leading columns are the wanted ones, in order (a primary key counts).
+fn missing_indexes(conn: &Connection) -> rusqlite::Result<Vec<Index>> {
+    let mut missing = Vec::new();
+    for wanted in INDEXES {
+        let exists: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+            [wanted.table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
+        let mut served = false;
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_list(?1)")?
+            .query_map([wanted.table], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for name in names {
+            let columns: Vec<String> = conn
+                .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?
+                .query_map([&name], |r| r.get::<_, Option<String>>(0))?
+                .filter_map(|c| c.transpose())
+                .collect::<Result<_, _>>()?;
+            if columns.len() >= wanted.columns.len()
+                && wanted
+                    .columns
+                    .iter()
+                    .zip(&columns)
+                    .all(|(w, c)| w.eq_ignore_ascii_case(c))
+            {
+                served = true;
+                break;
+            }
+        }
+        if !served {
+            missing.push(wanted);
         }
     }
-    n
+    Ok(missing)
 }
 
 impl SqlBackend for Sqlite {
@@ -116,67 +121,52 @@ impl SqlBackend for Sqlite {
         format!("Apogée (SQLite {})", self.path.display())
     }
 
-    fn fetch(
+    fn for_each_row(
         &mut self,
-        query: &Query,
-        binds: &[(&str, Bind)],
-    ) -> Result<Vec<Vec<Option<String>>>, SourceError> {
+        stmt: &Statement,
+        each: &mut dyn FnMut(&[Option<&str>]),
+    ) -> Result<(), SourceError> {
         let what = self.describe();
         let fail = |e: rusqlite::Error| {
-            SourceError::failed(&what, format!("query {} failed", query.name), e)
+            SourceError::failed(&what, format!("query {} failed", stmt.name), e)
         };
-        let mut stmt = self.conn.prepare_cached(query.sql).map_err(fail)?;
-        for (name, value) in binds {
-            let Some(idx) = stmt.parameter_index(&format!(":{name}")).map_err(fail)? else {
+        let mut prepared = self.conn.prepare_cached(&stmt.sql).map_err(fail)?;
+        for (name, value) in &stmt.binds {
+            let Some(idx) = prepared
+                .parameter_index(&format!(":{name}"))
+                .map_err(fail)?
+            else {
                 continue;
             };
             match value {
-                Bind::Text(t) => stmt.raw_bind_parameter(idx, t.as_str()),
-                Bind::Int(i) => stmt.raw_bind_parameter(idx, *i),
+                Bind::Text(t) => prepared.raw_bind_parameter(idx, t.as_str()),
+                Bind::Int(i) => prepared.raw_bind_parameter(idx, *i),
             }
             .map_err(fail)?;
         }
-        let ncols = stmt.column_count();
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
+        let ncols = prepared.column_count();
+        let mut rows = prepared.raw_query();
         while let Some(row) = rows.next().map_err(fail)? {
-            let mut cells = Vec::with_capacity(ncols);
+            let mut values: Vec<Option<Cow<str>>> = Vec::with_capacity(ncols);
             for i in 0..ncols {
-                cells.push(match row.get_ref(i).map_err(fail)? {
+                values.push(match row.get_ref(i).map_err(fail)? {
                     ValueRef::Null => None,
-                    ValueRef::Integer(n) => Some(n.to_string()),
-                    ValueRef::Real(f) => Some(f.to_string()),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Some(String::from_utf8_lossy(t).into_owned())
-                    }
+                    ValueRef::Integer(n) => Some(Cow::Owned(n.to_string())),
+                    ValueRef::Real(f) => Some(Cow::Owned(f.to_string())),
+                    // Text is borrowed; bytes that are not UTF-8 are replaced, visibly.
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t)),
                 });
             }
-            out.push(cells);
+            let cells: Vec<Option<&str>> = values.iter().map(|c| c.as_deref()).collect();
+            each(&cells);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_on_statement_ends_only() {
-        let s = "CREATE TABLE t (a TEXT); -- a; comment\nINSERT INTO t VALUES ('x;y');\nINSERT INTO t VALUES ('it''s');\n";
-        let parts: Vec<_> = statements(s)
-            .into_iter()
-            .map(|(l, t)| (l, t.trim()))
-            .collect();
-        assert_eq!(
-            parts,
-            [
-                (1, "CREATE TABLE t (a TEXT);"),
-                (2, "-- a; comment\nINSERT INTO t VALUES ('x;y');"),
-                (3, "INSERT INTO t VALUES ('it''s');")
-            ]
-        );
-    }
 
     #[test]
     fn a_db_file_is_opened_read_only() {
@@ -187,7 +177,8 @@ mod tests {
         drop(conn);
         let mut db = Sqlite::open(&p).unwrap();
         assert_eq!(
-            db.fetch(&super::super::OPEN_YEAR, &[]).unwrap(),
+            db.fetch(&super::super::OPEN_YEAR.statement(&[], &[]))
+                .unwrap(),
             vec![vec![Some("2026".to_string())]]
         );
         assert!(

@@ -1,0 +1,253 @@
+//! Apogée read through the shared SQL, set-based: a run asks one question per query
+//! kind (per chunk of `LIST_CHUNK` étapes or elements), whatever its number of
+//! cohorts, and splits the rows back into cohorts here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    Bind, SqlBackend, Statement, StudentSource, ELEMENT_STUDENTS, GROUPS_ELP, GROUPS_VET,
+    LIST_CHUNK, STUDENTS,
+};
+use crate::model::{ApogeeCohort, ApogeeGroup, Student};
+use crate::source::SourceError;
+
+pub struct Apogee<B> {
+    backend: B,
+    payment: BTreeSet<String>,
+    requests: usize,
+}
+
+impl<B: SqlBackend> Apogee<B> {
+    pub fn new(backend: B, payment: BTreeSet<String>) -> Apogee<B> {
+        Apogee {
+            backend,
+            payment,
+            requests: 0,
+        }
+    }
+
+    /// Runs `stmt`, counting it.
+    fn each(
+        &mut self,
+        stmt: &Statement,
+        row: &mut dyn FnMut(&[Option<&str>]),
+    ) -> Result<(), SourceError> {
+        self.requests += 1;
+        self.backend.for_each_row(stmt, row)
+    }
+}
+
+fn cell<'a>(row: &[Option<&'a str>], i: usize) -> Option<&'a str> {
+    row.get(i)
+        .copied()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn version(row: &[Option<&str>], i: usize) -> Option<u32> {
+    cell(row, i).and_then(|v| v.parse().ok())
+}
+
+/// Students of one cohort key, by COD_IND.
+type ByInd = BTreeMap<String, Student>;
+/// Group assignments of one group object, by COD_IND.
+type Assigned = BTreeMap<String, BTreeSet<ApogeeGroup>>;
+
+/// The student of a row whose columns from `at` are COD_IND, COD_ETU, NOM, PRENOM,
+/// ETA_PMT_IAE, if an accepted payment state.
+fn paid_student(row: &[Option<&str>], at: usize, payment: &BTreeSet<String>) -> Option<Student> {
+    let cod_ind = cell(row, at)?;
+    if !cell(row, at + 4).is_some_and(|p| payment.contains(p)) {
+        return None;
+    }
+    let name = [cell(row, at + 2), cell(row, at + 3)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Student {
+        cod_ind: cod_ind.to_string(),
+        cod_etu: cell(row, at + 1).map(str::to_string),
+        name,
+        groups: Vec::new(),
+    })
+}
+
+/// The group of a row whose columns from `at` are COD_EXT_GPE, LIB_GPE, COD_TGR.
+fn group(row: &[Option<&str>], at: usize) -> Option<ApogeeGroup> {
+    let code = cell(row, at)?;
+    Some(ApogeeGroup {
+        code: code.to_string(),
+        label: cell(row, at + 1).unwrap_or(code).to_string(),
+        kind: cell(row, at + 2).unwrap_or_default().to_string(),
+    })
+}
+
+fn texts<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Bind> {
+    let set: BTreeSet<&str> = values.into_iter().collect();
+    set.into_iter().map(|v| Bind::Text(v.to_string())).collect()
+}
+
+impl<B: SqlBackend> StudentSource for Apogee<B> {
+    fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    fn requests(&self) -> usize {
+        self.requests
+    }
+
+    fn students(
+        &mut self,
+        year: &str,
+        cohorts: &[&ApogeeCohort],
+    ) -> Result<Vec<Vec<Student>>, SourceError> {
+        let annee = [("annee", Bind::Text(year.to_string()))];
+        let payment = self.payment.clone();
+
+        // Students of étape versions: (étape, version) → students.
+        let mut vets: BTreeMap<(String, u32), ByInd> = cohorts
+            .iter()
+            .filter(|c| c.element.is_none())
+            .map(|c| ((c.etape.clone(), c.version), ByInd::new()))
+            .collect();
+        let versions: Vec<Bind> = vets
+            .keys()
+            .map(|(_, v)| *v)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|v| Bind::Int(i64::from(v)))
+            .collect();
+        let etapes = texts(vets.keys().map(|(e, _)| e.as_str()));
+        for chunk in etapes.chunks(LIST_CHUNK) {
+            let stmt = STUDENTS.statement(&annee, &[("etapes", chunk), ("versions", &versions)]);
+            self.each(&stmt, &mut |row| {
+                let (Some(etape), Some(v)) = (cell(row, 0), version(row, 1)) else {
+                    return;
+                };
+                let Some(by_ind) = vets.get_mut(&(etape.to_string(), v)) else {
+                    return;
+                };
+                if let Some(s) = paid_student(row, 2, &payment) {
+                    by_ind.entry(s.cod_ind.clone()).or_insert(s);
+                }
+            })?;
+        }
+
+        // Students of elements: (étape, version, element) → students.
+        let mut elps: BTreeMap<(String, u32, String), ByInd> = cohorts
+            .iter()
+            .filter_map(|c| {
+                let e = c.element.as_ref()?;
+                Some(((c.etape.clone(), c.version, e.clone()), ByInd::new()))
+            })
+            .collect();
+        let elements = texts(elps.keys().map(|(_, _, e)| e.as_str()));
+        for chunk in elements.chunks(LIST_CHUNK) {
+            let stmt = ELEMENT_STUDENTS.statement(&annee, &[("elements", chunk)]);
+            self.each(&stmt, &mut |row| {
+                let (Some(etape), Some(v), Some(elp)) =
+                    (cell(row, 0), version(row, 1), cell(row, 2))
+                else {
+                    return;
+                };
+                let Some(by_ind) = elps.get_mut(&(etape.to_string(), v, elp.to_string())) else {
+                    return;
+                };
+                if let Some(s) = paid_student(row, 3, &payment) {
+                    by_ind.entry(s.cod_ind.clone()).or_insert(s);
+                }
+            })?;
+        }
+
+        // Groups, asked only for cohorts that want them and have students.
+        let mut vet_groups: BTreeMap<(String, u32), Assigned> = cohorts
+            .iter()
+            .filter(|c| c.groups && c.element.is_none())
+            .map(|c| (c.etape.clone(), c.version))
+            .filter(|k| vets.get(k).is_some_and(|s| !s.is_empty()))
+            .map(|k| (k, Assigned::new()))
+            .collect();
+        let group_etapes = texts(vet_groups.keys().map(|(e, _)| e.as_str()));
+        for chunk in group_etapes.chunks(LIST_CHUNK) {
+            let stmt = GROUPS_VET.statement(&annee, &[("etapes", chunk)]);
+            self.each(&stmt, &mut |row| {
+                let (Some(etape), Some(v), Some(ind)) =
+                    (cell(row, 0), version(row, 1), cell(row, 2))
+                else {
+                    return;
+                };
+                let Some(assigned) = vet_groups.get_mut(&(etape.to_string(), v)) else {
+                    return;
+                };
+                if let Some(g) = group(row, 3) {
+                    assigned.entry(ind.to_string()).or_default().insert(g);
+                }
+            })?;
+        }
+        let mut elp_groups: BTreeMap<String, Assigned> = cohorts
+            .iter()
+            .filter(|c| c.groups)
+            .filter_map(|c| {
+                let e = c.element.as_ref()?;
+                let key = (c.etape.clone(), c.version, e.clone());
+                elps.get(&key)
+                    .is_some_and(|s| !s.is_empty())
+                    .then(|| (e.clone(), Assigned::new()))
+            })
+            .collect();
+        let group_elements = texts(elp_groups.keys().map(String::as_str));
+        for chunk in group_elements.chunks(LIST_CHUNK) {
+            let stmt = GROUPS_ELP.statement(&annee, &[("elements", chunk)]);
+            self.each(&stmt, &mut |row| {
+                let (Some(elp), Some(ind)) = (cell(row, 0), cell(row, 1)) else {
+                    return;
+                };
+                let Some(assigned) = elp_groups.get_mut(elp) else {
+                    return;
+                };
+                if let Some(g) = group(row, 2) {
+                    assigned.entry(ind.to_string()).or_default().insert(g);
+                }
+            })?;
+        }
+
+        // Back into cohorts, in the order asked.
+        let empty_students = ByInd::new();
+        let empty_groups = Assigned::new();
+        Ok(cohorts
+            .iter()
+            .map(|c| {
+                let (students, groups) = match &c.element {
+                    None => {
+                        let key = (c.etape.clone(), c.version);
+                        (vets.get(&key), vet_groups.get(&key))
+                    }
+                    Some(e) => (
+                        elps.get(&(c.etape.clone(), c.version, e.clone())),
+                        elp_groups.get(e),
+                    ),
+                };
+                let groups = groups.unwrap_or(&empty_groups);
+                students
+                    .unwrap_or(&empty_students)
+                    .values()
+                    .map(|s| {
+                        let mut s = s.clone();
+                        if c.groups {
+                            s.groups = groups
+                                .get(&s.cod_ind)
+                                .into_iter()
+                                .flatten()
+                                .filter(|g| c.group_type.as_ref().is_none_or(|t| *t == g.kind))
+                                .cloned()
+                                .collect();
+                        }
+                        s
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
