@@ -269,15 +269,17 @@ platforms:
     csv: {{ delimiter: ";" }}
 cohorts:"""]
 rules = ["enrol:"]
-etapes_used, elements_used = set(), set()
+etapes_used, elements_used, vets_used, group_etapes = set(), set(), set(), set()
 for (e, code, v) in vets:
     name = f"{code}-{v}".lower()
     tags = ", tags: [sante]" if e in HEALTH else ""
     cfg.append(f"  {name}: {{ apogee: {{ etape: {code}, version: {v} }}{tags} }}")
     etapes_used.add(code)
+    vets_used.add(f"{code}-{v}")
     platform = "collegium" if e in HEALTH else "prelude" if e in PRELUDE else "ecampus"
     rules.append(f"  - {{ cohort: {name}, platform: {platform}, course: {code}-{v}, role: student, enrolperiod: 300 }}")
     if e % 2 == 0 and e not in PRELUDE:
+        group_etapes.add(code)
         cfg.append(f"  {name}-td: {{ apogee: {{ etape: {code}, version: {v}, groups: true, group_type: TD }}{tags} }}")
         rules.append(f"  - {{ cohort: {name}-td, platform: {platform}, course: {code}-{v}, role: student, group: \"{{group}}\" }}")
     if e % 3 == 0 and v == 101:
@@ -295,4 +297,5 @@ rules.append("  - { cohort: tutors, platform: ecampus, course: [E030L1-101, E031
 with open(os.path.join(args.out, "enrolgen.yaml"), "w", encoding="utf-8") as f:
     f.write("\n".join(cfg + rules) + "\n")
 with open(os.path.join(args.out, "cohorts.json"), "w", encoding="utf-8") as f:
-    json.dump({"year": str(YEAR), "etapes": sorted(etapes_used), "elements": sorted(elements_used)}, f)
+    json.dump({"year": str(YEAR), "etapes": sorted(etapes_used), "elements": sorted(elements_used),
+               "vets": sorted(vets_used), "group_etapes": sorted(group_etapes)}, f)
