@@ -46,6 +46,40 @@ pub enum AccountState {
     Suspended,
 }
 
+impl fmt::Display for AccountState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccountState::Active => "active",
+            AccountState::Inactive => "inactive",
+            AccountState::Suspended => "suspended",
+        })
+    }
+}
+
+/// One `{COMPTE}` value of an account-state attribute, as the directory holds it:
+/// `supannRessourceEtat: {COMPTE}A` or `supannRessourceEtatDate:
+/// {COMPTE}A:SupannActif:20250901:20271231` (state, sub-state, start, end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateValue {
+    /// The attribute it came from, as configured (`supannRessourceEtatDate`).
+    pub attribute: String,
+    /// The value as written.
+    pub raw: String,
+    /// What it says, or why it cannot be read.
+    pub reading: Result<StateReading, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateReading {
+    pub state: AccountState,
+    /// `SupannActif`, `SupannInactif`, `SupannSuspendu` … (may be empty).
+    pub sub_state: Option<String>,
+    /// First day in force, if given.
+    pub start: Option<NaiveDate>,
+    /// Last day in force, if given.
+    pub end: Option<NaiveDate>,
+}
+
 /// An account of a directory (LDAP or LDIF), already mapped through the directory's
 /// attribute settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +93,8 @@ pub struct Account {
     pub created: Option<DateTime<Utc>>,
     /// Lower-cased eduPersonAffiliation values.
     pub affiliations: BTreeSet<String>,
-    pub state: AccountState,
+    /// The `{COMPTE}` values of the state attributes; none means active.
+    pub states: Vec<StateValue>,
 }
 
 /// One member of a cohort, before it is matched to an account.

@@ -10,7 +10,8 @@ use crate::cli::ExplainArgs;
 use crate::config;
 use crate::error::{exit, Error};
 use crate::gather::{gather, plan_rules};
-use crate::plan::Plan;
+use crate::model::Account;
+use crate::plan::{state, Plan};
 
 /// The plain-text explanation; `None` when the person appears nowhere.
 pub fn explain(
@@ -82,6 +83,53 @@ pub fn explain(
     Some(out)
 }
 
+/// An account's state: each value, the attribute it came from and its dates, and
+/// what it means on the as-of date.
+fn describe_account(a: &Account, as_of: NaiveDate) -> String {
+    let mut out = format!(
+        "Account {} ({}, username {}):\n",
+        a.dn, a.directory, a.username
+    );
+    if a.states.is_empty() {
+        out.push_str("  state: no {COMPTE} value (active)\n");
+    }
+    for v in &a.states {
+        let _ = write!(out, "  {}: {}", v.attribute, v.raw);
+        match &v.reading {
+            Ok(r) => {
+                let _ = write!(out, " — {}", r.state);
+                if let Some(s) = &r.sub_state {
+                    let _ = write!(out, " ({s})");
+                }
+                match (r.start, r.end) {
+                    (None, None) => {}
+                    (Some(s), None) => {
+                        let _ = write!(out, ", from {s}");
+                    }
+                    (None, Some(e)) => {
+                        let _ = write!(out, ", until {e}");
+                    }
+                    (Some(s), Some(e)) => {
+                        let _ = write!(out, ", from {s} until {e}");
+                    }
+                }
+                out.push('\n');
+            }
+            Err(why) => {
+                let _ = writeln!(out, " — cannot be read: {why}");
+            }
+        }
+    }
+    let verdict = match state::status(a, as_of) {
+        state::Status::Active => "active".to_string(),
+        state::Status::NotYet(d) => format!("not active yet: {d}"),
+        state::Status::Inactive(d) => format!("not usable: {d}"),
+        state::Status::Unreadable(d) => format!("refused: {d}"),
+    };
+    let _ = writeln!(out, "  on {as_of}: {verdict}");
+    out
+}
+
 pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
     let as_of = args.as_of.unwrap_or(today);
@@ -101,10 +149,22 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
             ids.extend(a.student_ids.iter().cloned());
         }
     }
+    let mut accounts = String::new();
+    for idx in g.directories.values() {
+        let mut seen = BTreeSet::new();
+        for a in [idx.by_student_id(who), idx.by_username(who)]
+            .into_iter()
+            .flatten()
+        {
+            if seen.insert(&a.dn) {
+                accounts.push_str(&describe_account(a, as_of));
+            }
+        }
+    }
     match explain(&plan, &usernames, &ids) {
         Some(text) => {
             println!("{who} (year {year}, as of {as_of}):");
-            print!("{text}");
+            print!("{accounts}{text}");
             Ok(exit::OK)
         }
         None => {

@@ -59,6 +59,8 @@ pub struct RawOracle {
 pub struct RawDirectory {
     pub ldif: Option<String>,
     pub ldap: Option<RawLdap>,
+    /// With ldif: only entries under this DN are accounts.
+    pub base: Option<String>,
     /// Only entries matching this filter are accounts (e.g. `(objectClass=supannPerson)`).
     pub filter: Option<String>,
     #[serde(rename = "match")]
@@ -66,7 +68,8 @@ pub struct RawDirectory {
     pub username: Option<String>,
     pub staff_id: Option<String>,
     pub affiliation: Option<String>,
-    pub state: Option<String>,
+    /// One attribute or a list.
+    pub state: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -110,7 +110,12 @@ pub struct LdapSettings {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DirectorySource {
-    Ldif(PathBuf),
+    /// An LDIF export; with `base`, only the entries under it are accounts (as an
+    /// LDAP search from that base would find).
+    Ldif {
+        path: PathBuf,
+        base: Option<String>,
+    },
     Ldap(LdapSettings),
 }
 
@@ -121,7 +126,8 @@ pub struct AttributeMap {
     pub username: String,
     pub staff_id: String,
     pub affiliation: String,
-    pub state: String,
+    /// Account-state attributes: (lower-cased name, name as configured).
+    pub state: Vec<(String, String)>,
     pub created: String,
 }
 
@@ -133,14 +139,17 @@ impl AttributeMap {
             self.username.clone(),
             self.staff_id.clone(),
             self.affiliation.clone(),
-            self.state.clone(),
             self.created.clone(),
         ];
+        v.extend(self.state.iter().map(|(lower, _)| lower.clone()));
         v.sort();
         v.dedup();
         v
     }
 }
+
+/// Where SUPANN keeps account state: both are read unless `state:` says otherwise.
+pub const DEFAULT_STATE_ATTRIBUTES: [&str; 2] = ["supannRessourceEtat", "supannRessourceEtatDate"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectorySettings {
@@ -644,7 +653,16 @@ impl Checker<'_> {
     fn directory(&self, name: &str, d: RawDirectory) -> Result<DirectorySettings, ConfigError> {
         let key = format!("directories.{name}");
         let source = match (d.ldif, d.ldap) {
-            (Some(p), None) => DirectorySource::Ldif(self.rel(&p)),
+            (Some(p), None) => DirectorySource::Ldif {
+                path: self.rel(&p),
+                base: d.base,
+            },
+            (None, Some(_)) if d.base.is_some() => {
+                return Err(self.err(
+                    &format!("{key}.base"),
+                    "base is for ldif:; an LDAP directory's base goes inside ldap:",
+                ))
+            }
             (None, Some(l)) => {
                 let lkey = format!("{key}.ldap");
                 if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
@@ -695,6 +713,20 @@ impl Checker<'_> {
             ),
             None => None,
         };
+        let state = match d.state {
+            None => DEFAULT_STATE_ATTRIBUTES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Some(file::OneOrMany::One(s)) => vec![s],
+            Some(file::OneOrMany::Many(v)) => v,
+        };
+        if state.iter().all(|s| s.trim().is_empty()) {
+            return Err(self.err(
+                &format!("{key}.state"),
+                "give the attribute(s) that hold the account state (default: supannRessourceEtat and supannRessourceEtatDate)",
+            ));
+        }
         let attr = |v: Option<String>, default: &str| {
             v.unwrap_or_else(|| default.to_string()).to_lowercase()
         };
@@ -707,7 +739,7 @@ impl Checker<'_> {
                 username: attr(d.username, "supannAliasLogin"),
                 staff_id: attr(d.staff_id, "supannEmpId"),
                 affiliation: attr(d.affiliation, "eduPersonAffiliation"),
-                state: attr(d.state, "supannRessourceEtat"),
+                state: state.into_iter().map(|s| (s.to_lowercase(), s)).collect(),
                 created: "createtimestamp".to_string(),
             },
         })
@@ -739,7 +771,10 @@ mod tests {
         assert_eq!(s.year, YearSetting::Auto { month: 9, day: 1 });
         assert_eq!(
             s.directories["u"].source,
-            DirectorySource::Ldif(PathBuf::from("conf/u.ldif"))
+            DirectorySource::Ldif {
+                path: PathBuf::from("conf/u.ldif"),
+                base: None
+            }
         );
         assert_eq!(s.directories["u"].attrs.student_id, "supannetuid");
         assert_eq!(s.platforms["p"].csv.delimiter, b';');
@@ -748,6 +783,57 @@ mod tests {
             CohortSource::Usernames(vec!["Bob".into()])
         );
         assert_eq!(s.rules[0].number, 1);
+    }
+
+    #[test]
+    fn account_state_attributes_default_to_both_and_take_one_or_a_list() {
+        let state = |text: &str| -> Vec<String> {
+            parse(text, Path::new("conf/enrolgen.yaml"))
+                .unwrap()
+                .directories["u"]
+                .attrs
+                .state
+                .iter()
+                .map(|(lower, shown)| format!("{lower}/{shown}"))
+                .collect()
+        };
+        assert_eq!(
+            state(MINIMAL),
+            [
+                "supannressourceetat/supannRessourceEtat",
+                "supannressourceetatdate/supannRessourceEtatDate"
+            ]
+        );
+        let one = MINIMAL.replace("ldif: u.ldif\n", "ldif: u.ldif\n    state: etatCompte\n");
+        assert_eq!(state(&one), ["etatcompte/etatCompte"]);
+        let none = MINIMAL.replace("ldif: u.ldif\n", "ldif: u.ldif\n    state: []\n");
+        assert_eq!(
+            err(&none),
+            "conf/enrolgen.yaml:5: directories.u.state: give the attribute(s) that hold the account state (default: supannRessourceEtat and supannRessourceEtatDate)"
+        );
+    }
+
+    #[test]
+    fn base_is_for_ldif_directories() {
+        let ldif = MINIMAL.replace("ldif: u.ldif\n", "ldif: u.ldif\n    base: ou=people,dc=x\n");
+        assert_eq!(
+            parse(&ldif, Path::new("conf/enrolgen.yaml"))
+                .unwrap()
+                .directories["u"]
+                .source,
+            DirectorySource::Ldif {
+                path: PathBuf::from("conf/u.ldif"),
+                base: Some("ou=people,dc=x".into())
+            }
+        );
+        let ldap = MINIMAL.replace(
+            "ldif: u.ldif\n",
+            "ldap: { url: \"ldap://h\", base: \"dc=x\" }\n    base: ou=people,dc=x\n",
+        );
+        assert_eq!(
+            err(&ldap),
+            "conf/enrolgen.yaml:5: directories.u.base: base is for ldif:; an LDAP directory's base goes inside ldap:"
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@ impl AccountIndex {
         }
     }
 
+    /// Every account, sorted by DN.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
     pub fn by_student_id(&self, id: &str) -> Option<&Account> {
         self.by_student_id.get(id).map(|i| &self.accounts[*i])
     }

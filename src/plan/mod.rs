@@ -4,6 +4,7 @@
 
 pub mod delta;
 mod index;
+pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -80,6 +81,25 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
         for m in members {
             enrol_member(inp, rule, platform, cohort, m, pp);
         }
+    }
+    // Accounts the run looked up whose state cannot be read: each is left out
+    // (invalid_value) wherever it is needed; say so once per entry.
+    let looked_up = inp.directories.values().flat_map(|d| d.accounts());
+    let from_filters = inp.members.values().flatten().filter_map(|m| match m {
+        Member::Account(a) => Some(a),
+        _ => None,
+    });
+    let unreadable: BTreeSet<String> = looked_up
+        .chain(from_filters)
+        .filter_map(|a| match state::status(a, inp.as_of) {
+            state::Status::Unreadable(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    for d in unreadable {
+        out.warnings.push(format!(
+            "{d}: the account is left out (invalid_value) until the directory is fixed"
+        ));
     }
     for (name, pp) in &mut out.platforms {
         pp.left_out.sort();
@@ -257,17 +277,11 @@ fn resolve<'a>(
                 }
                 _ => acc.username.clone(),
             };
-            if acc.state != AccountState::Active {
-                let state = if acc.state == AccountState::Suspended {
-                    "suspended"
-                } else {
-                    "inactive"
-                };
-                return Err((
-                    Reason::AccountInactive,
-                    username,
-                    format!("account {} is {state} in {}", acc.dn, acc.directory),
-                ));
+            match state::status(acc, inp.as_of) {
+                state::Status::Active => {}
+                state::Status::NotYet(d) => return Err((Reason::AccountTooRecent, username, d)),
+                state::Status::Inactive(d) => return Err((Reason::AccountInactive, username, d)),
+                state::Status::Unreadable(d) => return Err((Reason::InvalidValue, username, d)),
             }
             if platform.min_account_age_days > 0 {
                 if let Some(created) = acc.created {

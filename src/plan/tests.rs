@@ -24,7 +24,7 @@ fn account(user: &str, etu: &str, created: &str, affiliations: &[&str]) -> Accou
         staff_id: None,
         created: Some(Utc.from_utc_datetime(&date(created).and_hms_opt(12, 0, 0).unwrap())),
         affiliations: affiliations.iter().map(|s| s.to_string()).collect(),
-        state: AccountState::Active,
+        states: Vec::new(),
     }
 }
 
@@ -219,7 +219,9 @@ fn account_created_yesterday_is_enough_today_is_deferred() {
 #[test]
 fn inactive_account_is_left_out() {
     let mut a = account("a", "1", "2020-01-01", &[]);
-    a.state = AccountState::Inactive;
+    a.states = crate::source::directory::state::parse("supannRessourceEtat", "{COMPTE}I")
+        .into_iter()
+        .collect();
     let w = World::new(
         platform(0),
         vec![cohort("psy", false, &[])],

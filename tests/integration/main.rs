@@ -11,4 +11,5 @@ mod oracle_live;
 mod run;
 mod slapd;
 mod sql;
+mod state;
 mod util;

@@ -265,7 +265,9 @@ fn explain_lists_enrolments_and_reasons() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
-        "21000004 (year 2026, as of 2026-11-24):\nPlanned:\n  ecampus: PSY-L1-METHODO as student (username 21000004) — rule #3 (cohort psy-l1)\n  \
+        "21000004 (year 2026, as of 2026-11-24):\n\
+         Account uid=e21000004,ou=people,dc=unicaen,dc=fr (unicaen, username 21000004):\n  \
+         supannRessourceEtat: {COMPTE}A — active\n  on 2026-11-24: active\nPlanned:\n  ecampus: PSY-L1-METHODO as student (username 21000004) — rule #3 (cohort psy-l1)\n  \
          ecampus: PSY-L1-STATS as student (username 21000004), group TD2, 300 days, status 0 — rule #1, #2 (cohort psy-l1, psy-l1-td)\n"
     );
     let r = enrolgen(

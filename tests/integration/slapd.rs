@@ -20,6 +20,8 @@ pub struct Options {
     pub sizelimit: Option<String>,
     /// More LDIF to load into dc=unicaen,dc=fr.
     pub extra_unicaen: Option<String>,
+    /// Load this LDIF into dc=unicaen,dc=fr instead of the demo's.
+    pub unicaen_ldif: Option<PathBuf>,
 }
 
 pub struct Slapd {
@@ -166,7 +168,10 @@ impl Slapd {
             ("dc=unicaen,dc=fr", "unicaen"),
             ("dc=universitice,dc=fr", "universitice"),
         ] {
-            let ldif = repo().join(format!("examples/demo/{name}.ldif"));
+            let ldif = match (&opts.unicaen_ldif, name) {
+                (Some(p), "unicaen") => p.clone(),
+                _ => repo().join(format!("examples/demo/{name}.ldif")),
+            };
             sh(Command::new(&slapadd)
                 .arg("-q")
                 .arg("-f")

@@ -145,10 +145,21 @@ pub struct LdifDirectory {
 }
 
 impl LdifDirectory {
-    pub fn open(settings: &DirectorySettings, path: &Path) -> Result<LdifDirectory, SourceError> {
+    pub fn open(
+        settings: &DirectorySettings,
+        path: &Path,
+        base: Option<&str>,
+    ) -> Result<LdifDirectory, SourceError> {
         let text = std::fs::read_to_string(path).map_err(|e| SourceError::read(path, e))?;
         let mut entries = parse(path, &text)?;
         drop(text);
+        if let Some(base) = base {
+            let base = normalize_dn(base);
+            entries.retain(|e| {
+                let dn = normalize_dn(&e.dn);
+                dn == base || dn.ends_with(&format!(",{base}"))
+            });
+        }
         if let Some(f) = &settings.filter {
             entries.retain(|e| f.matches(&|a: &str| e.values(a)));
         }
@@ -189,6 +200,16 @@ impl LdifDirectory {
             e.values(a).collect()
         })
     }
+}
+
+/// A DN compared as LDAP servers compare the usual ones: case and the spaces around
+/// `,` and `=` do not count.
+fn normalize_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| rdn.split('=').map(str::trim).collect::<Vec<_>>().join("="))
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_lowercase()
 }
 
 impl Directory for LdifDirectory {

@@ -3,6 +3,7 @@
 
 pub mod ldap;
 pub mod ldif;
+pub mod state;
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::AttributeMap;
 use crate::filter::Filter;
-use crate::model::{Account, AccountState};
+use crate::model::Account;
 use crate::source::SourceError;
 
 /// What a run wants from a directory: the accounts of these student numbers and
@@ -63,29 +64,12 @@ where
             .iter()
             .map(|s| s.trim().to_lowercase())
             .collect(),
-        state: account_state(&get(&attrs.state)),
+        states: attrs
+            .state
+            .iter()
+            .flat_map(|(attr, shown)| get(attr).into_iter().filter_map(|v| state::parse(shown, v)))
+            .collect(),
     })
-}
-
-/// `{COMPTE}A` active, `{COMPTE}I` inactive, `{COMPTE}S` suspended (SUPANN 2021).
-/// Other resources (`{MAIL}…`) are ignored; no value means active.
-pub fn account_state(values: &[&str]) -> AccountState {
-    for v in values {
-        let v = v.trim();
-        let code = match v.strip_prefix('{') {
-            Some(rest) => match rest.split_once('}') {
-                Some((res, code)) if res.eq_ignore_ascii_case("COMPTE") => code,
-                _ => continue,
-            },
-            None => v,
-        };
-        return match code.chars().next().map(|c| c.to_ascii_uppercase()) {
-            Some('I') => AccountState::Inactive,
-            Some('S') => AccountState::Suspended,
-            _ => AccountState::Active,
-        };
-    }
-    AccountState::Active
 }
 
 /// GeneralizedTime as LDAP servers write createTimestamp: `YYYYMMDDHHMMSS[.f]Z`
@@ -124,7 +108,9 @@ pub fn open(
 ) -> Result<Box<dyn Directory>, SourceError> {
     use crate::config::DirectorySource;
     Ok(match &settings.source {
-        DirectorySource::Ldif(p) => Box::new(ldif::LdifDirectory::open(settings, p)?),
+        DirectorySource::Ldif { path, base } => {
+            Box::new(ldif::LdifDirectory::open(settings, path, base.as_deref())?)
+        }
         DirectorySource::Ldap(l) => Box::new(ldap::LdapDirectory::new(settings, l)),
     })
 }
@@ -141,16 +127,5 @@ mod tests {
         assert_eq!(parse_generalized_time("20261123100000+0200").unwrap(), t);
         assert!(parse_generalized_time("2026").is_none());
         assert!(parse_generalized_time("20261340000000Z").is_none());
-    }
-
-    #[test]
-    fn account_state_reads_the_compte_resource() {
-        assert_eq!(account_state(&["{COMPTE}A"]), AccountState::Active);
-        assert_eq!(
-            account_state(&["{MAIL}I", "{COMPTE}I"]),
-            AccountState::Inactive
-        );
-        assert_eq!(account_state(&["{COMPTE}S"]), AccountState::Suspended);
-        assert_eq!(account_state(&[]), AccountState::Active);
     }
 }
