@@ -1,7 +1,7 @@
 //! Finds the line of a key in the YAML text, so that errors found after
 //! deserialisation (a cohort that is not defined, an empty course) still name a line.
 //!
-//! serde_yaml reports positions only for the errors it finds itself; this walks the
+//! serde_norway reports positions only for the errors it finds itself; this walks the
 //! parser's marked events once and records where every key path starts.
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// Path → 1-based line, with paths written as serde_yaml writes them: `enrol[2].cohort`.
+/// Path → 1-based line, with paths written as serde_norway writes them: `enrol[2].cohort`.
 #[derive(Debug, Default)]
 pub struct Lines {
     lines: HashMap<String, usize>,
@@ -18,7 +18,7 @@ pub struct Lines {
 impl Lines {
     pub fn index(text: &str) -> Lines {
         let mut rec = Recorder::default();
-        // A syntax error is reported by serde_yaml with its own position; the
+        // A syntax error is reported by serde_norway with its own position; the
         // index then simply knows fewer paths.
         let _ = Parser::new_from_str(text).load(&mut rec, false);
         Lines { lines: rec.lines }

@@ -186,7 +186,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 
 /// Checks configuration text; `path` names it in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
-    let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
+    let raw: RawConfig = serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         // The position leads the message already; other positions (where a mapping
         // started) stay.
@@ -810,6 +810,33 @@ mod tests {
         assert_eq!(
             err(&none),
             "conf/enrolgen.yaml:5: directories.u.state: give the attribute(s) that hold the account state (default: supannRessourceEtat and supannRessourceEtatDate)"
+        );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_quickly() {
+        // "Billion laughs": nine levels of nine aliases would expand to 9^9 strings,
+        // once at the top level, once where a list of strings is expected.
+        let mut top =
+            String::from("version: 1\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        let mut typed = String::from("version: 1\nplatforms:\n  p0:\n    accounts: [u]\n    roles: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*x{}", i - 1); 9].join(", ");
+            top.push_str(&format!("x{i}: &x{i} [{refs}]\n"));
+            typed.push_str(&format!(
+                "  p{i}:\n    accounts: [u]\n    roles: &x{i} [{refs}]\n"
+            ));
+        }
+        let start = std::time::Instant::now();
+        assert!(err(&top).contains("unknown field `x0`"));
+        assert_eq!(
+            err(&typed),
+            "conf/enrolgen.yaml:5:12: platforms.p1.roles[0]: invalid type: sequence, expected a string"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
         );
     }
 
