@@ -271,6 +271,21 @@ impl Reason {
         }
     }
 
+    /// What a person does about it, in plain words (the HTML report).
+    pub fn action(self) -> &'static str {
+        match self {
+            Reason::NoStudentNumber => "Apogée has no student number (COD_ETU) for this person: ask the schooling office to complete the record.",
+            Reason::NoAccount => "No account with this student number or username: ask the directory team whether the account exists, or check the number.",
+            Reason::AccountTooRecent => "Nothing to do: the account is new or not active yet; the next run tries again.",
+            Reason::AccountInactive => "The account is closed, suspended or expired: nothing to do, unless it should be active (ask the directory team).",
+            Reason::RuleNotMet => "The platform's rules do not allow this cohort or affiliation: change the mapping only if the person should be enrolled.",
+            Reason::RoleNotAllowed => "The role is not among the platform's roles: fix the rule or the platform's roles in the configuration.",
+            Reason::InvalidValue => "A value Moodle would refuse or misread (see the detail): fix it where it comes from (Apogée, the directory) or in the mapping.",
+            Reason::Duplicate => "Nothing to do: an earlier rule plans the same enrolment, which is written once.",
+            Reason::Conflict => "Two rules plan the same user and course differently: the first rule wins; align the rules.",
+        }
+    }
+
     /// Left-out rows that are not a problem to chase: the enrolment exists (duplicate)
     /// or will be retried by the next run (deferred).
     pub fn is_benign(self) -> bool {

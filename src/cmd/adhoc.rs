@@ -12,7 +12,7 @@ use crate::error::{exit, Error};
 use crate::gather::{gather, plan_rules};
 use crate::model::{Cohort, CohortSource, EnrolRule};
 use crate::moodle::{self, Field};
-use crate::output::{atomic, report, upload};
+use crate::output::{atomic, html, report, upload};
 use crate::template::Template;
 
 const ADHOC_COHORT: &str = "adhoc-students";
@@ -102,6 +102,23 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let stem = format!("{}-{}", args.platform, course);
     let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
+    let summary = report::Summary {
+        as_of: as_of.to_string(),
+        year: year.clone(),
+        dry_run: false,
+        platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
+        sources: g.timings.clone(),
+        warnings: plan.warnings.clone(),
+        left_out_ratio: 0.0,
+    };
+    let mut page = html::render(&html::Page {
+        title: &format!("On-demand file: {course} on {}", args.platform),
+        summary: &summary,
+        plan: &plan,
+        previous: None,
+        personal_data: settings.report_personal_data,
+    });
+    page.name = PathBuf::from(format!("{stem}-report.html"));
     let mut left = report::left_out_csv(&pp.left_out, d)?;
     left.name = PathBuf::from(format!("{stem}-left-out.csv"));
     files.push(left);
@@ -110,6 +127,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         d,
         report::ImportFiles::These(&names),
     ));
+    files.push(page);
     atomic::write_all(&args.out, &files)?;
     let written = if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()
@@ -121,10 +139,11 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
             .join(", ")
     };
     eprintln!(
-        "{course}: {} enrolment(s), {written}; {} left out (see {})",
+        "{course}: {} enrolment(s), {written}; {} left out (see {}, or open {})",
         pp.enrolments.len(),
         pp.left_out.len(),
-        args.out.join(format!("{stem}-left-out.csv")).display()
+        args.out.join(format!("{stem}-left-out.csv")).display(),
+        args.out.join(format!("{stem}-report.html")).display()
     );
     for w in &plan.warnings {
         eprintln!("enrolgen: warning: {w}");

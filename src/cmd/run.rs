@@ -12,7 +12,7 @@ use crate::error::{exit, Error};
 use crate::gather::{gather, plan_rules};
 use crate::model::{EnrolRule, Reason};
 use crate::output::report::{self, DeltaSummary, Summary};
-use crate::output::{atomic, outbox, upload, OutputError, RenderedFile};
+use crate::output::{atomic, html, outbox, upload, OutputError, RenderedFile};
 use crate::plan::{self, delta, Plan};
 
 /// The rules selected by `--platform` and `--cohort`.
@@ -151,6 +151,19 @@ fn stage_outbox(
         suspended: d.suspended,
         reactivated: d.reactivated,
         manual_changes: d.manual.len(),
+        courses: d
+            .by_course
+            .iter()
+            .map(|(c, (new, suspended))| {
+                (
+                    c.clone(),
+                    report::CourseChange {
+                        new: *new,
+                        suspended: *suspended,
+                    },
+                )
+            })
+            .collect(),
     };
     let mut outbox_files = Vec::new();
     let mut files = pf.others.clone();
@@ -328,13 +341,29 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         }
     } else {
         write_staged(&staged)?;
+        let previous = report::previous_courses(&args.out);
+        let title = match mode {
+            Mode::Snapshot => "Enrolment files",
+            Mode::Delta { .. } => "Nightly run: changes since the last run",
+            Mode::Full => "Full run: every enrolment, state started again",
+        };
+        let page = html::render(&html::Page {
+            title,
+            summary: &summary,
+            plan: &plan,
+            previous: previous.as_ref(),
+            personal_data: settings.report_personal_data,
+        });
         let json = summary.to_json()?;
         atomic::write_all(
             &args.out,
-            &[RenderedFile {
-                name: "summary.json".into(),
-                bytes: json.into_bytes(),
-            }],
+            &[
+                RenderedFile {
+                    name: "summary.json".into(),
+                    bytes: json.into_bytes(),
+                },
+                page,
+            ],
         )?;
     }
     if args.json {

@@ -25,6 +25,14 @@ pub struct RawConfig {
     pub enrol: Vec<RawEnrol>,
     pub max_left_out_ratio: Option<f64>,
     pub max_suspend_ratio: Option<f64>,
+    pub report: Option<RawReport>,
+}
+
+/// `report: { personal_data: true }`: names in report.html.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub personal_data: Option<bool>,
 }
 
 /// `year: auto` or `year: 2026`.

@@ -173,6 +173,8 @@ pub struct Settings {
     pub max_left_out_ratio: Option<f64>,
     /// Largest share of a course's enrolments a delta run may suspend (default 0.1).
     pub max_suspend_ratio: f64,
+    /// report.html shows names and student numbers (default: counts only).
+    pub report_personal_data: bool,
 }
 
 /// Reads and checks a configuration file.
@@ -573,6 +575,7 @@ impl Checker<'_> {
             rules,
             max_left_out_ratio: raw.max_left_out_ratio,
             max_suspend_ratio,
+            report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
         })
     }
 

@@ -2,6 +2,7 @@
 //! summary) and writes them so that a failed run never leaves a half-written file.
 
 pub mod atomic;
+pub mod html;
 pub mod outbox;
 pub mod report;
 pub mod upload;

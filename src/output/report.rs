@@ -122,6 +122,15 @@ pub struct DeltaSummary {
     pub suspended: usize,
     pub reactivated: usize,
     pub manual_changes: usize,
+    /// New and suspended enrolments per course.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub courses: BTreeMap<String, CourseChange>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CourseChange {
+    pub new: usize,
+    pub suspended: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +180,24 @@ pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSu
         *s.left_out.entry(l.reason).or_default() += 1;
     }
     s
+}
+
+/// Enrolments per course and platform of the run that wrote `out/summary.json`
+/// before this one, for the report's comparison; `None` when there is none (or it
+/// cannot be read: the comparison is then left out, nothing else depends on it).
+pub fn previous_courses(out: &std::path::Path) -> Option<BTreeMap<String, BTreeMap<String, usize>>> {
+    #[derive(serde::Deserialize)]
+    struct Previous {
+        platforms: BTreeMap<String, PreviousPlatform>,
+        dry_run: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct PreviousPlatform {
+        courses: BTreeMap<String, usize>,
+    }
+    let bytes = std::fs::read(out.join("summary.json")).ok()?;
+    let p: Previous = serde_json::from_slice(&bytes).ok()?;
+    (!p.dry_run).then(|| p.platforms.into_iter().map(|(k, v)| (k, v.courses)).collect())
 }
 
 impl Summary {

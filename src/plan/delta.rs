@@ -76,6 +76,8 @@ pub struct Delta {
     pub reactivated: usize,
     pub suspended: usize,
     pub manual: Vec<ManualChange>,
+    /// Per course: (new, suspended).
+    pub by_course: BTreeMap<String, (usize, usize)>,
     /// Courses where too many enrolments would be suspended: the run must stop.
     pub refused: Vec<String>,
     /// The state to record once the rows are written, sorted.
@@ -102,6 +104,7 @@ pub fn delta(
             None => {
                 d.rows.push(e.clone());
                 d.new += 1;
+                d.by_course.entry(e.course.clone()).or_default().0 += 1;
             }
             Some(p) if p.suspended => {
                 d.rows.push(Enrolment {
@@ -151,6 +154,7 @@ pub fn delta(
                 cohorts: Default::default(),
             });
             d.suspended += 1;
+            d.by_course.entry(p.course.clone()).or_default().1 += 1;
         }
         state.insert(
             key.clone(),

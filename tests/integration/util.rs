@@ -66,12 +66,14 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// The upload files and reports a run wrote (not the summary, whose timings vary,
-/// nor the lock file).
+/// The upload files and reports a run wrote (not the summary and the HTML report,
+/// whose timings vary, nor the lock file).
 pub fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     read_tree(dir)
         .into_iter()
-        .filter(|(k, _)| k != "summary.json" && !k.ends_with(".lock"))
+        .filter(|(k, _)| {
+            k != "summary.json" && !k.ends_with("report.html") && !k.ends_with(".lock")
+        })
         .collect()
 }
 
