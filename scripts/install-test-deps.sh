@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that cargo does not bring: OpenLDAP's slapd and
-# client tools (the tests start a private slapd on loopback) and openssl (the tests
-# make a throwaway CA for TLS). Idempotent; non-interactive.
+# client tools (the tests start a private slapd on loopback), openssl (the tests
+# make a throwaway CA for TLS) and Chromium (the report is rendered headless).
+# Idempotent; non-interactive.
 set -euo pipefail
 need=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ] || need+=(chromium fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, and integration tests against a real slapd and
-# SQLite. Installs slapd/ldap-utils/openssl first when they are missing.
+# The whole test suite: unit tests, and integration tests against a real slapd,
+# SQLite and a headless Chromium. Installs slapd/ldap-utils/openssl/chromium first
+# when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export ENROLGEN_REQUIRE_SLAPD=1
+export ENROLGEN_REQUIRE_CHROMIUM=1
 if [ -z "${ENROLGEN_TEST_ORACLE_CONNECT:-}" ]; then
   echo "note: the live Oracle test is skipped (set ENROLGEN_TEST_ORACLE_CONNECT, _USER, _PASSWORD to run it)"
 fi

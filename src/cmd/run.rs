@@ -373,6 +373,9 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     if !verbosity.quiet {
         if verbosity.verbose || std::io::stderr().is_terminal() {
             eprint!("{}", summary.human());
+            if !args.dry_run {
+                eprintln!("  report: {}", args.out.join("report.html").display());
+            }
         } else {
             for w in &summary.warnings {
                 eprintln!("enrolgen: warning: {w}");

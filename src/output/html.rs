@@ -55,6 +55,7 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <title>{} — enrolgen, year {}, as of {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         esc(page.title),
         esc(&s.year),
@@ -66,7 +67,11 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
         esc(page.title),
         esc(&s.year),
         esc(&s.as_of),
-        if s.dry_run { " · dry run: nothing written" } else { "" },
+        if s.dry_run {
+            " · dry run: nothing written"
+        } else {
+            ""
+        },
         env!("CARGO_PKG_VERSION")
     );
     if !s.warnings.is_empty() {
@@ -141,8 +146,17 @@ fn platform(
     }
     let _ = writeln!(h, "<div><b>{}</b>left out</div></div>", left.len());
     if !ps.files.is_empty() {
-        let files: Vec<String> = ps.files.iter().map(|f| format!("<code>{}</code>", esc(f))).collect();
-        let _ = writeln!(h, "<p>Files to import: {} (settings in <code>{}/IMPORT.txt</code>).</p>", files.join(", "), esc(name));
+        let files: Vec<String> = ps
+            .files
+            .iter()
+            .map(|f| format!("<code>{}</code>", esc(f)))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<p>Files to import: {} (settings in <code>{}/IMPORT.txt</code>).</p>",
+            files.join(", "),
+            esc(name)
+        );
     }
 
     // Courses: every course with enrolments, left-outs or a previous count, sorted.
@@ -184,7 +198,11 @@ fn platform(
         }
         if let Some(d) = delta {
             let ch = d.courses.get(c).copied().unwrap_or_default();
-            let _ = write!(h, "<td class=\"n\">{}</td><td class=\"n\">{}</td>", ch.new, ch.suspended);
+            let _ = write!(
+                h,
+                "<td class=\"n\">{}</td><td class=\"n\">{}</td>",
+                ch.new, ch.suspended
+            );
         }
         let _ = writeln!(
             h,
@@ -263,7 +281,11 @@ fn bar_chart(by_reason: &BTreeMap<Reason, Vec<&LeftOut>>) -> String {
     for (i, (reason, rows)) in by_reason.iter().enumerate() {
         let y = i * ROW + 4;
         let w = (rows.len() * BAR).div_ceil(max).max(2);
-        let colour = if reason.is_benign() { "#9db4d6" } else { "#d9822b" };
+        let colour = if reason.is_benign() {
+            "#9db4d6"
+        } else {
+            "#d9822b"
+        };
         let _ = writeln!(
             svg,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{LABEL}\" y=\"{y}\" width=\"{w}\" height=\"18\" rx=\"3\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{}</text>",
@@ -306,7 +328,12 @@ mod tests {
             PlatformPlan {
                 enrolments: Default::default(),
                 left_out: vec![
-                    left("PSY<1>", Reason::NoAccount, "O'Brien & <Co> \"Zoé\"", "no account <x>"),
+                    left(
+                        "PSY<1>",
+                        Reason::NoAccount,
+                        "O'Brien & <Co> \"Zoé\"",
+                        "no account <x>",
+                    ),
                     left("PSY<1>", Reason::AccountTooRecent, "Léa", "created today"),
                     left("DRT", Reason::NoAccount, "Hugo", "no account"),
                 ],
@@ -333,8 +360,11 @@ mod tests {
             warnings: vec!["cohort <x> returned nobody".into()],
             left_out_ratio: 0.0,
         };
-        let prev: BTreeMap<String, BTreeMap<String, usize>> =
-            [("ecampus".to_string(), [("PSY<1>".to_string(), 10), ("OLD".to_string(), 3)].into())].into();
+        let prev: BTreeMap<String, BTreeMap<String, usize>> = [(
+            "ecampus".to_string(),
+            [("PSY<1>".to_string(), 10), ("OLD".to_string(), 3)].into(),
+        )]
+        .into();
         let page = Page {
             title: "Nightly run",
             summary: &summary,
@@ -348,7 +378,10 @@ mod tests {
     #[test]
     fn everything_from_the_data_is_escaped() {
         let h = page_html(true, false);
-        assert!(h.contains("<td>O&#39;Brien &amp; &lt;Co&gt; &quot;Zoé&quot;</td>"), "{h}");
+        assert!(
+            h.contains("<td>O&#39;Brien &amp; &lt;Co&gt; &quot;Zoé&quot;</td>"),
+            "{h}"
+        );
         assert!(h.contains("<td>PSY&lt;1&gt;</td>"));
         assert!(h.contains("<li>cohort &lt;x&gt; returned nobody</li>"));
         assert!(h.contains("no account &lt;x&gt;"));
@@ -359,9 +392,17 @@ mod tests {
     #[test]
     fn names_only_with_personal_data() {
         let hidden = page_html(false, false);
-        assert!(!hidden.contains("Brien") && !hidden.contains("21000001") && !hidden.contains("Hugo"));
-        assert!(!hidden.contains("no account &lt;x&gt;"), "details may name people");
-        assert!(hidden.contains("<p>By course: DRT 1, PSY&lt;1&gt; 1.</p>"), "{hidden}");
+        assert!(
+            !hidden.contains("Brien") && !hidden.contains("21000001") && !hidden.contains("Hugo")
+        );
+        assert!(
+            !hidden.contains("no account &lt;x&gt;"),
+            "details may name people"
+        );
+        assert!(
+            hidden.contains("<p>By course: DRT 1, PSY&lt;1&gt; 1.</p>"),
+            "{hidden}"
+        );
         let shown = page_html(true, false);
         assert!(shown.contains("21000001") && shown.contains("Hugo"));
     }
@@ -372,15 +413,21 @@ mod tests {
         assert!(h.contains("<tr><td>PSY&lt;1&gt;</td><td class=\"n\">12</td><td class=\"n\">10</td><td class=\"n up\">+2</td><td class=\"n\">2</td></tr>"), "{h}");
         assert!(h.contains("<tr><td>OLD</td><td class=\"n\">0</td><td class=\"n\">3</td><td class=\"n down\">-3</td><td class=\"n\">0</td></tr>"), "{h}");
         assert!(h.contains("<code>no_account</code>: 2</h3>\n<p class=\"action\">No account with this student number"));
-        assert!(h.contains("<code>account_too_recent</code>: 1</h3>\n<p class=\"action\">Nothing to do"));
+        assert!(h.contains(
+            "<code>account_too_recent</code>: 1</h3>\n<p class=\"action\">Nothing to do"
+        ));
         assert!(h.contains("<svg") && h.contains(">no_account</text>"));
     }
 
     #[test]
     fn the_page_fetches_nothing() {
         let h = page_html(true, true);
-        for needle in ["<script", "<link", "<img", "src=", "href=", "url(", "@import", "http://", "https://"] {
-            let allowed = needle == "http://" && h.matches(needle).count() == h.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+        for needle in [
+            "<script", "<link", "<img", "src=", "href=", "url(", "@import", "http://", "https://",
+        ] {
+            let allowed = needle == "http://"
+                && h.matches(needle).count()
+                    == h.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
             assert!(!h.contains(needle) || allowed, "{needle}");
         }
     }
@@ -389,9 +436,24 @@ mod tests {
     fn delta_columns_per_course() {
         let mut plan = Plan::default();
         plan.platforms.insert("p".into(), PlatformPlan::default());
-        let mut d = DeltaSummary { file: Some(3), new: 2, suspended: 1, ..Default::default() };
-        d.courses.insert("C1".into(), crate::output::report::CourseChange { new: 2, suspended: 1 });
-        let mut ps = PlatformSummary { enrolments: 5, delta: Some(d), ..Default::default() };
+        let mut d = DeltaSummary {
+            file: Some(3),
+            new: 2,
+            suspended: 1,
+            ..Default::default()
+        };
+        d.courses.insert(
+            "C1".into(),
+            crate::output::report::CourseChange {
+                new: 2,
+                suspended: 1,
+            },
+        );
+        let mut ps = PlatformSummary {
+            enrolments: 5,
+            delta: Some(d),
+            ..Default::default()
+        };
         ps.courses.insert("C1".into(), 5);
         let summary = Summary {
             as_of: "2026-11-24".into(),
@@ -402,7 +464,13 @@ mod tests {
             warnings: vec![],
             left_out_ratio: 0.0,
         };
-        let page = Page { title: "t", summary: &summary, plan: &plan, previous: None, personal_data: false };
+        let page = Page {
+            title: "t",
+            summary: &summary,
+            plan: &plan,
+            previous: None,
+            personal_data: false,
+        };
         let h = String::from_utf8(render(&page).bytes).unwrap();
         assert!(h.contains("<tr><td>C1</td><td class=\"n\">5</td><td class=\"n\">2</td><td class=\"n\">1</td><td class=\"n\">0</td></tr>"), "{h}");
         assert!(h.contains("<div><b>2</b>new (outbox file 0003)</div>"));

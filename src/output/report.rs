@@ -185,7 +185,9 @@ pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSu
 /// Enrolments per course and platform of the run that wrote `out/summary.json`
 /// before this one, for the report's comparison; `None` when there is none (or it
 /// cannot be read: the comparison is then left out, nothing else depends on it).
-pub fn previous_courses(out: &std::path::Path) -> Option<BTreeMap<String, BTreeMap<String, usize>>> {
+pub fn previous_courses(
+    out: &std::path::Path,
+) -> Option<BTreeMap<String, BTreeMap<String, usize>>> {
     #[derive(serde::Deserialize)]
     struct Previous {
         platforms: BTreeMap<String, PreviousPlatform>,
@@ -197,7 +199,12 @@ pub fn previous_courses(out: &std::path::Path) -> Option<BTreeMap<String, BTreeM
     }
     let bytes = std::fs::read(out.join("summary.json")).ok()?;
     let p: Previous = serde_json::from_slice(&bytes).ok()?;
-    (!p.dry_run).then(|| p.platforms.into_iter().map(|(k, v)| (k, v.courses)).collect())
+    (!p.dry_run).then(|| {
+        p.platforms
+            .into_iter()
+            .map(|(k, v)| (k, v.courses))
+            .collect()
+    })
 }
 
 impl Summary {

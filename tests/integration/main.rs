@@ -8,6 +8,7 @@ mod lint;
 mod ops;
 #[cfg(feature = "oracle")]
 mod oracle_live;
+mod report;
 mod run;
 mod slapd;
 mod sql;
