@@ -9,6 +9,13 @@ use enrolgen::{cmd, error_chain};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // A file-size limit (RLIMIT_FSIZE) kills a process that writes past it, unless
+    // SIGXFSZ is ignored: then the write fails, the run reports it (exit 4), and the
+    // temporary files it wrote are removed.
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",

@@ -99,7 +99,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         .get(&args.platform)
         .cloned()
         .unwrap_or_default();
-    let stem = format!("{}-{}", args.platform, course);
+    // A course shortname may hold '/' or '..': the file name keeps only safe characters.
+    let stem = format!("{}-{}", args.platform, file_name_part(&course));
     let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
     let summary = report::Summary {
@@ -128,7 +129,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         report::ImportFiles::These(&names),
     ));
     files.push(page);
-    atomic::write_all(&args.out, &files)?;
+    atomic::write_all(&args.out, &args.out, &files, settings.file_mode)?;
     let written = if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()
     } else {
@@ -149,4 +150,36 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         eprintln!("enrolgen: warning: {w}");
     }
     Ok(exit::OK)
+}
+
+/// `s` with every character but letters, digits, `-`, `_` and `.` replaced by `_`, and
+/// no leading dot: a piece of a file name that cannot leave its folder.
+fn file_name_part(s: &str) -> String {
+    let safe: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None => safe,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name_part;
+
+    #[test]
+    fn course_names_cannot_leave_the_folder() {
+        assert_eq!(file_name_part("PSY-L1.STATS_2"), "PSY-L1.STATS_2");
+        assert_eq!(file_name_part("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(file_name_part("a/b\0c"), "a_b_c");
+        assert_eq!(file_name_part("a\u{0}b"), "a_b");
+    }
 }

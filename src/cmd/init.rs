@@ -18,10 +18,12 @@ pub fn run(args: &InitArgs) -> Result<u8, Error> {
     }
     atomic::write_all(
         &args.dir,
+        &args.dir,
         &[RenderedFile {
             name: Path::new("enrolgen.yaml").into(),
             bytes: REFERENCE.as_bytes().to_vec(),
         }],
+        atomic::DEFAULT_FILE_MODE,
     )?;
     eprintln!(
         "wrote {}: edit it, then run 'enrolgen check -c {}'",

@@ -205,8 +205,8 @@ fn stage_outbox(
 /// Writes every platform's files: all of them to temporary names first (so a full
 /// disk changes nothing), then the renames, each platform's state last, once the
 /// files it describes are in place.
-fn write_staged(staged: &[(String, Staged)]) -> Result<(), OutputError> {
-    let mut prepared = atomic::Prepared::default();
+fn write_staged(out: &Path, staged: &[(String, Staged)], mode: u32) -> Result<(), OutputError> {
+    let mut prepared = atomic::Prepared::new(out, mode);
     for (_, s) in staged {
         if !s.outbox.is_empty() {
             prepared.add(&s.dir.join(outbox::OUTBOX), &s.outbox)?;
@@ -263,6 +263,13 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     } else {
         Some(atomic::DirLock::acquire(&args.out)?)
     };
+    if !args.dry_run {
+        // A run killed before its renames left temporary files: nobody writes them now.
+        let removed = atomic::remove_stale_temporaries(&args.out)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed temporary files of an interrupted run");
+        }
+    }
     let pb = spinner(!verbosity.quiet);
     let gathered = gather(&settings, &rules, &year);
     if let Some(pb) = pb {
@@ -340,7 +347,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
             }
         }
     } else {
-        write_staged(&staged)?;
+        write_staged(&args.out, &staged, settings.file_mode)?;
         let previous = report::previous_courses(&args.out);
         let title = match mode {
             Mode::Snapshot => "Enrolment files",
@@ -357,6 +364,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         let json = summary.to_json()?;
         atomic::write_all(
             &args.out,
+            &args.out,
             &[
                 RenderedFile {
                     name: "summary.json".into(),
@@ -364,6 +372,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
                 },
                 page,
             ],
+            settings.file_mode,
         )?;
     }
     if args.json {

@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub max_left_out_ratio: Option<f64>,
     pub max_suspend_ratio: Option<f64>,
     pub report: Option<RawReport>,
+    /// Octal mode of the files written (default "0640").
+    pub file_mode: Option<String>,
 }
 
 /// `report: { personal_data: true }`: names in report.html.

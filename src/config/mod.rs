@@ -175,6 +175,8 @@ pub struct Settings {
     pub max_suspend_ratio: f64,
     /// report.html shows names and student numbers (default: counts only).
     pub report_personal_data: bool,
+    /// Mode of every file written (default 0640, whatever the umask).
+    pub file_mode: u32,
 }
 
 /// Reads and checks a configuration file.
@@ -272,6 +274,15 @@ impl Checker<'_> {
         let mut platforms = BTreeMap::new();
         for (name, p) in raw.platforms {
             let key = format!("platforms.{name}");
+            let plain = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !plain || name.is_empty() || name.starts_with('.') {
+                return Err(self.err(
+                    &key,
+                    "a platform name is also a folder and file name: use letters, digits, '-', '_' and '.' (not first)",
+                ));
+            }
             let accounts = match (p.accounts, p.account_list) {
                 (Some(ds), None) => {
                     if ds.is_empty() {
@@ -560,6 +571,18 @@ impl Checker<'_> {
                 return Err(self.err("max_left_out_ratio", "must be between 0 and 1"));
             }
         }
+        let file_mode = match &raw.file_mode {
+            None => crate::output::atomic::DEFAULT_FILE_MODE,
+            Some(m) => match u32::from_str_radix(m.trim(), 8) {
+                Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => mode,
+                _ => {
+                    return Err(self.err(
+                        "file_mode",
+                        format!("'{m}' is not an octal file mode the owner can read and write (e.g. \"0640\")"),
+                    ))
+                }
+            },
+        };
         let max_suspend_ratio = raw.max_suspend_ratio.unwrap_or(0.1);
         if !(0.0..=1.0).contains(&max_suspend_ratio) {
             return Err(self.err("max_suspend_ratio", "must be between 0 and 1"));
@@ -576,6 +599,7 @@ impl Checker<'_> {
             max_left_out_ratio: raw.max_left_out_ratio,
             max_suspend_ratio,
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
+            file_mode,
         })
     }
 
@@ -841,6 +865,36 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn platform_names_cannot_leave_the_output_directory() {
+        for bad in ["\"../etc\"", "\"a/b\"", "\".hidden\"", "\"a\\0b\"", "\"\""] {
+            let text = MINIMAL
+                .replace("  p:\n", &format!("  {bad}:\n"))
+                .replace("platform: p,", &format!("platform: {bad},"));
+            assert!(
+                err(&text).contains("a platform name is also a folder and file name"),
+                "{bad}: {}",
+                err(&text)
+            );
+        }
+    }
+
+    #[test]
+    fn file_mode_is_octal_and_owner_readable() {
+        let with = |m: &str| MINIMAL.to_string() + &format!("file_mode: \"{m}\"\n");
+        assert_eq!(
+            parse(&with("0600"), Path::new("c.yaml")).unwrap().file_mode,
+            0o600
+        );
+        assert_eq!(
+            parse(MINIMAL, Path::new("c.yaml")).unwrap().file_mode,
+            0o640
+        );
+        for bad in ["0400", "888", "01777", "rw-r-----"] {
+            assert!(err(&with(bad)).contains("file_mode: "), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,16 @@ use std::path::{Path, PathBuf};
 
 use crate::output::{OutputError, RenderedFile};
 
+/// Mode of every file enrolgen writes, whatever the umask: the files hold personal
+/// data (names, student numbers), readable by the owner and the group only.
+pub const DEFAULT_FILE_MODE: u32 = 0o640;
+/// Mode of the folders enrolgen creates.
+const DIR_MODE: u32 = 0o750;
+/// Prefix and suffix of temporary files; a run killed before its renames leaves
+/// some, which the next run removes (`remove_stale_temporaries`).
+const TMP_PREFIX: &str = ".enrolgen-";
+const TMP_SUFFIX: &str = ".tmp";
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io {
         path: path.to_path_buf(),
@@ -15,25 +25,92 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
     }
 }
 
+fn refuse(path: &Path, message: &str) -> OutputError {
+    OutputError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message.to_string()),
+    }
+}
+
+/// Creates `dir` below `root` one folder at a time, refusing a symbolic link planted
+/// anywhere below `root` (it could send the files elsewhere) and any path that is not
+/// plain names below it. `root` itself (`--out`) is the user's choice.
+pub fn safe_dir(root: &Path, dir: &Path) -> Result<(), OutputError> {
+    let rel = dir
+        .strip_prefix(root)
+        .map_err(|_| refuse(dir, "outside the output directory"))?;
+    create_dir(root)?;
+    let mut cur = root.to_path_buf();
+    for c in rel.components() {
+        let std::path::Component::Normal(name) = c else {
+            return Err(refuse(dir, "not a plain folder name"));
+        };
+        cur.push(name);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(refuse(
+                &cur,
+                "a symbolic link: enrolgen does not write through links below the output directory",
+            )),
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(refuse(&cur, "not a folder")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dir(&cur)?,
+            Err(e) => return Err(io(&cur)(e)),
+        }
+    }
+    Ok(())
+}
+
+fn create_dir(dir: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(io(dir))
+}
+
 /// Files written to temporary names, waiting to be renamed over their targets.
 /// Dropped without `commit`, the temporary files are removed and nothing changed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Prepared {
+    root: PathBuf,
+    mode: u32,
     files: Vec<(tempfile::NamedTempFile, PathBuf)>,
 }
 
 impl Prepared {
+    /// Files under `root` (the output directory), with file mode `mode`.
+    pub fn new(root: &Path, mode: u32) -> Prepared {
+        Prepared {
+            root: root.to_path_buf(),
+            mode,
+            files: Vec::new(),
+        }
+    }
+
     /// Writes and syncs every file under `dir` to a temporary name. Errors of the
-    /// disk (full, permissions) happen here, before any target is touched.
+    /// disk (full, permissions, size limit) happen here, before any target is touched.
     pub fn add(&mut self, dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        use std::os::unix::fs::PermissionsExt;
+        safe_dir(&self.root, dir)?;
         for f in files {
             let target = dir.join(&f.name);
+            let mut parts = f.name.components();
+            if !matches!(
+                (parts.next(), parts.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            ) {
+                return Err(refuse(&target, "not a plain file name"));
+            }
             let mut tmp = tempfile::Builder::new()
-                .prefix(".enrolgen-")
-                .suffix(".tmp")
+                .prefix(TMP_PREFIX)
+                .suffix(TMP_SUFFIX)
                 .tempfile_in(dir)
                 .map_err(io(dir))?;
+            // fchmod, unlike the mode given at creation, is not narrowed by the umask.
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(self.mode))
+                .map_err(io(&target))?;
             tmp.write_all(&f.bytes).map_err(io(&target))?;
             tmp.as_file().sync_all().map_err(io(&target))?;
             self.files.push((tmp, target));
@@ -41,7 +118,8 @@ impl Prepared {
         Ok(())
     }
 
-    /// Renames every file over its target, in the order they were added.
+    /// Renames every file over its target, in the order they were added. A rename
+    /// replaces a symbolic link at the target; it never writes through it.
     pub fn commit(self) -> Result<(), OutputError> {
         for (tmp, target) in self.files {
             tmp.persist(&target).map_err(|e| OutputError::Io {
@@ -53,12 +131,43 @@ impl Prepared {
     }
 }
 
-/// Writes every file under `dir`: all temporary files first, then all renames, so an
-/// error while writing leaves every previous file as it was.
-pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<(), OutputError> {
-    let mut p = Prepared::default();
+/// Writes every file under `dir` (below `root`): all temporary files first, then all
+/// renames, so an error while writing leaves every previous file as it was.
+pub fn write_all(
+    root: &Path,
+    dir: &Path,
+    files: &[RenderedFile],
+    mode: u32,
+) -> Result<(), OutputError> {
+    let mut p = Prepared::new(root, mode);
     p.add(dir, files)?;
     p.commit()
+}
+
+/// Removes the temporary files a killed run left in `root`, its platform folders and
+/// their outboxes. Called with the lock held, so no running write is disturbed.
+pub fn remove_stale_temporaries(root: &Path) -> Result<usize, OutputError> {
+    fn sweep(dir: &Path, depth: usize, removed: &mut usize) -> Result<(), OutputError> {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in read.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_file() && name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
+                std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+                *removed += 1;
+            } else if kind.is_dir() && depth < 2 {
+                sweep(&entry.path(), depth + 1, removed)?;
+            }
+        }
+        Ok(())
+    }
+    let mut removed = 0;
+    sweep(root, 0, &mut removed)?;
+    Ok(removed)
 }
 
 /// Removes the upload files (`<platform>.csv`, `<platform>-NNN.csv`) a previous run
@@ -93,13 +202,17 @@ pub struct DirLock {
 
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock, OutputError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        create_dir(dir)?;
         let path = dir.join(".enrolgen.lock");
+        // O_NOFOLLOW: a link planted as the lock file is refused, not written through.
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io(&path))?;
         match file.try_lock() {
