@@ -12,5 +12,8 @@ if [ -z "${ENROLGEN_TEST_ORACLE_CONNECT:-}" ]; then
   echo "note: the live Oracle test is skipped (set ENROLGEN_TEST_ORACLE_CONNECT, _USER, _PASSWORD to run it)"
 fi
 cargo test --locked --lib --bins --tests "$@"
+# The slow fault tests (a large run killed at several points), ignored by plain
+# `cargo test`.
+cargo test --locked --test integration slow_ -- --ignored
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

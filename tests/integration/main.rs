@@ -3,6 +3,7 @@
 //! real slapd started by the test support. One test binary, a fresh directory per test.
 
 mod config_errors;
+mod faults;
 mod ldap;
 mod lint;
 mod ops;

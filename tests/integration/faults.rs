@@ -1,0 +1,438 @@
+//! Faults of the machine around a run: permissions and links in the output tree, a
+//! file-size limit, a read-only folder, a run killed at any moment. Each checks the
+//! exit code, the message, and that the previous outputs are byte-identical.
+//!
+//! How these tests were checked to fail without the protection they guard: the mode
+//! test with the fchmod in `atomic::Prepared::add` removed (files came out 0600/0666
+//! by umask); the link test with `atomic::safe_dir` reduced to `create_dir_all`
+//! (the run wrote into the link's target); the size-limit test without the SIGXFSZ
+//! line in main.rs (killed by the signal, no exit 4, temporary files left); the kill
+//! test without `remove_stale_temporaries` (temporary files stayed).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use super::util::*;
+
+/// Every file of an output tree but the lock, by path.
+fn tree(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    read_tree(out)
+}
+
+fn temporaries(out: &Path) -> Vec<String> {
+    read_tree_names(out)
+        .into_iter()
+        .filter(|n| {
+            n.rsplit('/')
+                .next()
+                .is_some_and(|f| f.starts_with(".enrolgen-") && f.ends_with(".tmp"))
+        })
+        .collect()
+}
+
+fn read_tree_names(dir: &Path) -> Vec<String> {
+    read_tree(dir).into_keys().collect()
+}
+
+/// Runs `enrolgen ARGS` through `sh -c` with `prelude` (umask, ulimit) first.
+fn sh_run(cwd: &Path, prelude: &str, args: &[&str]) -> Out {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{prelude}; exec '{}' {}",
+            env!("CARGO_BIN_EXE_enrolgen"),
+            quoted.join(" ")
+        ))
+        .current_dir(cwd)
+        .env_remove("ENROLGEN_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn modes(out: &Path) -> BTreeMap<String, u32> {
+    read_tree_names(out)
+        .into_iter()
+        .map(|n| {
+            let m = std::fs::metadata(out.join(&n))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            (n, m)
+        })
+        .collect()
+}
+
+#[test]
+fn files_are_0640_whatever_the_umask() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let c = cfg.to_str().unwrap();
+    for (umask, out) in [("000", "open"), ("077", "closed")] {
+        let r = sh_run(
+            t.path(),
+            &format!("umask {umask}"),
+            &["run", "-c", c, "--out", out, "--as-of", AS_OF],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = sh_run(
+            t.path(),
+            &format!("umask {umask}"),
+            &[
+                "run",
+                "-c",
+                c,
+                "--out",
+                out,
+                "--as-of",
+                AS_OF,
+                "--delta",
+                "--platform",
+                "prelude",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let m = modes(&t.path().join(out));
+        for f in [
+            "ecampus/ecampus.csv",
+            "ecampus/left-out.csv",
+            "ecampus/IMPORT.txt",
+            "summary.json",
+            "report.html",
+            "prelude/state.json",
+            "prelude/outbox/prelude-0001.csv",
+        ] {
+            assert_eq!(m.get(f), Some(&0o640), "{f} with umask {umask}: {m:?}");
+        }
+        assert!(m.values().all(|v| *v == 0o640), "{m:?}");
+    }
+    // As configured.
+    let text = std::fs::read_to_string(&cfg).unwrap() + "file_mode: \"0600\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    let r = sh_run(
+        t.path(),
+        "umask 000",
+        &["run", "-c", c, "--out", "private", "--as-of", AS_OF],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = modes(&t.path().join("private"));
+    assert_eq!(m.get("ecampus/ecampus.csv"), Some(&0o600), "{m:?}");
+}
+
+#[test]
+fn a_link_planted_in_the_output_tree_is_not_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = t.path().join("out");
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    // A file link: the rename replaces the link; its target is untouched.
+    let victim = t.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::remove_file(out.join("prelude/left-out.csv")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("prelude/left-out.csv")).unwrap();
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!std::fs::symlink_metadata(out.join("prelude/left-out.csv"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A folder link: refused, nothing written anywhere.
+    let before = tree(&out);
+    std::fs::rename(out.join("ecampus"), t.path().join("ecampus-moved")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("ecampus")).unwrap();
+    let before_links = tree(&out);
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "a symbolic link: enrolgen does not write through links below the output directory"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "nothing written through the link"
+    );
+    assert_eq!(tree(&out), before_links);
+    // A link as the lock file: refused.
+    std::fs::remove_file(out.join("ecampus")).unwrap();
+    std::fs::rename(t.path().join("ecampus-moved"), out.join("ecampus")).unwrap();
+    std::fs::remove_file(out.join(".enrolgen.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join(".enrolgen.lock")).unwrap();
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains(".enrolgen.lock"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(tree(&out), before);
+}
+
+#[test]
+fn a_file_size_limit_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = t.path().join("out");
+    let before = tree(&out);
+    // A later date changes the files; the limit (a few KiB) stops the run mid-write.
+    let r = sh_run(
+        t.path(),
+        "ulimit -f 4",
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            "2026-12-24",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot write") && r.stderr.contains("File too large"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&out), before, "previous files unchanged");
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+}
+
+/// Root ignores folder permissions: the read-only test then runs as nobody.
+fn as_nobody() -> Option<Vec<String>> {
+    if unsafe_geteuid() != 0 {
+        return Some(Vec::new());
+    }
+    Some(vec![
+        "setpriv".into(),
+        "--reuid=65534".into(),
+        "--regid=65534".into(),
+        "--clear-groups".into(),
+    ])
+}
+
+fn unsafe_geteuid() -> u32 {
+    // `id -u` rather than libc: tests stay free of unsafe code.
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_read_only_output_folder_changes_nothing() {
+    let Some(prefix) = as_nobody() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let run = |as_of: &str| {
+        let mut cmd: Vec<String> = prefix.clone();
+        cmd.extend([
+            env!("CARGO_BIN_EXE_enrolgen").to_string(),
+            "run".into(),
+            "-c".into(),
+            cfg.display().to_string(),
+            "--out".into(),
+            "out".into(),
+            "--as-of".into(),
+            as_of.into(),
+        ]);
+        let o = Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    if !prefix.is_empty() {
+        let ok = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(t.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (code, err) = run(AS_OF);
+    assert_eq!(code, 0, "{err}");
+    let out = t.path().join("out");
+    let before = tree(&out);
+    std::fs::set_permissions(
+        out.join("collegium"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    let (code, err) = run("2026-12-24");
+    std::fs::set_permissions(
+        out.join("collegium"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("cannot write")
+            && err.contains("collegium")
+            && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert_eq!(tree(&out), before, "no platform changed");
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+}
+
+/// A university large enough for a run to take a while: 20,000 students in 100
+/// cohorts, their accounts in LDIF.
+fn large(dir: &Path) -> std::path::PathBuf {
+    use std::fmt::Write as _;
+    let mut sql = String::from(
+        "CREATE TABLE INDIVIDU (COD_IND NUMBER(8) PRIMARY KEY, COD_ETU NUMBER, LIB_NOM_PAT_IND VARCHAR2(30), LIB_NOM_USU_IND VARCHAR2(30), LIB_PR1_IND VARCHAR2(20));\n\
+         CREATE TABLE INS_ADM_ETP (COD_ANU VARCHAR2(4), COD_IND NUMBER(8), COD_ETP VARCHAR2(6), COD_VRS_VET NUMBER(3), NUM_OCC_IAE NUMBER(2), ETA_IAE VARCHAR2(1), ETA_PMT_IAE VARCHAR2(1), PRIMARY KEY (COD_ANU, COD_IND, COD_ETP, COD_VRS_VET, NUM_OCC_IAE));\n",
+    );
+    let mut ldif = String::new();
+    for i in 0..20_000 {
+        let (ind, etu) = (1_000_000 + i, 30_000_000 + i);
+        let _ = writeln!(
+            sql,
+            "INSERT INTO INDIVIDU VALUES ({ind}, {etu}, 'NOM{i}', NULL, 'Prénom');"
+        );
+        let _ = writeln!(
+            sql,
+            "INSERT INTO INS_ADM_ETP VALUES ('2026', {ind}, 'E{:05}', 1, 1, 'E', 'P');",
+            i % 100
+        );
+        let _ = write!(ldif, "dn: uid=e{etu},ou=people,dc=example,dc=fr\nuid: e{etu}\nsupannAliasLogin: e{etu}\nsupannEtuId: {etu}\nsupannRessourceEtat: {{COMPTE}}A\ncreateTimestamp: 20250901080000Z\n\n");
+    }
+    std::fs::write(dir.join("apogee.sql"), sql).unwrap();
+    std::fs::write(dir.join("people.ldif"), ldif).unwrap();
+    let mut cfg = String::from("version: 1\nyear: 2026\napogee: { sqlite: apogee.sql }\ndirectories:\n  u: { ldif: people.ldif }\nplatforms:\n  p: { accounts: [u], csv: { delimiter: \";\", max_rows: 2000 } }\n  q: { accounts: [u], csv: { delimiter: \",\", layout: wide } }\ncohorts:\n");
+    for c in 0..100 {
+        let _ = writeln!(
+            cfg,
+            "  c{c}: {{ apogee: {{ etape: E{c:05}, version: 1 }} }}"
+        );
+    }
+    cfg.push_str("enrol:\n");
+    for c in 0..100 {
+        let _ = writeln!(cfg, "  - {{ cohort: c{c}, platform: p, course: [C{c}-A, C{c}-B], role: student, enrolperiod: 300 }}");
+        let _ = writeln!(
+            cfg,
+            "  - {{ cohort: c{c}, platform: q, course: Q{c}, role: student }}"
+        );
+    }
+    let p = dir.join("enrolgen.yaml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+/// Temporary files in the output tree now, by name only (cheap enough to poll).
+fn count_temporaries(out: &Path) -> usize {
+    let mut n = 0;
+    let mut dirs = vec![(out.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".enrolgen-") && name.ends_with(".tmp") {
+                n += 1;
+            } else if depth < 2 && e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push((e.path(), depth + 1));
+            }
+        }
+    }
+    n
+}
+
+#[test]
+#[ignore = "slow (10 s): scripts/test.sh runs the slow_ tests"]
+fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = large(t.path());
+    let c = cfg.to_str().unwrap();
+    let started = Instant::now();
+    let r = enrolgen(
+        t.path(),
+        &["run", "-c", c, "--out", "ref", "--as-of", AS_OF],
+    );
+    let full = started.elapsed();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reference = outputs(&t.path().join("ref"));
+    let out = t.path().join("out");
+    // SIGKILL while the sources are read (a quarter, half of a run), and while the
+    // files are written: as soon as 1, 5, 12 and 20 temporary files are seen.
+    let mut killed_while_writing = 0;
+    let points: [(Option<f64>, usize); 6] = [
+        (Some(0.25), 0),
+        (Some(0.5), 0),
+        (None, 1),
+        (None, 5),
+        (None, 12),
+        (None, 20),
+    ];
+    for (fraction, temps) in points {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_enrolgen"))
+            .args(["run", "-c", c, "--out", "out", "--as-of", AS_OF, "-q"])
+            .current_dir(t.path())
+            .spawn()
+            .unwrap();
+        match fraction {
+            Some(f) => std::thread::sleep(full.mul_f64(f)),
+            None => {
+                let deadline = Instant::now() + full * 4;
+                while count_temporaries(&out) < temps && Instant::now() < deadline {
+                    if child.try_wait().unwrap().is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if count_temporaries(&out) > 0 {
+            killed_while_writing += 1;
+        }
+        // Every file in place is whole: the reference's, byte for byte.
+        for (name, bytes) in outputs(&out) {
+            if name
+                .rsplit('/')
+                .next()
+                .is_some_and(|f| f.starts_with(".enrolgen-"))
+            {
+                continue; // the killed run's temporary files, removed by the next run
+            }
+            assert_eq!(Some(&bytes), reference.get(&name), "{name} after a kill");
+        }
+    }
+    assert!(
+        killed_while_writing > 0,
+        "no kill landed while files were written"
+    );
+    // The next run is not blocked by the dead run's lock, and cleans up after it.
+    let r = enrolgen(
+        t.path(),
+        &["run", "-c", c, "--out", "out", "--as-of", AS_OF],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+    assert_eq!(outputs(&out), reference);
+}
