@@ -124,9 +124,13 @@ fn stage_outbox(
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
     let previous = outbox::load_state(&dir)?;
-    let prev_rows = match (mode, &previous) {
-        (Mode::Delta { .. }, Some(s)) => s.enrolments.as_slice(),
-        _ => &[],
+    // A delta builds on the state only if the outbox still holds what it says was
+    // written; --full starts again and is the way out when it does not.
+    let (prev_rows, mut pending) = match (mode, &previous) {
+        (Mode::Delta { .. }, Some(s)) => {
+            (s.enrolments.as_slice(), outbox::verify(&dir, &pf.name, s)?)
+        }
+        _ => (&[][..], Vec::new()),
     };
     let d = delta::delta(prev_rows, &pp.enrolments, settings.max_suspend_ratio);
     if let Mode::Delta {
@@ -169,6 +173,7 @@ fn stage_outbox(
     let mut files = pf.others.clone();
     if !d.rows.is_empty() {
         let uploads = upload::render(&format!("{}-{number:04}", pf.name), &format, &d.rows)?;
+        pending.extend(uploads.iter().map(outbox::Written::of));
         outbox_files.extend(uploads);
         outbox_files.push(report::import_txt(
             &pf.name,
@@ -187,8 +192,10 @@ fn stage_outbox(
     };
     let state = outbox::state_file(&outbox::State {
         version: 1,
+        platform: Some(pf.name.clone()),
         next_file,
         enrolments: d.state,
+        pending,
     })?;
     Ok((
         Staged {

@@ -28,6 +28,8 @@ pub enum OutputError {
     Locked { path: PathBuf, pid: String },
     #[error("the delta state {} is unreadable: {message}; move it away and run with --full to start again", path.display())]
     State { path: PathBuf, message: String },
+    #[error("the delta state {} does not match the outbox: {message}", path.display())]
+    Outbox { path: PathBuf, message: String },
     #[error("cannot encode {what}: {message}")]
     Encode { what: String, message: String },
 }

@@ -16,9 +16,98 @@ pub const IMPORTED: &str = "imported";
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
+    /// The platform the state belongs to (absent in states of enrolgen 0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     /// The number the next outbox file gets.
     pub next_file: u32,
     pub enrolments: Vec<Recorded>,
+    /// Upload files written to the outbox and not yet seen in imported/: the state
+    /// holds their enrolments as written, so they must reach Moodle as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Written>,
+}
+
+/// An outbox file as enrolgen wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub name: String,
+    pub bytes: u64,
+    pub crc32: u32,
+}
+
+impl Written {
+    pub fn of(f: &RenderedFile) -> Written {
+        Written {
+            name: f.name.display().to_string(),
+            bytes: f.bytes.len() as u64,
+            crc32: crc32(&f.bytes),
+        }
+    }
+}
+
+/// CRC-32 (IEEE), enough to tell a file edited by hand from the one written.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Checks a delta state against the outbox before a run builds on it: the state must
+/// be this platform's, and every file it says was written must still be as written,
+/// in outbox/ or in imported/. Returns the files still waiting in outbox/.
+pub fn verify(dir: &Path, platform: &str, state: &State) -> Result<Vec<Written>, OutputError> {
+    let fail = |message: String| OutputError::Outbox {
+        path: dir.join(STATE_FILE),
+        message,
+    };
+    if let Some(p) = state.platform.as_deref().filter(|p| *p != platform) {
+        return Err(fail(format!(
+            "it belongs to platform {p}, not {platform} (copied from another output folder or configuration?): \
+             put the right state back, or start this platform again with --full"
+        )));
+    }
+    let mut waiting = Vec::new();
+    for w in &state.pending {
+        let found = [OUTBOX, IMPORTED]
+            .iter()
+            .map(|sub| (*sub, dir.join(sub).join(&w.name)))
+            .find(|(_, p)| p.is_file());
+        let Some((sub, path)) = found else {
+            return Err(fail(format!(
+                "{} is in neither {OUTBOX}/ nor {IMPORTED}/, so enrolgen cannot tell whether Moodle received its \
+                 enrolments: put the file back (from a backup) where it was, or start again with --full \
+                 (its file holds every enrolment; re-importing existing ones resets their dates)",
+                w.name
+            )));
+        };
+        let bytes = std::fs::read(&path).map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if bytes.len() as u64 != w.bytes || crc32(&bytes) != w.crc32 {
+            return Err(fail(format!(
+                "{sub}/{} was changed after enrolgen wrote it ({} bytes written, {} now): put the original \
+                 back, or start again with --full",
+                w.name,
+                w.bytes,
+                bytes.len()
+            )));
+        }
+        if sub == OUTBOX {
+            waiting.push(w.clone());
+        }
+    }
+    Ok(waiting)
 }
 
 /// Reads `dir/state.json`; `None` before the first delta run.
@@ -118,10 +207,16 @@ mod tests {
         let s = State {
             version: 1,
             next_file: 12,
-            enrolments: vec![],
+            ..State::default()
         };
         assert_eq!(next_number(d.path(), "ecampus", Some(&s)), 12);
         assert_eq!(next_number(d.path(), "prelude", None), 1);
+    }
+
+    #[test]
+    fn crc32_is_the_ieee_one() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
     }
 
     #[test]

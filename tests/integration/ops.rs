@@ -447,3 +447,139 @@ fn help_completions_and_man_page() {
         &r.stdout[..200.min(r.stdout.len())]
     );
 }
+
+/// Everything under `out` (files and their bytes) but the lock.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    read_tree(&dir.join("out"))
+}
+
+/// A first delta (file 0001 with 20 enrolments), then the list grows by two.
+fn delta_with_pending_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let cfg = soutien(dir, &twenty(), "student");
+    let r = delta(dir, &cfg, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut more = twenty();
+    more.extend([30, 31]);
+    soutien(dir, &more, "student")
+}
+
+#[test]
+fn a_corrupt_or_truncated_state_is_refused_and_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = delta_with_pending_file(t.path());
+    let state = t.path().join("out/ecampus/state.json");
+    let good = std::fs::read(&state).unwrap();
+    for bad in [
+        b"{ not json".to_vec(),
+        good[..good.len() / 2].to_vec(),
+        Vec::new(),
+    ] {
+        std::fs::write(&state, &bad).unwrap();
+        let before = snapshot(t.path());
+        let r = delta(t.path(), &cfg, &[]);
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the delta state")
+                && r.stderr.contains("is unreadable")
+                && r.stderr.contains("move it away and run with --full"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(snapshot(t.path()), before, "nothing written, no suspension");
+    }
+}
+
+#[test]
+fn a_state_from_another_platform_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = delta_with_pending_file(t.path());
+    let state = t.path().join("out/ecampus/state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("\"platform\": \"ecampus\""), "{text}");
+    std::fs::write(
+        &state,
+        text.replace("\"platform\": \"ecampus\"", "\"platform\": \"prelude\""),
+    )
+    .unwrap();
+    let before = snapshot(t.path());
+    let r = delta(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("it belongs to platform prelude, not ecampus"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(snapshot(t.path()), before);
+}
+
+#[test]
+fn an_outbox_file_deleted_or_edited_by_hand_is_refused_until_recovered() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = delta_with_pending_file(t.path());
+    let outbox = t.path().join("out/ecampus/outbox");
+    let file = outbox.join("ecampus-0001.csv");
+    let written = std::fs::read(&file).unwrap();
+    // Edited: a row removed by hand.
+    let edited: Vec<&str> = std::str::from_utf8(&written)
+        .unwrap()
+        .lines()
+        .take(5)
+        .collect();
+    std::fs::write(&file, edited.join("\n") + "\n").unwrap();
+    let before = snapshot(t.path());
+    let r = delta(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("outbox/ecampus-0001.csv was changed after enrolgen wrote it"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(snapshot(t.path()), before);
+    // Deleted: neither in outbox/ nor imported/.
+    std::fs::remove_file(&file).unwrap();
+    let before = snapshot(t.path());
+    let r = delta(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("ecampus-0001.csv is in neither outbox/ nor imported/"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("start again with --full"), "{}", r.stderr);
+    assert_eq!(snapshot(t.path()), before);
+    // Recovered: the original put back in imported/ (it was imported).
+    let imported = t.path().join("out/ecampus/imported");
+    std::fs::create_dir_all(&imported).unwrap();
+    std::fs::write(imported.join("ecampus-0001.csv"), &written).unwrap();
+    let r = delta(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = std::fs::read_to_string(outbox.join("ecampus-0002.csv")).unwrap();
+    assert_eq!(
+        second.lines().count(),
+        3,
+        "only the two new enrolments: {second}"
+    );
+    // The imported file is no longer watched; the new one is.
+    let state = std::fs::read_to_string(t.path().join("out/ecampus/state.json")).unwrap();
+    assert!(
+        state.contains("ecampus-0002.csv") && !state.contains("ecampus-0001.csv"),
+        "{state}"
+    );
+}
+
+#[test]
+fn full_is_the_way_out_of_a_lost_outbox_file() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = delta_with_pending_file(t.path());
+    std::fs::remove_file(t.path().join("out/ecampus/outbox/ecampus-0001.csv")).unwrap();
+    let r = run_with(t.path(), &cfg, "out", &["--full"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let full =
+        std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0002.csv")).unwrap();
+    assert_eq!(full.lines().count(), 23, "header + every enrolment: {full}");
+    let r = delta(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
