@@ -145,3 +145,35 @@ pub fn run_with(dir: &Path, cfg: &Path, out: &str, extra: &[&str]) -> Out {
     args.extend_from_slice(extra);
     enrolgen(dir, &args)
 }
+
+/// A good run, then a `--delta` run, into `dir/out`: the tree then holds upload files,
+/// left-out reports, an outbox and a state, for fault tests to compare with.
+pub fn prime(dir: &Path, cfg: &Path) {
+    let r = run_config(dir, cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_with(dir, cfg, "out", &["--delta"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.join("out/ecampus/state.json").exists());
+    assert!(dir.join("out/ecampus/outbox/ecampus-0001.csv").exists());
+}
+
+/// Runs `cfg` as a snapshot and as a `--delta` run: both must exit with `code`, say
+/// every one of `needles` on stderr, and leave `dir/out` byte-identical.
+pub fn assert_fails_unchanged(dir: &Path, cfg: &Path, code: i32, needles: &[&str]) -> String {
+    let before = read_tree(&dir.join("out"));
+    let mut stderr = String::new();
+    for extra in [&[][..], &["--delta"][..]] {
+        let r = run_with(dir, cfg, "out", extra);
+        assert_eq!(r.code, code, "{extra:?}: {}", r.stderr);
+        for n in needles {
+            assert!(
+                r.stderr.contains(n),
+                "{extra:?}: wanted {n:?} in {}",
+                r.stderr
+            );
+        }
+        assert_same_files(&read_tree(&dir.join("out")), &before);
+        stderr = r.stderr;
+    }
+    stderr
+}
