@@ -531,3 +531,72 @@ fn ldap_throughput() {
         dir["records"], (N + 330) as f64 / secs, dir["requests"], v["platforms"]["p"]["enrolments"]
     );
 }
+
+#[test]
+fn passwords_never_appear_in_any_output_at_any_log_level() {
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    use_ldap(
+        &cfg,
+        &s.url(),
+        &format!(", bind_dn: \"{ADMIN_DN}\", password_env: ENROLGEN_TEST_LDAP_PW"),
+    );
+    let c = cfg.to_str().unwrap();
+    let run = |pw: &str, args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_enrolgen"))
+            .args(args)
+            .current_dir(t.path())
+            .env("ENROLGEN_TEST_LDAP_PW", pw)
+            .env("ENROLGEN_TEST_ORACLE_PW", "oracle-pw-4821")
+            .env("LD_LIBRARY_PATH", "")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        )
+    };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF],
+        vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF, "--delta"],
+        vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF, "--dry-run", "--json"],
+        vec!["-vv", "check", "-c", c],
+        vec!["-vv", "explain", "-c", c, "--as-of", AS_OF, "21000004"],
+        vec!["-vv", "adhoc", "-c", c, "--as-of", AS_OF, "--platform", "ecampus", "--course", "X1", "--role", "student", "--cohort", "psy-l1", "--out", "adhoc"],
+        vec!["-vv", "lint", "-c", c, "--platform", "ecampus", "out/ecampus/ecampus.csv"],
+    ];
+    let mut seen = String::new();
+    for (pw, expect_ok) in [(ADMIN_PW, true), ("wrong-pw-7719", false)] {
+        for args in &commands {
+            let (code, text) = run(pw, args);
+            if expect_ok {
+                assert!(code == 0 || code == 1, "{args:?}: {text}");
+            }
+            assert!(!text.contains(pw), "{args:?} printed the password: {text}");
+            seen.push_str(&text);
+        }
+    }
+    // Oracle: the password of an unreachable database, at -vv too.
+    edit(&cfg, "sqlite: apogee.sql", "oracle: { connect: \"//127.0.0.1:1/APO\", user: enrolgen, password_env: ENROLGEN_TEST_ORACLE_PW }");
+    for args in &commands[..5] {
+        let (code, text) = run(ADMIN_PW, args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(!text.contains("oracle-pw-4821"), "{args:?}: {text}");
+        seen.push_str(&text);
+    }
+    assert!(seen.contains("DEBUG"), "debug logs were on");
+    // Nothing written holds either password.
+    for (name, bytes) in read_tree(t.path()) {
+        if name.starts_with("demo/") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for pw in [ADMIN_PW, "wrong-pw-7719", "oracle-pw-4821"] {
+            assert!(!text.contains(pw), "{name} holds a password");
+        }
+    }
+}
