@@ -557,17 +557,59 @@ fn passwords_never_appear_in_any_output_at_any_log_level() {
             .unwrap();
         (
             o.status.code().unwrap_or(-1),
-            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
         )
     };
     let commands: Vec<Vec<&str>> = vec![
         vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF],
-        vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF, "--delta"],
-        vec!["-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF, "--dry-run", "--json"],
+        vec![
+            "-vv", "run", "-c", c, "--out", "out", "--as-of", AS_OF, "--delta",
+        ],
+        vec![
+            "-vv",
+            "run",
+            "-c",
+            c,
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+            "--dry-run",
+            "--json",
+        ],
         vec!["-vv", "check", "-c", c],
         vec!["-vv", "explain", "-c", c, "--as-of", AS_OF, "21000004"],
-        vec!["-vv", "adhoc", "-c", c, "--as-of", AS_OF, "--platform", "ecampus", "--course", "X1", "--role", "student", "--cohort", "psy-l1", "--out", "adhoc"],
-        vec!["-vv", "lint", "-c", c, "--platform", "ecampus", "out/ecampus/ecampus.csv"],
+        vec![
+            "-vv",
+            "adhoc",
+            "-c",
+            c,
+            "--as-of",
+            AS_OF,
+            "--platform",
+            "ecampus",
+            "--course",
+            "X1",
+            "--role",
+            "student",
+            "--cohort",
+            "psy-l1",
+            "--out",
+            "adhoc",
+        ],
+        vec![
+            "-vv",
+            "lint",
+            "-c",
+            c,
+            "--platform",
+            "ecampus",
+            "out/ecampus/ecampus.csv",
+        ],
     ];
     let mut seen = String::new();
     for (pw, expect_ok) in [(ADMIN_PW, true), ("wrong-pw-7719", false)] {

@@ -4,6 +4,7 @@
 
 mod config_errors;
 mod faults;
+mod fuzz;
 mod ldap;
 mod lint;
 mod ops;
