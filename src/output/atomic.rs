@@ -240,6 +240,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn temporary_files_have_the_mode_before_any_byte_is_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Prepared::new(dir.path(), 0o640);
+        let f = RenderedFile {
+            name: "a.csv".into(),
+            bytes: b"x".to_vec(),
+        };
+        p.add(&dir.path().join("sub"), &[f]).unwrap();
+        let (tmp, _) = &p.files[0];
+        let mode = tmp.as_file().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let sub = std::fs::metadata(dir.path().join("sub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(sub & 0o007, 0, "folders closed to others");
+    }
+
+    #[test]
+    fn names_that_are_not_plain_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["../x.csv", "a/b.csv", "/etc/x", ""] {
+            let mut p = Prepared::new(dir.path(), 0o640);
+            let f = RenderedFile {
+                name: bad.into(),
+                bytes: vec![],
+            };
+            assert!(p.add(dir.path(), &[f]).is_err(), "{bad}");
+        }
+        let mut p = Prepared::new(dir.path(), 0o640);
+        assert!(p.add(&dir.path().join("../elsewhere"), &[]).is_err());
+    }
+
+    #[test]
     fn second_lock_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let _a = DirLock::acquire(dir.path()).unwrap();

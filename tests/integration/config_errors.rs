@@ -42,10 +42,14 @@ fn base_config_is_valid() {
 
 #[test]
 fn unknown_key_names_line_and_key() {
+    let text = BASE.replace("csv: { delimiter", "csv: { delimter");
     assert_error(
-        &BASE.replace("csv: { delimiter", "csv: { delimter"),
+        &text,
         "enrolgen.yaml:10:12: platforms.ecampus.csv: unknown field `delimter`",
     );
+    // Exit code 2.
+    let (code, _) = check(&text);
+    assert_eq!(code, 2);
 }
 
 #[test]

@@ -436,3 +436,118 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
     assert_eq!(temporaries(&out), Vec::<String>::new());
     assert_eq!(outputs(&out), reference);
 }
+
+/// The README's "When things go wrong" table cannot drift from the tests: every row
+/// names a test that exists and asserts the exit code the row gives.
+#[test]
+fn readme_fault_table_names_real_tests() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("<!-- faults:start -->").expect("table start");
+    let end = readme.find("<!-- faults:end -->").expect("table end");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| when"))
+        .collect();
+    assert!(rows.len() >= 15, "{rows:?}");
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells.len(), 5, "{row}");
+        let exit: i32 = cells[2]
+            .parse()
+            .unwrap_or_else(|_| panic!("exit code in {row}"));
+        let (file, name) = cells[4]
+            .trim_matches('`')
+            .split_once("::")
+            .expect("file::test");
+        let source = std::fs::read_to_string(repo().join(format!("tests/integration/{file}.rs")))
+            .unwrap_or_else(|_| panic!("no tests/integration/{file}.rs for {row}"));
+        let at = source
+            .find(&format!("fn {name}()"))
+            .unwrap_or_else(|| panic!("no test {file}::{name}"));
+        assert!(
+            source[..at].trim_end().ends_with("]"),
+            "{name} is not a #[test]"
+        );
+        let body_end = source[at..].find("\n}\n").map_or(source.len(), |e| at + e);
+        let body = &source[at..body_end];
+        let asserts = [
+            format!("code, {exit}"),
+            format!("Some({exit})"),
+            format!(",\n        {exit},\n"),
+            format!(", {exit}, &["),
+        ];
+        assert!(
+            asserts.iter().any(|a| body.contains(a.as_str())),
+            "{file}::{name} does not assert exit {exit}"
+        );
+    }
+}
+
+#[test]
+fn no_name_in_the_configuration_or_the_command_writes_outside_out() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let c = cfg.to_str().unwrap();
+    // A course shortname with '..' and '/' (valid in Moodle) in an adhoc file name.
+    let r = enrolgen(
+        t.path(),
+        &[
+            "adhoc",
+            "-c",
+            c,
+            "--as-of",
+            AS_OF,
+            "--platform",
+            "ecampus",
+            "--course",
+            "../../x/evil",
+            "--role",
+            "student",
+            "--cohort",
+            "psy-l1",
+            "--out",
+            "o/adhoc",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names = read_tree_names(&t.path().join("o"));
+    assert_eq!(
+        names,
+        [
+            "adhoc/IMPORT.txt",
+            "adhoc/ecampus-_._.._x_evil-left-out.csv",
+            "adhoc/ecampus-_._.._x_evil-report.html",
+            "adhoc/ecampus-_._.._x_evil.csv"
+        ]
+    );
+    assert!(!t.path().join("x").exists() && !t.path().join("evil").exists());
+    // A platform named to climb out: a configuration error, nothing written.
+    for bad in ["../escape", "a/b", "\"a\\u0000b\""] {
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("  prelude:\n", &format!("  {bad}:\n"))
+            .replace("platform: prelude,", &format!("platform: {bad},"));
+        let p = t.path().join("demo/bad.yaml");
+        std::fs::write(&p, text).unwrap();
+        let r = enrolgen(
+            t.path(),
+            &[
+                "run",
+                "-c",
+                p.to_str().unwrap(),
+                "--out",
+                "o2",
+                "--as-of",
+                AS_OF,
+            ],
+        );
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("a platform name is also a folder and file name"),
+            "{}",
+            r.stderr
+        );
+        assert!(!t.path().join("o2").exists() && !t.path().join("escape").exists());
+    }
+}
