@@ -2,6 +2,10 @@
 //! configuration loader, LDAP filters, group-name templates, account-state values and
 //! `lint`. Any input gives a result or an error, never a panic, and quickly; where a
 //! round trip exists, it holds.
+//!
+//! Checked to fail: the writer-to-lint property with the delimiter check removed from
+//! `moodle::check_value` (a row with one column too many), and the filter round trip
+//! with `escape` leaving `*` alone (a value read back as a substring filter).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

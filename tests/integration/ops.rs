@@ -453,6 +453,11 @@ fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>
     read_tree(&dir.join("out"))
 }
 
+// The delta-state tests below were checked to fail with `outbox::verify` reduced to
+// `Ok(state.pending.clone())` (the foreign state and the lost or edited file were
+// then taken silently), and the corrupt-state test with `load_state` returning
+// `None` on a parse error (a silent full re-import).
+
 /// A first delta (file 0001 with 20 enrolments), then the list grows by two.
 fn delta_with_pending_file(dir: &std::path::Path) -> std::path::PathBuf {
     let cfg = soutien(dir, &twenty(), "student");
