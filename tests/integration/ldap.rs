@@ -532,6 +532,8 @@ fn ldap_throughput() {
     );
 }
 
+/// Checked to fail by putting the secret into the bind-refused message (the wrong
+/// password then showed on stderr).
 #[test]
 fn passwords_never_appear_in_any_output_at_any_log_level() {
     let Some(s) = Slapd::start(Options::default()) else {
