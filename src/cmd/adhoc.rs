@@ -109,7 +109,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         dry_run: false,
         platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
         sources: g.timings.clone(),
-        warnings: plan.warnings.clone(),
+        warnings: plan.all_warnings(),
         left_out_ratio: 0.0,
     };
     let mut page = html::render(&html::Page {
@@ -146,7 +146,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         args.out.join(format!("{stem}-left-out.csv")).display(),
         args.out.join(format!("{stem}-report.html")).display()
     );
-    for w in &plan.warnings {
+    for w in &plan.all_warnings() {
         eprintln!("enrolgen: warning: {w}");
     }
     Ok(exit::OK)

@@ -294,7 +294,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         dry_run: args.dry_run,
         platforms: BTreeMap::new(),
         sources: g.timings,
-        warnings: plan.warnings.clone(),
+        warnings: plan.all_warnings(),
         left_out_ratio: 0.0,
     };
     let (mut bad, mut total) = (0usize, 0usize);

@@ -74,10 +74,19 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
         },
         env!("CARGO_PKG_VERSION")
     );
-    if !s.warnings.is_empty() {
+    let mut warnings: Vec<String> = page.plan.warnings.iter().map(|w| esc(w)).collect();
+    match (page.personal_data, page.plan.entry_warnings.len()) {
+        (_, 0) => {}
+        (true, _) => warnings.extend(page.plan.entry_warnings.iter().map(|w| esc(w))),
+        (false, n) => warnings.push(format!(
+            "{n} account(s) have a state value that cannot be read: they are left out (<code>invalid_value</code>) \
+             until the directory is fixed. The run's warnings (stderr, summary.json) name the entries."
+        )),
+    }
+    if !warnings.is_empty() {
         h.push_str("<div class=\"warnings\"><strong>Warnings</strong>\n<ul>\n");
-        for w in &s.warnings {
-            let _ = writeln!(h, "<li>{}</li>", esc(w));
+        for w in &warnings {
+            let _ = writeln!(h, "<li>{w}</li>");
         }
         h.push_str("</ul></div>\n");
     }
@@ -323,6 +332,9 @@ mod tests {
 
     fn page_html(personal_data: bool, previous: bool) -> String {
         let mut plan = Plan::default();
+        plan.warnings.push("cohort <x> returned nobody".into());
+        plan.entry_warnings
+            .push("account uid=e21000001,ou=people in unicaen: value cannot be read".into());
         plan.platforms.insert(
             "ecampus".into(),
             PlatformPlan {
@@ -405,6 +417,8 @@ mod tests {
         );
         let shown = page_html(true, false);
         assert!(shown.contains("21000001") && shown.contains("Hugo"));
+        assert!(shown
+            .contains("<li>account uid=e21000001,ou=people in unicaen: value cannot be read</li>"));
     }
 
     #[test]

@@ -47,6 +47,20 @@ pub struct PlatformPlan {
 pub struct Plan {
     pub platforms: BTreeMap<String, PlatformPlan>,
     pub warnings: Vec<String>,
+    /// Warnings that name a directory entry, and so a person: kept apart so that the
+    /// HTML report can leave them out unless it may show personal data.
+    pub entry_warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Every warning, for stderr and summary.json.
+    pub fn all_warnings(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .chain(&self.entry_warnings)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Who a member is, once matched (or not) on a platform.
@@ -97,7 +111,7 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
         })
         .collect();
     for d in unreadable {
-        out.warnings.push(format!(
+        out.entry_warnings.push(format!(
             "{d}: the account is left out (invalid_value) until the directory is fixed"
         ));
     }

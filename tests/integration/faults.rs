@@ -487,28 +487,8 @@ fn readme_fault_table_names_real_tests() {
 fn no_name_in_the_configuration_or_the_command_writes_outside_out() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let c = cfg.to_str().unwrap();
     // A course shortname with '..' and '/' (valid in Moodle) in an adhoc file name.
-    let r = enrolgen(
-        t.path(),
-        &[
-            "adhoc",
-            "-c",
-            c,
-            "--as-of",
-            AS_OF,
-            "--platform",
-            "ecampus",
-            "--course",
-            "../../x/evil",
-            "--role",
-            "student",
-            "--cohort",
-            "psy-l1",
-            "--out",
-            "o/adhoc",
-        ],
-    );
+    let r = adhoc_psy(t.path(), &cfg, "../../x/evil", "o/adhoc", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let names = read_tree_names(&t.path().join("o"));
     assert_eq!(

@@ -9,22 +9,6 @@ use std::process::Command;
 use super::slapd::{Options, Slapd, ADMIN_DN, ADMIN_PW};
 use super::util::*;
 
-/// Points the copied demo's directories at slapd with extra `ldap:` keys.
-fn use_ldap(cfg: &Path, url: &str, extra: &str) {
-    edit(
-        cfg,
-        "    ldif: unicaen.ldif\n",
-        &format!("    ldap: {{ url: \"{url}\", base: \"ou=people,dc=unicaen,dc=fr\"{extra} }}\n"),
-    );
-    edit(
-        cfg,
-        "    ldif: universitice.ldif\n",
-        &format!(
-            "    ldap: {{ url: \"{url}\", base: \"ou=people,dc=universitice,dc=fr\"{extra} }}\n"
-        ),
-    );
-}
-
 fn ldif_reference(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let cfg = copy_demo(&dir.join("ref"));
     let r = run_config(dir, &cfg, "ref-out");

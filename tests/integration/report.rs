@@ -50,26 +50,7 @@ fn personal_data_shows_names_when_configured() {
 fn adhoc_writes_a_report_for_its_course() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
-        t.path(),
-        &[
-            "adhoc",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-            "--platform",
-            "ecampus",
-            "--course",
-            "PSY-SOUTIEN",
-            "--role",
-            "student",
-            "--cohort",
-            "psy-l1",
-            "--out",
-            "adhoc",
-        ],
-    );
+    let r = adhoc_psy(t.path(), &cfg, "PSY-SOUTIEN", "adhoc", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let html =
         std::fs::read_to_string(t.path().join("adhoc/ecampus-PSY-SOUTIEN-report.html")).unwrap();

@@ -155,16 +155,7 @@ fn account_states_from_slapd_give_the_same_files_as_ldif() {
     }) else {
         return;
     };
-    for (name, base) in [
-        ("unicaen", "ou=people,dc=unicaen,dc=fr"),
-        ("universitice", "ou=people,dc=universitice,dc=fr"),
-    ] {
-        edit(
-            &cfg,
-            &format!("    ldif: {name}.ldif\n"),
-            &format!("    ldap: {{ url: \"{}\", base: \"{base}\" }}\n", s.url()),
-        );
-    }
+    use_ldap(&cfg, &s.url(), "");
     let r = run_config(t.path(), &cfg, "ldap-out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_states(&t.path().join("ldap-out"), &r.stderr);
@@ -211,16 +202,7 @@ fn an_account_moved_out_of_the_base_is_not_found() {
         return;
     };
     edit(&cfg, "    base: \"ou=People, dc=unicaen,dc=fr\"\n", "");
-    for (name, base) in [
-        ("unicaen", "ou=people,dc=unicaen,dc=fr"),
-        ("universitice", "ou=people,dc=universitice,dc=fr"),
-    ] {
-        edit(
-            &cfg,
-            &format!("    ldif: {name}.ldif\n"),
-            &format!("    ldap: {{ url: \"{}\", base: \"{base}\" }}\n", s.url()),
-        );
-    }
+    use_ldap(&cfg, &s.url(), "");
     let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     for out in ["out", "ldif-out"] {

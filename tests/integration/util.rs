@@ -177,3 +177,43 @@ pub fn assert_fails_unchanged(dir: &Path, cfg: &Path, code: i32, needles: &[&str
     }
     stderr
 }
+
+/// Points the copied demo's directories at slapd with extra `ldap:` keys.
+pub fn use_ldap(cfg: &Path, url: &str, extra: &str) {
+    edit(
+        cfg,
+        "    ldif: unicaen.ldif\n",
+        &format!("    ldap: {{ url: \"{url}\", base: \"ou=people,dc=unicaen,dc=fr\"{extra} }}\n"),
+    );
+    edit(
+        cfg,
+        "    ldif: universitice.ldif\n",
+        &format!(
+            "    ldap: {{ url: \"{url}\", base: \"ou=people,dc=universitice,dc=fr\"{extra} }}\n"
+        ),
+    );
+}
+
+/// `adhoc -c CFG --as-of AS_OF --platform ecampus --course COURSE --role student
+/// --cohort psy-l1 --out OUT`, with `extra` arguments.
+pub fn adhoc_psy(dir: &Path, cfg: &Path, course: &str, out: &str, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "adhoc",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--platform",
+        "ecampus",
+        "--course",
+        course,
+        "--role",
+        "student",
+        "--cohort",
+        "psy-l1",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    enrolgen(dir, &args)
+}
