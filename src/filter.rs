@@ -46,6 +46,26 @@ pub fn escape(value: &str) -> String {
 }
 
 impl Filter {
+    /// The (lower-cased) attributes the filter tests.
+    pub fn attributes(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut stack = vec![self];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::And(fs) | Filter::Or(fs) => stack.extend(fs),
+                Filter::Not(x) => stack.push(x),
+                Filter::Present(a)
+                | Filter::Equal(a, _)
+                | Filter::GreaterOrEqual(a, _)
+                | Filter::LessOrEqual(a, _)
+                | Filter::Substring { attr: a, .. } => {
+                    out.insert(a.clone());
+                }
+            }
+        }
+        out
+    }
+
     pub fn parse(s: &str) -> Result<Filter, FilterError> {
         let mut p = Parser {
             bytes: s.trim().as_bytes(),
@@ -295,6 +315,15 @@ impl fmt::Display for Filter {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn attributes_of_a_filter() {
+        let f = Filter::parse("(&(objectClass=x)(|(A=1)(!(b=*)))(c=*d*))").unwrap();
+        assert_eq!(
+            f.attributes().into_iter().collect::<Vec<_>>(),
+            ["a", "b", "c", "objectclass"]
+        );
+    }
 
     fn entry(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
         let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();

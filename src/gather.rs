@@ -126,7 +126,16 @@ pub fn gather(
             continue;
         };
         let t = Instant::now();
-        let mut dir = directory::open(ds)?;
+        let filters: Vec<&crate::filter::Filter> = ldap_cohorts
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| match settings.cohorts.get(*c).map(|c| &c.source) {
+                Some(CohortSource::Ldap { filter, .. }) => Some(filter),
+                _ => None,
+            })
+            .collect();
+        let mut dir = directory::open(ds, &filters)?;
         let found = match wanted.get(name) {
             Some(w) => dir.lookup(w)?,
             None => Vec::new(),

@@ -105,7 +105,8 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
             student_ids: Default::default(),
             usernames: ["enrolgen-check".to_string()].into(),
         };
-        let res = directory::open(d).and_then(|mut dir| dir.lookup(&probe).map(|_| dir.describe()));
+        let res =
+            directory::open(d, &[]).and_then(|mut dir| dir.lookup(&probe).map(|_| dir.describe()));
         match res {
             Ok(what) => println!("{what}: ok (bound and searched)"),
             Err(e) => {

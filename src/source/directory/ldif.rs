@@ -1,9 +1,10 @@
 //! The offline directory: an LDIF export (RFC 2849) read into memory, answering the
 //! same lookups and cohort filters as the live LDAP directory.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 
@@ -21,7 +22,7 @@ pub struct Entry {
     /// (lower-cased attribute, value) pairs sorted by attribute, values of one
     /// attribute in file order: a flat list is lighter than a map for the ten or so
     /// attributes of a person.
-    pub attrs: Vec<(Box<str>, Box<str>)>,
+    pub attrs: Vec<(Arc<str>, Box<str>)>,
 }
 
 impl Entry {
@@ -39,98 +40,143 @@ impl Entry {
 
 /// Parses LDIF content records. Change records are refused.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>, SourceError> {
-    let bad = |line: usize, message: String| SourceError::BadData {
-        path: path.to_path_buf(),
-        line,
-        message,
+    parse_reader(path, text.as_bytes(), None)
+}
+
+/// Parses LDIF from a reader, one line at a time: a large export is never held whole.
+/// With `keep`, only those (lower-cased) attributes are kept, as an LDAP search asks
+/// only for the attributes it needs: an export carries many a run never reads.
+pub fn parse_reader(
+    path: &Path,
+    mut input: impl BufRead,
+    keep: Option<&BTreeSet<String>>,
+) -> Result<Vec<Entry>, SourceError> {
+    let mut p = Parser {
+        path,
+        keep,
+        names: HashMap::new(),
+        entries: Vec::new(),
+        current: None,
     };
-    // Unfold: a line starting with one space continues the previous one. Borrowed
-    // unless folded, so a large export is not copied line by line.
-    let physical: Vec<&str> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
-    let mut logical: Vec<(usize, Cow<'_, str>)> = Vec::new();
-    for (i, raw) in physical.into_iter().enumerate() {
-        if let Some(cont) = raw.strip_prefix(' ') {
-            match logical.last_mut() {
-                Some((_, l)) if !l.is_empty() => l.to_mut().push_str(cont),
-                _ => {
-                    return Err(bad(
-                        i + 1,
-                        "continuation line with nothing to continue".into(),
-                    ))
-                }
+    // The logical line being gathered (a line starting with one space continues it).
+    let mut logical = String::new();
+    let mut logical_line = 0;
+    let mut buf = String::new();
+    let mut line = 0;
+    loop {
+        buf.clear();
+        match input.read_line(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => line += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(p.bad(line + 1, "not valid UTF-8".into()))
             }
+            Err(e) => return Err(SourceError::read(path, e)),
+        }
+        let raw = buf.strip_suffix('\n').unwrap_or(&buf);
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(cont) = raw.strip_prefix(' ') {
+            if logical_line == 0 || logical.is_empty() {
+                return Err(p.bad(line, "continuation line with nothing to continue".into()));
+            }
+            logical.push_str(cont);
         } else {
-            logical.push((i + 1, Cow::Borrowed(raw)));
+            if logical_line > 0 {
+                p.logical(logical_line, &logical)?;
+            }
+            logical.clear();
+            logical.push_str(raw);
+            logical_line = line;
         }
     }
-    let mut entries = Vec::new();
-    let mut current: Option<Entry> = None;
-    for (line, l) in logical {
+    if logical_line > 0 {
+        p.logical(logical_line, &logical)?;
+    }
+    if let Some(e) = p.current.take() {
+        p.entries.push(e.finish());
+    }
+    Ok(p.entries)
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    keep: Option<&'a BTreeSet<String>>,
+    /// Attribute names, shared by every entry.
+    names: HashMap<String, Arc<str>>,
+    entries: Vec<Entry>,
+    current: Option<Entry>,
+}
+
+impl Parser<'_> {
+    fn bad(&self, line: usize, message: String) -> SourceError {
+        SourceError::BadData {
+            path: self.path.to_path_buf(),
+            line,
+            message,
+        }
+    }
+
+    /// One unfolded line.
+    fn logical(&mut self, line: usize, l: &str) -> Result<(), SourceError> {
         if l.starts_with('#') {
-            continue;
+            return Ok(());
         }
         if l.is_empty() {
-            if let Some(e) = current.take() {
-                entries.push(e.finish());
+            if let Some(e) = self.current.take() {
+                self.entries.push(e.finish());
             }
-            continue;
+            return Ok(());
         }
         let Some(colon) = l.find(':') else {
-            return Err(bad(
-                line,
-                format!("expected 'attribute: value', found '{l}'"),
-            ));
+            return Err(self.bad(line, format!("expected 'attribute: value', found '{l}'")));
         };
         let name = l[..colon].trim();
         let rest = &l[colon + 1..];
         let value = if let Some(b64) = rest.strip_prefix(':') {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|e| bad(line, format!("invalid base64 value of {name}: {e}")))?;
+                .map_err(|e| self.bad(line, format!("invalid base64 value of {name}: {e}")))?;
             String::from_utf8(bytes)
-                .map_err(|_| bad(line, format!("the base64 value of {name} is not UTF-8")))?
+                .map_err(|_| self.bad(line, format!("the base64 value of {name} is not UTF-8")))?
         } else if rest.starts_with('<') {
-            return Err(bad(
-                line,
-                format!("URL values ({name}:<) are not supported"),
-            ));
+            return Err(self.bad(line, format!("URL values ({name}:<) are not supported")));
         } else {
             rest.trim_start_matches(' ').to_string()
         };
         let name = name.split(';').next().unwrap_or(name).to_lowercase();
-        match &mut current {
-            None if name == "version" => continue,
+        match &mut self.current {
+            None if name == "version" => {}
             None if name == "dn" => {
-                current = Some(Entry {
+                self.current = Some(Entry {
                     dn: value,
                     line,
                     attrs: Vec::new(),
                 });
             }
             None => {
-                return Err(bad(
+                return Err(self.bad(
                     line,
                     format!("entry must start with 'dn:', found '{name}:'"),
                 ))
             }
             Some(_) if name == "changetype" => {
-                return Err(bad(
+                return Err(self.bad(
                     line,
                     "change records (changetype:) are not a directory export".into(),
                 ))
             }
-            Some(e) => e
-                .attrs
-                .push((name.into_boxed_str(), value.into_boxed_str())),
+            Some(_) if self.keep.is_some_and(|k| !k.contains(&name)) => {}
+            Some(e) => {
+                let name = self
+                    .names
+                    .entry(name)
+                    .or_insert_with_key(|n| Arc::from(n.as_str()))
+                    .clone();
+                e.attrs.push((name, value.into_boxed_str()));
+            }
         }
+        Ok(())
     }
-    if let Some(e) = current.take() {
-        entries.push(e.finish());
-    }
-    Ok(entries)
 }
 
 /// A directory read from an LDIF file. Entries are kept (cohort filters may use any
@@ -139,20 +185,29 @@ pub struct LdifDirectory {
     name: String,
     path: PathBuf,
     settings: DirectorySettings,
+    /// The attributes read (the others were dropped while reading).
+    keep: BTreeSet<String>,
     entries: Vec<Entry>,
     by_student_id: HashMap<String, Vec<usize>>,
     by_username: HashMap<String, usize>,
 }
 
 impl LdifDirectory {
+    /// Reads the export; `filters` are the cohort filters the run will search with,
+    /// so that the attributes they test are kept with the mapped ones.
     pub fn open(
         settings: &DirectorySettings,
         path: &Path,
         base: Option<&str>,
+        filters: &[&Filter],
     ) -> Result<LdifDirectory, SourceError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SourceError::read(path, e))?;
-        let mut entries = parse(path, &text)?;
-        drop(text);
+        let mut keep: BTreeSet<String> = settings.attrs.requested().into_iter().collect();
+        for f in settings.filter.iter().chain(filters.iter().copied()) {
+            keep.extend(f.attributes());
+        }
+        let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+        let input = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut entries = parse_reader(path, input, Some(&keep))?;
         if let Some(base) = base {
             let base = normalize_dn(base);
             entries.retain(|e| {
@@ -189,6 +244,7 @@ impl LdifDirectory {
             name: settings.name.clone(),
             path: path.to_path_buf(),
             settings: settings.clone(),
+            keep,
             entries,
             by_student_id,
             by_username,
@@ -237,6 +293,20 @@ impl Directory for LdifDirectory {
     }
 
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError> {
+        // A filter on an attribute not read would silently match too little.
+        if let Some(a) = filter
+            .attributes()
+            .into_iter()
+            .find(|a| !self.keep.contains(a))
+        {
+            return Err(SourceError::Failed {
+                what: self.describe(),
+                action: format!(
+                    "filter {filter} tests {a}, which was not read from the file (internal error)"
+                ),
+                cause: None,
+            });
+        }
         Ok(self
             .entries
             .iter()
@@ -260,6 +330,38 @@ mod tests {
         assert_eq!(es[0].values("supannetuid").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(es[0].values("description").count(), 1);
         assert_eq!(es[1].dn, "uid=e2,dc=x");
+    }
+
+    #[test]
+    fn only_the_attributes_a_run_uses_are_kept() {
+        let text = "dn: uid=e1,dc=x\nuid: e1\ncn: Zoé\nmail: z@x\nsupannEtuId: 1\n";
+        let keep: BTreeSet<String> = ["uid".to_string(), "supannetuid".to_string()].into();
+        let es = parse_reader(Path::new("t.ldif"), text.as_bytes(), Some(&keep)).unwrap();
+        let names: Vec<&str> = es[0].attrs.iter().map(|(a, _)| &**a).collect();
+        assert_eq!(names, ["supannetuid", "uid"]);
+    }
+
+    #[test]
+    fn a_search_on_an_attribute_not_read_is_an_error_not_an_empty_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.ldif");
+        std::fs::write(
+            &p,
+            "dn: uid=e1,dc=x\nuid: e1\nsupannAliasLogin: e1\nsupannEntiteAffectation: SANTE\n",
+        )
+        .unwrap();
+        let cfg = format!(
+            "version: 1\ndirectories:\n  d: {{ ldif: {} }}\nplatforms:\n  p: {{ accounts: [d] }}\n",
+            p.display()
+        );
+        let settings = crate::config::parse(&cfg, Path::new("c.yaml")).unwrap();
+        let ds = &settings.directories["d"];
+        let sante = Filter::parse("(supannEntiteAffectation=SANTE)").unwrap();
+        let mut with = LdifDirectory::open(ds, &p, None, &[&sante]).unwrap();
+        assert_eq!(with.search(&sante).unwrap().len(), 1);
+        let mut without = LdifDirectory::open(ds, &p, None, &[]).unwrap();
+        let e = without.search(&sante).unwrap_err().to_string();
+        assert!(e.contains("which was not read from the file"), "{e}");
     }
 
     #[test]

@@ -103,14 +103,19 @@ pub fn parse_generalized_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Opens a configured directory (LDIF files are read now; LDAP connects on first use).
+/// `filters` are the cohort filters the run will search it with.
 pub fn open(
     settings: &crate::config::DirectorySettings,
+    filters: &[&Filter],
 ) -> Result<Box<dyn Directory>, SourceError> {
     use crate::config::DirectorySource;
     Ok(match &settings.source {
-        DirectorySource::Ldif { path, base } => {
-            Box::new(ldif::LdifDirectory::open(settings, path, base.as_deref())?)
-        }
+        DirectorySource::Ldif { path, base } => Box::new(ldif::LdifDirectory::open(
+            settings,
+            path,
+            base.as_deref(),
+            filters,
+        )?),
         DirectorySource::Ldap(l) => Box::new(ldap::LdapDirectory::new(settings, l)),
     })
 }
