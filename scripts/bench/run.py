@@ -209,7 +209,8 @@ def main():
     print(f"ratio LDIF run / floor (sqlite3):            {e_ldif[0] / floor_ldif:.2f}  (target ≤ 1.3)")
     print(f"ratio slapd run / floor (sqlite3 + ldapsearch): {e_ldap[0] / floor_ldap:.2f}")
     print(f"ratio slapd run / LDIF run:                  {e_ldap[0] / e_ldif[0]:.2f}  (target ≤ 1.3)")
-    print(f"peak memory: {max(e_ldif[1], e_ldap[1]):.0f} MiB  (target ≤ 200 MB)")
+    peak = max(e_ldif[1], e_ldap[1])
+    print(f"peak memory: {peak:.0f} MiB = {peak * 1.048576:.0f} MB  (target ≤ 200 MB)")
     if not a.keep:
         shutil.rmtree(data, ignore_errors=True)
 
