@@ -1,5 +1,10 @@
 //! The LDAP directory source against a real slapd: same files as LDIF, paging,
 //! batching, TLS, and every failure ending with exit 3 and no output changed.
+//!
+//! The failure tests start from a primed output (uploads, left-out, outbox, state)
+//! and check both a snapshot and a `--delta` run. Checked to fail: the size-limit
+//! test with result code 4 accepted as the end of the data in `ldap.rs` (the run
+//! then wrote files from a truncated directory).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
