@@ -242,10 +242,13 @@ fn a_read_only_output_folder_changes_nothing() {
     };
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
+    // A copy of the binary beside the data: the build folder may be closed to nobody.
+    let bin = t.path().join("enrolgen");
+    std::fs::copy(env!("CARGO_BIN_EXE_enrolgen"), &bin).unwrap();
     let run = |as_of: &str| {
         let mut cmd: Vec<String> = prefix.clone();
         cmd.extend([
-            env!("CARGO_BIN_EXE_enrolgen").to_string(),
+            bin.display().to_string(),
             "run".into(),
             "-c".into(),
             cfg.display().to_string(),
