@@ -49,6 +49,13 @@ impl Query {
                 binds,
             };
         }
+        debug_assert!(
+            self.lists
+                .iter()
+                .all(|l| lists.iter().any(|(n, v)| n == l && !v.is_empty())),
+            "{}: every list bound, none empty",
+            self.name
+        );
         let mut sql = self.sql.to_string();
         for (name, values) in lists.iter().filter(|(n, _)| self.lists.contains(n)) {
             let names: Vec<String> = (1..=values.len()).map(|i| format!(":{name}_{i}")).collect();
