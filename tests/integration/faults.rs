@@ -7,7 +7,8 @@
 //! by umask); the link test with `atomic::safe_dir` reduced to `create_dir_all`
 //! (the run wrote into the link's target); the size-limit test without the SIGXFSZ
 //! line in main.rs (killed by the signal, no exit 4, temporary files left); the kill
-//! test without `remove_stale_temporaries` (temporary files stayed).
+//! test without `remove_stale_temporaries` (temporary files stayed); the full-disk
+//! test with each file renamed as soon as written (some platforms' files changed).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -533,4 +534,81 @@ fn no_name_in_the_configuration_or_the_command_writes_outside_out() {
         );
         assert!(!t.path().join("o2").exists() && !t.path().join("escape").exists());
     }
+}
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root, or a sandbox that forbids it).
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem of `dir`, leaving `free` bytes: room for the lock and a few
+/// files of a run, not for all of them.
+fn fill(dir: &Path, free: u64) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while f.write_all(&block).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(free)).unwrap();
+}
+
+#[test]
+fn a_full_filesystem_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let Some(fs) = Tmpfs::mount(&t.path().join("fs"), "1m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root); the file-size-limit test covers the same path");
+        return;
+    };
+    let c = cfg.to_str().unwrap();
+    let out = fs.0.join("out");
+    let o = out.to_str().unwrap();
+    for extra in [&[][..], &["--delta"][..]] {
+        let mut args = vec!["run", "-c", c, "--out", o, "--as-of", AS_OF];
+        args.extend_from_slice(extra);
+        let r = enrolgen(t.path(), &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let before = tree(&out);
+    fill(&fs.0, 24 * 1024);
+    // A later date changes every platform's files; a delta run would add to the outbox.
+    for extra in [&[][..], &["--delta"][..]] {
+        let mut args = vec!["run", "-c", c, "--out", o, "--as-of", "2026-12-24"];
+        args.extend_from_slice(extra);
+        let r = enrolgen(t.path(), &args);
+        assert_eq!(r.code, 4, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
+        assert_eq!(tree(&out), before, "{extra:?}: previous files unchanged");
+        assert_eq!(temporaries(&out), Vec::<String>::new());
+    }
+    // Space again: the next run goes through.
+    std::fs::remove_file(fs.0.join("filler")).unwrap();
+    let r = enrolgen(
+        t.path(),
+        &["run", "-c", c, "--out", o, "--as-of", "2026-12-24"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
