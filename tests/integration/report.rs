@@ -180,3 +180,31 @@ fn report_renders_in_headless_chromium_and_fetches_nothing() {
     assert!(dom.contains("aria-label=\"Left-out enrolments by reason\""));
     assert!(dom.contains("cohort his-l1 returned nobody"));
 }
+
+#[test]
+fn a_delta_report_shows_new_and_suspended_per_course() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_with(t.path(), &cfg, "out", &["--delta"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(t.path().join("out/report.html")).unwrap();
+    assert!(
+        html.contains("<h1>Nightly run: changes since the last run</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<th class=\"n\">new</th><th class=\"n\">suspended</th>"));
+    assert!(html.contains("new (outbox file 0001)</div>"));
+    // PSY-L1-METHODO: every planned enrolment is new, none suspended.
+    let row = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td>PSY-L1-METHODO</td>"))
+        .unwrap();
+    let cells: Vec<&str> = row
+        .split("<td class=\"n\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap())
+        .collect();
+    // enrolments, new, suspended, left out
+    assert_eq!(cells[0], cells[1], "{row}");
+    assert_eq!(cells[2], "0", "{row}");
+}
