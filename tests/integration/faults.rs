@@ -18,20 +18,24 @@ use std::time::Instant;
 
 use super::util::*;
 
-/// Every file of an output tree but the lock, by path.
-fn tree(out: &Path) -> BTreeMap<String, Vec<u8>> {
-    read_tree(out)
-}
-
+/// Temporary files in the output tree, by path; reads names only (cheap enough to poll).
 fn temporaries(out: &Path) -> Vec<String> {
-    read_tree_names(out)
-        .into_iter()
-        .filter(|n| {
-            n.rsplit('/')
-                .next()
-                .is_some_and(|f| f.starts_with(".enrolgen-") && f.ends_with(".tmp"))
-        })
-        .collect()
+    let mut found = Vec::new();
+    let mut dirs = vec![(out.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".enrolgen-") && name.ends_with(".tmp") {
+                found.push(e.path().display().to_string());
+            } else if depth < 2 && e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
 }
 
 fn read_tree_names(dir: &Path) -> Vec<String> {
@@ -152,10 +156,10 @@ fn a_link_planted_in_the_output_tree_is_not_followed() {
         .file_type()
         .is_symlink());
     // A folder link: refused, nothing written anywhere.
-    let before = tree(&out);
+    let before = read_tree(&out);
     std::fs::rename(out.join("ecampus"), t.path().join("ecampus-moved")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, out.join("ecampus")).unwrap();
-    let before_links = tree(&out);
+    let before_links = read_tree(&out);
     let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
@@ -169,7 +173,7 @@ fn a_link_planted_in_the_output_tree_is_not_followed() {
         std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
         "nothing written through the link"
     );
-    assert_eq!(tree(&out), before_links);
+    assert_eq!(read_tree(&out), before_links);
     // A link as the lock file: refused.
     std::fs::remove_file(out.join("ecampus")).unwrap();
     std::fs::rename(t.path().join("ecampus-moved"), out.join("ecampus")).unwrap();
@@ -179,7 +183,7 @@ fn a_link_planted_in_the_output_tree_is_not_followed() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains(".enrolgen.lock"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
-    assert_eq!(tree(&out), before);
+    assert_eq!(read_tree(&out), before);
 }
 
 #[test]
@@ -189,7 +193,7 @@ fn a_file_size_limit_changes_nothing() {
     let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = t.path().join("out");
-    let before = tree(&out);
+    let before = read_tree(&out);
     // A later date changes the files; the limit (a few KiB) stops the run mid-write.
     let r = sh_run(
         t.path(),
@@ -210,7 +214,7 @@ fn a_file_size_limit_changes_nothing() {
         "{}",
         r.stderr
     );
-    assert_eq!(tree(&out), before, "previous files unchanged");
+    assert_eq!(read_tree(&out), before, "previous files unchanged");
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }
 
@@ -280,7 +284,7 @@ fn a_read_only_output_folder_changes_nothing() {
     let (code, err) = run(AS_OF);
     assert_eq!(code, 0, "{err}");
     let out = t.path().join("out");
-    let before = tree(&out);
+    let before = read_tree(&out);
     std::fs::set_permissions(
         out.join("collegium"),
         std::fs::Permissions::from_mode(0o555),
@@ -299,7 +303,7 @@ fn a_read_only_output_folder_changes_nothing() {
             && err.contains("Permission denied"),
         "{err}"
     );
-    assert_eq!(tree(&out), before, "no platform changed");
+    assert_eq!(read_tree(&out), before, "no platform changed");
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }
 
@@ -347,26 +351,6 @@ fn large(dir: &Path) -> std::path::PathBuf {
     p
 }
 
-/// Temporary files in the output tree now, by name only (cheap enough to poll).
-fn count_temporaries(out: &Path) -> usize {
-    let mut n = 0;
-    let mut dirs = vec![(out.to_path_buf(), 0)];
-    while let Some((d, depth)) = dirs.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".enrolgen-") && name.ends_with(".tmp") {
-                n += 1;
-            } else if depth < 2 && e.file_type().is_ok_and(|t| t.is_dir()) {
-                dirs.push((e.path(), depth + 1));
-            }
-        }
-    }
-    n
-}
-
 #[test]
 #[ignore = "slow (10 s): scripts/test.sh runs the slow_ tests"]
 fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers() {
@@ -409,7 +393,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
             Some(f) => std::thread::sleep(full.mul_f64(f)),
             None => {
                 let deadline = Instant::now() + full * 4;
-                while count_temporaries(&out) < temps && Instant::now() < deadline {
+                while temporaries(&out).len() < temps && Instant::now() < deadline {
                     if child.try_wait().unwrap().is_some() {
                         break;
                     }
@@ -418,7 +402,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
         }
         let _ = child.kill();
         let _ = child.wait();
-        if count_temporaries(&out) > 0 {
+        if temporaries(&out).len() > 0 {
             killed_while_writing += 1;
         }
         // Every file in place is whole: the reference's, byte for byte.
@@ -598,7 +582,7 @@ fn a_full_filesystem_changes_nothing() {
         let r = enrolgen(t.path(), &args);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    let before = tree(&out);
+    let before = read_tree(&out);
     fill(&fs.0, 24 * 1024);
     // A later date changes every platform's files; a delta run would add to the outbox.
     for extra in [&[][..], &["--delta"][..]] {
@@ -607,7 +591,11 @@ fn a_full_filesystem_changes_nothing() {
         let r = enrolgen(t.path(), &args);
         assert_eq!(r.code, 4, "{extra:?}: {}", r.stderr);
         assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
-        assert_eq!(tree(&out), before, "{extra:?}: previous files unchanged");
+        assert_eq!(
+            read_tree(&out),
+            before,
+            "{extra:?}: previous files unchanged"
+        );
         assert_eq!(temporaries(&out), Vec::<String>::new());
     }
     // Space again: the next run goes through.
