@@ -402,7 +402,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
         }
         let _ = child.kill();
         let _ = child.wait();
-        if temporaries(&out).len() > 0 {
+        if !temporaries(&out).is_empty() {
             killed_while_writing += 1;
         }
         // Every file in place is whole: the reference's, byte for byte.
