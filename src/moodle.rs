@@ -11,6 +11,66 @@ use chrono::NaiveDate;
 pub const MAX_COURSE: usize = 255;
 pub const MAX_ROLE: usize = 100;
 pub const MAX_GROUP: usize = 254;
+/// `user.username` is a 100-character column.
+pub const MAX_USERNAME: usize = 100;
+
+/// PHP 8's `is_numeric()` on a string, which Moodle's upload tool applies to group
+/// names: a numeric name is taken as a group id and never found again by name, so
+/// every import creates another group. Grammar (PHP's "numeric strings"): optional
+/// leading and trailing whitespace (space, \t, \n, \r, \v, \f), an optional sign,
+/// digits with an optional decimal point (or a point followed by digits), an
+/// optional exponent. No hexadecimal, no underscores, no `inf`/`nan`.
+pub fn php_is_numeric(s: &str) -> bool {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |p| p + 1);
+    let mut t = &b[start..end];
+    if let [b'+' | b'-', rest @ ..] = t {
+        t = rest;
+    }
+    let digits = |t: &[u8]| t.iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(t);
+    t = &t[int..];
+    let mut frac = 0;
+    if let [b'.', rest @ ..] = t {
+        frac = digits(rest);
+        t = &rest[frac..];
+    }
+    if int + frac == 0 {
+        return false;
+    }
+    if let [b'e' | b'E', rest @ ..] = t {
+        let rest = match rest {
+            [b'+' | b'-', r @ ..] => r,
+            r => r,
+        };
+        let exp = digits(rest);
+        if exp == 0 {
+            return false;
+        }
+        t = &rest[exp..];
+    }
+    t.is_empty()
+}
+
+/// A character a person cannot see or that is not text: control characters (tab
+/// included), Unicode format characters (zero-width space and joiners, bidirectional
+/// marks, soft hyphen, BOM …) and whitespace other than the plain space (no-break
+/// space, line separators …). Two group names differing only by one look the same
+/// in Moodle and are two groups.
+pub fn invisible_char(value: &str) -> Option<char> {
+    value.chars().find(|&c| {
+        c.is_control()
+            || (c.is_whitespace() && c != ' ')
+            || matches!(c,
+                '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+                | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{E0000}'..='\u{E007F}')
+    })
+}
 
 /// A value of an enrolment row, for messages and limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,27 +126,34 @@ pub fn check_value(field: Field, value: &str, delimiter: u8) -> Result<(), Strin
     if value.contains(['\r', '\n']) {
         return Err(format!("{field} contains a line break"));
     }
-    let limit = match field {
-        Field::Course => Some(MAX_COURSE),
-        Field::Role => Some(MAX_ROLE),
-        Field::Group => Some(MAX_GROUP),
-        Field::Username => None,
+    if let Some(c) = invisible_char(value) {
+        return Err(format!(
+            "{field} '{}' contains the invisible or control character U+{:04X}",
+            value.escape_debug(),
+            c as u32
+        ));
+    }
+    let max = match field {
+        Field::Course => MAX_COURSE,
+        Field::Role => MAX_ROLE,
+        Field::Group => MAX_GROUP,
+        Field::Username => MAX_USERNAME,
     };
-    if let Some(max) = limit {
-        let n = value.chars().count();
-        if n > max {
-            return Err(format!(
-                "{field} is {n} characters long; Moodle accepts at most {max}"
-            ));
-        }
+    let n = value.chars().count();
+    if n > max {
+        return Err(format!(
+            "{field} is {n} characters long; Moodle accepts at most {max}"
+        ));
     }
     match field {
         Field::Username => check_username(value),
-        Field::Group if value.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
-            "group '{value}' is purely numeric: Moodle would read it as a group id"
-        )),
+        Field::Group if php_is_numeric(value) => Err(numeric_group(value)),
         _ => Ok(()),
     }
+}
+
+fn numeric_group(value: &str) -> String {
+    format!("group '{value}' is purely numeric as PHP reads it (is_numeric): Moodle would take it as a group id and create another group on every import; give the group a name with letters")
 }
 
 /// A username as Moodle's PARAM_USERNAME keeps it, with extended characters off:
@@ -97,6 +164,12 @@ pub fn check_username(u: &str) -> Result<(), String> {
     }
     if u == "guest" {
         return Err("username 'guest' is refused by Moodle".to_string());
+    }
+    let n = u.chars().count();
+    if n > MAX_USERNAME {
+        return Err(format!(
+            "username is {n} characters long; Moodle accepts at most {MAX_USERNAME}"
+        ));
     }
     if u.chars().any(|c| c.is_uppercase()) {
         return Err(format!(
@@ -470,9 +543,14 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
                     _ => {}
                 }
             }
+            for (p, v) in [("course", course), ("role", role), ("group", get("group"))] {
+                if let Some(c) = invisible_char(v) {
+                    push(line, Severity::Error, format!("{p}{n} '{}' contains the invisible or control character U+{:04X}", v.escape_debug(), c as u32));
+                }
+            }
             let group = get("group");
             if !group.is_empty() {
-                if group.bytes().all(|b| b.is_ascii_digit()) {
+                if php_is_numeric(group) {
                     push(line, Severity::Error, format!("group{n} '{group}' is purely numeric: Moodle reads it as a group id; give the group a name with letters"));
                 } else if group.chars().count() > MAX_GROUP {
                     push(line, Severity::Error, format!("group{n} is longer than {MAX_GROUP} characters: Moodle aborts the whole import"));
@@ -593,6 +671,81 @@ mod tests {
         assert!(check_value(Field::Group, "12", b';')
             .unwrap_err()
             .contains("numeric"));
+    }
+
+    /// PHP 8.2's answers (`php -r 'var_dump(is_numeric($argv[1]));'`), from its
+    /// documented numeric-string grammar, checked with the PHP of the Moodle test site.
+    const PHP_IS_NUMERIC: &[(&str, bool)] = &[
+        ("12", true),
+        (" 12", true),
+        ("12 ", true),
+        ("\t\n12\r\x0b\x0c", true),
+        ("+7", true),
+        ("-5", true),
+        ("1e3", true),
+        ("1E3", true),
+        ("1e+3", true),
+        ("1e-3", true),
+        ("1.5", true),
+        (".5", true),
+        ("5.", true),
+        ("-.5e-3", true),
+        ("007", true),
+        ("0", true),
+        ("", false),
+        (" ", false),
+        (".", false),
+        ("+", false),
+        ("-", false),
+        ("+.", false),
+        ("e3", false),
+        ("1e", false),
+        ("1e+", false),
+        ("1e3.5", false),
+        ("1.2.3", false),
+        ("0x1A", false),
+        ("1_000", false),
+        ("1 000", false),
+        ("12a", false),
+        ("TD1", false),
+        ("inf", false),
+        ("NAN", false),
+        ("+-1", false),
+        ("1 e3", false),
+        ("\u{a0}12", false),
+        ("12\0", false),
+        ("１２", false),
+    ];
+
+    #[test]
+    fn is_numeric_mirrors_php() {
+        for (v, php) in PHP_IS_NUMERIC {
+            assert_eq!(php_is_numeric(v), *php, "is_numeric({v:?})");
+        }
+    }
+
+    #[test]
+    fn groups_php_reads_as_numbers_are_refused_by_writer_and_lint() {
+        for g in ["+7", "-5", "1e3", "1.5", ".5", "12"] {
+            assert!(check_value(Field::Group, g, b';').is_err(), "{g}");
+            let e = errors(&format!("username;course1;group1\na;C;{g}\n"));
+            assert!(e.iter().any(|e| e.contains("numeric")), "{g}: {e:?}");
+        }
+        assert!(check_value(Field::Group, "TD 12", b';').is_ok());
+    }
+
+    #[test]
+    fn invisible_characters_and_long_usernames_are_refused() {
+        for g in ["TD\u{1}1", "TD\t1", "TD\u{200B}1", "TD\u{a0}1", "\u{feff}TD1"] {
+            let e = check_value(Field::Group, g, b';').unwrap_err();
+            assert!(e.contains("invisible or control character"), "{e}");
+            let e = errors(&format!("username;course1;group1\na;C;{g}\n"));
+            assert!(e.iter().any(|e| e.contains("invisible")), "{g:?}: {e:?}");
+        }
+        let long = "a".repeat(101);
+        assert!(check_value(Field::Username, &long, b';').unwrap_err().contains("at most 100"));
+        assert!(check_value(Field::Username, &long[..100], b';').is_ok());
+        assert!(errors(&format!("username;course1\n{long};C\n"))[0].contains("at most 100"));
     }
 
     #[test]

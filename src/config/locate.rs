@@ -13,6 +13,9 @@ use yaml_rust2::scanner::Marker;
 #[derive(Debug, Default)]
 pub struct Lines {
     lines: HashMap<String, usize>,
+    /// Keys given twice in one mapping: (path, first line, repeated line), in file
+    /// order. serde would silently keep the last one.
+    pub duplicates: Vec<(String, usize, usize)>,
 }
 
 impl Lines {
@@ -21,7 +24,10 @@ impl Lines {
         // A syntax error is reported by serde_norway with its own position; the
         // index then simply knows fewer paths.
         let _ = Parser::new_from_str(text).load(&mut rec, false);
-        Lines { lines: rec.lines }
+        Lines {
+            lines: rec.lines,
+            duplicates: rec.duplicates,
+        }
     }
 
     /// The line of `path`, or of its closest recorded parent.
@@ -46,6 +52,7 @@ enum Frame {
 struct Recorder {
     stack: Vec<Frame>,
     lines: HashMap<String, usize>,
+    duplicates: Vec<(String, usize, usize)>,
 }
 
 impl Recorder {
@@ -68,7 +75,14 @@ impl Recorder {
                     } else {
                         format!("{path}.{k}")
                     };
-                    self.lines.entry(p).or_insert(line);
+                    // Paths are unique per node, so a path seen before is the
+                    // same key repeated in the same mapping.
+                    match self.lines.get(&p) {
+                        Some(first) => self.duplicates.push((p, *first, line)),
+                        None => {
+                            self.lines.insert(p, line);
+                        }
+                    }
                     *key = Some(k);
                     None
                 }
@@ -123,5 +137,20 @@ mod tests {
         assert_eq!(l.line_of("enrol[1].platform"), Some(8));
         // Unknown leaf: falls back to the parent.
         assert_eq!(l.line_of("enrol[1].course"), Some(7));
+        assert!(l.duplicates.is_empty());
+    }
+
+    #[test]
+    fn keys_repeated_at_any_depth_are_found_with_both_lines() {
+        let text = "cohorts:\n  a: { apogee: { etape: X, version: 1 } }\n  b: 1\n  a: 2\nplatforms:\n  p: { csv: { delimiter: \";\", delimiter: \",\" } }\nenrol:\n  - { cohort: a, cohort: b }\n";
+        let l = Lines::index(text);
+        assert_eq!(
+            l.duplicates,
+            [
+                ("cohorts.a".to_string(), 2, 4),
+                ("platforms.p.csv.delimiter".to_string(), 6, 6),
+                ("enrol[0].cohort".to_string(), 8, 8),
+            ]
+        );
     }
 }

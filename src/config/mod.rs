@@ -190,6 +190,17 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 
 /// Checks configuration text; `path` names it in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+    let lines = Lines::index(text);
+    if let Some((key, first, again)) = lines.duplicates.first() {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: *again,
+            key: key.clone(),
+            message: format!(
+                "given twice, at line {first} and at line {again}: a mapping holds each key once (keep one)"
+            ),
+        });
+    }
     let raw: RawConfig = serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         // The position leads the message already; other positions (where a mapping
@@ -205,11 +216,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         }
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Checker {
-        path,
-        lines: Lines::index(text),
-        base,
-    }
+    Checker { path, lines, base }
     .check(raw)
 }
 
@@ -574,11 +581,12 @@ impl Checker<'_> {
         let file_mode = match &raw.file_mode {
             None => crate::output::atomic::DEFAULT_FILE_MODE,
             Some(m) => match u32::from_str_radix(m.trim(), 8) {
-                Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => mode,
+                // The files hold personal data: never readable or writable by others.
+                Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 && mode & 0o007 == 0 => mode,
                 _ => {
                     return Err(self.err(
                         "file_mode",
-                        format!("'{m}' is not an octal file mode the owner can read and write (e.g. \"0640\")"),
+                        format!("'{m}' is not an octal file mode the owner can read and write and others cannot use (the files hold personal data; e.g. \"0640\" or \"0600\")"),
                     ))
                 }
             },
@@ -892,7 +900,7 @@ mod tests {
             parse(MINIMAL, Path::new("c.yaml")).unwrap().file_mode,
             0o640
         );
-        for bad in ["0400", "888", "01777", "rw-r-----"] {
+        for bad in ["0400", "888", "01777", "rw-r-----", "0666", "0644", "0601"] {
             assert!(err(&with(bad)).contains("file_mode: "), "{bad}");
         }
     }

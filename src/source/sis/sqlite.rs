@@ -4,6 +4,11 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use std::sync::{Arc, Mutex};
+
+use rusqlite::config::DbConfig;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
@@ -28,22 +33,46 @@ impl Sqlite {
                     std::io::Error::from(std::io::ErrorKind::NotFound),
                 ));
             }
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?
+            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?;
+            confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
+            conn
         } else {
             let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
             let conn = Connection::open_in_memory().map_err(|e| {
                 SourceError::failed(&what, "cannot create the in-memory database", e)
             })?;
+            confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
+            // A dump is data, not a program: while it loads, SQLite's authorizer lets
+            // through only what a dump holds (see `dump_may`).
+            let refused = Arc::new(Mutex::new(None::<String>));
+            let seen = Arc::clone(&refused);
+            conn.authorizer(Some(move |ctx: AuthContext<'_>| match dump_may(&ctx) {
+                Ok(()) => Authorization::Allow,
+                Err(what) => {
+                    if let Ok(mut r) = seen.lock() {
+                        r.get_or_insert(what);
+                    }
+                    Authorization::Deny
+                }
+            }));
             // One statement at a time, streamed: execute_batch on a whole script copies
             // the rest of it for every statement (quadratic), and holding a dump of tens
             // of megabytes is not needed.
             for stmt in Statements::new(std::io::BufReader::with_capacity(1 << 16, file)) {
                 let (line, stmt) = stmt.map_err(|e| SourceError::read(path, e))?;
                 conn.execute_batch(&stmt).map_err(|e| {
-                    SourceError::failed(&what, format!("the SQL script failed at line {line}"), e)
+                    match refused.lock().ok().and_then(|mut r| r.take()) {
+                        Some(action) => SourceError::failed(
+                            &what,
+                            format!("the SQL script is refused at line {line}: {action}; a dump may only create tables and indexes, insert rows and open or close transactions"),
+                            e,
+                        ),
+                        None => SourceError::failed(&what, format!("the SQL script failed at line {line}"), e),
+                    }
                 })?;
             }
+            conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
             // A dump has its primary keys but rarely its secondary indexes: without
             // them every query scans whole tables.
             for index in missing_indexes(&conn)
@@ -61,6 +90,58 @@ impl Sqlite {
             path: path.to_path_buf(),
             conn,
         })
+    }
+}
+
+/// What no use of the database needs, off for good: attaching another database file
+/// (the one way SQL can write outside the connection), triggers, views, and schema
+/// objects that run SQL on read; defensive mode keeps the schema tables read-only.
+fn confine(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+    Ok(())
+}
+
+/// What an SQL dump may ask of SQLite: create (or drop and re-create) tables and
+/// indexes in the main database, insert rows (with the built-in functions dumps use
+/// to spell values, such as `char()` or `replace()`), open and close transactions,
+/// and `PRAGMA foreign_keys`, which `sqlite3 .dump` writes. Everything else (ATTACH,
+/// VACUUM INTO, other PRAGMAs, temporary objects, triggers, views, virtual tables,
+/// extensions, updates, deletes) is refused, named in the error.
+fn dump_may(ctx: &AuthContext<'_>) -> Result<(), String> {
+    let in_main = ctx.database_name.is_none_or(|d| d == "main");
+    match ctx.action {
+        AuthAction::CreateTable { .. }
+        | AuthAction::CreateIndex { .. }
+        | AuthAction::DropTable { .. }
+        | AuthAction::DropIndex { .. }
+        | AuthAction::Insert { .. }
+        | AuthAction::Reindex { .. }
+        | AuthAction::Read { .. }
+        | AuthAction::Select
+        | AuthAction::Transaction { .. }
+            if in_main =>
+        {
+            Ok(())
+        }
+        AuthAction::Transaction { .. } | AuthAction::Select => Ok(()),
+        // SQLite's own bookkeeping of CREATE and DROP (defensive mode refuses the
+        // same writes when a statement asks for them directly).
+        AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name }
+            if in_main && (table_name == "sqlite_master" || table_name == "sqlite_schema") =>
+        {
+            Ok(())
+        }
+        AuthAction::Function { function_name } if !function_name.contains("load_extension") => {
+            Ok(())
+        }
+        AuthAction::Pragma { pragma_name, .. } if pragma_name.eq_ignore_ascii_case("foreign_keys") => {
+            Ok(())
+        }
+        other => Err(format!("{other:?} is not allowed in a dump")),
     }
 }
 
@@ -193,6 +274,33 @@ mod tests {
             missing.starts_with("cannot read") && missing.contains("nope.db"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn a_dump_can_only_hold_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("x.db");
+        let ok = "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nDROP TABLE IF EXISTS t;\nCREATE TABLE t (a TEXT);\nINSERT INTO t VALUES (replace('a\\nb','\\n',char(10)));\nCREATE INDEX i ON t (a);\nCOMMIT;\n";
+        let p = dir.path().join("ok.sql");
+        std::fs::write(&p, ok).unwrap();
+        Sqlite::open(&p).unwrap();
+        for (bad, named) in [
+            (format!("ATTACH DATABASE '{}' AS x;\nCREATE TABLE x.t(a);", outside.display()), "Attach"),
+            (format!("VACUUM INTO '{}';", outside.display()), ""),
+            ("PRAGMA journal_mode=WAL;".to_string(), "Pragma"),
+            ("CREATE TABLE t(a);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;".to_string(), "Trigger"),
+            ("CREATE TABLE t(a);\nCREATE VIEW v AS SELECT a FROM t;".to_string(), "View"),
+            ("CREATE TEMP TABLE t(a);".to_string(), "temp"),
+            ("SELECT load_extension('/nope');".to_string(), "load_extension"),
+            ("CREATE TABLE t(a);\nDELETE FROM t;".to_string(), "Delete"),
+        ] {
+            let p = dir.path().join("bad.sql");
+            std::fs::write(&p, format!("CREATE TABLE ok(a);\n{bad}\n")).unwrap();
+            let e = crate::error_chain(&Sqlite::open(&p).err().unwrap());
+            assert!(e.contains("at line 2") || e.contains("at line 3"), "{bad}: {e}");
+            assert!(e.contains(named), "{bad}: {e}");
+            assert!(!outside.exists(), "{bad} wrote {}", outside.display());
+        }
     }
 
     #[test]
