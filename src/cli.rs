@@ -104,6 +104,14 @@ pub struct RunArgs {
     /// With --delta: write the suspensions even above max_suspend_ratio (after review).
     #[arg(long, requires = "delta")]
     pub accept_suspensions: bool,
+    /// Write even though a source returned nothing, or far fewer records than in the
+    /// previous run (more than max_shrink): after checking that the drop is real.
+    #[arg(long)]
+    pub accept_shrink: bool,
+    /// With --delta: accept an --as-of earlier than the last delta run's (replaying a
+    /// past day on purpose); otherwise refused, as it would suspend what came since.
+    #[arg(long, requires = "delta")]
+    pub allow_earlier_as_of: bool,
 }
 
 #[derive(Debug, Args)]

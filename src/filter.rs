@@ -45,6 +45,29 @@ pub fn escape(value: &str) -> String {
     out
 }
 
+/// Attributes whose equality rule is `caseExactMatch` in the SUPANN schema (lower-cased
+/// names); the others a run reads (uid, mail, eduPerson*, supannEtuEtape,
+/// supannEtuInscription, supannRessourceEtat …) compare without case, as slapd does.
+const CASE_EXACT: &[&str] = &["supannaliaslogin", "supannetuid", "supannempid"];
+
+/// Whether values of this (lower-cased) attribute compare with case.
+pub fn case_exact(attr: &str) -> bool {
+    CASE_EXACT.contains(&attr)
+}
+
+/// A value as an LDAP server compares it for this attribute: surrounding spaces
+/// dropped, inner runs of spaces counted as one, case folded unless the attribute's
+/// rule is case-exact. The offline directory compares with it so that it answers
+/// exactly what slapd answers.
+pub fn match_key(attr: &str, value: &str) -> String {
+    let spaced = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    if case_exact(attr) {
+        spaced
+    } else {
+        spaced.to_lowercase()
+    }
+}
+
 impl Filter {
     /// The (lower-cased) attributes the filter tests.
     pub fn attributes(&self) -> std::collections::BTreeSet<String> {
@@ -91,15 +114,36 @@ impl Filter {
             Filter::Or(fs) => fs.iter().any(|f| f.matches(values)),
             Filter::Not(f) => !f.matches(values),
             Filter::Present(a) => a == "objectclass" || values(a).next().is_some(),
-            Filter::Equal(a, v) => values(a).any(|x| x.to_lowercase() == v.to_lowercase()),
-            Filter::GreaterOrEqual(a, v) => values(a).any(|x| x.to_lowercase() >= v.to_lowercase()),
-            Filter::LessOrEqual(a, v) => values(a).any(|x| x.to_lowercase() <= v.to_lowercase()),
+            Filter::Equal(a, v) => {
+                let v = match_key(a, v);
+                values(a).any(|x| match_key(a, x) == v)
+            }
+            Filter::GreaterOrEqual(a, v) => {
+                let v = match_key(a, v);
+                values(a).any(|x| match_key(a, x) >= v)
+            }
+            Filter::LessOrEqual(a, v) => {
+                let v = match_key(a, v);
+                values(a).any(|x| match_key(a, x) <= v)
+            }
             Filter::Substring {
                 attr,
                 initial,
                 any,
                 last,
-            } => values(attr).any(|x| substring_match(&x.to_lowercase(), initial, any, last)),
+            } => {
+                let fold = |s: &str| {
+                    if case_exact(attr) {
+                        s.to_string()
+                    } else {
+                        s.to_lowercase()
+                    }
+                };
+                let initial = initial.as_deref().map(fold);
+                let any: Vec<String> = any.iter().map(|a| fold(a)).collect();
+                let last = last.as_deref().map(fold);
+                values(attr).any(|x| substring_match(&fold(x), &initial, &any, &last))
+            }
         }
     }
 }
@@ -112,20 +156,19 @@ fn substring_match(
 ) -> bool {
     let mut rest = value;
     if let Some(i) = initial {
-        match rest.strip_prefix(i.to_lowercase().as_str()) {
+        match rest.strip_prefix(i.as_str()) {
             Some(r) => rest = r,
             None => return false,
         }
     }
     for a in any {
-        let a = a.to_lowercase();
         match rest.find(a.as_str()) {
             Some(p) => rest = &rest[p + a.len()..],
             None => return false,
         }
     }
     match last {
-        Some(l) => rest.ends_with(l.to_lowercase().as_str()),
+        Some(l) => rest.ends_with(l.as_str()),
         None => true,
     }
 }

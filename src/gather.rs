@@ -30,6 +30,8 @@ pub fn gather(
 ) -> Result<Gathered, SourceError> {
     let mut g = Gathered::default();
     let cohorts: BTreeSet<&str> = rules.iter().map(|r| r.cohort.as_str()).collect();
+    let scope = scope(year, rules);
+    let limit = settings.max_shrink.default;
 
     // Apogée.
     let apogee: Vec<(&str, &crate::model::ApogeeCohort)> = cohorts
@@ -56,6 +58,10 @@ pub fn gather(
             seconds: t.elapsed().as_secs_f64(),
             records,
             requests: sis.requests(),
+            scope: scope.clone(),
+            max_shrink: settings.max_shrink.apogee.unwrap_or(limit),
+            // A cohort may be empty (a warning says so); only a fall is suspicious.
+            asked: false,
         });
     }
     for c in &cohorts {
@@ -74,6 +80,9 @@ pub fn gather(
                     seconds: t.elapsed().as_secs_f64(),
                     records: students.len(),
                     requests: 1,
+                    scope: scope.clone(),
+                    max_shrink: limit,
+                    asked: true,
                 });
                 g.members.insert(
                     c.to_string(),
@@ -159,6 +168,12 @@ pub fn gather(
             seconds: t.elapsed().as_secs_f64(),
             records,
             requests: dir.requests(),
+            scope: scope.clone(),
+            max_shrink: ds.max_shrink.unwrap_or(limit),
+            asked: wanted
+                .get(name)
+                .is_some_and(|w| !w.student_ids.is_empty() || !w.usernames.is_empty())
+                || ldap_cohorts.contains_key(name),
         });
         g.directories
             .insert(name.to_string(), AccountIndex::new(found));
@@ -175,11 +190,37 @@ pub fn gather(
                 seconds: t.elapsed().as_secs_f64(),
                 records: list.accounts.len(),
                 requests: 1,
+                scope: scope.clone(),
+                max_shrink: limit,
+                asked: true,
             });
             g.account_lists.insert(p.to_string(), list);
         }
     }
     Ok(g)
+}
+
+/// What a run asks its sources, as a short stable hash (FNV-1a of the year and the
+/// rules' cohort and platform names): counts of two runs are comparable only when
+/// they asked the same, not after `--cohort`, a new year or an edited mapping.
+fn scope(year: &str, rules: &[&EnrolRule]) -> String {
+    let asked: BTreeSet<(&str, &str)> = rules
+        .iter()
+        .map(|r| (r.cohort.as_str(), r.platform.as_str()))
+        .collect();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |s: &str| {
+        for b in s.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(year);
+    for (c, p) in asked {
+        eat(c);
+        eat(p);
+    }
+    format!("{h:016x}")
 }
 
 /// Plans the given rules on what the sources returned.

@@ -11,6 +11,7 @@ pub mod model;
 pub mod moodle;
 pub mod output;
 pub mod plan;
+pub mod shrink;
 pub mod source;
 pub mod template;
 

@@ -17,10 +17,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = Cli::parse();
+    // Libraries (ldap3, rustls …) speak one level below enrolgen: their warnings about
+    // a dropped connection repeat, less clearly, the error enrolgen reports itself.
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
+        (false, 0) => "error,enrolgen=warn",
+        (false, 1) => "warn,enrolgen=info",
         (false, _) => "debug",
     };
     tracing_subscriber::fmt()

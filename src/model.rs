@@ -88,6 +88,10 @@ pub struct Account {
     pub dn: String,
     /// The login, lower-cased; may still be invalid for Moodle (checked in the core).
     pub username: String,
+    /// Further values of the username attribute, lower-cased, when the entry has
+    /// several (the planner then refuses to choose). Normally empty.
+    pub other_usernames: Vec<String>,
+    /// Sorted, without repeats.
     pub student_ids: Vec<String>,
     pub staff_id: Option<String>,
     pub created: Option<DateTime<Utc>>,
@@ -95,6 +99,14 @@ pub struct Account {
     pub affiliations: BTreeSet<String>,
     /// The `{COMPTE}` values of the state attributes; none means active.
     pub states: Vec<StateValue>,
+}
+
+impl Account {
+    /// The username and any further value of the username attribute.
+    pub fn all_usernames(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.username.as_str())
+            .chain(self.other_usernames.iter().map(String::as_str))
+    }
 }
 
 /// One member of a cohort, before it is matched to an account.
@@ -235,6 +247,7 @@ pub struct Enrolment {
 pub enum Reason {
     NoStudentNumber,
     NoAccount,
+    AmbiguousAccount,
     AccountTooRecent,
     AccountInactive,
     RuleNotMet,
@@ -245,9 +258,10 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::NoStudentNumber,
         Reason::NoAccount,
+        Reason::AmbiguousAccount,
         Reason::AccountTooRecent,
         Reason::AccountInactive,
         Reason::RuleNotMet,
@@ -261,6 +275,7 @@ impl Reason {
         match self {
             Reason::NoStudentNumber => "no_student_number",
             Reason::NoAccount => "no_account",
+            Reason::AmbiguousAccount => "ambiguous_account",
             Reason::AccountTooRecent => "account_too_recent",
             Reason::AccountInactive => "account_inactive",
             Reason::RuleNotMet => "rule_not_met",
@@ -276,6 +291,7 @@ impl Reason {
         match self {
             Reason::NoStudentNumber => "Apogée has no student number (COD_ETU) for this person: ask the schooling office to complete the record.",
             Reason::NoAccount => "No account with this student number or username: ask the directory team whether the account exists, or check the number.",
+            Reason::AmbiguousAccount => "Several accounts claim this person (or one account claims several people or logins): nobody is enrolled until the directory team fixes the entries named in the detail.",
             Reason::AccountTooRecent => "Nothing to do: the account is new or not active yet; the next run tries again.",
             Reason::AccountInactive => "The account is closed, suspended or expired: nothing to do, unless it should be active (ask the directory team).",
             Reason::RuleNotMet => "The platform's rules do not allow this cohort or affiliation: change the mapping only if the person should be enrolled.",

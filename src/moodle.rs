@@ -545,7 +545,15 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             }
             for (p, v) in [("course", course), ("role", role), ("group", get("group"))] {
                 if let Some(c) = invisible_char(v) {
-                    push(line, Severity::Error, format!("{p}{n} '{}' contains the invisible or control character U+{:04X}", v.escape_debug(), c as u32));
+                    push(
+                        line,
+                        Severity::Error,
+                        format!(
+                            "{p}{n} '{}' contains the invisible or control character U+{:04X}",
+                            v.escape_debug(),
+                            c as u32
+                        ),
+                    );
                 }
             }
             let group = get("group");
@@ -736,14 +744,22 @@ mod tests {
 
     #[test]
     fn invisible_characters_and_long_usernames_are_refused() {
-        for g in ["TD\u{1}1", "TD\t1", "TD\u{200B}1", "TD\u{a0}1", "\u{feff}TD1"] {
+        for g in [
+            "TD\u{1}1",
+            "TD\t1",
+            "TD\u{200B}1",
+            "TD\u{a0}1",
+            "\u{feff}TD1",
+        ] {
             let e = check_value(Field::Group, g, b';').unwrap_err();
             assert!(e.contains("invisible or control character"), "{e}");
             let e = errors(&format!("username;course1;group1\na;C;{g}\n"));
             assert!(e.iter().any(|e| e.contains("invisible")), "{g:?}: {e:?}");
         }
         let long = "a".repeat(101);
-        assert!(check_value(Field::Username, &long, b';').unwrap_err().contains("at most 100"));
+        assert!(check_value(Field::Username, &long, b';')
+            .unwrap_err()
+            .contains("at most 100"));
         assert!(check_value(Field::Username, &long[..100], b';').is_ok());
         assert!(errors(&format!("username;course1\n{long};C\n"))[0].contains("at most 100"));
     }

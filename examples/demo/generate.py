@@ -253,6 +253,11 @@ for n, (uid, first, last, affs) in enumerate([
         ("amercier", "Alice", "Mercier", ("student", "member")),
 ]):
     ldif.append(person(UNIV, uid, first, last, uid, emp=f"U{n + 1:07d}", affs=affs))
+# A PASS student the partner directory also knows under its own login: on Collégium,
+# which reads both directories, the student number names two accounts, and enrolgen
+# must refuse to choose (ambiguous_account) rather than take the first.
+pass_student = enrolled[("PASS01", 1)][4][1]
+ldif.append(person(UNIV, "jdouble", "Jeanne", "Double", "jdouble", etu=pass_student, affs=("student", "member")))
 open("universitice.ldif", "w", encoding="utf-8").write("\n".join(ldif))
 
 # ---------------------------------------------------------------- Prélude

@@ -141,21 +141,20 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     let who = args.who.trim();
     let mut usernames: BTreeSet<String> = [who.to_lowercase()].into();
     let mut ids: BTreeSet<String> = [who.to_string()].into();
-    for idx in g.directories.values() {
-        if let Some(a) = idx.by_student_id(who) {
-            usernames.insert(a.username.clone());
-        }
-        if let Some(a) = idx.by_username(who) {
-            ids.extend(a.student_ids.iter().cloned());
-        }
-    }
+    // Every account the name matches, each once: several mean an ambiguous identity,
+    // which the left-out lines below explain.
     let mut accounts = String::new();
     for idx in g.directories.values() {
         let mut seen = BTreeSet::new();
-        for a in [idx.by_student_id(who), idx.by_username(who)]
-            .into_iter()
-            .flatten()
-        {
+        let by_id = idx.with_student_id(who);
+        let by_name = idx.with_username(who);
+        for a in &by_id {
+            usernames.extend(a.all_usernames().map(str::to_string));
+        }
+        for a in &by_name {
+            ids.extend(a.student_ids.iter().cloned());
+        }
+        for a in by_id.into_iter().chain(by_name) {
             if seen.insert(&a.dn) {
                 accounts.push_str(&describe_account(a, as_of));
             }

@@ -87,7 +87,10 @@ enum Mode {
     /// The whole set in OUT/<platform>/<platform>.csv, replaced each run.
     Snapshot,
     /// What changed since the state, in a new numbered outbox file.
-    Delta { accept_suspensions: bool },
+    Delta {
+        accept_suspensions: bool,
+        allow_earlier_as_of: bool,
+    },
     /// Everything, in a new numbered outbox file; the state starts again.
     Full,
 }
@@ -120,21 +123,39 @@ fn stage_outbox(
     pf: &PlatformFiles,
     pp: &plan::PlatformPlan,
     mode: Mode,
+    as_of: NaiveDate,
     refused: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
     let previous = outbox::load_state(&dir)?;
     // A delta builds on the state only if the outbox still holds what it says was
-    // written; --full starts again and is the way out when it does not.
-    let (prev_rows, mut pending) = match (mode, &previous) {
-        (Mode::Delta { .. }, Some(s)) => {
-            (s.enrolments.as_slice(), outbox::verify(&dir, &pf.name, s)?)
+    // written, and nothing more; --full starts again and is the way out when it does not.
+    let (prev_rows, mut pending) = match mode {
+        Mode::Delta {
+            allow_earlier_as_of,
+            ..
+        } => {
+            let waiting = outbox::verify(&dir, &pf.name, previous.as_ref())?;
+            if let Some(last) = previous.as_ref().and_then(|s| s.as_of) {
+                if as_of < last && !allow_earlier_as_of {
+                    return Err(Error::Usage(format!(
+                        "--as-of {as_of} is before the last delta run of {} ({last}): a run for an earlier day \
+                         would suspend every enrolment that came since. Add --allow-earlier-as-of if that is meant",
+                        pf.name
+                    )));
+                }
+            }
+            let rows = previous
+                .as_ref()
+                .map_or(&[][..], |s| s.enrolments.as_slice());
+            (rows, waiting)
         }
         _ => (&[][..], Vec::new()),
     };
     let d = delta::delta(prev_rows, &pp.enrolments, settings.max_suspend_ratio);
     if let Mode::Delta {
         accept_suspensions: false,
+        ..
     } = mode
     {
         refused.extend(
@@ -193,6 +214,7 @@ fn stage_outbox(
     let state = outbox::state_file(&outbox::State {
         version: 1,
         platform: Some(pf.name.clone()),
+        as_of: Some(as_of),
         next_file,
         enrolments: d.state,
         pending,
@@ -260,6 +282,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     let mode = match (args.delta, args.full) {
         (true, _) => Mode::Delta {
             accept_suspensions: args.accept_suspensions,
+            allow_earlier_as_of: args.allow_earlier_as_of,
         },
         (false, true) => Mode::Full,
         _ => Mode::Snapshot,
@@ -285,6 +308,33 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     let g = gathered?;
     for t in &g.timings {
         tracing::info!(source = %t.source, seconds = t.seconds, records = t.records, requests = t.requests, "source read");
+    }
+    // Before anything is written: a source that shrank stops the run.
+    let previous_sources = report::previous_sources(&args.out);
+    let shrunk = crate::shrink::check(
+        &g.timings,
+        previous_sources
+            .as_ref()
+            .map_or(&[][..], |(_, s)| s.as_slice()),
+    );
+    if !shrunk.is_empty() {
+        if args.accept_shrink {
+            for s in &shrunk {
+                tracing::warn!("accepted with --accept-shrink: {s}");
+            }
+        } else {
+            let when = previous_sources.map(|(d, _)| d).unwrap_or_default();
+            return Err(Error::Refused(format!(
+                "{}{}. A source cut short looks like this. Nothing was written: check the source, \
+                 and run again with --accept-shrink if the drop is real",
+                shrunk.join("; "),
+                if when.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (previous run: as of {when})")
+                }
+            )));
+        }
     }
     let plan = plan_rules(&settings, rules, &g, &year, as_of);
     let files = render(&settings, &plan)?;
@@ -315,7 +365,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         match mode {
             Mode::Snapshot => staged.push((pf.name.clone(), stage_snapshot(&args.out, pf))),
             Mode::Delta { .. } | Mode::Full => {
-                let (s, d) = stage_outbox(&settings, &args.out, pf, pp, mode, &mut refused)?;
+                let (s, d) = stage_outbox(&settings, &args.out, pf, pp, mode, as_of, &mut refused)?;
                 ps.files = s
                     .outbox
                     .iter()

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub enrol: Vec<RawEnrol>,
     pub max_left_out_ratio: Option<f64>,
     pub max_suspend_ratio: Option<f64>,
+    /// Largest fall of a source's count against the previous run (default 0.3).
+    pub max_shrink: Option<f64>,
     pub report: Option<RawReport>,
     /// Octal mode of the files written (default "0640").
     pub file_mode: Option<String>,
@@ -52,6 +54,7 @@ pub struct RawApogee {
     pub oracle: Option<RawOracle>,
     pub csv: Option<String>,
     pub payment: Option<Vec<String>>,
+    pub max_shrink: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +83,7 @@ pub struct RawDirectory {
     pub affiliation: Option<String>,
     /// One attribute or a list.
     pub state: Option<OneOrMany>,
+    pub max_shrink: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -157,6 +157,16 @@ pub struct DirectorySettings {
     pub source: DirectorySource,
     pub filter: Option<Filter>,
     pub attrs: AttributeMap,
+    /// This directory's `max_shrink`, when it has its own.
+    pub max_shrink: Option<f64>,
+}
+
+/// How far a source's count may fall against the previous run before the run stops.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShrinkLimits {
+    /// Every source without its own (default 0.3).
+    pub default: f64,
+    pub apogee: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +187,7 @@ pub struct Settings {
     pub report_personal_data: bool,
     /// Mode of every file written (default 0640, whatever the umask).
     pub file_mode: u32,
+    pub max_shrink: ShrinkLimits,
 }
 
 /// Reads and checks a configuration file.
@@ -216,8 +227,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         }
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Checker { path, lines, base }
-    .check(raw)
+    Checker { path, lines, base }.check(raw)
 }
 
 struct Checker<'a> {
@@ -272,6 +282,7 @@ impl Checker<'_> {
             ));
         }
         let year = self.year(raw.year, raw.year_start)?;
+        let apogee_shrink = raw.apogee.as_ref().and_then(|a| a.max_shrink);
         let (sis, payment) = self.apogee(raw.apogee)?;
         let mut directories = BTreeMap::new();
         for (name, d) in raw.directories {
@@ -591,6 +602,10 @@ impl Checker<'_> {
                 }
             },
         };
+        let max_shrink = ShrinkLimits {
+            default: self.shrink("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
+            apogee: self.shrink("apogee.max_shrink", apogee_shrink)?,
+        };
         let max_suspend_ratio = raw.max_suspend_ratio.unwrap_or(0.1);
         if !(0.0..=1.0).contains(&max_suspend_ratio) {
             return Err(self.err("max_suspend_ratio", "must be between 0 and 1"));
@@ -608,6 +623,7 @@ impl Checker<'_> {
             max_suspend_ratio,
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
             file_mode,
+            max_shrink,
         })
     }
 
@@ -643,6 +659,16 @@ impl Checker<'_> {
                 "year",
                 "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)",
             )),
+        }
+    }
+
+    fn shrink(&self, key: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
+        match v {
+            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(
+                key,
+                "must be between 0 and 1 (the share a source's count may fall by; 1 turns the check off)",
+            )),
+            v => Ok(v),
         }
     }
 
@@ -765,10 +791,12 @@ impl Checker<'_> {
         let attr = |v: Option<String>, default: &str| {
             v.unwrap_or_else(|| default.to_string()).to_lowercase()
         };
+        let max_shrink = self.shrink(&format!("{key}.max_shrink"), d.max_shrink)?;
         Ok(DirectorySettings {
             name: name.to_string(),
             source,
             filter,
+            max_shrink,
             attrs: AttributeMap {
                 student_id: attr(d.match_attr, "supannEtuId"),
                 username: attr(d.username, "supannAliasLogin"),

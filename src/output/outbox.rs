@@ -19,6 +19,9 @@ pub struct State {
     /// The platform the state belongs to (absent in states of enrolgen 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The as-of date of the run that wrote it (absent before enrolgen 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<chrono::NaiveDate>,
     /// The number the next outbox file gets.
     pub next_file: u32,
     pub enrolments: Vec<Recorded>,
@@ -62,13 +65,55 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// The upload files of `platform` in `dir/sub`, sorted.
+fn upload_files(dir: &Path, sub: &str, platform: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(sub))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| number_of(platform, n).is_some())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Checks a delta state against the outbox before a run builds on it: the state must
-/// be this platform's, and every file it says was written must still be as written,
-/// in outbox/ or in imported/. Returns the files still waiting in outbox/.
-pub fn verify(dir: &Path, platform: &str, state: &State) -> Result<Vec<Written>, OutputError> {
+/// be this platform's, every file it says was written must still be as written, in
+/// outbox/ or in imported/, and outbox/ must hold no upload file it does not know. A
+/// missing or empty state beside files already written is refused: a delta built on
+/// it would write every enrolment again. Returns the files still waiting in outbox/.
+pub fn verify(
+    dir: &Path,
+    platform: &str,
+    state: Option<&State>,
+) -> Result<Vec<Written>, OutputError> {
     let fail = |message: String| OutputError::Outbox {
         path: dir.join(STATE_FILE),
         message,
+    };
+    let written: Vec<String> = [OUTBOX, IMPORTED]
+        .iter()
+        .flat_map(|sub| {
+            upload_files(dir, sub, platform)
+                .into_iter()
+                .map(move |n| format!("{sub}/{n}"))
+        })
+        .collect();
+    let empty = state.is_none_or(|s| s.enrolments.is_empty() && s.pending.is_empty());
+    if empty && !written.is_empty() {
+        return Err(fail(format!(
+            "{} but {} already holds {} upload file(s) ({}): a delta built on it would write every enrolment \
+             again, and re-importing existing enrolments resets their dates in Moodle. Put the state back \
+             (from a backup), or start again on purpose with --full",
+            if state.is_none() { "there is no state" } else { "the state is empty" },
+            dir.display(),
+            written.len(),
+            written.first().map(String::as_str).unwrap_or_default(),
+        )));
+    }
+    let Some(state) = state else {
+        return Ok(Vec::new());
     };
     if let Some(p) = state.platform.as_deref().filter(|p| *p != platform) {
         return Err(fail(format!(
@@ -105,6 +150,21 @@ pub fn verify(dir: &Path, platform: &str, state: &State) -> Result<Vec<Written>,
         }
         if sub == OUTBOX {
             waiting.push(w.clone());
+        }
+    }
+    // States of enrolgen 0.1 record no files (nor their platform): nothing to compare.
+    if state.platform.is_some() {
+        let known: std::collections::BTreeSet<&str> =
+            state.pending.iter().map(|w| w.name.as_str()).collect();
+        if let Some(stray) = upload_files(dir, OUTBOX, platform)
+            .into_iter()
+            .find(|n| !known.contains(n.as_str()))
+        {
+            return Err(fail(format!(
+                "{OUTBOX}/{stray} was not written by enrolgen (or not by the run this state records): \
+                 an administrator could import it without enrolgen knowing. Move it out of {OUTBOX}/, \
+                 or start again with --full"
+            )));
         }
     }
     Ok(waiting)

@@ -1,4 +1,7 @@
 //! Accounts of one directory indexed by student number and by username.
+//!
+//! A student number or a username normally names one account; when a directory
+//! holds several, the index keeps them all so that the planner can refuse to guess.
 
 use std::collections::HashMap;
 
@@ -9,28 +12,29 @@ pub struct AccountIndex {
     accounts: Vec<Account>,
     by_student_id: HashMap<String, usize>,
     by_username: HashMap<String, usize>,
+    /// Further accounts for a key already taken: rare, so kept apart rather than
+    /// making every entry a list.
+    more_student_id: HashMap<String, Vec<usize>>,
+    more_username: HashMap<String, Vec<usize>>,
 }
 
 impl AccountIndex {
-    /// Indexes accounts; when two accounts claim the same student number or
-    /// username, the one with the smallest DN wins, so the result never depends on
-    /// the order a server returned them in.
+    /// Indexes accounts, sorted by DN so that the result never depends on the order
+    /// a server returned them in. Every username value of an account is indexed.
     pub fn new(mut accounts: Vec<Account>) -> AccountIndex {
         accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
         accounts.dedup_by(|a, b| a.dn == b.dn);
-        let mut by_student_id = HashMap::new();
-        let mut by_username = HashMap::new();
+        let mut idx = AccountIndex::default();
         for (i, a) in accounts.iter().enumerate() {
             for id in &a.student_ids {
-                by_student_id.entry(id.clone()).or_insert(i);
+                add(&mut idx.by_student_id, &mut idx.more_student_id, id, i);
             }
-            by_username.entry(a.username.clone()).or_insert(i);
+            for u in a.all_usernames() {
+                add(&mut idx.by_username, &mut idx.more_username, u, i);
+            }
         }
-        AccountIndex {
-            accounts,
-            by_student_id,
-            by_username,
-        }
+        idx.accounts = accounts;
+        idx
     }
 
     /// Every account, sorted by DN.
@@ -38,13 +42,47 @@ impl AccountIndex {
         &self.accounts
     }
 
-    pub fn by_student_id(&self, id: &str) -> Option<&Account> {
-        self.by_student_id.get(id).map(|i| &self.accounts[*i])
+    /// Every account carrying this student number, sorted by DN.
+    pub fn with_student_id(&self, id: &str) -> Vec<&Account> {
+        self.find(&self.by_student_id, &self.more_student_id, id)
     }
 
-    pub fn by_username(&self, u: &str) -> Option<&Account> {
-        self.by_username
-            .get(&u.to_lowercase())
+    /// Every account with this username (compared in lower case), sorted by DN.
+    pub fn with_username(&self, u: &str) -> Vec<&Account> {
+        self.find(&self.by_username, &self.more_username, &u.to_lowercase())
+    }
+
+    fn find(
+        &self,
+        first: &HashMap<String, usize>,
+        more: &HashMap<String, Vec<usize>>,
+        key: &str,
+    ) -> Vec<&Account> {
+        first
+            .get(key)
+            .into_iter()
+            .chain(more.get(key).into_iter().flatten())
             .map(|i| &self.accounts[*i])
+            .collect()
+    }
+}
+
+fn add(
+    first: &mut HashMap<String, usize>,
+    more: &mut HashMap<String, Vec<usize>>,
+    key: &str,
+    i: usize,
+) {
+    match first.get(key) {
+        None => {
+            first.insert(key.to_string(), i);
+        }
+        Some(j) if *j == i => {}
+        Some(_) => {
+            let list = more.entry(key.to_string()).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
     }
 }

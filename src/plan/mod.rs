@@ -7,6 +7,7 @@ mod index;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Not;
 
 use chrono::NaiveDate;
 
@@ -117,6 +118,23 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
     }
     for (name, pp) in &mut out.platforms {
         pp.left_out.sort();
+        let ambiguous: BTreeSet<&str> = pp
+            .left_out
+            .iter()
+            .filter(|l| l.reason == Reason::AmbiguousAccount)
+            .map(|l| l.detail.as_str())
+            .collect();
+        if !ambiguous.is_empty() {
+            out.warnings.push(format!(
+                "platform {name}: {} ambiguous identit{} (a student number or username that several accounts claim, or an account with several): nobody is enrolled for {}; see ambiguous_account in left-out.csv",
+                ambiguous.len(),
+                if ambiguous.len() == 1 { "y" } else { "ies" },
+                if ambiguous.len() == 1 { "it" } else { "them" }
+            ));
+            for d in ambiguous {
+                out.entry_warnings.push(format!("platform {name}: {d}"));
+            }
+        }
         let role_refused: BTreeSet<&str> = pp
             .left_out
             .iter()
@@ -254,7 +272,7 @@ fn resolve<'a>(
 ) -> Resolved<'a> {
     match &platform.accounts {
         AccountSource::Directories(dirs) => {
-            let found = match member {
+            let found: Vec<&Account> = match member {
                 Member::Student(s) => {
                     let Some(id) = &s.cod_etu else {
                         return Err((
@@ -264,27 +282,62 @@ fn resolve<'a>(
                         ));
                     };
                     dirs.iter()
-                        .find_map(|d| inp.directories.get(d)?.by_student_id(id))
+                        .filter_map(|d| inp.directories.get(d))
+                        .flat_map(|d| d.with_student_id(id))
+                        .collect()
                 }
                 Member::Username(u) => dirs
                     .iter()
-                    .find_map(|d| inp.directories.get(d)?.by_username(u)),
-                Member::Account(_) => who.account,
+                    .filter_map(|d| inp.directories.get(d))
+                    .flat_map(|d| d.with_username(u))
+                    .collect(),
+                Member::Account(_) => who.account.into_iter().collect(),
             };
-            let Some(acc) = found else {
-                let searched = dirs.join(", ");
-                let (username, detail) = match member {
-                    Member::Username(u) => (u.clone(), format!("no account '{u}' in {searched}")),
-                    _ => (
-                        String::new(),
-                        format!(
-                            "no account with student number {} in {searched}",
-                            who.student_id
+            let acc = match found.as_slice() {
+                [] => {
+                    let searched = dirs.join(", ");
+                    let (username, detail) = match member {
+                        Member::Username(u) => {
+                            (u.clone(), format!("no account '{u}' in {searched}"))
+                        }
+                        _ => (
+                            String::new(),
+                            format!(
+                                "no account with student number {} in {searched}",
+                                who.student_id
+                            ),
                         ),
-                    ),
-                };
-                return Err((Reason::NoAccount, username, detail));
+                    };
+                    return Err((Reason::NoAccount, username, detail));
+                }
+                [one] => *one,
+                many => {
+                    let (username, key) = match member {
+                        Member::Username(u) => (u.clone(), format!("username '{u}'")),
+                        _ => (String::new(), format!("student number {}", who.student_id)),
+                    };
+                    return Err((Reason::AmbiguousAccount, username, ambiguous(&key, many)));
+                }
             };
+            if acc.other_usernames.is_empty().not() {
+                let names: Vec<&str> = acc.all_usernames().collect();
+                let detail = format!(
+                    "account {} ({}) has several usernames: {}",
+                    acc.dn,
+                    acc.directory,
+                    names.join(", ")
+                );
+                return Err((Reason::AmbiguousAccount, String::new(), detail));
+            }
+            if matches!(member, Member::Student(_)) && acc.student_ids.len() > 1 {
+                let detail = format!(
+                    "account {} ({}) carries several student numbers: {}",
+                    acc.dn,
+                    acc.directory,
+                    acc.student_ids.join(", ")
+                );
+                return Err((Reason::AmbiguousAccount, String::new(), detail));
+            }
             let username = match (platform.username, member) {
                 (UsernameSource::StudentId, Member::Student(s)) => {
                     s.cod_etu.clone().unwrap_or_default()
@@ -350,6 +403,19 @@ fn resolve<'a>(
             }
         }
     }
+}
+
+/// The detail of an identity several accounts claim: every DN, with its directory.
+fn ambiguous(key: &str, accounts: &[&Account]) -> String {
+    let dns: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{} ({})", a.dn, a.directory))
+        .collect();
+    format!(
+        "{key} matches {} accounts: {}",
+        accounts.len(),
+        dns.join("; ")
+    )
 }
 
 fn describe_unmet(

@@ -219,6 +219,7 @@ mod tests {
             directory: "unicaen".into(),
             dn: DN.into(),
             username: "e1".into(),
+            other_usernames: Vec::new(),
             student_ids: vec![],
             staff_id: None,
             created: None,

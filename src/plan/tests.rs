@@ -16,6 +16,7 @@ fn account(user: &str, etu: &str, created: &str, affiliations: &[&str]) -> Accou
         directory: "unicaen".into(),
         dn: format!("uid={user},ou=people,dc=unicaen,dc=fr"),
         username: user.into(),
+        other_usernames: Vec::new(),
         student_ids: if etu.is_empty() {
             vec![]
         } else {

@@ -11,7 +11,7 @@ use ldap3::{LdapConn, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOpt
 
 use super::{to_account, Directory, Wanted};
 use crate::config::{DirectorySettings, LdapSettings};
-use crate::filter::{escape, Filter};
+use crate::filter::{escape, match_key, Filter};
 use crate::model::Account;
 use crate::source::SourceError;
 
@@ -129,12 +129,13 @@ impl LdapDirectory {
         })
     }
 
-    /// One paged search; returns the accounts of the entries found that `keep` accepts
-    /// (reading a whole branch keeps only the wanted accounts in memory).
+    /// One paged search; returns the accounts of the entries found that `keep` accepts,
+    /// given the account and the username values as the server holds them (reading a
+    /// whole branch keeps only the wanted accounts in memory).
     fn paged_search(
         &mut self,
         filter: &str,
-        keep: &dyn Fn(&Account) -> bool,
+        keep: &dyn Fn(&Account, &[&str]) -> bool,
     ) -> Result<Vec<Account>, SourceError> {
         let page = i32::try_from(self.ldap.page_size).unwrap_or(i32::MAX);
         let timeout = Duration::from_secs(self.ldap.timeout_s.max(1));
@@ -168,13 +169,14 @@ impl LdapDirectory {
                     let e = SearchEntry::construct(entry);
                     let lower: std::collections::HashMap<String, &Vec<String>> =
                         e.attrs.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
-                    let acc = to_account(&name, &map, &e.dn, |a| {
+                    let get = |a: &str| -> Vec<&str> {
                         lower
                             .get(a)
                             .map(|v| v.iter().map(String::as_str).collect())
                             .unwrap_or_default()
-                    });
-                    out.extend(acc.filter(|a| keep(a)));
+                    };
+                    let acc = to_account(&name, &map, &e.dn, get);
+                    out.extend(acc.filter(|a| keep(a, &get(&map.username))));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -265,18 +267,23 @@ impl Directory for LdapDirectory {
                 );
                 let mut out = Vec::new();
                 for f in filters {
-                    out.extend(self.paged_search(&f, &|_| true)?);
+                    out.extend(self.paged_search(&f, &|_, _| true)?);
                 }
                 Ok(out)
             }
             Strategy::WholeBranch => {
-                let usernames: BTreeSet<String> =
-                    wanted.usernames.iter().map(|u| u.to_lowercase()).collect();
-                let keep = |a: &Account| {
+                // Compared as the server compares (the batched filters let it).
+                let attr = self.settings.attrs.username.clone();
+                let usernames: BTreeSet<String> = wanted
+                    .usernames
+                    .iter()
+                    .map(|u| match_key(&attr, u))
+                    .collect();
+                let keep = |a: &Account, raw: &[&str]| {
                     a.student_ids
                         .iter()
                         .any(|id| wanted.student_ids.contains(id))
-                        || usernames.contains(&a.username)
+                        || raw.iter().any(|u| usernames.contains(&match_key(&attr, u)))
                 };
                 let base = self.base_filter();
                 self.paged_search(&base, &keep)
@@ -289,7 +296,7 @@ impl Directory for LdapDirectory {
             Some(base) => format!("(&{base}{filter})"),
             None => filter.to_string(),
         };
-        self.paged_search(&f, &|_| true)
+        self.paged_search(&f, &|_, _| true)
     }
 
     fn requests(&self) -> usize {

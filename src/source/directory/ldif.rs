@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::{to_account, Directory, Wanted};
 use crate::config::DirectorySettings;
-use crate::filter::Filter;
+use crate::filter::{match_key, Filter};
 use crate::model::Account;
 use crate::source::SourceError;
 
@@ -57,12 +57,14 @@ pub fn parse_reader(
         names: HashMap::new(),
         entries: Vec::new(),
         current: None,
+        current_lines: 0,
     };
     // The logical line being gathered (a line starting with one space continues it).
     let mut logical = String::new();
     let mut logical_line = 0;
     let mut buf = String::new();
     let mut line = 0;
+    let mut last_complete = true;
     loop {
         buf.clear();
         match input.read_line(&mut buf) {
@@ -73,7 +75,14 @@ pub fn parse_reader(
             }
             Err(e) => return Err(SourceError::read(path, e)),
         }
-        let raw = buf.strip_suffix('\n').unwrap_or(&buf);
+        last_complete = buf.ends_with('\n');
+        // A byte-order mark, as Windows tools write it, is not part of the text.
+        let text = if line == 1 {
+            buf.strip_prefix('\u{feff}').unwrap_or(&buf)
+        } else {
+            &buf
+        };
+        let raw = text.strip_suffix('\n').unwrap_or(text);
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some(cont) = raw.strip_prefix(' ') {
             if logical_line == 0 || logical.is_empty() {
@@ -89,10 +98,24 @@ pub fn parse_reader(
             logical_line = line;
         }
     }
+    // An export always ends its last line: one that does not was cut short (a full
+    // disk, a copy interrupted), and its last entry may have lost attributes.
+    if !last_complete && !logical.trim().is_empty() {
+        return Err(p.bad(
+            line,
+            "the file ends in the middle of a line: it looks cut short (export it again)".into(),
+        ));
+    }
     if logical_line > 0 {
         p.logical(logical_line, &logical)?;
     }
     if let Some(e) = p.current.take() {
+        if p.current_lines == 0 {
+            return Err(p.bad(
+                e.line,
+                format!("the file ends with entry {} and none of its attributes: it looks cut short (export it again)", e.dn),
+            ));
+        }
         p.entries.push(e.finish());
     }
     Ok(p.entries)
@@ -105,6 +128,8 @@ struct Parser<'a> {
     names: HashMap<String, Arc<str>>,
     entries: Vec<Entry>,
     current: Option<Entry>,
+    /// Attribute lines of the current entry, kept or not.
+    current_lines: usize,
 }
 
 impl Parser<'_> {
@@ -147,6 +172,7 @@ impl Parser<'_> {
         match &mut self.current {
             None if name == "version" => {}
             None if name == "dn" => {
+                self.current_lines = 0;
                 self.current = Some(Entry {
                     dn: value,
                     line,
@@ -165,8 +191,11 @@ impl Parser<'_> {
                     "change records (changetype:) are not a directory export".into(),
                 ))
             }
-            Some(_) if self.keep.is_some_and(|k| !k.contains(&name)) => {}
+            Some(_) if self.keep.is_some_and(|k| !k.contains(&name)) => {
+                self.current_lines += 1;
+            }
             Some(e) => {
+                self.current_lines += 1;
                 let name = self
                     .names
                     .entry(name)
@@ -188,8 +217,9 @@ pub struct LdifDirectory {
     /// The attributes read (the others were dropped while reading).
     keep: BTreeSet<String>,
     entries: Vec<Entry>,
+    /// Keyed by `filter::match_key` of the attribute, as slapd would compare.
     by_student_id: HashMap<String, Vec<usize>>,
-    by_username: HashMap<String, usize>,
+    by_username: HashMap<String, Vec<usize>>,
 }
 
 impl LdifDirectory {
@@ -220,25 +250,23 @@ impl LdifDirectory {
         }
         let attrs = &settings.attrs;
         let mut by_student_id: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_username = HashMap::new();
+        let mut by_username: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
-            let Some(username) = e
-                .values(&attrs.username)
-                .next()
-                .map(|u| u.trim().to_lowercase())
-            else {
-                continue;
-            };
-            if username.is_empty() {
+            if e.values(&attrs.username).all(|u| u.trim().is_empty()) {
                 continue;
             }
             for id in e.values(&attrs.student_id) {
                 by_student_id
-                    .entry(id.trim().to_string())
+                    .entry(match_key(&attrs.student_id, id))
                     .or_default()
                     .push(i);
             }
-            by_username.entry(username).or_insert(i);
+            for u in e.values(&attrs.username) {
+                by_username
+                    .entry(match_key(&attrs.username, u))
+                    .or_default()
+                    .push(i);
+            }
         }
         Ok(LdifDirectory {
             name: settings.name.clone(),
@@ -274,16 +302,16 @@ impl Directory for LdifDirectory {
     }
 
     fn lookup(&mut self, wanted: &Wanted) -> Result<Vec<Account>, SourceError> {
+        let attrs = &self.settings.attrs;
         let mut idx: Vec<usize> = Vec::new();
         for id in &wanted.student_ids {
-            idx.extend(self.by_student_id.get(id).into_iter().flatten());
+            let key = match_key(&attrs.student_id, id);
+            idx.extend(self.by_student_id.get(&key).into_iter().flatten());
         }
-        idx.extend(
-            wanted
-                .usernames
-                .iter()
-                .filter_map(|u| self.by_username.get(&u.to_lowercase())),
-        );
+        for u in &wanted.usernames {
+            let key = match_key(&attrs.username, u);
+            idx.extend(self.by_username.get(&key).into_iter().flatten());
+        }
         idx.sort_unstable();
         idx.dedup();
         Ok(idx
@@ -322,7 +350,7 @@ mod tests {
 
     #[test]
     fn reads_folded_base64_and_multivalued_attributes() {
-        let text = "version: 1\n# a comment\ndn: uid=e1,ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nsn:: w4lsb8Ovc2U=\ncn: a very long\n  name\nsupannEtuId: 1\nsupannEtuId: 2\ndescription;lang-fr: x\n\ndn: uid=e2,dc=x\n";
+        let text = "version: 1\n# a comment\ndn: uid=e1,ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nsn:: w4lsb8Ovc2U=\ncn: a very long\n  name\nsupannEtuId: 1\nsupannEtuId: 2\ndescription;lang-fr: x\n\ndn: uid=e2,dc=x\nuid: e2\n";
         let es = parse(Path::new("t.ldif"), text).unwrap();
         assert_eq!(es.len(), 2);
         assert_eq!(es[0].values("sn").collect::<Vec<_>>(), ["Éloïse"]);
@@ -362,6 +390,36 @@ mod tests {
         let mut without = LdifDirectory::open(ds, &p, None, &[]).unwrap();
         let e = without.search(&sante).unwrap_err().to_string();
         assert!(e.contains("which was not read from the file"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        let es = parse(Path::new("t.ldif"), "\u{feff}dn: uid=e1,dc=x\nuid: e1\n").unwrap();
+        assert_eq!(es[0].dn, "uid=e1,dc=x");
+    }
+
+    #[test]
+    fn a_file_cut_short_is_refused() {
+        let e = parse(
+            Path::new("t.ldif"),
+            "dn: uid=e1,dc=x\nuid: e1\n\ndn: uid=e2,dc=x\nsupannAl",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.ldif:5: the file ends in the middle of a line"),
+            "{e}"
+        );
+        let e = parse(
+            Path::new("t.ldif"),
+            "dn: uid=e1,dc=x\nuid: e1\n\ndn: uid=e2,dc=x\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.ldif:4: the file ends with entry uid=e2,dc=x"),
+            "{e}"
+        );
     }
 
     #[test]

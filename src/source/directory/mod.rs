@@ -41,10 +41,17 @@ pub fn to_account<'a, F>(directory: &str, attrs: &AttributeMap, dn: &str, get: F
 where
     F: Fn(&str) -> Vec<&'a str>,
 {
-    let username = get(&attrs.username).first()?.trim().to_lowercase();
-    if username.is_empty() {
+    let mut usernames = Vec::new();
+    for u in get(&attrs.username) {
+        let u = u.trim().to_lowercase();
+        if !u.is_empty() && !usernames.contains(&u) {
+            usernames.push(u);
+        }
+    }
+    if usernames.is_empty() {
         return None;
     }
+    let username = usernames.remove(0);
     let mut student_ids: Vec<String> = get(&attrs.student_id)
         .iter()
         .map(|s| s.trim().to_string())
@@ -55,6 +62,7 @@ where
         directory: directory.to_string(),
         dn: dn.to_string(),
         username,
+        other_usernames: usernames,
         student_ids,
         staff_id: get(&attrs.staff_id).first().map(|s| s.trim().to_string()),
         created: get(&attrs.created)

@@ -138,7 +138,9 @@ fn dump_may(ctx: &AuthContext<'_>) -> Result<(), String> {
         AuthAction::Function { function_name } if !function_name.contains("load_extension") => {
             Ok(())
         }
-        AuthAction::Pragma { pragma_name, .. } if pragma_name.eq_ignore_ascii_case("foreign_keys") => {
+        AuthAction::Pragma { pragma_name, .. }
+            if pragma_name.eq_ignore_ascii_case("foreign_keys") =>
+        {
             Ok(())
         }
         other => Err(format!("{other:?} is not allowed in a dump")),
@@ -285,19 +287,38 @@ mod tests {
         std::fs::write(&p, ok).unwrap();
         Sqlite::open(&p).unwrap();
         for (bad, named) in [
-            (format!("ATTACH DATABASE '{}' AS x;\nCREATE TABLE x.t(a);", outside.display()), "Attach"),
+            (
+                format!(
+                    "ATTACH DATABASE '{}' AS x;\nCREATE TABLE x.t(a);",
+                    outside.display()
+                ),
+                "Attach",
+            ),
             (format!("VACUUM INTO '{}';", outside.display()), ""),
             ("PRAGMA journal_mode=WAL;".to_string(), "Pragma"),
-            ("CREATE TABLE t(a);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;".to_string(), "Trigger"),
-            ("CREATE TABLE t(a);\nCREATE VIEW v AS SELECT a FROM t;".to_string(), "View"),
+            (
+                "CREATE TABLE t(a);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;"
+                    .to_string(),
+                "Trigger",
+            ),
+            (
+                "CREATE TABLE t(a);\nCREATE VIEW v AS SELECT a FROM t;".to_string(),
+                "View",
+            ),
             ("CREATE TEMP TABLE t(a);".to_string(), "temp"),
-            ("SELECT load_extension('/nope');".to_string(), "load_extension"),
+            (
+                "SELECT load_extension('/nope');".to_string(),
+                "load_extension",
+            ),
             ("CREATE TABLE t(a);\nDELETE FROM t;".to_string(), "Delete"),
         ] {
             let p = dir.path().join("bad.sql");
             std::fs::write(&p, format!("CREATE TABLE ok(a);\n{bad}\n")).unwrap();
             let e = crate::error_chain(&Sqlite::open(&p).err().unwrap());
-            assert!(e.contains("at line 2") || e.contains("at line 3"), "{bad}: {e}");
+            assert!(
+                e.contains("at line 2") || e.contains("at line 3"),
+                "{bad}: {e}"
+            );
             assert!(e.contains(named), "{bad}: {e}");
             assert!(!outside.exists(), "{bad} wrote {}", outside.display());
         }
