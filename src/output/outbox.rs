@@ -100,7 +100,7 @@ pub fn verify(
                 .map(move |n| format!("{sub}/{n}"))
         })
         .collect();
-    let empty = state.is_none_or(|s| s.enrolments.is_empty() && s.pending.is_empty());
+    let empty = state.is_none_or(|s| s.enrolments.is_empty());
     if empty && !written.is_empty() {
         return Err(fail(format!(
             "{} but {} already holds {} upload file(s) ({}): a delta built on it would write every enrolment \

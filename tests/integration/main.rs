@@ -7,6 +7,7 @@ mod faults;
 mod fuzz;
 mod ldap;
 mod lint;
+mod never_silent;
 mod ops;
 #[cfg(feature = "oracle")]
 mod oracle_live;

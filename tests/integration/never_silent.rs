@@ -1,0 +1,561 @@
+//! Inputs that once gave a silently wrong result (exit 0, no warning): each is now
+//! refused or reported. Every test here failed on enrolgen 0.1's binary; the
+//! comment of each says how it failed.
+
+use std::path::Path;
+
+use crate::slapd::{Options, Slapd};
+use crate::util::*;
+
+/// An active account of the demo directory, with the given extra lines.
+fn impostor(uid: &str, lines: &str) -> String {
+    format!(
+        "\ndn: uid={uid},ou=people,dc=unicaen,dc=fr\nobjectClass: inetOrgPerson\nobjectClass: supannPerson\nuid: {uid}\ncn: X\nsn: X\n{lines}supannRessourceEtat: {{COMPTE}}A\ncreateTimestamp: 20250101000000Z\n"
+    )
+}
+
+fn append(path: &Path, text: &str) {
+    let mut s = std::fs::read_to_string(path).unwrap();
+    s.push_str(text);
+    std::fs::write(path, s).unwrap();
+}
+
+fn read(dir: &Path, p: &str) -> String {
+    std::fs::read_to_string(dir.join(p)).unwrap()
+}
+
+// 0.1 wrote `aimpostor;PSY-L1-STATS;student;TD2;300;0` with exit 0 and no warning: the
+// account with the smallest DN took the student number.
+#[test]
+fn two_accounts_claiming_one_student_number_enrol_nobody() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    append(
+        &t.path().join("demo/unicaen.ldif"),
+        &impostor(
+            "aa-impostor",
+            "supannAliasLogin: aimpostor\nsupannEtuId: 21000004\n",
+        ),
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "out/ecampus/ecampus.csv");
+    assert!(
+        !up.contains("aimpostor") && !up.contains("\n21000004;"),
+        "{up}"
+    );
+    let left = read(t.path(), "out/ecampus/left-out.csv");
+    let line = left
+        .lines()
+        .find(|l| l.starts_with("ambiguous_account;PSY-L1-STATS;student;;21000004;"))
+        .unwrap_or_else(|| panic!("{left}"));
+    assert!(
+        line.contains("uid=aa-impostor,ou=people,dc=unicaen,dc=fr (unicaen)")
+            && line.contains("uid=e21000004,ou=people,dc=unicaen,dc=fr (unicaen)"),
+        "{line}"
+    );
+    assert!(
+        r.stderr.contains("platform ecampus: 1 ambiguous identity")
+            && r.stderr
+                .contains("student number 21000004 matches 2 accounts"),
+        "{}",
+        r.stderr
+    );
+    let summary = read(t.path(), "out/summary.json");
+    assert!(
+        summary.contains("student number 21000004 matches 2 accounts"),
+        "{summary}"
+    );
+    let html = read(t.path(), "out/report.html");
+    assert!(html.contains("platform ecampus: 1 ambiguous identity"));
+    // explain names both accounts and the reason.
+    let e = enrolgen(
+        t.path(),
+        &[
+            "explain",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "21000004",
+        ],
+    );
+    assert!(
+        e.stdout
+            .contains("Account uid=aa-impostor,ou=people,dc=unicaen,dc=fr")
+            && e.stdout
+                .contains("Account uid=e21000004,ou=people,dc=unicaen,dc=fr")
+            && e.stdout
+                .contains("ambiguous_account: student number 21000004 matches 2 accounts"),
+        "{}",
+        e.stdout
+    );
+}
+
+// 0.1 enrolled 21000005 under 21000004's username, and took the first of two logins.
+#[test]
+fn an_account_with_two_student_numbers_or_two_logins_is_ambiguous() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let ldif = t.path().join("demo/unicaen.ldif");
+    edit(
+        &ldif,
+        "supannEtuId: 21000004\n",
+        "supannEtuId: 21000004\nsupannEtuId: 21000007\n",
+    );
+    edit(
+        &ldif,
+        "supannAliasLogin: 21000009\n",
+        "supannAliasLogin: 21000009\nsupannAliasLogin: mdouble\n",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "out/ecampus/ecampus.csv");
+    for who in ["\n21000004;", "\n21000007;", "\n21000009;", "\nmdouble;"] {
+        assert!(!up.contains(who), "{who} in {up}");
+    }
+    let left = read(t.path(), "out/ecampus/left-out.csv");
+    assert!(
+        left.contains("carries several student numbers: 21000004, 21000007"),
+        "{left}"
+    );
+    assert!(
+        left.contains(";21000007;") && left.contains("has several usernames: 21000009, mdouble"),
+        "{left}"
+    );
+}
+
+// 0.1 took the first directory of the platform (the demo's Collégium reads two).
+#[test]
+fn a_student_in_two_directories_of_a_platform_is_ambiguous() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "out/collegium/collegium.csv");
+    assert!(
+        !up.contains("\n21000159,") && !up.contains("\njdouble,"),
+        "{up}"
+    );
+    let left = read(t.path(), "out/collegium/left-out.csv");
+    assert!(
+        left.contains("ambiguous_account,PASS-UE1,student,,21000159,"),
+        "{left}"
+    );
+    assert!(
+        left.contains("uid=jdouble,ou=people,dc=universitice,dc=fr (universitice)"),
+        "{left}"
+    );
+}
+
+// The same identity rule on slapd as on the LDIF file: same files.
+#[test]
+fn ambiguous_identities_are_the_same_on_slapd_and_ldif() {
+    let extra = impostor(
+        "aa-impostor",
+        "supannAliasLogin: aimpostor\nsupannEtuId: 21000004\n",
+    );
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(extra.clone()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let reference = copy_demo(&t.path().join("ref"));
+    append(&t.path().join("ref/demo/unicaen.ldif"), &extra);
+    assert_eq!(run_config(t.path(), &reference, "ref-out").code, 0);
+    for (n, extra_keys) in [
+        (0, ", batch_threshold: 0"),
+        (1, ", batch_threshold: 100000"),
+    ] {
+        let cfg = copy_demo(&t.path().join(format!("l{n}")));
+        use_ldap(&cfg, &s.url(), extra_keys);
+        let out = format!("out{n}");
+        let r = run_config(t.path(), &cfg, &out);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_same_files(
+            &outputs(&t.path().join(&out)),
+            &outputs(&t.path().join("ref-out")),
+        );
+        assert!(read(t.path(), &format!("{out}/ecampus/left-out.csv")).contains("uid=aa-impostor"));
+    }
+}
+
+// 0.1: a second `psy-l2:` replaced the first (PSY-L2-COGNI got another étape's
+// students), a second `ecampus:` block replaced the first; exit 0 both times.
+#[test]
+fn a_key_given_twice_in_a_mapping_is_refused_with_both_lines() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(
+        &cfg,
+        "  drt-l1:      { apogee",
+        "  psy-l2:      { apogee: { etape: DRT1L1, version: 101 } }\n  drt-l1:      { apogee",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let first = line("psy-l2:      { apogee: { etape: PSY2L2");
+    let again = line("psy-l2:      { apogee: { etape: DRT1L1");
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "enrolgen.yaml:{again}: cohorts.psy-l2: given twice, at line {first} and at line {again}"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("out").exists());
+
+    let cfg = copy_demo(&t.path().join("b"));
+    edit(
+        &cfg,
+        "cohorts:\n",
+        "  ecampus:\n    accounts: [unicaen]\ncohorts:\n",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(": platforms.ecampus: given twice, at line "),
+        "{}",
+        r.stderr
+    );
+}
+
+// 0.1: with state.json deleted (or emptied), the next --delta wrote every enrolment
+// again (ecampus-0002.csv byte-identical to ecampus-0001.csv), exit 0.
+#[test]
+fn a_delta_run_refuses_a_missing_or_empty_state_beside_written_files() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_with(t.path(), &cfg, "out", &["--full"]).code, 0);
+    let state = t.path().join("out/ecampus/state.json");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    std::fs::remove_file(&state).unwrap();
+    let before = read_tree(&t.path().join("out"));
+    let r = run_with(t.path(), &cfg, "out", &["--delta"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("there is no state but")
+            && r.stderr.contains("outbox/ecampus-0001")
+            && r.stderr.contains("--full"),
+        "{}",
+        r.stderr
+    );
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+
+    let mut v: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    v["enrolments"] = serde_json::json!([]);
+    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+    let r = run_with(t.path(), &cfg, "out", &["--delta"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("the state is empty but"), "{}", r.stderr);
+
+    // Put back, it works again.
+    std::fs::write(&state, &saved).unwrap();
+    assert_eq!(run_with(t.path(), &cfg, "out", &["--delta"]).code, 0);
+}
+
+// 0.1 skipped a hand-made outbox file silently and numbered the next file after it.
+#[test]
+fn a_stray_file_in_the_outbox_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_with(t.path(), &cfg, "out", &["--full"]).code, 0);
+    std::fs::write(
+        t.path().join("out/ecampus/outbox/ecampus-0002.csv"),
+        "username;course1\nx;C\n",
+    )
+    .unwrap();
+    let before = read_tree(&t.path().join("out"));
+    let r = run_with(t.path(), &cfg, "out", &["--delta"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("outbox/ecampus-0002.csv was not written by enrolgen"),
+        "{}",
+        r.stderr
+    );
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+}
+
+// 0.1 accepted an --as-of before the last delta run and wrote 55 suspensions.
+#[test]
+fn an_as_of_before_the_last_delta_run_is_refused_unless_meant() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_with(t.path(), &cfg, "out", &["--delta"]).code, 0);
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            "2026-11-01",
+            "--delta",
+            "--accept-suspensions",
+        ];
+        a.extend_from_slice(extra);
+        enrolgen(t.path(), &a)
+    };
+    let before = read_tree(&t.path().join("out"));
+    let r = args(&[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--as-of 2026-11-01 is before the last delta run of ")
+            && r.stderr.contains(" (2026-11-24)"),
+        "{}",
+        r.stderr
+    );
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+    assert_eq!(args(&["--allow-earlier-as-of"]).code, 0);
+}
+
+// 0.1 wrote `+7`, `-5`, `1e3`, `1.5`, `.5` as group names (here made by templates
+// from the cohort's version, 101); Moodle creates another group of that name on
+// every import.
+#[test]
+fn group_names_php_reads_as_numbers_are_left_out() {
+    for (template, g) in [
+        ("+{version}", "+101"),
+        ("-{version}", "-101"),
+        ("1e{version}", "1e101"),
+        ("1.{version}", "1.101"),
+        (".{version}", ".101"),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = copy_demo(t.path());
+        edit(
+            &cfg,
+            "course: PSY-L1-METHODO, role: student }",
+            &format!("course: PSY-L1-METHODO, role: student, group: \"{template}\" }}"),
+        );
+        let r = run_config(t.path(), &cfg, "out");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let up = read(t.path(), "out/ecampus/ecampus.csv");
+        assert!(!up.contains(&format!(";{g};")), "{g}: {up}");
+        let left = read(t.path(), "out/ecampus/left-out.csv");
+        assert!(
+            left.contains("invalid_value;PSY-L1-METHODO;student;21000004;")
+                && left.contains(&format!("group '{g}' is purely numeric as PHP reads it")),
+            "{g}: {left}"
+        );
+    }
+    // Written as it is, such a name is a configuration error.
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(
+        &cfg,
+        "course: PSY-L1-METHODO, role: student }",
+        "course: PSY-L1-METHODO, role: student, group: \"+7\" }",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("enrol[2].group: group '+7' is purely numeric"),
+        "{}",
+        r.stderr
+    );
+}
+
+// 0.1's lint accepted these.
+#[test]
+fn lint_refuses_group_names_php_reads_as_numbers_and_invisible_characters() {
+    let t = tempfile::tempdir().unwrap();
+    for (g, needle) in [
+        ("+7", "numeric"),
+        ("1e3", "numeric"),
+        (" 12", "numeric"),
+        ("TD\u{200B}1", "U+200B"),
+        ("TD\u{1}1", "U+0001"),
+    ] {
+        std::fs::write(
+            t.path().join("f.csv"),
+            format!("username;course1;group1\nabc;C;{g}\n"),
+        )
+        .unwrap();
+        let r = enrolgen(t.path(), &["lint", "f.csv"]);
+        assert_eq!(r.code, 1, "{g:?}: {}", r.stdout);
+        assert!(r.stdout.contains(needle), "{g:?}: {}", r.stdout);
+    }
+}
+
+// 0.1 ran the dump as a script: ATTACH created a database file anywhere.
+#[test]
+fn a_dump_that_attaches_a_file_is_refused_and_writes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let outside = t.path().join("elsewhere.db");
+    append(
+        &t.path().join("demo/apogee.sql"),
+        &format!(
+            "ATTACH DATABASE '{}' AS x;\nCREATE TABLE x.t(a);\n",
+            outside.display()
+        ),
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the SQL script is refused at line")
+            && r.stderr.contains("Attach")
+            && r.stderr
+                .contains("a dump may only create tables and indexes"),
+        "{}",
+        r.stderr
+    );
+    assert!(!outside.exists());
+    assert!(!t.path().join("out/ecampus").exists());
+}
+
+// 0.1: an empty LDIF gave exit 0, everyone no_account, and removed the previous file.
+#[test]
+fn an_empty_directory_stops_the_run_and_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    prime(t.path(), &cfg);
+    std::fs::write(t.path().join("demo/unicaen.ldif"), "").unwrap();
+    assert_fails_unchanged(
+        t.path(),
+        &cfg,
+        3,
+        &[
+            "directory unicaen (LDIF ",
+            "returned nothing",
+            "--accept-shrink",
+        ],
+    );
+}
+
+// 0.1 read an LDIF cut in the middle of an entry as if it were whole.
+#[test]
+fn an_ldif_cut_short_stops_the_run_and_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    prime(t.path(), &cfg);
+    let p = t.path().join("demo/unicaen.ldif");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let cut = text.find("supannAliasLogin: 21000100").unwrap() + "supannAli".len();
+    std::fs::write(&p, &text[..cut]).unwrap();
+    assert_fails_unchanged(
+        t.path(),
+        &cfg,
+        3,
+        &[
+            "unicaen.ldif:",
+            "the file ends in the middle of a line: it looks cut short",
+        ],
+    );
+}
+
+/// The demo's unicaen.ldif with only its first `keep` person entries.
+fn keep_first_people(path: &Path, keep: usize) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut kept = 0;
+    let entries: Vec<&str> = text
+        .split("\n\n")
+        .filter(|e| {
+            if !e.contains("ou=people,dc=unicaen,dc=fr\n") || !e.contains("supannEtuId") {
+                return true;
+            }
+            kept += 1;
+            kept <= keep
+        })
+        .collect();
+    std::fs::write(path, entries.join("\n\n")).unwrap();
+}
+
+// 0.1 wrote the run of a half directory: every missing account became no_account, and
+// the previous upload file lost those enrolments.
+#[test]
+fn a_source_that_falls_far_below_the_previous_run_stops_it() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    prime(t.path(), &cfg);
+    keep_first_people(&t.path().join("demo/unicaen.ldif"), 100);
+    let stderr = assert_fails_unchanged(t.path(), &cfg, 3, &["directory unicaen (LDIF "]);
+    assert!(
+        stderr.contains(" records against ")
+            && stderr.contains("more than max_shrink 30%)")
+            && stderr.contains("(previous run: as of 2026-11-24)"),
+        "{stderr}"
+    );
+    // Another question (one cohort) is not compared with the whole run.
+    let r = run_with(t.path(), &cfg, "out", &["--cohort", "psy-l1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // After review, the drop is accepted.
+    let r = run_with(t.path(), &cfg, "out", &["--accept-shrink"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+// 0.1's LDIF reader compared supannAliasLogin without case (ENS-style `TOTO211`
+// matched `toto211`) while slapd, whose schema says caseExact, did not.
+#[test]
+fn ldif_and_slapd_compare_values_alike_and_a_bom_is_accepted() {
+    let Some(s) = Slapd::start(Options::default()) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let change = |cfg: &Path| {
+        edit(
+            cfg,
+            "usernames: [toto211, MartinP, dupontm]",
+            "usernames: [TOTO211, MartinP, dupontm]",
+        );
+        edit(
+            cfg,
+            "filter: \"(supannEntiteAffectation=SANTE)\"",
+            "filter: \"(supannEntiteAffectation=sante)\"",
+        );
+    };
+    let reference = copy_demo(&t.path().join("ref"));
+    change(&reference);
+    let ldif = t.path().join("ref/demo/unicaen.ldif");
+    let text = std::fs::read_to_string(&ldif).unwrap();
+    std::fs::write(&ldif, format!("\u{feff}{text}")).unwrap();
+    let r = run_config(t.path(), &reference, "ref-out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = read(t.path(), "ref-out/ecampus/left-out.csv");
+    assert!(
+        left.contains("no_account;PSY-L1-STATS;editingteacher;TOTO211;"),
+        "{left}"
+    );
+    let collegium = read(t.path(), "ref-out/collegium/collegium.csv");
+    assert!(
+        collegium.contains("\nleroyc,"),
+        "caseIgnore filter: {collegium}"
+    );
+    for (n, keys) in [(0, ", batch_threshold: 0"), (1, "")] {
+        let cfg = copy_demo(&t.path().join(format!("l{n}")));
+        change(&cfg);
+        use_ldap(&cfg, &s.url(), keys);
+        let out = format!("out{n}");
+        let r = run_config(t.path(), &cfg, &out);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_same_files(
+            &outputs(&t.path().join(&out)),
+            &outputs(&t.path().join("ref-out")),
+        );
+    }
+}
+
+// 0.1 accepted "0666": world-readable personal data.
+#[test]
+fn a_file_mode_open_to_others_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    append(&cfg, "file_mode: \"0666\"\n");
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("file_mode: '0666' is not an octal file mode"),
+        "{}",
+        r.stderr
+    );
+}
