@@ -70,6 +70,16 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
         b':' => "colon (:)",
         _ => "tab",
     };
+    let delimiter_name = match delimiter {
+        b',' => "comma",
+        b';' => "semicolon",
+        b':' => "colon",
+        _ => "tab",
+    };
+    let cli_files: Vec<String> = match files {
+        ImportFiles::These(names) => names.iter().map(|n| format!("{platform}/{n}")).collect(),
+        ImportFiles::Outbox => vec![format!("{platform}/outbox/{platform}-NNNN.csv")],
+    };
     let which = match files {
         ImportFiles::These([]) => "Nothing to import: this run planned no enrolment for this platform.\n".to_string(),
         ImportFiles::These(names) => format!("Files, in this order: {}\n", names.join(", ")),
@@ -93,11 +103,56 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
          Standardise usernames:    No\n\
          \n\
          Rows whose username is unknown are skipped by Moodle: see left-out.csv for the\n\
-         people enrolgen itself left out, and summary.json for the counts per course.\n"
+         people enrolgen itself left out, and summary.json for the counts per course.\n\
+         \n\
+         What a file cannot do: it adds enrolments, roles and group memberships but never\n\
+         removes one, and every row Moodle imports resets that enrolment's start to the\n\
+         import day and its end from enrolperiod (no enrolperiod: no end date), a\n\
+         suspension row included. Changes to existing enrolments are listed in\n\
+         manual-changes-NNNN.csv for a person to make in Moodle.\n"
     );
+    let mut text = text;
+    if !matches!(files, ImportFiles::These([])) {
+        text.push_str(
+            "\nThe same import from the command line, on the Moodle server (as the web\n\
+             server's user, from Moodle's folder), one file at a time, in order:\n\n",
+        );
+        for f in &cli_files {
+            text.push_str(&format!(
+                "  php admin/tool/uploaduser/cli/uploaduser.php --file=.../{f} \\\n\
+                 \x20     --delimiter_name={delimiter_name} --encoding=UTF-8 --uutype=3 --uuupdatetype=0 \\\n\
+                 \x20     --uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 \\\n\
+                 \x20     --uustandardusernames=0 --uumatchemail=0\n"
+            ));
+        }
+        text.push_str(
+            "\n(--uutype=3: update existing users only; --uuupdatetype=0: no changes to user\n\
+             details; the option names are those of Moodle 4.5's tool.)\n",
+        );
+    }
     RenderedFile {
         name: PathBuf::from("IMPORT.txt"),
         bytes: text.into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+
+    #[test]
+    fn import_txt_gives_the_cli_command_with_the_platform_delimiter() {
+        let f = import_txt("collegium", b',', ImportFiles::Outbox);
+        let t = String::from_utf8(f.bytes).unwrap();
+        assert!(
+            t.contains("uploaduser.php --file=.../collegium/outbox/collegium-NNNN.csv \\\n      --delimiter_name=comma --encoding=UTF-8 --uutype=3 --uuupdatetype=0 \\\n      --uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 \\\n      --uustandardusernames=0 --uumatchemail=0\n"),
+            "{t}"
+        );
+        assert!(t.contains("never\nremoves one"), "{t}");
+        let none = import_txt("p", b';', ImportFiles::These(&[]));
+        assert!(!String::from_utf8(none.bytes)
+            .unwrap()
+            .contains("uploaduser.php"));
     }
 }
 
