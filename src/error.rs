@@ -15,6 +15,9 @@ pub mod exit {
     pub const SOURCE: u8 = 3;
     /// The output could not be written (disk, permissions, another run's lock).
     pub const OUTPUT: u8 = 4;
+    /// A `--delta` run wrote its files but held back the suspensions of some
+    /// courses (too many at once): they wait for review.
+    pub const HELD_BACK: u8 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]

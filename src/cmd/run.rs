@@ -87,10 +87,7 @@ enum Mode {
     /// The whole set in OUT/<platform>/<platform>.csv, replaced each run.
     Snapshot,
     /// What changed since the state, in a new numbered outbox file.
-    Delta {
-        accept_suspensions: bool,
-        allow_earlier_as_of: bool,
-    },
+    Delta { allow_earlier_as_of: bool },
     /// Everything, in a new numbered outbox file; the state starts again.
     Full,
 }
@@ -124,16 +121,16 @@ fn stage_outbox(
     pp: &plan::PlatformPlan,
     mode: Mode,
     as_of: NaiveDate,
-    refused: &mut Vec<String>,
+    accept: &delta::Accept,
+    warnings: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
     let previous = outbox::load_state(&dir)?;
     // A delta builds on the state only if the outbox still holds what it says was
     // written, and nothing more; --full starts again and is the way out when it does not.
-    let (prev_rows, mut pending) = match mode {
+    let (prev_rows, mut pending, mut manual_files) = match mode {
         Mode::Delta {
             allow_earlier_as_of,
-            ..
         } => {
             let waiting = outbox::verify(&dir, &pf.name, previous.as_ref())?;
             if let Some(last) = previous.as_ref().and_then(|s| s.as_of) {
@@ -147,23 +144,18 @@ fn stage_outbox(
             }
             let rows = previous
                 .as_ref()
-                .map_or(&[][..], |s| s.enrolments.as_slice());
-            (rows, waiting)
+                .map_or(Vec::new(), |s| s.enrolments.clone());
+            // Manual-changes files moved into imported/ are done: Moodle now holds
+            // what they asked for.
+            let files = previous.as_ref().map_or(&[][..], |s| s.manual.as_slice());
+            let (done, still) = outbox::manual_done(&dir, files);
+            let changes: Vec<delta::ManualChange> =
+                done.into_iter().flat_map(|f| f.changes).collect();
+            (delta::adopt(&rows, &changes), waiting, still)
         }
-        _ => (&[][..], Vec::new()),
+        _ => (Vec::new(), Vec::new(), Vec::new()),
     };
-    let d = delta::delta(prev_rows, &pp.enrolments, settings.max_suspend_ratio);
-    if let Mode::Delta {
-        accept_suspensions: false,
-        ..
-    } = mode
-    {
-        refused.extend(
-            d.refused
-                .iter()
-                .map(|r| format!("platform {}: {r}", pf.name)),
-        );
-    }
+    let d = delta::delta(&prev_rows, &pp.enrolments, &settings.suspend_limits, accept);
     let number = outbox::next_number(&dir, &pf.name, previous.as_ref());
     let format = settings
         .platforms
@@ -176,6 +168,8 @@ fn stage_outbox(
         suspended: d.suspended,
         reactivated: d.reactivated,
         manual_changes: d.manual.len(),
+        manual_file: None,
+        held: d.held.clone(),
         courses: d
             .by_course
             .iter()
@@ -203,10 +197,41 @@ fn stage_outbox(
         ));
         summary.file = Some(number);
     }
+    // The pending changes are listed again every run; a new file only when they
+    // differ from those of the last file written.
+    let mut wrote_manual = false;
     if !d.manual.is_empty() {
-        files.push(outbox::manual_changes(number, &d.manual, format.delimiter)?);
+        let name = match manual_files.last() {
+            Some(f) if f.changes == d.manual => f.name.clone(),
+            _ => {
+                let f = outbox::manual_changes(number, &d.manual, format.delimiter)?;
+                let name = f.name.display().to_string();
+                files.push(f);
+                manual_files.push(outbox::ManualFile {
+                    name: name.clone(),
+                    changes: d.manual.clone(),
+                });
+                wrote_manual = true;
+                name
+            }
+        };
+        warnings.push(format!(
+            "platform {p}: {} change(s) to existing enrolments are pending, which a file cannot make: \
+             open {p}/{name}, make them in Moodle, then move the file into {p}/{}/",
+            d.manual.len(),
+            outbox::IMPORTED,
+            p = pf.name
+        ));
+        summary.manual_file = Some(format!("{}/{name}", pf.name));
     }
-    let next_file = if d.rows.is_empty() && d.manual.is_empty() {
+    for h in &d.held {
+        warnings.push(format!(
+            "platform {}: course {}: {} suspension(s) held back: {}. Not written, retried next run; \
+             check the sources, then --accept-suspensions {} if they are right",
+            pf.name, h.course, h.suspensions, h.why, h.course
+        ));
+    }
+    let next_file = if d.rows.is_empty() && !wrote_manual {
         number
     } else {
         number + 1
@@ -218,6 +243,7 @@ fn stage_outbox(
         next_file,
         enrolments: d.state,
         pending,
+        manual: manual_files,
     })?;
     Ok((
         Staged {
@@ -281,7 +307,6 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     let rules = select_rules(&settings, &args.platforms, &args.cohorts)?;
     let mode = match (args.delta, args.full) {
         (true, _) => Mode::Delta {
-            accept_suspensions: args.accept_suspensions,
             allow_earlier_as_of: args.allow_earlier_as_of,
         },
         (false, true) => Mode::Full,
@@ -310,6 +335,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         tracing::info!(source = %t.source, seconds = t.seconds, records = t.records, requests = t.requests, "source read");
     }
     // Before anything is written: a source that shrank stops the run.
+    let mut accepted_shrink = Vec::new();
     let previous_sources = report::previous_sources(&args.out);
     let shrunk = crate::shrink::check(
         &g.timings,
@@ -319,9 +345,10 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     );
     if !shrunk.is_empty() {
         if args.accept_shrink {
-            for s in &shrunk {
-                tracing::warn!("accepted with --accept-shrink: {s}");
-            }
+            accepted_shrink = shrunk
+                .iter()
+                .map(|s| format!("accepted with --accept-shrink: {s}"))
+                .collect();
         } else {
             let when = previous_sources.map(|(d, _)| d).unwrap_or_default();
             return Err(Error::Refused(format!(
@@ -336,8 +363,13 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
             )));
         }
     }
-    let plan = plan_rules(&settings, rules, &g, &year, as_of);
+    let mut plan = plan_rules(&settings, rules, &g, &year, as_of);
     let files = render(&settings, &plan)?;
+    let accept = match args.accept_suspensions.as_slice() {
+        [] => delta::Accept::None,
+        names if names.iter().any(|n| n == "all") => delta::Accept::All,
+        names => delta::Accept::Courses(names.iter().map(|n| n.trim().to_string()).collect()),
+    };
     let mut summary = Summary {
         as_of: as_of.to_string(),
         year,
@@ -349,7 +381,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     };
     let (mut bad, mut total) = (0usize, 0usize);
     let mut staged = Vec::new();
-    let mut refused = Vec::new();
+    let mut delta_warnings = accepted_shrink;
     for pf in &files {
         let Some(pp) = plan.platforms.get(&pf.name) else {
             continue;
@@ -365,7 +397,16 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         match mode {
             Mode::Snapshot => staged.push((pf.name.clone(), stage_snapshot(&args.out, pf))),
             Mode::Delta { .. } | Mode::Full => {
-                let (s, d) = stage_outbox(&settings, &args.out, pf, pp, mode, as_of, &mut refused)?;
+                let (s, d) = stage_outbox(
+                    &settings,
+                    &args.out,
+                    pf,
+                    pp,
+                    mode,
+                    as_of,
+                    &accept,
+                    &mut delta_warnings,
+                )?;
                 ps.files = s
                     .outbox
                     .iter()
@@ -383,13 +424,14 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     } else {
         bad as f64 / total as f64
     };
-    if !refused.is_empty() {
-        return Err(Error::Refused(format!(
-            "{} (a half-loaded Apogée or a directory outage looks like this). Nothing was written and the state \
-             is unchanged: check the sources and run again, or add --accept-suspensions if they are right",
-            refused.join("; ")
-        )));
-    }
+    let held = summary
+        .platforms
+        .values()
+        .any(|p| p.delta.as_ref().is_some_and(|d| !d.held.is_empty()));
+    // Pending manual changes and held-back suspensions are warnings, so that cron
+    // mails them every night until they are dealt with.
+    summary.warnings.extend(delta_warnings.iter().cloned());
+    plan.warnings.extend(delta_warnings);
 
     if args.dry_run {
         // Errors writing to stdout (a closed pipe, `| head`) are not the run's failure.
@@ -448,15 +490,23 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
             }
         }
     }
-    match settings.max_left_out_ratio {
+    let too_many_left_out = match settings.max_left_out_ratio {
         Some(max) if summary.left_out_ratio > max => {
             eprintln!(
                 "enrolgen: {:.1}% of enrolments left out (excluding duplicates and deferred accounts), above max_left_out_ratio {:.1}%",
                 summary.left_out_ratio * 100.0,
                 max * 100.0
             );
-            Ok(exit::LEFT_OUT)
+            true
         }
-        _ => Ok(exit::OK),
-    }
+        _ => false,
+    };
+    // Held-back suspensions first: they wait for a decision.
+    Ok(if held {
+        exit::HELD_BACK
+    } else if too_many_left_out {
+        exit::LEFT_OUT
+    } else {
+        exit::OK
+    })
 }

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub enrol: Vec<RawEnrol>,
     pub max_left_out_ratio: Option<f64>,
     pub max_suspend_ratio: Option<f64>,
+    pub max_suspend_count: Option<usize>,
+    pub max_suspend_platform_ratio: Option<f64>,
     /// Largest fall of a source's count against the previous run (default 0.3).
     pub max_shrink: Option<f64>,
     pub report: Option<RawReport>,

@@ -181,8 +181,8 @@ pub struct Settings {
     pub cohorts: BTreeMap<String, Cohort>,
     pub rules: Vec<EnrolRule>,
     pub max_left_out_ratio: Option<f64>,
-    /// Largest share of a course's enrolments a delta run may suspend (default 0.1).
-    pub max_suspend_ratio: f64,
+    /// What a delta run may suspend before holding suspensions back.
+    pub suspend_limits: crate::plan::delta::SuspendLimits,
     /// report.html shows names and student numbers (default: counts only).
     pub report_personal_data: bool,
     /// Mode of every file written (default 0640, whatever the umask).
@@ -606,10 +606,19 @@ impl Checker<'_> {
             default: self.shrink("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
             apogee: self.shrink("apogee.max_shrink", apogee_shrink)?,
         };
-        let max_suspend_ratio = raw.max_suspend_ratio.unwrap_or(0.1);
-        if !(0.0..=1.0).contains(&max_suspend_ratio) {
-            return Err(self.err("max_suspend_ratio", "must be between 0 and 1"));
-        }
+        let ratio = |key: &str, v: Option<f64>, default: f64| match v {
+            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
+            v => Ok(v.unwrap_or(default)),
+        };
+        let suspend_limits = crate::plan::delta::SuspendLimits {
+            ratio: ratio("max_suspend_ratio", raw.max_suspend_ratio, 0.1)?,
+            count: raw.max_suspend_count.unwrap_or(3),
+            platform_ratio: ratio(
+                "max_suspend_platform_ratio",
+                raw.max_suspend_platform_ratio,
+                0.05,
+            )?,
+        };
         Ok(Settings {
             file: self.path.to_path_buf(),
             year,
@@ -620,7 +629,7 @@ impl Checker<'_> {
             cohorts,
             rules,
             max_left_out_ratio: raw.max_left_out_ratio,
-            max_suspend_ratio,
+            suspend_limits,
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
             file_mode,
             max_shrink,

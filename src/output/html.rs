@@ -154,6 +154,27 @@ fn platform(
         }
     }
     let _ = writeln!(h, "<div><b>{}</b>left out</div></div>", left.len());
+    if let Some(d) = &ps.delta {
+        if let (Some(f), true) = (&d.manual_file, d.manual_changes > 0) {
+            let _ = writeln!(
+                h,
+                "<p class=\"warnings\">{} change(s) to existing enrolments are pending, which a file cannot make: open <code>{}</code>, make them in Moodle, then move the file into <code>{}/imported/</code>.</p>",
+                d.manual_changes,
+                esc(f),
+                esc(name)
+            );
+        }
+        for held in &d.held {
+            let _ = writeln!(
+                h,
+                "<p class=\"warnings\">Course <code>{}</code>: {} suspension(s) held back ({}): not written, retried next run; after review, <code>--accept-suspensions {}</code>.</p>",
+                esc(&held.course),
+                held.suspensions,
+                esc(&held.why),
+                esc(&held.course)
+            );
+        }
+    }
     if !ps.files.is_empty() {
         let files: Vec<String> = ps
             .files

@@ -29,6 +29,26 @@ pub struct State {
     /// holds their enrolments as written, so they must reach Moodle as they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Written>,
+    /// manual-changes files written and not yet moved into imported/, with the
+    /// changes each lists: moving one there marks them done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual: Vec<ManualFile>,
+}
+
+/// A manual-changes file and what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualFile {
+    pub name: String,
+    pub changes: Vec<ManualChange>,
+}
+
+/// Splits the state's manual-changes files into those an administrator moved into
+/// imported/ (done) and those still pending.
+pub fn manual_done(dir: &Path, files: &[ManualFile]) -> (Vec<ManualFile>, Vec<ManualFile>) {
+    files
+        .iter()
+        .cloned()
+        .partition(|f| dir.join(IMPORTED).join(&f.name).is_file())
 }
 
 /// An outbox file as enrolgen wrote it.

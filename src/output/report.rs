@@ -176,7 +176,14 @@ pub struct DeltaSummary {
     pub new: usize,
     pub suspended: usize,
     pub reactivated: usize,
+    /// Changes to existing enrolments still pending (made by hand in Moodle).
     pub manual_changes: usize,
+    /// The file that lists them, relative to the output folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manual_file: Option<String>,
+    /// Courses whose suspensions were held back (not written, retried next run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<crate::plan::delta::Held>,
     /// New and suspended enrolments per course.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub courses: BTreeMap<String, CourseChange>,

@@ -1,22 +1,28 @@
 //! Nightly runs write only what changed. Re-importing an existing enrolment is not
 //! neutral in Moodle (its start is reset, an empty period erases its end date, a
-//! different role is added), so against the state of the last written run this
-//! computes: new enrolments, suspensions of vanished ones, reactivations, and the
-//! changes a person must make by hand. Pure: no I/O.
+//! different role or group is added to the old ones), so against the state of what
+//! Moodle holds after the files written so far, this computes: new enrolments,
+//! suspensions of vanished ones (held back where too many at once), reactivations,
+//! and the changes a person must make by hand. Pure: no I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Enrolment;
 
-/// One enrolment as written by an earlier run.
+/// One enrolment as Moodle holds it after the files enrolgen wrote (and the manual
+/// changes an administrator marked done).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
     pub username: String,
     pub course: String,
     pub role: String,
+    /// Roles Moodle holds besides `role` (a file adds roles, never replaces one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_roles: Vec<String>,
+    /// Every group Moodle holds for the user in the course, sorted.
     #[serde(default)]
     pub groups: Vec<String>,
     pub enrolperiod: Option<u32>,
@@ -33,6 +39,7 @@ impl Recorded {
             username: e.username.clone(),
             course: e.course.clone(),
             role: e.role.clone(),
+            other_roles: Vec::new(),
             groups: e.groups.iter().cloned().collect(),
             enrolperiod: e.enrolperiod,
             enrolstatus: e.enrolstatus,
@@ -41,8 +48,19 @@ impl Recorded {
         }
     }
 
+    fn key(&self) -> Key {
+        (self.username.clone(), self.course.clone())
+    }
+
+    fn roles(&self) -> BTreeSet<&str> {
+        std::iter::once(self.role.as_str())
+            .chain(self.other_roles.iter().map(String::as_str))
+            .collect()
+    }
+
     fn describe(&self) -> String {
-        let mut s = format!("role {}", self.role);
+        let roles: Vec<&str> = self.roles().into_iter().collect();
+        let mut s = format!("role {}", roles.join(" + "));
         if !self.groups.is_empty() {
             s.push_str(&format!(", group {}", self.groups.join(" + ")));
         }
@@ -57,15 +75,71 @@ impl Recorded {
         }
         s
     }
+
+    /// The same enrolment as Moodle holds it, once the manual change that brings it
+    /// to `wanted` is done (its status stays).
+    fn changed_to(&self, wanted: &Recorded) -> Recorded {
+        Recorded {
+            suspended: self.suspended,
+            ..wanted.clone()
+        }
+    }
 }
 
 /// A change to an existing enrolment that the upload file cannot make safely.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManualChange {
     pub username: String,
     pub course: String,
+    /// What Moodle holds.
     pub was: String,
+    /// What the sources want.
     pub now: String,
+    /// The enrolment as the sources want it: what Moodle holds once it is done.
+    pub wanted: Recorded,
+}
+
+/// Suspensions a run may write before it holds them back for review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspendLimits {
+    /// Largest share of a course's enrolments suspended in one run…
+    pub ratio: f64,
+    /// …once more than this many are (a small course may always lose a few).
+    pub count: usize,
+    /// Largest share of the platform's enrolments suspended in one run (above
+    /// `count` too).
+    pub platform_ratio: f64,
+}
+
+/// Which held-back suspensions the operator accepts (`--accept-suspensions`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Accept {
+    #[default]
+    None,
+    All,
+    Courses(BTreeSet<String>),
+}
+
+impl Accept {
+    fn covers(&self, course: &str) -> bool {
+        match self {
+            Accept::None => false,
+            Accept::All => true,
+            Accept::Courses(c) => c.contains(course),
+        }
+    }
+}
+
+/// A course whose suspensions were held back: not written, still pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub course: String,
+    /// Enrolments that would be suspended.
+    pub suspensions: usize,
+    /// Active enrolments of the course before the run.
+    pub enrolments: usize,
+    /// Which limit: the course's, or the platform's.
+    pub why: String,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,73 +149,166 @@ pub struct Delta {
     pub new: usize,
     pub reactivated: usize,
     pub suspended: usize,
+    /// Every change Moodle still needs by hand (recomputed each run, so one stays
+    /// listed until it is marked done or the sources return to what Moodle has).
     pub manual: Vec<ManualChange>,
     /// Per course: (new, suspended).
     pub by_course: BTreeMap<String, (usize, usize)>,
-    /// Courses where too many enrolments would be suspended: the run must stop.
-    pub refused: Vec<String>,
+    /// Courses whose suspensions were held back.
+    pub held: Vec<Held>,
     /// The state to record once the rows are written, sorted.
     pub state: Vec<Recorded>,
 }
 
 type Key = (String, String);
 
-/// Compares the current plan with what earlier runs wrote.
+/// The state once the manual changes an administrator marked done are made: each
+/// such enrolment is what was wanted then.
+pub fn adopt(state: &[Recorded], done: &[ManualChange]) -> Vec<Recorded> {
+    let done: BTreeMap<Key, &Recorded> = done
+        .iter()
+        .map(|c| ((c.username.clone(), c.course.clone()), &c.wanted))
+        .collect();
+    state
+        .iter()
+        .map(|r| match done.get(&r.key()) {
+            Some(w) => r.changed_to(w),
+            None => r.clone(),
+        })
+        .collect()
+}
+
+/// Compares the current plan with what Moodle holds after earlier runs.
 pub fn delta(
     previous: &[Recorded],
     current: &BTreeMap<Key, Enrolment>,
-    max_suspend_ratio: f64,
+    limits: &SuspendLimits,
+    accept: &Accept,
 ) -> Delta {
-    let prev: BTreeMap<Key, &Recorded> = previous
-        .iter()
-        .map(|r| ((r.username.clone(), r.course.clone()), r))
-        .collect();
+    let prev: BTreeMap<Key, &Recorded> = previous.iter().map(|r| (r.key(), r)).collect();
     let mut d = Delta::default();
     let mut state: BTreeMap<Key, Recorded> = BTreeMap::new();
     for (key, e) in current {
         let now = Recorded::of(e);
-        match prev.get(key) {
+        let in_moodle = match prev.get(key) {
             None => {
                 d.rows.push(e.clone());
                 d.new += 1;
                 d.by_course.entry(e.course.clone()).or_default().0 += 1;
+                now.clone()
             }
             Some(p) if p.suspended => {
+                // The row reactivates it with tonight's role, groups and period;
+                // Moodle keeps the roles and groups it had: those not wanted any
+                // more become manual changes.
                 d.rows.push(Enrolment {
                     enrolstatus: Some(0),
                     ..e.clone()
                 });
                 d.reactivated += 1;
-            }
-            Some(p) => {
-                let was = Recorded {
-                    suspended: false,
-                    ..(*p).clone()
-                };
-                if was != now {
-                    d.manual.push(ManualChange {
-                        username: e.username.clone(),
-                        course: e.course.clone(),
-                        was: was.describe(),
-                        now: now.describe(),
-                    });
+                let mut groups: BTreeSet<String> = p.groups.iter().cloned().collect();
+                groups.extend(e.groups.iter().cloned());
+                Recorded {
+                    other_roles: p
+                        .roles()
+                        .into_iter()
+                        .filter(|r| *r != e.role)
+                        .map(str::to_string)
+                        .collect(),
+                    groups: groups.into_iter().collect(),
+                    ..now.clone()
                 }
             }
+            Some(p) => Recorded {
+                suspended: false,
+                ..(*p).clone()
+            },
+        };
+        if in_moodle != now {
+            d.manual.push(ManualChange {
+                username: e.username.clone(),
+                course: e.course.clone(),
+                was: in_moodle.describe(),
+                now: now.describe(),
+                wanted: now,
+            });
         }
-        state.insert(key.clone(), now);
+        state.insert(key.clone(), in_moodle);
     }
+    suspend_vanished(&prev, current, limits, accept, &mut d, &mut state);
+    d.rows
+        .sort_by(|a, b| (&a.username, &a.course).cmp(&(&b.username, &b.course)));
+    d.state = state.into_values().collect();
+    d
+}
+
+/// Suspension rows for the enrolments that vanished, except in courses over the
+/// limits, whose suspensions are held back (recorded as they were, so the next run
+/// finds them again).
+fn suspend_vanished(
+    prev: &BTreeMap<Key, &Recorded>,
+    current: &BTreeMap<Key, Enrolment>,
+    limits: &SuspendLimits,
+    accept: &Accept,
+    d: &mut Delta,
+    state: &mut BTreeMap<Key, Recorded>,
+) {
     let mut before: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut gone: BTreeMap<&str, usize> = BTreeMap::new();
-    for (key, p) in &prev {
+    let mut gone: BTreeMap<&str, Vec<&Recorded>> = BTreeMap::new();
+    for (key, p) in prev {
         if !p.suspended {
             *before.entry(p.course.as_str()).or_default() += 1;
         }
         if current.contains_key(key) {
             continue;
         }
-        if !p.suspended {
-            *gone.entry(p.course.as_str()).or_default() += 1;
-            // The same role and period as before: the row only changes the status.
+        if p.suspended {
+            state.insert(key.clone(), (*p).clone());
+        } else {
+            gone.entry(p.course.as_str()).or_default().push(p);
+        }
+    }
+    let over =
+        |n: usize, total: usize, ratio: f64| n > limits.count && n as f64 > ratio * total as f64;
+    let platform_total: usize = before.values().sum();
+    let platform_gone: usize = gone.values().map(Vec::len).sum();
+    let platform_over = over(platform_gone, platform_total, limits.platform_ratio);
+    for (course, list) in gone {
+        let (n, total) = (
+            list.len(),
+            before.get(course).copied().unwrap_or(list.len()),
+        );
+        let why = if over(n, total, limits.ratio) {
+            Some(format!(
+                "{n} of {total} enrolments ({:.0}%), above max_suspend_ratio {:.0}% and max_suspend_count {}",
+                100.0 * n as f64 / total as f64,
+                limits.ratio * 100.0,
+                limits.count
+            ))
+        } else if platform_over {
+            Some(format!(
+                "{n} here, {platform_gone} of the platform's {platform_total} enrolments in all ({:.0}%), above max_suspend_platform_ratio {:.0}%",
+                100.0 * platform_gone as f64 / platform_total.max(1) as f64,
+                limits.platform_ratio * 100.0
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why.filter(|_| !accept.covers(course)) {
+            d.held.push(Held {
+                course: course.to_string(),
+                suspensions: n,
+                enrolments: total,
+                why,
+            });
+            for p in list {
+                state.insert(p.key(), p.clone());
+            }
+            continue;
+        }
+        for p in list {
+            // The same role and period as before: the row only changes the status
+            // (Moodle still sets the start to the import day).
             d.rows.push(Enrolment {
                 username: p.username.clone(),
                 course: p.course.clone(),
@@ -155,30 +322,15 @@ pub fn delta(
             });
             d.suspended += 1;
             d.by_course.entry(p.course.clone()).or_default().1 += 1;
-        }
-        state.insert(
-            key.clone(),
-            Recorded {
-                suspended: true,
-                ..(*p).clone()
-            },
-        );
-    }
-    for (course, n) in gone {
-        let total = before.get(course).copied().unwrap_or(n);
-        let ratio = n as f64 / total as f64;
-        if ratio > max_suspend_ratio {
-            d.refused.push(format!(
-                "course {course}: {n} of {total} enrolments would be suspended ({:.0}%), above max_suspend_ratio {:.0}%",
-                ratio * 100.0,
-                max_suspend_ratio * 100.0
-            ));
+            state.insert(
+                p.key(),
+                Recorded {
+                    suspended: true,
+                    ..p.clone()
+                },
+            );
         }
     }
-    d.rows
-        .sort_by(|a, b| (&a.username, &a.course).cmp(&(&b.username, &b.course)));
-    d.state = state.into_values().collect();
-    d
 }
 
 #[cfg(test)]
@@ -199,6 +351,12 @@ mod tests {
         }
     }
 
+    const L: SuspendLimits = SuspendLimits {
+        ratio: 0.1,
+        count: 3,
+        platform_ratio: 0.05,
+    };
+
     fn plan(es: &[Enrolment]) -> BTreeMap<Key, Enrolment> {
         es.iter()
             .map(|e| ((e.username.clone(), e.course.clone()), e.clone()))
@@ -208,7 +366,7 @@ mod tests {
     #[test]
     fn first_run_writes_everything() {
         let cur = plan(&[e("a", "C", "student"), e("b", "C", "student")]);
-        let d = delta(&[], &cur, 0.1);
+        let d = delta(&[], &cur, &L, &Accept::None);
         assert_eq!((d.new, d.suspended, d.rows.len()), (2, 0, 2));
         assert_eq!(d.state.len(), 2);
     }
@@ -218,11 +376,11 @@ mod tests {
         let first: Vec<_> = (0..20)
             .map(|i| e(&format!("u{i:02}"), "C", "student"))
             .collect();
-        let state = delta(&[], &plan(&first), 0.1).state;
+        let state = delta(&[], &plan(&first), &L, &Accept::None).state;
         let mut second = first.clone();
         second.remove(3);
         second.push(e("new", "C", "student"));
-        let d = delta(&state, &plan(&second), 0.1);
+        let d = delta(&state, &plan(&second), &L, &Accept::None);
         assert_eq!((d.new, d.suspended), (1, 1));
         let rows: Vec<_> = d
             .rows
@@ -232,10 +390,10 @@ mod tests {
         assert_eq!(rows, [("new", None, Some(60)), ("u03", Some(1), Some(60))]);
         assert!(d.state.iter().any(|r| r.username == "u03" && r.suspended));
         // Third run, nothing changed: nothing to write, u03 not suspended again.
-        let d3 = delta(&d.state, &plan(&second), 0.1);
+        let d3 = delta(&d.state, &plan(&second), &L, &Accept::None);
         assert!(d3.rows.is_empty() && d3.manual.is_empty());
         // u03 comes back: reactivated.
-        let d4 = delta(&d3.state, &plan(&first), 0.1);
+        let d4 = delta(&d3.state, &plan(&first), &L, &Accept::None);
         assert_eq!(d4.reactivated, 1);
         assert_eq!(
             d4.rows
@@ -248,31 +406,172 @@ mod tests {
     }
 
     #[test]
-    fn an_emptied_course_is_refused() {
+    fn an_emptied_course_is_held_back_and_stays_pending() {
         let first: Vec<_> = (0..20)
             .map(|i| e(&format!("u{i:02}"), "C", "student"))
             .collect();
-        let state = delta(&[], &plan(&first), 0.1).state;
-        let d = delta(&state, &plan(&[]), 0.1);
-        assert_eq!(d.refused, ["course C: 20 of 20 enrolments would be suspended (100%), above max_suspend_ratio 10%"]);
+        let state = delta(&[], &plan(&first), &L, &Accept::None).state;
+        let d = delta(&state, &plan(&[]), &L, &Accept::None);
+        assert!(d.rows.is_empty(), "nothing written for C");
+        assert_eq!(
+            d.held,
+            [Held {
+                course: "C".into(),
+                suspensions: 20,
+                enrolments: 20,
+                why: "20 of 20 enrolments (100%), above max_suspend_ratio 10% and max_suspend_count 3".into()
+            }]
+        );
+        // Still pending: recorded active, so the next run holds them again.
+        assert_eq!(d.state, state);
+        // Accepted by name, they are written.
+        let accept = Accept::Courses(["C".to_string()].into());
+        let d = delta(&state, &plan(&[]), &L, &accept);
+        assert_eq!((d.suspended, d.held.len()), (20, 0));
         // Two of twenty (10%) is not above 10%.
-        let d = delta(&state, &plan(&first[2..]), 0.1);
-        assert!(d.refused.is_empty());
+        let d = delta(&state, &plan(&first[2..]), &L, &Accept::None);
+        assert!(d.held.is_empty());
     }
 
     #[test]
-    fn role_change_is_manual_not_written() {
-        let state = delta(&[], &plan(&[e("a", "C", "student")]), 0.1).state;
-        let d = delta(&state, &plan(&[e("a", "C", "editingteacher")]), 0.1);
-        assert!(d.rows.is_empty());
-        assert_eq!(
-            d.manual,
-            [ManualChange {
-                username: "a".into(),
-                course: "C".into(),
-                was: "role student, period 60".into(),
-                now: "role editingteacher, period 60".into()
-            }]
+    fn a_small_course_may_lose_a_few_but_not_most() {
+        let seven: Vec<_> = (0..7)
+            .map(|i| e(&format!("s{i}"), "OPT", "student"))
+            .collect();
+        let state = delta(&[], &plan(&seven), &L, &Accept::None).state;
+        // 1 of 7 (14%): within max_suspend_count.
+        let d = delta(&state, &plan(&seven[1..]), &L, &Accept::None);
+        assert_eq!((d.suspended, d.held.len()), (1, 0));
+        // 5 of 7: held back, while a new enrolment elsewhere is written.
+        let mut cur = seven[5..].to_vec();
+        cur.push(e("n", "OTHER", "student"));
+        let d = delta(&state, &plan(&cur), &L, &Accept::None);
+        assert_eq!((d.suspended, d.new), (0, 1));
+        assert_eq!(d.held[0].course, "OPT");
+        assert_eq!(d.rows.len(), 1);
+    }
+
+    #[test]
+    fn the_platform_cap_holds_back_many_small_losses() {
+        // 10 courses of 10; 3 leave each (30 of 100): every course within its own
+        // limit (3 <= count), the platform over 5%.
+        let all: Vec<_> = (0..100)
+            .map(|i| e(&format!("u{i:03}"), &format!("C{}", i / 10), "student"))
+            .collect();
+        let state = delta(&[], &plan(&all), &L, &Accept::None).state;
+        let cur: Vec<_> = all
+            .iter()
+            .filter(|x| !x.username.ends_with(['0', '1', '2']))
+            .cloned()
+            .collect();
+        let d = delta(&state, &plan(&cur), &L, &Accept::None);
+        assert_eq!(d.suspended, 0);
+        assert_eq!(d.held.len(), 10);
+        assert!(
+            d.held[0]
+                .why
+                .contains("30 of the platform's 100 enrolments"),
+            "{}",
+            d.held[0].why
         );
+        assert_eq!(delta(&state, &plan(&cur), &L, &Accept::All).suspended, 30);
+    }
+
+    #[test]
+    fn role_change_is_manual_not_written_and_stays_pending_until_done() {
+        let state = delta(&[], &plan(&[e("a", "C", "student")]), &L, &Accept::None).state;
+        let cur = plan(&[e("a", "C", "editingteacher")]);
+        let d = delta(&state, &cur, &L, &Accept::None);
+        assert!(d.rows.is_empty());
+        assert_eq!(d.manual.len(), 1);
+        let m = &d.manual[0];
+        assert_eq!(
+            (
+                m.username.as_str(),
+                m.course.as_str(),
+                m.was.as_str(),
+                m.now.as_str()
+            ),
+            (
+                "a",
+                "C",
+                "role student, period 60",
+                "role editingteacher, period 60"
+            )
+        );
+        // The state keeps what Moodle has: the next run lists it again.
+        assert_eq!(d.state, state);
+        assert_eq!(delta(&d.state, &cur, &L, &Accept::None).manual, d.manual);
+        // Marked done: Moodle has what was wanted, nothing left.
+        let done = adopt(&d.state, &d.manual);
+        assert!(delta(&done, &cur, &L, &Accept::None).manual.is_empty());
+        // The sources come back to what Moodle has: nothing left either.
+        assert!(delta(
+            &d.state,
+            &plan(&[e("a", "C", "student")]),
+            &L,
+            &Accept::None
+        )
+        .manual
+        .is_empty());
+    }
+
+    fn in_group(user: &str, role: &str, group: &str) -> Enrolment {
+        Enrolment {
+            groups: [group.to_string()].into(),
+            ..e(user, "C", role)
+        }
+    }
+
+    #[test]
+    fn coming_back_in_another_group_writes_the_new_group_and_lists_the_old_one() {
+        let s1 = delta(
+            &[],
+            &plan(&[in_group("a", "student", "G1")]),
+            &L,
+            &Accept::None,
+        )
+        .state;
+        let s2 = delta(&s1, &plan(&[]), &L, &Accept::None).state;
+        assert!(s2[0].suspended);
+        let d = delta(
+            &s2,
+            &plan(&[in_group("a", "student", "G2")]),
+            &L,
+            &Accept::None,
+        );
+        assert_eq!(d.reactivated, 1);
+        let row = &d.rows[0];
+        assert_eq!(
+            (
+                row.enrolstatus,
+                row.groups.iter().map(String::as_str).collect::<Vec<_>>()
+            ),
+            (Some(0), vec!["G2"])
+        );
+        assert_eq!(d.manual.len(), 1);
+        assert_eq!(
+            (d.manual[0].was.as_str(), d.manual[0].now.as_str()),
+            (
+                "role student, group G1 + G2, period 60",
+                "role student, group G2, period 60"
+            )
+        );
+        // Moodle holds both groups: so does the state.
+        assert_eq!(d.state[0].groups, ["G1", "G2"]);
+        assert!(!d.state[0].suspended);
+    }
+
+    #[test]
+    fn coming_back_with_another_role_lists_the_old_role() {
+        let s1 = delta(&[], &plan(&[e("a", "C", "student")]), &L, &Accept::None).state;
+        let s2 = delta(&s1, &plan(&[]), &L, &Accept::None).state;
+        let d = delta(&s2, &plan(&[e("a", "C", "teacher")]), &L, &Accept::None);
+        assert_eq!(d.rows[0].role, "teacher");
+        assert_eq!(d.state[0].other_roles, ["student"]);
+        assert_eq!(d.manual[0].was, "role student + teacher, period 60");
+        // Coming back as before: nothing by hand.
+        let d = delta(&s2, &plan(&[e("a", "C", "student")]), &L, &Accept::None);
+        assert!(d.manual.is_empty());
     }
 }

@@ -102,24 +102,52 @@ fn delta_writes_only_new_enrolments_and_suspensions_in_a_new_file() {
 }
 
 #[test]
-fn delta_refuses_to_suspend_a_whole_course() {
+fn delta_holds_back_the_suspensions_of_an_emptied_course() {
     let t = tempfile::tempdir().unwrap();
     let cfg = soutien(t.path(), &twenty(), "student");
     assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
-    let before = read_tree(&t.path().join("out"));
+    let state = std::fs::read(t.path().join("out/ecampus/state.json")).unwrap();
     let cfg = soutien(t.path(), &[], "student");
     // The student list shrank to nothing: past the shrink guard (tested on its own),
     // the suspension cap still holds.
     let r = delta(t.path(), &cfg, &["--accept-shrink"]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
-        r.stderr.contains("refusing to write: platform ecampus: course SOUTIEN: 20 of 20 enrolments would be suspended (100%), above max_suspend_ratio 10%"),
+        r.stderr.contains("warning: platform ecampus: course SOUTIEN: 20 suspension(s) held back: 20 of 20 enrolments (100%), above max_suspend_ratio 10% and max_suspend_count 3. Not written, retried next run"),
         "{}",
         r.stderr
     );
-    assert_same_files(&read_tree(&t.path().join("out")), &before);
-    // After review, the operator accepts them.
-    let r = delta(t.path(), &cfg, &["--accept-suspensions", "--accept-shrink"]);
+    assert!(!t
+        .path()
+        .join("out/ecampus/outbox/ecampus-0002.csv")
+        .exists());
+    // Still pending: the state records them as they were (only the date moves).
+    let after = std::fs::read_to_string(t.path().join("out/ecampus/state.json")).unwrap();
+    let before = String::from_utf8(state).unwrap();
+    assert_eq!(
+        after.replace("\"as_of\": \"2026-11-24\"", ""),
+        before.replace("\"as_of\": \"2026-11-24\"", "")
+    );
+    let summary = std::fs::read_to_string(t.path().join("out/summary.json")).unwrap();
+    assert!(
+        summary.contains("\"held\": [") && summary.contains("\"suspensions\": 20"),
+        "{summary}"
+    );
+    // Another course's name accepts nothing; the course's name (or no value) does.
+    assert_eq!(
+        delta(
+            t.path(),
+            &cfg,
+            &["--accept-shrink", "--accept-suspensions", "OTHER"]
+        )
+        .code,
+        5
+    );
+    let r = delta(
+        t.path(),
+        &cfg,
+        &["--accept-suspensions", "SOUTIEN", "--accept-shrink"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0002.csv")).unwrap();
     assert_eq!(f.lines().filter(|l| l.ends_with(";1")).count(), 20);
