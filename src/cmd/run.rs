@@ -114,16 +114,22 @@ fn stage_snapshot(out: &Path, pf: &PlatformFiles) -> Staged {
     }
 }
 
+/// How a run builds on its delta state.
+struct DeltaRun<'a> {
+    mode: Mode,
+    as_of: NaiveDate,
+    accept: &'a delta::Accept,
+}
+
 fn stage_outbox(
     settings: &Settings,
     out: &Path,
     pf: &PlatformFiles,
     pp: &plan::PlatformPlan,
-    mode: Mode,
-    as_of: NaiveDate,
-    accept: &delta::Accept,
+    run: &DeltaRun<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
+    let (mode, as_of, accept) = (run.mode, run.as_of, run.accept);
     let dir = out.join(&pf.name);
     let previous = outbox::load_state(&dir)?;
     // A delta builds on the state only if the outbox still holds what it says was
@@ -397,16 +403,12 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         match mode {
             Mode::Snapshot => staged.push((pf.name.clone(), stage_snapshot(&args.out, pf))),
             Mode::Delta { .. } | Mode::Full => {
-                let (s, d) = stage_outbox(
-                    &settings,
-                    &args.out,
-                    pf,
-                    pp,
+                let run = DeltaRun {
                     mode,
                     as_of,
-                    &accept,
-                    &mut delta_warnings,
-                )?;
+                    accept: &accept,
+                };
+                let (s, d) = stage_outbox(&settings, &args.out, pf, pp, &run, &mut delta_warnings)?;
                 ps.files = s
                     .outbox
                     .iter()
