@@ -8,6 +8,7 @@ mod fuzz;
 mod ldap;
 mod lint;
 mod never_silent;
+mod nightly;
 mod ops;
 #[cfg(feature = "oracle")]
 mod oracle_live;
