@@ -3,7 +3,7 @@
 //! Sources convert rows and entries into these types at the boundary; the core and
 //! the writers never see a database row or an LDAP entry.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -328,3 +328,23 @@ pub struct LeftOut {
     pub role: String,
     pub detail: String,
 }
+
+/// One user enrolled in a course, as Moodle lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnrolledUser {
+    pub roles: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
+}
+
+/// A course as Moodle holds it now: users by username.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CourseNow {
+    pub id: u64,
+    /// Users with an enrolment active now.
+    pub active: BTreeMap<String, EnrolledUser>,
+    /// Users enrolled but not active now (suspended, or dates not in force).
+    pub inactive: BTreeMap<String, EnrolledUser>,
+}
+
+/// The courses asked for, by shortname; `None` when Moodle has no such course.
+pub type MoodleNow = BTreeMap<String, Option<CourseNow>>;

@@ -123,6 +123,20 @@ pub struct RawPlatform {
     pub rules: Vec<RawRule>,
     #[serde(default)]
     pub csv: RawCsv,
+    /// The platform's REST web services, for `verify`.
+    pub moodle: Option<RawMoodle>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMoodle {
+    pub url: String,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+    pub timeout_s: Option<u64>,
+    /// Requests in flight at once (default 4).
+    pub parallel: Option<usize>,
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

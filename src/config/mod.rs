@@ -161,6 +161,19 @@ pub struct DirectorySettings {
     pub max_shrink: Option<f64>,
 }
 
+/// A platform's Moodle REST web services (read by `verify`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoodleSettings {
+    /// The site's address, without a trailing `/` (`https://ecampus.example.fr`).
+    pub url: String,
+    /// The web-service token: a secret, read when a connection is made.
+    pub token: SecretSource,
+    pub timeout_s: u64,
+    /// Requests in flight at once.
+    pub parallel: usize,
+    pub ca_file: Option<PathBuf>,
+}
+
 /// How far a source's count may fall against the previous run before the run stops.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShrinkLimits {
@@ -188,6 +201,8 @@ pub struct Settings {
     /// Mode of every file written (default 0640, whatever the umask).
     pub file_mode: u32,
     pub max_shrink: ShrinkLimits,
+    /// Moodle connections, by platform name.
+    pub moodle: BTreeMap<String, MoodleSettings>,
 }
 
 /// Reads and checks a configuration file.
@@ -290,6 +305,7 @@ impl Checker<'_> {
             directories.insert(name, checked);
         }
         let mut platforms = BTreeMap::new();
+        let mut moodle = BTreeMap::new();
         for (name, p) in raw.platforms {
             let key = format!("platforms.{name}");
             let plain = name
@@ -379,6 +395,9 @@ impl Checker<'_> {
                         .affiliation
                         .map(|v| v.into_iter().map(|a| a.to_lowercase()).collect()),
                 });
+            }
+            if let Some(m) = p.moodle {
+                moodle.insert(name.clone(), self.moodle(&format!("{key}.moodle"), m)?);
             }
             platforms.insert(
                 name.clone(),
@@ -633,6 +652,7 @@ impl Checker<'_> {
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
             file_mode,
             max_shrink,
+            moodle,
         })
     }
 
@@ -669,6 +689,37 @@ impl Checker<'_> {
                 "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)",
             )),
         }
+    }
+
+    fn moodle(&self, key: &str, m: file::RawMoodle) -> Result<MoodleSettings, ConfigError> {
+        let url = m.url.trim().trim_end_matches('/').to_string();
+        let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+        if !scheme_ok || url.contains(['?', '#', ' ']) || url.len() <= "https://".len() {
+            return Err(self.err(
+                &format!("{key}.url"),
+                format!("'{}' is not a site address: write https://moodle.example.fr (the site's root, no path to a script)", m.url),
+            ));
+        }
+        let token = match (m.token_env, m.token_file) {
+            (Some(e), None) => SecretSource::Env(e),
+            (None, Some(f)) => SecretSource::File(self.rel(&f)),
+            _ => {
+                return Err(self.err(
+                    key,
+                    "give token_env or token_file (one of them): the web-service token is never written in the file",
+                ))
+            }
+        };
+        if m.parallel == Some(0) {
+            return Err(self.err(&format!("{key}.parallel"), "must be at least 1"));
+        }
+        Ok(MoodleSettings {
+            url,
+            token,
+            timeout_s: m.timeout_s.unwrap_or(30).max(1),
+            parallel: m.parallel.unwrap_or(4),
+            ca_file: m.ca_file.map(|f| self.rel(&f)),
+        })
     }
 
     fn shrink(&self, key: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {

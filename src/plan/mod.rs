@@ -5,6 +5,7 @@
 pub mod delta;
 mod index;
 pub mod state;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Not;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod directory;
+pub mod moodle;
 pub mod sis;
 
 use std::path::PathBuf;

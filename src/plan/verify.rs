@@ -1,0 +1,286 @@
+//! What differs between the plan and what Moodle holds, course by course. Pure: the
+//! plan and Moodle's answers (already converted) are parameters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::model::{CourseNow, EnrolledUser, Enrolment, MoodleNow, Reason};
+use crate::plan::PlatformPlan;
+
+/// The kinds of difference, in the order a person reads them for one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    CourseNotFound,
+    Missing,
+    Suspended,
+    MissingRole,
+    MissingGroup,
+    ExtraGroup,
+    NotPlanned,
+}
+
+impl Problem {
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::CourseNotFound => "course_not_found",
+            Problem::Missing => "missing",
+            Problem::Suspended => "suspended",
+            Problem::MissingRole => "missing_role",
+            Problem::MissingGroup => "missing_group",
+            Problem::ExtraGroup => "extra_group",
+            Problem::NotPlanned => "not_planned",
+        }
+    }
+}
+
+/// One line of verify.csv.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Difference {
+    pub course: String,
+    pub username: String,
+    pub problem: Problem,
+    pub role: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// What to compare: the whole plan of a platform (a run's), or only that some
+/// enrolments are there as written (an upload file's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Also report what Moodle has and the plan does not (`extra_group`,
+    /// `not_planned`).
+    Plan,
+    /// Only the planned enrolments: others in the course are not our business.
+    Rows,
+}
+
+/// Per course: planned enrolments, active ones in Moodle, differences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CourseCheck {
+    pub planned: usize,
+    pub active_in_moodle: usize,
+    pub differences: usize,
+}
+
+/// Compares a platform's planned enrolments with Moodle. `roles`: the platform's
+/// roles (`not_planned` concerns only users holding one of them; `None` = any).
+pub fn compare(
+    pp: &PlatformPlan,
+    now: &MoodleNow,
+    roles: Option<&BTreeSet<String>>,
+    scope: Scope,
+) -> Vec<Difference> {
+    let mut by_course: BTreeMap<&str, Vec<&Enrolment>> = BTreeMap::new();
+    for e in pp.enrolments.values() {
+        by_course.entry(e.course.as_str()).or_default().push(e);
+    }
+    // Deferred people (account too recent) will be planned by a later run: not an
+    // enrolment Moodle should not have.
+    let deferred: BTreeSet<(&str, &str)> = pp
+        .left_out
+        .iter()
+        .filter(|l| l.reason == Reason::AccountTooRecent && !l.username.is_empty())
+        .map(|l| (l.course.as_str(), l.username.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for (course, planned) in by_course {
+        let Some(Some(c)) = now.get(course) else {
+            out.push(diff(course, "", Problem::CourseNotFound, "", course, ""));
+            continue;
+        };
+        // Groups enrolgen manages in this course: the names its templates produce.
+        let managed: BTreeSet<&str> = planned
+            .iter()
+            .flat_map(|e| e.groups.iter().map(String::as_str))
+            .collect();
+        for e in &planned {
+            compare_one(e, c, &managed, scope, &mut out);
+        }
+        if scope == Scope::Plan {
+            let planned_users: BTreeSet<&str> = planned.iter().map(|e| e.username.as_str()).collect();
+            for (u, m) in &c.active {
+                let counted = roles.is_none_or(|r| m.roles.iter().any(|x| r.contains(x)));
+                if !planned_users.contains(u.as_str()) && counted && !deferred.contains(&(course, u.as_str())) {
+                    out.push(diff(course, u, Problem::NotPlanned, &join(&m.roles), "", &join(&m.groups)));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn compare_one(
+    e: &Enrolment,
+    c: &CourseNow,
+    managed: &BTreeSet<&str>,
+    scope: Scope,
+    out: &mut Vec<Difference>,
+) {
+    let (course, user, role) = (e.course.as_str(), e.username.as_str(), e.role.as_str());
+    let m: &EnrolledUser = match (c.active.get(user), c.inactive.get(user)) {
+        (Some(m), _) => m,
+        (None, Some(m)) => {
+            out.push(diff(course, user, Problem::Suspended, role, "active", "not active"));
+            m
+        }
+        (None, None) => {
+            out.push(diff(course, user, Problem::Missing, role, "enrolled", ""));
+            return;
+        }
+    };
+    if !m.roles.contains(role) {
+        out.push(diff(course, user, Problem::MissingRole, role, role, &join(&m.roles)));
+    }
+    for g in &e.groups {
+        if !m.groups.contains(g) {
+            out.push(diff(course, user, Problem::MissingGroup, role, g, &join(&m.groups)));
+        }
+    }
+    if scope == Scope::Plan {
+        for g in &m.groups {
+            if managed.contains(g.as_str()) && !e.groups.contains(g) {
+                out.push(diff(course, user, Problem::ExtraGroup, role, &join(&e.groups), g));
+            }
+        }
+    }
+}
+
+fn diff(course: &str, user: &str, problem: Problem, role: &str, expected: &str, actual: &str) -> Difference {
+    Difference {
+        course: course.to_string(),
+        username: user.to_string(),
+        problem,
+        role: role.to_string(),
+        expected: expected.to_string(),
+        actual: actual.to_string(),
+    }
+}
+
+fn join(s: &BTreeSet<String>) -> String {
+    s.iter().cloned().collect::<Vec<_>>().join("|")
+}
+
+/// Counts per course, for summary.json and the report.
+pub fn per_course(pp: &PlatformPlan, now: &MoodleNow, diffs: &[Difference]) -> BTreeMap<String, CourseCheck> {
+    let mut out: BTreeMap<String, CourseCheck> = BTreeMap::new();
+    for e in pp.enrolments.values() {
+        out.entry(e.course.clone()).or_default().planned += 1;
+    }
+    for (course, c) in now {
+        if let (Some(c), Some(check)) = (c, out.get_mut(course)) {
+            check.active_in_moodle = c.active.len();
+        }
+    }
+    for d in diffs {
+        out.entry(d.course.clone()).or_default().differences += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(user: &str, course: &str, role: &str, groups: &[&str]) -> Enrolment {
+        Enrolment {
+            username: user.into(),
+            course: course.into(),
+            role: role.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            enrolperiod: None,
+            enrolstatus: None,
+            enroltimestart: None,
+            rules: vec![1],
+            cohorts: vec!["c".into()],
+        }
+    }
+
+    fn user(roles: &[&str], groups: &[&str]) -> EnrolledUser {
+        EnrolledUser {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn plan(es: &[Enrolment]) -> PlatformPlan {
+        PlatformPlan {
+            enrolments: es
+                .iter()
+                .map(|e| ((e.username.clone(), e.course.clone()), e.clone()))
+                .collect(),
+            left_out: Vec::new(),
+        }
+    }
+
+    fn lines(d: &[Difference]) -> Vec<String> {
+        d.iter()
+            .map(|d| format!("{};{};{};{};{};{}", d.problem.code(), d.course, d.username, d.role, d.expected, d.actual))
+            .collect()
+    }
+
+    #[test]
+    fn moodle_as_planned_has_no_difference() {
+        let pp = plan(&[e("a", "C", "student", &["G1"])]);
+        let now: MoodleNow = [(
+            "C".to_string(),
+            Some(CourseNow {
+                id: 2,
+                active: [("a".to_string(), user(&["student"], &["G1", "Other"]))].into(),
+                inactive: Default::default(),
+            }),
+        )]
+        .into();
+        assert!(compare(&pp, &now, None, Scope::Plan).is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_difference_is_one_line() {
+        let pp = plan(&[
+            e("a", "C", "student", &["G1"]),
+            e("b", "C", "student", &["G1"]),
+            e("c", "C", "student", &["G2"]),
+            e("d", "C", "editingteacher", &[]),
+            e("x", "NOPE", "student", &[]),
+        ]);
+        let now: MoodleNow = [
+            (
+                "C".to_string(),
+                Some(CourseNow {
+                    id: 2,
+                    active: [
+                        ("c".to_string(), user(&["student"], &["G1"])),
+                        ("d".to_string(), user(&["student"], &[])),
+                        ("z".to_string(), user(&["student"], &[])),
+                        ("guest1".to_string(), user(&["guest"], &[])),
+                    ]
+                    .into(),
+                    inactive: [("b".to_string(), user(&["student"], &["G1"]))].into(),
+                }),
+            ),
+            ("NOPE".to_string(), None),
+        ]
+        .into();
+        let roles: BTreeSet<String> = ["student".into(), "editingteacher".into()].into();
+        assert_eq!(
+            lines(&compare(&pp, &now, Some(&roles), Scope::Plan)),
+            [
+                "missing;C;a;student;enrolled;",
+                "suspended;C;b;student;active;not active",
+                "missing_group;C;c;student;G2;G1",
+                "extra_group;C;c;student;G2;G1",
+                "missing_role;C;d;editingteacher;editingteacher;student",
+                "not_planned;C;z;student;;",
+                "course_not_found;NOPE;;;NOPE;",
+            ]
+        );
+        // An upload file's rows: only what the rows ask (no extra_group, no
+        // not_planned).
+        let rows = lines(&compare(&pp, &now, Some(&roles), Scope::Rows));
+        assert_eq!(rows.len(), 5);
+        assert!(!rows.iter().any(|l| l.starts_with("extra_group") || l.starts_with("not_planned")));
+    }
+}

@@ -1,0 +1,344 @@
+//! Moodle as a source: what a platform holds, read through its REST web services
+//! with a token (`verify`). Answers are converted here into `CourseNow`; nothing
+//! past this module sees Moodle's JSON.
+//!
+//! Cost grows with courses, never with students: per course, one call for its id and
+//! two for its enrolled users (active, then suspended), sent a few at a time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::{MoodleSettings, Secret};
+use crate::model::{CourseNow, EnrolledUser, MoodleNow};
+use crate::source::SourceError;
+
+/// The functions `verify` calls (and `check` looks for in the token's service).
+pub const VERIFY_FUNCTIONS: [&str; 3] = [
+    "core_webservice_get_site_info",
+    "core_course_get_courses_by_field",
+    "core_enrol_get_enrolled_users",
+];
+
+/// Where the REST server answers, below the site's address.
+const ENDPOINT: &str = "/webservice/rest/server.php";
+
+/// What `core_webservice_get_site_info` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteInfo {
+    pub sitename: String,
+    pub release: String,
+    pub username: String,
+    pub functions: BTreeSet<String>,
+}
+
+pub struct Moodle {
+    platform: String,
+    url: String,
+    token: Secret,
+    agent: ureq::Agent,
+    parallel: usize,
+    requests: AtomicUsize,
+    seconds: Mutex<f64>,
+}
+
+impl Moodle {
+    /// Prepares the connection (reads the token; nothing is sent yet).
+    pub fn new(platform: &str, s: &MoodleSettings) -> Result<Moodle, SourceError> {
+        let what = format!("Moodle of {platform} ({})", s.url);
+        let token = s
+            .token
+            .read()
+            .map_err(|e| SourceError::failed(&what, "cannot read the web-service token", e))?;
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| SourceError::read(ca, e))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(SourceError::BadData {
+                    path: ca.clone(),
+                    line: 1,
+                    message: "no PEM certificate in the CA file".into(),
+                });
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)));
+        }
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(s.timeout_s)))
+            .http_status_as_error(false)
+            // Moodle redirects a request whose host is not the site's: say so
+            // rather than follow it to an HTML page.
+            .max_redirects(0)
+            .tls_config(tls.build())
+            .build();
+        Ok(Moodle {
+            platform: platform.to_string(),
+            url: s.url.clone(),
+            token,
+            agent: ureq::Agent::new_with_config(config),
+            parallel: s.parallel.max(1),
+            requests: AtomicUsize::new(0),
+            seconds: Mutex::new(0.0),
+        })
+    }
+
+    /// Names the platform's Moodle and its address, for messages.
+    pub fn describe(&self) -> String {
+        format!("Moodle of {} ({})", self.platform, self.url)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Time spent waiting for answers, summed over the requests in flight.
+    pub fn seconds(&self) -> f64 {
+        self.seconds.lock().map_or(0.0, |s| *s)
+    }
+
+    /// Calls one function; Moodle's errors (HTTP 200 with an `exception`) become
+    /// errors naming the function, the error code and what to do.
+    pub fn call(&self, function: &str, params: &[(String, String)]) -> Result<Value, SourceError> {
+        let fail = |action: String| SourceError::Failed {
+            what: self.describe(),
+            action,
+            cause: None,
+        };
+        let mut form: Vec<(&str, &str)> = vec![
+            ("wstoken", self.token.expose()),
+            ("wsfunction", function),
+            ("moodlewsrestformat", "json"),
+        ];
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let started = Instant::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = self.agent.post(format!("{}{ENDPOINT}", self.url)).send_form(form);
+        let mut response = sent.map_err(|e| fail(format!("{function}: {}", transport(&e))))?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 28)
+            .read_to_string()
+            .map_err(|e| fail(format!("{function}: cannot read the answer: {}", transport(&e))))?;
+        if let Ok(mut s) = self.seconds.lock() {
+            *s += started.elapsed().as_secs_f64();
+        }
+        if let Some(to) = location.filter(|_| (300..400).contains(&status)) {
+            return Err(fail(format!(
+                "{function}: redirected to {to}: the url must be the site's own address (its wwwroot)"
+            )));
+        }
+        if status != 200 {
+            return Err(fail(format!("{function}: HTTP status {status} (is the url the site's root?)")));
+        }
+        let value: Value = serde_json::from_str(&body).map_err(|_| {
+            fail(format!(
+                "{function}: the answer is not JSON (is the url the site's root, and the REST protocol enabled?)"
+            ))
+        })?;
+        if let Some(code) = value.get("errorcode").and_then(Value::as_str) {
+            let message = value.get("message").and_then(Value::as_str).unwrap_or_default();
+            return Err(fail(format!("{function}: {code}: {message}{}", advice(code))));
+        }
+        Ok(value)
+    }
+
+    pub fn site_info(&self) -> Result<SiteInfo, SourceError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            sitename: String,
+            #[serde(default)]
+            release: String,
+            #[serde(default)]
+            username: String,
+            #[serde(default)]
+            functions: Vec<Function>,
+        }
+        #[derive(Deserialize)]
+        struct Function {
+            name: String,
+        }
+        let v = self.call("core_webservice_get_site_info", &[])?;
+        let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected("core_webservice_get_site_info", &e))?;
+        Ok(SiteInfo {
+            sitename: raw.sitename,
+            release: raw.release,
+            username: raw.username,
+            functions: raw.functions.into_iter().map(|f| f.name).collect(),
+        })
+    }
+
+    fn unexpected(&self, function: &str, e: &dyn std::fmt::Display) -> SourceError {
+        SourceError::Failed {
+            what: self.describe(),
+            action: format!("{function}: unexpected answer ({e})"),
+            cause: None,
+        }
+    }
+
+    /// The course's id, or `None` when Moodle has no course of that shortname.
+    pub fn course_id(&self, shortname: &str) -> Result<Option<u64>, SourceError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            courses: Vec<Course>,
+        }
+        #[derive(Deserialize)]
+        struct Course {
+            id: u64,
+            shortname: String,
+        }
+        let f = "core_course_get_courses_by_field";
+        let v = self.call(f, &[p("field", "shortname"), p("value", shortname)])?;
+        let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        // Shortnames are compared exactly, as the upload tool does.
+        Ok(raw.courses.into_iter().find(|c| c.shortname == shortname).map(|c| c.id))
+    }
+
+    /// The users enrolled in a course: active now, or not.
+    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<BTreeMap<String, EnrolledUser>, SourceError> {
+        #[derive(Deserialize)]
+        struct User {
+            username: String,
+            #[serde(default)]
+            roles: Vec<Role>,
+            // Absent (not empty) for a user in no group.
+            #[serde(default)]
+            groups: Vec<Group>,
+        }
+        #[derive(Deserialize)]
+        struct Role {
+            shortname: String,
+        }
+        #[derive(Deserialize)]
+        struct Group {
+            name: String,
+        }
+        let f = "core_enrol_get_enrolled_users";
+        let which = if active { "onlyactive" } else { "onlysuspended" };
+        let v = self.call(
+            f,
+            &[
+                p("courseid", &course_id.to_string()),
+                p("options[0][name]", "userfields"),
+                p("options[0][value]", "id,username,groups,roles"),
+                p("options[1][name]", which),
+                p("options[1][value]", "1"),
+            ],
+        )?;
+        let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        let out = users
+            .into_iter()
+            .map(|u| {
+                let user = EnrolledUser {
+                    roles: u.roles.into_iter().map(|r| r.shortname).collect(),
+                    groups: u.groups.into_iter().map(|g| g.name).collect(),
+                };
+                (u.username, user)
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// Reads every course, `parallel` requests at a time; the first error stops it.
+    pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+        let next = Mutex::new(shortnames.iter());
+        let found: Mutex<Vec<(String, Option<CourseNow>)>> = Mutex::new(Vec::new());
+        let error: Mutex<Option<SourceError>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.min(shortnames.len().max(1)) {
+                scope.spawn(|| loop {
+                    if error.lock().map_or(true, |e| e.is_some()) {
+                        return;
+                    }
+                    let Some(name) = next.lock().ok().and_then(|mut it| it.next().cloned()) else {
+                        return;
+                    };
+                    match self.read_course(&name) {
+                        Ok(c) => {
+                            if let Ok(mut f) = found.lock() {
+                                f.push((name, c));
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = error.into_inner().ok().flatten() {
+            return Err(e);
+        }
+        Ok(found.into_inner().unwrap_or_default().into_iter().collect())
+    }
+
+    fn read_course(&self, shortname: &str) -> Result<Option<CourseNow>, SourceError> {
+        let Some(id) = self.course_id(shortname)? else {
+            return Ok(None);
+        };
+        Ok(Some(CourseNow {
+            id,
+            active: self.enrolled(id, true)?,
+            inactive: self.enrolled(id, false)?,
+        }))
+    }
+}
+
+fn p(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// A transport error in plain words (never the request, which holds the token).
+fn transport(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "no answer within timeout_s".into(),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::ConnectionFailed => "cannot connect".into(),
+        ureq::Error::Io(io) => format!("network error: {io}"),
+        ureq::Error::Tls(m) => format!("TLS failure: {m}"),
+        ureq::Error::Rustls(r) => format!("TLS failure: {r}"),
+        other => other.to_string(),
+    }
+}
+
+/// What to do about a Moodle error code, for the message.
+fn advice(code: &str) -> &'static str {
+    match code {
+        "invalidtoken" => " (the token is wrong, expired or deleted: check token_env or token_file, or make a new token for the service)",
+        "accessexception" => " (the token's external service lacks this function: add it to the service; `enrolgen check` lists what is missing)",
+        "nopermissions" | "required_capability_exception" => " (the token's user lacks a capability: see the README's list for the token)",
+        "errorcoursecontextnotvalid" => " (the course is hidden or unreachable for the token's user: it needs moodle/course:view and moodle/course:viewhiddencourses)",
+        "servicenotavailable" | "webservicesnotenabled" => " (web services or the REST protocol are not enabled on the site)",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_names_what_to_fix() {
+        assert!(advice("invalidtoken").contains("token_env"));
+        assert!(advice("accessexception").contains("enrolgen check"));
+        assert_eq!(advice("whatever"), "");
+    }
+}
