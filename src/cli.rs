@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Builds Moodle \"Upload users\" enrolment files from Apogée and the LDAP directories",
     after_help = "Exit codes: 0 success · 1 too many left out (run) or problems found (lint) · \
-                  2 configuration or usage error · 3 a source failed, nothing written · 4 output not written"
+                  2 configuration or usage error · 3 a source failed, nothing written · 4 output not written · \
+                  5 suspensions held back (run --delta) · 6 Moodle differs from the plan (verify)"
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
@@ -49,6 +50,12 @@ pub enum Command {
         after_help = "Examples:\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --cohort psy-l1\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --students liste.csv --group \"Soutien {group}\""
     )]
     Adhoc(AdhocArgs),
+    /// Compare what Moodle holds (read through its REST web services) with the plan, or
+    /// with one upload file's rows; writes OUT/<platform>/verify.csv.
+    #[command(
+        after_help = "Examples:\n  enrolgen verify -c enrolgen.yaml --out verify\n  enrolgen verify -c enrolgen.yaml --platform ecampus --file out/ecampus-PSY-SOUTIEN.csv --out verify\n\nExit codes: 0 Moodle holds what was planned · 6 differences (see verify.csv) · 2 configuration · 3 Moodle or a source could not be read"
+    )]
+    Verify(VerifyArgs),
     /// Write a commented starter configuration.
     #[command(after_help = "Example:\n  enrolgen init /etc/enrolgen")]
     Init(InitArgs),
@@ -152,6 +159,28 @@ pub struct ExplainArgs {
     /// The date the run is for. Default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only this platform (repeatable). Default: every platform with a moodle: connection.
+    #[arg(long = "platform", value_name = "P")]
+    pub platforms: Vec<String>,
+    /// Check that every row of this upload file is in Moodle as written, instead of the
+    /// whole plan (needs exactly one --platform).
+    #[arg(long, value_name = "UPLOAD.csv")]
+    pub file: Option<PathBuf>,
+    /// Where verify.csv, summary.json and report.html go.
+    #[arg(long, value_name = "DIR", default_value = "verify")]
+    pub out: PathBuf,
+    /// The date the plan is for. Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

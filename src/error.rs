@@ -18,6 +18,8 @@ pub mod exit {
     /// A `--delta` run wrote its files but held back the suspensions of some
     /// courses (too many at once): they wait for review.
     pub const HELD_BACK: u8 = 5;
+    /// `verify`: Moodle differs from the plan (verify.csv lists how).
+    pub const DIFFERS: u8 = 6;
 }
 
 #[derive(Debug, thiserror::Error)]

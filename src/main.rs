@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Explain(a) => cmd::explain::run(a, today),
         Command::Adhoc(a) => cmd::adhoc::run(a, today),
+        Command::Verify(a) => cmd::verify::run(a, today),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

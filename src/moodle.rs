@@ -598,6 +598,49 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
     report
 }
 
+/// One enrolment of an upload file: (username, course, role, group), as Moodle reads
+/// them (trimmed; an empty role or group stays empty).
+pub type UploadEnrolment = (String, String, String, String);
+
+/// The enrolments of an upload file that `lint` found clean (`delimiter` from its
+/// report), long or wide layout alike.
+pub fn upload_enrolments(bytes: &[u8], delimiter: u8) -> Vec<UploadEnrolment> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = String::from_utf8_lossy(body);
+    let mut lines = split_lines(text.as_bytes()).into_iter();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let names: Vec<String> = String::from_utf8_lossy(header)
+        .split(delimiter as char)
+        .map(|n| n.trim().to_lowercase())
+        .collect();
+    let col = |n: &str| names.iter().position(|x| x == n);
+    let mut out = Vec::new();
+    for line in lines {
+        let line = String::from_utf8_lossy(line);
+        let cells: Vec<&str> = line.split(delimiter as char).map(str::trim).collect();
+        let get = |n: &str| col(n).and_then(|c| cells.get(c)).copied().unwrap_or("");
+        let user = get("username");
+        for i in 1.. {
+            let Some(c) = col(&format!("course{i}")) else {
+                break;
+            };
+            let course = cells.get(c).copied().unwrap_or("");
+            if course.is_empty() || user.is_empty() {
+                continue;
+            }
+            out.push((
+                user.to_string(),
+                course.to_string(),
+                get(&format!("role{i}")).to_string(),
+                get(&format!("group{i}")).to_string(),
+            ));
+        }
+    }
+    out
+}
+
 /// Splits on `\r\n`, `\r` or `\n`, as Moodle reads lines.
 fn split_lines(body: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
@@ -653,6 +696,21 @@ mod tests {
             .filter(|p| p.severity == Severity::Error)
             .map(|p| p.to_string())
             .collect()
+    }
+
+    #[test]
+    fn upload_enrolments_read_long_and_wide_files() {
+        let long = "username;course1;role1;group1\nabc;C;student;G1\nabd;D;;\n";
+        assert_eq!(
+            upload_enrolments(long.as_bytes(), b';'),
+            [
+                ("abc".into(), "C".into(), "student".into(), "G1".into()),
+                ("abd".into(), "D".into(), String::new(), String::new())
+            ]
+        );
+        let wide =
+            "username,course1,role1,course2,role2\nabc,C,student,,\nabd,C,teacher,D,student\n";
+        assert_eq!(upload_enrolments(wide.as_bytes(), b',').len(), 3);
     }
 
     #[test]

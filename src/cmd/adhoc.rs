@@ -111,6 +111,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         sources: g.timings.clone(),
         warnings: plan.all_warnings(),
         left_out_ratio: 0.0,
+        moodle: Default::default(),
     };
     let mut page = html::render(&html::Page {
         title: &format!("On-demand file: {course} on {}", args.platform),

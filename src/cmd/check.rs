@@ -151,5 +151,44 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
             }
         }
     }
+    for (name, m) in &s.moodle {
+        if !check_moodle(name, m) {
+            failed = true;
+        }
+    }
     Ok(if failed { exit::SOURCE } else { exit::OK })
+}
+
+/// Tries a platform's token and lists the functions its service lacks.
+fn check_moodle(name: &str, m: &crate::config::MoodleSettings) -> bool {
+    let info = crate::source::moodle::Moodle::new(name, m).and_then(|c| {
+        let what = c.describe();
+        c.site_info().map(|i| (what, i))
+    });
+    match info {
+        Ok((what, i)) => {
+            let missing: Vec<&str> = crate::source::moodle::VERIFY_FUNCTIONS
+                .iter()
+                .filter(|f| !i.functions.contains(**f))
+                .copied()
+                .collect();
+            if missing.is_empty() {
+                println!(
+                    "{what}: ok, \"{}\", Moodle {}, token of {}",
+                    i.sitename, i.release, i.username
+                );
+                true
+            } else {
+                println!(
+                    "{what}: FAIL  the token's service lacks {} (add them to the external service)",
+                    missing.join(", ")
+                );
+                false
+            }
+        }
+        Err(e) => {
+            println!("Moodle of {name}: FAIL  {}", crate::error_chain(&e));
+            false
+        }
+    }
 }

@@ -7,3 +7,4 @@ pub mod explain;
 pub mod init;
 pub mod lint;
 pub mod run;
+pub mod verify;

@@ -384,6 +384,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         sources: g.timings,
         warnings: plan.all_warnings(),
         left_out_ratio: 0.0,
+        moodle: BTreeMap::new(),
     };
     let (mut bad, mut total) = (0usize, 0usize);
     let mut staged = Vec::new();

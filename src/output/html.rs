@@ -22,6 +22,41 @@ pub struct Page<'a> {
     pub personal_data: bool,
 }
 
+/// `verify`: planned, active in Moodle and differences per course.
+fn moodle_now(h: &mut String, name: &str, m: &crate::output::report::MoodleCheck) {
+    let _ = writeln!(
+        h,
+        "<h2>Moodle now: {}</h2>\n<p>{} difference(s){}.</p>",
+        esc(name),
+        m.differences,
+        if m.differences == 0 {
+            String::new()
+        } else {
+            format!(", listed in <code>{}</code>", esc(&m.file))
+        }
+    );
+    if !m.problems.is_empty() {
+        let list: Vec<String> = m
+            .problems
+            .iter()
+            .map(|(p, n)| format!("<code>{}</code> {n}", esc(p)))
+            .collect();
+        let _ = writeln!(h, "<p>{}</p>", list.join(" · "));
+    }
+    h.push_str("<table>\n<tr><th>course</th><th class=\"n\">planned</th><th class=\"n\">active in Moodle</th><th class=\"n\">differences</th></tr>\n");
+    for (course, c) in &m.courses {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(course),
+            c.planned,
+            c.active_in_moodle,
+            c.differences
+        );
+    }
+    h.push_str("</table>\n");
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -99,6 +134,9 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
             .unwrap_or_default();
         let previous = page.previous.and_then(|p| p.get(name));
         platform(&mut h, name, ps, left, previous, page.personal_data);
+    }
+    for (name, m) in &s.moodle {
+        moodle_now(&mut h, name, m);
     }
     h.push_str("<h2>Sources</h2>\n<table>\n<tr><th>source</th><th class=\"n\">records</th><th class=\"n\">requests</th><th class=\"n\">seconds</th></tr>\n");
     for t in &s.sources {
@@ -395,6 +433,7 @@ mod tests {
             }],
             warnings: vec!["cohort <x> returned nobody".into()],
             left_out_ratio: 0.0,
+            moodle: BTreeMap::new(),
         };
         let prev: BTreeMap<String, BTreeMap<String, usize>> = [(
             "ecampus".to_string(),
@@ -501,6 +540,7 @@ mod tests {
             sources: vec![],
             warnings: vec![],
             left_out_ratio: 0.0,
+            moodle: BTreeMap::new(),
         };
         let page = Page {
             title: "t",

@@ -224,6 +224,19 @@ pub struct Summary {
     /// Left-out enrolments that need a person (not duplicates, not deferred),
     /// over all enrolments considered.
     pub left_out_ratio: f64,
+    /// `verify`: what Moodle holds against the plan, per platform.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub moodle: BTreeMap<String, MoodleCheck>,
+}
+
+/// `verify` on one platform: differences per problem and per course.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MoodleCheck {
+    pub differences: usize,
+    pub problems: BTreeMap<String, usize>,
+    pub courses: BTreeMap<String, crate::plan::verify::CourseCheck>,
+    /// The file that lists them, relative to the output folder.
+    pub file: String,
 }
 
 pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSummary {

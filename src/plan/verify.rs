@@ -100,11 +100,22 @@ pub fn compare(
             compare_one(e, c, &managed, scope, &mut out);
         }
         if scope == Scope::Plan {
-            let planned_users: BTreeSet<&str> = planned.iter().map(|e| e.username.as_str()).collect();
+            let planned_users: BTreeSet<&str> =
+                planned.iter().map(|e| e.username.as_str()).collect();
             for (u, m) in &c.active {
                 let counted = roles.is_none_or(|r| m.roles.iter().any(|x| r.contains(x)));
-                if !planned_users.contains(u.as_str()) && counted && !deferred.contains(&(course, u.as_str())) {
-                    out.push(diff(course, u, Problem::NotPlanned, &join(&m.roles), "", &join(&m.groups)));
+                if !planned_users.contains(u.as_str())
+                    && counted
+                    && !deferred.contains(&(course, u.as_str()))
+                {
+                    out.push(diff(
+                        course,
+                        u,
+                        Problem::NotPlanned,
+                        &join(&m.roles),
+                        "",
+                        &join(&m.groups),
+                    ));
                 }
             }
         }
@@ -124,7 +135,14 @@ fn compare_one(
     let m: &EnrolledUser = match (c.active.get(user), c.inactive.get(user)) {
         (Some(m), _) => m,
         (None, Some(m)) => {
-            out.push(diff(course, user, Problem::Suspended, role, "active", "not active"));
+            out.push(diff(
+                course,
+                user,
+                Problem::Suspended,
+                role,
+                "active",
+                "not active",
+            ));
             m
         }
         (None, None) => {
@@ -133,23 +151,51 @@ fn compare_one(
         }
     };
     if !m.roles.contains(role) {
-        out.push(diff(course, user, Problem::MissingRole, role, role, &join(&m.roles)));
+        out.push(diff(
+            course,
+            user,
+            Problem::MissingRole,
+            role,
+            role,
+            &join(&m.roles),
+        ));
     }
     for g in &e.groups {
         if !m.groups.contains(g) {
-            out.push(diff(course, user, Problem::MissingGroup, role, g, &join(&m.groups)));
+            out.push(diff(
+                course,
+                user,
+                Problem::MissingGroup,
+                role,
+                g,
+                &join(&m.groups),
+            ));
         }
     }
     if scope == Scope::Plan {
         for g in &m.groups {
             if managed.contains(g.as_str()) && !e.groups.contains(g) {
-                out.push(diff(course, user, Problem::ExtraGroup, role, &join(&e.groups), g));
+                out.push(diff(
+                    course,
+                    user,
+                    Problem::ExtraGroup,
+                    role,
+                    &join(&e.groups),
+                    g,
+                ));
             }
         }
     }
 }
 
-fn diff(course: &str, user: &str, problem: Problem, role: &str, expected: &str, actual: &str) -> Difference {
+fn diff(
+    course: &str,
+    user: &str,
+    problem: Problem,
+    role: &str,
+    expected: &str,
+    actual: &str,
+) -> Difference {
     Difference {
         course: course.to_string(),
         username: user.to_string(),
@@ -165,7 +211,11 @@ fn join(s: &BTreeSet<String>) -> String {
 }
 
 /// Counts per course, for summary.json and the report.
-pub fn per_course(pp: &PlatformPlan, now: &MoodleNow, diffs: &[Difference]) -> BTreeMap<String, CourseCheck> {
+pub fn per_course(
+    pp: &PlatformPlan,
+    now: &MoodleNow,
+    diffs: &[Difference],
+) -> BTreeMap<String, CourseCheck> {
     let mut out: BTreeMap<String, CourseCheck> = BTreeMap::new();
     for e in pp.enrolments.values() {
         out.entry(e.course.clone()).or_default().planned += 1;
@@ -218,7 +268,17 @@ mod tests {
 
     fn lines(d: &[Difference]) -> Vec<String> {
         d.iter()
-            .map(|d| format!("{};{};{};{};{};{}", d.problem.code(), d.course, d.username, d.role, d.expected, d.actual))
+            .map(|d| {
+                format!(
+                    "{};{};{};{};{};{}",
+                    d.problem.code(),
+                    d.course,
+                    d.username,
+                    d.role,
+                    d.expected,
+                    d.actual
+                )
+            })
             .collect()
     }
 
@@ -281,6 +341,8 @@ mod tests {
         // not_planned).
         let rows = lines(&compare(&pp, &now, Some(&roles), Scope::Rows));
         assert_eq!(rows.len(), 5);
-        assert!(!rows.iter().any(|l| l.starts_with("extra_group") || l.starts_with("not_planned")));
+        assert!(!rows
+            .iter()
+            .any(|l| l.starts_with("extra_group") || l.starts_with("not_planned")));
     }
 }

@@ -44,6 +44,10 @@ pub struct Moodle {
     parallel: usize,
     requests: AtomicUsize,
     seconds: Mutex<f64>,
+    /// `ENROLGEN_RECORD_MOODLE=DIR`: every answer is appended to DIR/answers.jsonl
+    /// with its function and parameters (never the token), for the tests that
+    /// replay a real Moodle (tests/fixtures/moodle/README.md).
+    record: Option<Mutex<std::fs::File>>,
 }
 
 impl Moodle {
@@ -80,6 +84,18 @@ impl Moodle {
             .max_redirects(0)
             .tls_config(tls.build())
             .build();
+        let record = match std::env::var_os("ENROLGEN_RECORD_MOODLE") {
+            Some(dir) => {
+                let path = std::path::Path::new(&dir).join("answers.jsonl");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| SourceError::read(&path, e))?;
+                Some(Mutex::new(file))
+            }
+            None => None,
+        };
         Ok(Moodle {
             platform: platform.to_string(),
             url: s.url.clone(),
@@ -88,6 +104,7 @@ impl Moodle {
             parallel: s.parallel.max(1),
             requests: AtomicUsize::new(0),
             seconds: Mutex::new(0.0),
+            record,
         })
     }
 
@@ -121,7 +138,10 @@ impl Moodle {
         form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let started = Instant::now();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let sent = self.agent.post(format!("{}{ENDPOINT}", self.url)).send_form(form);
+        let sent = self
+            .agent
+            .post(format!("{}{ENDPOINT}", self.url))
+            .send_form(form);
         let mut response = sent.map_err(|e| fail(format!("{function}: {}", transport(&e))))?;
         let status = response.status().as_u16();
         let location = response
@@ -134,9 +154,25 @@ impl Moodle {
             .with_config()
             .limit(1 << 28)
             .read_to_string()
-            .map_err(|e| fail(format!("{function}: cannot read the answer: {}", transport(&e))))?;
+            .map_err(|e| {
+                fail(format!(
+                    "{function}: cannot read the answer: {}",
+                    transport(&e)
+                ))
+            })?;
         if let Ok(mut s) = self.seconds.lock() {
             *s += started.elapsed().as_secs_f64();
+        }
+        if let Some(r) = &self.record {
+            let params: BTreeMap<&str, &str> = params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let line = serde_json::json!({"function": function, "params": params, "body": body});
+            if let Ok(mut f) = r.lock() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
+            }
         }
         if let Some(to) = location.filter(|_| (300..400).contains(&status)) {
             return Err(fail(format!(
@@ -144,7 +180,9 @@ impl Moodle {
             )));
         }
         if status != 200 {
-            return Err(fail(format!("{function}: HTTP status {status} (is the url the site's root?)")));
+            return Err(fail(format!(
+                "{function}: HTTP status {status} (is the url the site's root?)"
+            )));
         }
         let value: Value = serde_json::from_str(&body).map_err(|_| {
             fail(format!(
@@ -152,8 +190,14 @@ impl Moodle {
             ))
         })?;
         if let Some(code) = value.get("errorcode").and_then(Value::as_str) {
-            let message = value.get("message").and_then(Value::as_str).unwrap_or_default();
-            return Err(fail(format!("{function}: {code}: {message}{}", advice(code))));
+            let message = value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "{function}: {code}: {message}{}",
+                advice(code)
+            )));
         }
         Ok(value)
     }
@@ -174,7 +218,8 @@ impl Moodle {
             name: String,
         }
         let v = self.call("core_webservice_get_site_info", &[])?;
-        let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected("core_webservice_get_site_info", &e))?;
+        let raw: Raw = serde_json::from_value(v)
+            .map_err(|e| self.unexpected("core_webservice_get_site_info", &e))?;
         Ok(SiteInfo {
             sitename: raw.sitename,
             release: raw.release,
@@ -206,11 +251,19 @@ impl Moodle {
         let v = self.call(f, &[p("field", "shortname"), p("value", shortname)])?;
         let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
         // Shortnames are compared exactly, as the upload tool does.
-        Ok(raw.courses.into_iter().find(|c| c.shortname == shortname).map(|c| c.id))
+        Ok(raw
+            .courses
+            .into_iter()
+            .find(|c| c.shortname == shortname)
+            .map(|c| c.id))
     }
 
     /// The users enrolled in a course: active now, or not.
-    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<BTreeMap<String, EnrolledUser>, SourceError> {
+    pub fn enrolled(
+        &self,
+        course_id: u64,
+        active: bool,
+    ) -> Result<BTreeMap<String, EnrolledUser>, SourceError> {
         #[derive(Deserialize)]
         struct User {
             username: String,
@@ -229,7 +282,11 @@ impl Moodle {
             name: String,
         }
         let f = "core_enrol_get_enrolled_users";
-        let which = if active { "onlyactive" } else { "onlysuspended" };
+        let which = if active {
+            "onlyactive"
+        } else {
+            "onlysuspended"
+        };
         let v = self.call(
             f,
             &[

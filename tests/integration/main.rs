@@ -7,6 +7,7 @@ mod faults;
 mod fuzz;
 mod ldap;
 mod lint;
+mod moodle_ws;
 mod never_silent;
 mod nightly;
 mod ops;

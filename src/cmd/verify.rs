@@ -1,0 +1,253 @@
+//! `enrolgen verify`: reads what Moodle holds for the plan's courses, through its REST
+//! web services, and writes the differences (`OUT/<platform>/verify.csv`) with their
+//! counts in summary.json and report.html.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use crate::cli::VerifyArgs;
+use crate::config::{self, Settings};
+use crate::error::{exit, Error};
+use crate::gather::{gather, plan_rules};
+use crate::model::Enrolment;
+use crate::moodle::{self, LintOptions};
+use crate::output::report::{self, MoodleCheck, SourceTiming, Summary};
+use crate::output::{atomic, html, OutputError, RenderedFile};
+use crate::plan::verify::{self as compare, Difference, Scope};
+use crate::plan::{Plan, PlatformPlan};
+use crate::source::moodle::Moodle;
+use crate::source::SourceError;
+
+/// The platforms to verify: those named, else every one with a Moodle connection.
+fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, Error> {
+    if asked.is_empty() {
+        if s.moodle.is_empty() {
+            return Err(Error::Usage(format!(
+                "no platform of {} has a moodle: connection (url and token) to verify",
+                s.file.display()
+            )));
+        }
+        return Ok(s.moodle.keys().map(String::as_str).collect());
+    }
+    for p in asked {
+        if !s.platforms.contains_key(p) {
+            return Err(Error::Usage(format!(
+                "--platform {p}: no such platform in {}",
+                s.file.display()
+            )));
+        }
+        if !s.moodle.contains_key(p) {
+            return Err(Error::Usage(format!(
+                "--platform {p}: it has no moodle: connection (url and token) in {}",
+                s.file.display()
+            )));
+        }
+    }
+    Ok(asked.iter().map(String::as_str).collect())
+}
+
+/// A plan made of one upload file's rows (for `verify --file`).
+fn plan_of_file(path: &PathBuf, platform: &str) -> Result<Plan, Error> {
+    let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
+    let report = moodle::lint(&bytes, &LintOptions::default());
+    let Some(delimiter) = report.delimiter.filter(|_| report.is_clean()) else {
+        return Err(Error::Usage(format!(
+            "{}: not a clean upload file (run `enrolgen lint {}` first)",
+            path.display(),
+            path.display()
+        )));
+    };
+    let mut pp = PlatformPlan::default();
+    for (username, course, role, group) in moodle::upload_enrolments(&bytes, delimiter) {
+        let e = pp
+            .enrolments
+            .entry((username.clone(), course.clone()))
+            .or_insert_with(|| Enrolment {
+                username,
+                course,
+                role: role.clone(),
+                groups: Default::default(),
+                enrolperiod: None,
+                enrolstatus: None,
+                enroltimestart: None,
+                rules: Vec::new(),
+                cohorts: Vec::new(),
+            });
+        if !group.is_empty() {
+            e.groups.insert(group);
+        }
+    }
+    let mut plan = Plan::default();
+    plan.platforms.insert(platform.to_string(), pp);
+    Ok(plan)
+}
+
+/// verify.csv: `problem;course;username;role;expected;actual`, sorted.
+fn verify_csv(diffs: &[Difference]) -> Result<RenderedFile, OutputError> {
+    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
+        what: "verify.csv".into(),
+        message: e.to_string(),
+    };
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record([
+        "problem", "course", "username", "role", "expected", "actual",
+    ])
+    .map_err(|e| fail(&e))?;
+    for d in diffs {
+        w.write_record([
+            d.problem.code(),
+            &d.course,
+            &d.username,
+            &d.role,
+            &d.expected,
+            &d.actual,
+        ])
+        .map_err(|e| fail(&e))?;
+    }
+    Ok(RenderedFile {
+        name: "verify.csv".into(),
+        bytes: w.into_inner().map_err(|e| fail(&e))?,
+    })
+}
+
+pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
+    let settings = config::load(&args.config.config)?;
+    let as_of = args.as_of.unwrap_or(today);
+    let year = settings.year.resolve(as_of);
+    let names = platforms(&settings, &args.platforms)?;
+    let (plan, mut sources, scope) = match &args.file {
+        Some(file) => {
+            let [one] = names.as_slice() else {
+                return Err(Error::Usage(
+                    "--file checks one platform's file: give exactly one --platform".into(),
+                ));
+            };
+            (plan_of_file(file, one)?, Vec::new(), Scope::Rows)
+        }
+        None => {
+            let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let rules = crate::cmd::run::select_rules(&settings, &owned, &[])?;
+            let g = gather(&settings, &rules, &year)?;
+            let plan = plan_rules(&settings, rules, &g, &year, as_of);
+            (plan, g.timings, Scope::Plan)
+        }
+    };
+    let mut checks = BTreeMap::new();
+    let mut files: Vec<(PathBuf, RenderedFile)> = Vec::new();
+    for name in &names {
+        let (Some(ms), Some(platform)) =
+            (settings.moodle.get(*name), settings.platforms.get(*name))
+        else {
+            continue;
+        };
+        let empty = PlatformPlan::default();
+        let pp = plan.platforms.get(*name).unwrap_or(&empty);
+        let mut courses: Vec<String> = pp.enrolments.values().map(|e| e.course.clone()).collect();
+        courses.sort();
+        courses.dedup();
+        let client = Moodle::new(name, ms)?;
+        let t = Instant::now();
+        let now = client.read_courses(&courses)?;
+        sources.push(SourceTiming {
+            source: client.describe(),
+            seconds: t.elapsed().as_secs_f64(),
+            records: now
+                .values()
+                .flatten()
+                .map(|c| c.active.len() + c.inactive.len())
+                .sum(),
+            requests: client.requests(),
+            scope: String::new(),
+            max_shrink: 1.0,
+            asked: false,
+        });
+        let diffs = compare::compare(pp, &now, platform.roles.as_ref(), scope);
+        let mut check = MoodleCheck {
+            differences: diffs.len(),
+            courses: compare::per_course(pp, &now, &diffs),
+            file: format!("{name}/verify.csv"),
+            ..MoodleCheck::default()
+        };
+        for d in &diffs {
+            *check
+                .problems
+                .entry(d.problem.code().to_string())
+                .or_default() += 1;
+        }
+        files.push((args.out.join(name), verify_csv(&diffs)?));
+        checks.insert(name.to_string(), check);
+    }
+    let mut summary = Summary {
+        as_of: as_of.to_string(),
+        year,
+        // Not a run: nothing was written for Moodle, and the next run must not
+        // compare its sources with these.
+        dry_run: true,
+        platforms: plan
+            .platforms
+            .iter()
+            .map(|(n, pp)| (n.clone(), report::platform_summary(pp, &[])))
+            .collect(),
+        sources,
+        warnings: plan.all_warnings(),
+        left_out_ratio: 0.0,
+        moodle: checks,
+    };
+    summary.warnings.sort();
+    let page = html::render(&html::Page {
+        title: "Moodle now: what differs from the plan",
+        summary: &summary,
+        plan: &plan,
+        previous: None,
+        personal_data: settings.report_personal_data,
+    });
+    let _lock = atomic::DirLock::acquire(&args.out)?;
+    for (dir, f) in &files {
+        atomic::write_all(&args.out, dir, std::slice::from_ref(f), settings.file_mode)?;
+    }
+    let json = summary.to_json()?;
+    let top = [
+        RenderedFile {
+            name: "summary.json".into(),
+            bytes: json.clone().into_bytes(),
+        },
+        page,
+    ];
+    atomic::write_all(&args.out, &args.out, &top, settings.file_mode)?;
+    if args.json {
+        println!("{}", json.trim_end());
+    }
+    let differing: Vec<String> = summary
+        .moodle
+        .iter()
+        .filter(|(_, c)| c.differences > 0)
+        .map(|(n, c)| {
+            format!(
+                "{n}: {} difference(s), see {}",
+                c.differences,
+                args.out.join(&c.file).display()
+            )
+        })
+        .collect();
+    if std::io::stderr().is_terminal() || !differing.is_empty() {
+        for (n, c) in &summary.moodle {
+            eprintln!(
+                "enrolgen: verify {n}: {} difference(s) in {} course(s)",
+                c.differences,
+                c.courses.len()
+            );
+        }
+    }
+    Ok(if differing.is_empty() {
+        exit::OK
+    } else {
+        exit::DIFFERS
+    })
+}
