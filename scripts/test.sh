@@ -11,6 +11,9 @@ export ENROLGEN_REQUIRE_CHROMIUM=1
 if [ -z "${ENROLGEN_TEST_ORACLE_CONNECT:-}" ]; then
   echo "note: the live Oracle test is skipped (set ENROLGEN_TEST_ORACLE_CONNECT, _USER, _PASSWORD to run it)"
 fi
+if [ -z "${ENROLGEN_TEST_MOODLE_HARNESS:-}" ]; then
+  echo "note: the live Moodle test is skipped (set ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE to run it)"
+fi
 cargo test --locked --lib --bins --tests "$@"
 # The slow fault tests (a large run killed at several points), ignored by plain
 # `cargo test`.

@@ -362,3 +362,181 @@ fn a_moodle_connection_needs_a_token_source_and_a_site_address() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("platforms.ecampus.moodle.url: 'ecampus.example.fr/webservice/rest/server.php' is not a site address"), "{}", r.stderr);
 }
+
+/// One web-service call on the live Moodle (the test's own changes).
+fn ws(url: &str, token: &str, function: &str, params: &[(&str, String)]) -> serde_json::Value {
+    let mut form: Vec<(&str, String)> = vec![
+        ("wstoken", token.to_string()),
+        ("wsfunction", function.to_string()),
+        ("moodlewsrestformat", "json".to_string()),
+    ];
+    form.extend(params.iter().cloned());
+    let mut r = ureq::post(format!("{url}/webservice/rest/server.php"))
+        .send_form(form)
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(v.get("exception").is_none(), "{function}: {v}");
+    v
+}
+
+/// Opt-in: a real Moodle built with the maintainers' harness. Set
+/// ENROLGEN_TEST_MOODLE_HARNESS (the harness's scripts: check.sh, ws-setup.sh),
+/// ENROLGEN_TEST_MOODLE_URL (http://localhost:8088) and ENROLGEN_TEST_MOODLE_TOKEN_FILE.
+/// Imports the demo's Ecampus files with Moodle's CLI upload tool (this resets the
+/// harness's database), checks that verify finds nothing, changes Moodle through
+/// its web services, and asserts the exact verify.csv.
+#[test]
+fn live_verify_against_a_real_moodle() {
+    let (Some(harness), Some(url), Some(token_file)) = (
+        std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS"),
+        std::env::var("ENROLGEN_TEST_MOODLE_URL").ok(),
+        std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE"),
+    ) else {
+        eprintln!(
+            "note: live Moodle test skipped (set ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE)"
+        );
+        return;
+    };
+    let harness = PathBuf::from(harness);
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let t = tempfile::tempdir().unwrap();
+    let cfg = demo_with_moodle(t.path(), &url, &token);
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
+    // The users and courses the files name must exist first.
+    let files = ["out/ecampus/ecampus.csv", "out/ecampus/ecampus-002.csv"];
+    let (mut users, mut courses) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    for f in files {
+        for l in read(t.path(), f).lines().skip(1) {
+            let c: Vec<&str> = l.split(';').collect();
+            users.insert(c[0].to_string());
+            courses.insert(c[1].to_string());
+        }
+    }
+    let world = serde_json::json!({
+        "users": users.iter().map(|u| serde_json::json!({"username": u})).collect::<Vec<_>>(),
+        "courses": courses.iter().map(|c| serde_json::json!({"shortname": c, "groups": []})).collect::<Vec<_>>(),
+    });
+    std::fs::write(t.path().join("world.json"), world.to_string()).unwrap();
+    for (i, f) in files.iter().enumerate() {
+        let mut c = std::process::Command::new(harness.join("check.sh"));
+        c.arg(t.path().join(f))
+            .arg("semicolon")
+            .arg(t.path().join("world.json"));
+        if i > 0 {
+            c.arg("--no-reset");
+        }
+        assert!(c.status().unwrap().success(), "import of {f}");
+    }
+    assert!(std::process::Command::new(harness.join("ws-setup.sh"))
+        .status()
+        .unwrap()
+        .success());
+    let r = verify(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "v/ecampus/verify.csv"),
+        "problem;course;username;role;expected;actual\n"
+    );
+
+    let user = |name: &str| {
+        ws(
+            &url,
+            &token,
+            "core_user_get_users_by_field",
+            &[("field", "username".into()), ("values[0]", name.into())],
+        )[0]["id"]
+            .clone()
+    };
+    let course = |name: &str| {
+        ws(
+            &url,
+            &token,
+            "core_course_get_courses_by_field",
+            &[("field", "shortname".into()), ("value", name.into())],
+        )["courses"][0]["id"]
+            .clone()
+    };
+    let (stats, methodo) = (course("PSY-L1-STATS"), course("PSY-L1-METHODO"));
+    let groups = ws(
+        &url,
+        &token,
+        "core_group_get_course_groups",
+        &[("courseid", stats.to_string())],
+    );
+    let group = |n: &str| {
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == n)
+            .unwrap()["id"]
+            .clone()
+    };
+    ws(
+        &url,
+        &token,
+        "enrol_manual_unenrol_users",
+        &[
+            ("enrolments[0][userid]", user("21000001").to_string()),
+            ("enrolments[0][courseid]", methodo.to_string()),
+        ],
+    );
+    ws(
+        &url,
+        &token,
+        "enrol_manual_enrol_users",
+        &[
+            ("enrolments[0][userid]", user("21000004").to_string()),
+            ("enrolments[0][courseid]", stats.to_string()),
+            ("enrolments[0][roleid]", "5".into()),
+            ("enrolments[0][suspend]", "1".into()),
+        ],
+    );
+    let u7 = user("21000007").to_string();
+    ws(
+        &url,
+        &token,
+        "core_group_delete_group_members",
+        &[
+            ("members[0][groupid]", group("TD3").to_string()),
+            ("members[0][userid]", u7.clone()),
+        ],
+    );
+    ws(
+        &url,
+        &token,
+        "core_group_add_group_members",
+        &[
+            ("members[0][groupid]", group("TD1").to_string()),
+            ("members[0][userid]", u7),
+        ],
+    );
+    ws(
+        &url,
+        &token,
+        "enrol_manual_enrol_users",
+        &[
+            ("enrolments[0][userid]", user("21000250").to_string()),
+            ("enrolments[0][courseid]", stats.to_string()),
+            ("enrolments[0][roleid]", "5".into()),
+        ],
+    );
+    let r = verify(t.path(), &cfg, &[]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "v/ecampus/verify.csv"),
+        "problem;course;username;role;expected;actual\n\
+         missing;PSY-L1-METHODO;21000001;student;enrolled;\n\
+         suspended;PSY-L1-STATS;21000004;student;active;not active\n\
+         missing_group;PSY-L1-STATS;21000007;student;TD3;TD1\n\
+         extra_group;PSY-L1-STATS;21000007;student;TD3;TD1\n\
+         not_planned;PSY-L1-STATS;21000250;student;;\n"
+    );
+}
