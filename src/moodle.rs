@@ -1,4 +1,4 @@
-//! The rules Moodle's "Upload users" applies to an enrolment file (shared/moodle-csv.md),
+//! The rules Moodle's "Upload users" applies to an enrolment file (docs/moodle-upload.md),
 //! in one place: the planner checks each value with them before anything is written,
 //! and `enrolgen lint` checks whole files with them.
 

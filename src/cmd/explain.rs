@@ -11,7 +11,7 @@ use crate::config;
 use crate::error::{exit, Error};
 use crate::gather::{gather, plan_rules};
 use crate::model::Account;
-use crate::plan::{state, Plan};
+use crate::plan::{account_status, Plan};
 
 /// The plain-text explanation; `None` when the person appears nowhere.
 pub fn explain(
@@ -120,11 +120,11 @@ fn describe_account(a: &Account, as_of: NaiveDate) -> String {
             }
         }
     }
-    let verdict = match state::status(a, as_of) {
-        state::Status::Active => "active".to_string(),
-        state::Status::NotYet(d) => format!("not active yet: {d}"),
-        state::Status::Inactive(d) => format!("not usable: {d}"),
-        state::Status::Unreadable(d) => format!("refused: {d}"),
+    let verdict = match account_status::status(a, as_of) {
+        account_status::Status::Active => "active".to_string(),
+        account_status::Status::NotYet(d) => format!("not active yet: {d}"),
+        account_status::Status::Inactive(d) => format!("not usable: {d}"),
+        account_status::Status::Unreadable(d) => format!("refused: {d}"),
     };
     let _ = writeln!(out, "  on {as_of}: {verdict}");
     out

@@ -242,7 +242,7 @@ fn stage_outbox(
     } else {
         number + 1
     };
-    let state = outbox::state_file(&outbox::State {
+    let state = outbox::state_file(&outbox::DeltaState {
         version: 1,
         platform: Some(pf.name.clone()),
         as_of: Some(as_of),

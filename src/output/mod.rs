@@ -27,7 +27,7 @@ pub enum OutputError {
     #[error("another enrolgen run holds the lock on {} (started by pid {pid}); try again when it has finished", path.display())]
     Locked { path: PathBuf, pid: String },
     #[error("the delta state {} is unreadable: {message}; move it away and run with --full to start again", path.display())]
-    State { path: PathBuf, message: String },
+    DeltaState { path: PathBuf, message: String },
     #[error("the delta state {} does not match the outbox: {message}", path.display())]
     Outbox { path: PathBuf, message: String },
     #[error("cannot encode {what}: {message}")]

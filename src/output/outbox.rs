@@ -14,7 +14,7 @@ pub const OUTBOX: &str = "outbox";
 pub const IMPORTED: &str = "imported";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
+pub struct DeltaState {
     pub version: u32,
     /// The platform the state belongs to (absent in states of enrolgen 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +106,7 @@ fn upload_files(dir: &Path, sub: &str, platform: &str) -> Vec<String> {
 pub fn verify(
     dir: &Path,
     platform: &str,
-    state: Option<&State>,
+    state: Option<&DeltaState>,
 ) -> Result<Vec<Written>, OutputError> {
     let fail = |message: String| OutputError::Outbox {
         path: dir.join(STATE_FILE),
@@ -191,21 +191,23 @@ pub fn verify(
 }
 
 /// Reads `dir/state.json`; `None` before the first delta run.
-pub fn load_state(dir: &Path) -> Result<Option<State>, OutputError> {
+pub fn load_state(dir: &Path) -> Result<Option<DeltaState>, OutputError> {
     let path = dir.join(STATE_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| OutputError::State {
-                path,
-                message: e.to_string(),
-            }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| OutputError::DeltaState {
+                    path,
+                    message: e.to_string(),
+                })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(OutputError::Io { path, source }),
     }
 }
 
-pub fn state_file(state: &State) -> Result<RenderedFile, OutputError> {
+pub fn state_file(state: &DeltaState) -> Result<RenderedFile, OutputError> {
     let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| OutputError::Encode {
         what: STATE_FILE.into(),
         message: e.to_string(),
@@ -229,7 +231,7 @@ fn number_of(platform: &str, name: &str) -> Option<u32> {
 
 /// The next free file number: above every file in outbox/ and imported/, and never
 /// below what the state remembers (files may have been deleted).
-pub fn next_number(dir: &Path, platform: &str, state: Option<&State>) -> u32 {
+pub fn next_number(dir: &Path, platform: &str, state: Option<&DeltaState>) -> u32 {
     let mut next = state.map_or(1, |s| s.next_file).max(1);
     for sub in [OUTBOX, IMPORTED] {
         let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
@@ -284,10 +286,10 @@ mod tests {
         std::fs::write(d.path().join("imported/ecampus-0007-002.csv"), "").unwrap();
         std::fs::write(d.path().join("imported/notes.txt"), "").unwrap();
         assert_eq!(next_number(d.path(), "ecampus", None), 8);
-        let s = State {
+        let s = DeltaState {
             version: 1,
             next_file: 12,
-            ..State::default()
+            ..DeltaState::default()
         };
         assert_eq!(next_number(d.path(), "ecampus", Some(&s)), 12);
         assert_eq!(next_number(d.path(), "prelude", None), 1);

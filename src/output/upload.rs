@@ -1,4 +1,4 @@
-//! The upload file Moodle imports, exactly as shared/moodle-csv.md says: UTF-8 without
+//! The upload file Moodle imports, exactly as docs/moodle-upload.md says: UTF-8 without
 //! BOM, `\n` line ends, no quote characters, every row as wide as the header,
 //! enrolment columns numbered from 1 without gaps, rows sorted. This is the only
 //! place that builds a `csv::Writer` for upload files.

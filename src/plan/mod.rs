@@ -2,9 +2,9 @@
 //! each platform and the report of everyone left out. No I/O, no clock: the as-of
 //! date and everything the sources returned are parameters.
 
+pub mod account_status;
 pub mod delta;
 mod index;
-pub mod state;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,8 +107,8 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
     });
     let unreadable: BTreeSet<String> = looked_up
         .chain(from_filters)
-        .filter_map(|a| match state::status(a, inp.as_of) {
-            state::Status::Unreadable(d) => Some(d),
+        .filter_map(|a| match account_status::status(a, inp.as_of) {
+            account_status::Status::Unreadable(d) => Some(d),
             _ => None,
         })
         .collect();
@@ -345,11 +345,17 @@ fn resolve<'a>(
                 }
                 _ => acc.username.clone(),
             };
-            match state::status(acc, inp.as_of) {
-                state::Status::Active => {}
-                state::Status::NotYet(d) => return Err((Reason::AccountTooRecent, username, d)),
-                state::Status::Inactive(d) => return Err((Reason::AccountInactive, username, d)),
-                state::Status::Unreadable(d) => return Err((Reason::InvalidValue, username, d)),
+            match account_status::status(acc, inp.as_of) {
+                account_status::Status::Active => {}
+                account_status::Status::NotYet(d) => {
+                    return Err((Reason::AccountTooRecent, username, d))
+                }
+                account_status::Status::Inactive(d) => {
+                    return Err((Reason::AccountInactive, username, d))
+                }
+                account_status::Status::Unreadable(d) => {
+                    return Err((Reason::InvalidValue, username, d))
+                }
             }
             if platform.min_account_age_days > 0 {
                 if let Some(created) = acc.created {

@@ -15,7 +15,7 @@ use enrolgen::filter::{escape, Filter};
 use enrolgen::model::{CsvFormat, Enrolment, Layout};
 use enrolgen::moodle::{self, Field, LintOptions};
 use enrolgen::output::upload;
-use enrolgen::source::directory::{ldif, state};
+use enrolgen::source::directory::{account_status, ldif};
 use enrolgen::template::Template;
 use proptest::prelude::*;
 
@@ -128,7 +128,7 @@ proptest! {
     #[test]
     fn account_state_values_never_panic(text in text("{}COMPTEAIS:0-9a-z", 40)) {
         quick(|| {
-            let _ = state::parse("supannRessourceEtatDate", &text);
+            let _ = account_status::parse("supannRessourceEtatDate", &text);
         });
     }
 
@@ -144,7 +144,7 @@ proptest! {
         let end = len.map(|l| start.unwrap_or(day(0)) + chrono::Days::new(u64::from(l)));
         let f = |d: Option<NaiveDate>| d.map(|d| d.format("%Y%m%d").to_string()).unwrap_or_default();
         let raw = format!("{{COMPTE}}{st}:{sub}:{}:{}", f(start), f(end));
-        let r = state::parse("supannRessourceEtatDate", &raw).unwrap().reading.unwrap();
+        let r = account_status::parse("supannRessourceEtatDate", &raw).unwrap().reading.unwrap();
         prop_assert_eq!(r.start, start);
         prop_assert_eq!(r.end, end);
         prop_assert_eq!(r.sub_state.unwrap_or_default(), sub);

@@ -2,20 +2,24 @@
 //! Integration tests: the real binary against SQLite built from the SQL fixtures and a
 //! real slapd started by the test support. One test binary, a fresh directory per test.
 
+mod account_status;
+mod adhoc;
+mod cli;
 mod config_errors;
+mod delta;
+mod explain;
 mod faults;
 mod fuzz;
 mod ldap;
 mod lint;
+mod lock;
 mod moodle_ws;
 mod never_silent;
 mod nightly;
-mod ops;
 #[cfg(feature = "oracle")]
 mod oracle_live;
 mod report;
 mod run;
 mod slapd;
 mod sql;
-mod state;
 mod util;

@@ -9,7 +9,7 @@ use enrolgen::source::sis::{
 
 use super::util::*;
 
-/// Constructs that run on one engine only (shared/domain.md, pitfall 8).
+/// Constructs that run on one engine only (docs/apogee-supann.md, "Portable SQL").
 fn portability_problems(sql: &str) -> Vec<String> {
     let code: String = sql
         .lines()

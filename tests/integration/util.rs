@@ -217,3 +217,8 @@ pub fn adhoc_psy(dir: &Path, cfg: &Path, course: &str, out: &str, extra: &[&str]
     args.extend_from_slice(extra);
     enrolgen(dir, &args)
 }
+
+/// Everything under `out` (files and their bytes) but the lock.
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    read_tree(&dir.join("out"))
+}

@@ -1,9 +1,9 @@
 //! Directories of accounts (SUPANN LDAP, or an LDIF export of one), behind one trait.
 //! Both adapters map entries to `Account` with the same attribute settings.
 
+pub mod account_status;
 pub mod ldap;
 pub mod ldif;
-pub mod state;
 
 use std::collections::BTreeSet;
 
@@ -75,7 +75,11 @@ where
         states: attrs
             .state
             .iter()
-            .flat_map(|(attr, shown)| get(attr).into_iter().filter_map(|v| state::parse(shown, v)))
+            .flat_map(|(attr, shown)| {
+                get(attr)
+                    .into_iter()
+                    .filter_map(|v| account_status::parse(shown, v))
+            })
             .collect(),
     })
 }

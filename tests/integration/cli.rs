@@ -1,0 +1,71 @@
+//! The command line as cron and a person see it: quiet output, help, completions, man page.
+
+use super::util::*;
+
+#[test]
+fn cron_run_is_silent_on_stdout_and_has_no_progress_bar() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "enrolgen: warning: cohort his-l1 returned nobody for year 2026 (a typo in an étape code or version is the usual cause)\n\
+        enrolgen: warning: platform collegium: 1 ambiguous identity (a student number or username that several accounts claim, or an account with several): nobody is enrolled for it; see ambiguous_account in left-out.csv\n\
+        enrolgen: warning: platform collegium: student number 21000159 matches 2 accounts: uid=e21000159,ou=people,dc=unicaen,dc=fr (unicaen); uid=jdouble,ou=people,dc=universitice,dc=fr (universitice)\n");
+    let v = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-v",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ],
+    );
+    assert_eq!(v.stdout, "");
+    assert!(
+        v.stderr.contains("  ecampus: 199 enrolments in 2 file(s)"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        !v.stderr.contains('\r') && !v.stderr.contains('\x1b'),
+        "no spinner, no colour codes"
+    );
+}
+
+#[test]
+fn help_completions_and_man_page() {
+    let t = tempfile::tempdir().unwrap();
+    for cmd in [
+        "run",
+        "check",
+        "lint",
+        "explain",
+        "adhoc",
+        "init",
+        "completions",
+        "man",
+    ] {
+        let r = enrolgen(t.path(), &[cmd, "--help"]);
+        assert_eq!(r.code, 0);
+        assert!(r.stdout.contains("Example"), "{cmd} --help has an example");
+    }
+    let r = enrolgen(t.path(), &["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("complete -F _enrolgen"),
+        "{}",
+        &r.stdout[..200.min(r.stdout.len())]
+    );
+    let r = enrolgen(t.path(), &["man"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.starts_with(".ie \\n(.g .ds Aq") || r.stdout.contains(".TH enrolgen"),
+        "{}",
+        &r.stdout[..200.min(r.stdout.len())]
+    );
+}

@@ -1,0 +1,51 @@
+//! `enrolgen explain`: every enrolment planned for one person, or why not.
+
+use super::util::*;
+
+#[test]
+fn explain_lists_enrolments_and_reasons() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = enrolgen(
+        t.path(),
+        &[
+            "explain",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "21000004",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "21000004 (year 2026, as of 2026-11-24):\n\
+         Account uid=e21000004,ou=people,dc=unicaen,dc=fr (unicaen, username 21000004):\n  \
+         supannRessourceEtat: {COMPTE}A — active\n  on 2026-11-24: active\nPlanned:\n  ecampus: PSY-L1-METHODO as student (username 21000004) — rule #3 (cohort psy-l1)\n  \
+         ecampus: PSY-L1-STATS as student (username 21000004), group TD2, 300 days, status 0 — rule #1, #2 (cohort psy-l1, psy-l1-td)\n"
+    );
+    let r = enrolgen(
+        t.path(),
+        &[
+            "explain",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "21000043",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("Planned: nothing\nNot enrolled:\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ecampus: PSY-L1-STATS as student — rule #1 (cohort psy-l1): account_inactive: account uid=e21000043,ou=people,dc=unicaen,dc=fr is inactive"), "{}", r.stdout);
+    let r = enrolgen(
+        t.path(),
+        &["explain", "-c", cfg.to_str().unwrap(), "nobody"],
+    );
+    assert_eq!(r.code, 1);
+}
