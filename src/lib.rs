@@ -4,14 +4,14 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod deliver;
 pub mod error;
 pub mod filter;
-pub mod gather;
 pub mod model;
 pub mod moodle;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
-pub mod shrink;
 pub mod source;
 pub mod template;
 

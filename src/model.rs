@@ -119,6 +119,12 @@ pub enum Member {
     Account(Account),
 }
 
+/// A platform's own account export (Prélude): usernames (lower-cased) → state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AccountList {
+    pub accounts: BTreeMap<String, AccountState>,
+}
+
 /// A named group of people the mapping enrols.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cohort {
@@ -348,3 +354,43 @@ pub struct CourseNow {
 
 /// The courses asked for, by shortname; `None` when Moodle has no such course.
 pub type MoodleNow = BTreeMap<String, Option<CourseNow>>;
+
+/// What one source returned in a run: for summary.json, the logs and the shrink guard.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceTiming {
+    pub source: String,
+    pub seconds: f64,
+    pub records: usize,
+    pub requests: usize,
+    /// What the source was asked (year and rules), as a short hash: two runs' counts
+    /// are compared only when they asked the same.
+    pub scope: String,
+    /// How far `records` may fall against the previous run (settings).
+    #[serde(skip)]
+    pub max_shrink: f64,
+    /// Whether the source was asked for anything: one that was, and returned
+    /// nothing, is broken (an empty export, a wrong branch).
+    #[serde(skip)]
+    pub asked: bool,
+}
+
+/// A source as the previous run's summary.json recorded it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PreviousSource {
+    pub source: String,
+    pub records: usize,
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Suspensions a run may write before it holds them back for review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspendLimits {
+    /// Largest share of a course's enrolments suspended in one run…
+    pub ratio: f64,
+    /// …once more than this many are (a small course may always lose a few).
+    pub count: usize,
+    /// Largest share of the platform's enrolments suspended in one run (above
+    /// `count` too).
+    pub platform_ratio: f64,
+}

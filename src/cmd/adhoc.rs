@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 use crate::cli::AdhocArgs;
 use crate::config;
 use crate::error::{exit, Error};
-use crate::gather::{gather, plan_rules};
 use crate::model::{Cohort, CohortSource, EnrolRule};
 use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
+use crate::pipeline::{gather, plan_rules};
 use crate::template::Template;
 
 const ADHOC_COHORT: &str = "adhoc-students";

@@ -7,7 +7,7 @@ use crate::cli::CheckArgs;
 use crate::config::{self, SisSettings};
 use crate::error::{exit, Error};
 use crate::model::{AccountSource, CohortSource};
-use crate::source::accounts::AccountList;
+use crate::source::accounts::{AccountList, ReadAccountList};
 use crate::source::directory::{self, Wanted};
 use crate::source::sis::csv_extract::CsvExtract;
 use crate::source::sis::{self, Bind, SqlBackend, ALL_QUERIES};

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use crate::cli::ExplainArgs;
 use crate::config;
 use crate::error::{exit, Error};
-use crate::gather::{gather, plan_rules};
 use crate::model::Account;
+use crate::pipeline::{gather, plan_rules};
 use crate::plan::{account_status, Plan};
 
 /// The plain-text explanation; `None` when the person appears nowhere.

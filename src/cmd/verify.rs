@@ -12,11 +12,11 @@ use chrono::NaiveDate;
 use crate::cli::VerifyArgs;
 use crate::config::{self, Settings};
 use crate::error::{exit, Error};
-use crate::gather::{gather, plan_rules};
 use crate::model::Enrolment;
 use crate::moodle::{self, LintOptions};
 use crate::output::report::{self, MoodleCheck, SourceTiming, Summary};
 use crate::output::{atomic, html, OutputError, RenderedFile};
+use crate::pipeline::{gather, plan_rules};
 use crate::plan::verify::{self as compare, Difference, Scope};
 use crate::plan::{Plan, PlatformPlan};
 use crate::source::moodle::Moodle;
@@ -133,7 +133,7 @@ pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
         }
         None => {
             let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-            let rules = crate::cmd::run::select_rules(&settings, &owned, &[])?;
+            let rules = crate::pipeline::select_rules(&settings, &owned, &[])?;
             let g = gather(&settings, &rules, &year)?;
             let plan = plan_rules(&settings, rules, &g, &year, as_of);
             (plan, g.timings, Scope::Plan)

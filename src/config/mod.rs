@@ -24,6 +24,9 @@ pub use secret::{Secret, SecretSource};
 
 pub const CONFIG_VERSION: u32 = 1;
 
+/// Mode of the files written when `file_mode` is not set: they hold personal data.
+pub const DEFAULT_FILE_MODE: u32 = 0o640;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration {path}: {source}")]
@@ -195,7 +198,7 @@ pub struct Settings {
     pub rules: Vec<EnrolRule>,
     pub max_left_out_ratio: Option<f64>,
     /// What a delta run may suspend before holding suspensions back.
-    pub suspend_limits: crate::plan::delta::SuspendLimits,
+    pub suspend_limits: crate::model::SuspendLimits,
     /// report.html shows names and student numbers (default: counts only).
     pub report_personal_data: bool,
     /// Mode of every file written (default 0640, whatever the umask).
@@ -609,7 +612,7 @@ impl Checker<'_> {
             }
         }
         let file_mode = match &raw.file_mode {
-            None => crate::output::atomic::DEFAULT_FILE_MODE,
+            None => DEFAULT_FILE_MODE,
             Some(m) => match u32::from_str_radix(m.trim(), 8) {
                 // The files hold personal data: never readable or writable by others.
                 Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 && mode & 0o007 == 0 => mode,
@@ -629,7 +632,7 @@ impl Checker<'_> {
             Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
             v => Ok(v.unwrap_or(default)),
         };
-        let suspend_limits = crate::plan::delta::SuspendLimits {
+        let suspend_limits = crate::model::SuspendLimits {
             ratio: ratio("max_suspend_ratio", raw.max_suspend_ratio, 0.1)?,
             count: raw.max_suspend_count.unwrap_or(3),
             platform_ratio: ratio(

@@ -10,7 +10,7 @@ use crate::output::{OutputError, RenderedFile};
 
 /// Mode of every file enrolgen writes, whatever the umask: the files hold personal
 /// data (names, student numbers), readable by the owner and the group only.
-pub const DEFAULT_FILE_MODE: u32 = 0o640;
+pub use crate::config::DEFAULT_FILE_MODE;
 /// Mode of the folders enrolgen creates.
 const DIR_MODE: u32 = 0o750;
 /// Prefix and suffix of temporary files; a run killed before its renames leaves

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use crate::model::{PreviousSource, SourceTiming};
+
 use crate::model::{LeftOut, Reason};
 use crate::output::{OutputError, RenderedFile};
 use crate::plan::PlatformPlan;
@@ -196,24 +198,6 @@ pub struct CourseChange {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SourceTiming {
-    pub source: String,
-    pub seconds: f64,
-    pub records: usize,
-    pub requests: usize,
-    /// What the source was asked (year and rules), as a short hash: two runs' counts
-    /// are compared only when they asked the same.
-    pub scope: String,
-    /// How far `records` may fall against the previous run (settings).
-    #[serde(skip)]
-    pub max_shrink: f64,
-    /// Whether the source was asked for anything: one that was, and returned
-    /// nothing, is broken (an empty export, a wrong branch).
-    #[serde(skip)]
-    pub asked: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub as_of: String,
     pub year: String,
@@ -267,18 +251,6 @@ pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSu
     s
 }
 
-/// Enrolments per course and platform of the run that wrote `out/summary.json`
-/// before this one, for the report's comparison; `None` when there is none (or it
-/// cannot be read: the comparison is then left out, nothing else depends on it).
-/// A source as the previous run's summary.json recorded it.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PreviousSource {
-    pub source: String,
-    pub records: usize,
-    #[serde(default)]
-    pub scope: String,
-}
-
 /// The previous (non-dry) run's as-of date and sources, when summary.json has them.
 pub fn previous_sources(out: &std::path::Path) -> Option<(String, Vec<PreviousSource>)> {
     #[derive(serde::Deserialize)]
@@ -292,6 +264,9 @@ pub fn previous_sources(out: &std::path::Path) -> Option<(String, Vec<PreviousSo
     (!p.dry_run).then_some((p.as_of, p.sources))
 }
 
+/// Enrolments per course and platform of the run that wrote `out/summary.json`
+/// before this one, for the report's comparison; `None` when there is none (or it
+/// cannot be read: the comparison is then left out, nothing else depends on it).
 pub fn previous_courses(
     out: &std::path::Path,
 ) -> Option<BTreeMap<String, BTreeMap<String, usize>>> {

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Enrolment;
+pub use crate::model::SuspendLimits;
 
 /// One enrolment as Moodle holds it after the files enrolgen wrote (and the manual
 /// changes an administrator marked done).
@@ -97,18 +98,6 @@ pub struct ManualChange {
     pub now: String,
     /// The enrolment as the sources want it: what Moodle holds once it is done.
     pub wanted: Recorded,
-}
-
-/// Suspensions a run may write before it holds them back for review.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuspendLimits {
-    /// Largest share of a course's enrolments suspended in one run…
-    pub ratio: f64,
-    /// …once more than this many are (a small course may always lose a few).
-    pub count: usize,
-    /// Largest share of the platform's enrolments suspended in one run (above
-    /// `count` too).
-    pub platform_ratio: f64,
 }
 
 /// Which held-back suspensions the operator accepts (`--accept-suspensions`).

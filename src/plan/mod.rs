@@ -15,11 +15,10 @@ use chrono::NaiveDate;
 pub use index::AccountIndex;
 
 use crate::model::{
-    Account, AccountSource, AccountState, Cohort, CohortSource, EnrolRule, Enrolment, LeftOut,
-    Member, Platform, Reason, UsernameSource,
+    Account, AccountList, AccountSource, AccountState, Cohort, CohortSource, EnrolRule, Enrolment,
+    LeftOut, Member, Platform, Reason, UsernameSource,
 };
 use crate::moodle::{self, Field};
-use crate::source::accounts::AccountList;
 use crate::template::{Context, Var};
 
 /// Everything the sources returned, plus the date the run is for.

@@ -7,19 +7,21 @@ use std::path::Path;
 use crate::model::AccountState;
 use crate::source::SourceError;
 
-/// Usernames (lower-cased) → state.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct AccountList {
-    pub accounts: BTreeMap<String, AccountState>,
+pub use crate::model::AccountList;
+
+/// Reading a platform's account export.
+pub trait ReadAccountList: Sized {
+    fn open(path: &Path) -> Result<Self, SourceError>;
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self, SourceError>;
 }
 
-impl AccountList {
-    pub fn open(path: &Path) -> Result<AccountList, SourceError> {
+impl ReadAccountList for AccountList {
+    fn open(path: &Path) -> Result<AccountList, SourceError> {
         let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
         Self::parse(path, &bytes)
     }
 
-    pub fn parse(path: &Path, bytes: &[u8]) -> Result<AccountList, SourceError> {
+    fn parse(path: &Path, bytes: &[u8]) -> Result<AccountList, SourceError> {
         let bad = |line: usize, message: String| SourceError::BadData {
             path: path.to_path_buf(),
             line,

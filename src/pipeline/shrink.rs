@@ -3,7 +3,38 @@
 //! changes, each source's count is compared with what it returned for the same
 //! question in the previous run. Pure: both counts are parameters.
 
-use crate::output::report::{PreviousSource, SourceTiming};
+use crate::model::{PreviousSource, SourceTiming};
+
+/// Compares the sources with the previous run's (its summary.json in `out`). A source
+/// that shrank stops the run, unless `accept`: then the warnings to give instead.
+pub fn guard(
+    out: &std::path::Path,
+    current: &[SourceTiming],
+    accept: bool,
+) -> Result<Vec<String>, crate::error::Error> {
+    let previous = crate::output::report::previous_sources(out);
+    let shrunk = check(
+        current,
+        previous.as_ref().map_or(&[][..], |(_, s)| s.as_slice()),
+    );
+    if shrunk.is_empty() {
+        return Ok(Vec::new());
+    }
+    if accept {
+        return Ok(shrunk
+            .iter()
+            .map(|s| format!("accepted with --accept-shrink: {s}"))
+            .collect());
+    }
+    let when = previous
+        .map(|(d, _)| format!(" (previous run: as of {d})"))
+        .unwrap_or_default();
+    Err(crate::error::Error::Refused(format!(
+        "{}{when}. A source cut short looks like this. Nothing was written: check the source, \
+         and run again with --accept-shrink if the drop is real",
+        shrunk.join("; ")
+    )))
+}
 
 /// Why the run must stop, one line per source; empty when every source looks whole.
 pub fn check(current: &[SourceTiming], previous: &[PreviousSource]) -> Vec<String> {

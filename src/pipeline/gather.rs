@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::config::Settings;
-use crate::model::{AccountSource, CohortSource, EnrolRule, Member};
-use crate::output::report::SourceTiming;
-use crate::plan::{self, AccountIndex, Inputs, Plan};
-use crate::source::accounts::AccountList;
+use crate::model::{AccountSource, CohortSource, EnrolRule, Member, SourceTiming};
+use crate::plan::AccountIndex;
+use crate::source::accounts::{AccountList, ReadAccountList};
 use crate::source::directory::{self, Wanted};
 use crate::source::sis::csv_extract::CsvExtract;
 use crate::source::{sis, SourceError};
@@ -221,24 +220,4 @@ fn scope(year: &str, rules: &[&EnrolRule]) -> String {
         eat(p);
     }
     format!("{h:016x}")
-}
-
-/// Plans the given rules on what the sources returned.
-pub fn plan_rules(
-    settings: &Settings,
-    rules: Vec<&EnrolRule>,
-    g: &Gathered,
-    year: &str,
-    as_of: chrono::NaiveDate,
-) -> Plan {
-    plan::plan(&Inputs {
-        as_of,
-        year,
-        platforms: &settings.platforms,
-        cohorts: &settings.cohorts,
-        rules,
-        members: &g.members,
-        directories: &g.directories,
-        account_lists: &g.account_lists,
-    })
 }

@@ -1,0 +1,347 @@
+//! The file channel: upload files an administrator imports with Moodle's "Upload
+//! users". A snapshot rewrites the whole set each run; the nightly delta writes only
+//! what changed into a numbered outbox, against the state of what Moodle holds.
+//! Everything is prepared first (`stage`), then written at once (`write`), so that a
+//! refused or failed run changes nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::model::CsvFormat;
+use crate::output::report::{self, DeltaSummary, PlatformSummary};
+use crate::output::{atomic, outbox, upload, OutputError, RenderedFile};
+use crate::plan::{delta, Plan, PlatformPlan};
+
+/// How the files of a run are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The whole set in OUT/<platform>/<platform>.csv, replaced each run.
+    Snapshot,
+    /// What changed since the state, in a new numbered outbox file.
+    Delta { allow_earlier_as_of: bool },
+    /// Everything, in a new numbered outbox file; the state starts again.
+    Full,
+}
+
+impl Mode {
+    /// The report page's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Mode::Snapshot => "Enrolment files",
+            Mode::Delta { .. } => "Nightly run: changes since the last run",
+            Mode::Full => "Full run: every enrolment, state started again",
+        }
+    }
+}
+
+/// What the run asks of the delta: its day and the suspensions accepted.
+pub struct DeltaRun<'a> {
+    pub mode: Mode,
+    pub as_of: NaiveDate,
+    pub accept: &'a delta::Accept,
+}
+
+/// Files of one platform, rendered.
+pub struct PlatformFiles {
+    pub name: String,
+    pub csv: CsvFormat,
+    pub uploads: Vec<RenderedFile>,
+    pub others: Vec<RenderedFile>,
+}
+
+/// The snapshot files of every platform of the plan: uploads, left-out, IMPORT.txt.
+pub fn render(settings: &Settings, plan: &Plan) -> Result<Vec<PlatformFiles>, OutputError> {
+    let mut out = Vec::new();
+    for (name, pp) in &plan.platforms {
+        let Some(p) = settings.platforms.get(name) else {
+            continue;
+        };
+        let uploads = upload::render(name, &p.csv, pp.enrolments.values())?;
+        let names: Vec<String> = uploads
+            .iter()
+            .map(|f| f.name.display().to_string())
+            .collect();
+        let others = vec![
+            report::left_out_csv(&pp.left_out, p.csv.delimiter)?,
+            report::import_txt(name, p.csv.delimiter, report::ImportFiles::These(&names)),
+        ];
+        out.push(PlatformFiles {
+            name: name.clone(),
+            csv: p.csv,
+            uploads,
+            others,
+        });
+    }
+    Ok(out)
+}
+
+/// What one platform's run will write, prepared before anything is written.
+pub struct Staged {
+    pub platform: String,
+    dir: PathBuf,
+    files: Vec<RenderedFile>,
+    outbox: Vec<RenderedFile>,
+    /// Written last, once the files are in place.
+    state: Option<RenderedFile>,
+    stale_parts_of: Option<Vec<RenderedFile>>,
+}
+
+impl Staged {
+    /// The upload files, as the summary names them.
+    pub fn upload_names(&self) -> Vec<String> {
+        self.outbox
+            .iter()
+            .filter(|f| f.name.extension().is_some_and(|e| e == "csv"))
+            .map(|f| format!("{}/{}", outbox::OUTBOX, f.name.display()))
+            .collect()
+    }
+}
+
+/// Prepares one platform's files in `mode`; for a delta, also its summary, and the
+/// warnings the run must repeat every night (pending manual changes, held-back
+/// suspensions).
+pub fn stage(
+    out: &Path,
+    pf: &PlatformFiles,
+    pp: &PlatformPlan,
+    run: &DeltaRun<'_>,
+    limits: &crate::model::SuspendLimits,
+    warnings: &mut Vec<String>,
+) -> Result<(Staged, Option<DeltaSummary>), Error> {
+    if run.mode == Mode::Snapshot {
+        let mut files = pf.uploads.clone();
+        files.extend(pf.others.iter().cloned());
+        let staged = Staged {
+            platform: pf.name.clone(),
+            dir: out.join(&pf.name),
+            files,
+            outbox: Vec::new(),
+            state: None,
+            stale_parts_of: Some(pf.uploads.clone()),
+        };
+        return Ok((staged, None));
+    }
+    let (s, d) = stage_outbox(out, pf, pp, run, limits, warnings)?;
+    Ok((s, Some(d)))
+}
+
+/// What the delta builds on: the recorded enrolments (with the manual changes marked
+/// done applied), the outbox files still waiting, the manual-changes files pending.
+struct Base {
+    previous: Option<outbox::DeltaState>,
+    rows: Vec<delta::Recorded>,
+    pending: Vec<outbox::Written>,
+    manual_files: Vec<outbox::ManualFile>,
+}
+
+/// A delta builds on the state only if the outbox still holds what it says was
+/// written, and nothing more; --full starts again and is the way out when it does not.
+fn base(dir: &Path, platform: &str, run: &DeltaRun<'_>) -> Result<Base, Error> {
+    let previous = outbox::load_state(dir)?;
+    let Mode::Delta {
+        allow_earlier_as_of,
+    } = run.mode
+    else {
+        return Ok(Base {
+            previous,
+            rows: Vec::new(),
+            pending: Vec::new(),
+            manual_files: Vec::new(),
+        });
+    };
+    let pending = outbox::verify(dir, platform, previous.as_ref())?;
+    if let Some(last) = previous.as_ref().and_then(|s| s.as_of) {
+        if run.as_of < last && !allow_earlier_as_of {
+            return Err(Error::Usage(format!(
+                "--as-of {} is before the last delta run of {platform} ({last}): a run for an earlier day \
+                 would suspend every enrolment that came since. Add --allow-earlier-as-of if that is meant",
+                run.as_of
+            )));
+        }
+    }
+    let rows = previous
+        .as_ref()
+        .map_or(Vec::new(), |s| s.enrolments.clone());
+    // Manual-changes files moved into imported/ are done: Moodle now holds what they
+    // asked for.
+    let files = previous.as_ref().map_or(&[][..], |s| s.manual.as_slice());
+    let (done, manual_files) = outbox::manual_done(dir, files);
+    let changes: Vec<delta::ManualChange> = done.into_iter().flat_map(|f| f.changes).collect();
+    Ok(Base {
+        rows: delta::adopt(&rows, &changes),
+        previous,
+        pending,
+        manual_files,
+    })
+}
+
+fn delta_summary(d: &delta::Delta) -> DeltaSummary {
+    DeltaSummary {
+        file: None,
+        new: d.new,
+        suspended: d.suspended,
+        reactivated: d.reactivated,
+        manual_changes: d.manual.len(),
+        manual_file: None,
+        held: d.held.clone(),
+        courses: d
+            .by_course
+            .iter()
+            .map(|(c, (new, suspended))| {
+                let change = report::CourseChange {
+                    new: *new,
+                    suspended: *suspended,
+                };
+                (c.clone(), change)
+            })
+            .collect(),
+    }
+}
+
+fn stage_outbox(
+    out: &Path,
+    pf: &PlatformFiles,
+    pp: &PlatformPlan,
+    run: &DeltaRun<'_>,
+    limits: &crate::model::SuspendLimits,
+    warnings: &mut Vec<String>,
+) -> Result<(Staged, DeltaSummary), Error> {
+    let dir = out.join(&pf.name);
+    let mut base = base(&dir, &pf.name, run)?;
+    let d = delta::delta(&base.rows, &pp.enrolments, limits, run.accept);
+    let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
+    let mut summary = delta_summary(&d);
+    let mut outbox_files = Vec::new();
+    let mut files = pf.others.clone();
+    if !d.rows.is_empty() {
+        let uploads = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
+        base.pending.extend(uploads.iter().map(outbox::Written::of));
+        outbox_files.extend(uploads);
+        let import = report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
+        outbox_files.push(import);
+        summary.file = Some(number);
+    }
+    let wrote_manual = stage_manual(pf, &d, number, &mut base.manual_files, &mut files)?;
+    if let Some(name) = base.manual_files.last().map(|f| f.name.clone()) {
+        if !d.manual.is_empty() {
+            warnings.push(format!(
+                "platform {p}: {} change(s) to existing enrolments are pending, which a file cannot make: \
+                 open {p}/{name}, make them in Moodle, then move the file into {p}/{}/",
+                d.manual.len(),
+                outbox::IMPORTED,
+                p = pf.name
+            ));
+            summary.manual_file = Some(format!("{}/{name}", pf.name));
+        }
+    }
+    for h in &d.held {
+        warnings.push(format!(
+            "platform {}: course {}: {} suspension(s) held back: {}. Not written, retried next run; \
+             check the sources, then --accept-suspensions {} if they are right",
+            pf.name, h.course, h.suspensions, h.why, h.course
+        ));
+    }
+    let next_file = if d.rows.is_empty() && !wrote_manual {
+        number
+    } else {
+        number + 1
+    };
+    let state = outbox::state_file(&outbox::DeltaState {
+        version: 1,
+        platform: Some(pf.name.clone()),
+        as_of: Some(run.as_of),
+        next_file,
+        enrolments: d.state,
+        pending: base.pending,
+        manual: base.manual_files,
+    })?;
+    let staged = Staged {
+        platform: pf.name.clone(),
+        dir,
+        files,
+        outbox: outbox_files,
+        state: Some(state),
+        stale_parts_of: None,
+    };
+    Ok((staged, summary))
+}
+
+/// The pending changes are listed again every run; a new manual-changes file only
+/// when they differ from those of the last file written. Returns whether one was.
+fn stage_manual(
+    pf: &PlatformFiles,
+    d: &delta::Delta,
+    number: u32,
+    manual_files: &mut Vec<outbox::ManualFile>,
+    files: &mut Vec<RenderedFile>,
+) -> Result<bool, OutputError> {
+    if d.manual.is_empty() || manual_files.last().is_some_and(|f| f.changes == d.manual) {
+        return Ok(false);
+    }
+    let f = outbox::manual_changes(number, &d.manual, pf.csv.delimiter)?;
+    manual_files.push(outbox::ManualFile {
+        name: f.name.display().to_string(),
+        changes: d.manual.clone(),
+    });
+    files.push(f);
+    Ok(true)
+}
+
+/// Writes every platform's files: all of them to temporary names first (so a full
+/// disk changes nothing), then the renames, each platform's state last, once the
+/// files it describes are in place.
+pub fn write(out: &Path, staged: &[Staged], mode: u32) -> Result<(), OutputError> {
+    let mut prepared = atomic::Prepared::new(out, mode);
+    for s in staged {
+        if !s.outbox.is_empty() {
+            prepared.add(&s.dir.join(outbox::OUTBOX), &s.outbox)?;
+        }
+        prepared.add(&s.dir, &s.files)?;
+    }
+    for s in staged {
+        if let Some(state) = &s.state {
+            prepared.add(&s.dir, std::slice::from_ref(state))?;
+        }
+    }
+    prepared.commit()?;
+    for s in staged {
+        if let Some(keep) = &s.stale_parts_of {
+            atomic::remove_stale_parts(&s.dir, &s.platform, keep)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--dry-run`: the upload files on stdout instead. Errors writing to stdout (a closed
+/// pipe, `| head`) are not the run's failure.
+pub fn print(staged: &[Staged]) {
+    let mut stdout = std::io::stdout().lock();
+    for s in staged {
+        let uploads = s.outbox.iter().chain(s.files.iter());
+        for f in uploads.filter(|f| {
+            f.name.extension().is_some_and(|e| e == "csv") && !f.name.ends_with("left-out.csv")
+        }) {
+            let _ = writeln!(stdout, "==> {}/{} <==", s.platform, f.name.display());
+            let _ = stdout.write_all(&f.bytes);
+        }
+    }
+}
+
+/// The platform summary of what was staged.
+pub fn summarize(
+    pp: &PlatformPlan,
+    pf: &PlatformFiles,
+    staged: &Staged,
+    delta: Option<DeltaSummary>,
+) -> PlatformSummary {
+    let mut ps = report::platform_summary(pp, &pf.uploads);
+    if delta.is_some() {
+        ps.files = staged.upload_names();
+    }
+    ps.delta = delta;
+    ps
+}
