@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod csvio;
 pub mod deliver;
 pub mod error;
 pub mod filter;

@@ -92,6 +92,32 @@ impl fmt::Display for Field {
     }
 }
 
+/// The delimiters Moodle's upload tool offers, by the name its form and its command
+/// line give them.
+pub const DELIMITERS: [(&str, u8); 4] = [
+    ("comma", b','),
+    ("semicolon", b';'),
+    ("colon", b':'),
+    ("tab", b'\t'),
+];
+
+/// A delimiter written as itself (`;`) or by Moodle's name for it (`semicolon`);
+/// `\t` for tab too.
+pub fn parse_delimiter(s: &str) -> Option<u8> {
+    DELIMITERS
+        .iter()
+        .find(|(name, d)| *name == s || s.as_bytes() == [*d] || (*d == b'\t' && s == "\\t"))
+        .map(|(_, d)| *d)
+}
+
+/// Moodle's name of a delimiter (`--delimiter_name` of its command line).
+pub fn moodle_delimiter_name(d: u8) -> &'static str {
+    DELIMITERS
+        .iter()
+        .find(|(_, x)| *x == d)
+        .map_or("semicolon", |(name, _)| name)
+}
+
 /// Describes a delimiter the way a person reads it in a message.
 pub fn delimiter_name(d: u8) -> String {
     match d {

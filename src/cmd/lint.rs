@@ -6,15 +6,8 @@ use crate::error::{exit, Error};
 use crate::moodle::{self, LintOptions};
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
-    match s {
-        ";" | "semicolon" => Ok(b';'),
-        "," | "comma" => Ok(b','),
-        ":" | "colon" => Ok(b':'),
-        "\t" | "tab" | "\\t" => Ok(b'\t'),
-        other => Err(Error::Usage(format!(
-            "--delimiter '{other}': use ';', ',', ':' or tab"
-        ))),
-    }
+    moodle::parse_delimiter(s)
+        .ok_or_else(|| Error::Usage(format!("--delimiter '{s}': use ';', ',', ':' or tab")))
 }
 
 pub fn run(args: &LintArgs) -> Result<u8, Error> {

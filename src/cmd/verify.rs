@@ -88,32 +88,24 @@ fn plan_of_file(path: &PathBuf, platform: &str) -> Result<Plan, Error> {
 
 /// verify.csv: `problem;course;username;role;expected;actual`, sorted.
 fn verify_csv(diffs: &[Difference]) -> Result<RenderedFile, OutputError> {
-    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
-        what: "verify.csv".into(),
-        message: e.to_string(),
-    };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record([
+    let header = [
         "problem", "course", "username", "role", "expected", "actual",
-    ])
-    .map_err(|e| fail(&e))?;
-    for d in diffs {
-        w.write_record([
+    ];
+    let rows = diffs.iter().map(|d| {
+        [
             d.problem.code(),
             &d.course,
             &d.username,
             &d.role,
             &d.expected,
             &d.actual,
-        ])
-        .map_err(|e| fail(&e))?;
-    }
+        ]
+    });
+    let bytes =
+        crate::csvio::write_records("verify.csv", b';', std::iter::once(header).chain(rows))?;
     Ok(RenderedFile {
         name: "verify.csv".into(),
-        bytes: w.into_inner().map_err(|e| fail(&e))?,
+        bytes,
     })
 }
 

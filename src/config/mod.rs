@@ -357,19 +357,14 @@ impl Checker<'_> {
                 )),
                 (_, u) => u.unwrap_or(UsernameSource::Directory),
             };
-            let delimiter = match p.csv.delimiter.as_deref().unwrap_or(";") {
-                ";" | "semicolon" => b';',
-                "," | "comma" => b',',
-                ":" | "colon" => b':',
-                "\t" | "tab" => b'\t',
-                other => {
-                    return Err(self.err(
-                        &format!("{key}.csv.delimiter"),
-                        format!(
-                            "'{other}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"
-                        ),
-                    ))
-                }
+            let written = p.csv.delimiter.as_deref().unwrap_or(";");
+            let Some(delimiter) = moodle::parse_delimiter(written) else {
+                return Err(self.err(
+                    &format!("{key}.csv.delimiter"),
+                    format!(
+                        "'{written}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"
+                    ),
+                ));
             };
             if p.csv.max_rows == Some(0) {
                 return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));

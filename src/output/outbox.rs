@@ -253,21 +253,16 @@ pub fn manual_changes(
     delimiter: u8,
 ) -> Result<RenderedFile, OutputError> {
     let name = format!("manual-changes-{number:04}.csv");
-    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
-        what: name.clone(),
-        message: e.to_string(),
-    };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(["username", "course", "in_moodle", "wanted_now"])
-        .map_err(|e| fail(&e))?;
-    for c in changes {
-        w.write_record([&c.username, &c.course, &c.was, &c.now])
-            .map_err(|e| fail(&e))?;
-    }
-    let bytes = w.into_inner().map_err(|e| fail(&e))?;
+    let header = [["username", "course", "in_moodle", "wanted_now"].map(String::from)];
+    let rows = changes.iter().map(|c| {
+        [
+            c.username.clone(),
+            c.course.clone(),
+            c.was.clone(),
+            c.now.clone(),
+        ]
+    });
+    let bytes = crate::csvio::write_records(&name, delimiter, header.into_iter().chain(rows))?;
     Ok(RenderedFile {
         name: PathBuf::from(name),
         bytes,

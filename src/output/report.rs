@@ -15,16 +15,7 @@ use crate::plan::PlatformPlan;
 /// `left-out.csv`: every person × enrolment not written, with its reason.
 /// It is read by people, not by Moodle, so values are quoted when needed.
 pub fn left_out_csv(rows: &[LeftOut], delimiter: u8) -> Result<RenderedFile, OutputError> {
-    let name = PathBuf::from("left-out.csv");
-    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
-        what: "left-out.csv".into(),
-        message: e.to_string(),
-    };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record([
+    let header = [
         "reason",
         "course",
         "role",
@@ -34,25 +25,30 @@ pub fn left_out_csv(rows: &[LeftOut], delimiter: u8) -> Result<RenderedFile, Out
         "cohort",
         "rule",
         "detail",
-    ])
-    .map_err(|e| fail(&e))?;
-    for r in rows {
-        let rule = format!("#{}", r.rule);
-        w.write_record([
-            r.reason.code(),
-            &r.course,
-            &r.role,
-            &r.username,
-            &r.student_id,
-            &r.name,
-            &r.cohort,
-            &rule,
-            &r.detail,
-        ])
-        .map_err(|e| fail(&e))?;
-    }
-    let bytes = w.into_inner().map_err(|e| fail(&e))?;
-    Ok(RenderedFile { name, bytes })
+    ]
+    .map(String::from);
+    let lines = rows.iter().map(|r| {
+        [
+            r.reason.code().to_string(),
+            r.course.clone(),
+            r.role.clone(),
+            r.username.clone(),
+            r.student_id.clone(),
+            r.name.clone(),
+            r.cohort.clone(),
+            format!("#{}", r.rule),
+            r.detail.clone(),
+        ]
+    });
+    let bytes = crate::csvio::write_records(
+        "left-out.csv",
+        delimiter,
+        std::iter::once(header).chain(lines),
+    )?;
+    Ok(RenderedFile {
+        name: PathBuf::from("left-out.csv"),
+        bytes,
+    })
 }
 
 /// Which files an IMPORT.txt speaks of.
@@ -66,17 +62,10 @@ pub enum ImportFiles<'a> {
 
 /// The settings an administrator must use to import the files (the procedure's).
 pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> RenderedFile {
+    let delimiter_name = crate::moodle::moodle_delimiter_name(delimiter);
     let delim = match delimiter {
-        b',' => "comma (,)",
-        b';' => "semicolon (;)",
-        b':' => "colon (:)",
-        _ => "tab",
-    };
-    let delimiter_name = match delimiter {
-        b',' => "comma",
-        b';' => "semicolon",
-        b':' => "colon",
-        _ => "tab",
+        b'\t' => "tab".to_string(),
+        d => format!("{delimiter_name} ({})", d as char),
     };
     let cli_files: Vec<String> = match files {
         ImportFiles::These(names) => names.iter().map(|n| format!("{platform}/{n}")).collect(),

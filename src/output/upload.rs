@@ -98,11 +98,7 @@ pub fn render<'a>(
     // would import for nothing.
     for (i, chunk) in rows.chunks(per_file).enumerate() {
         let name = part_name(platform, i + 1);
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(format.delimiter)
-            .quote_style(csv::QuoteStyle::Never)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
+        let mut w = crate::csvio::upload_writer(format.delimiter);
         let fail = |e: csv::Error| OutputError::Encode {
             what: name.display().to_string(),
             message: e.to_string(),

@@ -22,45 +22,25 @@ impl ReadAccountList for AccountList {
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<AccountList, SourceError> {
-        let bad = |line: usize, message: String| SourceError::BadData {
-            path: path.to_path_buf(),
-            line,
-            message,
+        let table = crate::csvio::read_table(path, bytes)?;
+        let Some(user_col) = table.col("username") else {
+            return Err(SourceError::BadData {
+                path: path.to_path_buf(),
+                line: 1,
+                message: "no username column".into(),
+            });
         };
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-        let delimiter = if first.contains(&b';') { b';' } else { b',' };
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| bad(1, e.to_string()))?
-            .clone();
-        let col = |n: &str| {
-            headers
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(n.as_bytes()))
-        };
-        let Some(user_col) = col("username") else {
-            return Err(bad(1, "no username column".into()));
-        };
-        let suspended_col = col("suspended");
+        let suspended_col = table.col("suspended");
         let mut accounts = BTreeMap::new();
-        for rec in reader.byte_records() {
-            let rec =
-                rec.map_err(|e| bad(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
-            let line = rec.position().map_or(0, |p| p.line() as usize);
-            let text = |i: usize| {
-                std::str::from_utf8(rec.get(i).unwrap_or_default())
-                    .map_err(|_| bad(line, "not valid UTF-8".into()))
-            };
-            let username = text(user_col)?.to_lowercase();
+        for (_, row) in &table.rows {
+            let username = row
+                .get(user_col)
+                .map(|u| u.to_lowercase())
+                .unwrap_or_default();
             if username.is_empty() {
                 continue;
             }
-            let state = match suspended_col.map(text).transpose()? {
+            let state = match suspended_col.and_then(|c| row.get(c)).map(String::as_str) {
                 Some("1") => AccountState::Suspended,
                 _ => AccountState::Active,
             };

@@ -43,93 +43,27 @@ impl CsvExtract {
             line,
             message,
         };
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        if let Err(e) = std::str::from_utf8(bytes) {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
+        let table = crate::csvio::read_table(path, bytes)?;
+        if let Some(h) = table.headers.iter().find(|h| !KNOWN.contains(&h.as_str())) {
             return Err(bad(
-                line,
-                "not valid UTF-8: save the file as \"CSV UTF-8\"".into(),
+                1,
+                format!("unknown column '{h}'; known columns: {}", KNOWN.join(", ")),
             ));
         }
-        let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-        let delimiter = if first.contains(&b';') { b';' } else { b',' };
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| bad(1, e.to_string()))?
-            .iter()
-            .map(|h| h.to_lowercase())
-            .collect();
-        for h in &headers {
-            if !KNOWN.contains(&h.as_str()) {
-                return Err(bad(
-                    1,
-                    format!("unknown column '{h}'; known columns: {}", KNOWN.join(", ")),
-                ));
-            }
-        }
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let Some(id_col) = col("student_id") else {
+        if table.col("student_id").is_none() {
             return Err(bad(
                 1,
                 format!(
                     "no student_id column (found: {}); the delimiter must be ';' or ','",
-                    headers.join(", ")
+                    table.headers.join(", ")
                 ),
             ));
-        };
+        }
         let mut rows = Vec::new();
         // (student, etape, version, element, group) → first line.
-        type RowKey = (
-            String,
-            Option<String>,
-            Option<u32>,
-            Option<String>,
-            Option<String>,
-        );
         let mut seen: BTreeMap<RowKey, usize> = BTreeMap::new();
-        for rec in reader.records() {
-            let rec = rec.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                bad(line, format!("{e}"))
-            })?;
-            let line = rec.position().map_or(0, |p| p.line() as usize);
-            let get = |c: Option<usize>| {
-                c.and_then(|i| rec.get(i))
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-            };
-            let Some(student_id) = get(Some(id_col)) else {
-                return Err(bad(line, "empty student_id".into()));
-            };
-            if !student_id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad(
-                    line,
-                    format!("student_id '{student_id}' is not a student number (digits only)"),
-                ));
-            }
-            let version = match get(col("version")) {
-                None => None,
-                Some(v) => Some(
-                    v.parse()
-                        .map_err(|_| bad(line, format!("version '{v}' is not a number")))?,
-                ),
-            };
-            let row = Row {
-                student_id,
-                name: get(col("name")).unwrap_or_default(),
-                etape: get(col("etape")),
-                version,
-                element: get(col("element")),
-                group: get(col("group")),
-            };
+        for (line, cells) in &table.rows {
+            let row = row(&table, cells).map_err(|m| bad(*line, m))?;
             let key = (
                 row.student_id.clone(),
                 row.etape.clone(),
@@ -137,14 +71,12 @@ impl CsvExtract {
                 row.element.clone(),
                 row.group.clone(),
             );
-            if let Some(first) = seen.insert(key, line) {
-                return Err(bad(
-                    line,
-                    format!(
-                        "student {} is listed twice (lines {first} and {line})",
-                        row.student_id
-                    ),
-                ));
+            if let Some(first) = seen.insert(key, *line) {
+                let m = format!(
+                    "student {} is listed twice (lines {first} and {line})",
+                    row.student_id
+                );
+                return Err(bad(*line, m));
             }
             rows.push(row);
         }
@@ -153,6 +85,49 @@ impl CsvExtract {
             rows,
         })
     }
+}
+
+/// (student, etape, version, element, group): a line listed twice is an error.
+type RowKey = (
+    String,
+    Option<String>,
+    Option<u32>,
+    Option<String>,
+    Option<String>,
+);
+
+/// One line of the extract, checked.
+fn row(table: &crate::csvio::Table, cells: &[String]) -> Result<Row, String> {
+    let get = |name: &str| {
+        table
+            .col(name)
+            .and_then(|i| cells.get(i))
+            .filter(|s| !s.is_empty())
+            .cloned()
+    };
+    let Some(student_id) = get("student_id") else {
+        return Err("empty student_id".into());
+    };
+    if !student_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "student_id '{student_id}' is not a student number (digits only)"
+        ));
+    }
+    let version = match get("version") {
+        None => None,
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| format!("version '{v}' is not a number"))?,
+        ),
+    };
+    Ok(Row {
+        student_id,
+        name: get("name").unwrap_or_default(),
+        etape: get("etape"),
+        version,
+        element: get("element"),
+        group: get("group"),
+    })
 }
 
 /// One student per number, from the rows kept; groups from the `group` column.

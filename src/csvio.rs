@@ -1,0 +1,135 @@
+//! Every CSV file enrolgen reads or writes is set up here, once: the readers of
+//! people's files (a platform's account list, a student list), and the writers of the
+//! report files. The upload files Moodle imports are written by `output::upload`
+//! with the writer from here and Moodle's own rules (`moodle`).
+
+use std::path::Path;
+
+use crate::output::OutputError;
+use crate::source::SourceError;
+
+/// A CSV file read whole: lower-cased header names, then the rows with their line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+impl Table {
+    /// The position of a column, by its lower-cased name.
+    pub fn col(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+}
+
+/// Reads a CSV file as spreadsheets save it: a UTF-8 byte-order mark is dropped, the
+/// delimiter is `;` when the header has one and `,` otherwise, quoted cells are
+/// understood and every cell is trimmed. Errors name the file and the line.
+pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
+    let bad = |line: usize, message: String| SourceError::BadData {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        return Err(bad(
+            line,
+            "not valid UTF-8: save the file as \"CSV UTF-8\"".into(),
+        ));
+    }
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = if first.contains(&b';') { b';' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(str::to_lowercase)
+        .collect();
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec =
+            rec.map_err(|e| bad(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        rows.push((line, rec.iter().map(str::to_string).collect()));
+    }
+    Ok(Table { headers, rows })
+}
+
+/// A CSV writer for files people open (reports): `delimiter`, lines ended by `\n`,
+/// quotes only where a value needs them.
+pub fn writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+/// The writer of Moodle upload files: never a quote (the procedure forbids them;
+/// every value was checked to need none), lines ended by `\n`.
+pub fn upload_writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .quote_style(csv::QuoteStyle::Never)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+/// Writes the records and returns the bytes; errors name the file being made.
+pub fn write_records<I, R>(what: &str, delimiter: u8, records: I) -> Result<Vec<u8>, OutputError>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
+        what: what.to_string(),
+        message: e.to_string(),
+    };
+    let mut w = writer(delimiter);
+    for r in records {
+        w.write_record(r).map_err(|e| fail(&e))?;
+    }
+    w.into_inner().map_err(|e| fail(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_spreadsheets_save() {
+        let t = read_table(
+            Path::new("x.csv"),
+            "\u{feff}Username ; Suspended\n\"ab\" ; 1\nc;0\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(t.headers, ["username", "suspended"]);
+        assert_eq!(
+            t.rows,
+            [
+                (2, vec!["ab".to_string(), "1".to_string()]),
+                (3, vec!["c".to_string(), "0".to_string()])
+            ]
+        );
+        let e = read_table(Path::new("x.csv"), b"a,b\n\xff,1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.csv:2: not valid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn writes_with_the_delimiter_and_quotes_only_where_needed() {
+        let b = write_records("t", b';', [["a", "b;c"], ["d", "e"]]).unwrap();
+        assert_eq!(String::from_utf8(b).unwrap(), "a;\"b;c\"\nd;e\n");
+    }
+}
