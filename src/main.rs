@@ -62,9 +62,12 @@ fn main() -> ExitCode {
             let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
             match man.render(&mut std::io::stdout()) {
                 Ok(()) => Ok(0),
-                Err(e) => Err(enrolgen::error::Error::Usage(format!(
-                    "cannot write the man page: {e}"
-                ))),
+                Err(source) => Err(enrolgen::error::Error::Output(
+                    enrolgen::output::OutputError::Io {
+                        path: "standard output (the man page)".into(),
+                        source,
+                    },
+                )),
             }
         }
     };

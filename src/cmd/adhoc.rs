@@ -22,17 +22,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
     let usage = |m: String| Error::Usage(m);
-    let platform = settings
-        .platforms
-        .get(&args.platform)
-        .ok_or_else(|| {
-            usage(format!(
-                "--platform {}: no such platform in {}",
-                args.platform,
-                settings.file.display()
-            ))
-        })?
-        .clone();
+    let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;
     let course = args.course.trim().to_string();
     moodle::check_value(Field::Course, &course, d).map_err(|m| usage(format!("--course: {m}")))?;

@@ -17,12 +17,7 @@ pub fn run(args: &LintArgs) -> Result<u8, Error> {
     };
     if let (Some(c), Some(p)) = (&args.config, &args.platform) {
         let s = config::load(c)?;
-        let platform = s.platforms.get(p).ok_or_else(|| {
-            Error::Usage(format!(
-                "--platform {p}: no such platform in {}",
-                c.display()
-            ))
-        })?;
+        let platform = crate::pipeline::platform(&s, p)?;
         opts.roles = platform.roles.clone();
         opts.delimiter = opts.delimiter.or(Some(platform.csv.delimiter));
     }

@@ -34,12 +34,7 @@ fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, E
         return Ok(s.moodle.keys().map(String::as_str).collect());
     }
     for p in asked {
-        if !s.platforms.contains_key(p) {
-            return Err(Error::Usage(format!(
-                "--platform {p}: no such platform in {}",
-                s.file.display()
-            )));
-        }
+        crate::pipeline::platform(s, p)?;
         if !s.moodle.contains_key(p) {
             return Err(Error::Usage(format!(
                 "--platform {p}: it has no moodle: connection (url and token) in {}",

@@ -9,10 +9,22 @@ use std::collections::BTreeMap;
 
 use crate::config::Settings;
 use crate::error::Error;
-use crate::model::EnrolRule;
+use crate::model::{EnrolRule, Platform};
 use crate::plan::{self, Inputs, Plan};
 
 pub use gather::{gather, Gathered};
+
+/// The platform named by `--platform`, or the error every command gives for a name
+/// the configuration does not have.
+pub fn platform<'a>(s: &'a Settings, name: &str) -> Result<&'a Platform, Error> {
+    s.platforms.get(name).ok_or_else(|| {
+        Error::Usage(format!(
+            "--platform {name}: no such platform in {} ({})",
+            s.file.display(),
+            keys(&s.platforms)
+        ))
+    })
+}
 
 /// The rules selected by `--platform` and `--cohort`.
 pub fn select_rules<'a>(
@@ -21,13 +33,7 @@ pub fn select_rules<'a>(
     cohorts: &[String],
 ) -> Result<Vec<&'a EnrolRule>, Error> {
     for p in platforms {
-        if !s.platforms.contains_key(p) {
-            return Err(Error::Usage(format!(
-                "--platform {p}: no such platform in {} ({})",
-                s.file.display(),
-                keys(&s.platforms)
-            )));
-        }
+        platform(s, p)?;
     }
     for c in cohorts {
         if !s.cohorts.contains_key(c) {
