@@ -299,6 +299,7 @@ impl Checker<'_> {
                 ),
             ));
         }
+        let suspend_limits = self.suspend_limits(&raw)?;
         let year = self.year(raw.year, raw.year_start)?;
         let apogee_shrink = raw.apogee.as_ref().and_then(|a| a.max_shrink);
         let (sis, payment) = self.apogee(raw.apogee)?;
@@ -310,331 +311,30 @@ impl Checker<'_> {
         let mut platforms = BTreeMap::new();
         let mut moodle = BTreeMap::new();
         for (name, p) in raw.platforms {
-            let key = format!("platforms.{name}");
-            let plain = name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !plain || name.is_empty() || name.starts_with('.') {
-                return Err(self.err(
-                    &key,
-                    "a platform name is also a folder and file name: use letters, digits, '-', '_' and '.' (not first)",
-                ));
+            let (platform, connection) = self.platform(&name, p, &directories)?;
+            if let Some(m) = connection {
+                moodle.insert(name.clone(), m);
             }
-            let accounts = match (p.accounts, p.account_list) {
-                (Some(ds), None) => {
-                    if ds.is_empty() {
-                        return Err(
-                            self.err(&format!("{key}.accounts"), "list at least one directory")
-                        );
-                    }
-                    for (i, d) in ds.iter().enumerate() {
-                        if !directories.contains_key(d) {
-                            return Err(self.err(
-                                &format!("{key}.accounts[{i}]"),
-                                format!(
-                                    "directory '{d}' is not defined under directories ({})",
-                                    names(&directories)
-                                ),
-                            ));
-                        }
-                    }
-                    AccountSource::Directories(ds)
-                }
-                (None, Some(list)) => AccountSource::List(self.rel(&list)),
-                (None, None) => return Err(self.err(
-                    &key,
-                    "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv",
-                )),
-                (Some(_), Some(_)) => {
-                    return Err(self.err(&key, "give accounts or account_list, not both"))
-                }
-            };
-            let username = match (&accounts, p.username) {
-                (AccountSource::List(_), None) => UsernameSource::StudentId,
-                (AccountSource::List(_), Some(UsernameSource::Directory)) => return Err(self.err(
-                    &format!("{key}.username"),
-                    "a platform with an account_list has no directory: use username: student_id",
-                )),
-                (_, u) => u.unwrap_or(UsernameSource::Directory),
-            };
-            let written = p.csv.delimiter.as_deref().unwrap_or(";");
-            let Some(delimiter) = moodle::parse_delimiter(written) else {
-                return Err(self.err(
-                    &format!("{key}.csv.delimiter"),
-                    format!(
-                        "'{written}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"
-                    ),
-                ));
-            };
-            if p.csv.max_rows == Some(0) {
-                return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
-            }
-            let roles = match p.roles {
-                Some(rs) => {
-                    for (i, r) in rs.iter().enumerate() {
-                        moodle::check_value(Field::Role, r, delimiter)
-                            .map_err(|m| self.err(&format!("{key}.roles[{i}]"), m))?;
-                    }
-                    Some(rs.into_iter().collect())
-                }
-                None => None,
-            };
-            let mut rules = Vec::new();
-            for (i, r) in p.rules.into_iter().enumerate() {
-                if r.roles.is_empty() {
-                    return Err(
-                        self.err(&format!("{key}.rules[{i}].roles"), "list at least one role")
-                    );
-                }
-                rules.push(AccessRule {
-                    roles: r.roles.into_iter().collect(),
-                    cohort_tags: r.cohort_tags.map(|v| v.into_iter().collect()),
-                    affiliation: r
-                        .affiliation
-                        .map(|v| v.into_iter().map(|a| a.to_lowercase()).collect()),
-                });
-            }
-            if let Some(m) = p.moodle {
-                moodle.insert(name.clone(), self.moodle(&format!("{key}.moodle"), m)?);
-            }
-            platforms.insert(
-                name.clone(),
-                Platform {
-                    name,
-                    accounts,
-                    username,
-                    min_account_age_days: p.min_account_age_days,
-                    roles,
-                    rules,
-                    csv: CsvFormat {
-                        delimiter,
-                        layout: p.csv.layout.unwrap_or(Layout::Long),
-                        max_rows: p.csv.max_rows,
-                    },
-                },
-            );
+            platforms.insert(name, platform);
         }
         let mut cohorts = BTreeMap::new();
         for (name, c) in raw.cohorts {
-            let key = format!("cohorts.{name}");
-            let source = match (c.apogee, c.usernames, c.ldap, c.students) {
-                (None, None, None, Some(f)) => CohortSource::StudentFile(self.rel(&f)),
-                (Some(a), None, None, None) => {
-                    if sis.is_none() {
-                        return Err(self.err(
-                            &format!("{key}.apogee"),
-                            "an apogee cohort needs an apogee: source at the top of the file",
-                        ));
-                    }
-                    if a.etape.trim().is_empty() {
-                        return Err(self.err(&format!("{key}.apogee.etape"), "is empty"));
-                    }
-                    if a.group_type.is_some() && !a.groups {
-                        return Err(
-                            self.err(&format!("{key}.apogee.group_type"), "needs groups: true")
-                        );
-                    }
-                    CohortSource::Apogee(ApogeeCohort {
-                        etape: a.etape.trim().to_string(),
-                        version: a.version,
-                        element: a.element.map(|e| e.trim().to_string()),
-                        groups: a.groups,
-                        group_type: a.group_type,
-                    })
-                }
-                (None, Some(us), None, None) => {
-                    let mut out = Vec::with_capacity(us.len());
-                    for (i, u) in us.into_iter().enumerate() {
-                        let u = u.trim().to_string();
-                        if u.is_empty() {
-                            return Err(self.err(&format!("{key}.usernames[{i}]"), "is empty"));
-                        }
-                        out.push(u);
-                    }
-                    CohortSource::Usernames(out)
-                }
-                (None, None, Some(l), None) => {
-                    if !directories.contains_key(&l.directory) {
-                        return Err(self.err(
-                            &format!("{key}.ldap.directory"),
-                            format!(
-                                "directory '{}' is not defined under directories ({})",
-                                l.directory,
-                                names(&directories)
-                            ),
-                        ));
-                    }
-                    let filter = Filter::parse(&l.filter)
-                        .map_err(|e| self.err(&format!("{key}.ldap.filter"), e.to_string()))?;
-                    CohortSource::Ldap {
-                        directory: l.directory,
-                        filter,
-                    }
-                }
-                _ => {
-                    return Err(self.err(
-                        &key,
-                        "a cohort has exactly one of apogee:, usernames:, ldap: or students:",
-                    ))
-                }
-            };
-            cohorts.insert(
-                name.clone(),
-                Cohort {
-                    name,
-                    source,
-                    tags: c.tags.into_iter().collect(),
-                },
-            );
+            let cohort = self.cohort(&name, c, sis.is_some(), &directories)?;
+            cohorts.insert(name, cohort);
         }
         let mut rules = Vec::new();
         for (i, e) in raw.enrol.into_iter().enumerate() {
-            let key = format!("enrol[{i}]");
-            let Some(cohort) = cohorts.get(&e.cohort) else {
-                return Err(self.err(
-                    &format!("{key}.cohort"),
-                    format!(
-                        "cohort '{}' is not defined under cohorts ({})",
-                        e.cohort,
-                        names(&cohorts)
-                    ),
-                ));
-            };
-            let Some(platform) = platforms.get(&e.platform) else {
-                return Err(self.err(
-                    &format!("{key}.platform"),
-                    format!(
-                        "platform '{}' is not defined under platforms ({})",
-                        e.platform,
-                        names(&platforms)
-                    ),
-                ));
-            };
-            let d = platform.csv.delimiter;
-            let courses: Vec<String> = e
-                .course
-                .into_vec()
-                .into_iter()
-                .map(|c| c.trim().to_string())
-                .collect();
-            if courses.is_empty() {
-                return Err(self.err(&format!("{key}.course"), "list at least one course"));
-            }
-            for c in &courses {
-                moodle::check_value(Field::Course, c, d)
-                    .map_err(|m| self.err(&format!("{key}.course"), m))?;
-            }
-            let role = e.role.trim().to_string();
-            moodle::check_value(Field::Role, &role, d)
-                .map_err(|m| self.err(&format!("{key}.role"), m))?;
-            let group = match e.group {
-                None => None,
-                Some(g) => {
-                    let gkey = format!("{key}.group");
-                    let t =
-                        Template::parse(g.trim()).map_err(|m| self.err(&gkey, m.to_string()))?;
-                    let apogee = match &cohort.source {
-                        CohortSource::Apogee(a) => Some(a),
-                        _ => None,
-                    };
-                    let has_groups = apogee.is_some_and(|a| a.groups)
-                        || matches!(cohort.source, CohortSource::StudentFile(_));
-                    if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !has_groups {
-                        return Err(self.err(&gkey, format!("{{group}} needs an apogee cohort with groups: true (or a students: file), and '{}' is not one", e.cohort)));
-                    }
-                    if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
-                        return Err(self.err(&gkey, format!("{{etape}} and {{version}} need an apogee cohort, and '{}' is not one", e.cohort)));
-                    }
-                    if t.uses(Var::Element) && apogee.is_none_or(|a| a.element.is_none()) {
-                        return Err(self.err(&gkey, format!("{{element}} needs an apogee cohort with an element, and '{}' has none", e.cohort)));
-                    }
-                    if t.is_literal() {
-                        moodle::check_value(Field::Group, &t.to_string(), d)
-                            .map_err(|m| self.err(&gkey, m))?;
-                    }
-                    Some(t)
-                }
-            };
-            if e.enrolperiod == Some(0) {
-                return Err(self.err(
-                    &format!("{key}.enrolperiod"),
-                    "0 means the course's default duration: leave the key out instead",
-                ));
-            }
-            if let Some(s) = e.enrolstatus {
-                if s > 1 {
-                    return Err(self.err(
-                        &format!("{key}.enrolstatus"),
-                        "must be 0 (active) or 1 (suspended)",
-                    ));
-                }
-            }
-            let enroltimestart = match e.enroltimestart {
-                None => None,
-                Some(s) => Some(
-                    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                        self.err(
-                            &format!("{key}.enroltimestart"),
-                            format!("'{s}' is not a date written YYYY-MM-DD"),
-                        )
-                    })?,
-                ),
-            };
-            if let CohortSource::Ldap { directory, .. } = &cohort.source {
-                let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
-                if !ok {
-                    return Err(self.err(
-                        &format!("{key}.cohort"),
-                        format!("cohort '{}' comes from directory '{directory}', which is not among platform '{}''s accounts", e.cohort, e.platform),
-                    ));
-                }
-            }
-            rules.push(EnrolRule {
-                number: i + 1,
-                cohort: e.cohort,
-                platform: e.platform,
-                courses,
-                role,
-                group,
-                enrolperiod: e.enrolperiod,
-                enrolstatus: e.enrolstatus,
-                enroltimestart,
-            });
+            rules.push(self.rule(i, e, &cohorts, &platforms)?);
         }
         if let Some(r) = raw.max_left_out_ratio {
             if !(0.0..=1.0).contains(&r) {
                 return Err(self.err("max_left_out_ratio", "must be between 0 and 1"));
             }
         }
-        let file_mode = match &raw.file_mode {
-            None => DEFAULT_FILE_MODE,
-            Some(m) => match u32::from_str_radix(m.trim(), 8) {
-                // The files hold personal data: never readable or writable by others.
-                Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 && mode & 0o007 == 0 => mode,
-                _ => {
-                    return Err(self.err(
-                        "file_mode",
-                        format!("'{m}' is not an octal file mode the owner can read and write and others cannot use (the files hold personal data; e.g. \"0640\" or \"0600\")"),
-                    ))
-                }
-            },
-        };
+        let file_mode = self.file_mode(raw.file_mode.as_deref())?;
         let max_shrink = ShrinkLimits {
             default: self.shrink("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
             apogee: self.shrink("apogee.max_shrink", apogee_shrink)?,
-        };
-        let ratio = |key: &str, v: Option<f64>, default: f64| match v {
-            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
-            v => Ok(v.unwrap_or(default)),
-        };
-        let suspend_limits = crate::model::SuspendLimits {
-            ratio: ratio("max_suspend_ratio", raw.max_suspend_ratio, 0.1)?,
-            count: raw.max_suspend_count.unwrap_or(3),
-            platform_ratio: ratio(
-                "max_suspend_platform_ratio",
-                raw.max_suspend_platform_ratio,
-                0.05,
-            )?,
         };
         Ok(Settings {
             file: self.path.to_path_buf(),
@@ -687,6 +387,386 @@ impl Checker<'_> {
                 "write auto or the year the academic year starts (e.g. 2026 for 2026–2027)",
             )),
         }
+    }
+
+    /// One platform and its Moodle connection, if it has one.
+    fn platform(
+        &self,
+        name: &str,
+        p: file::RawPlatform,
+        directories: &BTreeMap<String, DirectorySettings>,
+    ) -> Result<(Platform, Option<MoodleSettings>), ConfigError> {
+        let key = format!("platforms.{name}");
+        let plain = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain || name.is_empty() || name.starts_with('.') {
+            return Err(self.err(
+                &key,
+                "a platform name is also a folder and file name: use letters, digits, '-', '_' and '.' (not first)",
+            ));
+        }
+        let accounts = self.platform_accounts(&key, p.accounts, p.account_list, directories)?;
+        let username =
+            match (&accounts, p.username) {
+                (AccountSource::List(_), None) => UsernameSource::StudentId,
+                (AccountSource::List(_), Some(UsernameSource::Directory)) => return Err(self.err(
+                    &format!("{key}.username"),
+                    "a platform with an account_list has no directory: use username: student_id",
+                )),
+                (_, u) => u.unwrap_or(UsernameSource::Directory),
+            };
+        let written = p.csv.delimiter.as_deref().unwrap_or(";");
+        let Some(delimiter) = moodle::parse_delimiter(written) else {
+            return Err(self.err(
+                &format!("{key}.csv.delimiter"),
+                format!("'{written}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"),
+            ));
+        };
+        if p.csv.max_rows == Some(0) {
+            return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
+        }
+        let roles = match p.roles {
+            Some(rs) => {
+                for (i, r) in rs.iter().enumerate() {
+                    moodle::check_value(Field::Role, r, delimiter)
+                        .map_err(|m| self.err(&format!("{key}.roles[{i}]"), m))?;
+                }
+                Some(rs.into_iter().collect())
+            }
+            None => None,
+        };
+        let rules = self.access_rules(&key, p.rules)?;
+        let connection = match p.moodle {
+            Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
+            None => None,
+        };
+        let platform = Platform {
+            name: name.to_string(),
+            accounts,
+            username,
+            min_account_age_days: p.min_account_age_days,
+            roles,
+            rules,
+            csv: CsvFormat {
+                delimiter,
+                layout: p.csv.layout.unwrap_or(Layout::Long),
+                max_rows: p.csv.max_rows,
+            },
+        };
+        Ok((platform, connection))
+    }
+
+    /// Where a platform's accounts exist: directories, or its own account list.
+    fn platform_accounts(
+        &self,
+        key: &str,
+        accounts: Option<Vec<String>>,
+        list: Option<String>,
+        directories: &BTreeMap<String, DirectorySettings>,
+    ) -> Result<AccountSource, ConfigError> {
+        Ok(match (accounts, list) {
+            (Some(ds), None) => {
+                if ds.is_empty() {
+                    return Err(self.err(&format!("{key}.accounts"), "list at least one directory"));
+                }
+                for (i, d) in ds.iter().enumerate() {
+                    if !directories.contains_key(d) {
+                        return Err(self.err(
+                            &format!("{key}.accounts[{i}]"),
+                            format!(
+                                "directory '{d}' is not defined under directories ({})",
+                                names(directories)
+                            ),
+                        ));
+                    }
+                }
+                AccountSource::Directories(ds)
+            }
+            (None, Some(list)) => AccountSource::List(self.rel(&list)),
+            (None, None) => {
+                return Err(self.err(
+                    key,
+                    "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv",
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(self.err(key, "give accounts or account_list, not both"))
+            }
+        })
+    }
+
+    /// A platform's rules: who may be enrolled with which roles.
+    fn access_rules(
+        &self,
+        key: &str,
+        raw: Vec<file::RawRule>,
+    ) -> Result<Vec<AccessRule>, ConfigError> {
+        let mut rules = Vec::new();
+        for (i, r) in raw.into_iter().enumerate() {
+            if r.roles.is_empty() {
+                return Err(self.err(&format!("{key}.rules[{i}].roles"), "list at least one role"));
+            }
+            rules.push(AccessRule {
+                roles: r.roles.into_iter().collect(),
+                cohort_tags: r.cohort_tags.map(|v| v.into_iter().collect()),
+                affiliation: r
+                    .affiliation
+                    .map(|v| v.into_iter().map(|a| a.to_lowercase()).collect()),
+            });
+        }
+        Ok(rules)
+    }
+
+    /// One cohort: exactly one source of people, and its tags.
+    fn cohort(
+        &self,
+        name: &str,
+        c: file::RawCohort,
+        has_apogee: bool,
+        directories: &BTreeMap<String, DirectorySettings>,
+    ) -> Result<Cohort, ConfigError> {
+        let key = format!("cohorts.{name}");
+        let source = match (c.apogee, c.usernames, c.ldap, c.students) {
+            (None, None, None, Some(f)) => CohortSource::StudentFile(self.rel(&f)),
+            (Some(a), None, None, None) => {
+                if !has_apogee {
+                    return Err(self.err(
+                        &format!("{key}.apogee"),
+                        "an apogee cohort needs an apogee: source at the top of the file",
+                    ));
+                }
+                if a.etape.trim().is_empty() {
+                    return Err(self.err(&format!("{key}.apogee.etape"), "is empty"));
+                }
+                if a.group_type.is_some() && !a.groups {
+                    return Err(self.err(&format!("{key}.apogee.group_type"), "needs groups: true"));
+                }
+                CohortSource::Apogee(ApogeeCohort {
+                    etape: a.etape.trim().to_string(),
+                    version: a.version,
+                    element: a.element.map(|e| e.trim().to_string()),
+                    groups: a.groups,
+                    group_type: a.group_type,
+                })
+            }
+            (None, Some(us), None, None) => {
+                let mut out = Vec::with_capacity(us.len());
+                for (i, u) in us.into_iter().enumerate() {
+                    let u = u.trim().to_string();
+                    if u.is_empty() {
+                        return Err(self.err(&format!("{key}.usernames[{i}]"), "is empty"));
+                    }
+                    out.push(u);
+                }
+                CohortSource::Usernames(out)
+            }
+            (None, None, Some(l), None) => {
+                if !directories.contains_key(&l.directory) {
+                    return Err(self.err(
+                        &format!("{key}.ldap.directory"),
+                        format!(
+                            "directory '{}' is not defined under directories ({})",
+                            l.directory,
+                            names(directories)
+                        ),
+                    ));
+                }
+                let filter = Filter::parse(&l.filter)
+                    .map_err(|e| self.err(&format!("{key}.ldap.filter"), e.to_string()))?;
+                CohortSource::Ldap {
+                    directory: l.directory,
+                    filter,
+                }
+            }
+            _ => {
+                return Err(self.err(
+                    &key,
+                    "a cohort has exactly one of apogee:, usernames:, ldap: or students:",
+                ))
+            }
+        };
+        Ok(Cohort {
+            name: name.to_string(),
+            source,
+            tags: c.tags.into_iter().collect(),
+        })
+    }
+
+    /// One line of the enrol: mapping.
+    fn rule(
+        &self,
+        i: usize,
+        e: file::RawEnrol,
+        cohorts: &BTreeMap<String, Cohort>,
+        platforms: &BTreeMap<String, Platform>,
+    ) -> Result<EnrolRule, ConfigError> {
+        let key = format!("enrol[{i}]");
+        let Some(cohort) = cohorts.get(&e.cohort) else {
+            return Err(self.err(
+                &format!("{key}.cohort"),
+                format!(
+                    "cohort '{}' is not defined under cohorts ({})",
+                    e.cohort,
+                    names(cohorts)
+                ),
+            ));
+        };
+        let Some(platform) = platforms.get(&e.platform) else {
+            return Err(self.err(
+                &format!("{key}.platform"),
+                format!(
+                    "platform '{}' is not defined under platforms ({})",
+                    e.platform,
+                    names(platforms)
+                ),
+            ));
+        };
+        let d = platform.csv.delimiter;
+        let courses: Vec<String> = e
+            .course
+            .into_vec()
+            .into_iter()
+            .map(|c| c.trim().to_string())
+            .collect();
+        if courses.is_empty() {
+            return Err(self.err(&format!("{key}.course"), "list at least one course"));
+        }
+        for c in &courses {
+            moodle::check_value(Field::Course, c, d)
+                .map_err(|m| self.err(&format!("{key}.course"), m))?;
+        }
+        let role = e.role.trim().to_string();
+        moodle::check_value(Field::Role, &role, d)
+            .map_err(|m| self.err(&format!("{key}.role"), m))?;
+        let group = match e.group {
+            None => None,
+            Some(g) => {
+                Some(self.group_template(&format!("{key}.group"), &g, &e.cohort, cohort, d)?)
+            }
+        };
+        if e.enrolperiod == Some(0) {
+            return Err(self.err(
+                &format!("{key}.enrolperiod"),
+                "0 means the course's default duration: leave the key out instead",
+            ));
+        }
+        if let Some(s) = e.enrolstatus {
+            if s > 1 {
+                return Err(self.err(
+                    &format!("{key}.enrolstatus"),
+                    "must be 0 (active) or 1 (suspended)",
+                ));
+            }
+        }
+        let enroltimestart = match e.enroltimestart {
+            None => None,
+            Some(s) => Some(
+                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                    self.err(
+                        &format!("{key}.enroltimestart"),
+                        format!("'{s}' is not a date written YYYY-MM-DD"),
+                    )
+                })?,
+            ),
+        };
+        if let CohortSource::Ldap { directory, .. } = &cohort.source {
+            let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
+            if !ok {
+                return Err(self.err(
+                    &format!("{key}.cohort"),
+                    format!("cohort '{}' comes from directory '{directory}', which is not among platform '{}''s accounts", e.cohort, e.platform),
+                ));
+            }
+        }
+        Ok(EnrolRule {
+            number: i + 1,
+            cohort: e.cohort,
+            platform: e.platform,
+            courses,
+            role,
+            group,
+            enrolperiod: e.enrolperiod,
+            enrolstatus: e.enrolstatus,
+            enroltimestart,
+        })
+    }
+
+    /// A group template, checked against what its cohort can fill in.
+    fn group_template(
+        &self,
+        gkey: &str,
+        g: &str,
+        cohort_name: &str,
+        cohort: &Cohort,
+        d: u8,
+    ) -> Result<Template, ConfigError> {
+        let t = Template::parse(g.trim()).map_err(|m| self.err(gkey, m.to_string()))?;
+        let apogee = match &cohort.source {
+            CohortSource::Apogee(a) => Some(a),
+            _ => None,
+        };
+        let has_groups = apogee.is_some_and(|a| a.groups)
+            || matches!(cohort.source, CohortSource::StudentFile(_));
+        if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !has_groups {
+            return Err(self.err(gkey, format!("{{group}} needs an apogee cohort with groups: true (or a students: file), and '{}' is not one", cohort_name)));
+        }
+        if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
+            return Err(self.err(
+                gkey,
+                format!(
+                    "{{etape}} and {{version}} need an apogee cohort, and '{}' is not one",
+                    cohort_name
+                ),
+            ));
+        }
+        if t.uses(Var::Element) && apogee.is_none_or(|a| a.element.is_none()) {
+            return Err(self.err(
+                gkey,
+                format!(
+                    "{{element}} needs an apogee cohort with an element, and '{}' has none",
+                    cohort_name
+                ),
+            ));
+        }
+        if t.is_literal() {
+            moodle::check_value(Field::Group, &t.to_string(), d).map_err(|m| self.err(gkey, m))?;
+        }
+        Ok(t)
+    }
+
+    /// `file_mode`: octal, the owner can read and write, others nothing.
+    fn file_mode(&self, written: Option<&str>) -> Result<u32, ConfigError> {
+        Ok(match written {
+        None => DEFAULT_FILE_MODE,
+        Some(m) => match u32::from_str_radix(m.trim(), 8) {
+            // The files hold personal data: never readable or writable by others.
+            Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 && mode & 0o007 == 0 => mode,
+            _ => {
+                return Err(self.err(
+                    "file_mode",
+                    format!("'{m}' is not an octal file mode the owner can read and write and others cannot use (the files hold personal data; e.g. \"0640\" or \"0600\")"),
+                ))
+            }
+        },
+        })
+    }
+
+    /// The caps of nightly suspensions (defaults: 10% and 3 per course, 5% per platform).
+    fn suspend_limits(&self, raw: &RawConfig) -> Result<crate::model::SuspendLimits, ConfigError> {
+        let ratio = |key: &str, v: Option<f64>, default: f64| match v {
+            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
+            v => Ok(v.unwrap_or(default)),
+        };
+        Ok(crate::model::SuspendLimits {
+            ratio: ratio("max_suspend_ratio", raw.max_suspend_ratio, 0.1)?,
+            count: raw.max_suspend_count.unwrap_or(3),
+            platform_ratio: ratio(
+                "max_suspend_platform_ratio",
+                raw.max_suspend_platform_ratio,
+                0.05,
+            )?,
+        })
     }
 
     fn moodle(&self, key: &str, m: file::RawMoodle) -> Result<MoodleSettings, ConfigError> {
