@@ -334,19 +334,77 @@ pub struct LintOptions {
     pub roles: Option<BTreeSet<String>>,
 }
 
-/// Checks a whole upload file against every rule of moodle-csv.md.
-pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
-    let mut problems = Vec::new();
-    let mut push = |line: usize, severity: Severity, message: String| {
-        problems.push(Problem {
+/// Problems found so far.
+#[derive(Default)]
+struct Found(Vec<Problem>);
+
+/// What the header says: the delimiter, the column names, the course numbers.
+struct Header {
+    delimiter: u8,
+    names: Vec<String>,
+    courses: BTreeSet<usize>,
+}
+
+impl Found {
+    fn push(&mut self, line: usize, severity: Severity, message: String) {
+        self.0.push(Problem {
             line,
             severity,
             message,
-        })
+        });
+    }
+}
+
+/// Checks a whole upload file against every rule of docs/moodle-upload.md.
+pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
+    let mut found = Found::default();
+    let mut report = FileReport {
+        delimiter: None,
+        rows: 0,
+        enrolments: 0,
+        problems: Vec::new(),
     };
+    let texts = read_lines(bytes, &mut found);
+    if texts.is_empty() {
+        report.problems = found.0;
+        return report;
+    }
+    for (i, t) in texts.iter().enumerate() {
+        if t.contains('"') {
+            found.push(
+                i + 1,
+                Severity::Error,
+                "contains a quote character (\"); the procedure requires a file without quotes"
+                    .into(),
+            );
+        }
+    }
+    let header = texts.first().map(String::as_str).unwrap_or_default();
+    let Some(delimiter) = delimiter_of(header, opts, &mut found) else {
+        report.problems = found.0;
+        return report;
+    };
+    report.delimiter = Some(delimiter);
+    let (names, courses) = check_header(header, delimiter, &mut found);
+    let header = Header {
+        delimiter,
+        names,
+        courses,
+    };
+    for (i, text) in texts.iter().enumerate().skip(1) {
+        check_row(i + 1, text, &header, opts, &mut found, &mut report);
+    }
+    found.0.sort_by_key(|p| p.line);
+    report.problems = found.0;
+    report
+}
+
+/// The file's lines as Moodle reads them: without a byte-order mark (a warning), the
+/// blanks at its end trimmed, bytes that are not UTF-8 reported line by line.
+fn read_lines(bytes: &[u8], found: &mut Found) -> Vec<String> {
     let mut body = bytes;
     if let Some(rest) = body.strip_prefix(b"\xEF\xBB\xBF") {
-        push(
+        found.push(
             1,
             Severity::Warning,
             "the file starts with a UTF-8 byte-order mark; Moodle strips it, but save without BOM"
@@ -361,23 +419,15 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         .map_or(0, |p| p + 1);
     let body = &body[..end];
     let lines: Vec<&[u8]> = split_lines(body);
-    let mut report = FileReport {
-        delimiter: None,
-        rows: 0,
-        enrolments: 0,
-        problems: Vec::new(),
-    };
     if lines.is_empty() {
-        push(0, Severity::Error, "the file is empty".into());
-        report.problems = problems;
-        return report;
+        found.push(0, Severity::Error, "the file is empty".into());
     }
     let mut texts: Vec<String> = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         match std::str::from_utf8(l) {
             Ok(s) => texts.push(s.to_string()),
             Err(e) => {
-                push(
+                found.push(
                     i + 1,
                     Severity::Error,
                     format!(
@@ -389,42 +439,37 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             }
         }
     }
-    for (i, t) in texts.iter().enumerate() {
-        if t.contains('"') {
-            push(
-                i + 1,
-                Severity::Error,
-                "contains a quote character (\"); the procedure requires a file without quotes"
-                    .into(),
-            );
-        }
-    }
-    let header = texts.first().map(String::as_str).unwrap_or_default();
-    let delimiter = match opts.delimiter {
-        Some(d) => d,
+    texts
+}
+
+/// The delimiter the import uses: given, or told from the header.
+fn delimiter_of(header: &str, opts: &LintOptions, found: &mut Found) -> Option<u8> {
+    match opts.delimiter {
+        Some(d) => Some(d),
         None => match guess_delimiter(header) {
-            Some(d) => d,
+            Some(d) => Some(d),
             None => {
                 let message = if [';', ',', ':', '\t'].iter().any(|d| header.contains(*d)) {
                     "cannot tell the delimiter from the header: expected ';', ',', ':' or tab between column names".to_string()
                 } else {
                     format!("the header is a single column '{header}': Moodle needs at least 2, separated by ';', ',', ':' or tab")
                 };
-                push(1, Severity::Error, message);
-                report.problems = problems;
-                return report;
+                found.push(1, Severity::Error, message);
+                None
             }
         },
-    };
-    report.delimiter = Some(delimiter);
+    }
+}
 
-    // Header.
+/// The header: known, unique, non-empty column names; course columns numbered
+/// without a gap. Returns the names and the course numbers.
+fn check_header(header: &str, delimiter: u8, found: &mut Found) -> (Vec<String>, BTreeSet<usize>) {
     let names: Vec<String> = header
         .split(delimiter as char)
         .map(|n| n.trim().to_lowercase())
         .collect();
     if names.len() < 2 {
-        push(
+        found.push(
             1,
             Severity::Error,
             format!(
@@ -438,7 +483,7 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
     let mut enrol_cols: BTreeMap<&'static str, BTreeSet<usize>> = BTreeMap::new();
     for name in &names {
         if name.is_empty() {
-            push(
+            found.push(
                 1,
                 Severity::Error,
                 "an empty column name (\"\" is not a valid field name): remove the trailing delimiter".into(),
@@ -446,14 +491,14 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
             continue;
         }
         if !seen.insert(name.clone()) {
-            push(1, Severity::Error, format!("column '{name}' appears twice"));
+            found.push(1, Severity::Error, format!("column '{name}' appears twice"));
             continue;
         }
         if let Some((prefix, n)) = enrol_column(name) {
             enrol_cols.entry(prefix).or_default().insert(n);
         } else if !STANDARD_COLUMNS.contains(&name.as_str()) && !name.starts_with("profile_field_")
         {
-            push(
+            found.push(
                 1,
                 Severity::Error,
                 format!("unknown column '{name}': Moodle refuses the whole file"),
@@ -461,12 +506,12 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         }
     }
     if !names.iter().any(|n| n == "username") {
-        push(1, Severity::Error, "no 'username' column".into());
+        found.push(1, Severity::Error, "no 'username' column".into());
     }
     let courses = enrol_cols.get("course").cloned().unwrap_or_default();
     for (expected, n) in (1..).zip(courses.iter()) {
         if *n != expected {
-            push(
+            found.push(
                 1,
                 Severity::Error,
                 format!("course{expected} is missing: Moodle stops reading enrolments at the first gap, so course{n} and later are ignored"),
@@ -480,7 +525,7 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         }
         for n in ns {
             if !courses.contains(n) {
-                push(
+                found.push(
                     1,
                     Severity::Warning,
                     format!("column {prefix}{n} has no course{n}: Moodle ignores it"),
@@ -489,139 +534,159 @@ pub fn lint(bytes: &[u8], opts: &LintOptions) -> FileReport {
         }
     }
 
-    // Rows.
+    (names, courses)
+}
+
+/// One data row: its cells, its username, and each of its enrolments.
+fn check_row(
+    line: usize,
+    text: &str,
+    header: &Header,
+    opts: &LintOptions,
+    found: &mut Found,
+    report: &mut FileReport,
+) {
+    let (delimiter, names, courses) = (header.delimiter, &header.names, &header.courses);
     let col = |name: &str| names.iter().position(|n| n == name);
     let username_col = col("username");
-    for (i, text) in texts.iter().enumerate().skip(1) {
-        let line = i + 1;
-        if text.trim().is_empty() {
-            push(line, Severity::Error, "blank line inside the file".into());
-            continue;
+    if text.trim().is_empty() {
+        found.push(line, Severity::Error, "blank line inside the file".into());
+        return;
+    }
+    report.rows += 1;
+    if text.contains('"') {
+        // Already reported: with quotes, Moodle would split the line differently.
+        return;
+    }
+    let cells: Vec<&str> = text.split(delimiter as char).map(str::trim).collect();
+    if cells.len() != names.len() {
+        let hint = if cells.len() > names.len() && text.ends_with(delimiter as char) {
+            " (a trailing delimiter?)"
+        } else if cells.len() > names.len() {
+            " (a value containing the delimiter?)"
+        } else {
+            " (pad short rows with empty cells)"
+        };
+        found.push(
+            line,
+            Severity::Error,
+            format!(
+                "{} columns but the header has {}{hint}: Moodle refuses the whole file",
+                cells.len(),
+                names.len()
+            ),
+        );
+        return;
+    }
+    if let Some(c) = username_col {
+        if let Err(m) = check_username(cells[c]) {
+            found.push(line, Severity::Error, m);
         }
-        report.rows += 1;
-        if text.contains('"') {
-            // Already reported: with quotes, Moodle would split the line differently.
-            continue;
+    }
+    for n in courses {
+        let get = |p: &str| col(&format!("{p}{n}")).map(|c| cells[c]).unwrap_or("");
+        if check_enrolment(line, *n, &get, opts, found) {
+            report.enrolments += 1;
         }
-        let cells: Vec<&str> = text.split(delimiter as char).map(str::trim).collect();
-        if cells.len() != names.len() {
-            let hint = if cells.len() > names.len() && text.ends_with(delimiter as char) {
-                " (a trailing delimiter?)"
-            } else if cells.len() > names.len() {
-                " (a value containing the delimiter?)"
-            } else {
-                " (pad short rows with empty cells)"
-            };
-            push(
+    }
+}
+
+/// The cells of enrolment `n` on a row; false when course`n` is empty (nothing to
+/// enrol).
+fn check_enrolment<'a>(
+    line: usize,
+    n: usize,
+    get: &dyn Fn(&str) -> &'a str,
+    opts: &LintOptions,
+    found: &mut Found,
+) -> bool {
+    let course = get("course");
+    if course.is_empty() {
+        for p in [
+            "role",
+            "group",
+            "enrolperiod",
+            "enrolstatus",
+            "enroltimestart",
+        ] {
+            if !get(p).is_empty() {
+                found.push(
+                    line,
+                    Severity::Warning,
+                    format!("{p}{n} is set but course{n} is empty: ignored"),
+                );
+            }
+        }
+        return false;
+    }
+    let role = get("role");
+    if !role.is_empty() {
+        match &opts.roles {
+            Some(roles) if !roles.contains(role) && !role.bytes().all(|b| b.is_ascii_digit()) => {
+                let hint = roles
+                    .iter()
+                    .find(|r| r.eq_ignore_ascii_case(role))
+                    .map(|r| format!(" (role names are case-sensitive: did you mean '{r}'?)"))
+                    .unwrap_or_default();
+                found.push(line, Severity::Error, format!("role{n} '{role}' does not exist on the platform{hint}"));
+            }
+            None if role.chars().any(char::is_uppercase) => found.push(
+                line,
+                Severity::Warning,
+                format!("role{n} '{role}' has upper-case letters: role shortnames are case-sensitive ('student', not 'Student')"),
+            ),
+            _ => {}
+        }
+    }
+    for (p, v) in [("course", course), ("role", role), ("group", get("group"))] {
+        if let Some(c) = invisible_char(v) {
+            found.push(
                 line,
                 Severity::Error,
                 format!(
-                    "{} columns but the header has {}{hint}: Moodle refuses the whole file",
-                    cells.len(),
-                    names.len()
+                    "{p}{n} '{}' contains the invisible or control character U+{:04X}",
+                    v.escape_debug(),
+                    c as u32
                 ),
             );
-            continue;
-        }
-        if let Some(c) = username_col {
-            if let Err(m) = check_username(cells[c]) {
-                push(line, Severity::Error, m);
-            }
-        }
-        for n in &courses {
-            let get = |p: &str| col(&format!("{p}{n}")).map(|c| cells[c]).unwrap_or("");
-            let course = get("course");
-            if course.is_empty() {
-                for p in [
-                    "role",
-                    "group",
-                    "enrolperiod",
-                    "enrolstatus",
-                    "enroltimestart",
-                ] {
-                    if !get(p).is_empty() {
-                        push(
-                            line,
-                            Severity::Warning,
-                            format!("{p}{n} is set but course{n} is empty: ignored"),
-                        );
-                    }
-                }
-                continue;
-            }
-            report.enrolments += 1;
-            let role = get("role");
-            if !role.is_empty() {
-                match &opts.roles {
-                    Some(roles) if !roles.contains(role) && !role.bytes().all(|b| b.is_ascii_digit()) => {
-                        let hint = roles
-                            .iter()
-                            .find(|r| r.eq_ignore_ascii_case(role))
-                            .map(|r| format!(" (role names are case-sensitive: did you mean '{r}'?)"))
-                            .unwrap_or_default();
-                        push(line, Severity::Error, format!("role{n} '{role}' does not exist on the platform{hint}"));
-                    }
-                    None if role.chars().any(char::is_uppercase) => push(
-                        line,
-                        Severity::Warning,
-                        format!("role{n} '{role}' has upper-case letters: role shortnames are case-sensitive ('student', not 'Student')"),
-                    ),
-                    _ => {}
-                }
-            }
-            for (p, v) in [("course", course), ("role", role), ("group", get("group"))] {
-                if let Some(c) = invisible_char(v) {
-                    push(
-                        line,
-                        Severity::Error,
-                        format!(
-                            "{p}{n} '{}' contains the invisible or control character U+{:04X}",
-                            v.escape_debug(),
-                            c as u32
-                        ),
-                    );
-                }
-            }
-            let group = get("group");
-            if !group.is_empty() {
-                if php_is_numeric(group) {
-                    push(line, Severity::Error, format!("group{n} '{group}' is purely numeric: Moodle reads it as a group id; give the group a name with letters"));
-                } else if group.chars().count() > MAX_GROUP {
-                    push(line, Severity::Error, format!("group{n} is longer than {MAX_GROUP} characters: Moodle aborts the whole import"));
-                }
-            }
-            if course.chars().count() > MAX_COURSE {
-                push(
-                    line,
-                    Severity::Error,
-                    format!("course{n} is longer than {MAX_COURSE} characters"),
-                );
-            }
-            let period = get("enrolperiod");
-            if !period.is_empty() {
-                if !period.bytes().all(|b| b.is_ascii_digit()) {
-                    push(line, Severity::Error, format!("enrolperiod{n} '{period}' is not a whole number of days: Moodle would read it as something else; write e.g. 60"));
-                } else if period.bytes().all(|b| b == b'0') {
-                    push(
-                        line,
-                        Severity::Warning,
-                        format!("enrolperiod{n} is 0: the course's default duration applies"),
-                    );
-                }
-            }
-            let status = get("enrolstatus");
-            if !status.is_empty() && status != "0" && status != "1" {
-                push(line, Severity::Error, format!("enrolstatus{n} '{status}' must be 0 (active) or 1 (suspended); Moodle silently ignores other values"));
-            }
-            let start = get("enroltimestart");
-            if !start.is_empty() && NaiveDate::parse_from_str(start, "%Y-%m-%d").is_err() {
-                push(line, Severity::Error, format!("enroltimestart{n} '{start}' is not an ISO date (YYYY-MM-DD); Moodle's strtotime may read another day"));
-            }
         }
     }
-    problems.sort_by_key(|p| p.line);
-    report.problems = problems;
-    report
+    let group = get("group");
+    if !group.is_empty() {
+        if php_is_numeric(group) {
+            found.push(line, Severity::Error, format!("group{n} '{group}' is purely numeric: Moodle reads it as a group id; give the group a name with letters"));
+        } else if group.chars().count() > MAX_GROUP {
+            found.push(line, Severity::Error, format!("group{n} is longer than {MAX_GROUP} characters: Moodle aborts the whole import"));
+        }
+    }
+    if course.chars().count() > MAX_COURSE {
+        found.push(
+            line,
+            Severity::Error,
+            format!("course{n} is longer than {MAX_COURSE} characters"),
+        );
+    }
+    let period = get("enrolperiod");
+    if !period.is_empty() {
+        if !period.bytes().all(|b| b.is_ascii_digit()) {
+            found.push(line, Severity::Error, format!("enrolperiod{n} '{period}' is not a whole number of days: Moodle would read it as something else; write e.g. 60"));
+        } else if period.bytes().all(|b| b == b'0') {
+            found.push(
+                line,
+                Severity::Warning,
+                format!("enrolperiod{n} is 0: the course's default duration applies"),
+            );
+        }
+    }
+    let status = get("enrolstatus");
+    if !status.is_empty() && status != "0" && status != "1" {
+        found.push(line, Severity::Error, format!("enrolstatus{n} '{status}' must be 0 (active) or 1 (suspended); Moodle silently ignores other values"));
+    }
+    let start = get("enroltimestart");
+    if !start.is_empty() && NaiveDate::parse_from_str(start, "%Y-%m-%d").is_err() {
+        found.push(line, Severity::Error, format!("enroltimestart{n} '{start}' is not an ISO date (YYYY-MM-DD); Moodle's strtotime may read another day"));
+    }
+    true
 }
 
 /// One enrolment of an upload file: (username, course, role, group), as Moodle reads
