@@ -165,6 +165,14 @@ fn platform(
     personal_data: bool,
 ) {
     let _ = writeln!(h, "<h2>Platform {}</h2>", esc(name));
+    totals(h, ps, left.len());
+    notices(h, name, ps);
+    courses_table(h, ps, left, previous);
+    left_out(h, name, left, personal_data);
+}
+
+/// The boxes of totals at the top of a platform.
+fn totals(h: &mut String, ps: &PlatformSummary, left: usize) {
     h.push_str("<div class=\"totals\">");
     let _ = write!(h, "<div><b>{}</b>enrolments planned</div>", ps.enrolments);
     match &ps.delta {
@@ -191,7 +199,12 @@ fn platform(
             );
         }
     }
-    let _ = writeln!(h, "<div><b>{}</b>left out</div></div>", left.len());
+    let _ = writeln!(h, "<div><b>{}</b>left out</div></div>", left);
+}
+
+/// What waits for a person (pending manual changes, held-back suspensions), and the
+/// files to import.
+fn notices(h: &mut String, name: &str, ps: &PlatformSummary) {
     if let Some(d) = &ps.delta {
         if let (Some(f), true) = (&d.manual_file, d.manual_changes > 0) {
             let _ = writeln!(
@@ -226,7 +239,15 @@ fn platform(
             esc(name)
         );
     }
+}
 
+/// Every course with enrolments, left-outs or a previous count, sorted.
+fn courses_table(
+    h: &mut String,
+    ps: &PlatformSummary,
+    left: &[LeftOut],
+    previous: Option<&BTreeMap<String, usize>>,
+) {
     // Courses: every course with enrolments, left-outs or a previous count, sorted.
     let mut left_by_course: BTreeMap<&str, usize> = BTreeMap::new();
     for l in left {
@@ -279,7 +300,11 @@ fn platform(
         );
     }
     h.push_str("</table>\n");
+}
 
+/// The people left out, by reason: a chart, what to do, and who (with personal data)
+/// or how many per course.
+fn left_out(h: &mut String, name: &str, left: &[LeftOut], personal_data: bool) {
     if left.is_empty() {
         h.push_str("<p>Nobody was left out.</p>\n");
         return;

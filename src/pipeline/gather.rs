@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::config::Settings;
-use crate::model::{AccountSource, CohortSource, EnrolRule, Member, SourceTiming};
+use crate::filter::Filter;
+use crate::model::{AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming};
 use crate::plan::AccountIndex;
 use crate::source::accounts::{AccountList, ReadAccountList};
 use crate::source::directory::{self, Wanted};
@@ -29,42 +30,100 @@ pub fn gather(
 ) -> Result<Gathered, SourceError> {
     let mut g = Gathered::default();
     let cohorts: BTreeSet<&str> = rules.iter().map(|r| r.cohort.as_str()).collect();
-    let scope = scope(year, rules);
-    let limit = settings.max_shrink.default;
+    let ctx = Ctx {
+        settings,
+        scope: scope(year, rules),
+    };
+    apogee(&ctx, &cohorts, year, &mut g)?;
+    lists_of_people(&ctx, &cohorts, &mut g)?;
+    let (wanted, ldap_cohorts) = asked_of_directories(settings, rules, &g);
+    let names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
+    for name in names {
+        let empty = Vec::new();
+        let filters = ldap_cohorts.get(name).unwrap_or(&empty);
+        directory(&ctx, name, wanted.get(name), filters, &mut g)?;
+    }
+    account_lists(&ctx, rules, &mut g)?;
+    Ok(g)
+}
 
-    // Apogée.
-    let apogee: Vec<(&str, &crate::model::ApogeeCohort)> = cohorts
+/// What every source's timing shares.
+struct Ctx<'a> {
+    settings: &'a Settings,
+    scope: String,
+}
+
+impl Ctx<'_> {
+    /// A source's timing, from when it started.
+    fn timing(
+        &self,
+        source: String,
+        started: Instant,
+        records: usize,
+        requests: usize,
+        max_shrink: f64,
+        asked: bool,
+    ) -> SourceTiming {
+        SourceTiming {
+            source,
+            seconds: started.elapsed().as_secs_f64(),
+            records,
+            requests,
+            scope: self.scope.clone(),
+            max_shrink,
+            asked,
+        }
+    }
+
+    fn limit(&self) -> f64 {
+        self.settings.max_shrink.default
+    }
+}
+
+/// Apogée: one query per query kind for all the run's cohorts.
+fn apogee(
+    ctx: &Ctx<'_>,
+    cohorts: &BTreeSet<&str>,
+    year: &str,
+    g: &mut Gathered,
+) -> Result<(), SourceError> {
+    let settings = ctx.settings;
+    let apogee: Vec<(&str, &ApogeeCohort)> = cohorts
         .iter()
         .filter_map(|c| match &settings.cohorts.get(*c)?.source {
             CohortSource::Apogee(a) => Some((*c, a)),
             _ => None,
         })
         .collect();
-    if let (Some(sis_settings), false) = (&settings.sis, apogee.is_empty()) {
-        let t = Instant::now();
-        let mut sis = sis::open(sis_settings, &settings.payment)?;
-        let keys: Vec<&crate::model::ApogeeCohort> = apogee.iter().map(|(_, a)| *a).collect();
-        let mut records = 0;
-        for ((name, _), students) in apogee.iter().zip(sis.students(year, &keys)?) {
-            records += students.len();
-            g.members.insert(
-                name.to_string(),
-                students.into_iter().map(Member::Student).collect(),
-            );
-        }
-        g.timings.push(SourceTiming {
-            source: sis.describe(),
-            seconds: t.elapsed().as_secs_f64(),
-            records,
-            requests: sis.requests(),
-            scope: scope.clone(),
-            max_shrink: settings.max_shrink.apogee.unwrap_or(limit),
-            // A cohort may be empty (a warning says so); only a fall is suspicious.
-            asked: false,
-        });
+    let (Some(sis_settings), false) = (&settings.sis, apogee.is_empty()) else {
+        return Ok(());
+    };
+    let t = Instant::now();
+    let mut sis = sis::open(sis_settings, &settings.payment)?;
+    let keys: Vec<&ApogeeCohort> = apogee.iter().map(|(_, a)| *a).collect();
+    let mut records = 0;
+    for ((name, _), students) in apogee.iter().zip(sis.students(year, &keys)?) {
+        records += students.len();
+        g.members.insert(
+            name.to_string(),
+            students.into_iter().map(Member::Student).collect(),
+        );
     }
-    for c in &cohorts {
-        match settings.cohorts.get(*c).map(|c| &c.source) {
+    let limit = settings.max_shrink.apogee.unwrap_or(ctx.limit());
+    // A cohort may be empty (a warning says so); only a fall is suspicious.
+    let timing = ctx.timing(sis.describe(), t, records, sis.requests(), limit, false);
+    g.timings.push(timing);
+    Ok(())
+}
+
+/// Static username lists and student files.
+fn lists_of_people(
+    ctx: &Ctx<'_>,
+    cohorts: &BTreeSet<&str>,
+    g: &mut Gathered,
+) -> Result<(), SourceError> {
+    for c in cohorts {
+        match ctx.settings.cohorts.get(*c).map(|c| &c.source) {
             Some(CohortSource::Usernames(us)) => {
                 g.members.insert(
                     c.to_string(),
@@ -74,15 +133,9 @@ pub fn gather(
             Some(CohortSource::StudentFile(path)) => {
                 let t = Instant::now();
                 let students = CsvExtract::open(path)?.all_students();
-                g.timings.push(SourceTiming {
-                    source: format!("student list {}", path.display()),
-                    seconds: t.elapsed().as_secs_f64(),
-                    records: students.len(),
-                    requests: 1,
-                    scope: scope.clone(),
-                    max_shrink: limit,
-                    asked: true,
-                });
+                let source = format!("student list {}", path.display());
+                g.timings
+                    .push(ctx.timing(source, t, students.len(), 1, ctx.limit(), true));
                 g.members.insert(
                     c.to_string(),
                     students.into_iter().map(Member::Student).collect(),
@@ -91,15 +144,22 @@ pub fn gather(
             _ => {}
         }
     }
+    Ok(())
+}
 
-    // Directories: what each must be asked for.
+/// What each directory must be asked: the student numbers and usernames of the
+/// members of every cohort enrolled on a platform that reads it, and its LDAP cohorts.
+fn asked_of_directories<'a>(
+    settings: &'a Settings,
+    rules: &[&'a EnrolRule],
+    g: &Gathered,
+) -> (BTreeMap<&'a str, Wanted>, BTreeMap<&'a str, Vec<&'a str>>) {
     let mut wanted: BTreeMap<&str, Wanted> = BTreeMap::new();
     let mut ldap_cohorts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rules {
-        let Some(p) = settings.platforms.get(&r.platform) else {
-            continue;
-        };
-        let AccountSource::Directories(dirs) = &p.accounts else {
+        let Some(AccountSource::Directories(dirs)) =
+            settings.platforms.get(&r.platform).map(|p| &p.accounts)
+        else {
             continue;
         };
         if let Some(CohortSource::Ldap { directory, .. }) =
@@ -128,75 +188,69 @@ pub fn gather(
             }
         }
     }
-    let dir_names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
-    for name in dir_names {
-        let Some(ds) = settings.directories.get(name) else {
-            continue;
-        };
-        let t = Instant::now();
-        let filters: Vec<&crate::filter::Filter> = ldap_cohorts
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| match settings.cohorts.get(*c).map(|c| &c.source) {
-                Some(CohortSource::Ldap { filter, .. }) => Some(filter),
-                _ => None,
-            })
-            .collect();
-        let mut dir = directory::open(ds, &filters)?;
-        let found = match wanted.get(name) {
-            Some(w) => dir.lookup(w)?,
-            None => Vec::new(),
-        };
-        let mut records = found.len();
-        for c in ldap_cohorts.get(name).into_iter().flatten() {
-            if let Some(CohortSource::Ldap { filter, .. }) =
-                settings.cohorts.get(*c).map(|c| &c.source)
-            {
-                let mut accounts = dir.search(filter)?;
-                accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
-                records += accounts.len();
-                g.members.insert(
-                    c.to_string(),
-                    accounts.into_iter().map(Member::Account).collect(),
-                );
-            }
-        }
-        g.timings.push(SourceTiming {
-            source: dir.describe(),
-            seconds: t.elapsed().as_secs_f64(),
-            records,
-            requests: dir.requests(),
-            scope: scope.clone(),
-            max_shrink: ds.max_shrink.unwrap_or(limit),
-            asked: wanted
-                .get(name)
-                .is_some_and(|w| !w.student_ids.is_empty() || !w.usernames.is_empty())
-                || ldap_cohorts.contains_key(name),
-        });
-        g.directories
-            .insert(name.to_string(), AccountIndex::new(found));
-    }
+    (wanted, ldap_cohorts)
+}
 
-    // Platforms' own account lists.
+/// One directory: the accounts wanted, and the members of its LDAP cohorts.
+fn directory(
+    ctx: &Ctx<'_>,
+    name: &str,
+    wanted: Option<&Wanted>,
+    ldap_cohorts: &[&str],
+    g: &mut Gathered,
+) -> Result<(), SourceError> {
+    let settings = ctx.settings;
+    let Some(ds) = settings.directories.get(name) else {
+        return Ok(());
+    };
+    let t = Instant::now();
+    let filter_of = |c: &str| match settings.cohorts.get(c).map(|c| &c.source) {
+        Some(CohortSource::Ldap { filter, .. }) => Some(filter),
+        _ => None,
+    };
+    let filters: Vec<&Filter> = ldap_cohorts.iter().filter_map(|c| filter_of(c)).collect();
+    let mut dir = directory::open(ds, &filters)?;
+    let found = match wanted {
+        Some(w) => dir.lookup(w)?,
+        None => Vec::new(),
+    };
+    let mut records = found.len();
+    for c in ldap_cohorts {
+        if let Some(filter) = filter_of(c) {
+            let mut accounts = dir.search(filter)?;
+            accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
+            records += accounts.len();
+            g.members.insert(
+                c.to_string(),
+                accounts.into_iter().map(Member::Account).collect(),
+            );
+        }
+    }
+    let asked = wanted.is_some_and(|w| !w.student_ids.is_empty() || !w.usernames.is_empty())
+        || !ldap_cohorts.is_empty();
+    let limit = ds.max_shrink.unwrap_or(ctx.limit());
+    g.timings
+        .push(ctx.timing(dir.describe(), t, records, dir.requests(), limit, asked));
+    g.directories
+        .insert(name.to_string(), AccountIndex::new(found));
+    Ok(())
+}
+
+/// Platforms' own account lists.
+fn account_lists(ctx: &Ctx<'_>, rules: &[&EnrolRule], g: &mut Gathered) -> Result<(), SourceError> {
     let platforms: BTreeSet<&str> = rules.iter().map(|r| r.platform.as_str()).collect();
     for p in platforms {
-        if let Some(AccountSource::List(path)) = settings.platforms.get(p).map(|p| &p.accounts) {
+        if let Some(AccountSource::List(path)) = ctx.settings.platforms.get(p).map(|p| &p.accounts)
+        {
             let t = Instant::now();
             let list = AccountList::open(path)?;
-            g.timings.push(SourceTiming {
-                source: format!("account list {}", path.display()),
-                seconds: t.elapsed().as_secs_f64(),
-                records: list.accounts.len(),
-                requests: 1,
-                scope: scope.clone(),
-                max_shrink: limit,
-                asked: true,
-            });
+            let source = format!("account list {}", path.display());
+            g.timings
+                .push(ctx.timing(source, t, list.accounts.len(), 1, ctx.limit(), true));
             g.account_lists.insert(p.to_string(), list);
         }
     }
-    Ok(g)
+    Ok(())
 }
 
 /// What a run asks its sources, as a short stable hash (FNV-1a of the year and the
