@@ -272,142 +272,158 @@ fn resolve<'a>(
 ) -> Resolved<'a> {
     match &platform.accounts {
         AccountSource::Directories(dirs) => {
-            let found: Vec<&Account> = match member {
-                Member::Student(s) => {
-                    let Some(id) = &s.cod_etu else {
-                        return Err((
-                            Reason::NoStudentNumber,
-                            String::new(),
-                            format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
-                        ));
-                    };
-                    dirs.iter()
-                        .filter_map(|d| inp.directories.get(d))
-                        .flat_map(|d| d.with_student_id(id))
-                        .collect()
-                }
-                Member::Username(u) => dirs
-                    .iter()
-                    .filter_map(|d| inp.directories.get(d))
-                    .flat_map(|d| d.with_username(u))
-                    .collect(),
-                Member::Account(_) => who.account.into_iter().collect(),
-            };
-            let acc = match found.as_slice() {
-                [] => {
-                    let searched = dirs.join(", ");
-                    let (username, detail) = match member {
-                        Member::Username(u) => {
-                            (u.clone(), format!("no account '{u}' in {searched}"))
-                        }
-                        _ => (
-                            String::new(),
-                            format!(
-                                "no account with student number {} in {searched}",
-                                who.student_id
-                            ),
-                        ),
-                    };
-                    return Err((Reason::NoAccount, username, detail));
-                }
-                [one] => *one,
-                many => {
-                    let (username, key) = match member {
-                        Member::Username(u) => (u.clone(), format!("username '{u}'")),
-                        _ => (String::new(), format!("student number {}", who.student_id)),
-                    };
-                    return Err((Reason::AmbiguousAccount, username, ambiguous(&key, many)));
-                }
-            };
-            if acc.other_usernames.is_empty().not() {
-                let names: Vec<&str> = acc.all_usernames().collect();
-                let detail = format!(
-                    "account {} ({}) has several usernames: {}",
-                    acc.dn,
-                    acc.directory,
-                    names.join(", ")
-                );
-                return Err((Reason::AmbiguousAccount, String::new(), detail));
-            }
-            if matches!(member, Member::Student(_)) && acc.student_ids.len() > 1 {
-                let detail = format!(
-                    "account {} ({}) carries several student numbers: {}",
-                    acc.dn,
-                    acc.directory,
-                    acc.student_ids.join(", ")
-                );
-                return Err((Reason::AmbiguousAccount, String::new(), detail));
-            }
-            let username = match (platform.username, member) {
-                (UsernameSource::StudentId, Member::Student(s)) => {
-                    s.cod_etu.clone().unwrap_or_default()
-                }
-                _ => acc.username.clone(),
-            };
-            match account_status::status(acc, inp.as_of) {
-                account_status::Status::Active => {}
-                account_status::Status::NotYet(d) => {
-                    return Err((Reason::AccountTooRecent, username, d))
-                }
-                account_status::Status::Inactive(d) => {
-                    return Err((Reason::AccountInactive, username, d))
-                }
-                account_status::Status::Unreadable(d) => {
-                    return Err((Reason::InvalidValue, username, d))
-                }
-            }
-            if platform.min_account_age_days > 0 {
-                if let Some(created) = acc.created {
-                    let age = (inp.as_of - created.date_naive()).num_days();
-                    if age < i64::from(platform.min_account_age_days) {
-                        return Err((
-                            Reason::AccountTooRecent,
-                            username,
-                            format!(
-                                "account created {} ({age} day(s) before {}), needs {}: retried next run",
-                                created.format("%Y-%m-%d"),
-                                inp.as_of,
-                                platform.min_account_age_days
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok((username, Some(acc)))
+            let acc = one_account(inp, dirs, member, who)?;
+            usable(inp, platform, member, acc)
         }
-        AccountSource::List(_) => {
-            let username = match member {
-                Member::Student(s) => match &s.cod_etu {
-                    Some(id) => id.clone(),
-                    None => {
-                        return Err((
-                            Reason::NoStudentNumber,
-                            String::new(),
-                            format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
-                        ))
-                    }
-                },
-                Member::Username(u) => u.to_lowercase(),
-                Member::Account(a) => a.username.clone(),
+        AccountSource::List(_) => in_account_list(inp, platform, member),
+    }
+}
+
+/// The one account the member names in the platform's directories: none is
+/// `no_account`, several (or an account that names several people or logins) is
+/// `ambiguous_account`, never a guess.
+fn one_account<'a>(
+    inp: &'a Inputs<'_>,
+    dirs: &[String],
+    member: &'a Member,
+    who: &Who<'a>,
+) -> Result<&'a Account, (Reason, String, String)> {
+    let found: Vec<&Account> = match member {
+        Member::Student(s) => {
+            let Some(id) = &s.cod_etu else {
+                return Err((
+                    Reason::NoStudentNumber,
+                    String::new(),
+                    format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                ));
             };
-            let list = inp.account_lists.get(&platform.name);
-            match list.and_then(|l| l.accounts.get(&username)) {
-                None => Err((
-                    Reason::NoAccount,
-                    username.clone(),
+            dirs.iter()
+                .filter_map(|d| inp.directories.get(d))
+                .flat_map(|d| d.with_student_id(id))
+                .collect()
+        }
+        Member::Username(u) => dirs
+            .iter()
+            .filter_map(|d| inp.directories.get(d))
+            .flat_map(|d| d.with_username(u))
+            .collect(),
+        Member::Account(_) => who.account.into_iter().collect(),
+    };
+    let acc = match found.as_slice() {
+        [] => {
+            let searched = dirs.join(", ");
+            let (username, detail) = match member {
+                Member::Username(u) => (u.clone(), format!("no account '{u}' in {searched}")),
+                _ => (
+                    String::new(),
                     format!(
-                        "no account '{username}' in {}'s account list",
-                        platform.name
+                        "no account with student number {} in {searched}",
+                        who.student_id
                     ),
-                )),
-                Some(AccountState::Active) => Ok((username, None)),
-                Some(_) => Err((
-                    Reason::AccountInactive,
-                    username.clone(),
-                    format!("account '{username}' is suspended on {}", platform.name),
-                )),
+                ),
+            };
+            return Err((Reason::NoAccount, username, detail));
+        }
+        [one] => *one,
+        many => {
+            let (username, key) = match member {
+                Member::Username(u) => (u.clone(), format!("username '{u}'")),
+                _ => (String::new(), format!("student number {}", who.student_id)),
+            };
+            return Err((Reason::AmbiguousAccount, username, ambiguous(&key, many)));
+        }
+    };
+    if acc.other_usernames.is_empty().not() {
+        let names: Vec<&str> = acc.all_usernames().collect();
+        let detail = format!(
+            "account {} ({}) has several usernames: {}",
+            acc.dn,
+            acc.directory,
+            names.join(", ")
+        );
+        return Err((Reason::AmbiguousAccount, String::new(), detail));
+    }
+    if matches!(member, Member::Student(_)) && acc.student_ids.len() > 1 {
+        let detail = format!(
+            "account {} ({}) carries several student numbers: {}",
+            acc.dn,
+            acc.directory,
+            acc.student_ids.join(", ")
+        );
+        return Err((Reason::AmbiguousAccount, String::new(), detail));
+    }
+    Ok(acc)
+}
+
+/// The username to write for the account, if its status and age allow it now.
+fn usable<'a>(
+    inp: &Inputs<'_>,
+    platform: &Platform,
+    member: &Member,
+    acc: &'a Account,
+) -> Resolved<'a> {
+    let username = match (platform.username, member) {
+        (UsernameSource::StudentId, Member::Student(s)) => s.cod_etu.clone().unwrap_or_default(),
+        _ => acc.username.clone(),
+    };
+    match account_status::status(acc, inp.as_of) {
+        account_status::Status::Active => {}
+        account_status::Status::NotYet(d) => return Err((Reason::AccountTooRecent, username, d)),
+        account_status::Status::Inactive(d) => return Err((Reason::AccountInactive, username, d)),
+        account_status::Status::Unreadable(d) => return Err((Reason::InvalidValue, username, d)),
+    }
+    if platform.min_account_age_days > 0 {
+        if let Some(created) = acc.created {
+            let age = (inp.as_of - created.date_naive()).num_days();
+            if age < i64::from(platform.min_account_age_days) {
+                return Err((
+                    Reason::AccountTooRecent,
+                    username,
+                    format!(
+                        "account created {} ({age} day(s) before {}), needs {}: retried next run",
+                        created.format("%Y-%m-%d"),
+                        inp.as_of,
+                        platform.min_account_age_days
+                    ),
+                ));
             }
         }
+    }
+    Ok((username, Some(acc)))
+}
+
+/// A platform with its own account list: the username must be in it, and active.
+fn in_account_list<'a>(inp: &Inputs<'_>, platform: &Platform, member: &Member) -> Resolved<'a> {
+    let username = match member {
+        Member::Student(s) => match &s.cod_etu {
+            Some(id) => id.clone(),
+            None => {
+                return Err((
+                    Reason::NoStudentNumber,
+                    String::new(),
+                    format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                ))
+            }
+        },
+        Member::Username(u) => u.to_lowercase(),
+        Member::Account(a) => a.username.clone(),
+    };
+    let list = inp.account_lists.get(&platform.name);
+    match list.and_then(|l| l.accounts.get(&username)) {
+        None => Err((
+            Reason::NoAccount,
+            username.clone(),
+            format!(
+                "no account '{username}' in {}'s account list",
+                platform.name
+            ),
+        )),
+        Some(AccountState::Active) => Ok((username, None)),
+        Some(_) => Err((
+            Reason::AccountInactive,
+            username.clone(),
+            format!("account '{username}' is suspended on {}", platform.name),
+        )),
     }
 }
 
