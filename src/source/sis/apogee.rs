@@ -104,9 +104,30 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
         cohorts: &[&ApogeeCohort],
     ) -> Result<Vec<Vec<Student>>, SourceError> {
         let annee = [("annee", Bind::Text(year.to_string()))];
-        let payment = self.payment.clone();
+        let vets = self.vet_students(&annee, cohorts)?;
+        let elps = self.element_students(&annee, cohorts)?;
+        let vet_groups = self.vet_groups(&annee, cohorts, &vets)?;
+        let elp_groups = self.element_groups(&annee, cohorts, &elps)?;
+        Ok(into_cohorts(
+            cohorts,
+            &vets,
+            &elps,
+            &vet_groups,
+            &elp_groups,
+        ))
+    }
+}
 
-        // Students of étape versions: (étape, version) → students.
+type Annee = [(&'static str, Bind); 1];
+
+impl<B: SqlBackend> Apogee<B> {
+    /// Students of étape versions: (étape, version) → students.
+    fn vet_students(
+        &mut self,
+        annee: &Annee,
+        cohorts: &[&ApogeeCohort],
+    ) -> Result<BTreeMap<(String, u32), ByInd>, SourceError> {
+        let payment = self.payment.clone();
         let mut vets: BTreeMap<(String, u32), ByInd> = cohorts
             .iter()
             .filter(|c| c.element.is_none())
@@ -121,7 +142,7 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
             .collect();
         let etapes = texts(vets.keys().map(|(e, _)| e.as_str()));
         for chunk in etapes.chunks(LIST_CHUNK) {
-            let stmt = STUDENTS.statement(&annee, &[("etapes", chunk), ("versions", &versions)]);
+            let stmt = STUDENTS.statement(annee, &[("etapes", chunk), ("versions", &versions)]);
             self.each(&stmt, &mut |row| {
                 let (Some(etape), Some(v)) = (cell(row, 0), version(row, 1)) else {
                     return;
@@ -134,8 +155,16 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
                 }
             })?;
         }
+        Ok(vets)
+    }
 
-        // Students of elements: (étape, version, element) → students.
+    /// Students of elements: (étape, version, element) → students.
+    fn element_students(
+        &mut self,
+        annee: &Annee,
+        cohorts: &[&ApogeeCohort],
+    ) -> Result<BTreeMap<(String, u32, String), ByInd>, SourceError> {
+        let payment = self.payment.clone();
         let mut elps: BTreeMap<(String, u32, String), ByInd> = cohorts
             .iter()
             .filter_map(|c| {
@@ -145,7 +174,7 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
             .collect();
         let elements = texts(elps.keys().map(|(_, _, e)| e.as_str()));
         for chunk in elements.chunks(LIST_CHUNK) {
-            let stmt = ELEMENT_STUDENTS.statement(&annee, &[("elements", chunk)]);
+            let stmt = ELEMENT_STUDENTS.statement(annee, &[("elements", chunk)]);
             self.each(&stmt, &mut |row| {
                 let (Some(etape), Some(v), Some(elp)) =
                     (cell(row, 0), version(row, 1), cell(row, 2))
@@ -160,8 +189,17 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
                 }
             })?;
         }
+        Ok(elps)
+    }
 
-        // Groups, asked only for cohorts that want them and have students.
+    /// Groups of étape versions, asked only for cohorts that want them and have
+    /// students.
+    fn vet_groups(
+        &mut self,
+        annee: &Annee,
+        cohorts: &[&ApogeeCohort],
+        vets: &BTreeMap<(String, u32), ByInd>,
+    ) -> Result<BTreeMap<(String, u32), Assigned>, SourceError> {
         let mut vet_groups: BTreeMap<(String, u32), Assigned> = cohorts
             .iter()
             .filter(|c| c.groups && c.element.is_none())
@@ -171,7 +209,7 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
             .collect();
         let group_etapes = texts(vet_groups.keys().map(|(e, _)| e.as_str()));
         for chunk in group_etapes.chunks(LIST_CHUNK) {
-            let stmt = GROUPS_VET.statement(&annee, &[("etapes", chunk)]);
+            let stmt = GROUPS_VET.statement(annee, &[("etapes", chunk)]);
             self.each(&stmt, &mut |row| {
                 let (Some(etape), Some(v), Some(ind)) =
                     (cell(row, 0), version(row, 1), cell(row, 2))
@@ -186,6 +224,16 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
                 }
             })?;
         }
+        Ok(vet_groups)
+    }
+
+    /// Groups of elements, likewise.
+    fn element_groups(
+        &mut self,
+        annee: &Annee,
+        cohorts: &[&ApogeeCohort],
+        elps: &BTreeMap<(String, u32, String), ByInd>,
+    ) -> Result<BTreeMap<String, Assigned>, SourceError> {
         let mut elp_groups: BTreeMap<String, Assigned> = cohorts
             .iter()
             .filter(|c| c.groups)
@@ -199,7 +247,7 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
             .collect();
         let group_elements = texts(elp_groups.keys().map(String::as_str));
         for chunk in group_elements.chunks(LIST_CHUNK) {
-            let stmt = GROUPS_ELP.statement(&annee, &[("elements", chunk)]);
+            let stmt = GROUPS_ELP.statement(annee, &[("elements", chunk)]);
             self.each(&stmt, &mut |row| {
                 let (Some(elp), Some(ind)) = (cell(row, 0), cell(row, 1)) else {
                     return;
@@ -212,42 +260,52 @@ impl<B: SqlBackend> StudentSource for Apogee<B> {
                 }
             })?;
         }
-
-        // Back into cohorts, in the order asked.
-        let empty_students = ByInd::new();
-        let empty_groups = Assigned::new();
-        Ok(cohorts
-            .iter()
-            .map(|c| {
-                let (students, groups) = match &c.element {
-                    None => {
-                        let key = (c.etape.clone(), c.version);
-                        (vets.get(&key), vet_groups.get(&key))
-                    }
-                    Some(e) => (
-                        elps.get(&(c.etape.clone(), c.version, e.clone())),
-                        elp_groups.get(e),
-                    ),
-                };
-                let groups = groups.unwrap_or(&empty_groups);
-                students
-                    .unwrap_or(&empty_students)
-                    .values()
-                    .map(|s| {
-                        let mut s = s.clone();
-                        if c.groups {
-                            s.groups = groups
-                                .get(&s.cod_ind)
-                                .into_iter()
-                                .flatten()
-                                .filter(|g| c.group_type.as_ref().is_none_or(|t| *t == g.kind))
-                                .cloned()
-                                .collect();
-                        }
-                        s
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(elp_groups)
     }
+}
+
+/// The rows split back into cohorts, in the order asked, each student with the groups
+/// of its cohort (of the asked type).
+fn into_cohorts(
+    cohorts: &[&ApogeeCohort],
+    vets: &BTreeMap<(String, u32), ByInd>,
+    elps: &BTreeMap<(String, u32, String), ByInd>,
+    vet_groups: &BTreeMap<(String, u32), Assigned>,
+    elp_groups: &BTreeMap<String, Assigned>,
+) -> Vec<Vec<Student>> {
+    let empty_students = ByInd::new();
+    let empty_groups = Assigned::new();
+    cohorts
+        .iter()
+        .map(|c| {
+            let (students, groups) = match &c.element {
+                None => {
+                    let key = (c.etape.clone(), c.version);
+                    (vets.get(&key), vet_groups.get(&key))
+                }
+                Some(e) => (
+                    elps.get(&(c.etape.clone(), c.version, e.clone())),
+                    elp_groups.get(e),
+                ),
+            };
+            let groups = groups.unwrap_or(&empty_groups);
+            students
+                .unwrap_or(&empty_students)
+                .values()
+                .map(|s| {
+                    let mut s = s.clone();
+                    if c.groups {
+                        s.groups = groups
+                            .get(&s.cod_ind)
+                            .into_iter()
+                            .flatten()
+                            .filter(|g| c.group_type.as_ref().is_none_or(|t| *t == g.kind))
+                            .cloned()
+                            .collect();
+                    }
+                    s
+                })
+                .collect()
+        })
+        .collect()
 }
