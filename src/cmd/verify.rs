@@ -104,70 +104,121 @@ fn verify_csv(diffs: &[Difference]) -> Result<RenderedFile, OutputError> {
     })
 }
 
+/// The plan to compare: one upload file's rows, or the whole plan as `run` makes it.
+fn the_plan(
+    args: &VerifyArgs,
+    settings: &Settings,
+    names: &[&str],
+    year: &str,
+    as_of: NaiveDate,
+) -> Result<(Plan, Vec<SourceTiming>, Scope), Error> {
+    if let Some(file) = &args.file {
+        let [one] = names else {
+            return Err(Error::Usage(
+                "--file checks one platform's file: give exactly one --platform".into(),
+            ));
+        };
+        return Ok((plan_of_file(file, one)?, Vec::new(), Scope::Rows));
+    }
+    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let rules = crate::pipeline::select_rules(settings, &owned, &[])?;
+    let g = gather(settings, &rules, year)?;
+    let plan = plan_rules(settings, rules, &g, year, as_of);
+    Ok((plan, g.timings, Scope::Plan))
+}
+
+/// Reads one platform's planned courses in Moodle and compares: the differences,
+/// their counts, and the source's timing.
+fn check_platform(
+    settings: &Settings,
+    name: &str,
+    pp: &PlatformPlan,
+    scope: Scope,
+) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
+    let ms = settings
+        .moodle
+        .get(name)
+        .ok_or_else(|| Error::Usage(format!("--platform {name}: it has no moodle: connection")))?;
+    let roles = settings.platforms.get(name).and_then(|p| p.roles.as_ref());
+    let mut courses: Vec<String> = pp.enrolments.values().map(|e| e.course.clone()).collect();
+    courses.sort();
+    courses.dedup();
+    let client = Moodle::new(name, ms)?;
+    let t = Instant::now();
+    let now = client.read_courses(&courses)?;
+    let timing = SourceTiming {
+        source: client.describe(),
+        seconds: t.elapsed().as_secs_f64(),
+        records: now
+            .values()
+            .flatten()
+            .map(|c| c.active.len() + c.inactive.len())
+            .sum(),
+        requests: client.requests(),
+        scope: String::new(),
+        max_shrink: 1.0,
+        asked: false,
+    };
+    let diffs = compare::compare(pp, &now, roles, scope);
+    let mut check = MoodleCheck {
+        differences: diffs.len(),
+        courses: compare::per_course(pp, &now, &diffs),
+        file: format!("{name}/verify.csv"),
+        ..MoodleCheck::default()
+    };
+    for d in &diffs {
+        *check
+            .problems
+            .entry(d.problem.code().to_string())
+            .or_default() += 1;
+    }
+    Ok((diffs, check, timing))
+}
+
+/// verify.csv of each platform, then summary.json and report.html, under the lock.
+fn write(
+    args: &VerifyArgs,
+    settings: &Settings,
+    files: &[(PathBuf, RenderedFile)],
+    summary: &Summary,
+    plan: &Plan,
+) -> Result<String, Error> {
+    let page = html::render(&html::Page {
+        title: "Moodle now: what differs from the plan",
+        summary,
+        plan,
+        previous: None,
+        personal_data: settings.report_personal_data,
+    });
+    let _lock = atomic::DirLock::acquire(&args.out)?;
+    for (dir, f) in files {
+        atomic::write_all(&args.out, dir, std::slice::from_ref(f), settings.file_mode)?;
+    }
+    let json = summary.to_json()?;
+    let top = [
+        RenderedFile {
+            name: "summary.json".into(),
+            bytes: json.clone().into_bytes(),
+        },
+        page,
+    ];
+    atomic::write_all(&args.out, &args.out, &top, settings.file_mode)?;
+    Ok(json)
+}
+
 pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
     let names = platforms(&settings, &args.platforms)?;
-    let (plan, mut sources, scope) = match &args.file {
-        Some(file) => {
-            let [one] = names.as_slice() else {
-                return Err(Error::Usage(
-                    "--file checks one platform's file: give exactly one --platform".into(),
-                ));
-            };
-            (plan_of_file(file, one)?, Vec::new(), Scope::Rows)
-        }
-        None => {
-            let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-            let rules = crate::pipeline::select_rules(&settings, &owned, &[])?;
-            let g = gather(&settings, &rules, &year)?;
-            let plan = plan_rules(&settings, rules, &g, &year, as_of);
-            (plan, g.timings, Scope::Plan)
-        }
-    };
+    let (plan, mut sources, scope) = the_plan(args, &settings, &names, &year, as_of)?;
     let mut checks = BTreeMap::new();
     let mut files: Vec<(PathBuf, RenderedFile)> = Vec::new();
+    let empty = PlatformPlan::default();
     for name in &names {
-        let (Some(ms), Some(platform)) =
-            (settings.moodle.get(*name), settings.platforms.get(*name))
-        else {
-            continue;
-        };
-        let empty = PlatformPlan::default();
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
-        let mut courses: Vec<String> = pp.enrolments.values().map(|e| e.course.clone()).collect();
-        courses.sort();
-        courses.dedup();
-        let client = Moodle::new(name, ms)?;
-        let t = Instant::now();
-        let now = client.read_courses(&courses)?;
-        sources.push(SourceTiming {
-            source: client.describe(),
-            seconds: t.elapsed().as_secs_f64(),
-            records: now
-                .values()
-                .flatten()
-                .map(|c| c.active.len() + c.inactive.len())
-                .sum(),
-            requests: client.requests(),
-            scope: String::new(),
-            max_shrink: 1.0,
-            asked: false,
-        });
-        let diffs = compare::compare(pp, &now, platform.roles.as_ref(), scope);
-        let mut check = MoodleCheck {
-            differences: diffs.len(),
-            courses: compare::per_course(pp, &now, &diffs),
-            file: format!("{name}/verify.csv"),
-            ..MoodleCheck::default()
-        };
-        for d in &diffs {
-            *check
-                .problems
-                .entry(d.problem.code().to_string())
-                .or_default() += 1;
-        }
+        let (diffs, check, timing) = check_platform(&settings, name, pp, scope)?;
+        sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);
     }
@@ -188,42 +239,12 @@ pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
         moodle: checks,
     };
     summary.warnings.sort();
-    let page = html::render(&html::Page {
-        title: "Moodle now: what differs from the plan",
-        summary: &summary,
-        plan: &plan,
-        previous: None,
-        personal_data: settings.report_personal_data,
-    });
-    let _lock = atomic::DirLock::acquire(&args.out)?;
-    for (dir, f) in &files {
-        atomic::write_all(&args.out, dir, std::slice::from_ref(f), settings.file_mode)?;
-    }
-    let json = summary.to_json()?;
-    let top = [
-        RenderedFile {
-            name: "summary.json".into(),
-            bytes: json.clone().into_bytes(),
-        },
-        page,
-    ];
-    atomic::write_all(&args.out, &args.out, &top, settings.file_mode)?;
+    let json = write(args, &settings, &files, &summary, &plan)?;
     if args.json {
         println!("{}", json.trim_end());
     }
-    let differing: Vec<String> = summary
-        .moodle
-        .iter()
-        .filter(|(_, c)| c.differences > 0)
-        .map(|(n, c)| {
-            format!(
-                "{n}: {} difference(s), see {}",
-                c.differences,
-                args.out.join(&c.file).display()
-            )
-        })
-        .collect();
-    if std::io::stderr().is_terminal() || !differing.is_empty() {
+    let differs = summary.moodle.values().any(|c| c.differences > 0);
+    if std::io::stderr().is_terminal() || differs {
         for (n, c) in &summary.moodle {
             eprintln!(
                 "enrolgen: verify {n}: {} difference(s) in {} course(s)",
@@ -232,9 +253,5 @@ pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
             );
         }
     }
-    Ok(if differing.is_empty() {
-        exit::OK
-    } else {
-        exit::DIFFERS
-    })
+    Ok(if differs { exit::DIFFERS } else { exit::OK })
 }
