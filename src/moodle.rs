@@ -182,6 +182,23 @@ fn numeric_group(value: &str) -> String {
     format!("group '{value}' is purely numeric as PHP reads it (is_numeric): Moodle would take it as a group id and create another group on every import; give the group a name with letters")
 }
 
+/// `enrolperiodN` as enrolgen writes it: whole days above 0 (Moodle reads 0 as the
+/// course's default duration).
+pub fn check_enrolperiod(days: u32) -> Result<(), String> {
+    if days == 0 {
+        return Err("0 means the course's default duration: leave it out instead".into());
+    }
+    Ok(())
+}
+
+/// `enrolstatusN`: 0 (active) or 1 (suspended); Moodle silently ignores anything else.
+pub fn check_enrolstatus(status: u8) -> Result<(), String> {
+    if status > 1 {
+        return Err("must be 0 (active) or 1 (suspended)".into());
+    }
+    Ok(())
+}
+
 /// A username as Moodle's PARAM_USERNAME keeps it, with extended characters off:
 /// lower case letters, digits and `_ - . @`; `guest` is refused.
 pub fn check_username(u: &str) -> Result<(), String> {

@@ -7,34 +7,30 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 
 use crate::cli::AdhocArgs;
-use crate::config;
+use crate::config::{self, Settings};
 use crate::error::{exit, Error};
 use crate::model::{Cohort, CohortSource, EnrolRule};
 use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
 use crate::pipeline::{gather, plan_rules};
+use crate::plan::{Plan, PlatformPlan};
 use crate::template::Template;
 
 const ADHOC_COHORT: &str = "adhoc-students";
 
-pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
-    let mut settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.unwrap_or(today);
-    let year = settings.year.resolve(as_of);
+/// The one rule an ad hoc file stands for, its values checked as the configuration's
+/// are (the same functions, so the same rules). A student list becomes a cohort.
+fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule, Error> {
     let usage = |m: String| Error::Usage(m);
-    let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
-    let d = platform.csv.delimiter;
     let course = args.course.trim().to_string();
     moodle::check_value(Field::Course, &course, d).map_err(|m| usage(format!("--course: {m}")))?;
     let role = args.role.trim().to_string();
     moodle::check_value(Field::Role, &role, d).map_err(|m| usage(format!("--role: {m}")))?;
-    if args.enrolperiod == Some(0) {
-        return Err(usage(
-            "--enrolperiod: give a number of days above 0, or leave it out".into(),
-        ));
+    if let Some(p) = args.enrolperiod {
+        moodle::check_enrolperiod(p).map_err(|m| usage(format!("--enrolperiod: {m}")))?;
     }
-    if args.enrolstatus.is_some_and(|s| s > 1) {
-        return Err(usage("--enrolstatus: 0 (active) or 1 (suspended)".into()));
+    if let Some(s) = args.enrolstatus {
+        moodle::check_enrolstatus(s).map_err(|m| usage(format!("--enrolstatus: {m}")))?;
     }
     let group = match &args.group {
         None => None,
@@ -70,17 +66,27 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         }
         (None, None) => return Err(usage("give --cohort or --students".into())),
     };
-    let rule = EnrolRule {
+    Ok(EnrolRule {
         number: 1,
         cohort,
         platform: args.platform.clone(),
-        courses: vec![course.clone()],
+        courses: vec![course],
         role,
         group,
         enrolperiod: args.enrolperiod,
         enrolstatus: args.enrolstatus,
         enroltimestart: None,
-    };
+    })
+}
+
+pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
+    let mut settings = config::load(&args.config.config)?;
+    let as_of = args.as_of.unwrap_or(today);
+    let year = settings.year.resolve(as_of);
+    let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
+    let d = platform.csv.delimiter;
+    let rule = rule_of(args, &mut settings, d)?;
+    let course = rule.courses.first().cloned().unwrap_or_default();
     let rules = vec![&rule];
     let g = gather(&settings, &rules, &year)?;
     let plan = plan_rules(&settings, rules, &g, &year, as_of);
@@ -121,6 +127,19 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     ));
     files.push(page);
     atomic::write_all(&args.out, &args.out, &files, settings.file_mode)?;
+    tell(args, &course, &stem, &names, &pp, &plan);
+    Ok(exit::OK)
+}
+
+/// What was written, on stderr.
+fn tell(
+    args: &AdhocArgs,
+    course: &str,
+    stem: &str,
+    names: &[String],
+    pp: &PlatformPlan,
+    plan: &Plan,
+) {
     let written = if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()
     } else {
@@ -140,7 +159,6 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     for w in &plan.all_warnings() {
         eprintln!("enrolgen: warning: {w}");
     }
-    Ok(exit::OK)
 }
 
 /// `s` with every character but letters, digits, `-`, `_` and `.` replaced by `_`, and

@@ -645,19 +645,11 @@ impl Checker<'_> {
                 Some(self.group_template(&format!("{key}.group"), &g, &e.cohort, cohort, d)?)
             }
         };
-        if e.enrolperiod == Some(0) {
-            return Err(self.err(
-                &format!("{key}.enrolperiod"),
-                "0 means the course's default duration: leave the key out instead",
-            ));
+        if let Some(p) = e.enrolperiod {
+            moodle::check_enrolperiod(p).map_err(|m| self.err(&format!("{key}.enrolperiod"), m))?;
         }
         if let Some(s) = e.enrolstatus {
-            if s > 1 {
-                return Err(self.err(
-                    &format!("{key}.enrolstatus"),
-                    "must be 0 (active) or 1 (suspended)",
-                ));
-            }
+            moodle::check_enrolstatus(s).map_err(|m| self.err(&format!("{key}.enrolstatus"), m))?;
         }
         let enroltimestart = match e.enroltimestart {
             None => None,
