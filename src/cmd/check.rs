@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use crate::cli::CheckArgs;
-use crate::config::{self, SisSettings};
+use crate::config::{self, Settings, SisSettings};
 use crate::error::{exit, Error};
 use crate::model::{AccountSource, CohortSource};
 use crate::source::accounts::{AccountList, ReadAccountList};
@@ -66,40 +66,58 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     }
     let mut failed = false;
     if let Some(sis_settings) = &s.sis {
-        match sis_settings {
-            SisSettings::Sqlite(p) => {
-                println!("Apogée (SQLite {}):", p.display());
-                match sis::sqlite::Sqlite::open(p) {
-                    Ok(mut b) => {
-                        run_queries(&mut b, &year, &mut failed);
-                        warn_missing_indexes(&b);
-                    }
-                    Err(e) => {
-                        failed = true;
-                        println!("  FAIL  {}", crate::error_chain(&e));
-                    }
-                }
-            }
-            #[cfg(feature = "oracle")]
-            SisSettings::Oracle(o) => {
-                println!("Apogée (Oracle {}):", o.connect);
-                match sis::oracle::Oracle::connect(o) {
-                    Ok(mut b) => run_queries(&mut b, &year, &mut failed),
-                    Err(e) => {
-                        failed = true;
-                        println!("  FAIL  {}", crate::error_chain(&e));
-                    }
-                }
-            }
-            other => match sis::open(other, &s.payment) {
-                Ok(src) => println!("{}: ok", src.describe()),
-                Err(e) => {
-                    failed = true;
-                    println!("  FAIL  {}", crate::error_chain(&e));
-                }
-            },
+        apogee(&s, sis_settings, &year, &mut failed);
+    }
+    directories(&s, &mut failed);
+    account_lists(&s, &mut failed);
+    student_files(&s, &mut failed);
+    for (name, m) in &s.moodle {
+        if !check_moodle(name, m) {
+            failed = true;
         }
     }
+    Ok(if failed { exit::SOURCE } else { exit::OK })
+}
+
+/// Apogée: every query once (SQLite, Oracle), or the extract opened.
+fn apogee(s: &Settings, sis_settings: &SisSettings, year: &str, failed: &mut bool) {
+    match sis_settings {
+        SisSettings::Sqlite(p) => {
+            println!("Apogée (SQLite {}):", p.display());
+            match sis::sqlite::Sqlite::open(p) {
+                Ok(mut b) => {
+                    run_queries(&mut b, year, failed);
+                    warn_missing_indexes(&b);
+                }
+                Err(e) => {
+                    *failed = true;
+                    println!("  FAIL  {}", crate::error_chain(&e));
+                }
+            }
+        }
+        #[cfg(feature = "oracle")]
+        SisSettings::Oracle(o) => {
+            println!("Apogée (Oracle {}):", o.connect);
+            match sis::oracle::Oracle::connect(o) {
+                Ok(mut b) => run_queries(&mut b, year, failed),
+                Err(e) => {
+                    *failed = true;
+                    println!("  FAIL  {}", crate::error_chain(&e));
+                }
+            }
+        }
+        other => match sis::open(other, &s.payment) {
+            Ok(src) => println!("{}: ok", src.describe()),
+            Err(e) => {
+                *failed = true;
+                println!("  FAIL  {}", crate::error_chain(&e));
+            }
+        },
+    }
+}
+
+/// Each directory: bound, and one search.
+fn directories(s: &Settings, failed: &mut bool) {
     for d in s.directories.values() {
         let probe = Wanted {
             student_ids: Default::default(),
@@ -110,11 +128,15 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
         match res {
             Ok(what) => println!("{what}: ok (bound and searched)"),
             Err(e) => {
-                failed = true;
+                *failed = true;
                 println!("directory {}: FAIL  {}", d.name, crate::error_chain(&e));
             }
         }
     }
+}
+
+/// Each platform's own account list, read.
+fn account_lists(s: &Settings, failed: &mut bool) {
     for p in s.platforms.values() {
         if let AccountSource::List(path) = &p.accounts {
             match AccountList::open(path) {
@@ -125,7 +147,7 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
                     l.accounts.len()
                 ),
                 Err(e) => {
-                    failed = true;
+                    *failed = true;
                     println!(
                         "account list of {}: FAIL  {}",
                         p.name,
@@ -135,6 +157,10 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
             }
         }
     }
+}
+
+/// Each student file of a cohort, read.
+fn student_files(s: &Settings, failed: &mut bool) {
     for c in s.cohorts.values() {
         if let CohortSource::StudentFile(path) = &c.source {
             match CsvExtract::open(path) {
@@ -145,18 +171,12 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
                     x.all_students().len()
                 ),
                 Err(e) => {
-                    failed = true;
+                    *failed = true;
                     println!("students of {}: FAIL  {}", c.name, crate::error_chain(&e));
                 }
             }
         }
     }
-    for (name, m) in &s.moodle {
-        if !check_moodle(name, m) {
-            failed = true;
-        }
-    }
-    Ok(if failed { exit::SOURCE } else { exit::OK })
 }
 
 /// Tries a platform's token and lists the functions its service lacks.
