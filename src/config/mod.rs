@@ -623,19 +623,7 @@ impl Checker<'_> {
             ));
         };
         let d = platform.csv.delimiter;
-        let courses: Vec<String> = e
-            .course
-            .into_vec()
-            .into_iter()
-            .map(|c| c.trim().to_string())
-            .collect();
-        if courses.is_empty() {
-            return Err(self.err(&format!("{key}.course"), "list at least one course"));
-        }
-        for c in &courses {
-            moodle::check_value(Field::Course, c, d)
-                .map_err(|m| self.err(&format!("{key}.course"), m))?;
-        }
+        let courses = self.courses(&format!("{key}.course"), e.course.into_vec(), d)?;
         let role = e.role.trim().to_string();
         moodle::check_value(Field::Role, &role, d)
             .map_err(|m| self.err(&format!("{key}.role"), m))?;
@@ -653,14 +641,7 @@ impl Checker<'_> {
         }
         let enroltimestart = match e.enroltimestart {
             None => None,
-            Some(s) => Some(
-                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                    self.err(
-                        &format!("{key}.enroltimestart"),
-                        format!("'{s}' is not a date written YYYY-MM-DD"),
-                    )
-                })?,
-            ),
+            Some(s) => Some(self.date(&format!("{key}.enroltimestart"), &s)?),
         };
         if let CohortSource::Ldap { directory, .. } = &cohort.source {
             let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
@@ -682,6 +663,24 @@ impl Checker<'_> {
             enrolstatus: e.enrolstatus,
             enroltimestart,
         })
+    }
+
+    /// A rule's course shortnames: at least one, each a value Moodle reads as written.
+    fn courses(&self, key: &str, written: Vec<String>, d: u8) -> Result<Vec<String>, ConfigError> {
+        let courses: Vec<String> = written.into_iter().map(|c| c.trim().to_string()).collect();
+        if courses.is_empty() {
+            return Err(self.err(key, "list at least one course"));
+        }
+        for c in &courses {
+            moodle::check_value(Field::Course, c, d).map_err(|m| self.err(key, m))?;
+        }
+        Ok(courses)
+    }
+
+    /// A date written YYYY-MM-DD (Moodle's strtotime would read other forms otherwise).
+    fn date(&self, key: &str, s: &str) -> Result<NaiveDate, ConfigError> {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| self.err(key, format!("'{s}' is not a date written YYYY-MM-DD")))
     }
 
     /// A group template, checked against what its cohort can fill in.
@@ -841,6 +840,50 @@ impl Checker<'_> {
         Ok((Some(sis), payment))
     }
 
+    /// An LDAP directory's connection: URL, TLS, bind, paging, batching.
+    fn ldap(&self, key: &str, l: file::RawLdap) -> Result<LdapSettings, ConfigError> {
+        let lkey = format!("{key}.ldap");
+        if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
+            return Err(self.err(
+                &format!("{lkey}.url"),
+                format!("'{}' is not an ldap:// or ldaps:// URL", l.url),
+            ));
+        }
+        if l.starttls && l.url.starts_with("ldaps://") {
+            return Err(self.err(
+                &format!("{lkey}.starttls"),
+                "StartTLS is for ldap:// URLs; ldaps:// is already TLS",
+            ));
+        }
+        let password = self.secret(&lkey, l.password_env, l.password_file)?;
+        let bind = match (l.bind_dn, password) {
+            (Some(dn), Some(pw)) => Some((dn, pw)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(self.err(
+                    &format!("{lkey}.bind_dn"),
+                    "needs password_env or password_file",
+                ))
+            }
+            (None, Some(_)) => return Err(self.err(&lkey, "a password without bind_dn")),
+        };
+        if l.page_size == Some(0) {
+            return Err(self.err(&format!("{lkey}.page_size"), "must be at least 1"));
+        }
+        Ok(LdapSettings {
+            url: l.url,
+            base: l.base,
+            starttls: l.starttls,
+            bind,
+            page_size: l.page_size.unwrap_or(1000),
+            timeout_s: l.timeout_s.unwrap_or(30),
+            ca_file: l.ca_file.map(|p| self.rel(&p)),
+            tls_insecure_skip_verify: l.tls_insecure_skip_verify,
+            batch_threshold: l.batch_threshold.unwrap_or(2000),
+            batch_size: l.batch_size.unwrap_or(200).max(1),
+        })
+    }
+
     fn directory(&self, name: &str, d: RawDirectory) -> Result<DirectorySettings, ConfigError> {
         let key = format!("directories.{name}");
         let source = match (d.ldif, d.ldap) {
@@ -854,48 +897,7 @@ impl Checker<'_> {
                     "base is for ldif:; an LDAP directory's base goes inside ldap:",
                 ))
             }
-            (None, Some(l)) => {
-                let lkey = format!("{key}.ldap");
-                if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
-                    return Err(self.err(
-                        &format!("{lkey}.url"),
-                        format!("'{}' is not an ldap:// or ldaps:// URL", l.url),
-                    ));
-                }
-                if l.starttls && l.url.starts_with("ldaps://") {
-                    return Err(self.err(
-                        &format!("{lkey}.starttls"),
-                        "StartTLS is for ldap:// URLs; ldaps:// is already TLS",
-                    ));
-                }
-                let password = self.secret(&lkey, l.password_env, l.password_file)?;
-                let bind = match (l.bind_dn, password) {
-                    (Some(dn), Some(pw)) => Some((dn, pw)),
-                    (None, None) => None,
-                    (Some(_), None) => {
-                        return Err(self.err(
-                            &format!("{lkey}.bind_dn"),
-                            "needs password_env or password_file",
-                        ))
-                    }
-                    (None, Some(_)) => return Err(self.err(&lkey, "a password without bind_dn")),
-                };
-                if l.page_size == Some(0) {
-                    return Err(self.err(&format!("{lkey}.page_size"), "must be at least 1"));
-                }
-                DirectorySource::Ldap(LdapSettings {
-                    url: l.url,
-                    base: l.base,
-                    starttls: l.starttls,
-                    bind,
-                    page_size: l.page_size.unwrap_or(1000),
-                    timeout_s: l.timeout_s.unwrap_or(30),
-                    ca_file: l.ca_file.map(|p| self.rel(&p)),
-                    tls_insecure_skip_verify: l.tls_insecure_skip_verify,
-                    batch_threshold: l.batch_threshold.unwrap_or(2000),
-                    batch_size: l.batch_size.unwrap_or(200).max(1),
-                })
-            }
+            (None, Some(l)) => DirectorySource::Ldap(self.ldap(&key, l)?),
             _ => return Err(self.err(&key, "give exactly one of ldif: or ldap:")),
         };
         let filter = match d.filter {
