@@ -129,29 +129,37 @@ pub fn delimiter_name(d: u8) -> String {
     }
 }
 
+/// What any cell of a file written without quotes must be: no surrounding spaces
+/// (Moodle trims them), no delimiter, no quote, no line break. `what` names the cell
+/// in the message. The writer applies it to every cell as a last guard.
+pub fn check_cell(what: &str, value: &str, delimiter: u8) -> Result<(), String> {
+    if value.trim() != value {
+        return Err(format!("{what} '{value}' has surrounding spaces"));
+    }
+    if value.as_bytes().contains(&delimiter) {
+        return Err(format!(
+            "{what} '{value}' contains the delimiter {}; the file is written without quotes",
+            delimiter_name(delimiter)
+        ));
+    }
+    if value.contains('"') {
+        return Err(format!(
+            "{what} '{value}' contains a quote character, which the import procedure forbids"
+        ));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(format!("{what} contains a line break"));
+    }
+    Ok(())
+}
+
 /// Checks one value that is about to be written (already trimmed).
 /// The error says, in plain words, why Moodle would refuse or misread it.
 pub fn check_value(field: Field, value: &str, delimiter: u8) -> Result<(), String> {
     if value.is_empty() {
         return Err(format!("{field} is empty"));
     }
-    if value.trim() != value {
-        return Err(format!("{field} '{value}' has surrounding spaces"));
-    }
-    if value.as_bytes().contains(&delimiter) {
-        return Err(format!(
-            "{field} '{value}' contains the delimiter {}; the file is written without quotes",
-            delimiter_name(delimiter)
-        ));
-    }
-    if value.contains('"') {
-        return Err(format!(
-            "{field} '{value}' contains a quote character, which the import procedure forbids"
-        ));
-    }
-    if value.contains(['\r', '\n']) {
-        return Err(format!("{field} contains a line break"));
-    }
+    check_cell(&field.to_string(), value, delimiter)?;
     if let Some(c) = invisible_char(value) {
         return Err(format!(
             "{field} '{}' contains the invisible or control character U+{:04X}",
@@ -608,6 +616,28 @@ fn check_row(
     }
 }
 
+/// `roleN`: a role the platform has (when its roles are known), written in lower case.
+fn check_role(line: usize, n: usize, role: &str, opts: &LintOptions, found: &mut Found) {
+    if !role.is_empty() {
+        match &opts.roles {
+            Some(roles) if !roles.contains(role) && !role.bytes().all(|b| b.is_ascii_digit()) => {
+                let hint = roles
+                    .iter()
+                    .find(|r| r.eq_ignore_ascii_case(role))
+                    .map(|r| format!(" (role names are case-sensitive: did you mean '{r}'?)"))
+                    .unwrap_or_default();
+                found.push(line, Severity::Error, format!("role{n} '{role}' does not exist on the platform{hint}"));
+            }
+            None if role.chars().any(char::is_uppercase) => found.push(
+                line,
+                Severity::Warning,
+                format!("role{n} '{role}' has upper-case letters: role shortnames are case-sensitive ('student', not 'Student')"),
+            ),
+            _ => {}
+        }
+    }
+}
+
 /// The cells of enrolment `n` on a row; false when course`n` is empty (nothing to
 /// enrol).
 fn check_enrolment<'a>(
@@ -637,24 +667,7 @@ fn check_enrolment<'a>(
         return false;
     }
     let role = get("role");
-    if !role.is_empty() {
-        match &opts.roles {
-            Some(roles) if !roles.contains(role) && !role.bytes().all(|b| b.is_ascii_digit()) => {
-                let hint = roles
-                    .iter()
-                    .find(|r| r.eq_ignore_ascii_case(role))
-                    .map(|r| format!(" (role names are case-sensitive: did you mean '{r}'?)"))
-                    .unwrap_or_default();
-                found.push(line, Severity::Error, format!("role{n} '{role}' does not exist on the platform{hint}"));
-            }
-            None if role.chars().any(char::is_uppercase) => found.push(
-                line,
-                Severity::Warning,
-                format!("role{n} '{role}' has upper-case letters: role shortnames are case-sensitive ('student', not 'Student')"),
-            ),
-            _ => {}
-        }
-    }
+    check_role(line, n, role, opts, found);
     for (p, v) in [("course", course), ("role", role), ("group", get("group"))] {
         if let Some(c) = invisible_char(v) {
             found.push(

@@ -105,47 +105,17 @@ pub fn render<'a>(
         };
         w.write_record(&header).map_err(fail)?;
         for (row_no, (user, ss)) in chunk.iter().enumerate() {
-            let mut record: Vec<Cow<'_, str>> = Vec::with_capacity(header.len());
-            record.push(Cow::Borrowed(user));
-            for n in 0..width {
-                let s = ss.get(n);
-                let text = |f: for<'s> fn(&Slot<'s>) -> &'s str| Cow::Borrowed(s.map_or("", f));
-                let num = |v: Option<String>| v.map_or(Cow::Borrowed(""), Cow::Owned);
-                record.push(text(|s| s.course));
-                record.push(text(|s| s.role));
-                if cols.group {
-                    record.push(text(|s| s.group));
-                }
-                if cols.enrolperiod {
-                    record.push(num(s.and_then(|s| s.enrolperiod).map(|p| p.to_string())));
-                }
-                if cols.enrolstatus {
-                    record.push(num(s.and_then(|s| s.enrolstatus).map(|p| p.to_string())));
-                }
-                if cols.enroltimestart {
-                    record.push(num(s
-                        .and_then(|s| s.enroltimestart)
-                        .map(|d| d.format("%Y-%m-%d").to_string())));
-                }
-            }
+            let record = record(user, ss, width, cols);
             // The planner checked every value; this guards the file itself.
-            for v in &record {
-                if v.as_bytes().contains(&format.delimiter)
-                    || v.contains(['"', '\r', '\n'])
-                    || v.trim() != *v
-                {
-                    return Err(OutputError::Unsafe {
-                        file: name.display().to_string(),
-                        row: row_no + 2,
-                        message: format!("value '{v}' cannot be written without quotes"),
-                    });
-                }
-            }
-            if let Err(m) = moodle::check_username(user) {
+            let unsafe_cell = record
+                .iter()
+                .find_map(|v| moodle::check_cell("value", v, format.delimiter).err())
+                .or_else(|| moodle::check_username(user).err());
+            if let Some(message) = unsafe_cell {
                 return Err(OutputError::Unsafe {
                     file: name.display().to_string(),
                     row: row_no + 2,
-                    message: m,
+                    message,
                 });
             }
             w.write_record(record.iter().map(|c| c.as_bytes()))
@@ -158,6 +128,34 @@ pub fn render<'a>(
         files.push(RenderedFile { name, bytes });
     }
     Ok(files)
+}
+
+/// One row's cells: the username, then each enrolment's columns (empty when the row
+/// has fewer enrolments than the widest).
+fn record<'a>(user: &'a str, ss: &'a [Slot<'a>], width: usize, cols: Columns) -> Vec<Cow<'a, str>> {
+    let mut record: Vec<Cow<'_, str>> = vec![Cow::Borrowed(user)];
+    for n in 0..width {
+        let s = ss.get(n);
+        let text = |f: for<'s> fn(&Slot<'s>) -> &'s str| Cow::Borrowed(s.map_or("", f));
+        let num = |v: Option<String>| v.map_or(Cow::Borrowed(""), Cow::Owned);
+        record.push(text(|s| s.course));
+        record.push(text(|s| s.role));
+        if cols.group {
+            record.push(text(|s| s.group));
+        }
+        if cols.enrolperiod {
+            record.push(num(s.and_then(|s| s.enrolperiod).map(|p| p.to_string())));
+        }
+        if cols.enrolstatus {
+            record.push(num(s.and_then(|s| s.enrolstatus).map(|p| p.to_string())));
+        }
+        if cols.enroltimestart {
+            record.push(num(s
+                .and_then(|s| s.enroltimestart)
+                .map(|d| d.format("%Y-%m-%d").to_string())));
+        }
+    }
+    record
 }
 
 fn header(width: usize, cols: Columns) -> Vec<String> {
