@@ -143,13 +143,33 @@ pub fn status(acc: &Account, as_of: NaiveDate) -> Status {
     if worst.rank == Rank::Active {
         return Status::Active;
     }
+    let mut detail = describe(acc, worst);
+    if verdicts
+        .iter()
+        .any(|v| v.rank != worst.rank || v.ended != worst.ended)
+    {
+        let said: Vec<String> = verdicts
+            .iter()
+            .map(|v| format!("{} says {}", v.value.attribute, v.word()))
+            .collect();
+        detail.push_str(&format!(" — {}: the stricter wins", said.join(", ")));
+    }
+    if worst.rank == Rank::NotYet {
+        Status::NotYet(detail)
+    } else {
+        Status::Inactive(detail)
+    }
+}
+
+/// Why the account cannot be used now, in words, from its strictest verdict.
+fn describe(acc: &Account, worst: &Verdict) -> String {
     let r = worst.reading;
     let sub = r
         .sub_state
         .as_deref()
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
-    let mut detail = match (worst.rank, worst.ended) {
+    match (worst.rank, worst.ended) {
         (_, true) => format!(
             "account {} is inactive in {}: its state {}{sub} ended on {} ({})",
             acc.dn,
@@ -181,21 +201,6 @@ pub fn status(acc: &Account, as_of: NaiveDate) -> Status {
             }
             d
         }
-    };
-    if verdicts
-        .iter()
-        .any(|v| v.rank != worst.rank || v.ended != worst.ended)
-    {
-        let said: Vec<String> = verdicts
-            .iter()
-            .map(|v| format!("{} says {}", v.value.attribute, v.word()))
-            .collect();
-        detail.push_str(&format!(" — {}: the stricter wins", said.join(", ")));
-    }
-    if worst.rank == Rank::NotYet {
-        Status::NotYet(detail)
-    } else {
-        Status::Inactive(detail)
     }
 }
 
