@@ -172,6 +172,12 @@ pub fn verify(
             waiting.push(w.clone());
         }
     }
+    stray_file(dir, platform, state).map_err(fail)?;
+    Ok(waiting)
+}
+
+/// An upload file in outbox/ that the state does not know (made or copied by hand).
+fn stray_file(dir: &Path, platform: &str, state: &DeltaState) -> Result<(), String> {
     // States of enrolgen 0.1 record no files (nor their platform): nothing to compare.
     if state.platform.is_some() {
         let known: std::collections::BTreeSet<&str> =
@@ -180,14 +186,14 @@ pub fn verify(
             .into_iter()
             .find(|n| !known.contains(n.as_str()))
         {
-            return Err(fail(format!(
+            return Err(format!(
                 "{OUTBOX}/{stray} was not written by enrolgen (or not by the run this state records): \
                  an administrator could import it without enrolgen knowing. Move it out of {OUTBOX}/, \
                  or start again with --full"
-            )));
+            ));
         }
     }
-    Ok(waiting)
+    Ok(())
 }
 
 /// Reads `dir/state.json`; `None` before the first delta run.

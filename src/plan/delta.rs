@@ -267,22 +267,12 @@ fn suspend_vanished(
             list.len(),
             before.get(course).copied().unwrap_or(list.len()),
         );
-        let why = if over(n, total, limits.ratio) {
-            Some(format!(
-                "{n} of {total} enrolments ({:.0}%), above max_suspend_ratio {:.0}% and max_suspend_count {}",
-                100.0 * n as f64 / total as f64,
-                limits.ratio * 100.0,
-                limits.count
-            ))
-        } else if platform_over {
-            Some(format!(
-                "{n} here, {platform_gone} of the platform's {platform_total} enrolments in all ({:.0}%), above max_suspend_platform_ratio {:.0}%",
-                100.0 * platform_gone as f64 / platform_total.max(1) as f64,
-                limits.platform_ratio * 100.0
-            ))
-        } else {
-            None
-        };
+        let why = hold_reason(
+            n,
+            total,
+            limits,
+            platform_over.then_some((platform_gone, platform_total)),
+        );
         if let Some(why) = why.filter(|_| !accept.covers(course)) {
             d.held.push(Held {
                 course: course.to_string(),
@@ -319,6 +309,37 @@ fn suspend_vanished(
                 },
             );
         }
+    }
+}
+
+/// More than `limits.count` and more than `ratio` of `total`.
+fn over(limits: &SuspendLimits, n: usize, total: usize, ratio: f64) -> bool {
+    n > limits.count && n as f64 > ratio * total as f64
+}
+
+/// Why a course's `n` suspensions (of `total`) are held back, if they are: its own
+/// limit, or the platform's (`platform`: all suspensions and enrolments, when over).
+fn hold_reason(
+    n: usize,
+    total: usize,
+    limits: &SuspendLimits,
+    platform: Option<(usize, usize)>,
+) -> Option<String> {
+    if over(limits, n, total, limits.ratio) {
+        Some(format!(
+            "{n} of {total} enrolments ({:.0}%), above max_suspend_ratio {:.0}% and max_suspend_count {}",
+            100.0 * n as f64 / total as f64,
+            limits.ratio * 100.0,
+            limits.count
+        ))
+    } else if let Some((platform_gone, platform_total)) = platform {
+        Some(format!(
+            "{n} here, {platform_gone} of the platform's {platform_total} enrolments in all ({:.0}%), above max_suspend_platform_ratio {:.0}%",
+            100.0 * platform_gone as f64 / platform_total.max(1) as f64,
+            limits.platform_ratio * 100.0
+        ))
+    } else {
+        None
     }
 }
 
