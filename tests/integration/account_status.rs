@@ -227,17 +227,9 @@ fn explain_shows_the_state_its_dates_and_its_attribute() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     directory_with_states(&t.path().join("demo"));
-    let r = enrolgen(
-        t.path(),
-        &[
-            "explain",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-            "21000011",
-        ],
-    );
+    let r = cmd(t.path(), "explain", cfg.to_str().unwrap())
+        .args(&["21000011"])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains(

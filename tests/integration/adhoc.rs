@@ -7,14 +7,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     let c = cfg.to_str().unwrap();
-    let r = enrolgen(
-        t.path(),
-        &[
-            "adhoc",
-            "-c",
-            c,
-            "--as-of",
-            AS_OF,
+    let r = cmd(t.path(), "adhoc", c)
+        .args(&[
             "--platform",
             "ecampus",
             "--course",
@@ -25,8 +19,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
             "psy-l1-td",
             "--group",
             "Soutien {group}",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("adhoc/ecampus-PSY-L1-SOUTIEN.csv")).unwrap();
     assert!(f.starts_with("username;course1;role1;group1\n21000001;PSY-L1-SOUTIEN;student;\n21000004;PSY-L1-SOUTIEN;student;Soutien TD2\n"), "{f}");
@@ -38,14 +32,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
     );
 
     std::fs::write(t.path().join("liste.csv"), "student_id;name;group\n21000151;Ana;Atelier A\n21000154;Bob;Atelier B\n21000162;Sans compte;Atelier A\n").unwrap();
-    let r = enrolgen(
-        t.path(),
-        &[
-            "adhoc",
-            "-c",
-            c,
-            "--as-of",
-            AS_OF,
+    let r = cmd(t.path(), "adhoc", c)
+        .args(&[
             "--platform",
             "collegium",
             "--course",
@@ -60,8 +48,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
             "30",
             "--out",
             "x",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Collégium's rules: students need a 'sante' cohort tag, which an ad hoc list has not.
     let left =
@@ -70,14 +58,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
         left.contains("rule_not_met,PASS-ATELIER,student,21000151"),
         "{left}"
     );
-    let r = enrolgen(
-        t.path(),
-        &[
-            "adhoc",
-            "-c",
-            c,
-            "--as-of",
-            AS_OF,
+    let r = cmd(t.path(), "adhoc", c)
+        .args(&[
             "--platform",
             "ecampus",
             "--course",
@@ -92,8 +74,8 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
             "30",
             "--out",
             "y",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = std::fs::read_to_string(t.path().join("y/ecampus-PASS-ATELIER.csv")).unwrap();
     assert_eq!(f, "username;course1;role1;group1;enrolperiod1\n21000151;PASS-ATELIER;student;Atelier A;30\n21000154;PASS-ATELIER;student;Atelier B;30\n");

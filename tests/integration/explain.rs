@@ -6,17 +6,9 @@ use super::util::*;
 fn explain_lists_enrolments_and_reasons() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
-    let r = enrolgen(
-        t.path(),
-        &[
-            "explain",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-            "21000004",
-        ],
-    );
+    let r = cmd(t.path(), "explain", cfg.to_str().unwrap())
+        .args(&["21000004"])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
@@ -25,17 +17,9 @@ fn explain_lists_enrolments_and_reasons() {
          supannRessourceEtat: {COMPTE}A — active\n  on 2026-11-24: active\nPlanned:\n  ecampus: PSY-L1-METHODO as student (username 21000004) — rule #3 (cohort psy-l1)\n  \
          ecampus: PSY-L1-STATS as student (username 21000004), group TD2, 300 days, status 0 — rule #1, #2 (cohort psy-l1, psy-l1-td)\n"
     );
-    let r = enrolgen(
-        t.path(),
-        &[
-            "explain",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-            "21000043",
-        ],
-    );
+    let r = cmd(t.path(), "explain", cfg.to_str().unwrap())
+        .args(&["21000043"])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains("Planned: nothing\nNot enrolled:\n"),

@@ -87,17 +87,9 @@ fn two_accounts_claiming_one_student_number_enrol_nobody() {
     let html = read(t.path(), "out/report.html");
     assert!(html.contains("platform ecampus: 1 ambiguous identity"));
     // explain names both accounts and the reason.
-    let e = enrolgen(
-        t.path(),
-        &[
-            "explain",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-            "21000004",
-        ],
-    );
+    let e = cmd(t.path(), "explain", cfg.to_str().unwrap())
+        .args(&["21000004"])
+        .run();
     assert!(
         e.stdout
             .contains("Account uid=aa-impostor,ou=people,dc=unicaen,dc=fr")

@@ -134,6 +134,32 @@ pub fn run_args<'a>(cfg: &'a Path, out: &'a str) -> [&'a str; 7] {
     ]
 }
 
+/// A test's command line: `enrolgen SUB -c CFG --as-of AS_OF`, then more arguments.
+pub struct Cmd<'a> {
+    dir: &'a Path,
+    args: Vec<String>,
+}
+
+/// `enrolgen SUB -c CFG --as-of AS_OF` in `dir`; add arguments with `args`, then `run`.
+pub fn cmd<'a>(dir: &'a Path, sub: &str, cfg: &str) -> Cmd<'a> {
+    let args = [sub, "-c", cfg, "--as-of", AS_OF]
+        .map(String::from)
+        .to_vec();
+    Cmd { dir, args }
+}
+
+impl Cmd<'_> {
+    pub fn args(mut self, more: &[&str]) -> Self {
+        self.args.extend(more.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn run(self) -> Out {
+        let refs: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        enrolgen(self.dir, &refs)
+    }
+}
+
 /// Runs `run_args(cfg, out)` in `dir`.
 pub fn run_config(dir: &Path, cfg: &Path, out: &str) -> Out {
     run_with(dir, cfg, out, &[])
@@ -141,9 +167,10 @@ pub fn run_config(dir: &Path, cfg: &Path, out: &str) -> Out {
 
 /// Runs `run_args(cfg, out)` and more flags in `dir`.
 pub fn run_with(dir: &Path, cfg: &Path, out: &str, extra: &[&str]) -> Out {
-    let mut args = run_args(cfg, out).to_vec();
-    args.extend_from_slice(extra);
-    enrolgen(dir, &args)
+    cmd(dir, "run", cfg.to_str().unwrap())
+        .args(&["--out", out])
+        .args(extra)
+        .run()
 }
 
 /// A good run, then a `--delta` run, into `dir/out`: the tree then holds upload files,
@@ -197,25 +224,18 @@ pub fn use_ldap(cfg: &Path, url: &str, extra: &str) {
 /// `adhoc -c CFG --as-of AS_OF --platform ecampus --course COURSE --role student
 /// --cohort psy-l1 --out OUT`, with `extra` arguments.
 pub fn adhoc_psy(dir: &Path, cfg: &Path, course: &str, out: &str, extra: &[&str]) -> Out {
-    let mut args = vec![
-        "adhoc",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-        "--platform",
-        "ecampus",
-        "--course",
-        course,
-        "--role",
-        "student",
-        "--cohort",
-        "psy-l1",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    enrolgen(dir, &args)
+    cmd(dir, "adhoc", cfg.to_str().unwrap())
+        .args(&[
+            "--platform",
+            "ecampus",
+            "--course",
+            course,
+            "--role",
+            "student",
+        ])
+        .args(&["--cohort", "psy-l1", "--out", out])
+        .args(extra)
+        .run()
 }
 
 /// Everything under `out` (files and their bytes) but the lock.
