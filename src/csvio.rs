@@ -67,7 +67,7 @@ pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
 
 /// A CSV writer for files people open (reports): `delimiter`, lines ended by `\n`,
 /// quotes only where a value needs them.
-pub fn writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
+fn writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .delimiter(delimiter)
         .terminator(csv::Terminator::Any(b'\n'))

@@ -43,7 +43,6 @@ pub struct Moodle {
     agent: ureq::Agent,
     parallel: usize,
     requests: AtomicUsize,
-    seconds: Mutex<f64>,
     /// `ENROLGEN_RECORD_MOODLE=DIR`: every answer is appended to DIR/answers.jsonl
     /// with its function and parameters (never the token), for the tests that
     /// replay a real Moodle (tests/fixtures/moodle/README.md).
@@ -103,7 +102,6 @@ impl Moodle {
             agent: ureq::Agent::new_with_config(config),
             parallel: s.parallel.max(1),
             requests: AtomicUsize::new(0),
-            seconds: Mutex::new(0.0),
             record,
         })
     }
@@ -115,11 +113,6 @@ impl Moodle {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Time spent waiting for answers, summed over the requests in flight.
-    pub fn seconds(&self) -> f64 {
-        self.seconds.lock().map_or(0.0, |s| *s)
     }
 
     /// Calls one function; Moodle's errors (HTTP 200 with an `exception`) become
@@ -160,9 +153,11 @@ impl Moodle {
                     transport(&e)
                 ))
             })?;
-        if let Ok(mut s) = self.seconds.lock() {
-            *s += started.elapsed().as_secs_f64();
-        }
+        tracing::debug!(
+            function,
+            seconds = started.elapsed().as_secs_f64(),
+            "web service answered"
+        );
         if let Some(r) = &self.record {
             let params: BTreeMap<&str, &str> = params
                 .iter()
