@@ -69,8 +69,7 @@ fn batched_ldap_lookup_gives_the_same_files_as_ldif() {
     };
     let t = tempfile::tempdir().unwrap();
     let expected = ldif_reference(t.path());
-    let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), ", batch_threshold: 100000, batch_size: 40");
+    let cfg = ldap_demo(t.path(), &s, ", batch_threshold: 100000, batch_size: 40");
     let r = run_config(t.path(), &cfg, "out");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_same_files(&outputs(&t.path().join("out")), &expected);
@@ -124,10 +123,9 @@ fn starttls_with_the_test_ca_works() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(
-        &cfg,
-        &s.url(),
+    let cfg = ldap_demo(
+        t.path(),
+        &s,
         &format!(", starttls: true, ca_file: \"{}\"", s.ca.display()),
     );
     let r = run_config(t.path(), &cfg, "out");
@@ -140,10 +138,9 @@ fn wrong_password_names_the_server_and_hides_the_password() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(
-        &cfg,
-        &s.url(),
+    let cfg = ldap_demo(
+        t.path(),
+        &s,
         &format!(", bind_dn: \"{ADMIN_DN}\", password_file: pw"),
     );
     std::fs::write(t.path().join("demo/pw"), format!("{ADMIN_PW}\n")).unwrap();
@@ -167,8 +164,7 @@ fn server_stopped_before_the_run_changes_nothing() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), "");
+    let cfg = ldap_demo(t.path(), &s, "");
     prime(t.path(), &cfg);
     s.stop();
     assert_fails_unchanged(
@@ -270,8 +266,7 @@ fn missing_base_is_named() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), "");
+    let cfg = ldap_demo(t.path(), &s, "");
     edit(
         &cfg,
         "base: \"ou=people,dc=unicaen,dc=fr\"",
@@ -298,8 +293,7 @@ fn filter_values_are_escaped() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), "");
+    let cfg = ldap_demo(t.path(), &s, "");
     edit(
         &cfg,
         "usernames: [toto211, MartinP, dupontm]",
@@ -325,8 +319,7 @@ fn check_binds_and_searches_each_directory() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(&cfg, &s.url(), "");
+    let cfg = ldap_demo(t.path(), &s, "");
     let r = enrolgen(t.path(), &["check", "-c", cfg.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -532,10 +525,9 @@ fn passwords_never_appear_in_any_output_at_any_log_level() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    use_ldap(
-        &cfg,
-        &s.url(),
+    let cfg = ldap_demo(
+        t.path(),
+        &s,
         &format!(", bind_dn: \"{ADMIN_DN}\", password_env: ENROLGEN_TEST_LDAP_PW"),
     );
     let c = cfg.to_str().unwrap();

@@ -205,6 +205,14 @@ pub fn assert_fails_unchanged(dir: &Path, cfg: &Path, code: i32, needles: &[&str
     stderr
 }
 
+/// The demo copied into `dir` with both directories on `slapd` (extra `ldap:` keys
+/// in `extra`): the start of every LDAP test.
+pub fn ldap_demo(dir: &Path, slapd: &crate::slapd::Slapd, extra: &str) -> PathBuf {
+    let cfg = copy_demo(dir);
+    use_ldap(&cfg, &slapd.url(), extra);
+    cfg
+}
+
 /// Points the copied demo's directories at slapd with extra `ldap:` keys.
 pub fn use_ldap(cfg: &Path, url: &str, extra: &str) {
     edit(
