@@ -84,27 +84,12 @@ fn files_are_0640_whatever_the_umask() {
     let cfg = copy_demo(t.path());
     let c = cfg.to_str().unwrap();
     for (umask, out) in [("000", "open"), ("077", "closed")] {
-        let r = sh_run(
-            t.path(),
-            &format!("umask {umask}"),
-            &["run", "-c", c, "--out", out, "--as-of", AS_OF],
-        );
+        let r = sh_run(t.path(), &format!("umask {umask}"), &run_argv(c, out, &[]));
         assert_eq!(r.code, 0, "{}", r.stderr);
         let r = sh_run(
             t.path(),
             &format!("umask {umask}"),
-            &[
-                "run",
-                "-c",
-                c,
-                "--out",
-                out,
-                "--as-of",
-                AS_OF,
-                "--delta",
-                "--platform",
-                "prelude",
-            ],
+            &run_argv(c, out, &["--delta", "--platform", "prelude"]),
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         let m = modes(&t.path().join(out));
@@ -124,11 +109,7 @@ fn files_are_0640_whatever_the_umask() {
     // As configured.
     let text = std::fs::read_to_string(&cfg).unwrap() + "file_mode: \"0600\"\n";
     std::fs::write(&cfg, text).unwrap();
-    let r = sh_run(
-        t.path(),
-        "umask 000",
-        &["run", "-c", c, "--out", "private", "--as-of", AS_OF],
-    );
+    let r = sh_run(t.path(), "umask 000", &run_argv(c, "private", &[]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let m = modes(&t.path().join("private"));
     assert_eq!(m.get("ecampus/ecampus.csv"), Some(&0o600), "{m:?}");
@@ -358,10 +339,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
     let cfg = large(t.path());
     let c = cfg.to_str().unwrap();
     let started = Instant::now();
-    let r = enrolgen(
-        t.path(),
-        &["run", "-c", c, "--out", "ref", "--as-of", AS_OF],
-    );
+    let r = enrolgen(t.path(), &run_argv(c, "ref", &[]));
     let full = started.elapsed();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let reference = outputs(&t.path().join("ref"));
@@ -385,7 +363,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
             break;
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_enrolgen"))
-            .args(["run", "-c", c, "--out", "out", "--as-of", AS_OF, "-q"])
+            .args(run_argv(c, "out", &["-q"]))
             .current_dir(t.path())
             .spawn()
             .unwrap();
@@ -422,10 +400,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
         "no kill landed while files were written"
     );
     // The next run is not blocked by the dead run's lock, and cleans up after it.
-    let r = enrolgen(
-        t.path(),
-        &["run", "-c", c, "--out", "out", "--as-of", AS_OF],
-    );
+    let r = enrolgen(t.path(), &run_argv(c, "out", &[]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(temporaries(&out), Vec::<String>::new());
     assert_eq!(outputs(&out), reference);
@@ -503,18 +478,7 @@ fn no_name_in_the_configuration_or_the_command_writes_outside_out() {
             .replace("platform: prelude,", &format!("platform: {bad},"));
         let p = t.path().join("demo/bad.yaml");
         std::fs::write(&p, text).unwrap();
-        let r = enrolgen(
-            t.path(),
-            &[
-                "run",
-                "-c",
-                p.to_str().unwrap(),
-                "--out",
-                "o2",
-                "--as-of",
-                AS_OF,
-            ],
-        );
+        let r = enrolgen(t.path(), &run_argv(p.to_str().unwrap(), "o2", &[]));
         assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
         assert!(
             r.stderr
@@ -577,7 +541,7 @@ fn a_full_filesystem_changes_nothing() {
     let out = fs.0.join("out");
     let o = out.to_str().unwrap();
     for extra in [&[][..], &["--delta"][..]] {
-        let mut args = vec!["run", "-c", c, "--out", o, "--as-of", AS_OF];
+        let mut args = run_argv(c, o, &[]);
         args.extend_from_slice(extra);
         let r = enrolgen(t.path(), &args);
         assert_eq!(r.code, 0, "{}", r.stderr);

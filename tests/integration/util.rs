@@ -160,6 +160,14 @@ impl Cmd<'_> {
     }
 }
 
+/// `run -c CFG --out OUT --as-of AS_OF` and more, for tests that run the binary their
+/// own way (in a shell with a limit, or spawned to be killed).
+pub fn run_argv<'a>(cfg: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["run", "-c", cfg, "--out", out, "--as-of", AS_OF];
+    v.extend_from_slice(extra);
+    v
+}
+
 /// Runs `run_args(cfg, out)` in `dir`.
 pub fn run_config(dir: &Path, cfg: &Path, out: &str) -> Out {
     run_with(dir, cfg, out, &[])
