@@ -11,18 +11,9 @@ fn demo_run_matches_expected_files() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     let out = t.path().join("out");
-    let r = enrolgen(
-        t.path(),
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-        ],
-    );
+    let r = cmd(t.path(), "run", cfg.to_str().unwrap())
+        .args(&["--out", out.to_str().unwrap()])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.is_empty(),
@@ -44,18 +35,9 @@ fn same_as_of_gives_byte_identical_files() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     for o in ["a", "b"] {
-        let r = enrolgen(
-            t.path(),
-            &[
-                "run",
-                "-c",
-                cfg.to_str().unwrap(),
-                "--out",
-                o,
-                "--as-of",
-                AS_OF,
-            ],
-        );
+        let r = cmd(t.path(), "run", cfg.to_str().unwrap())
+            .args(&["--out", o])
+            .run();
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let (a, b) = (outputs(&t.path().join("a")), outputs(&t.path().join("b")));
