@@ -104,14 +104,13 @@ fn write_report(
     settings: &Settings,
     summary: &Summary,
     plan: &Plan,
-    mode: Mode,
+    previous: Option<&report::PreviousRun>,
 ) -> Result<(), Error> {
-    let previous = report::previous_courses(&args.out);
     let page = html::render(&html::Page {
-        title: mode.title(),
+        title: mode(args).title(),
         summary,
         plan,
-        previous: previous.as_ref(),
+        previous: previous.map(|p| &p.courses),
         personal_data: settings.report_personal_data,
     });
     let json = RenderedFile {
@@ -178,10 +177,13 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     let _lock = lock(args)?;
     let g = read_sources(&settings, &rules, &year, !verbosity.quiet)?;
     // Before anything is written: a source that shrank stops the run.
-    let mut warnings = pipeline::shrink::guard(&args.out, &g.timings, args.accept_shrink)?;
+    // The previous run, read once: its sources for the guard, its courses for the report.
+    let previous = report::previous_run(&args.out);
+    let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
     let mut plan = pipeline::plan_rules(&settings, rules, &g, &year, as_of);
     let accept = accepted(args);
     let delta_run = DeltaRun {
+        limits: &settings.suspend_limits,
         mode,
         as_of,
         accept: &accept,
@@ -192,14 +194,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         let Some(pp) = plan.platforms.get(&pf.name) else {
             continue;
         };
-        let (s, d) = files::stage(
-            &args.out,
-            &pf,
-            pp,
-            &delta_run,
-            &settings.suspend_limits,
-            &mut warnings,
-        )?;
+        let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
         platforms.insert(pf.name.clone(), files::summarize(pp, &pf, &s, d));
         staged.push(s);
     }
@@ -220,7 +215,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         files::print(&staged);
     } else {
         files::write(&args.out, &staged, settings.file_mode)?;
-        write_report(args, &settings, &summary, &plan, mode)?;
+        write_report(args, &settings, &summary, &plan, previous.as_ref())?;
     }
     tell(args, &summary, verbosity)?;
     Ok(exit_code(&settings, &summary))

@@ -326,15 +326,11 @@ impl Checker<'_> {
         for (i, e) in raw.enrol.into_iter().enumerate() {
             rules.push(self.rule(i, e, &cohorts, &platforms)?);
         }
-        if let Some(r) = raw.max_left_out_ratio {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(self.err("max_left_out_ratio", "must be between 0 and 1"));
-            }
-        }
+        self.ratio("max_left_out_ratio", raw.max_left_out_ratio)?;
         let file_mode = self.file_mode(raw.file_mode.as_deref())?;
         let max_shrink = ShrinkLimits {
-            default: self.shrink("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
-            apogee: self.shrink("apogee.max_shrink", apogee_shrink)?,
+            default: self.ratio("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
+            apogee: self.ratio("apogee.max_shrink", apogee_shrink)?,
         };
         Ok(Settings {
             file: self.path.to_path_buf(),
@@ -745,18 +741,14 @@ impl Checker<'_> {
 
     /// The caps of nightly suspensions (defaults: 10% and 3 per course, 5% per platform).
     fn suspend_limits(&self, raw: &RawConfig) -> Result<crate::model::SuspendLimits, ConfigError> {
-        let ratio = |key: &str, v: Option<f64>, default: f64| match v {
-            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
-            v => Ok(v.unwrap_or(default)),
-        };
         Ok(crate::model::SuspendLimits {
-            ratio: ratio("max_suspend_ratio", raw.max_suspend_ratio, 0.1)?,
+            ratio: self
+                .ratio("max_suspend_ratio", raw.max_suspend_ratio)?
+                .unwrap_or(0.1),
             count: raw.max_suspend_count.unwrap_or(3),
-            platform_ratio: ratio(
-                "max_suspend_platform_ratio",
-                raw.max_suspend_platform_ratio,
-                0.05,
-            )?,
+            platform_ratio: self
+                .ratio("max_suspend_platform_ratio", raw.max_suspend_platform_ratio)?
+                .unwrap_or(0.05),
         })
     }
 
@@ -791,12 +783,10 @@ impl Checker<'_> {
         })
     }
 
-    fn shrink(&self, key: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    /// A share, when given: between 0 and 1.
+    fn ratio(&self, key: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
         match v {
-            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(
-                key,
-                "must be between 0 and 1 (the share a source's count may fall by; 1 turns the check off)",
-            )),
+            Some(r) if !(0.0..=1.0).contains(&r) => Err(self.err(key, "must be between 0 and 1")),
             v => Ok(v),
         }
     }
@@ -923,7 +913,7 @@ impl Checker<'_> {
         let attr = |v: Option<String>, default: &str| {
             v.unwrap_or_else(|| default.to_string()).to_lowercase()
         };
-        let max_shrink = self.shrink(&format!("{key}.max_shrink"), d.max_shrink)?;
+        let max_shrink = self.ratio(&format!("{key}.max_shrink"), d.max_shrink)?;
         Ok(DirectorySettings {
             name: name.to_string(),
             source,

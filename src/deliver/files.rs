@@ -38,10 +38,12 @@ impl Mode {
     }
 }
 
-/// What the run asks of the delta: its day and the suspensions accepted.
+/// What the run asks of the delta: its day, the suspension caps and the suspensions
+/// accepted.
 pub struct DeltaRun<'a> {
     pub mode: Mode,
     pub as_of: NaiveDate,
+    pub limits: &'a crate::model::SuspendLimits,
     pub accept: &'a delta::Accept,
 }
 
@@ -109,7 +111,6 @@ pub fn stage(
     pf: &PlatformFiles,
     pp: &PlatformPlan,
     run: &DeltaRun<'_>,
-    limits: &crate::model::SuspendLimits,
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, Option<DeltaSummary>), Error> {
     if run.mode == Mode::Snapshot {
@@ -125,7 +126,7 @@ pub fn stage(
         };
         return Ok((staged, None));
     }
-    let (s, d) = stage_outbox(out, pf, pp, run, limits, warnings)?;
+    let (s, d) = stage_outbox(out, pf, pp, run, warnings)?;
     Ok((s, Some(d)))
 }
 
@@ -207,12 +208,11 @@ fn stage_outbox(
     pf: &PlatformFiles,
     pp: &PlatformPlan,
     run: &DeltaRun<'_>,
-    limits: &crate::model::SuspendLimits,
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
     let mut base = base(&dir, &pf.name, run)?;
-    let d = delta::delta(&base.rows, &pp.enrolments, limits, run.accept);
+    let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
     let mut summary = delta_summary(&d);
     let mut outbox_files = Vec::new();

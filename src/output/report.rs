@@ -240,29 +240,25 @@ pub fn platform_summary(pp: &PlatformPlan, files: &[RenderedFile]) -> PlatformSu
     s
 }
 
-/// The previous (non-dry) run's as-of date and sources, when summary.json has them.
-pub fn previous_sources(out: &std::path::Path) -> Option<(String, Vec<PreviousSource>)> {
+/// What the previous (non-dry) run left in `out/summary.json`: its as-of date, its
+/// sources' counts (the shrink guard compares with them) and its enrolments per
+/// course and platform (the report compares with them). `None` when there is none
+/// or it cannot be read: both comparisons are then left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousRun {
+    pub as_of: String,
+    pub sources: Vec<PreviousSource>,
+    pub courses: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+pub fn previous_run(out: &std::path::Path) -> Option<PreviousRun> {
     #[derive(serde::Deserialize)]
     struct Previous {
         as_of: String,
         dry_run: bool,
+        #[serde(default)]
         sources: Vec<PreviousSource>,
-    }
-    let bytes = std::fs::read(out.join("summary.json")).ok()?;
-    let p: Previous = serde_json::from_slice(&bytes).ok()?;
-    (!p.dry_run).then_some((p.as_of, p.sources))
-}
-
-/// Enrolments per course and platform of the run that wrote `out/summary.json`
-/// before this one, for the report's comparison; `None` when there is none (or it
-/// cannot be read: the comparison is then left out, nothing else depends on it).
-pub fn previous_courses(
-    out: &std::path::Path,
-) -> Option<BTreeMap<String, BTreeMap<String, usize>>> {
-    #[derive(serde::Deserialize)]
-    struct Previous {
         platforms: BTreeMap<String, PreviousPlatform>,
-        dry_run: bool,
     }
     #[derive(serde::Deserialize)]
     struct PreviousPlatform {
@@ -270,11 +266,14 @@ pub fn previous_courses(
     }
     let bytes = std::fs::read(out.join("summary.json")).ok()?;
     let p: Previous = serde_json::from_slice(&bytes).ok()?;
-    (!p.dry_run).then(|| {
-        p.platforms
+    (!p.dry_run).then(|| PreviousRun {
+        as_of: p.as_of,
+        sources: p.sources,
+        courses: p
+            .platforms
             .into_iter()
             .map(|(k, v)| (k, v.courses))
-            .collect()
+            .collect(),
     })
 }
 

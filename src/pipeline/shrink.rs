@@ -5,18 +5,14 @@
 
 use crate::model::{PreviousSource, SourceTiming};
 
-/// Compares the sources with the previous run's (its summary.json in `out`). A source
-/// that shrank stops the run, unless `accept`: then the warnings to give instead.
+/// Compares the sources with the previous run's. A source that shrank stops the
+/// run, unless `accept`: then the warnings to give instead.
 pub fn guard(
-    out: &std::path::Path,
+    previous: Option<&crate::output::report::PreviousRun>,
     current: &[SourceTiming],
     accept: bool,
 ) -> Result<Vec<String>, crate::error::Error> {
-    let previous = crate::output::report::previous_sources(out);
-    let shrunk = check(
-        current,
-        previous.as_ref().map_or(&[][..], |(_, s)| s.as_slice()),
-    );
+    let shrunk = check(current, previous.map_or(&[][..], |p| p.sources.as_slice()));
     if shrunk.is_empty() {
         return Ok(Vec::new());
     }
@@ -27,7 +23,7 @@ pub fn guard(
             .collect());
     }
     let when = previous
-        .map(|(d, _)| format!(" (previous run: as of {d})"))
+        .map(|p| format!(" (previous run: as of {})", p.as_of))
         .unwrap_or_default();
     Err(crate::error::Error::Refused(format!(
         "{}{when}. A source cut short looks like this. Nothing was written: check the source, \

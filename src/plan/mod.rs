@@ -8,7 +8,6 @@ mod index;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Not;
 
 use chrono::NaiveDate;
 
@@ -333,7 +332,7 @@ fn one_account<'a>(
             return Err((Reason::AmbiguousAccount, username, ambiguous(&key, many)));
         }
     };
-    if acc.other_usernames.is_empty().not() {
+    if !acc.other_usernames.is_empty() {
         let names: Vec<&str> = acc.all_usernames().collect();
         let detail = format!(
             "account {} ({}) has several usernames: {}",
