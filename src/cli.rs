@@ -45,9 +45,10 @@ pub enum Command {
         after_help = "Examples:\n  enrolgen explain -c enrolgen.yaml 21000004\n  enrolgen explain -c enrolgen.yaml martinp --as-of 2026-11-24"
     )]
     Explain(ExplainArgs),
-    /// One upload file for one course, from a cohort of the config or a CSV of student numbers.
+    /// One upload file on demand: from a requester's sheet (several courses and roles),
+    /// or for courses and one role from a cohort of the config or a CSV of student numbers.
     #[command(
-        after_help = "Examples:\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --cohort psy-l1\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --students liste.csv --group \"Soutien {group}\""
+        after_help = "Examples:\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --sheet demande.xlsx\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --course PSY-L1-TUTORAT --role student --cohort psy-l1\n  enrolgen adhoc -c enrolgen.yaml --platform ecampus --course PSY-L1-SOUTIEN --role student --students liste.csv --group \"Soutien {group}\""
     )]
     Adhoc(AdhocArgs),
     /// Compare what Moodle holds (read through its REST web services) with the plan, or
@@ -56,8 +57,10 @@ pub enum Command {
         after_help = "Examples:\n  enrolgen verify -c enrolgen.yaml --out verify\n  enrolgen verify -c enrolgen.yaml --platform ecampus --file out/ecampus-PSY-SOUTIEN.csv --out verify\n\nExit codes: 0 Moodle holds what was planned · 6 differences (see verify.csv) · 2 configuration · 3 Moodle or a source could not be read"
     )]
     Verify(VerifyArgs),
-    /// Write a commented starter configuration.
-    #[command(after_help = "Example:\n  enrolgen init /etc/enrolgen")]
+    /// Write a commented starter configuration, or a requester's sheet template.
+    #[command(
+        after_help = "Examples:\n  enrolgen init /etc/enrolgen\n  enrolgen init -c enrolgen.yaml --sheet demande.xlsx"
+    )]
     Init(InitArgs),
     /// Print a shell completion script.
     #[command(
@@ -189,12 +192,17 @@ pub struct AdhocArgs {
     pub config: ConfigArg,
     #[arg(long, value_name = "P")]
     pub platform: String,
-    /// The course shortname (case-sensitive).
-    #[arg(long)]
-    pub course: String,
+    /// A requester's sheet (.xlsx, .xls, .ods or .csv): username or student number,
+    /// then course1, role1, group1, enrolperiod1, enrolstatus1, enroltimestart1,
+    /// course2 … (wide), or a row per enrolment (long).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["course", "role", "group", "enrolperiod", "enrolstatus", "cohort", "students"])]
+    pub sheet: Option<PathBuf>,
+    /// A course shortname (case-sensitive); repeat for several courses.
+    #[arg(long, required_unless_present = "sheet")]
+    pub course: Vec<String>,
     /// The role shortname (case-sensitive).
-    #[arg(long)]
-    pub role: String,
+    #[arg(long, required_unless_present = "sheet")]
+    pub role: Option<String>,
     /// A group name; may use {group} with --students FILE having a group column.
     #[arg(long)]
     pub group: Option<String>,
@@ -209,12 +217,16 @@ pub struct AdhocArgs {
         long,
         value_name = "C",
         conflicts_with = "students",
-        required_unless_present = "students"
+        required_unless_present_any = ["students", "sheet"]
     )]
     pub cohort: Option<String>,
     /// A CSV of student numbers (column student_id; optional name, group).
     #[arg(long, value_name = "FILE")]
     pub students: Option<PathBuf>,
+    /// A cohort tag the people of --students or --sheet have (repeatable), for the
+    /// platform rules that ask for one (e.g. sante on Collégium).
+    #[arg(long = "tag", value_name = "T", conflicts_with = "cohort")]
+    pub tags: Vec<String>,
     /// Output directory.
     #[arg(long, default_value = "adhoc")]
     pub out: PathBuf,
@@ -227,4 +239,11 @@ pub struct InitArgs {
     /// Where to write enrolgen.yaml.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Write a requester's sheet template (.xlsx) instead, with the roles of each
+    /// platform of the configuration (-c) when it exists.
+    #[arg(long, value_name = "FILE.xlsx")]
+    pub sheet: Option<PathBuf>,
+    /// The configuration whose platforms and roles the template lists.
+    #[arg(short, long, env = "ENROLGEN_CONFIG", default_value = "enrolgen.yaml")]
+    pub config: PathBuf,
 }

@@ -26,6 +26,54 @@ pub struct Student {
     pub groups: Vec<ApogeeGroup>,
 }
 
+impl Student {
+    /// A student known only by their number (a requester's sheet), not from Apogée.
+    pub fn numbered(cod_etu: &str) -> Student {
+        Student {
+            cod_ind: String::new(),
+            cod_etu: Some(cod_etu.to_string()),
+            name: String::new(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// What a spreadsheet cell held, when its text alone would hide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    Text,
+    /// A number stored as a number: its text has no useless `.0`.
+    Number,
+    /// A date stored as a date: its text is `YYYY-MM-DD`.
+    Date,
+    /// A formula that failed (`#REF!`, `#N/A` …): the text is the error.
+    Error,
+}
+
+/// One cell of a requester's sheet, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetCell {
+    pub text: String,
+    pub kind: CellKind,
+}
+
+impl SheetCell {
+    pub fn text(s: impl Into<String>) -> SheetCell {
+        SheetCell {
+            text: s.into(),
+            kind: CellKind::Text,
+        }
+    }
+}
+
+/// One row of a requester's sheet: its number as the spreadsheet shows it (1-based)
+/// and its cells from column A.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetRow {
+    pub number: usize,
+    pub cells: Vec<SheetCell>,
+}
+
 /// An Apogée group (GROUPE) a student is assigned to for the year.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApogeeGroup {
@@ -143,6 +191,8 @@ pub enum CohortSource {
     },
     /// Students listed in a CSV extract (student_id[, name, group]).
     StudentFile(PathBuf),
+    /// Student numbers given on the command line's sheet (`adhoc --sheet`).
+    StudentNumbers(Vec<String>),
 }
 
 /// A cohort key in Apogée: étape + version (the year is the run's), optionally an

@@ -95,6 +95,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// A name taken as written, braces included (a requester's sheet has no
+    /// placeholders).
+    pub fn literal(s: &str) -> Template {
+        Template {
+            parts: vec![Part::Text(s.to_string())],
+        }
+    }
+
     pub fn uses(&self, var: Var) -> bool {
         self.parts.contains(&Part::Var(var))
     }

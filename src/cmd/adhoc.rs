@@ -1,30 +1,44 @@
-//! `enrolgen adhoc`: one upload file for one complementary course, from a cohort of
-//! the configuration or a spreadsheet of student numbers, without editing the
-//! mapping. Same sources, rules, validation and report as `run`.
+//! `enrolgen adhoc`: one upload file on demand, without editing the mapping: from a
+//! requester's sheet (several courses and roles, a row per person or per enrolment),
+//! or for courses and one role from a cohort of the configuration or a list of
+//! student numbers. Same sources, rules, validation and report as `run`.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
 use crate::cli::AdhocArgs;
 use crate::config::{self, Settings};
 use crate::error::{exit, Error};
-use crate::model::{Cohort, CohortSource, EnrolRule};
+use crate::model::{AccountSource, Cohort, CohortSource, EnrolRule, Platform};
 use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
-use crate::pipeline::{gather, plan_rules};
-use crate::plan::{Plan, PlatformPlan};
+use crate::pipeline::{gather, plan_rules, Gathered};
+use crate::plan::{sheet, Plan, PlatformPlan};
+use crate::source::sheet as sheet_source;
 use crate::template::Template;
 
 const ADHOC_COHORT: &str = "adhoc-students";
 
-/// The one rule an ad hoc file stands for, its values checked as the configuration's
-/// are (the same functions, so the same rules). A student list becomes a cohort.
+/// The one rule a command-line request stands for, its values checked as the
+/// configuration's are (the same functions, so the same rules). A student list
+/// becomes a cohort.
 fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule, Error> {
     let usage = |m: String| Error::Usage(m);
-    let course = args.course.trim().to_string();
-    moodle::check_value(Field::Course, &course, d).map_err(|m| usage(format!("--course: {m}")))?;
-    let role = args.role.trim().to_string();
+    let mut courses = Vec::new();
+    for c in &args.course {
+        let course = c.trim().to_string();
+        moodle::check_value(Field::Course, &course, d)
+            .map_err(|m| usage(format!("--course {course}: {m}")))?;
+        if !courses.contains(&course) {
+            courses.push(course);
+        }
+    }
+    if courses.is_empty() {
+        return Err(usage("give --course (or --sheet)".into()));
+    }
+    let role = args.role.as_deref().unwrap_or_default().trim().to_string();
     moodle::check_value(Field::Role, &role, d).map_err(|m| usage(format!("--role: {m}")))?;
     if let Some(p) = args.enrolperiod {
         moodle::check_enrolperiod(p).map_err(|m| usage(format!("--enrolperiod: {m}")))?;
@@ -59,18 +73,18 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
                 Cohort {
                     name: ADHOC_COHORT.into(),
                     source: CohortSource::StudentFile(file.clone()),
-                    tags: Default::default(),
+                    tags: args.tags.iter().cloned().collect(),
                 },
             );
             ADHOC_COHORT.to_string()
         }
-        (None, None) => return Err(usage("give --cohort or --students".into())),
+        (None, None) => return Err(usage("give --cohort, --students or --sheet".into())),
     };
     Ok(EnrolRule {
         number: 1,
         cohort,
         platform: args.platform.clone(),
-        courses: vec![course],
+        courses,
         role,
         group,
         enrolperiod: args.enrolperiod,
@@ -85,18 +99,43 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let year = settings.year.resolve(as_of);
     let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;
-    let rule = rule_of(args, &mut settings, d)?;
-    let course = rule.courses.first().cloned().unwrap_or_default();
-    let rules = vec![&rule];
-    let g = gather(&settings, &rules, &year)?;
-    let plan = plan_rules(&settings, rules, &g, &year, as_of);
+    let (rules, parsed, stem, title) = match &args.sheet {
+        Some(path) => {
+            let (rules, parsed) = sheet_rules(args, path, &mut settings, &platform)?;
+            let stem = format!("{}-{}", args.platform, file_name_part(&file_stem(path)));
+            let title = format!("On-demand file: {} on {}", path.display(), args.platform);
+            (rules, Some(parsed), stem, title)
+        }
+        None => {
+            let rule = rule_of(args, &mut settings, d)?;
+            let first = rule.courses.first().cloned().unwrap_or_default();
+            // A course shortname may hold '/' or '..': the file name keeps only safe
+            // characters.
+            let mut stem = format!("{}-{}", args.platform, file_name_part(&first));
+            if rule.courses.len() > 1 {
+                stem.push_str(&format!("-and-{}-more", rule.courses.len() - 1));
+            }
+            let title = format!(
+                "On-demand file: {} on {}",
+                rule.courses.join(", "),
+                args.platform
+            );
+            (vec![rule], None, stem, title)
+        }
+    };
+    let refs: Vec<&EnrolRule> = rules.iter().collect();
+    let g = gather(&settings, &refs, &year)?;
+    let mut plan = plan_rules(&settings, refs, &g, &year, as_of);
+    if let Some(parsed) = &parsed {
+        let pp = plan.platforms.entry(args.platform.clone()).or_default();
+        sheet::locate(parsed, pp, |id| usernames_of(&platform, &g, id));
+        plan.warnings.extend(parsed.warnings.iter().cloned());
+    }
     let pp = plan
         .platforms
         .get(&args.platform)
         .cloned()
         .unwrap_or_default();
-    // A course shortname may hold '/' or '..': the file name keeps only safe characters.
-    let stem = format!("{}-{}", args.platform, file_name_part(&course));
     let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
     let summary = report::Summary {
@@ -110,7 +149,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         moodle: Default::default(),
     };
     let mut page = html::render(&html::Page {
-        title: &format!("On-demand file: {course} on {}", args.platform),
+        title: &title,
         summary: &summary,
         plan: &plan,
         previous: None,
@@ -127,19 +166,65 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     ));
     files.push(page);
     atomic::write_all(&args.out, &args.out, &files, settings.file_mode)?;
-    tell(args, &course, &stem, &names, &pp, &plan);
+    tell(args, &stem, &names, &pp, &plan);
     Ok(exit::OK)
 }
 
-/// What was written, on stderr.
-fn tell(
+/// The rules of a requester's sheet, its rows' mistakes kept for the report. The
+/// courses the configuration knows on the platform serve the case suggestions.
+fn sheet_rules(
     args: &AdhocArgs,
-    course: &str,
-    stem: &str,
-    names: &[String],
-    pp: &PlatformPlan,
-    plan: &Plan,
-) {
+    path: &Path,
+    settings: &mut Settings,
+    platform: &Platform,
+) -> Result<(Vec<EnrolRule>, sheet::Parsed), Error> {
+    let rows = sheet_source::read(path)?;
+    let known_courses: BTreeSet<String> = settings
+        .rules
+        .iter()
+        .filter(|r| r.platform == args.platform)
+        .flat_map(|r| r.courses.iter().cloned())
+        .collect();
+    let ctx = sheet::Context {
+        platform,
+        known_courses: &known_courses,
+    };
+    let parsed = sheet::parse(&rows.rows, &ctx)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let tags: BTreeSet<String> = args.tags.iter().cloned().collect();
+    let (cohorts, rules) = sheet::rules(&parsed, &args.platform, &tags);
+    for c in cohorts {
+        settings.cohorts.insert(c.name.clone(), c);
+    }
+    Ok((rules, parsed))
+}
+
+/// The usernames of the one account a student number finds on the platform.
+fn usernames_of(platform: &Platform, g: &Gathered, id: &str) -> Option<Vec<String>> {
+    match &platform.accounts {
+        AccountSource::Directories(dirs) => {
+            let found: Vec<_> = dirs
+                .iter()
+                .filter_map(|d| g.directories.get(d))
+                .flat_map(|d| d.with_student_id(id))
+                .collect();
+            match found.as_slice() {
+                [one] => Some(one.all_usernames().map(str::to_string).collect()),
+                _ => None,
+            }
+        }
+        AccountSource::List(_) => Some(vec![id.to_string()]),
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sheet".into())
+}
+
+/// What was written, on stderr.
+fn tell(args: &AdhocArgs, stem: &str, names: &[String], pp: &PlatformPlan, plan: &Plan) {
     let written = if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()
     } else {
@@ -150,7 +235,7 @@ fn tell(
             .join(", ")
     };
     eprintln!(
-        "{course}: {} enrolment(s), {written}; {} left out (see {}, or open {})",
+        "{stem}: {} enrolment(s), {written}; {} left out (see {}, or open {})",
         pp.enrolments.len(),
         pp.left_out.len(),
         args.out.join(format!("{stem}-left-out.csv")).display(),

@@ -3,12 +3,17 @@
 use std::path::Path;
 
 use crate::cli::InitArgs;
+use crate::config;
 use crate::error::{exit, Error};
-use crate::output::{atomic, RenderedFile};
+use crate::output::{atomic, sheet_template, RenderedFile};
+use crate::plan::sheet::STANDARD_ROLES;
 
 pub const REFERENCE: &str = include_str!("../../config/enrolgen.yaml");
 
 pub fn run(args: &InitArgs) -> Result<u8, Error> {
+    if let Some(path) = &args.sheet {
+        return sheet(args, path);
+    }
     let target = args.dir.join("enrolgen.yaml");
     if target.exists() {
         return Err(Error::Usage(format!(
@@ -29,6 +34,66 @@ pub fn run(args: &InitArgs) -> Result<u8, Error> {
         "wrote {}: edit it, then run 'enrolgen check -c {}'",
         target.display(),
         target.display()
+    );
+    Ok(exit::OK)
+}
+
+/// `init --sheet FILE.xlsx`: the requester's template, listing the roles of each
+/// platform of the configuration, or Moodle's standard roles without one.
+fn sheet(args: &InitArgs, path: &Path) -> Result<u8, Error> {
+    if path.exists() {
+        return Err(Error::Usage(format!(
+            "{} already exists; not overwriting it",
+            path.display()
+        )));
+    }
+    let standard = || STANDARD_ROLES.iter().map(|r| r.to_string()).collect();
+    let platforms: Vec<(String, Vec<String>)> = if args.config.exists() {
+        let settings = config::load(&args.config)?;
+        settings
+            .platforms
+            .values()
+            .map(|p| {
+                let roles = p
+                    .roles
+                    .as_ref()
+                    .map_or_else(standard, |r| r.iter().cloned().collect());
+                (p.name.clone(), roles)
+            })
+            .collect()
+    } else {
+        vec![("(any)".to_string(), standard())]
+    };
+    let bytes = sheet_template::render(&platforms)?;
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            },
+            n,
+        ),
+        _ => {
+            return Err(Error::Usage(format!(
+                "--sheet {}: not a file name",
+                path.display()
+            )))
+        }
+    };
+    atomic::write_all(
+        dir,
+        dir,
+        &[RenderedFile {
+            name: name.into(),
+            bytes,
+        }],
+        atomic::DEFAULT_FILE_MODE,
+    )?;
+    eprintln!(
+        "wrote {}: requesters fill it in (one row per person, or per enrolment); then 'enrolgen adhoc --platform P --sheet {}'",
+        path.display(),
+        path.display()
     );
     Ok(exit::OK)
 }

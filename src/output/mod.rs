@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod html;
 pub mod outbox;
 pub mod report;
+pub mod sheet_template;
 pub mod upload;
 
 use std::path::PathBuf;

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::filter::Filter;
-use crate::model::{AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming};
+use crate::model::{
+    AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming, Student,
+};
 use crate::plan::AccountIndex;
 use crate::source::accounts::{AccountList, ReadAccountList};
 use crate::source::directory::{self, Wanted};
@@ -129,6 +131,10 @@ fn lists_of_people(
                     c.to_string(),
                     us.iter().cloned().map(Member::Username).collect(),
                 );
+            }
+            Some(CohortSource::StudentNumbers(ids)) => {
+                let students = ids.iter().map(|id| Member::Student(Student::numbered(id)));
+                g.members.insert(c.to_string(), students.collect());
             }
             Some(CohortSource::StudentFile(path)) => {
                 let t = Instant::now();

@@ -45,7 +45,7 @@ fn student(ind: &str, etu: Option<&str>, groups: &[&str]) -> Member {
     })
 }
 
-fn platform(min_age: u32) -> Platform {
+pub(super) fn platform(min_age: u32) -> Platform {
     Platform {
         name: "ecampus".into(),
         accounts: AccountSource::Directories(vec!["unicaen".into()]),

@@ -1,10 +1,11 @@
 //! The edges that read the world: Apogée (SQLite, Oracle, CSV extract), directories
-//! (LDAP, LDIF) and platform account lists. Each adapter turns rows and entries into
+//! (LDAP, LDIF), platform account lists, Moodle and requesters' sheets. Each adapter turns rows and entries into
 //! domain types; nothing past this module sees a row or an entry.
 
 pub mod accounts;
 pub mod directory;
 pub mod moodle;
+pub mod sheet;
 pub mod sis;
 
 use std::path::PathBuf;

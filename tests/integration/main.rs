@@ -20,6 +20,7 @@ mod nightly;
 mod oracle_live;
 mod report;
 mod run;
+mod sheet;
 mod slapd;
 mod sql;
 mod util;
