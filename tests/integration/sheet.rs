@@ -318,3 +318,30 @@ fn the_template_lists_each_platforms_roles_and_reads_back_empty() {
     let r = enrolgen(t.path(), &["init", "-c", c, "--sheet", "demande.xlsx"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn a_long_sheet_is_split_by_max_rows_as_in_a_run() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let c = cfg.to_str().unwrap();
+    // Ecampus writes at most 150 rows per file (long layout: a row per enrolment).
+    let mut sheet = String::from("student_id;course;role\n");
+    for i in 1..=151 {
+        sheet.push_str(&format!("21000001;ATELIER-{i:03};student\n"));
+    }
+    std::fs::write(t.path().join("long.csv"), sheet).unwrap();
+    let r = adhoc_sheet(t.path(), c, "long.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = std::fs::read_to_string(t.path().join("out/ecampus-long.csv")).unwrap();
+    let second = std::fs::read_to_string(t.path().join("out/ecampus-long-002.csv")).unwrap();
+    assert_eq!(first.lines().count(), 151);
+    assert_eq!(
+        second,
+        "username;course1;role1\n21000001;ATELIER-151;student\n"
+    );
+    let import = std::fs::read_to_string(t.path().join("out/IMPORT.txt")).unwrap();
+    assert!(
+        import.contains("ecampus-long.csv") && import.contains("ecampus-long-002.csv"),
+        "{import}"
+    );
+}
