@@ -30,7 +30,7 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
     for c in &args.course {
         let course = c.trim().to_string();
         moodle::check_value(Field::Course, &course, d)
-            .map_err(|m| usage(format!("--course {course}: {m}")))?;
+            .map_err(|m| usage(format!("--course: {m}")))?;
         if !courses.contains(&course) {
             courses.push(course);
         }
