@@ -388,6 +388,8 @@ pub struct LeftOut {
 /// One user enrolled in a course, as Moodle lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnrolledUser {
+    /// Moodle's user id.
+    pub id: u64,
     pub roles: BTreeSet<String>,
     pub groups: BTreeSet<String>,
 }
@@ -400,6 +402,20 @@ pub struct CourseNow {
     pub active: BTreeMap<String, EnrolledUser>,
     /// Users enrolled but not active now (suspended, or dates not in force).
     pub inactive: BTreeMap<String, EnrolledUser>,
+    /// The course's groups, name → id (read only to apply a plan).
+    pub groups: BTreeMap<String, u64>,
+    /// The role ids seen on its users, shortname → id.
+    pub role_ids: BTreeMap<String, u64>,
+}
+
+impl CourseNow {
+    /// A user enrolled in the course, and whether the enrolment is active now.
+    pub fn user(&self, username: &str) -> Option<(&EnrolledUser, bool)> {
+        self.active
+            .get(username)
+            .map(|u| (u, true))
+            .or_else(|| self.inactive.get(username).map(|u| (u, false)))
+    }
 }
 
 /// The courses asked for, by shortname; `None` when Moodle has no such course.

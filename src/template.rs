@@ -103,6 +103,27 @@ impl Template {
         }
     }
 
+    /// Whether `name` is one this template can produce: its text parts as written, each
+    /// placeholder standing for at least one character.
+    pub fn matches(&self, name: &str) -> bool {
+        fn rest(parts: &[Part], name: &str) -> bool {
+            match parts.split_first() {
+                None => name.is_empty(),
+                Some((Part::Text(t), more)) => {
+                    name.strip_prefix(t.as_str()).is_some_and(|n| rest(more, n))
+                }
+                Some((Part::Var(_), more)) => name
+                    .char_indices()
+                    .skip(1)
+                    .map(|(i, _)| i)
+                    .chain([name.len()])
+                    .filter(|i| *i > 0)
+                    .any(|i| rest(more, &name[i..])),
+            }
+        }
+        rest(&self.parts, name)
+    }
+
     pub fn uses(&self, var: Var) -> bool {
         self.parts.contains(&Part::Var(var))
     }
@@ -148,6 +169,20 @@ impl fmt::Display for Template {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_template_matches_the_names_it_produces() {
+        let t = Template::parse("TD {group} {year}").unwrap();
+        assert!(t.matches("TD 1 2026"));
+        assert!(t.matches("TD A B 2026"));
+        assert!(!t.matches("TD  2026"));
+        assert!(!t.matches("TP 1 2026"));
+        assert!(Template::parse("{group}").unwrap().matches("x"));
+        assert!(!Template::parse("{group}").unwrap().matches(""));
+        assert!(Template::literal("Soutien").matches("Soutien"));
+        assert!(!Template::literal("Soutien").matches("Soutien A"));
+    }
+
     use super::*;
 
     #[test]

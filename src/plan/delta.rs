@@ -110,7 +110,7 @@ pub enum Accept {
 }
 
 impl Accept {
-    fn covers(&self, course: &str) -> bool {
+    pub(crate) fn covers(&self, course: &str) -> bool {
         match self {
             Accept::None => false,
             Accept::All => true,
@@ -319,7 +319,7 @@ fn over(limits: &SuspendLimits, n: usize, total: usize, ratio: f64) -> bool {
 
 /// Why a course's `n` suspensions (of `total`) are held back, if they are: its own
 /// limit, or the platform's (`platform`: all suspensions and enrolments, when over).
-fn hold_reason(
+pub(crate) fn hold_reason(
     n: usize,
     total: usize,
     limits: &SuspendLimits,

@@ -6,6 +6,7 @@ pub mod account_status;
 pub mod delta;
 mod index;
 pub mod sheet;
+pub mod sync;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -251,6 +251,7 @@ mod tests {
 
     fn user(roles: &[&str], groups: &[&str]) -> EnrolledUser {
         EnrolledUser {
+            id: 0,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }
@@ -291,6 +292,7 @@ mod tests {
                 id: 2,
                 active: [("a".to_string(), user(&["student"], &["G1", "Other"]))].into(),
                 inactive: Default::default(),
+                ..Default::default()
             }),
         )]
         .into();
@@ -319,6 +321,7 @@ mod tests {
                     ]
                     .into(),
                     inactive: [("b".to_string(), user(&["student"], &["G1"]))].into(),
+                    ..Default::default()
                 }),
             ),
             ("NOPE".to_string(), None),

@@ -253,14 +253,16 @@ impl Moodle {
             .map(|c| c.id))
     }
 
-    /// The users enrolled in a course: active now, or not.
+    /// The users enrolled in a course: active now, or not; and the ids of the roles
+    /// they hold.
     pub fn enrolled(
         &self,
         course_id: u64,
         active: bool,
-    ) -> Result<BTreeMap<String, EnrolledUser>, SourceError> {
+    ) -> Result<(BTreeMap<String, EnrolledUser>, BTreeMap<String, u64>), SourceError> {
         #[derive(Deserialize)]
         struct User {
+            id: u64,
             username: String,
             #[serde(default)]
             roles: Vec<Role>,
@@ -270,6 +272,7 @@ impl Moodle {
         }
         #[derive(Deserialize)]
         struct Role {
+            roleid: u64,
             shortname: String,
         }
         #[derive(Deserialize)]
@@ -293,21 +296,31 @@ impl Moodle {
             ],
         )?;
         let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        let mut role_ids = BTreeMap::new();
         let out = users
             .into_iter()
             .map(|u| {
+                for r in &u.roles {
+                    role_ids.insert(r.shortname.clone(), r.roleid);
+                }
                 let user = EnrolledUser {
+                    id: u.id,
                     roles: u.roles.into_iter().map(|r| r.shortname).collect(),
                     groups: u.groups.into_iter().map(|g| g.name).collect(),
                 };
                 (u.username, user)
             })
             .collect();
-        Ok(out)
+        Ok((out, role_ids))
     }
 
     /// Reads every course, `parallel` requests at a time; the first error stops it.
-    pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+    /// `with_groups`: also each course's groups (to apply a plan).
+    pub fn read_courses(
+        &self,
+        shortnames: &[String],
+        with_groups: bool,
+    ) -> Result<MoodleNow, SourceError> {
         let next = Mutex::new(shortnames.iter());
         let found: Mutex<Vec<(String, Option<CourseNow>)>> = Mutex::new(Vec::new());
         let error: Mutex<Option<SourceError>> = Mutex::new(None);
@@ -320,7 +333,7 @@ impl Moodle {
                     let Some(name) = next.lock().ok().and_then(|mut it| it.next().cloned()) else {
                         return;
                     };
-                    match self.read_course(&name) {
+                    match self.read_course(&name, with_groups) {
                         Ok(c) => {
                             if let Ok(mut f) = found.lock() {
                                 f.push((name, c));
@@ -342,14 +355,41 @@ impl Moodle {
         Ok(found.into_inner().unwrap_or_default().into_iter().collect())
     }
 
-    fn read_course(&self, shortname: &str) -> Result<Option<CourseNow>, SourceError> {
+    /// A course's groups, name → id.
+    pub fn course_groups(&self, course_id: u64) -> Result<BTreeMap<String, u64>, SourceError> {
+        #[derive(Deserialize)]
+        struct Group {
+            id: u64,
+            name: String,
+        }
+        let f = "core_group_get_course_groups";
+        let v = self.call(f, &[p("courseid", &course_id.to_string())])?;
+        let groups: Vec<Group> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
+    }
+
+    fn read_course(
+        &self,
+        shortname: &str,
+        with_groups: bool,
+    ) -> Result<Option<CourseNow>, SourceError> {
         let Some(id) = self.course_id(shortname)? else {
             return Ok(None);
         };
+        let (active, mut role_ids) = self.enrolled(id, true)?;
+        let (inactive, more) = self.enrolled(id, false)?;
+        role_ids.extend(more);
+        let groups = if with_groups {
+            self.course_groups(id)?
+        } else {
+            BTreeMap::new()
+        };
         Ok(Some(CourseNow {
             id,
-            active: self.enrolled(id, true)?,
-            inactive: self.enrolled(id, false)?,
+            active,
+            inactive,
+            groups,
+            role_ids,
         }))
     }
 }

@@ -1,0 +1,688 @@
+//! The web-service channel's core: from the plan, what Moodle holds and what
+//! enrolgen did before (its state), the operations that bring Moodle to the plan.
+//! Pure: no I/O, no clock; times are computed from the as-of day in the site's zone.
+//!
+//! What it changes, and what it never touches:
+//! - people planned and not enrolled are enrolled (manual method) with the planned
+//!   role and dates; suspended ones are reactivated with the dates enrolgen set;
+//! - in managed groups (a name a course's group template produces, that the plan
+//!   gives or enrolgen filled before), memberships are kept exact; other groups are
+//!   never touched;
+//! - a role among the platform's roles that enrolgen gave and the plan no longer
+//!   gives is removed; the planned role is added;
+//! - what enrolgen enrolled and the plan no longer gives is suspended (never
+//!   unenrolled), with its dates, under the suspension caps; what others enrolled is
+//!   never changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Enrolment, MoodleNow, SuspendLimits};
+use crate::plan::delta::{hold_reason, Accept, Held};
+use crate::template::Template;
+
+/// One enrolment enrolgen made, as Moodle confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Made {
+    pub username: String,
+    pub course: String,
+    /// The roles enrolgen gave (and so may take back).
+    pub roles: BTreeSet<String>,
+    /// Unix seconds, as sent; 0 for none.
+    pub timestart: i64,
+    pub timeend: i64,
+    pub suspended: bool,
+}
+
+/// What enrolgen did on a platform through its web services.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The as-of day of the last run.
+    pub as_of: Option<NaiveDate>,
+    /// Sorted by (username, course).
+    pub enrolments: Vec<Made>,
+    /// Per course, the groups enrolgen created or filled: managed from then on.
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+    /// Enrolments sent whose answer never came (a killed run): adopted when
+    /// Moodle holds them, forgotten otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Made>,
+}
+
+impl SyncState {
+    pub fn made(&self) -> BTreeMap<(String, String), &Made> {
+        self.enrolments
+            .iter()
+            .map(|m| ((m.username.clone(), m.course.clone()), m))
+            .collect()
+    }
+
+    /// Takes in the pending enrolments Moodle holds (a killed run sent them), and
+    /// forgets the others.
+    pub fn settle(&mut self, now: &MoodleNow) {
+        for p in std::mem::take(&mut self.pending) {
+            let held = now
+                .get(&p.course)
+                .and_then(Option::as_ref)
+                .and_then(|c| c.user(&p.username));
+            if held.is_some() {
+                self.record(p);
+            }
+        }
+    }
+
+    /// Records (or replaces) an enrolment enrolgen made.
+    pub fn record(&mut self, m: Made) {
+        match self
+            .enrolments
+            .binary_search_by(|x| (&x.username, &x.course).cmp(&(&m.username, &m.course)))
+        {
+            Ok(i) => self.enrolments[i] = m,
+            Err(i) => self.enrolments.insert(i, m),
+        }
+    }
+
+    pub fn forget(&mut self, username: &str, course: &str) {
+        self.enrolments
+            .retain(|m| !(m.username == username && m.course == course));
+    }
+}
+
+/// An enrolment to send (new, reactivated or suspended).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EnrolOp {
+    pub course: String,
+    pub username: String,
+    pub role: String,
+    pub timestart: i64,
+    pub timeend: i64,
+    pub suspend: bool,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Why {
+    New,
+    Reactivate,
+    Suspend,
+}
+
+impl Why {
+    pub fn name(self) -> &'static str {
+        match self {
+            Why::New => "enrol",
+            Why::Reactivate => "reactivate",
+            Why::Suspend => "suspend",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RoleOp {
+    pub course: String,
+    pub username: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MemberOp {
+    pub course: String,
+    pub group: String,
+    pub username: String,
+}
+
+/// The operations of a run, in the order they are applied.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ops {
+    pub enrol: Vec<EnrolOp>,
+    pub assign: Vec<RoleOp>,
+    /// (course, group name).
+    pub create_groups: Vec<(String, String)>,
+    pub add: Vec<MemberOp>,
+    pub remove: Vec<MemberOp>,
+    pub unassign: Vec<RoleOp>,
+    pub suspend: Vec<EnrolOp>,
+    /// Planned enrolments in courses Moodle does not have.
+    pub missing_courses: BTreeSet<String>,
+    /// Courses whose suspensions were held back.
+    pub held: Vec<Held>,
+}
+
+impl Ops {
+    pub fn is_empty(&self) -> bool {
+        self.enrol.is_empty()
+            && self.assign.is_empty()
+            && self.create_groups.is_empty()
+            && self.add.is_empty()
+            && self.remove.is_empty()
+            && self.unassign.is_empty()
+            && self.suspend.is_empty()
+    }
+
+    /// Operations per web-service function and course, for `--dry-run` and the report.
+    pub fn counts(&self) -> BTreeMap<(&'static str, String), usize> {
+        let mut out: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+        let mut add = |f: &'static str, c: &str| *out.entry((f, c.to_string())).or_default() += 1;
+        for e in self.enrol.iter().chain(&self.suspend) {
+            add("enrol_manual_enrol_users", &e.course);
+        }
+        for r in &self.assign {
+            add("core_role_assign_roles", &r.course);
+        }
+        for (c, _) in &self.create_groups {
+            add("core_group_create_groups", c);
+        }
+        for m in &self.add {
+            add("core_group_add_group_members", &m.course);
+        }
+        for m in &self.remove {
+            add("core_group_delete_group_members", &m.course);
+        }
+        for r in &self.unassign {
+            add("core_role_unassign_roles", &r.course);
+        }
+        out
+    }
+}
+
+/// What the operations depend on besides the plan, Moodle and the state.
+pub struct Context<'a> {
+    /// The platform's roles: only those may be taken back.
+    pub roles: Option<&'a BTreeSet<String>>,
+    /// Per course, the group templates of its rules.
+    pub templates: &'a BTreeMap<String, Vec<Template>>,
+    pub limits: &'a SuspendLimits,
+    pub accept: &'a Accept,
+    /// The as-of day and the site's time zone: a new enrolment starts at the day's
+    /// start there.
+    pub as_of: NaiveDate,
+    pub zone: chrono_tz::Tz,
+}
+
+impl Context<'_> {
+    /// Unix seconds at the start of `day` in the site's zone.
+    pub fn day_start(&self, day: NaiveDate) -> i64 {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        match self.zone.from_local_datetime(&midnight) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp(),
+            // A day that starts in a gap (no zone of ours has one at midnight): UTC.
+            chrono::LocalResult::None => midnight.and_utc().timestamp(),
+        }
+    }
+
+    /// The dates a new enrolment gets: the rule's start day or the as-of day, and an
+    /// end `enrolperiod` days later (0: none).
+    pub fn times(&self, e: &Enrolment) -> (i64, i64) {
+        let day = e.enroltimestart.unwrap_or(self.as_of);
+        let start = self.day_start(day);
+        let end = e
+            .enrolperiod
+            .and_then(|p| day.checked_add_days(chrono::Days::new(u64::from(p))))
+            .map_or(0, |d| self.day_start(d));
+        (start, end)
+    }
+}
+
+type Key = (String, String);
+
+pub fn operations(
+    planned: &BTreeMap<Key, Enrolment>,
+    now: &MoodleNow,
+    state: &SyncState,
+    ctx: &Context<'_>,
+) -> Ops {
+    let made = state.made();
+    let mut ops = Ops::default();
+    let mut creating: BTreeSet<(String, String)> = BTreeSet::new();
+    // The groups the plan gives, per course.
+    let mut planned_groups: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for e in planned.values() {
+        planned_groups
+            .entry(e.course.as_str())
+            .or_default()
+            .extend(e.groups.iter().map(String::as_str));
+    }
+    for ((username, course), e) in planned {
+        let Some(Some(c)) = now.get(course) else {
+            ops.missing_courses.insert(course.clone());
+            continue;
+        };
+        let mine = made.get(&(username.clone(), course.clone()));
+        let suspend = e.enrolstatus == Some(1);
+        match c.user(username) {
+            None => {
+                let (timestart, timeend) = ctx.times(e);
+                ops.enrol.push(EnrolOp {
+                    course: course.clone(),
+                    username: username.clone(),
+                    role: e.role.clone(),
+                    timestart,
+                    timeend,
+                    suspend,
+                    why: Why::New,
+                });
+            }
+            Some((u, active)) => {
+                // Inactive in Moodle: reactivate what enrolgen suspended, or what
+                // somebody else's enrolment left suspended. An enrolment of
+                // enrolgen's that is active but not yet started stays as it is.
+                let reactivate = !active && !suspend && mine.is_none_or(|m| m.suspended);
+                if reactivate {
+                    let (timestart, timeend) = match mine {
+                        Some(m) => (m.timestart, m.timeend),
+                        None => ctx.times(e),
+                    };
+                    ops.enrol.push(EnrolOp {
+                        course: course.clone(),
+                        username: username.clone(),
+                        role: e.role.clone(),
+                        timestart,
+                        timeend,
+                        suspend: false,
+                        why: Why::Reactivate,
+                    });
+                }
+                if !u.roles.contains(&e.role) && !reactivate {
+                    ops.assign.push(RoleOp {
+                        course: course.clone(),
+                        username: username.clone(),
+                        role: e.role.clone(),
+                    });
+                }
+                for r in &u.roles {
+                    let ours = mine.is_some_and(|m| m.roles.contains(r));
+                    let platforms = ctx.roles.is_none_or(|rs| rs.contains(r));
+                    if *r != e.role && ours && platforms {
+                        ops.unassign.push(RoleOp {
+                            course: course.clone(),
+                            username: username.clone(),
+                            role: r.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let has: BTreeSet<&str> = c
+            .user(username)
+            .map(|(u, _)| u.groups.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for g in &e.groups {
+            if has.contains(g.as_str()) {
+                continue;
+            }
+            if !c.groups.contains_key(g) && creating.insert((course.clone(), g.clone())) {
+                ops.create_groups.push((course.clone(), g.clone()));
+            }
+            ops.add.push(MemberOp {
+                course: course.clone(),
+                group: g.clone(),
+                username: username.clone(),
+            });
+        }
+    }
+    remove_unplanned_members(planned, now, state, ctx, &planned_groups, &mut ops);
+    suspend_unplanned(planned, now, state, ctx, &mut ops);
+    ops.enrol.sort();
+    ops.assign.sort();
+    ops.create_groups.sort();
+    ops.add.sort();
+    ops.remove.sort();
+    ops.unassign.sort();
+    ops.suspend.sort();
+    ops
+}
+
+/// Memberships in managed groups that the plan does not give.
+fn remove_unplanned_members(
+    planned: &BTreeMap<Key, Enrolment>,
+    now: &MoodleNow,
+    state: &SyncState,
+    ctx: &Context<'_>,
+    planned_groups: &BTreeMap<&str, BTreeSet<&str>>,
+    ops: &mut Ops,
+) {
+    for (course, c) in now {
+        let (Some(c), Some(templates)) = (c, ctx.templates.get(course)) else {
+            continue;
+        };
+        let filled = state.groups.get(course);
+        let managed = |g: &str| {
+            templates.iter().any(|t| t.matches(g))
+                && (planned_groups
+                    .get(course.as_str())
+                    .is_some_and(|p| p.contains(g))
+                    || filled.is_some_and(|f| f.contains(g)))
+        };
+        for (username, u) in c.active.iter().chain(&c.inactive) {
+            let wanted = planned.get(&(username.clone(), course.clone()));
+            for g in &u.groups {
+                if managed(g) && wanted.is_none_or(|e| !e.groups.contains(g)) {
+                    ops.remove.push(MemberOp {
+                        course: course.clone(),
+                        group: g.clone(),
+                        username: username.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What enrolgen enrolled, still active in Moodle, that the plan no longer gives:
+/// suspended with the dates enrolgen set, unless a course (or the platform) would
+/// lose too many at once.
+fn suspend_unplanned(
+    planned: &BTreeMap<Key, Enrolment>,
+    now: &MoodleNow,
+    state: &SyncState,
+    ctx: &Context<'_>,
+    ops: &mut Ops,
+) {
+    let mut before: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut gone: BTreeMap<&str, Vec<EnrolOp>> = BTreeMap::new();
+    for m in &state.enrolments {
+        let Some(Some(c)) = now.get(&m.course) else {
+            continue;
+        };
+        if m.suspended || !c.active.contains_key(&m.username) {
+            continue;
+        }
+        *before.entry(m.course.as_str()).or_default() += 1;
+        if planned.contains_key(&(m.username.clone(), m.course.clone())) {
+            continue;
+        }
+        gone.entry(m.course.as_str()).or_default().push(EnrolOp {
+            course: m.course.clone(),
+            username: m.username.clone(),
+            role: m.roles.iter().next().cloned().unwrap_or_default(),
+            timestart: m.timestart,
+            timeend: m.timeend,
+            suspend: true,
+            why: Why::Suspend,
+        });
+    }
+    let total: usize = before.values().sum();
+    let all_gone: usize = gone.values().map(Vec::len).sum();
+    let l = ctx.limits;
+    let platform_over = all_gone > l.count && all_gone as f64 > l.platform_ratio * total as f64;
+    for (course, list) in gone {
+        let n = list.len();
+        let of = before.get(course).copied().unwrap_or(n);
+        let why = hold_reason(n, of, l, platform_over.then_some((all_gone, total)));
+        match why.filter(|_| !ctx.accept.covers(course)) {
+            Some(why) => ops.held.push(Held {
+                course: course.to_string(),
+                suspensions: n,
+                enrolments: of,
+                why,
+            }),
+            None => ops.suspend.extend(list),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CourseNow, EnrolledUser};
+
+    const LIMITS: SuspendLimits = SuspendLimits {
+        ratio: 0.5,
+        count: 2,
+        platform_ratio: 0.5,
+    };
+
+    fn e(u: &str, c: &str, role: &str, groups: &[&str]) -> ((String, String), Enrolment) {
+        (
+            (u.into(), c.into()),
+            Enrolment {
+                username: u.into(),
+                course: c.into(),
+                role: role.into(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                enrolperiod: Some(10),
+                enrolstatus: None,
+                enroltimestart: None,
+                rules: vec![1],
+                cohorts: vec![],
+            },
+        )
+    }
+
+    fn user(id: u64, roles: &[&str], groups: &[&str]) -> EnrolledUser {
+        EnrolledUser {
+            id,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn made(u: &str, c: &str, role: &str, suspended: bool) -> Made {
+        Made {
+            username: u.into(),
+            course: c.into(),
+            roles: [role.to_string()].into(),
+            timestart: 100,
+            timeend: 200,
+            suspended,
+        }
+    }
+
+    fn run(planned: &[((String, String), Enrolment)], now: &MoodleNow, state: &SyncState) -> Ops {
+        let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
+        let templates: BTreeMap<String, Vec<Template>> = [(
+            "C".to_string(),
+            vec![Template::parse("TD {group}").unwrap()],
+        )]
+        .into();
+        let ctx = Context {
+            roles: Some(&roles),
+            templates: &templates,
+            limits: &LIMITS,
+            accept: &Accept::None,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            zone: chrono_tz::Europe::Paris,
+        };
+        operations(&planned.iter().cloned().collect(), now, state, &ctx)
+    }
+
+    fn course(
+        active: &[(&str, EnrolledUser)],
+        inactive: &[(&str, EnrolledUser)],
+        groups: &[&str],
+    ) -> MoodleNow {
+        let c = CourseNow {
+            id: 2,
+            active: active
+                .iter()
+                .map(|(u, x)| (u.to_string(), x.clone()))
+                .collect(),
+            inactive: inactive
+                .iter()
+                .map(|(u, x)| (u.to_string(), x.clone()))
+                .collect(),
+            groups: (10u64..)
+                .zip(groups)
+                .map(|(i, g)| (g.to_string(), i))
+                .collect(),
+            role_ids: BTreeMap::new(),
+        };
+        [("C".to_string(), Some(c))].into()
+    }
+
+    #[test]
+    fn a_new_enrolment_starts_at_the_as_of_day_in_paris() {
+        let ops = run(
+            &[e("a", "C", "student", &["TD 1"])],
+            &course(&[], &[], &[]),
+            &SyncState::default(),
+        );
+        // 2026-11-24 00:00 in Paris (UTC+1) is 23:00 UTC the day before.
+        assert_eq!(ops.enrol[0].timestart, 1_795_474_800);
+        assert_eq!(ops.enrol[0].timeend, 1_795_474_800 + 10 * 86_400);
+        assert_eq!(ops.create_groups, [("C".to_string(), "TD 1".to_string())]);
+        assert_eq!(ops.add.len(), 1);
+    }
+
+    #[test]
+    fn nothing_to_do_when_moodle_holds_the_plan() {
+        let now = course(&[("a", user(3, &["student"], &["TD 1"]))], &[], &["TD 1"]);
+        let state = SyncState {
+            enrolments: vec![made("a", "C", "student", false)],
+            ..Default::default()
+        };
+        assert!(run(&[e("a", "C", "student", &["TD 1"])], &now, &state).is_empty());
+    }
+
+    #[test]
+    fn a_group_move_removes_the_old_managed_membership_only() {
+        let now = course(
+            &[
+                ("a", user(3, &["student"], &["TD 1", "Projet"])),
+                ("b", user(4, &["student"], &["TD 1"])),
+            ],
+            &[],
+            &["TD 1", "TD 2", "Projet"],
+        );
+        let ops = run(
+            &[
+                e("a", "C", "student", &["TD 2"]),
+                e("b", "C", "student", &["TD 1"]),
+            ],
+            &now,
+            &SyncState::default(),
+        );
+        assert!(ops.create_groups.is_empty());
+        assert_eq!(
+            ops.add,
+            [MemberOp {
+                course: "C".into(),
+                group: "TD 2".into(),
+                username: "a".into()
+            }]
+        );
+        assert_eq!(
+            ops.remove,
+            [MemberOp {
+                course: "C".into(),
+                group: "TD 1".into(),
+                username: "a".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn roles_enrolgen_gave_are_replaced_others_kept() {
+        let now = course(
+            &[
+                ("a", user(3, &["student", "manager"], &[])),
+                ("b", user(4, &["student"], &[])),
+            ],
+            &[],
+            &[],
+        );
+        let state = SyncState {
+            enrolments: vec![made("a", "C", "student", false)],
+            ..Default::default()
+        };
+        let ops = run(
+            &[e("a", "C", "teacher", &[]), e("b", "C", "teacher", &[])],
+            &now,
+            &state,
+        );
+        let assigned: Vec<&str> = ops.assign.iter().map(|r| r.username.as_str()).collect();
+        assert_eq!(assigned, ["a", "b"]);
+        // a's student role was enrolgen's; b's was not; manager is not the platform's.
+        assert_eq!(
+            ops.unassign,
+            [RoleOp {
+                course: "C".into(),
+                username: "a".into(),
+                role: "student".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn only_enrolgens_enrolments_are_suspended_with_their_dates_and_reactivated() {
+        let now = course(
+            &[
+                ("a", user(3, &["student"], &[])),
+                ("x", user(5, &["student"], &[])),
+            ],
+            &[("b", user(4, &["student"], &[]))],
+            &[],
+        );
+        let state = SyncState {
+            enrolments: vec![
+                made("a", "C", "student", false),
+                made("b", "C", "student", true),
+            ],
+            ..Default::default()
+        };
+        let ops = run(&[e("b", "C", "student", &[])], &now, &state);
+        assert_eq!(ops.suspend.len(), 1);
+        assert_eq!(
+            (
+                ops.suspend[0].username.as_str(),
+                ops.suspend[0].timestart,
+                ops.suspend[0].timeend
+            ),
+            ("a", 100, 200)
+        );
+        assert_eq!(ops.enrol.len(), 1);
+        let r = &ops.enrol[0];
+        assert_eq!(
+            (
+                r.username.as_str(),
+                r.why,
+                r.timestart,
+                r.timeend,
+                r.suspend
+            ),
+            ("b", Why::Reactivate, 100, 200, false)
+        );
+    }
+
+    #[test]
+    fn too_many_suspensions_are_held_back() {
+        let names = ["a", "b", "c", "d"];
+        let users: Vec<(&str, EnrolledUser)> = names
+            .iter()
+            .map(|n| (*n, user(1, &["student"], &[])))
+            .collect();
+        let now = course(&users, &[], &[]);
+        let state = SyncState {
+            enrolments: names
+                .iter()
+                .map(|n| made(n, "C", "student", false))
+                .collect(),
+            ..Default::default()
+        };
+        let ops = run(&[], &now, &state);
+        assert!(ops.suspend.is_empty());
+        assert_eq!(ops.held[0].suspensions, 4);
+    }
+
+    #[test]
+    fn pending_enrolments_are_adopted_when_moodle_holds_them() {
+        let now = course(&[("a", user(3, &["student"], &[]))], &[], &[]);
+        let mut state = SyncState {
+            pending: vec![
+                made("a", "C", "student", false),
+                made("z", "C", "student", false),
+            ],
+            ..Default::default()
+        };
+        state.settle(&now);
+        assert!(state.pending.is_empty());
+        let kept: Vec<&str> = state
+            .enrolments
+            .iter()
+            .map(|m| m.username.as_str())
+            .collect();
+        assert_eq!(kept, ["a"]);
+    }
+}
