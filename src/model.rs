@@ -263,6 +263,18 @@ pub struct Platform {
     /// Empty: everybody with an account may be enrolled.
     pub rules: Vec<AccessRule>,
     pub csv: CsvFormat,
+    pub deliver: Deliver,
+}
+
+/// How a run's plan reaches a platform's Moodle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deliver {
+    /// Upload files an administrator imports (only adds).
+    #[default]
+    Files,
+    /// Applied through the REST web services (adds, suspends, keeps groups exact).
+    Webservice,
 }
 
 /// One line of the `enrol:` mapping.

@@ -72,7 +72,11 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     account_lists(&s, &mut failed);
     student_files(&s, &mut failed);
     for (name, m) in &s.moodle {
-        if !check_moodle(name, m) {
+        let writes = s
+            .platforms
+            .get(name)
+            .is_some_and(|p| p.deliver == crate::model::Deliver::Webservice);
+        if !check_moodle(name, m, writes) {
             failed = true;
         }
     }
@@ -180,15 +184,21 @@ fn student_files(s: &Settings, failed: &mut bool) {
 }
 
 /// Tries a platform's token and lists the functions its service lacks.
-fn check_moodle(name: &str, m: &crate::config::MoodleSettings) -> bool {
+fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> bool {
     let info = crate::source::moodle::Moodle::new(name, m).and_then(|c| {
         let what = c.describe();
         c.site_info().map(|i| (what, i))
     });
     match info {
         Ok((what, i)) => {
+            let apply: &[&str] = if writes {
+                &crate::deliver::webservice::APPLY_FUNCTIONS
+            } else {
+                &[]
+            };
             let missing: Vec<&str> = crate::source::moodle::VERIFY_FUNCTIONS
                 .iter()
+                .chain(apply)
                 .filter(|f| !i.functions.contains(**f))
                 .copied()
                 .collect();

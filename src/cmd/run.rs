@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use crate::cli::RunArgs;
 use crate::config::{self, Settings};
 use crate::deliver::files::{self, DeltaRun, Mode, Staged};
+use crate::deliver::webservice::{self, WsRun};
 use crate::error::{exit, Error};
-use crate::model::Reason;
+use crate::model::{Deliver, Reason};
 use crate::output::report::{self, Summary};
 use crate::output::{atomic, html, RenderedFile};
 use crate::pipeline::{self, Gathered};
@@ -144,10 +145,10 @@ fn tell(args: &RunArgs, summary: &Summary, verbosity: Verbosity) -> Result<(), E
 
 /// Held-back suspensions first: they wait for a decision.
 fn exit_code(settings: &Settings, summary: &Summary) -> u8 {
-    let held = summary
-        .platforms
-        .values()
-        .any(|p| p.delta.as_ref().is_some_and(|d| !d.held.is_empty()));
+    let held = summary.platforms.values().any(|p| {
+        p.delta.as_ref().is_some_and(|d| !d.held.is_empty())
+            || p.webservice.as_ref().is_some_and(|w| !w.held.is_empty())
+    });
     let too_many_left_out = match settings.max_left_out_ratio {
         Some(max) if summary.left_out_ratio > max => {
             eprintln!(
@@ -173,6 +174,23 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
     let rules = pipeline::select_rules(&settings, &args.platforms, &args.cohorts)?;
+    if !args.cohorts.is_empty() {
+        let partial: Vec<&str> = rules
+            .iter()
+            .map(|r| r.platform.as_str())
+            .filter(|p| {
+                settings
+                    .platforms
+                    .get(*p)
+                    .is_some_and(|p| p.deliver == Deliver::Webservice)
+            })
+            .collect();
+        if let Some(p) = partial.first() {
+            return Err(Error::Usage(format!(
+                "--cohort: platform {p} is delivered through web services, which apply the whole plan (a part would suspend the rest); use --platform, or adhoc for a file"
+            )));
+        }
+    }
     let mode = mode(args);
     let _lock = lock(args)?;
     let g = read_sources(&settings, &rules, &year, !verbosity.quiet)?;
@@ -190,13 +208,55 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     };
     let mut staged: Vec<Staged> = Vec::new();
     let mut platforms = BTreeMap::new();
+    let by_webservice = |name: &str| {
+        settings
+            .platforms
+            .get(name)
+            .is_some_and(|p| p.deliver == Deliver::Webservice)
+    };
     for pf in files::render(&settings, &plan)? {
         let Some(pp) = plan.platforms.get(&pf.name) else {
             continue;
         };
+        if by_webservice(&pf.name) {
+            continue;
+        }
         let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
         platforms.insert(pf.name.clone(), files::summarize(pp, &pf, &s, d));
         staged.push(s);
+    }
+    let ws_run = WsRun {
+        out: &args.out,
+        as_of,
+        dry_run: args.dry_run,
+        limits: &settings.suspend_limits,
+        accept: &accept,
+        file_mode: settings.file_mode,
+    };
+    for (name, pp) in &plan.platforms {
+        let (Some(p), Some(m)) = (settings.platforms.get(name), settings.moodle.get(name)) else {
+            continue;
+        };
+        if p.deliver != Deliver::Webservice {
+            continue;
+        }
+        let ws = webservice::deliver(&ws_run, &settings, p, m, pp)?;
+        for h in &ws.held {
+            warnings.push(format!(
+                "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
+                h.suspensions, h.course, h.why, h.course
+            ));
+        }
+        if ws.refused > 0 {
+            warnings.push(format!(
+                "platform {name}: Moodle refused {} operation(s); see {}",
+                ws.refused,
+                ws.journal.as_deref().unwrap_or("the journal")
+            ));
+        }
+        let mut ps = report::platform_summary(pp, &[]);
+        ps.webservice = Some(ws);
+        platforms.insert(name.clone(), ps);
     }
     // Pending manual changes and held-back suspensions are warnings, so that cron
     // mails them every night until they are dealt with.

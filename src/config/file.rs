@@ -123,8 +123,10 @@ pub struct RawPlatform {
     pub rules: Vec<RawRule>,
     #[serde(default)]
     pub csv: RawCsv,
-    /// The platform's REST web services, for `verify`.
+    /// The platform's REST web services, for `verify` (and `deliver: webservice`).
     pub moodle: Option<RawMoodle>,
+    /// How a run's plan reaches Moodle: `files` (default) or `webservice`.
+    pub deliver: Option<crate::model::Deliver>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +139,12 @@ pub struct RawMoodle {
     /// Requests in flight at once (default 4).
     pub parallel: Option<usize>,
     pub ca_file: Option<String>,
+    /// The site's time zone, for enrolment dates (default Europe/Paris).
+    pub timezone: Option<String>,
+    /// Form fields per write call, under the site's max_input_vars (default 4000).
+    pub max_fields: Option<usize>,
+    /// Role ids by shortname, when the site's differ from Moodle's standard ones.
+    pub role_ids: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,8 +13,8 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::filter::Filter;
 use crate::model::{
-    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, EnrolRule, Layout,
-    Platform, UsernameSource,
+    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, Deliver, EnrolRule,
+    Layout, Platform, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Template, Var};
@@ -175,7 +175,25 @@ pub struct MoodleSettings {
     /// Requests in flight at once.
     pub parallel: usize,
     pub ca_file: Option<PathBuf>,
+    /// The site's time zone: a new enrolment starts at the as-of day's start there.
+    pub timezone: chrono_tz::Tz,
+    /// Form fields per write call (a batch of enrolments is cut to fit).
+    pub max_fields: usize,
+    /// Role ids by shortname: Moodle's standard ones unless the config says.
+    pub role_ids: BTreeMap<String, u64>,
 }
+
+/// The ids a fresh Moodle gives its standard roles.
+pub const STANDARD_ROLE_IDS: [(&str, u64); 8] = [
+    ("manager", 1),
+    ("coursecreator", 2),
+    ("editingteacher", 3),
+    ("teacher", 4),
+    ("student", 5),
+    ("guest", 6),
+    ("user", 7),
+    ("frontpage", 8),
+];
 
 /// How far a source's count may fall against the previous run before the run stops.
 #[derive(Debug, Clone, PartialEq)]
@@ -437,6 +455,13 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
+        let deliver = p.deliver.unwrap_or_default();
+        if deliver == Deliver::Webservice && connection.is_none() {
+            return Err(self.err(
+                &format!("{key}.deliver"),
+                "webservice needs the platform's moodle: connection (url and token)",
+            ));
+        }
         let platform = Platform {
             name: name.to_string(),
             accounts,
@@ -449,6 +474,7 @@ impl Checker<'_> {
                 layout: p.csv.layout.unwrap_or(Layout::Long),
                 max_rows: p.csv.max_rows,
             },
+            deliver,
         };
         Ok((platform, connection))
     }
@@ -774,12 +800,31 @@ impl Checker<'_> {
         if m.parallel == Some(0) {
             return Err(self.err(&format!("{key}.parallel"), "must be at least 1"));
         }
+        let zone = m.timezone.as_deref().unwrap_or("Europe/Paris");
+        let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
+            self.err(
+                &format!("{key}.timezone"),
+                format!("'{zone}' is not a time zone name (Europe/Paris, UTC …)"),
+            )
+        })?;
+        let max_fields = m.max_fields.unwrap_or(4000);
+        if max_fields < 10 {
+            return Err(self.err(&format!("{key}.max_fields"), "must be at least 10"));
+        }
+        let mut role_ids: BTreeMap<String, u64> = STANDARD_ROLE_IDS
+            .iter()
+            .map(|(r, i)| (r.to_string(), *i))
+            .collect();
+        role_ids.extend(m.role_ids.unwrap_or_default());
         Ok(MoodleSettings {
             url,
             token,
             timeout_s: m.timeout_s.unwrap_or(30).max(1),
             parallel: m.parallel.unwrap_or(4),
             ca_file: m.ca_file.map(|f| self.rel(&f)),
+            timezone,
+            max_fields,
+            role_ids,
         })
     }
 

@@ -1,5 +1,5 @@
-//! How a run's plan reaches Moodle. Today one channel, upload files (`files`); a
-//! channel that applies the plan through Moodle's web services would be one more
-//! module here, fed the same plan by the same pipeline.
+//! How a run's plan reaches Moodle: upload files an administrator imports (`files`),
+//! or the REST web services (`webservice`), fed the same plan by the same pipeline.
 
 pub mod files;
+pub mod webservice;

@@ -157,6 +157,9 @@ pub struct PlatformSummary {
     pub cohorts: BTreeMap<String, usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delta: Option<DeltaSummary>,
+    /// What the web-service channel did (`deliver: webservice`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webservice: Option<crate::deliver::webservice::WsSummary>,
 }
 
 /// What a `--delta` or `--full` run wrote for a platform.
@@ -300,8 +303,22 @@ impl Summary {
         );
         for (name, p) in &self.platforms {
             let left: usize = p.left_out.values().sum();
-            match &p.delta {
-                Some(d) => out.push_str(&format!(
+            match (&p.delta, &p.webservice) {
+                (_, Some(w)) => {
+                    let done: Vec<String> =
+                        w.applied.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    out.push_str(&format!(
+                        "  {name}: {} enrolments; web services: {} ({} calls, {} writing, {:.1} s){}{}; {left} left out",
+                        p.enrolments,
+                        if done.is_empty() { "nothing to change".to_string() } else { done.join(", ") },
+                        w.calls,
+                        w.write_calls,
+                        w.seconds,
+                        if w.refused > 0 { format!(", {} refused", w.refused) } else { String::new() },
+                        w.journal.as_ref().map_or(String::new(), |j| format!(", journal {j}")),
+                    ))
+                }
+                (Some(d), None) => out.push_str(&format!(
                     "  {name}: {} enrolments; outbox {}: {} new, {} suspended, {} reactivated, {} manual change(s); {left} left out",
                     p.enrolments,
                     d.file.map_or("unchanged".to_string(), |n| format!("file {n:04}")),
@@ -310,7 +327,7 @@ impl Summary {
                     d.reactivated,
                     d.manual_changes
                 )),
-                None => out.push_str(&format!(
+                (None, None) => out.push_str(&format!(
                     "  {name}: {} enrolments in {} file(s), {left} left out",
                     p.enrolments,
                     p.files.len()

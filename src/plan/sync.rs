@@ -34,6 +34,14 @@ pub struct Made {
     pub timestart: i64,
     pub timeend: i64,
     pub suspended: bool,
+    /// Whether enrolgen made the enrolment itself (and so may suspend it), or only
+    /// gave a role in somebody else's.
+    #[serde(default = "yes")]
+    pub enrolled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What enrolgen did on a platform through its web services.
@@ -84,9 +92,30 @@ impl SyncState {
         }
     }
 
-    pub fn forget(&mut self, username: &str, course: &str) {
-        self.enrolments
-            .retain(|m| !(m.username == username && m.course == course));
+    /// A role enrolgen gave (`add`) or took back.
+    pub fn role(&mut self, username: &str, course: &str, role: &str, add: bool) {
+        let found = self
+            .enrolments
+            .iter_mut()
+            .find(|m| m.username == username && m.course == course);
+        match (found, add) {
+            (Some(m), true) => {
+                m.roles.insert(role.to_string());
+            }
+            (Some(m), false) => {
+                m.roles.remove(role);
+            }
+            (None, true) => self.record(Made {
+                username: username.to_string(),
+                course: course.to_string(),
+                roles: [role.to_string()].into(),
+                timestart: 0,
+                timeend: 0,
+                suspended: false,
+                enrolled: false,
+            }),
+            (None, false) => {}
+        }
     }
 }
 
@@ -249,7 +278,9 @@ pub fn operations(
             ops.missing_courses.insert(course.clone());
             continue;
         };
-        let mine = made.get(&(username.clone(), course.clone()));
+        let given = made.get(&(username.clone(), course.clone()));
+        // Enrolments enrolgen made itself (not only a role in somebody else's).
+        let mine = given.filter(|m| m.enrolled);
         let suspend = e.enrolstatus == Some(1);
         match c.user(username) {
             None => {
@@ -292,7 +323,7 @@ pub fn operations(
                     });
                 }
                 for r in &u.roles {
-                    let ours = mine.is_some_and(|m| m.roles.contains(r));
+                    let ours = given.is_some_and(|m| m.roles.contains(r));
                     let platforms = ctx.roles.is_none_or(|rs| rs.contains(r));
                     if *r != e.role && ours && platforms {
                         ops.unassign.push(RoleOp {
@@ -386,7 +417,7 @@ fn suspend_unplanned(
         let Some(Some(c)) = now.get(&m.course) else {
             continue;
         };
-        if m.suspended || !c.active.contains_key(&m.username) {
+        if !m.enrolled || m.suspended || !c.active.contains_key(&m.username) {
             continue;
         }
         *before.entry(m.course.as_str()).or_default() += 1;
@@ -467,6 +498,7 @@ mod tests {
             timestart: 100,
             timeend: 200,
             suspended,
+            enrolled: true,
         }
     }
 

@@ -24,6 +24,11 @@ pub const VERIFY_FUNCTIONS: [&str; 3] = [
     "core_enrol_get_enrolled_users",
 ];
 
+/// Users by username.
+type Users = BTreeMap<String, EnrolledUser>;
+/// Role ids by shortname.
+type RoleIds = BTreeMap<String, u64>;
+
 /// Where the REST server answers, below the site's address.
 const ENDPOINT: &str = "/webservice/rest/server.php";
 
@@ -34,6 +39,20 @@ pub struct SiteInfo {
     pub release: String,
     pub username: String,
     pub functions: BTreeSet<String>,
+}
+
+/// Moodle's refusal of a call: its error code and message. A write call is one
+/// transaction: nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
 }
 
 pub struct Moodle {
@@ -118,6 +137,24 @@ impl Moodle {
     /// Calls one function; Moodle's errors (HTTP 200 with an `exception`) become
     /// errors naming the function, the error code and what to do.
     pub fn call(&self, function: &str, params: &[(String, String)]) -> Result<Value, SourceError> {
+        match self.send(function, params)? {
+            Ok(v) => Ok(v),
+            Err(r) => Err(SourceError::Failed {
+                what: self.describe(),
+                action: format!("{function}: {}: {}{}", r.code, r.message, advice(&r.code)),
+                cause: None,
+            }),
+        }
+    }
+
+    /// Calls one function: the answer, or Moodle's refusal (its error code and
+    /// message) as a value; a transport failure or an answer that is not Moodle's
+    /// is an error.
+    pub fn send(
+        &self,
+        function: &str,
+        params: &[(String, String)],
+    ) -> Result<Result<Value, Refused>, SourceError> {
         let fail = |action: String| SourceError::Failed {
             what: self.describe(),
             action,
@@ -189,12 +226,12 @@ impl Moodle {
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            return Err(fail(format!(
-                "{function}: {code}: {message}{}",
-                advice(code)
-            )));
+            return Ok(Err(Refused {
+                code: code.to_string(),
+                message: message.to_string(),
+            }));
         }
-        Ok(value)
+        Ok(Ok(value))
     }
 
     pub fn site_info(&self) -> Result<SiteInfo, SourceError> {
@@ -255,11 +292,7 @@ impl Moodle {
 
     /// The users enrolled in a course: active now, or not; and the ids of the roles
     /// they hold.
-    pub fn enrolled(
-        &self,
-        course_id: u64,
-        active: bool,
-    ) -> Result<(BTreeMap<String, EnrolledUser>, BTreeMap<String, u64>), SourceError> {
+    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<(Users, RoleIds), SourceError> {
         #[derive(Deserialize)]
         struct User {
             id: u64,
@@ -353,6 +386,35 @@ impl Moodle {
             return Err(e);
         }
         Ok(found.into_inner().unwrap_or_default().into_iter().collect())
+    }
+
+    /// The ids of these users, by username (an unknown username is absent), asked
+    /// `per_call` at a time.
+    pub fn user_ids(
+        &self,
+        usernames: &[&str],
+        per_call: usize,
+    ) -> Result<BTreeMap<String, u64>, SourceError> {
+        #[derive(Deserialize)]
+        struct User {
+            id: u64,
+            username: String,
+        }
+        let f = "core_user_get_users_by_field";
+        let mut out = BTreeMap::new();
+        for chunk in usernames.chunks(per_call.max(1)) {
+            let mut params = vec![p("field", "username")];
+            params.extend(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (format!("values[{i}]"), u.to_string())),
+            );
+            let v = self.call(f, &params)?;
+            let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+            out.extend(users.into_iter().map(|u| (u.username, u.id)));
+        }
+        Ok(out)
     }
 
     /// A course's groups, name → id.
