@@ -24,3 +24,4 @@ mod sheet;
 mod slapd;
 mod sql;
 mod util;
+mod webservice;

@@ -18,7 +18,7 @@ fn fixtures(name: &str) -> PathBuf {
 }
 
 /// A recorded answer's key: the function and its parameters, sorted.
-fn key(function: &str, params: &BTreeMap<String, String>) -> String {
+pub(crate) fn key(function: &str, params: &BTreeMap<String, String>) -> String {
     let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{function}?{}", p.join("&"))
 }
@@ -42,7 +42,7 @@ fn load(name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -364,7 +364,12 @@ fn a_moodle_connection_needs_a_token_source_and_a_site_address() {
 }
 
 /// One web-service call on the live Moodle (the test's own changes).
-fn ws(url: &str, token: &str, function: &str, params: &[(&str, String)]) -> serde_json::Value {
+pub(crate) fn ws(
+    url: &str,
+    token: &str,
+    function: &str,
+    params: &[(&str, String)],
+) -> serde_json::Value {
     let mut form: Vec<(&str, String)> = vec![
         ("wstoken", token.to_string()),
         ("wsfunction", function.to_string()),

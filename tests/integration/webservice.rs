@@ -1,0 +1,634 @@
+//! `deliver: webservice` over several nights, against a Moodle 4.5.6: in CI its
+//! answers as recorded (tests/fixtures/moodle-ws/), served by a small server in the
+//! test process; with ENROLGEN_TEST_MOODLE_RECORD=1 (and the harness variables of
+//! moodle_ws.rs) the same server forwards every call to the real harness and records
+//! the answers again. Either way the test asserts the journal, the state (dates), the
+//! number of write calls and `verify` after each run.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::moodle_ws::{decode, key};
+use crate::util::*;
+
+/// The real Moodle to record from: url, token, harness scripts.
+struct Live {
+    url: String,
+    token: String,
+    harness: PathBuf,
+}
+
+fn live() -> Option<Live> {
+    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let harness = PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
+    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
+    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
+    let token = std::fs::read_to_string(token_file).ok()?.trim().to_string();
+    Some(Live {
+        url,
+        token,
+        harness,
+    })
+}
+
+fn is_write(function: &str) -> bool {
+    !function.contains("_get_")
+}
+
+/// A Moodle for one test: recorded answers (or the real one, recording).
+struct Moodle {
+    url: String,
+    /// Write calls answered so far.
+    writes: Arc<AtomicUsize>,
+    /// The write call (1-based) whose answer is lost: Moodle applies it, the client
+    /// sees the connection close (a run killed while waiting). 0: none.
+    lose: Arc<AtomicUsize>,
+    live: Option<Live>,
+}
+
+impl Moodle {
+    fn start(name: &str) -> Moodle {
+        let file = repo()
+            .join("tests/fixtures/moodle-ws")
+            .join(format!("{name}.jsonl"));
+        let live = live();
+        let answers: Mutex<BTreeMap<String, VecDeque<String>>> = Mutex::new(BTreeMap::new());
+        let recorder = match &live {
+            Some(_) => {
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                Some(Mutex::new(std::fs::File::create(&file).unwrap()))
+            }
+            None => {
+                let text = std::fs::read_to_string(&file).unwrap();
+                let mut a = answers.lock().unwrap();
+                for l in text.lines() {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    let params: BTreeMap<String, String> = v["params"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                        .collect();
+                    a.entry(key(v["function"].as_str().unwrap(), &params))
+                        .or_default()
+                        .push_back(v["body"].as_str().unwrap().to_string());
+                }
+                None
+            }
+        };
+        let upstream = live.as_ref().map(|l| (l.url.clone(), l.token.clone()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let writes = Arc::new(AtomicUsize::new(0));
+        let lose = Arc::new(AtomicUsize::new(0));
+        let (w, l) = (writes.clone(), lose.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (function, params) = request(&mut stream);
+                let body = match &upstream {
+                    Some((url, token)) => {
+                        let body = forward(url, token, &function, &params);
+                        let line = serde_json::json!({"function": function, "params": params, "body": body});
+                        let mut f = recorder.as_ref().unwrap().lock().unwrap();
+                        writeln!(f, "{line}").unwrap();
+                        body
+                    }
+                    None => {
+                        let k = key(&function, &params);
+                        match answers
+                            .lock()
+                            .unwrap()
+                            .get_mut(&k)
+                            .and_then(|q| q.pop_front())
+                        {
+                            Some(b) => b,
+                            None => {
+                                eprintln!("no recorded answer for {k}");
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if is_write(&function) {
+                    let n = w.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n == l.load(Ordering::SeqCst) {
+                        // The answer is lost: close without a word.
+                        continue;
+                    }
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Moodle {
+            url,
+            writes,
+            lose,
+            live,
+        }
+    }
+
+    /// Calls a function as a person would by hand (through the recorder).
+    fn call(&self, function: &str, params: &[(&str, String)]) -> serde_json::Value {
+        crate::moodle_ws::ws(&self.url, "any", function, params)
+    }
+}
+
+/// Reads one HTTP request: the function and its parameters (without the token).
+fn request(stream: &mut std::net::TcpStream) -> (String, BTreeMap<String, String>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let mut params: BTreeMap<String, String> = String::from_utf8_lossy(&body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
+    params.remove("wstoken");
+    params.remove("moodlewsrestformat");
+    let function = params.remove("wsfunction").unwrap_or_default();
+    (function, params)
+}
+
+fn forward(url: &str, token: &str, function: &str, params: &BTreeMap<String, String>) -> String {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("wstoken", token),
+        ("wsfunction", function),
+        ("moodlewsrestformat", "json"),
+    ];
+    form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    ureq::post(format!("{url}/webservice/rest/server.php"))
+        .send_form(form)
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+/// Two courses (OPTION with groups `TD {group}`, SOUTIEN) and a tutor, from student
+/// lists: each night's sources are written by the test.
+struct World {
+    dir: PathBuf,
+    cfg: PathBuf,
+}
+
+const WORLD_USERS: [&str; 19] = [
+    "21000001", "21000002", "21000003", "21000004", "21000007", "21000009", "21000010", "21000011",
+    "21000012", "21000013", "21000014", "21000015", "21000016", "21000017", "21000018", "21000019",
+    "21000020", "martinp", "dupontm",
+];
+
+impl World {
+    fn new(dir: &Path, moodle: &Moodle, tutor_role: &str) -> World {
+        let cfg = copy_demo(dir);
+        let d = cfg.parent().unwrap().to_path_buf();
+        std::fs::write(d.join("token"), "0123456789abcdef0123456789abcdef\n").unwrap();
+        let w = World {
+            dir: dir.to_path_buf(),
+            cfg: d.join("ws.yaml"),
+        };
+        w.config(&moodle.url, tutor_role);
+        if let Some(l) = &moodle.live {
+            // A fresh site holding the users and the two courses, and the token.
+            let world = serde_json::json!({
+                "users": WORLD_USERS.iter().map(|u| serde_json::json!({"username": u})).collect::<Vec<_>>(),
+                "courses": [{"shortname": "OPTION"}, {"shortname": "SOUTIEN"}],
+            });
+            std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
+            let sh = |script: &str| {
+                let ok = std::process::Command::new("bash")
+                    .arg("-c")
+                    .arg(script)
+                    .current_dir(&l.harness)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "{script}");
+            };
+            sh("./reset.sh >/dev/null");
+            sh(&format!(
+                ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
+                dir.join("world.json").display()
+            ));
+            sh("./ws-setup.sh --quiet >/dev/null");
+        }
+        w
+    }
+
+    fn config(&self, url: &str, tutor_role: &str) {
+        let d = self.cfg.parent().unwrap();
+        std::fs::write(
+            &self.cfg,
+            format!(
+                "version: 1\nyear: 2026\n\
+                 directories:\n  unicaen: {{ ldif: unicaen.ldif, match: supannEtuId, username: supannAliasLogin }}\n\
+                 platforms:\n  ecampus:\n    accounts: [unicaen]\n    roles: [student, editingteacher, teacher, manager]\n\
+                 \x20   deliver: webservice\n    moodle: {{ url: \"{url}\", token_file: {}, parallel: 2 }}\n\
+                 cohorts:\n  option: {{ students: option.csv }}\n  soutien: {{ students: soutien.csv }}\n\
+                 \x20 tutors: {{ usernames: [MartinP] }}\n\
+                 enrol:\n  - {{ cohort: option, platform: ecampus, course: OPTION, role: student, group: \"TD {{group}}\", enrolperiod: 60 }}\n\
+                 \x20 - {{ cohort: soutien, platform: ecampus, course: SOUTIEN, role: student, enrolperiod: 60 }}\n\
+                 \x20 - {{ cohort: tutors, platform: ecampus, course: OPTION, role: {tutor_role} }}\n",
+                d.join("token").display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// OPTION's students (number, group) and SOUTIEN's.
+    fn sources(&self, option: &[(u32, &str)], soutien: &[u32]) {
+        let d = self.cfg.parent().unwrap();
+        let mut o = String::from("student_id;name;group\n");
+        for (i, g) in option {
+            o.push_str(&format!("{};S{i};{g}\n", 21000000 + i));
+        }
+        std::fs::write(d.join("option.csv"), o).unwrap();
+        let mut s = String::from("student_id\n");
+        for i in soutien {
+            s.push_str(&format!("{}\n", 21000000 + i));
+        }
+        std::fs::write(d.join("soutien.csv"), s).unwrap();
+    }
+
+    fn run(&self, day: u32, extra: &[&str]) -> Out {
+        let as_of = format!("2026-11-{day:02}");
+        let mut args = vec![
+            "run",
+            "-c",
+            self.cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            &as_of,
+        ];
+        args.extend_from_slice(extra);
+        enrolgen(&self.dir, &args)
+    }
+
+    fn verify(&self, day: u32) -> Out {
+        let as_of = format!("2026-11-{day:02}");
+        enrolgen(
+            &self.dir,
+            &[
+                "verify",
+                "-c",
+                self.cfg.to_str().unwrap(),
+                "--out",
+                "v",
+                "--as-of",
+                &as_of,
+            ],
+        )
+    }
+
+    fn journal(&self, n: u32) -> String {
+        std::fs::read_to_string(self.dir.join(format!("out/ecampus/applied-{n:04}.csv")))
+            .unwrap_or_default()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let s =
+            std::fs::read_to_string(self.dir.join("out/ecampus/webservice-state.json")).unwrap();
+        serde_json::from_str(&s).unwrap()
+    }
+
+    /// (timestart, timeend, suspended) enrolgen recorded for a user in a course.
+    fn dates(&self, username: &str, course: &str) -> (i64, i64, bool) {
+        let s = self.state();
+        let m = s["enrolments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["username"] == username && m["course"] == course)
+            .unwrap_or_else(|| panic!("{username} {course} not in the state"))
+            .clone();
+        (
+            m["timestart"].as_i64().unwrap(),
+            m["timeend"].as_i64().unwrap(),
+            m["suspended"].as_bool().unwrap(),
+        )
+    }
+
+    /// On the real Moodle only: (timestart, timeend, status) of the user's enrolment,
+    /// read from its database, checked against what the state says.
+    fn moodle_dates(&self, moodle: &Moodle, username: &str, course: &str) {
+        if moodle.live.is_none() {
+            return;
+        }
+        let sql = format!(
+            "select ue.timestart, ue.timeend, ue.status from mdl_user_enrolments ue \
+             join mdl_user u on u.id = ue.userid join mdl_enrol e on e.id = ue.enrolid \
+             join mdl_course c on c.id = e.courseid \
+             where u.username = '{username}' and c.shortname = '{course}' and e.enrol = 'manual'"
+        );
+        let out = std::process::Command::new("psql")
+            .env("PGPASSWORD", "moodle")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "5433",
+                "-U",
+                "moodle",
+                "moodle",
+                "-Atc",
+                &sql,
+            ])
+            .output()
+            .unwrap();
+        let (start, end, suspended) = self.dates(username, course);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("{start}|{end}|{}", u8::from(suspended)),
+            "Moodle's dates for {username} in {course}"
+        );
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        let s = std::fs::read_to_string(self.dir.join("out/summary.json")).unwrap();
+        serde_json::from_str(&s).unwrap()
+    }
+}
+
+const OPTION: [(u32, &str); 7] = [
+    (1, "G1"),
+    (4, "G1"),
+    (7, "G1"),
+    (9, "G2"),
+    (10, "G2"),
+    (11, "G2"),
+    (12, "G2"),
+];
+
+/// 2026-11-24 00:00 in Paris, and 60 days later.
+const START: i64 = 1_795_474_800;
+const END: i64 = 1_800_658_800;
+
+#[test]
+fn nights_of_changes_keep_moodle_equal_to_the_plan() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("nights");
+    let w = World::new(t.path(), &moodle, "editingteacher");
+    let soutien: Vec<u32> = (13..=20).collect();
+
+    // Night 1, on an empty Moodle: enrolments, the groups, their members.
+    w.sources(&OPTION, &soutien);
+    let r = w.run(24, &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("ecampus\tenrol_manual_enrol_users\tOPTION\t8\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("ecampus\tcore_group_create_groups\tOPTION\t2\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        moodle.writes.load(Ordering::SeqCst),
+        0,
+        "a dry run writes nothing"
+    );
+    assert!(!t.path().join("out/ecampus/webservice-state.json").exists());
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(1);
+    assert!(j.contains("enrol;OPTION;21000001;student;;ok\n"), "{j}");
+    assert!(
+        j.contains("enrol;OPTION;martinp;editingteacher;;ok\n"),
+        "{j}"
+    );
+    assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
+    assert!(j.contains("add_member;OPTION;21000009;;TD G2;ok\n"), "{j}");
+    assert_eq!(j.lines().count(), 1 + 16 + 2 + 7, "{j}");
+    assert_eq!(w.dates("21000001", "OPTION"), (START, END, false));
+    w.moodle_dates(&moodle, "21000001", "OPTION");
+    let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
+    assert_eq!(ws["applied"]["enrol"], 16);
+    assert_eq!(ws["write_calls"], 3, "{ws}");
+    assert_eq!(w.verify(24).code, 0);
+
+    // The same day again: nothing to change, no write call.
+    let before = moodle.writes.load(Ordering::SeqCst);
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(moodle.writes.load(Ordering::SeqCst), before);
+    assert_eq!(
+        w.summary()["platforms"]["ecampus"]["webservice"]["write_calls"],
+        0
+    );
+    assert_eq!(w.journal(2), "", "no journal when nothing changed");
+
+    // By hand in Moodle: the tutor put in TD G1 (an Apogée group), a project group.
+    let user = |u: &str| {
+        moodle.call(
+            "core_user_get_users_by_field",
+            &[("field", "username".into()), ("values[0]", u.into())],
+        )[0]["id"]
+            .to_string()
+    };
+    let course = moodle.call(
+        "core_course_get_courses_by_field",
+        &[("field", "shortname".into()), ("value", "OPTION".into())],
+    )["courses"][0]["id"]
+        .to_string();
+    let groups = moodle.call(
+        "core_group_get_course_groups",
+        &[("courseid", course.clone())],
+    );
+    let td1 = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "TD G1")
+        .unwrap()["id"]
+        .to_string();
+    let projet = moodle.call(
+        "core_group_create_groups",
+        &[
+            ("groups[0][courseid]", course.clone()),
+            ("groups[0][name]", "Projet".into()),
+            ("groups[0][description]", String::new()),
+        ],
+    )[0]["id"]
+        .to_string();
+    let tutor = user("martinp");
+    let s4 = user("21000004");
+    for (g, u) in [(&td1, &tutor), (&projet, &s4)] {
+        moodle.call(
+            "core_group_add_group_members",
+            &[
+                ("members[0][groupid]", g.clone()),
+                ("members[0][userid]", u.clone()),
+            ],
+        );
+    }
+
+    // Night 2: 21000001 cancels, 21000009 moves to G1, the tutor becomes teacher.
+    let option2: Vec<(u32, &str)> = vec![
+        (4, "G1"),
+        (7, "G1"),
+        (9, "G1"),
+        (10, "G2"),
+        (11, "G2"),
+        (12, "G2"),
+    ];
+    w.sources(&option2, &soutien);
+    w.config(&moodle.url, "teacher");
+    let r = w.run(25, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(2);
+    assert_eq!(
+        j,
+        "operation;course;username;role;group;result\n\
+         add_member;OPTION;21000009;;TD G1;ok\n\
+         add_role;OPTION;martinp;teacher;;ok\n\
+         remove_member;OPTION;21000001;;TD G1;ok\n\
+         remove_member;OPTION;21000009;;TD G2;ok\n\
+         remove_member;OPTION;martinp;;TD G1;ok\n\
+         remove_role;OPTION;martinp;editingteacher;;ok\n\
+         suspend;OPTION;21000001;student;;ok\n"
+    );
+    // Suspended with the dates it had: not reset to the day of the change.
+    assert_eq!(w.dates("21000001", "OPTION"), (START, END, true));
+    w.moodle_dates(&moodle, "21000001", "OPTION");
+    assert_eq!(w.verify(25).code, 0);
+
+    // Night 3: 21000001 is back, in G2: reactivated with its dates, in its new group.
+    let mut option3 = option2.clone();
+    option3.push((1, "G2"));
+    w.sources(&option3, &soutien);
+    let r = w.run(26, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        w.journal(3),
+        "operation;course;username;role;group;result\n\
+         add_member;OPTION;21000001;;TD G2;ok\n\
+         reactivate;OPTION;21000001;student;;ok\n"
+    );
+    assert_eq!(w.dates("21000001", "OPTION"), (START, END, false));
+    w.moodle_dates(&moodle, "21000001", "OPTION");
+    assert_eq!(w.verify(26).code, 0);
+    // The project group was never touched.
+    let members = moodle.call(
+        "core_enrol_get_enrolled_users",
+        &[
+            ("courseid", course.clone()),
+            ("options[0][name]", "userfields".into()),
+            ("options[0][value]", "id,username,groups".into()),
+        ],
+    );
+    let s4_groups: Vec<String> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "21000004")
+        .unwrap()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(s4_groups, ["Projet", "TD G1"]);
+}
+
+#[test]
+fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("refused");
+    // The token's role may not assign manager: Moodle refuses the whole batch.
+    let w = World::new(t.path(), &moodle, "manager");
+    w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Moodle refused 1 operation(s); see ecampus/applied-0001.csv"),
+        "{}",
+        r.stderr
+    );
+    let j = w.journal(1);
+    assert!(
+        j.contains("enrol;OPTION;martinp;manager;;refused: wsusercannotassign: You don't have the permission to assign this role"),
+        "{j}"
+    );
+    assert!(j.contains("enrol;OPTION;21000001;student;;ok\n"), "{j}");
+    assert_eq!(j.matches(";ok\n").count(), 15 + 2 + 7, "{j}");
+    let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
+    assert_eq!(ws["refused"], 1);
+    // The refused row is not in the state: the next run tries it again.
+    assert!(!w.state()["enrolments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["username"] == "martinp"));
+}
+
+#[test]
+fn a_run_killed_while_waiting_is_finished_by_the_next_one() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("killed");
+    let w = World::new(t.path(), &moodle, "editingteacher");
+    w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
+    // The first write (the enrolments) reaches Moodle, but its answer never comes.
+    moodle.lose.store(1, Ordering::SeqCst);
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("enrol_manual_enrol_users"),
+        "{}",
+        r.stderr
+    );
+    let state = w.state();
+    assert_eq!(state["enrolments"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        state["pending"].as_array().unwrap().len(),
+        16,
+        "sent, not confirmed"
+    );
+    let j = w.journal(1);
+    assert!(
+        j.contains("create_group;OPTION;;;TD G1;not sent: the run stopped\n"),
+        "{j}"
+    );
+    // The next run finds the enrolments in Moodle, adopts them, and does the rest.
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(2);
+    assert!(!j.contains("enrol;"), "{j}");
+    assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
+    assert_eq!(j.matches(";ok\n").count(), 2 + 7, "{j}");
+    let state = w.state();
+    assert_eq!(state["enrolments"].as_array().unwrap().len(), 16);
+    assert!(state.get("pending").is_none());
+    assert_eq!(w.verify(24).code, 0);
+    // And a third run has nothing to do.
+    let before = moodle.writes.load(Ordering::SeqCst);
+    assert_eq!(w.run(24, &[]).code, 0);
+    assert_eq!(moodle.writes.load(Ordering::SeqCst), before);
+}
