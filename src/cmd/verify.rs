@@ -145,7 +145,7 @@ fn check_platform(
     courses.dedup();
     let client = Moodle::new(name, ms)?;
     let t = Instant::now();
-    let now = client.read_courses(&courses, false)?;
+    let now = client.read_courses(&courses)?;
     let timing = SourceTiming {
         source: client.describe(),
         seconds: t.elapsed().as_secs_f64(),

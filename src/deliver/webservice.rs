@@ -140,7 +140,7 @@ pub fn deliver(
         .chain(state.groups.keys().cloned())
         .collect();
     let courses: Vec<String> = courses.into_iter().collect();
-    let now = client.read_courses(&courses, true)?;
+    let now = client.read_for_sync(&courses)?;
     state.settle(&now);
     let templates = templates(settings, &platform.name);
     let ctx = sync::Context {
@@ -152,6 +152,7 @@ pub fn deliver(
         zone: moodle.timezone,
     };
     let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
+
     let mut summary = WsSummary {
         held: ops.held.clone(),
         missing_courses: ops.missing_courses.iter().cloned().collect(),
@@ -193,7 +194,9 @@ pub fn deliver(
     summary.calls = client.requests();
     for l in &lines {
         match l.result.as_str() {
-            "ok" => *summary.applied.entry(l.operation.to_string()).or_default() += 1,
+            r if r.starts_with("ok") => {
+                *summary.applied.entry(l.operation.to_string()).or_default() += 1
+            }
             r if r.starts_with("refused") => summary.refused += 1,
             _ => summary.not_sent += 1,
         }
@@ -617,12 +620,20 @@ impl Exec<'_> {
         let Some(width) = items.first().map(|i| i.fields.len()) else {
             return;
         };
-        let per_call = (self.max_fields.saturating_sub(3) / width).max(1);
+        // As many items as max_fields allows, but spread over the parallel requests
+        // when there are fewer than that: Moodle works on several at once.
+        let fit = (self.max_fields.saturating_sub(3) / width).max(1);
+        let per_call = fit.min(items.len().div_ceil(self.parallel)).max(1);
         let mut batches: Vec<Vec<Item>> = Vec::new();
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             batches.push(items.by_ref().take(per_call).collect());
         }
+        let (started, count, calls) = (
+            Instant::now(),
+            batches.iter().map(Vec::len).sum::<usize>(),
+            batches.len(),
+        );
         let queue = Mutex::new(batches.into_iter());
         std::thread::scope(|scope| {
             for _ in 0..self.parallel {
@@ -640,6 +651,13 @@ impl Exec<'_> {
                 });
             }
         });
+        tracing::info!(
+            function,
+            items = count,
+            batches = calls,
+            seconds = started.elapsed().as_secs_f64(),
+            "applied"
+        );
     }
 
     /// One batch; refused as a whole, it is split until the refused item is alone.
@@ -681,6 +699,16 @@ impl Exec<'_> {
                 self.send(function, array, batch);
                 self.send(function, array, second);
             }
+            Ok(Err(refused))
+                if function == "core_group_create_groups"
+                    && refused.message.contains("same name") =>
+            {
+                // The group exists (empty, or its members are not active): its id
+                // is read, and the members go in it.
+                for i in batch {
+                    self.existing_group(i);
+                }
+            }
             Ok(Err(refused)) => {
                 self.pending(&batch, false);
                 for i in batch {
@@ -690,6 +718,35 @@ impl Exec<'_> {
                     self.note(i.line, format!("refused: {}", refused_text(&refused)));
                 }
             }
+        }
+    }
+
+    /// A group that exists already: its id, from the course's groups.
+    fn existing_group(&self, i: Item) {
+        let course = i
+            .fields
+            .iter()
+            .find(|(k, _)| *k == "courseid")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        let found = course.map(|c| self.client.course_groups(c));
+        match found {
+            Some(Ok(groups)) => match groups.get(&i.line.group) {
+                Some(id) => {
+                    if let Ok(mut g) = self.groups.lock() {
+                        g.insert((i.line.course.clone(), i.line.group.clone()), *id);
+                    }
+                    self.note(i.line, "ok (it existed)".into());
+                }
+                None => self.note(
+                    i.line,
+                    "refused: the group exists but cannot be read".into(),
+                ),
+            },
+            Some(Err(e)) => {
+                self.note(i.line, "not sent: the run stopped".into());
+                self.stop(Error::Source(e));
+            }
+            None => self.note(i.line, "not sent: course not in Moodle".into()),
         }
     }
 
@@ -736,13 +793,17 @@ impl Exec<'_> {
 
     /// Moodle confirmed the batch: the state learns it, and is saved.
     fn confirmed(&self, function: &str, batch: &[Item], answer: &Value) {
-        let created: BTreeMap<String, u64> = if function == "core_group_create_groups" {
+        // A group name repeats from course to course: its id is the one Moodle gave
+        // in that course.
+        let created: BTreeMap<(u64, String), u64> = if function == "core_group_create_groups" {
             answer
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(|g| {
-                    Some((g.get("name")?.as_str()?.to_string(), g.get("id")?.as_u64()?))
+                    let course = g.get("courseid")?.as_u64()?;
+                    let name = g.get("name")?.as_str()?.to_string();
+                    Some(((course, name), g.get("id")?.as_u64()?))
                 })
                 .collect()
         } else {
@@ -772,7 +833,13 @@ impl Exec<'_> {
         if !created.is_empty() {
             if let Ok(mut g) = self.groups.lock() {
                 for i in batch {
-                    if let Some(id) = created.get(&i.line.group) {
+                    let course = i
+                        .fields
+                        .iter()
+                        .find(|(k, _)| *k == "courseid")
+                        .and_then(|(_, v)| v.parse::<u64>().ok());
+                    let found = course.and_then(|c| created.get(&(c, i.line.group.clone())));
+                    if let Some(id) = found {
                         g.insert((i.line.course.clone(), i.line.group.clone()), *id);
                     }
                 }

@@ -283,8 +283,23 @@ pub fn operations(
         let mine = given.filter(|m| m.enrolled);
         let suspend = e.enrolstatus == Some(1);
         match c.user(username) {
+            // Not active in Moodle (a read for a sync sees only active users), but
+            // enrolgen's, active and not started yet: nothing to do before it starts.
+            None if mine
+                .is_some_and(|m| !m.suspended && m.timestart > ctx.day_start(ctx.as_of)) =>
+            {
+                continue;
+            }
             None => {
-                let (timestart, timeend) = ctx.times(e);
+                // enrolgen's own (suspended by it, or by somebody since): sent again
+                // with the dates enrolgen set; otherwise a new enrolment.
+                let (timestart, timeend, why) = match mine {
+                    Some(m) => (m.timestart, m.timeend, Why::Reactivate),
+                    None => {
+                        let (s, e) = ctx.times(e);
+                        (s, e, Why::New)
+                    }
+                };
                 ops.enrol.push(EnrolOp {
                     course: course.clone(),
                     username: username.clone(),
@@ -292,7 +307,7 @@ pub fn operations(
                     timestart,
                     timeend,
                     suspend,
-                    why: Why::New,
+                    why,
                 });
             }
             Some((u, active)) => {

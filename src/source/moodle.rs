@@ -24,10 +24,16 @@ pub const VERIFY_FUNCTIONS: [&str; 3] = [
     "core_enrol_get_enrolled_users",
 ];
 
-/// Users by username.
-type Users = BTreeMap<String, EnrolledUser>;
-/// Role ids by shortname.
-type RoleIds = BTreeMap<String, u64>;
+/// What one read of a course's enrolled users gives.
+#[derive(Debug, Default)]
+pub struct Enrolled {
+    /// By username.
+    pub users: BTreeMap<String, EnrolledUser>,
+    /// The ids of the roles they hold, by shortname.
+    pub role_ids: BTreeMap<String, u64>,
+    /// The groups they are in, name → id.
+    pub groups: BTreeMap<String, u64>,
+}
 
 /// Where the REST server answers, below the site's address.
 const ENDPOINT: &str = "/webservice/rest/server.php";
@@ -292,7 +298,7 @@ impl Moodle {
 
     /// The users enrolled in a course: active now, or not; and the ids of the roles
     /// they hold.
-    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<(Users, RoleIds), SourceError> {
+    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<Enrolled, SourceError> {
         #[derive(Deserialize)]
         struct User {
             id: u64,
@@ -310,6 +316,7 @@ impl Moodle {
         }
         #[derive(Deserialize)]
         struct Group {
+            id: u64,
             name: String,
         }
         let f = "core_enrol_get_enrolled_users";
@@ -329,47 +336,110 @@ impl Moodle {
             ],
         )?;
         let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-        let mut role_ids = BTreeMap::new();
-        let out = users
-            .into_iter()
-            .map(|u| {
-                for r in &u.roles {
-                    role_ids.insert(r.shortname.clone(), r.roleid);
-                }
-                let user = EnrolledUser {
-                    id: u.id,
-                    roles: u.roles.into_iter().map(|r| r.shortname).collect(),
-                    groups: u.groups.into_iter().map(|g| g.name).collect(),
-                };
-                (u.username, user)
-            })
-            .collect();
-        Ok((out, role_ids))
+        let mut out = Enrolled::default();
+        for u in users {
+            for r in &u.roles {
+                out.role_ids.insert(r.shortname.clone(), r.roleid);
+            }
+            for g in &u.groups {
+                out.groups.insert(g.name.clone(), g.id);
+            }
+            let user = EnrolledUser {
+                id: u.id,
+                roles: u.roles.into_iter().map(|r| r.shortname).collect(),
+                groups: u.groups.into_iter().map(|g| g.name).collect(),
+            };
+            out.users.insert(u.username, user);
+        }
+        Ok(out)
     }
 
-    /// Reads every course, `parallel` requests at a time; the first error stops it.
-    /// `with_groups`: also each course's groups (to apply a plan).
-    pub fn read_courses(
+    /// Reads every course (`verify`): its id, then its active and its other users;
+    /// `parallel` requests at a time, the first error stops it.
+    pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+        let found = self.each(shortnames, |name| {
+            let Some(id) = self.course_id(name)? else {
+                return Ok(None);
+            };
+            let mut active = self.enrolled(id, true)?;
+            let inactive = self.enrolled(id, false)?;
+            active.role_ids.extend(inactive.role_ids);
+            Ok(Some(CourseNow {
+                id,
+                active: active.users,
+                inactive: inactive.users,
+                groups: BTreeMap::new(),
+                role_ids: active.role_ids,
+            }))
+        })?;
+        Ok(shortnames.iter().cloned().zip(found).collect())
+    }
+
+    /// Reads what applying a plan needs, in one call per course: every course's id
+    /// (one call for the site), then each course's active users with their roles
+    /// and groups; the groups seen on them are the course's known groups.
+    pub fn read_for_sync(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+        let ids = self.course_ids()?;
+        let found = self.each(shortnames, |name| {
+            let Some(id) = ids.get(name).copied() else {
+                return Ok(None);
+            };
+            let active = self.enrolled(id, true)?;
+            Ok(Some(CourseNow {
+                id,
+                active: active.users,
+                inactive: BTreeMap::new(),
+                groups: active.groups,
+                role_ids: active.role_ids,
+            }))
+        })?;
+        Ok(shortnames.iter().cloned().zip(found).collect())
+    }
+
+    /// Every course of the site, shortname → id, in one call.
+    pub fn course_ids(&self) -> Result<BTreeMap<String, u64>, SourceError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            courses: Vec<Course>,
+        }
+        #[derive(Deserialize)]
+        struct Course {
+            id: u64,
+            shortname: String,
+        }
+        let f = "core_course_get_courses_by_field";
+        let v = self.call(f, &[])?;
+        let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        Ok(raw
+            .courses
+            .into_iter()
+            .map(|c| (c.shortname, c.id))
+            .collect())
+    }
+
+    /// `f` on every item, `parallel` at a time, results in the items' order; the
+    /// first error stops it.
+    pub fn each<I: Sync, T: Send>(
         &self,
-        shortnames: &[String],
-        with_groups: bool,
-    ) -> Result<MoodleNow, SourceError> {
-        let next = Mutex::new(shortnames.iter());
-        let found: Mutex<Vec<(String, Option<CourseNow>)>> = Mutex::new(Vec::new());
+        items: &[I],
+        f: impl Fn(&I) -> Result<T, SourceError> + Sync,
+    ) -> Result<Vec<T>, SourceError> {
+        let next = Mutex::new(items.iter().enumerate());
+        let found: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::new());
         let error: Mutex<Option<SourceError>> = Mutex::new(None);
         std::thread::scope(|scope| {
-            for _ in 0..self.parallel.min(shortnames.len().max(1)) {
+            for _ in 0..self.parallel.min(items.len().max(1)) {
                 scope.spawn(|| loop {
                     if error.lock().map_or(true, |e| e.is_some()) {
                         return;
                     }
-                    let Some(name) = next.lock().ok().and_then(|mut it| it.next().cloned()) else {
+                    let Some((i, item)) = next.lock().ok().and_then(|mut it| it.next()) else {
                         return;
                     };
-                    match self.read_course(&name, with_groups) {
-                        Ok(c) => {
-                            if let Ok(mut f) = found.lock() {
-                                f.push((name, c));
+                    match f(item) {
+                        Ok(t) => {
+                            if let Ok(mut v) = found.lock() {
+                                v.push((i, t));
                             }
                         }
                         Err(e) => {
@@ -385,7 +455,9 @@ impl Moodle {
         if let Some(e) = error.into_inner().ok().flatten() {
             return Err(e);
         }
-        Ok(found.into_inner().unwrap_or_default().into_iter().collect())
+        let mut found = found.into_inner().unwrap_or_default();
+        found.sort_by_key(|(i, _)| *i);
+        Ok(found.into_iter().map(|(_, t)| t).collect())
     }
 
     /// The ids of these users, by username (an unknown username is absent), asked
@@ -428,31 +500,6 @@ impl Moodle {
         let v = self.call(f, &[p("courseid", &course_id.to_string())])?;
         let groups: Vec<Group> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
         Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
-    }
-
-    fn read_course(
-        &self,
-        shortname: &str,
-        with_groups: bool,
-    ) -> Result<Option<CourseNow>, SourceError> {
-        let Some(id) = self.course_id(shortname)? else {
-            return Ok(None);
-        };
-        let (active, mut role_ids) = self.enrolled(id, true)?;
-        let (inactive, more) = self.enrolled(id, false)?;
-        role_ids.extend(more);
-        let groups = if with_groups {
-            self.course_groups(id)?
-        } else {
-            BTreeMap::new()
-        };
-        Ok(Some(CourseNow {
-            id,
-            active,
-            inactive,
-            groups,
-            role_ids,
-        }))
     }
 }
 

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""The web-service channel against Moodle's upload tool, on a real Moodle 4.5.6.
+
+For each platform of a generated university (2,000 students by default), on a fresh
+site holding the users and courses its files name:
+  1. the upload tool (admin/tool/uploaduser/cli/uploaduser.php) imports enrolgen's
+     upload files, timed;
+  2. the site is reset; `enrolgen run` with `deliver: webservice` applies the same plan
+     (enrolments, groups, memberships), timed end to end (sources included);
+  3. the same run again: nothing to change, only the reads (the floor of a run);
+  4. `enrolgen verify` must exit 0.
+Prints the times, the calls and the ratio web services / upload tool.
+
+Needs the Moodle harness (../shared/moodle-harness) set up and its web server
+started (ws-start.sh). Usage:
+  python3 scripts/bench/webservice.py --harness DIR [--students N] [--url URL]
+          [--token-file FILE] [--keep DIR]
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "target" / "release" / "enrolgen"
+AS_OF = "2026-11-24"
+DELIMS = {";": "semicolon", ",": "comma"}
+
+
+def sh(harness, script, **kw):
+    return subprocess.run(["bash", "-c", script], cwd=harness, check=True, **kw)
+
+
+def enrolgen(*args, cwd):
+    t = time.monotonic()
+    r = subprocess.run([str(BIN), *args], cwd=cwd, capture_output=True, text=True)
+    return r, time.monotonic() - t
+
+
+def files_of(out, platform):
+    d = out / platform
+    names = sorted(p for p in d.glob(f"{platform}*.csv"))
+    return names
+
+
+def world_of(files):
+    users, courses = set(), set()
+    for f in files:
+        text = f.read_text()
+        delim = ";" if text.split("\n", 1)[0].count(";") else ","
+        rows = list(csv.reader(text.splitlines(), delimiter=delim))
+        head = rows[0]
+        cols = [i for i, h in enumerate(head) if h.startswith("course")]
+        for r in rows[1:]:
+            users.add(r[0])
+            courses.update(r[i] for i in cols if r[i])
+    return {
+        "users": [{"username": u} for u in sorted(users)],
+        "courses": [{"shortname": c} for c in sorted(courses)],
+    }, delim
+
+
+def fresh_site(harness, world_file):
+    sh(harness, "./reset.sh >/dev/null")
+    sh(harness, f". lib/env.sh && $PHP lib/setup_fixtures.php {world_file} >/dev/null")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--harness", required=True, help="the moodle-harness scripts folder")
+    ap.add_argument("--students", type=int, default=2000)
+    ap.add_argument("--url", default="http://localhost:8088")
+    ap.add_argument("--token-file", default="/tmp/moodle-harness/ws-token")
+    ap.add_argument("--keep")
+    a = ap.parse_args()
+    harness = Path(a.harness).resolve()
+    work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="enrolgen-ws-bench-"))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/bench/university.py"), str(work / "u"), "--students", str(a.students)],
+        check=True,
+    )
+    u = work / "u"
+    r, _ = enrolgen("run", "-c", "enrolgen.yaml", "--out", "files", "--as-of", AS_OF, cwd=u)
+    if r.returncode not in (0, 1):
+        sys.exit(f"files run failed: {r.stderr}")
+    base = (u / "enrolgen.yaml").read_text()
+    token = Path(a.token_file).resolve()
+    totals = {"upload": 0.0, "ws": 0.0, "noop": 0.0}
+    print(f"{a.students} students, Moodle {a.url}, as of {AS_OF}")
+    print(f"{'platform':10} {'enrol':>6} {'groups':>6} {'members':>7} | {'upload tool':>11} | {'web services':>12} {'calls':>5} {'writes':>6} | {'no change':>9} {'calls':>5} {'writes':>6} | verify")
+    for platform in ("ecampus", "collegium", "prelude"):
+        files = files_of(u / "files", platform)
+        if not files:
+            continue
+        world, delim = world_of(files)
+        wf = work / f"world-{platform}.json"
+        wf.write_text(json.dumps(world))
+        # 1. The upload tool, file after file.
+        fresh_site(harness, wf)
+        t = time.monotonic()
+        for f in files:
+            sh(
+                harness,
+                ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/tool/uploaduser/cli/uploaduser.php "
+                f"--file={f} --delimiter_name={DELIMS[delim]} --encoding=UTF-8 --uutype=3 --uuupdatetype=0 "
+                "--uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 "
+                "--uustandardusernames=0 --uumatchemail=0 >/dev/null 2>&1",
+            )
+        upload = time.monotonic() - t
+        # 2. The web services, on a fresh site.
+        fresh_site(harness, wf)
+        sh(harness, "./ws-setup.sh --quiet >/dev/null")
+        cfg = base.replace(
+            f"  {platform}:\n",
+            f"  {platform}:\n    deliver: webservice\n    moodle: {{ url: \"{a.url}\", token_file: {token} }}\n",
+            1,
+        )
+        (u / "ws.yaml").write_text(cfg)
+        out = f"ws-{platform}"
+        args = ("run", "-c", "ws.yaml", "--platform", platform, "--out", out, "--as-of", AS_OF)
+        r, ws = enrolgen(*args, cwd=u)
+        if r.returncode not in (0, 1):
+            sys.exit(f"web-service run failed: {r.stderr}")
+        s = json.loads((u / out / "summary.json").read_text())["platforms"][platform]
+        w = s["webservice"]
+        # 3. Nothing to change.
+        r, noop = enrolgen(*args, cwd=u)
+        w2 = json.loads((u / out / "summary.json").read_text())["platforms"][platform]["webservice"]
+        # 4. Moodle equals the plan.
+        v, _ = enrolgen("verify", "-c", "ws.yaml", "--platform", platform, "--out", f"v-{platform}", "--as-of", AS_OF, cwd=u)
+        ap_ = w["applied"]
+        print(
+            f"{platform:10} {ap_.get('enrol', 0):>6} {ap_.get('create_group', 0):>6} {ap_.get('add_member', 0):>7} | "
+            f"{upload:>10.1f}s | {ws:>11.1f}s {w['calls']:>5} {w['write_calls']:>6} | "
+            f"{noop:>8.1f}s {w2['calls']:>5} {w2['write_calls']:>6} | exit {v.returncode}"
+        )
+        if w["refused"] or w2["write_calls"] or v.returncode != 0:
+            sys.exit(f"{platform}: refused {w['refused']}, second run wrote {w2['write_calls']}, verify {v.returncode}: {v.stderr}")
+        totals["upload"] += upload
+        totals["ws"] += ws
+        totals["noop"] += noop
+    ratio = totals["ws"] / totals["upload"]
+    print(
+        f"{'all':10} {'':>6} {'':>6} {'':>7} | {totals['upload']:>10.1f}s | {totals['ws']:>11.1f}s {'':>5} {'':>6} | {totals['noop']:>8.1f}s"
+    )
+    print(f"web services / upload tool: {ratio:.2f} (target <= 0.33); a run with nothing to change: {totals['noop']:.1f} s (reads only)")
+    if not a.keep:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
