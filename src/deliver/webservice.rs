@@ -63,6 +63,9 @@ pub struct WsSummary {
     pub applied: BTreeMap<String, usize>,
     /// Operations Moodle refused (each journaled with its message).
     pub refused: usize,
+    /// Those operations, as the report shows them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_rows: Vec<String>,
     /// Operations not sent: unknown user or role in Moodle, or the run stopped.
     pub not_sent: usize,
     /// Web-service calls: all, and those that write.
@@ -197,7 +200,13 @@ pub fn deliver(
             r if r.starts_with("ok") => {
                 *summary.applied.entry(l.operation.to_string()).or_default() += 1
             }
-            r if r.starts_with("refused") => summary.refused += 1,
+            r if r.starts_with("refused") => {
+                summary.refused += 1;
+                summary.refused_rows.push(format!(
+                    "{} {} in {} ({}{}): {r}",
+                    l.operation, l.username, l.course, l.role, l.group
+                ));
+            }
             _ => summary.not_sent += 1,
         }
     }

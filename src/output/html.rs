@@ -167,6 +167,9 @@ fn platform(
     let _ = writeln!(h, "<h2>Platform {}</h2>", esc(name));
     totals(h, ps, left.len());
     notices(h, name, ps);
+    if let Some(w) = &ps.webservice {
+        webservice(h, w);
+    }
     courses_table(h, ps, left, previous);
     left_out(h, name, left, personal_data);
 }
@@ -200,6 +203,42 @@ fn totals(h: &mut String, ps: &PlatformSummary, left: usize) {
         }
     }
     let _ = writeln!(h, "<div><b>{}</b>left out</div></div>", left);
+}
+
+/// What the web-service channel did: operations per kind, the refused rows with
+/// Moodle's message, held-back suspensions, and the journal.
+fn webservice(h: &mut String, w: &crate::deliver::webservice::WsSummary) {
+    h.push_str("<div class=\"totals\">");
+    if w.applied.is_empty() {
+        h.push_str("<div><b>0</b>changes made in Moodle</div>");
+    }
+    for (op, n) in &w.applied {
+        let _ = write!(h, "<div><b>{n}</b>{}</div>", esc(&op.replace('_', " ")));
+    }
+    let _ = writeln!(
+        h,
+        "<div><b>{}</b>web-service calls ({} writing, {:.1} s)</div></div>",
+        w.calls, w.write_calls, w.seconds
+    );
+    for r in &w.refused_rows {
+        let _ = writeln!(h, "<p class=\"warnings\">Refused by Moodle: {}</p>", esc(r));
+    }
+    for held in &w.held {
+        let _ = writeln!(
+            h,
+            "<p class=\"warnings\">Course <code>{}</code>: {} suspension(s) held back ({}); after review, <code>--accept-suspensions {}</code>.</p>",
+            esc(&held.course),
+            held.suspensions,
+            esc(&held.why),
+            esc(&held.course)
+        );
+    }
+    for c in &w.missing_courses {
+        let _ = writeln!(h, "<p class=\"warnings\">Course <code>{}</code> is not in Moodle: its enrolments wait.</p>", esc(c));
+    }
+    if let Some(j) = &w.journal {
+        let _ = writeln!(h, "<p>What was done: <code>{}</code>.</p>", esc(j));
+    }
 }
 
 /// What waits for a person (pending manual changes, held-back suspensions), and the

@@ -582,6 +582,14 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
     assert_eq!(j.matches(";ok\n").count(), 15 + 2 + 7, "{j}");
     let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
     assert_eq!(ws["refused"], 1);
+    let page = std::fs::read_to_string(t.path().join("out/report.html")).unwrap();
+    assert!(
+        page.contains(
+            "Refused by Moodle: enrol martinp in OPTION (manager): refused: wsusercannotassign"
+        ),
+        "the report shows it"
+    );
+    assert!(page.contains("<code>ecampus/applied-0001.csv</code>"));
     // The refused row is not in the state: the next run tries it again.
     assert!(!w.state()["enrolments"]
         .as_array()
