@@ -996,6 +996,35 @@ mod tests {
     }
 
     #[test]
+    fn the_web_service_channel_needs_a_connection_and_a_real_zone() {
+        let ws = MINIMAL.replace(
+            "    accounts: [u]\n",
+            "    accounts: [u]\n    deliver: webservice\n",
+        );
+        assert_eq!(
+            err(&ws),
+            "conf/enrolgen.yaml:8: platforms.p.deliver: webservice needs the platform's moodle: connection (url and token)"
+        );
+        let zone = ws.replace(
+            "    deliver: webservice\n",
+            "    deliver: webservice\n    moodle: { url: \"https://m.example.fr\", token_env: T, timezone: Europe/Pariss }\n",
+        );
+        assert!(
+            err(&zone)
+                .contains("platforms.p.moodle.timezone: 'Europe/Pariss' is not a time zone name"),
+            "{}",
+            err(&zone)
+        );
+        let ok = zone.replace("Europe/Pariss", "Europe/Paris");
+        let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
+        assert_eq!(s.platforms["p"].deliver, Deliver::Webservice);
+        assert_eq!(s.moodle["p"].max_fields, 4000);
+        assert_eq!(s.moodle["p"].role_ids["student"], 5);
+        let typo = ws.replace("deliver: webservice", "deliver: webservices");
+        assert!(err(&typo).contains("webservices"), "{}", err(&typo));
+    }
+
+    #[test]
     fn minimal_config_loads_with_defaults() {
         let s = parse(MINIMAL, Path::new("conf/enrolgen.yaml")).unwrap();
         assert_eq!(s.year, YearSetting::Auto { month: 9, day: 1 });
