@@ -31,18 +31,7 @@ pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
         line,
         message,
     };
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        return Err(bad(
-            line,
-            "not valid UTF-8: save the file as \"CSV UTF-8\"".into(),
-        ));
-    }
+    let bytes = utf8(path, bytes, "save the file as \"CSV UTF-8\"")?;
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = if first.contains(&b';') { b';' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
@@ -63,6 +52,27 @@ pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
         rows.push((line, rec.iter().map(str::to_string).collect()));
     }
     Ok(Table { headers, rows })
+}
+
+/// The bytes of a CSV file without its UTF-8 byte-order mark, once checked to be
+/// UTF-8; otherwise an error naming the line, and `fix`.
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a [u8], SourceError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(bytes),
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(SourceError::BadData {
+                path: path.to_path_buf(),
+                line,
+                message: format!("not valid UTF-8: {fix}"),
+            })
+        }
+    }
 }
 
 /// A CSV writer for files people open (reports): `delimiter`, lines ended by `\n`,

@@ -282,6 +282,20 @@ pub fn operations(
         // Enrolments enrolgen made itself (not only a role in somebody else's).
         let mine = given.filter(|m| m.enrolled);
         let suspend = e.enrolstatus == Some(1);
+        // An enrolment to send: with the dates enrolgen set, or new ones.
+        let enrol = |why: Why, suspend: bool| {
+            let (timestart, timeend) =
+                mine.map_or_else(|| ctx.times(e), |m| (m.timestart, m.timeend));
+            EnrolOp {
+                course: course.clone(),
+                username: username.clone(),
+                role: e.role.clone(),
+                timestart,
+                timeend,
+                suspend,
+                why,
+            }
+        };
         match c.user(username) {
             // Not active in Moodle (a read for a sync sees only active users), but
             // enrolgen's, active and not started yet: nothing to do before it starts.
@@ -293,22 +307,12 @@ pub fn operations(
             None => {
                 // enrolgen's own (suspended by it, or by somebody since): sent again
                 // with the dates enrolgen set; otherwise a new enrolment.
-                let (timestart, timeend, why) = match mine {
-                    Some(m) => (m.timestart, m.timeend, Why::Reactivate),
-                    None => {
-                        let (s, e) = ctx.times(e);
-                        (s, e, Why::New)
-                    }
+                let why = if mine.is_some() {
+                    Why::Reactivate
+                } else {
+                    Why::New
                 };
-                ops.enrol.push(EnrolOp {
-                    course: course.clone(),
-                    username: username.clone(),
-                    role: e.role.clone(),
-                    timestart,
-                    timeend,
-                    suspend,
-                    why,
-                });
+                ops.enrol.push(enrol(why, suspend));
             }
             Some((u, active)) => {
                 // Inactive in Moodle: reactivate what enrolgen suspended, or what
@@ -316,19 +320,7 @@ pub fn operations(
                 // enrolgen's that is active but not yet started stays as it is.
                 let reactivate = !active && !suspend && mine.is_none_or(|m| m.suspended);
                 if reactivate {
-                    let (timestart, timeend) = match mine {
-                        Some(m) => (m.timestart, m.timeend),
-                        None => ctx.times(e),
-                    };
-                    ops.enrol.push(EnrolOp {
-                        course: course.clone(),
-                        username: username.clone(),
-                        role: e.role.clone(),
-                        timestart,
-                        timeend,
-                        suspend: false,
-                        why: Why::Reactivate,
-                    });
+                    ops.enrol.push(enrol(Why::Reactivate, false));
                 }
                 if !u.roles.contains(&e.role) && !reactivate {
                     ops.assign.push(RoleOp {

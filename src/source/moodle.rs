@@ -276,6 +276,13 @@ impl Moodle {
 
     /// The course's id, or `None` when Moodle has no course of that shortname.
     pub fn course_id(&self, shortname: &str) -> Result<Option<u64>, SourceError> {
+        let found = self.courses(&[p("field", "shortname"), p("value", shortname)])?;
+        // Shortnames are compared exactly, as the upload tool does.
+        Ok(found.get(shortname).copied())
+    }
+
+    /// `core_course_get_courses_by_field`'s courses, shortname → id.
+    fn courses(&self, params: &[(String, String)]) -> Result<BTreeMap<String, u64>, SourceError> {
         #[derive(Deserialize)]
         struct Raw {
             courses: Vec<Course>,
@@ -286,14 +293,13 @@ impl Moodle {
             shortname: String,
         }
         let f = "core_course_get_courses_by_field";
-        let v = self.call(f, &[p("field", "shortname"), p("value", shortname)])?;
+        let v = self.call(f, params)?;
         let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-        // Shortnames are compared exactly, as the upload tool does.
         Ok(raw
             .courses
             .into_iter()
-            .find(|c| c.shortname == shortname)
-            .map(|c| c.id))
+            .map(|c| (c.shortname, c.id))
+            .collect())
     }
 
     /// The users enrolled in a course: active now, or not; and the ids of the roles
@@ -398,23 +404,7 @@ impl Moodle {
 
     /// Every course of the site, shortname → id, in one call.
     pub fn course_ids(&self) -> Result<BTreeMap<String, u64>, SourceError> {
-        #[derive(Deserialize)]
-        struct Raw {
-            courses: Vec<Course>,
-        }
-        #[derive(Deserialize)]
-        struct Course {
-            id: u64,
-            shortname: String,
-        }
-        let f = "core_course_get_courses_by_field";
-        let v = self.call(f, &[])?;
-        let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-        Ok(raw
-            .courses
-            .into_iter()
-            .map(|c| (c.shortname, c.id))
-            .collect())
+        self.courses(&[])
     }
 
     /// `f` on every item, `parallel` at a time, results in the items' order; the

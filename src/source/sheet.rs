@@ -106,19 +106,8 @@ fn csv_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>, SourceError> {
         line,
         message,
     };
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        return Err(bad(
-            line,
-            "not valid UTF-8: save the sheet as \"CSV UTF-8\" (or send the .xlsx/.ods itself)"
-                .into(),
-        ));
-    }
+    let fix = "save the sheet as \"CSV UTF-8\" (or send the .xlsx/.ods itself)";
+    let bytes = crate::csvio::utf8(path, bytes, fix)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sniff(bytes))
         .has_headers(false)

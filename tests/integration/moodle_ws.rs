@@ -60,6 +60,36 @@ pub(crate) fn decode(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// Reads one web-service request: its token, its function and its other parameters.
+pub(crate) fn read_request(
+    stream: &mut std::net::TcpStream,
+) -> (String, String, BTreeMap<String, String>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let mut params: BTreeMap<String, String> = String::from_utf8_lossy(&body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
+    let token = params.remove("wstoken").unwrap_or_default();
+    let function = params.remove("wsfunction").unwrap_or_default();
+    params.remove("moodlewsrestformat");
+    (token, function, params)
+}
+
 /// Serves `name`'s recorded answers on a free loopback port; returns the site URL.
 /// The server lives as long as the test process (one connection at a time).
 fn replay(name: &str) -> String {
@@ -70,29 +100,7 @@ fn replay(name: &str) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let mut params: BTreeMap<String, String> = String::from_utf8_lossy(&body)
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (decode(k), decode(v)))
-                .collect();
-            let token = params.remove("wstoken").unwrap_or_default();
-            let function = params.remove("wsfunction").unwrap_or_default();
-            params.remove("moodlewsrestformat");
+            let (token, function, params) = read_request(&mut stream);
             let (status, answer) = if token != TOKEN {
                 (200, invalid.clone())
             } else {

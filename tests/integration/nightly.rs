@@ -33,17 +33,7 @@ impl World {
 
     /// OPTION's students (number, group) and SOUTIEN's.
     fn sources(&self, option: &[(u32, &str)], soutien: &[u32]) {
-        let d = self.cfg.parent().unwrap();
-        let mut o = String::from("student_id;name;group\n");
-        for (i, g) in option {
-            o.push_str(&format!("{};S{i};{g}\n", 21000000 + i));
-        }
-        std::fs::write(d.join("option.csv"), o).unwrap();
-        let mut s = String::from("student_id\n");
-        for i in soutien {
-            s.push_str(&format!("{}\n", 21000000 + i));
-        }
-        std::fs::write(d.join("soutien.csv"), s).unwrap();
+        option_and_soutien(self.cfg.parent().unwrap(), option, soutien);
     }
 
     fn night(&self, day: u32, extra: &[&str]) -> Out {

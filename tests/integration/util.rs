@@ -258,3 +258,18 @@ pub fn adhoc_psy(dir: &Path, cfg: &Path, course: &str, out: &str, extra: &[&str]
 pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     read_tree(&dir.join("out"))
 }
+
+/// The student lists of the nightly worlds (nightly.rs, webservice.rs): OPTION's
+/// students (number, group) in `dir/option.csv`, SOUTIEN's in `dir/soutien.csv`.
+pub fn option_and_soutien(dir: &Path, option: &[(u32, &str)], soutien: &[u32]) {
+    let mut o = String::from("student_id;name;group\n");
+    for (i, g) in option {
+        o.push_str(&format!("{};S{i};{g}\n", 21000000 + i));
+    }
+    std::fs::write(dir.join("option.csv"), o).unwrap();
+    let mut s = String::from("student_id\n");
+    for i in soutien {
+        s.push_str(&format!("{}\n", 21000000 + i));
+    }
+    std::fs::write(dir.join("soutien.csv"), s).unwrap();
+}

@@ -6,13 +6,13 @@
 //! number of write calls and `verify` after each run.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::moodle_ws::{decode, key};
+use crate::moodle_ws::{key, read_request};
 use crate::util::*;
 
 /// The real Moodle to record from: url, token, harness scripts.
@@ -91,7 +91,7 @@ impl Moodle {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let (function, params) = request(&mut stream);
+                let (_, function, params) = read_request(&mut stream);
                 let body = match &upstream {
                     Some((url, token)) => {
                         let body = forward(url, token, &function, &params);
@@ -142,34 +142,6 @@ impl Moodle {
     fn call(&self, function: &str, params: &[(&str, String)]) -> serde_json::Value {
         crate::moodle_ws::ws(&self.url, "any", function, params)
     }
-}
-
-/// Reads one HTTP request: the function and its parameters (without the token).
-fn request(stream: &mut std::net::TcpStream) -> (String, BTreeMap<String, String>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    let mut line = String::new();
-    let _ = reader.read_line(&mut line);
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let mut params: BTreeMap<String, String> = String::from_utf8_lossy(&body)
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect();
-    params.remove("wstoken");
-    params.remove("moodlewsrestformat");
-    let function = params.remove("wsfunction").unwrap_or_default();
-    (function, params)
 }
 
 fn forward(url: &str, token: &str, function: &str, params: &BTreeMap<String, String>) -> String {
@@ -259,17 +231,7 @@ impl World {
 
     /// OPTION's students (number, group) and SOUTIEN's.
     fn sources(&self, option: &[(u32, &str)], soutien: &[u32]) {
-        let d = self.cfg.parent().unwrap();
-        let mut o = String::from("student_id;name;group\n");
-        for (i, g) in option {
-            o.push_str(&format!("{};S{i};{g}\n", 21000000 + i));
-        }
-        std::fs::write(d.join("option.csv"), o).unwrap();
-        let mut s = String::from("student_id\n");
-        for i in soutien {
-            s.push_str(&format!("{}\n", 21000000 + i));
-        }
-        std::fs::write(d.join("soutien.csv"), s).unwrap();
+        option_and_soutien(self.cfg.parent().unwrap(), option, soutien);
     }
 
     fn run(&self, day: u32, extra: &[&str]) -> Out {
