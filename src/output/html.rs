@@ -224,14 +224,7 @@ fn webservice(h: &mut String, w: &crate::deliver::webservice::WsSummary) {
         let _ = writeln!(h, "<p class=\"warnings\">Refused by Moodle: {}</p>", esc(r));
     }
     for held in &w.held {
-        let _ = writeln!(
-            h,
-            "<p class=\"warnings\">Course <code>{}</code>: {} suspension(s) held back ({}); after review, <code>--accept-suspensions {}</code>.</p>",
-            esc(&held.course),
-            held.suspensions,
-            esc(&held.why),
-            esc(&held.course)
-        );
+        held_back(h, held);
     }
     for c in &w.missing_courses {
         let _ = writeln!(h, "<p class=\"warnings\">Course <code>{}</code> is not in Moodle: its enrolments wait.</p>", esc(c));
@@ -239,6 +232,18 @@ fn webservice(h: &mut String, w: &crate::deliver::webservice::WsSummary) {
     if let Some(j) = &w.journal {
         let _ = writeln!(h, "<p>What was done: <code>{}</code>.</p>", esc(j));
     }
+}
+
+/// A course whose suspensions wait for a person's review.
+fn held_back(h: &mut String, held: &crate::plan::delta::Held) {
+    let _ = writeln!(
+        h,
+        "<p class=\"warnings\">Course <code>{}</code>: {} suspension(s) held back ({}): not made, retried next run; after review, <code>--accept-suspensions {}</code>.</p>",
+        esc(&held.course),
+        held.suspensions,
+        esc(&held.why),
+        esc(&held.course)
+    );
 }
 
 /// What waits for a person (pending manual changes, held-back suspensions), and the
@@ -255,14 +260,7 @@ fn notices(h: &mut String, name: &str, ps: &PlatformSummary) {
             );
         }
         for held in &d.held {
-            let _ = writeln!(
-                h,
-                "<p class=\"warnings\">Course <code>{}</code>: {} suspension(s) held back ({}): not written, retried next run; after review, <code>--accept-suspensions {}</code>.</p>",
-                esc(&held.course),
-                held.suspensions,
-                esc(&held.why),
-                esc(&held.course)
-            );
+            held_back(h, held);
         }
     }
     if !ps.files.is_empty() {
