@@ -12,7 +12,11 @@ site holding the users and courses its files name:
 Prints the times, the calls and the ratio web services / upload tool.
 
 Needs the Moodle harness (../shared/moodle-harness) set up and its web server
-started (ws-start.sh). Usage:
+started; the README's numbers were measured with 4 workers and opcache on, as a
+production PHP runs:
+  MOODLE_WS_WORKERS=4 MOODLE_WS_PHP="php -d opcache.enable_cli=1 -d max_input_vars=5000 \
+    -d memory_limit=2G" ./ws-start.sh
+Usage:
   python3 scripts/bench/webservice.py --harness DIR [--students N] [--url URL]
           [--token-file FILE] [--keep DIR]
 """
