@@ -111,10 +111,10 @@ pub struct RunArgs {
     /// Like --delta, but write every enrolment again and reset the state (first load).
     #[arg(long, conflicts_with = "cohorts")]
     pub full: bool,
-    /// With --delta: write the suspensions held back in these courses (after review),
-    /// or in every course with `all` or no value. Repeat it, or separate names with
-    /// commas.
-    #[arg(long, requires = "delta", value_name = "COURSE", num_args = 0..=1,
+    /// With --delta, or on a platform delivered through web services: make the
+    /// suspensions held back in these courses (after review), or in every course with
+    /// `all` or no value. Repeat it, or separate names with commas.
+    #[arg(long, value_name = "COURSE", num_args = 0..=1,
           default_missing_value = "all", value_delimiter = ',', action = clap::ArgAction::Append)]
     pub accept_suspensions: Vec<String>,
     /// Write even though a source returned nothing, or far fewer records than in the

@@ -361,7 +361,10 @@ pub fn operations(
         }
     }
     remove_unplanned_members(planned, now, state, ctx, &planned_groups, &mut ops);
-    suspend_unplanned(planned, now, state, ctx, &mut ops);
+    let held = suspend_unplanned(planned, now, state, ctx, &mut ops);
+    // Held back, they keep their groups too until the suspensions are accepted.
+    ops.remove
+        .retain(|m| !held.contains(&(m.course.clone(), m.username.clone())));
     ops.enrol.sort();
     ops.assign.sort();
     ops.create_groups.sort();
@@ -410,14 +413,15 @@ fn remove_unplanned_members(
 
 /// What enrolgen enrolled, still active in Moodle, that the plan no longer gives:
 /// suspended with the dates enrolgen set, unless a course (or the platform) would
-/// lose too many at once.
+/// lose too many at once. Returns the enrolments held back.
 fn suspend_unplanned(
     planned: &BTreeMap<Key, Enrolment>,
     now: &MoodleNow,
     state: &SyncState,
     ctx: &Context<'_>,
     ops: &mut Ops,
-) {
+) -> BTreeSet<Key> {
+    let mut held_users = BTreeSet::new();
     let mut before: BTreeMap<&str, usize> = BTreeMap::new();
     let mut gone: BTreeMap<&str, Vec<EnrolOp>> = BTreeMap::new();
     for m in &state.enrolments {
@@ -450,15 +454,19 @@ fn suspend_unplanned(
         let of = before.get(course).copied().unwrap_or(n);
         let why = hold_reason(n, of, l, platform_over.then_some((all_gone, total)));
         match why.filter(|_| !ctx.accept.covers(course)) {
-            Some(why) => ops.held.push(Held {
-                course: course.to_string(),
-                suspensions: n,
-                enrolments: of,
-                why,
-            }),
+            Some(why) => {
+                ops.held.push(Held {
+                    course: course.to_string(),
+                    suspensions: n,
+                    enrolments: of,
+                    why,
+                });
+                held_users.extend(list.into_iter().map(|e| (e.course, e.username)));
+            }
             None => ops.suspend.extend(list),
         }
     }
+    held_users
 }
 
 #[cfg(test)]
@@ -703,6 +711,7 @@ mod tests {
         let ops = run(&[], &now, &state);
         assert!(ops.suspend.is_empty());
         assert_eq!(ops.held[0].suspensions, 4);
+        assert!(ops.remove.is_empty(), "held back, they keep their groups");
     }
 
     #[test]

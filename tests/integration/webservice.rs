@@ -518,6 +518,35 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
         .map(|g| g["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(s4_groups, ["Projet", "TD G1"]);
+
+    // Night 4: four of OPTION's students vanish at once, the source's drop accepted:
+    // over the suspension caps, nothing is changed for them, not even their groups;
+    // exit 5.
+    let option4: Vec<(u32, &str)> = vec![(11, "G2"), (12, "G2"), (1, "G2")];
+    w.sources(&option4, &soutien);
+    let before = moodle.writes.load(Ordering::SeqCst);
+    let r = w.run(27, &["--accept-shrink"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("4 suspension(s) in OPTION held back"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        moodle.writes.load(Ordering::SeqCst),
+        before,
+        "nothing written"
+    );
+    assert_eq!(w.dates("21000004", "OPTION"), (START, END, false));
+    // Accepted after review: suspended, with their dates, and out of their groups.
+    let r = w.run(27, &["--accept-shrink", "--accept-suspensions", "OPTION"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(4);
+    assert_eq!(j.matches("suspend;OPTION;").count(), 4, "{j}");
+    assert_eq!(j.matches("remove_member;OPTION;").count(), 4, "{j}");
+    assert_eq!(w.dates("21000004", "OPTION"), (START, END, true));
+    w.moodle_dates(&moodle, "21000004", "OPTION");
+    assert_eq!(w.verify(27).code, 0);
 }
 
 #[test]
