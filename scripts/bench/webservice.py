@@ -11,7 +11,7 @@ site holding the users and courses its files name:
   4. `enrolgen verify` must exit 0.
 Prints the times, the calls and the ratio web services / upload tool.
 
-Needs the Moodle harness (../shared/moodle-harness) set up and its web server
+Needs the maintainers' Moodle harness (its scripts folder: --harness) set up and its web server
 started; the README's numbers were measured with 4 workers and opcache on, as a
 production PHP runs:
   MOODLE_WS_WORKERS=4 MOODLE_WS_PHP="php -d opcache.enable_cli=1 -d max_input_vars=5000 \

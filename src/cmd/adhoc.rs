@@ -203,12 +203,7 @@ fn sheet_rules(
 fn usernames_of(platform: &Platform, g: &Gathered, id: &str) -> Option<Vec<String>> {
     match &platform.accounts {
         AccountSource::Directories(dirs) => {
-            let found: Vec<_> = dirs
-                .iter()
-                .filter_map(|d| g.directories.get(d))
-                .flat_map(|d| d.with_student_id(id))
-                .collect();
-            match found.as_slice() {
+            match crate::plan::with_student_id(&g.directories, dirs, id).as_slice() {
                 [one] => Some(one.all_usernames().map(str::to_string).collect()),
                 _ => None,
             }

@@ -238,21 +238,7 @@ fn state_file(state: &SyncState) -> Result<RenderedFile, Error> {
 
 /// The journal file, numbered after the last one in the platform's folder.
 fn journal(dir: &Path, lines: &[Line]) -> Result<(String, RenderedFile), Error> {
-    let last = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("applied-")?
-                        .strip_suffix(".csv")?
-                        .parse::<u32>()
-                        .ok()
-                })
-                .max()
-                .unwrap_or(0)
-        })
-        .unwrap_or(0);
+    let last = crate::output::outbox::highest_number(dir, "applied");
     let name = format!("applied-{:04}.csv", last + 1);
     let mut sorted = lines.to_vec();
     sorted.sort();

@@ -225,9 +225,9 @@ pub fn state_file(state: &DeltaState) -> Result<RenderedFile, OutputError> {
     })
 }
 
-/// The number of `<platform>-NNNN….csv` in outbox/ or imported/, if any.
-fn number_of(platform: &str, name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(platform)?.strip_prefix('-')?;
+/// The number of a `<prefix>-NNNN….csv` file, if its name is one.
+fn number_of(prefix: &str, name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix('-')?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     if digits.len() != 4 || !name.ends_with(".csv") {
         return None;
@@ -235,21 +235,26 @@ fn number_of(platform: &str, name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The highest number of the `<prefix>-NNNN….csv` files in `dir` (0 when none).
+pub fn highest_number(dir: &Path, prefix: &str) -> u32 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|e| number_of(prefix, &e.file_name().to_string_lossy()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// The next free file number: above every file in outbox/ and imported/, and never
 /// below what the state remembers (files may have been deleted).
 pub fn next_number(dir: &Path, platform: &str, state: Option<&DeltaState>) -> u32 {
-    let mut next = state.map_or(1, |s| s.next_file).max(1);
-    for sub in [OUTBOX, IMPORTED] {
-        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            if let Some(n) = number_of(platform, &e.file_name().to_string_lossy()) {
-                next = next.max(n + 1);
-            }
-        }
-    }
-    next
+    let highest = [OUTBOX, IMPORTED]
+        .iter()
+        .map(|sub| highest_number(&dir.join(sub), platform))
+        .max()
+        .unwrap_or(0);
+    state.map_or(1, |s| s.next_file).max(1).max(highest + 1)
 }
 
 /// `manual-changes-NNNN.csv`: changes to existing enrolments the file cannot make.

@@ -280,6 +280,18 @@ fn resolve<'a>(
     }
 }
 
+/// Every account carrying the student number in these directories, in their order.
+pub fn with_student_id<'a>(
+    directories: &'a BTreeMap<String, AccountIndex>,
+    dirs: &[String],
+    id: &str,
+) -> Vec<&'a Account> {
+    dirs.iter()
+        .filter_map(|d| directories.get(d))
+        .flat_map(|d| d.with_student_id(id))
+        .collect()
+}
+
 /// The one account the member names in the platform's directories: none is
 /// `no_account`, several (or an account that names several people or logins) is
 /// `ambiguous_account`, never a guess.
@@ -298,10 +310,7 @@ fn one_account<'a>(
                     format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
                 ));
             };
-            dirs.iter()
-                .filter_map(|d| inp.directories.get(d))
-                .flat_map(|d| d.with_student_id(id))
-                .collect()
+            with_student_id(inp.directories, dirs, id)
         }
         Member::Username(u) => dirs
             .iter()

@@ -37,19 +37,9 @@ impl World {
     }
 
     fn night(&self, day: u32, extra: &[&str]) -> Out {
-        let as_of = format!("2026-11-{day:02}");
-        let mut args = vec![
-            "run",
-            "-c",
-            self.cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            &as_of,
-            "--delta",
-        ];
+        let mut args = vec!["--delta"];
         args.extend_from_slice(extra);
-        enrolgen(&self.dir, &args)
+        on_day(&self.dir, &self.cfg, "run", "out", day, &args)
     }
 
     fn read(&self, p: &str) -> Option<String> {

@@ -273,3 +273,20 @@ pub fn option_and_soutien(dir: &Path, option: &[(u32, &str)], soutien: &[u32]) {
     }
     std::fs::write(dir.join("soutien.csv"), s).unwrap();
 }
+
+/// `enrolgen SUB -c CFG --out OUT --as-of 2026-11-DAY` and more, in `dir`: a night of
+/// the nightly worlds.
+pub fn on_day(dir: &Path, cfg: &Path, sub: &str, out: &str, day: u32, extra: &[&str]) -> Out {
+    let as_of = format!("2026-11-{day:02}");
+    let mut args = vec![
+        sub,
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        out,
+        "--as-of",
+        &as_of,
+    ];
+    args.extend_from_slice(extra);
+    enrolgen(dir, &args)
+}

@@ -235,34 +235,11 @@ impl World {
     }
 
     fn run(&self, day: u32, extra: &[&str]) -> Out {
-        let as_of = format!("2026-11-{day:02}");
-        let mut args = vec![
-            "run",
-            "-c",
-            self.cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            &as_of,
-        ];
-        args.extend_from_slice(extra);
-        enrolgen(&self.dir, &args)
+        on_day(&self.dir, &self.cfg, "run", "out", day, extra)
     }
 
     fn verify(&self, day: u32) -> Out {
-        let as_of = format!("2026-11-{day:02}");
-        enrolgen(
-            &self.dir,
-            &[
-                "verify",
-                "-c",
-                self.cfg.to_str().unwrap(),
-                "--out",
-                "v",
-                "--as-of",
-                &as_of,
-            ],
-        )
+        on_day(&self.dir, &self.cfg, "verify", "v", day, &[])
     }
 
     fn journal(&self, n: u32) -> String {
