@@ -16,9 +16,11 @@ started; the README's numbers were measured with 4 workers and opcache on, as a
 production PHP runs:
   MOODLE_WS_WORKERS=4 MOODLE_WS_PHP="php -d opcache.enable_cli=1 -d max_input_vars=5000 \
     -d memory_limit=2G" ./ws-start.sh
+The token's service gets tool_mobile_call_external_functions (reads batched, as the
+README recommends) unless --no-batch.
 Usage:
   python3 scripts/bench/webservice.py --harness DIR [--students N] [--url URL]
-          [--token-file FILE] [--keep DIR]
+          [--token-file FILE] [--keep DIR] [--no-batch]
 """
 
 import argparse
@@ -36,6 +38,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "target" / "release" / "enrolgen"
 AS_OF = "2026-11-24"
 DELIMS = {";": "semicolon", ",": "comma"}
+BATCH_SQL = (
+    "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc "
+    "\"insert into mdl_external_services_functions (externalserviceid, functionname) "
+    "select id, 'tool_mobile_call_external_functions' from mdl_external_services "
+    "where shortname = 'enrolgen'\""
+)
 
 
 def sh(harness, script, **kw):
@@ -83,6 +91,7 @@ def main():
     ap.add_argument("--url", default="http://localhost:8088")
     ap.add_argument("--token-file", default="/tmp/moodle-harness/ws-token")
     ap.add_argument("--keep")
+    ap.add_argument("--no-batch", action="store_true", help="one request per course read")
     a = ap.parse_args()
     harness = Path(a.harness).resolve()
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="enrolgen-ws-bench-"))
@@ -124,6 +133,8 @@ def main():
         # 2. The web services, on a fresh site.
         fresh_site(harness, wf)
         sh(harness, "./ws-setup.sh --quiet >/dev/null")
+        if not a.no_batch:
+            sh(harness, BATCH_SQL)
         cfg = base.replace(
             f"  {platform}:\n",
             f"  {platform}:\n    deliver: webservice\n    moodle: {{ url: \"{a.url}\", token_file: {token} }}\n",

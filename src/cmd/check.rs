@@ -207,6 +207,12 @@ fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> 
                     "{what}: ok, \"{}\", Moodle {}, token of {}",
                     i.sitename, i.release, i.username
                 );
+                let batch = crate::source::moodle::BATCH_FUNCTION;
+                if writes && !i.functions.contains(batch) {
+                    println!(
+                        "{what}: note  without {batch} in the service, `run` reads each course in its own request (add it: a hundred per request, no new capability)"
+                    );
+                }
                 true
             } else {
                 println!(

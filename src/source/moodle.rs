@@ -3,7 +3,11 @@
 //! past this module sees Moodle's JSON.
 //!
 //! Cost grows with courses, never with students: per course, one call for its id and
-//! two for its enrolled users (active, then suspended), sent a few at a time.
+//! two for its enrolled users (active, then suspended), sent a few at a time. When
+//! the token's service offers `tool_mobile_call_external_functions` (what Moodle's
+//! own app uses to send several calls in one request), the reads of `run` go a
+//! hundred courses per request: a Moodle request costs its bootstrap (≈ 0.1 s)
+//! whatever it does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +27,24 @@ pub const VERIFY_FUNCTIONS: [&str; 3] = [
     "core_course_get_courses_by_field",
     "core_enrol_get_enrolled_users",
 ];
+
+/// The function that runs several of the service's functions in one request; each
+/// still checks its own capabilities, so offering it grants nothing more.
+pub const BATCH_FUNCTION: &str = "tool_mobile_call_external_functions";
+
+/// Calls per batched request at most: the answer stays a few megabytes.
+const MAX_PER_BATCH: usize = 100;
+
+/// Calls per batched request at least, before they are spread over parallel
+/// requests: a request's bootstrap costs as much as twenty small reads.
+const MIN_PER_BATCH: usize = 20;
+
+/// A read to make: a function and its arguments, named as in Moodle's API.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub function: &'static str,
+    pub args: Value,
+}
 
 /// What one read of a course's enrolled users gives.
 #[derive(Debug, Default)]
@@ -67,7 +89,10 @@ pub struct Moodle {
     token: Secret,
     agent: ureq::Agent,
     parallel: usize,
+    max_fields: usize,
     requests: AtomicUsize,
+    /// Whether the service offers `BATCH_FUNCTION`: asked once, when first needed.
+    batching: Mutex<Option<bool>>,
     /// `ENROLGEN_RECORD_MOODLE=DIR`: every answer is appended to DIR/answers.jsonl
     /// with its function and parameters (never the token), for the tests that
     /// replay a real Moodle (tests/fixtures/moodle/README.md).
@@ -126,7 +151,9 @@ impl Moodle {
             token,
             agent: ureq::Agent::new_with_config(config),
             parallel: s.parallel.max(1),
+            max_fields: s.max_fields,
             requests: AtomicUsize::new(0),
+            batching: Mutex::new(None),
             record,
         })
     }
@@ -283,6 +310,12 @@ impl Moodle {
 
     /// `core_course_get_courses_by_field`'s courses, shortname → id.
     fn courses(&self, params: &[(String, String)]) -> Result<BTreeMap<String, u64>, SourceError> {
+        let v = self.call("core_course_get_courses_by_field", params)?;
+        self.parse_courses(v)
+    }
+
+    /// `core_course_get_courses_by_field`'s answer, shortname → id.
+    fn parse_courses(&self, v: Value) -> Result<BTreeMap<String, u64>, SourceError> {
         #[derive(Deserialize)]
         struct Raw {
             courses: Vec<Course>,
@@ -293,7 +326,6 @@ impl Moodle {
             shortname: String,
         }
         let f = "core_course_get_courses_by_field";
-        let v = self.call(f, params)?;
         let raw: Raw = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
         Ok(raw
             .courses
@@ -305,6 +337,12 @@ impl Moodle {
     /// The users enrolled in a course: active now, or not; and the ids of the roles
     /// they hold.
     pub fn enrolled(&self, course_id: u64, active: bool) -> Result<Enrolled, SourceError> {
+        let r = enrolled_request(course_id, active);
+        let v = self.call(r.function, &form(&r.args))?;
+        self.parse_enrolled(v)
+    }
+
+    fn parse_enrolled(&self, v: Value) -> Result<Enrolled, SourceError> {
         #[derive(Deserialize)]
         struct User {
             id: u64,
@@ -325,23 +363,8 @@ impl Moodle {
             id: u64,
             name: String,
         }
-        let f = "core_enrol_get_enrolled_users";
-        let which = if active {
-            "onlyactive"
-        } else {
-            "onlysuspended"
-        };
-        let v = self.call(
-            f,
-            &[
-                p("courseid", &course_id.to_string()),
-                p("options[0][name]", "userfields"),
-                p("options[0][value]", "id,username,groups,roles"),
-                p("options[1][name]", which),
-                p("options[1][value]", "1"),
-            ],
-        )?;
-        let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+        let users: Vec<User> = serde_json::from_value(v)
+            .map_err(|e| self.unexpected("core_enrol_get_enrolled_users", &e))?;
         let mut out = Enrolled::default();
         for u in users {
             for r in &u.roles {
@@ -381,25 +404,162 @@ impl Moodle {
         Ok(shortnames.iter().cloned().zip(found).collect())
     }
 
-    /// Reads what applying a plan needs, in one call per course: every course's id
-    /// (one call for the site), then each course's active users with their roles
-    /// and groups; the groups seen on them are the course's known groups.
+    /// Reads what applying a plan needs: the courses' ids, then each course's
+    /// active users with their roles and groups (the groups seen on them are the
+    /// course's known groups); batched when the service allows it.
     pub fn read_for_sync(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
-        let ids = self.course_ids()?;
-        let found = self.each(shortnames, |name| {
-            let Some(id) = ids.get(name).copied() else {
-                return Ok(None);
+        let ids = self.ids_of(shortnames)?;
+        let found: Vec<(&String, u64)> = shortnames
+            .iter()
+            .filter_map(|n| ids.get(n).map(|id| (n, *id)))
+            .collect();
+        let requests: Vec<Request> = found
+            .iter()
+            .map(|(_, id)| enrolled_request(*id, true))
+            .collect();
+        let answers = self.many(&requests)?;
+        let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
+        for ((name, id), v) in found.into_iter().zip(answers) {
+            let active = self.parse_enrolled(v)?;
+            now.insert(
+                name.clone(),
+                Some(CourseNow {
+                    id,
+                    active: active.users,
+                    inactive: BTreeMap::new(),
+                    groups: active.groups,
+                    role_ids: active.role_ids,
+                }),
+            );
+        }
+        Ok(now)
+    }
+
+    /// The ids of these courses (a shortname Moodle lacks is absent): one lookup per
+    /// course, batched, when the service allows it; otherwise one call for all the
+    /// site's courses.
+    fn ids_of(&self, shortnames: &[String]) -> Result<BTreeMap<String, u64>, SourceError> {
+        if !self.batching()? {
+            return self.course_ids();
+        }
+        let requests: Vec<Request> = shortnames
+            .iter()
+            .map(|n| Request {
+                function: "core_course_get_courses_by_field",
+                args: serde_json::json!({"field": "shortname", "value": n}),
+            })
+            .collect();
+        let mut ids = BTreeMap::new();
+        for (name, v) in shortnames.iter().zip(self.many(&requests)?) {
+            // Shortnames are compared exactly, as the upload tool does.
+            if let Some(id) = self.parse_courses(v)?.get(name) {
+                ids.insert(name.clone(), *id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Whether the token's service offers `BATCH_FUNCTION` (asked once).
+    fn batching(&self) -> Result<bool, SourceError> {
+        let mut known = self
+            .batching
+            .lock()
+            .map_err(|_| self.unexpected("core_webservice_get_site_info", &"lock poisoned"))?;
+        if let Some(b) = *known {
+            return Ok(b);
+        }
+        let b = self.site_info()?.functions.contains(BATCH_FUNCTION);
+        *known = Some(b);
+        Ok(b)
+    }
+
+    /// The answers to these reads, in their order: a hundred per request through
+    /// `BATCH_FUNCTION` when the service offers it, one per request otherwise;
+    /// `parallel` requests at a time. The first refusal is an error.
+    pub fn many(&self, requests: &[Request]) -> Result<Vec<Value>, SourceError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.batching()? {
+            return self.each(requests, |r| self.call(r.function, &form(&r.args)));
+        }
+        // Three fields for the request itself, two per call.
+        let fit = (self.max_fields.saturating_sub(3) / 2).max(1);
+        let per = requests
+            .len()
+            .div_ceil(self.parallel)
+            .clamp(MIN_PER_BATCH, MAX_PER_BATCH)
+            .min(fit);
+        let chunks: Vec<&[Request]> = requests.chunks(per).collect();
+        let answers = self.each(&chunks, |chunk| self.batch(chunk))?;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// One request running these calls.
+    fn batch(&self, chunk: &[Request]) -> Result<Vec<Value>, SourceError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            responses: Vec<Response>,
+        }
+        #[derive(Deserialize)]
+        struct Response {
+            error: bool,
+            #[serde(default)]
+            data: Option<String>,
+            #[serde(default)]
+            exception: Option<String>,
+        }
+        #[derive(Deserialize, Default)]
+        struct Exception {
+            #[serde(default)]
+            errorcode: String,
+            #[serde(default)]
+            message: String,
+        }
+        let params: Vec<(String, String)> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                [
+                    (format!("requests[{i}][function]"), r.function.to_string()),
+                    (format!("requests[{i}][arguments]"), r.args.to_string()),
+                ]
+            })
+            .collect();
+        let v = self.call(BATCH_FUNCTION, &params)?;
+        let raw: Raw =
+            serde_json::from_value(v).map_err(|e| self.unexpected(BATCH_FUNCTION, &e))?;
+        let mut out = Vec::with_capacity(chunk.len());
+        for (r, answer) in chunk.iter().zip(raw.responses) {
+            if answer.error {
+                // Moodle stops at the first call that fails.
+                let e: Exception = answer
+                    .exception
+                    .as_deref()
+                    .and_then(|x| serde_json::from_str(x).ok())
+                    .unwrap_or_default();
+                return Err(SourceError::Failed {
+                    what: self.describe(),
+                    action: format!(
+                        "{}: {}: {}{}",
+                        r.function,
+                        e.errorcode,
+                        e.message,
+                        advice(&e.errorcode)
+                    ),
+                    cause: None,
+                });
+            }
+            let data = match answer.data.as_deref() {
+                Some(d) => serde_json::from_str(d).map_err(|e| self.unexpected(r.function, &e))?,
+                None => Value::Null,
             };
-            let active = self.enrolled(id, true)?;
-            Ok(Some(CourseNow {
-                id,
-                active: active.users,
-                inactive: BTreeMap::new(),
-                groups: active.groups,
-                role_ids: active.role_ids,
-            }))
-        })?;
-        Ok(shortnames.iter().cloned().zip(found).collect())
+            out.push(data);
+        }
+        if out.len() != chunk.len() {
+            return Err(self.unexpected(BATCH_FUNCTION, &"fewer answers than calls"));
+        }
+        Ok(out)
     }
 
     /// Every course of the site, shortname → id, in one call.
@@ -451,7 +611,7 @@ impl Moodle {
     }
 
     /// The ids of these users, by username (an unknown username is absent), asked
-    /// `per_call` at a time.
+    /// at most `per_call` at a time, spread over the parallel requests.
     pub fn user_ids(
         &self,
         usernames: &[&str],
@@ -463,8 +623,9 @@ impl Moodle {
             username: String,
         }
         let f = "core_user_get_users_by_field";
-        let mut out = BTreeMap::new();
-        for chunk in usernames.chunks(per_call.max(1)) {
+        let per = per_call.min(usernames.len().div_ceil(self.parallel)).max(1);
+        let chunks: Vec<&[&str]> = usernames.chunks(per).collect();
+        let found = self.each(&chunks, |chunk| {
             let mut params = vec![p("field", "username")];
             params.extend(
                 chunk
@@ -474,9 +635,13 @@ impl Moodle {
             );
             let v = self.call(f, &params)?;
             let users: Vec<User> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-            out.extend(users.into_iter().map(|u| (u.username, u.id)));
-        }
-        Ok(out)
+            Ok(users)
+        })?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .map(|u| (u.username, u.id))
+            .collect())
     }
 
     /// A course's groups, name → id.
@@ -491,6 +656,52 @@ impl Moodle {
         let groups: Vec<Group> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
         Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
     }
+}
+
+/// The read of a course's users, active now (`onlyactive`) or not (`onlysuspended`).
+fn enrolled_request(course_id: u64, active: bool) -> Request {
+    let which = if active {
+        "onlyactive"
+    } else {
+        "onlysuspended"
+    };
+    Request {
+        function: "core_enrol_get_enrolled_users",
+        args: serde_json::json!({
+            "courseid": course_id,
+            "options": [
+                {"name": "userfields", "value": "id,username,groups,roles"},
+                {"name": which, "value": "1"},
+            ],
+        }),
+    }
+}
+
+/// Arguments as REST form fields: `options[0][name]=…`, booleans as 1 and 0.
+fn form(args: &Value) -> Vec<(String, String)> {
+    fn walk(key: String, v: &Value, out: &mut Vec<(String, String)>) {
+        let inner = |k: &str| {
+            if key.is_empty() {
+                k.to_string()
+            } else {
+                format!("{key}[{k}]")
+            }
+        };
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| walk(inner(k), v, out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(inner(&i.to_string()), v, out)),
+            Value::String(s) => out.push((key, s.clone())),
+            Value::Bool(b) => out.push((key, u8::from(*b).to_string())),
+            Value::Number(n) => out.push((key, n.to_string())),
+            Value::Null => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(String::new(), args, &mut out);
+    out
 }
 
 fn p(k: &str, v: &str) -> (String, String) {
@@ -525,6 +736,31 @@ fn advice(code: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_become_form_fields() {
+        let r = enrolled_request(7, false);
+        let mut f = form(&r.args);
+        f.sort();
+        let f: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            f,
+            [
+                "courseid=7",
+                "options[0][name]=userfields",
+                "options[0][value]=id,username,groups,roles",
+                "options[1][name]=onlysuspended",
+                "options[1][value]=1",
+            ]
+        );
+        assert_eq!(
+            form(&serde_json::json!({"a": true, "b": [false], "c": null})),
+            [
+                ("a".to_string(), "1".to_string()),
+                ("b[0]".into(), "0".into())
+            ]
+        );
+    }
 
     #[test]
     fn advice_names_what_to_fix() {
