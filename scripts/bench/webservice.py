@@ -152,12 +152,12 @@ def main():
         r, noop = enrolgen(*args, cwd=u)
         w2 = json.loads((u / out / "summary.json").read_text())["platforms"][platform]["webservice"]
         # 4. Moodle equals the plan.
-        v, _ = enrolgen("verify", "-c", "ws.yaml", "--platform", platform, "--out", f"v-{platform}", "--as-of", AS_OF, cwd=u)
+        v, vt = enrolgen("verify", "-c", "ws.yaml", "--platform", platform, "--out", f"v-{platform}", "--as-of", AS_OF, cwd=u)
         ap_ = w["applied"]
         print(
             f"{platform:10} {ap_.get('enrol', 0):>6} {ap_.get('create_group', 0):>6} {ap_.get('add_member', 0):>7} | "
             f"{upload:>10.1f}s | {ws:>11.1f}s {w['calls']:>5} {w['write_calls']:>6} | "
-            f"{noop:>8.1f}s {w2['calls']:>5} {w2['write_calls']:>6} | exit {v.returncode}"
+            f"{noop:>8.1f}s {w2['calls']:>5} {w2['write_calls']:>6} | exit {v.returncode} in {vt:.1f}s"
         )
         if w["refused"] or w2["write_calls"] or v.returncode != 0:
             sys.exit(f"{platform}: refused {w['refused']}, second run wrote {w2['write_calls']}, verify {v.returncode}: {v.stderr}")

@@ -334,14 +334,8 @@ impl Moodle {
             .collect())
     }
 
-    /// The users enrolled in a course: active now, or not; and the ids of the roles
-    /// they hold.
-    pub fn enrolled(&self, course_id: u64, active: bool) -> Result<Enrolled, SourceError> {
-        let r = enrolled_request(course_id, active);
-        let v = self.call(r.function, &form(&r.args))?;
-        self.parse_enrolled(v)
-    }
-
+    /// One read of a course's users: by username, with the ids of their roles and
+    /// of their groups.
     fn parse_enrolled(&self, v: Value) -> Result<Enrolled, SourceError> {
         #[derive(Deserialize)]
         struct User {
@@ -384,24 +378,50 @@ impl Moodle {
     }
 
     /// Reads every course (`verify`): its id, then its active and its other users;
-    /// `parallel` requests at a time, the first error stops it.
+    /// batched when the service allows it, `parallel` requests at a time; the first
+    /// error stops it.
     pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
-        let found = self.each(shortnames, |name| {
-            let Some(id) = self.course_id(name)? else {
-                return Ok(None);
+        let ids = if self.batching()? {
+            self.ids_of(shortnames)?
+        } else {
+            // One lookup per course, not the whole site's list: verify may look at
+            // a few courses of a large site.
+            let found = self.each(shortnames, |name| self.course_id(name))?;
+            shortnames
+                .iter()
+                .zip(found)
+                .filter_map(|(n, id)| Some((n.clone(), id?)))
+                .collect()
+        };
+        let found: Vec<(&String, u64)> = shortnames
+            .iter()
+            .filter_map(|n| ids.get(n).map(|id| (n, *id)))
+            .collect();
+        let requests: Vec<Request> = found
+            .iter()
+            .flat_map(|(_, id)| [enrolled_request(*id, true), enrolled_request(*id, false)])
+            .collect();
+        let mut answers = self.many(&requests)?.into_iter();
+        let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
+        for (name, id) in found {
+            let (Some(a), Some(i)) = (answers.next(), answers.next()) else {
+                return Err(self.unexpected("core_enrol_get_enrolled_users", &"answers missing"));
             };
-            let mut active = self.enrolled(id, true)?;
-            let inactive = self.enrolled(id, false)?;
+            let mut active = self.parse_enrolled(a)?;
+            let inactive = self.parse_enrolled(i)?;
             active.role_ids.extend(inactive.role_ids);
-            Ok(Some(CourseNow {
-                id,
-                active: active.users,
-                inactive: inactive.users,
-                groups: BTreeMap::new(),
-                role_ids: active.role_ids,
-            }))
-        })?;
-        Ok(shortnames.iter().cloned().zip(found).collect())
+            now.insert(
+                name.clone(),
+                Some(CourseNow {
+                    id,
+                    active: active.users,
+                    inactive: inactive.users,
+                    groups: BTreeMap::new(),
+                    role_ids: active.role_ids,
+                }),
+            );
+        }
+        Ok(now)
     }
 
     /// Reads what applying a plan needs: the courses' ids, then each course's
@@ -538,13 +558,17 @@ impl Moodle {
                     .as_deref()
                     .and_then(|x| serde_json::from_str(x).ok())
                     .unwrap_or_default();
+                let message = if e.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", e.message)
+                };
                 return Err(SourceError::Failed {
                     what: self.describe(),
                     action: format!(
-                        "{}: {}: {}{}",
+                        "{} (in {BATCH_FUNCTION}): {}{message}{}",
                         r.function,
                         e.errorcode,
-                        e.message,
                         advice(&e.errorcode)
                     ),
                     cause: None,

@@ -138,6 +138,12 @@ fn demo_with_moodle(dir: &Path, url: &str, token: &str) -> PathBuf {
 }
 
 fn verify(dir: &Path, cfg: &Path, extra: &[&str]) -> Out {
+    verify_recorded(dir, cfg, extra, None)
+}
+
+/// `verify`, its answers recorded into the fixture `record` when the live test
+/// records (ENROLGEN_TEST_MOODLE_RECORD=1).
+fn verify_recorded(dir: &Path, cfg: &Path, extra: &[&str], record: Option<&str>) -> Out {
     let mut args = vec![
         "verify",
         "-c",
@@ -148,7 +154,22 @@ fn verify(dir: &Path, cfg: &Path, extra: &[&str]) -> Out {
         AS_OF,
     ];
     args.extend_from_slice(extra);
-    enrolgen(dir, &args)
+    with_recording(dir, &args, record)
+}
+
+/// Runs enrolgen; with `record` (and recording asked), its Moodle answers go into
+/// tests/fixtures/moodle/<record>/answers.jsonl, replacing what was there.
+fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) -> Out {
+    let recording = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
+    match record.filter(|_| recording) {
+        Some(name) => {
+            let to = fixtures(name);
+            std::fs::create_dir_all(&to).unwrap();
+            let _ = std::fs::remove_file(to.join("answers.jsonl"));
+            enrolgen_env(dir, args, &[("ENROLGEN_RECORD_MOODLE", &to)])
+        }
+        None => enrolgen(dir, args),
+    }
 }
 
 fn read(dir: &Path, p: &str) -> String {
@@ -175,7 +196,8 @@ fn verify_exits_0_with_an_empty_file_when_moodle_holds_the_plan() {
         s["moodle"]["ecampus"]["courses"]["PSY-L1-STATS"]["active_in_moodle"],
         53
     );
-    // Three requests per course (its id, active users, the others), never per student.
+    // The service's functions (no batch function there), then three requests per
+    // course (its id, active users, the others), never per student.
     let moodle = s["sources"]
         .as_array()
         .unwrap()
@@ -187,7 +209,7 @@ fn verify_exits_0_with_an_empty_file_when_moodle_holds_the_plan() {
                 .starts_with("Moodle of ecampus")
         })
         .unwrap();
-    assert_eq!(moodle["requests"], 15);
+    assert_eq!(moodle["requests"], 1 + 15);
     let html = read(t.path(), "v/report.html");
     assert!(
         html.contains("<h2>Moodle now: ecampus</h2>") && html.contains("<p>0 difference(s).</p>")
@@ -264,6 +286,14 @@ fn moodle_errors_name_the_url_the_error_code_and_what_to_do() {
             "accessexception",
             TOKEN,
             &["accessexception", "enrolgen check"][..],
+        ),
+        (
+            "accessexception-batched",
+            TOKEN,
+            &[
+                "core_enrol_get_enrolled_users (in tool_mobile_call_external_functions): accessexception",
+                "enrolgen check",
+            ][..],
         ),
     ] {
         let dir = t.path().join(fixture);
@@ -447,11 +477,17 @@ fn live_verify_against_a_real_moodle() {
         }
         assert!(c.status().unwrap().success(), "import of {f}");
     }
-    assert!(std::process::Command::new(harness.join("ws-setup.sh"))
-        .status()
-        .unwrap()
-        .success());
-    let r = verify(t.path(), &cfg, &[]);
+    let ws_setup = || {
+        assert!(std::process::Command::new(harness.join("ws-setup.sh"))
+            .arg("--quiet")
+            // It prints the token.
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success());
+    };
+    ws_setup();
+    let r = verify_recorded(t.path(), &cfg, &[], Some("as-planned"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         read(t.path(), "v/ecampus/verify.csv"),
@@ -541,7 +577,7 @@ fn live_verify_against_a_real_moodle() {
             ("enrolments[0][roleid]", "5".into()),
         ],
     );
-    let r = verify(t.path(), &cfg, &[]);
+    let r = verify_recorded(t.path(), &cfg, &[], Some("changed"));
     assert_eq!(r.code, 6, "{}", r.stderr);
     assert_eq!(
         read(t.path(), "v/ecampus/verify.csv"),
@@ -552,4 +588,78 @@ fn live_verify_against_a_real_moodle() {
          extra_group;PSY-L1-STATS;21000007;student;TD3;TD1\n\
          not_planned;PSY-L1-STATS;21000250;student;;\n"
     );
+
+    // The errors and the service's contents the other tests replay.
+    let check = |name: &str| {
+        with_recording(
+            t.path(),
+            &["check", "-c", cfg.to_str().unwrap()],
+            Some(name),
+        )
+    };
+    let harness_sh = |script: &str| {
+        let ok = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&harness)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    let drop_functions = |functions: &[&str]| {
+        let list: Vec<String> = functions.iter().map(|f| format!("'{f}'")).collect();
+        harness_sh(&format!(
+            "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc \
+             \"delete from mdl_external_services_functions where functionname in ({}) \
+             and externalserviceid = (select id from mdl_external_services where shortname = 'enrolgen')\"",
+            list.join(", ")
+        ));
+    };
+    assert_eq!(check("site-info").code, 0);
+    let bad = demo_with_moodle(
+        &t.path().join("bad"),
+        &url,
+        "0123456789abcdef0123456789abcdef",
+    );
+    assert_eq!(verify_recorded(t.path(), &bad, &[], Some("errors")).code, 3);
+    std::fs::write(
+        t.path().join("unassign.php"),
+        "<?php define('CLI_SCRIPT', true); require getenv('MOODLE_DIR') . '/config.php';\n\
+         $r = $DB->get_record('role', ['shortname' => 'enrolgenws'], '*', MUST_EXIST);\n\
+         unassign_capability('moodle/course:enrolreview', $r->id, context_system::instance()->id);\n",
+    )
+    .unwrap();
+    harness_sh(&format!(
+        ". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {}",
+        t.path().join("unassign.php").display()
+    ));
+    assert_eq!(
+        verify_recorded(t.path(), &cfg, &[], Some("nopermissions")).code,
+        3
+    );
+    ws_setup();
+    drop_functions(&["core_enrol_get_enrolled_users"]);
+    assert_eq!(
+        verify_recorded(t.path(), &cfg, &[], Some("accessexception")).code,
+        3
+    );
+    // The same through the batch function: Moodle answers inside the batch.
+    harness_sh(
+        "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc \
+         \"insert into mdl_external_services_functions (externalserviceid, functionname) \
+         select id, 'tool_mobile_call_external_functions' from mdl_external_services \
+         where shortname = 'enrolgen'\"",
+    );
+    assert_eq!(
+        verify_recorded(t.path(), &cfg, &[], Some("accessexception-batched")).code,
+        3
+    );
+    ws_setup();
+    drop_functions(&[
+        "core_course_get_courses_by_field",
+        "core_enrol_get_enrolled_users",
+    ]);
+    assert_eq!(check("site-info-missing").code, 3);
+    ws_setup();
 }

@@ -16,11 +16,17 @@ pub fn repo() -> PathBuf {
 
 /// Runs enrolgen with `args` in `cwd`.
 pub fn enrolgen(cwd: &Path, args: &[&str]) -> Out {
+    enrolgen_env(cwd, args, &[])
+}
+
+/// `enrolgen` with these environment variables.
+pub fn enrolgen_env(cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Out {
     let out = Command::new(env!("CARGO_BIN_EXE_enrolgen"))
         .args(args)
         .current_dir(cwd)
         .env_remove("ENROLGEN_CONFIG")
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .expect("run enrolgen");
     Out {
