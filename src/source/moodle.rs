@@ -5,9 +5,9 @@
 //! Cost grows with courses, never with students: per course, one call for its id and
 //! two for its enrolled users (active, then suspended), sent a few at a time. When
 //! the token's service offers `tool_mobile_call_external_functions` (what Moodle's
-//! own app uses to send several calls in one request), the reads of `run` go a
-//! hundred courses per request: a Moodle request costs its bootstrap (≈ 0.1 s)
-//! whatever it does.
+//! own app uses to send several calls in one request; it works with the app's
+//! service disabled), the reads go up to a hundred per request: a Moodle request
+//! costs its bootstrap (≈ 0.1 s) whatever it does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
