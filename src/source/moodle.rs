@@ -393,35 +393,7 @@ impl Moodle {
                 .filter_map(|(n, id)| Some((n.clone(), id?)))
                 .collect()
         };
-        let found: Vec<(&String, u64)> = shortnames
-            .iter()
-            .filter_map(|n| ids.get(n).map(|id| (n, *id)))
-            .collect();
-        let requests: Vec<Request> = found
-            .iter()
-            .flat_map(|(_, id)| [enrolled_request(*id, true), enrolled_request(*id, false)])
-            .collect();
-        let mut answers = self.many(&requests)?.into_iter();
-        let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
-        for (name, id) in found {
-            let (Some(a), Some(i)) = (answers.next(), answers.next()) else {
-                return Err(self.unexpected("core_enrol_get_enrolled_users", &"answers missing"));
-            };
-            let mut active = self.parse_enrolled(a)?;
-            let inactive = self.parse_enrolled(i)?;
-            active.role_ids.extend(inactive.role_ids);
-            now.insert(
-                name.clone(),
-                Some(CourseNow {
-                    id,
-                    active: active.users,
-                    inactive: inactive.users,
-                    groups: BTreeMap::new(),
-                    role_ids: active.role_ids,
-                }),
-            );
-        }
-        Ok(now)
+        self.users_of(shortnames, &ids, true)
     }
 
     /// Reads what applying a plan needs: the courses' ids, then each course's
@@ -429,24 +401,44 @@ impl Moodle {
     /// course's known groups); batched when the service allows it.
     pub fn read_for_sync(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
         let ids = self.ids_of(shortnames)?;
+        self.users_of(shortnames, &ids, false)
+    }
+
+    /// Each course's active users (and, with `inactive`, its other users); a course
+    /// without an id is `None`.
+    fn users_of(
+        &self,
+        shortnames: &[String],
+        ids: &BTreeMap<String, u64>,
+        inactive: bool,
+    ) -> Result<MoodleNow, SourceError> {
         let found: Vec<(&String, u64)> = shortnames
             .iter()
             .filter_map(|n| ids.get(n).map(|id| (n, *id)))
             .collect();
         let requests: Vec<Request> = found
             .iter()
-            .map(|(_, id)| enrolled_request(*id, true))
+            .flat_map(|(_, id)| {
+                let other = inactive.then(|| enrolled_request(*id, false));
+                std::iter::once(enrolled_request(*id, true)).chain(other)
+            })
             .collect();
-        let answers = self.many(&requests)?;
+        let mut answers = self.many(&requests)?.into_iter();
         let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
-        for ((name, id), v) in found.into_iter().zip(answers) {
-            let active = self.parse_enrolled(v)?;
+        for (name, id) in found {
+            let missing = || self.unexpected("core_enrol_get_enrolled_users", &"answers missing");
+            let mut active = self.parse_enrolled(answers.next().ok_or_else(missing)?)?;
+            let others = match inactive {
+                true => self.parse_enrolled(answers.next().ok_or_else(missing)?)?,
+                false => Enrolled::default(),
+            };
+            active.role_ids.extend(others.role_ids);
             now.insert(
                 name.clone(),
                 Some(CourseNow {
                     id,
                     active: active.users,
-                    inactive: BTreeMap::new(),
+                    inactive: others.users,
                     groups: active.groups,
                     role_ids: active.role_ids,
                 }),
