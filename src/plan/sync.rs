@@ -4,7 +4,8 @@
 //!
 //! What it changes, and what it never touches:
 //! - people planned and not enrolled are enrolled (manual method) with the planned
-//!   role and dates; suspended ones are reactivated with the dates enrolgen set;
+//!   role and dates; suspended ones are reactivated with the dates enrolgen set
+//!   (one inactive by those dates, not started yet or ended, is left as it is);
 //! - in managed groups (a name a course's group template produces, that the plan
 //!   gives or enrolgen filled before), memberships are kept exact; other groups are
 //!   never touched;
@@ -241,6 +242,12 @@ impl Context<'_> {
         }
     }
 
+    /// Whether an enrolment's dates make it active on the as-of day.
+    pub fn current(&self, m: &Made) -> bool {
+        let today = self.day_start(self.as_of);
+        m.timestart <= today && (m.timeend == 0 || m.timeend > today)
+    }
+
     /// The dates a new enrolment gets: the rule's start day or the as-of day, and an
     /// end `enrolperiod` days later (0: none).
     pub fn times(&self, e: &Enrolment) -> (i64, i64) {
@@ -297,16 +304,9 @@ pub fn operations(
             }
         };
         match c.user(username) {
-            // Not active in Moodle (a read for a sync sees only active users), but
-            // enrolgen's, active and not started yet: nothing to do before it starts.
-            None if mine
-                .is_some_and(|m| !m.suspended && m.timestart > ctx.day_start(ctx.as_of)) =>
-            {
-                continue;
-            }
             None => {
-                // enrolgen's own (suspended by it, or by somebody since): sent again
-                // with the dates enrolgen set; otherwise a new enrolment.
+                // Not enrolled (any more): enrolgen's own, unenrolled since, is sent
+                // again with the dates enrolgen set; otherwise a new enrolment.
                 let why = if mine.is_some() {
                     Why::Reactivate
                 } else {
@@ -315,10 +315,12 @@ pub fn operations(
                 ops.enrol.push(enrol(why, suspend));
             }
             Some((u, active)) => {
-                // Inactive in Moodle: reactivate what enrolgen suspended, or what
-                // somebody else's enrolment left suspended. An enrolment of
-                // enrolgen's that is active but not yet started stays as it is.
-                let reactivate = !active && !suspend && mine.is_none_or(|m| m.suspended);
+                // Inactive in Moodle: reactivate what enrolgen suspended, what
+                // somebody suspended since, or somebody else's suspended enrolment.
+                // An enrolment of enrolgen's inactive by its dates (not started
+                // yet, or ended) stays as it is: sending it again changes nothing.
+                let reactivate =
+                    !active && !suspend && mine.is_none_or(|m| m.suspended || ctx.current(m));
                 if reactivate {
                     ops.enrol.push(enrol(Why::Reactivate, false));
                 }
@@ -411,7 +413,8 @@ fn remove_unplanned_members(
     }
 }
 
-/// What enrolgen enrolled, still active in Moodle, that the plan no longer gives:
+/// What enrolgen enrolled, still active in Moodle (or yet to start), that the plan
+/// no longer gives:
 /// suspended with the dates enrolgen set, unless a course (or the platform) would
 /// lose too many at once. Returns the enrolments held back.
 fn suspend_unplanned(
@@ -428,7 +431,10 @@ fn suspend_unplanned(
         let Some(Some(c)) = now.get(&m.course) else {
             continue;
         };
-        if !m.enrolled || m.suspended || !c.active.contains_key(&m.username) {
+        // Active, or not started yet (it would start): what suspending changes.
+        let waiting =
+            m.timestart > ctx.day_start(ctx.as_of) && c.inactive.contains_key(&m.username);
+        if !m.enrolled || m.suspended || !(c.active.contains_key(&m.username) || waiting) {
             continue;
         }
         *before.entry(m.course.as_str()).or_default() += 1;
@@ -571,6 +577,86 @@ mod tests {
         assert_eq!(ops.enrol[0].timeend, 1_795_474_800 + 10 * 86_400);
         assert_eq!(ops.create_groups, [("C".to_string(), "TD 1".to_string())]);
         assert_eq!(ops.add.len(), 1);
+    }
+
+    /// 2026-11-24 00:00 in Paris, the tests' as-of day.
+    const TODAY: i64 = 1_795_474_800;
+    const DAY: i64 = 86_400;
+
+    fn dated(u: &str, c: &str, timestart: i64, timeend: i64) -> Made {
+        Made {
+            timestart,
+            timeend,
+            ..made(u, c, "student", false)
+        }
+    }
+
+    #[test]
+    fn inactive_enrolments_are_read_by_their_dates() {
+        let planned = [
+            e("future", "C", "student", &["TD 2"]),
+            e("ended", "C", "student", &[]),
+            e("byhand", "C", "student", &[]),
+        ];
+        // Moodle lists all three as not active: one starts in ten days (its group
+        // changed since), one ended yesterday, one somebody suspended. And "gone",
+        // no longer planned, would start in ten days; "old", suspended by enrolgen,
+        // was put back in TD 1 by hand.
+        let now = course(
+            &[],
+            &[
+                ("future", user(3, &["student"], &["TD 1"])),
+                ("ended", user(4, &["student"], &[])),
+                ("byhand", user(5, &["student"], &[])),
+                ("gone", user(6, &["student"], &["TD 1"])),
+                ("old", user(7, &["student"], &["TD 1"])),
+            ],
+            &["TD 1", "TD 2"],
+        );
+        let state = SyncState {
+            enrolments: vec![
+                dated("future", "C", TODAY + 10 * DAY, 0),
+                dated("ended", "C", TODAY - 60 * DAY, TODAY - DAY),
+                dated("byhand", "C", TODAY - 10 * DAY, 0),
+                dated("gone", "C", TODAY + 10 * DAY, 0),
+                Made {
+                    suspended: true,
+                    ..dated("old", "C", TODAY - 60 * DAY, 0)
+                },
+            ],
+            // enrolgen filled TD 1 before: it is managed.
+            groups: [("C".to_string(), ["TD 1".to_string()].into())].into(),
+            ..Default::default()
+        };
+        let ops = run(&planned, &now, &state);
+        // The one suspended by hand comes back with its dates; the others are not
+        // sent again.
+        let enrol: Vec<(&str, i64, i64)> = ops
+            .enrol
+            .iter()
+            .map(|x| (x.username.as_str(), x.timestart, x.timeend))
+            .collect();
+        assert_eq!(enrol, [("byhand", TODAY - 10 * DAY, 0)]);
+        // The group change of the one yet to start is made now.
+        let add: Vec<(&str, &str)> = ops
+            .add
+            .iter()
+            .map(|m| (m.username.as_str(), m.group.as_str()))
+            .collect();
+        assert_eq!(add, [("future", "TD 2")]);
+        let mut remove: Vec<(&str, &str)> = ops
+            .remove
+            .iter()
+            .map(|m| (m.username.as_str(), m.group.as_str()))
+            .collect();
+        remove.sort();
+        assert_eq!(
+            remove,
+            [("future", "TD 1"), ("gone", "TD 1"), ("old", "TD 1")]
+        );
+        // The one no longer planned is suspended before it starts.
+        let suspend: Vec<&str> = ops.suspend.iter().map(|x| x.username.as_str()).collect();
+        assert_eq!(suspend, ["gone"]);
     }
 
     #[test]

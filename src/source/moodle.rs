@@ -393,24 +393,22 @@ impl Moodle {
                 .filter_map(|(n, id)| Some((n.clone(), id?)))
                 .collect()
         };
-        self.users_of(shortnames, &ids, true)
+        self.users_of(shortnames, &ids)
     }
 
     /// Reads what applying a plan needs: the courses' ids, then each course's
-    /// active users with their roles and groups (the groups seen on them are the
-    /// course's known groups); batched when the service allows it.
+    /// active and other users with their roles and groups (the groups seen on them
+    /// are the course's known groups); batched when the service allows it.
     pub fn read_for_sync(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
         let ids = self.ids_of(shortnames)?;
-        self.users_of(shortnames, &ids, false)
+        self.users_of(shortnames, &ids)
     }
 
-    /// Each course's active users (and, with `inactive`, its other users); a course
-    /// without an id is `None`.
+    /// Each course's active and other users; a course without an id is `None`.
     fn users_of(
         &self,
         shortnames: &[String],
         ids: &BTreeMap<String, u64>,
-        inactive: bool,
     ) -> Result<MoodleNow, SourceError> {
         let found: Vec<(&String, u64)> = shortnames
             .iter()
@@ -418,21 +416,18 @@ impl Moodle {
             .collect();
         let requests: Vec<Request> = found
             .iter()
-            .flat_map(|(_, id)| {
-                let other = inactive.then(|| enrolled_request(*id, false));
-                std::iter::once(enrolled_request(*id, true)).chain(other)
-            })
+            .flat_map(|(_, id)| [enrolled_request(*id, true), enrolled_request(*id, false)])
             .collect();
         let mut answers = self.many(&requests)?.into_iter();
         let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
         for (name, id) in found {
-            let missing = || self.unexpected("core_enrol_get_enrolled_users", &"answers missing");
-            let mut active = self.parse_enrolled(answers.next().ok_or_else(missing)?)?;
-            let others = match inactive {
-                true => self.parse_enrolled(answers.next().ok_or_else(missing)?)?,
-                false => Enrolled::default(),
+            let (Some(a), Some(i)) = (answers.next(), answers.next()) else {
+                return Err(self.unexpected("core_enrol_get_enrolled_users", &"answers missing"));
             };
+            let mut active = self.parse_enrolled(a)?;
+            let others = self.parse_enrolled(i)?;
             active.role_ids.extend(others.role_ids);
+            active.groups.extend(others.groups);
             now.insert(
                 name.clone(),
                 Some(CourseNow {

@@ -540,6 +540,27 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     assert_eq!(w.dates("21000004", "OPTION"), (START, END, true));
     w.moodle_dates(&moodle, "21000004", "OPTION");
     assert_eq!(w.verify(27).code, 0);
+
+    // By hand, a suspended student is put back in TD G1: the next night takes the
+    // membership away (an Apogée group is kept exact, suspended members included),
+    // and changes nothing else.
+    moodle.call(
+        "core_group_add_group_members",
+        &[
+            ("members[0][groupid]", td1.clone()),
+            ("members[0][userid]", s4.clone()),
+        ],
+    );
+    let r = w.run(28, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        w.journal(5),
+        "operation;course;username;role;group;result\n\
+         remove_member;OPTION;21000004;;TD G1;ok\n"
+    );
+    assert_eq!(w.dates("21000004", "OPTION"), (START, END, true));
+    w.moodle_dates(&moodle, "21000004", "OPTION");
+    assert_eq!(w.verify(28).code, 0);
 }
 
 #[test]
