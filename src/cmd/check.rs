@@ -210,7 +210,7 @@ fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> 
                 let batch = crate::source::moodle::BATCH_FUNCTION;
                 if writes && !i.functions.contains(batch) {
                     println!(
-                        "{what}: note  without {batch} in the service, `run` reads each course in its own request (add it: a hundred per request, no new capability)"
+                        "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: a hundred reads per request, no new capability)"
                     );
                 }
                 true

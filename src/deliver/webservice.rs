@@ -143,7 +143,7 @@ pub fn deliver(
         .chain(state.groups.keys().cloned())
         .collect();
     let courses: Vec<String> = courses.into_iter().collect();
-    let now = client.read_for_sync(&courses)?;
+    let now = client.read_courses(&courses)?;
     state.settle(&now);
     let templates = templates(settings, &platform.name);
     let ctx = sync::Context {

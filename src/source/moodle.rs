@@ -2,8 +2,9 @@
 //! with a token (`verify`). Answers are converted here into `CourseNow`; nothing
 //! past this module sees Moodle's JSON.
 //!
-//! Cost grows with courses, never with students: per course, one call for its id and
-//! two for its enrolled users (active, then suspended), sent a few at a time. When
+//! Cost grows with courses, never with students: the courses' ids, then two reads
+//! per course for its enrolled users (active, then the others), sent a few at a
+//! time. When
 //! the token's service offers `tool_mobile_call_external_functions` (what Moodle's
 //! own app uses to send several calls in one request; it works with the app's
 //! service disabled), the reads go up to a hundred per request: a Moodle request
@@ -301,13 +302,6 @@ impl Moodle {
         }
     }
 
-    /// The course's id, or `None` when Moodle has no course of that shortname.
-    pub fn course_id(&self, shortname: &str) -> Result<Option<u64>, SourceError> {
-        let found = self.courses(&[p("field", "shortname"), p("value", shortname)])?;
-        // Shortnames are compared exactly, as the upload tool does.
-        Ok(found.get(shortname).copied())
-    }
-
     /// `core_course_get_courses_by_field`'s courses, shortname → id.
     fn courses(&self, params: &[(String, String)]) -> Result<BTreeMap<String, u64>, SourceError> {
         let v = self.call("core_course_get_courses_by_field", params)?;
@@ -377,29 +371,11 @@ impl Moodle {
         Ok(out)
     }
 
-    /// Reads every course (`verify`): its id, then its active and its other users;
-    /// batched when the service allows it, `parallel` requests at a time; the first
-    /// error stops it.
+    /// Reads these courses: their ids, then each one's users, active and not, with
+    /// their roles and groups (the groups seen on them are the course's known
+    /// groups); batched when the service allows it, `parallel` requests at a time;
+    /// the first error stops it. A course Moodle lacks is `None`.
     pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
-        let ids = if self.batching()? {
-            self.ids_of(shortnames)?
-        } else {
-            // One lookup per course, not the whole site's list: verify may look at
-            // a few courses of a large site.
-            let found = self.each(shortnames, |name| self.course_id(name))?;
-            shortnames
-                .iter()
-                .zip(found)
-                .filter_map(|(n, id)| Some((n.clone(), id?)))
-                .collect()
-        };
-        self.users_of(shortnames, &ids)
-    }
-
-    /// Reads what applying a plan needs: the courses' ids, then each course's
-    /// active and other users with their roles and groups (the groups seen on them
-    /// are the course's known groups); batched when the service allows it.
-    pub fn read_for_sync(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
         let ids = self.ids_of(shortnames)?;
         self.users_of(shortnames, &ids)
     }
@@ -574,7 +550,7 @@ impl Moodle {
     }
 
     /// Every course of the site, shortname → id, in one call.
-    pub fn course_ids(&self) -> Result<BTreeMap<String, u64>, SourceError> {
+    fn course_ids(&self) -> Result<BTreeMap<String, u64>, SourceError> {
         self.courses(&[])
     }
 

@@ -196,8 +196,8 @@ fn verify_exits_0_with_an_empty_file_when_moodle_holds_the_plan() {
         s["moodle"]["ecampus"]["courses"]["PSY-L1-STATS"]["active_in_moodle"],
         53
     );
-    // The service's functions (no batch function there), then three requests per
-    // course (its id, active users, the others), never per student.
+    // The service's functions (no batch function there), the site's courses, then
+    // two requests per course (active users, the others), never per student.
     let moodle = s["sources"]
         .as_array()
         .unwrap()
@@ -209,7 +209,7 @@ fn verify_exits_0_with_an_empty_file_when_moodle_holds_the_plan() {
                 .starts_with("Moodle of ecampus")
         })
         .unwrap();
-    assert_eq!(moodle["requests"], 1 + 15);
+    assert_eq!(moodle["requests"], 1 + 1 + 2 * 5);
     let html = read(t.path(), "v/report.html");
     assert!(
         html.contains("<h2>Moodle now: ecampus</h2>") && html.contains("<p>0 difference(s).</p>")
