@@ -127,13 +127,14 @@ fn the_plan(
     Ok((plan, g.timings, Scope::Plan))
 }
 
-/// Reads one platform's planned courses in Moodle and compares: the differences,
-/// their counts, and the source's timing.
+/// Reads one platform's planned courses in Moodle and compares them on the day
+/// `as_of`: the differences, their counts, and the source's timing.
 fn check_platform(
     settings: &Settings,
     name: &str,
     pp: &PlatformPlan,
     scope: Scope,
+    as_of: NaiveDate,
 ) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
     let ms = settings
         .moodle
@@ -159,7 +160,7 @@ fn check_platform(
         max_shrink: 1.0,
         asked: false,
     };
-    let diffs = compare::compare(pp, &now, roles, scope);
+    let diffs = compare::compare(pp, &now, roles, scope, as_of);
     let mut check = MoodleCheck {
         differences: diffs.len(),
         courses: compare::per_course(pp, &now, &diffs),
@@ -217,7 +218,7 @@ pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
     let empty = PlatformPlan::default();
     for name in &names {
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
-        let (diffs, check, timing) = check_platform(&settings, name, pp, scope)?;
+        let (diffs, check, timing) = check_platform(&settings, name, pp, scope, as_of)?;
         sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);

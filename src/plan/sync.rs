@@ -12,8 +12,8 @@
 //! - a role among the platform's roles that enrolgen gave and the plan no longer
 //!   gives is removed; the planned role is added;
 //! - what enrolgen enrolled and the plan no longer gives is suspended (never
-//!   unenrolled), with its dates, under the suspension caps; what others enrolled is
-//!   never changed.
+//!   unenrolled), with its dates, under the suspension caps, and so is what a rule
+//!   plans suspended (`enrolstatus: 1`); what others enrolled is never changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -323,6 +323,11 @@ pub fn operations(
                     !active && !suspend && mine.is_none_or(|m| m.suspended || ctx.current(m));
                 if reactivate {
                     ops.enrol.push(enrol(Why::Reactivate, false));
+                }
+                // Planned suspended (enrolstatus 1) and active: enrolgen's own is
+                // suspended with its dates; somebody else's is left as it is.
+                if active && suspend && mine.is_some_and(|m| !m.suspended) {
+                    ops.suspend.push(enrol(Why::Suspend, true));
                 }
                 if !u.roles.contains(&e.role) && !reactivate {
                     ops.assign.push(RoleOp {
@@ -657,6 +662,68 @@ mod tests {
         // The one no longer planned is suspended before it starts.
         let suspend: Vec<&str> = ops.suspend.iter().map(|x| x.username.as_str()).collect();
         assert_eq!(suspend, ["gone"]);
+    }
+
+    #[test]
+    fn a_rule_that_suspends_suspends_enrolgens_own_only() {
+        let planned: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|u| {
+                let (k, mut x) = e(u, "C", "student", &[]);
+                x.enrolstatus = Some(1);
+                (k, x)
+            })
+            .collect();
+        // a: enrolgen's, active; b: somebody else's, active; c: not enrolled.
+        let now = course(
+            &[
+                ("a", user(3, &["student"], &[])),
+                ("b", user(4, &["student"], &[])),
+            ],
+            &[],
+            &[],
+        );
+        let state = SyncState {
+            enrolments: vec![dated("a", "C", TODAY - DAY, 0)],
+            ..Default::default()
+        };
+        let ops = run(&planned, &now, &state);
+        let sent: Vec<(&str, bool, i64, Why)> = ops
+            .enrol
+            .iter()
+            .chain(&ops.suspend)
+            .map(|x| (x.username.as_str(), x.suspend, x.timestart, x.why))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("c", true, TODAY, Why::New),
+                ("a", true, TODAY - DAY, Why::Suspend)
+            ]
+        );
+        // Suspended, it stays so: nothing more the next night.
+        let now = course(
+            &[("b", user(4, &["student"], &[]))],
+            &[
+                ("a", user(3, &["student"], &[])),
+                ("c", user(5, &["student"], &[])),
+            ],
+            &[],
+        );
+        let state = SyncState {
+            enrolments: vec![
+                Made {
+                    suspended: true,
+                    ..dated("a", "C", TODAY - DAY, 0)
+                },
+                Made {
+                    suspended: true,
+                    ..dated("c", "C", TODAY, TODAY + 10 * DAY)
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(run(&planned, &now, &state).is_empty());
     }
 
     #[test]

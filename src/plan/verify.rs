@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::model::{CourseNow, EnrolledUser, Enrolment, MoodleNow, Reason};
@@ -15,6 +16,7 @@ pub enum Problem {
     CourseNotFound,
     Missing,
     Suspended,
+    Active,
     MissingRole,
     MissingGroup,
     ExtraGroup,
@@ -27,6 +29,7 @@ impl Problem {
             Problem::CourseNotFound => "course_not_found",
             Problem::Missing => "missing",
             Problem::Suspended => "suspended",
+            Problem::Active => "active",
             Problem::MissingRole => "missing_role",
             Problem::MissingGroup => "missing_group",
             Problem::ExtraGroup => "extra_group",
@@ -65,13 +68,15 @@ pub struct CourseCheck {
     pub differences: usize,
 }
 
-/// Compares a platform's planned enrolments with Moodle. `roles`: the platform's
-/// roles (`not_planned` concerns only users holding one of them; `None` = any).
+/// Compares a platform's planned enrolments with Moodle on the day `as_of`.
+/// `roles`: the platform's roles (`not_planned` concerns only users holding one of
+/// them; `None` = any).
 pub fn compare(
     pp: &PlatformPlan,
     now: &MoodleNow,
     roles: Option<&BTreeSet<String>>,
     scope: Scope,
+    as_of: NaiveDate,
 ) -> Vec<Difference> {
     let mut by_course: BTreeMap<&str, Vec<&Enrolment>> = BTreeMap::new();
     for e in pp.enrolments.values() {
@@ -97,7 +102,7 @@ pub fn compare(
             .flat_map(|e| e.groups.iter().map(String::as_str))
             .collect();
         for e in &planned {
-            compare_one(e, c, &managed, scope, &mut out);
+            compare_one(e, c, &managed, scope, as_of, &mut out);
         }
         if scope == Scope::Plan {
             let planned_users: BTreeSet<&str> =
@@ -129,20 +134,37 @@ fn compare_one(
     c: &CourseNow,
     managed: &BTreeSet<&str>,
     scope: Scope,
+    as_of: NaiveDate,
     out: &mut Vec<Difference>,
 ) {
     let (course, user, role) = (e.course.as_str(), e.username.as_str(), e.role.as_str());
+    // Planned suspended (enrolstatus 1), or starting after the day: not active.
+    let inactive = e.enrolstatus == Some(1) || e.enroltimestart.is_some_and(|d| d > as_of);
     let m: &EnrolledUser = match (c.active.get(user), c.inactive.get(user)) {
-        (Some(m), _) => m,
+        (Some(m), _) => {
+            if inactive {
+                out.push(diff(
+                    course,
+                    user,
+                    Problem::Active,
+                    role,
+                    "not active",
+                    "active",
+                ));
+            }
+            m
+        }
         (None, Some(m)) => {
-            out.push(diff(
-                course,
-                user,
-                Problem::Suspended,
-                role,
-                "active",
-                "not active",
-            ));
+            if !inactive {
+                out.push(diff(
+                    course,
+                    user,
+                    Problem::Suspended,
+                    role,
+                    "active",
+                    "not active",
+                ));
+            }
             m
         }
         (None, None) => {
@@ -249,6 +271,10 @@ mod tests {
         }
     }
 
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+    }
+
     fn user(roles: &[&str], groups: &[&str]) -> EnrolledUser {
         EnrolledUser {
             id: 0,
@@ -296,7 +322,7 @@ mod tests {
             }),
         )]
         .into();
-        assert!(compare(&pp, &now, None, Scope::Plan).is_empty());
+        assert!(compare(&pp, &now, None, Scope::Plan, day()).is_empty());
     }
 
     #[test]
@@ -329,7 +355,7 @@ mod tests {
         .into();
         let roles: BTreeSet<String> = ["student".into(), "editingteacher".into()].into();
         assert_eq!(
-            lines(&compare(&pp, &now, Some(&roles), Scope::Plan)),
+            lines(&compare(&pp, &now, Some(&roles), Scope::Plan, day())),
             [
                 "missing;C;a;student;enrolled;",
                 "suspended;C;b;student;active;not active",
@@ -342,10 +368,68 @@ mod tests {
         );
         // An upload file's rows: only what the rows ask (no extra_group, no
         // not_planned).
-        let rows = lines(&compare(&pp, &now, Some(&roles), Scope::Rows));
+        let rows = lines(&compare(&pp, &now, Some(&roles), Scope::Rows, day()));
         assert_eq!(rows.len(), 5);
         assert!(!rows
             .iter()
             .any(|l| l.starts_with("extra_group") || l.starts_with("not_planned")));
+    }
+
+    #[test]
+    fn an_enrolment_planned_suspended_or_starting_later_is_expected_not_active() {
+        let later = Enrolment {
+            enroltimestart: NaiveDate::from_ymd_opt(2027, 1, 25),
+            ..e("a", "C", "student", &[])
+        };
+        let suspended = Enrolment {
+            enrolstatus: Some(1),
+            ..e("b", "C", "student", &[])
+        };
+        let pp = plan(&[
+            later.clone(),
+            suspended.clone(),
+            Enrolment {
+                username: "c".into(),
+                ..later
+            },
+            Enrolment {
+                username: "d".into(),
+                ..suspended
+            },
+        ]);
+        let now: MoodleNow = [(
+            "C".to_string(),
+            Some(CourseNow {
+                id: 2,
+                active: [
+                    ("c".to_string(), user(&["student"], &[])),
+                    ("d".to_string(), user(&["student"], &[])),
+                ]
+                .into(),
+                inactive: [
+                    ("a".to_string(), user(&["student"], &[])),
+                    ("b".to_string(), user(&["student"], &[])),
+                ]
+                .into(),
+                ..Default::default()
+            }),
+        )]
+        .into();
+        assert_eq!(
+            lines(&compare(&pp, &now, None, Scope::Plan, day())),
+            [
+                "active;C;c;student;not active;active",
+                "active;C;d;student;not active;active",
+            ]
+        );
+        // On its first day, the later one is expected active.
+        let start = NaiveDate::from_ymd_opt(2027, 1, 25).unwrap();
+        assert_eq!(
+            lines(&compare(&pp, &now, None, Scope::Plan, start)),
+            [
+                "suspended;C;a;student;active;not active",
+                "active;C;d;student;not active;active",
+            ]
+        );
     }
 }

@@ -241,6 +241,11 @@ impl World {
     }
 
     fn config(&self, url: &str, tutor_role: &str) {
+        self.config_with(url, tutor_role, "");
+    }
+
+    /// The configuration, `soutien` (more keys of SOUTIEN's rule) included.
+    fn config_with(&self, url: &str, tutor_role: &str, soutien: &str) {
         let d = self.cfg.parent().unwrap();
         std::fs::write(
             &self.cfg,
@@ -252,7 +257,7 @@ impl World {
                  cohorts:\n  option: {{ students: option.csv }}\n  soutien: {{ students: soutien.csv }}\n\
                  \x20 tutors: {{ usernames: [MartinP] }}\n\
                  enrol:\n  - {{ cohort: option, platform: ecampus, course: OPTION, role: student, group: \"TD {{group}}\", enrolperiod: 60 }}\n\
-                 \x20 - {{ cohort: soutien, platform: ecampus, course: SOUTIEN, role: student, enrolperiod: 60 }}\n\
+                 \x20 - {{ cohort: soutien, platform: ecampus, course: SOUTIEN, role: student, enrolperiod: 60{soutien} }}\n\
                  \x20 - {{ cohort: tutors, platform: ecampus, course: OPTION, role: {tutor_role} }}\n",
                 d.join("token").display()
             ),
@@ -561,6 +566,30 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     assert_eq!(w.dates("21000004", "OPTION"), (START, END, true));
     w.moodle_dates(&moodle, "21000004", "OPTION");
     assert_eq!(w.verify(28).code, 0);
+
+    // Night 6: SOUTIEN's rule now says `enrolstatus: 1`: its eight enrolments are
+    // suspended with their dates (a rule's suspension has no cap), and verify
+    // expects them so.
+    w.config_with(&moodle.url, "teacher", ", enrolstatus: 1");
+    let r = w.run(29, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(6);
+    assert_eq!(j.matches("suspend;SOUTIEN;").count(), 8, "{j}");
+    assert_eq!(j.lines().count(), 1 + 8, "{j}");
+    assert_eq!(w.dates("21000013", "SOUTIEN"), (START, END, true));
+    w.moodle_dates(&moodle, "21000013", "SOUTIEN");
+    assert_eq!(w.verify(29).code, 0);
+
+    // Night 7: the rule without it: reactivated, with the same dates.
+    w.config(&moodle.url, "teacher");
+    let r = w.run(30, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(7);
+    assert_eq!(j.matches("reactivate;SOUTIEN;").count(), 8, "{j}");
+    assert_eq!(j.lines().count(), 1 + 8, "{j}");
+    assert_eq!(w.dates("21000013", "SOUTIEN"), (START, END, false));
+    w.moodle_dates(&moodle, "21000013", "SOUTIEN");
+    assert_eq!(w.verify(30).code, 0);
 }
 
 #[test]
