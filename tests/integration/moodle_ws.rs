@@ -345,6 +345,23 @@ fn check_tries_the_token_and_lists_the_functions_it_lacks() {
         "{}",
         r.stdout
     );
+    // Delivered through the web services: the service has every function the
+    // channel calls, and check says what the batch function would save.
+    let ws = demo_with_moodle(&t.path().join("ws"), &replay("site-info"), TOKEN);
+    edit(
+        &ws,
+        "    moodle: {",
+        "    deliver: webservice\n    moodle: {",
+    );
+    let r = enrolgen(t.path(), &["check", "-c", ws.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "note  without tool_mobile_call_external_functions in the service, `run` and `verify` read each course in requests of its own"
+        ),
+        "{}",
+        r.stdout
+    );
     let cfg = demo_with_moodle(
         &t.path().join("missing"),
         &replay("site-info-missing"),
