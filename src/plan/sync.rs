@@ -120,7 +120,7 @@ impl SyncState {
     }
 }
 
-/// An enrolment to send (new, reactivated or suspended).
+/// An enrolment to send (new, reactivated, suspended, or with new dates).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EnrolOp {
     pub course: String,
@@ -137,6 +137,9 @@ pub enum Why {
     New,
     Reactivate,
     Suspend,
+    /// The rule's dates changed (`enroltimestart`, `enrolperiod`): the same status,
+    /// the new dates.
+    Dates,
 }
 
 impl Why {
@@ -145,6 +148,7 @@ impl Why {
             Why::New => "enrol",
             Why::Reactivate => "reactivate",
             Why::Suspend => "suspend",
+            Why::Dates => "dates",
         }
     }
 }
@@ -248,16 +252,28 @@ impl Context<'_> {
         m.timestart <= today && (m.timeend == 0 || m.timeend > today)
     }
 
-    /// The dates a new enrolment gets: the rule's start day or the as-of day, and an
-    /// end `enrolperiod` days later (0: none).
-    pub fn times(&self, e: &Enrolment) -> (i64, i64) {
-        let day = e.enroltimestart.unwrap_or(self.as_of);
+    /// The dates an enrolment gets: the rule's start day, or else the day enrolgen
+    /// enrolled the person (`made`), or else the as-of day; and an end `enrolperiod`
+    /// days after that day (0: none).
+    pub fn times(&self, e: &Enrolment, made: Option<&Made>) -> (i64, i64) {
+        let day = e
+            .enroltimestart
+            .or_else(|| made.and_then(|m| self.day_of(m.timestart)))
+            .unwrap_or(self.as_of);
         let start = self.day_start(day);
         let end = e
             .enrolperiod
             .and_then(|p| day.checked_add_days(chrono::Days::new(u64::from(p))))
             .map_or(0, |d| self.day_start(d));
         (start, end)
+    }
+
+    /// The day a start enrolgen set falls on, in the site's zone.
+    fn day_of(&self, timestamp: i64) -> Option<NaiveDate> {
+        self.zone
+            .timestamp_opt(timestamp, 0)
+            .single()
+            .map(|t| t.date_naive())
     }
 }
 
@@ -290,18 +306,16 @@ pub fn operations(
         let mine = given.filter(|m| m.enrolled);
         let suspend = e.enrolstatus == Some(1);
         // An enrolment to send: with the dates enrolgen set, or new ones.
-        let enrol = |why: Why, suspend: bool| {
-            let (timestart, timeend) =
-                mine.map_or_else(|| ctx.times(e), |m| (m.timestart, m.timeend));
-            EnrolOp {
-                course: course.clone(),
-                username: username.clone(),
-                role: e.role.clone(),
-                timestart,
-                timeend,
-                suspend,
-                why,
-            }
+        // The dates the plan gives: those enrolgen set, unless the rule's changed.
+        let (timestart, timeend) = ctx.times(e, mine.copied());
+        let enrol = |why: Why, suspend: bool| EnrolOp {
+            course: course.clone(),
+            username: username.clone(),
+            role: e.role.clone(),
+            timestart,
+            timeend,
+            suspend,
+            why,
         };
         match c.user(username) {
             None => {
@@ -326,8 +340,14 @@ pub fn operations(
                 }
                 // Planned suspended (enrolstatus 1) and active: enrolgen's own is
                 // suspended with its dates; somebody else's is left as it is.
-                if active && suspend && mine.is_some_and(|m| !m.suspended) {
+                let suspending = active && suspend && mine.is_some_and(|m| !m.suspended);
+                if suspending {
                     ops.suspend.push(enrol(Why::Suspend, true));
+                }
+                // The rule's dates changed: enrolgen's own gets them, status kept.
+                let moved = mine.is_some_and(|m| (m.timestart, m.timeend) != (timestart, timeend));
+                if moved && !reactivate && !suspending {
+                    ops.enrol.push(enrol(Why::Dates, suspend));
                 }
                 if !u.roles.contains(&e.role) && !reactivate {
                     ops.assign.push(RoleOp {
@@ -516,13 +536,14 @@ mod tests {
         }
     }
 
+    /// Made five days before the as-of day, for `e`'s ten days.
     fn made(u: &str, c: &str, role: &str, suspended: bool) -> Made {
         Made {
             username: u.into(),
             course: c.into(),
             roles: [role.to_string()].into(),
-            timestart: 100,
-            timeend: 200,
+            timestart: TODAY - 5 * DAY,
+            timeend: TODAY + 5 * DAY,
             suspended,
             enrolled: true,
         }
@@ -588,10 +609,11 @@ mod tests {
     const TODAY: i64 = 1_795_474_800;
     const DAY: i64 = 86_400;
 
-    fn dated(u: &str, c: &str, timestart: i64, timeend: i64) -> Made {
+    /// Made on the day `timestart` begins, for `e`'s ten days.
+    fn dated(u: &str, c: &str, timestart: i64) -> Made {
         Made {
             timestart,
-            timeend,
+            timeend: timestart + 10 * DAY,
             ..made(u, c, "student", false)
         }
     }
@@ -620,13 +642,13 @@ mod tests {
         );
         let state = SyncState {
             enrolments: vec![
-                dated("future", "C", TODAY + 10 * DAY, 0),
-                dated("ended", "C", TODAY - 60 * DAY, TODAY - DAY),
-                dated("byhand", "C", TODAY - 10 * DAY, 0),
-                dated("gone", "C", TODAY + 10 * DAY, 0),
+                dated("future", "C", TODAY + 10 * DAY),
+                dated("ended", "C", TODAY - 11 * DAY),
+                dated("byhand", "C", TODAY - 5 * DAY),
+                dated("gone", "C", TODAY + 10 * DAY),
                 Made {
                     suspended: true,
-                    ..dated("old", "C", TODAY - 60 * DAY, 0)
+                    ..dated("old", "C", TODAY - 60 * DAY)
                 },
             ],
             // enrolgen filled TD 1 before: it is managed.
@@ -641,7 +663,7 @@ mod tests {
             .iter()
             .map(|x| (x.username.as_str(), x.timestart, x.timeend))
             .collect();
-        assert_eq!(enrol, [("byhand", TODAY - 10 * DAY, 0)]);
+        assert_eq!(enrol, [("byhand", TODAY - 5 * DAY, TODAY + 5 * DAY)]);
         // The group change of the one yet to start is made now.
         let add: Vec<(&str, &str)> = ops
             .add
@@ -684,7 +706,7 @@ mod tests {
             &[],
         );
         let state = SyncState {
-            enrolments: vec![dated("a", "C", TODAY - DAY, 0)],
+            enrolments: vec![dated("a", "C", TODAY - DAY)],
             ..Default::default()
         };
         let ops = run(&planned, &now, &state);
@@ -714,16 +736,73 @@ mod tests {
             enrolments: vec![
                 Made {
                     suspended: true,
-                    ..dated("a", "C", TODAY - DAY, 0)
+                    ..dated("a", "C", TODAY - DAY)
                 },
                 Made {
                     suspended: true,
-                    ..dated("c", "C", TODAY, TODAY + 10 * DAY)
+                    ..dated("c", "C", TODAY)
                 },
             ],
             ..Default::default()
         };
         assert!(run(&planned, &now, &state).is_empty());
+    }
+
+    #[test]
+    fn a_rule_whose_dates_change_moves_enrolgens_own_status_kept() {
+        let longer = |u: &str| {
+            let (k, mut x) = e(u, "C", "student", &[]);
+            x.enrolperiod = Some(30);
+            (k, x)
+        };
+        let (kl, mut later) = e("c", "C", "student", &[]);
+        later.enroltimestart = NaiveDate::from_ymd_opt(2026, 12, 1);
+        let (ks, mut kept) = longer("s");
+        kept.enrolstatus = Some(1);
+        let planned = [longer("a"), longer("b"), (kl, later), (ks, kept)];
+        // a: enrolgen's, active; b: somebody else's; c: enrolgen's, starting later
+        // now; s: enrolgen's, suspended by its rule.
+        let now = course(
+            &[
+                ("a", user(3, &["student"], &[])),
+                ("b", user(4, &["student"], &[])),
+                ("c", user(5, &["student"], &[])),
+            ],
+            &[("s", user(6, &["student"], &[]))],
+            &[],
+        );
+        let state = SyncState {
+            enrolments: vec![
+                made("a", "C", "student", false),
+                made("c", "C", "student", false),
+                made("s", "C", "student", true),
+            ],
+            ..Default::default()
+        };
+        let ops = run(&planned, &now, &state);
+        let sent: Vec<(&str, Why, i64, i64, bool)> = ops
+            .enrol
+            .iter()
+            .map(|x| {
+                (
+                    x.username.as_str(),
+                    x.why,
+                    x.timestart,
+                    x.timeend,
+                    x.suspend,
+                )
+            })
+            .collect();
+        let dec1 = TODAY + 7 * DAY;
+        assert_eq!(
+            sent,
+            [
+                ("a", Why::Dates, TODAY - 5 * DAY, TODAY + 25 * DAY, false),
+                ("c", Why::Dates, dec1, dec1 + 10 * DAY, false),
+                ("s", Why::Dates, TODAY - 5 * DAY, TODAY + 25 * DAY, true),
+            ]
+        );
+        assert!(ops.suspend.is_empty());
     }
 
     #[test]
@@ -830,7 +909,7 @@ mod tests {
                 ops.suspend[0].timestart,
                 ops.suspend[0].timeend
             ),
-            ("a", 100, 200)
+            ("a", TODAY - 5 * DAY, TODAY + 5 * DAY)
         );
         assert_eq!(ops.enrol.len(), 1);
         let r = &ops.enrol[0];
@@ -842,7 +921,13 @@ mod tests {
                 r.timeend,
                 r.suspend
             ),
-            ("b", Why::Reactivate, 100, 200, false)
+            (
+                "b",
+                Why::Reactivate,
+                TODAY - 5 * DAY,
+                TODAY + 5 * DAY,
+                false
+            )
         );
     }
 

@@ -241,10 +241,10 @@ impl World {
     }
 
     fn config(&self, url: &str, tutor_role: &str) {
-        self.config_with(url, tutor_role, "");
+        self.config_with(url, tutor_role, "enrolperiod: 60");
     }
 
-    /// The configuration, `soutien` (more keys of SOUTIEN's rule) included.
+    /// The configuration, `soutien` being the last keys of SOUTIEN's rule.
     fn config_with(&self, url: &str, tutor_role: &str, soutien: &str) {
         let d = self.cfg.parent().unwrap();
         std::fs::write(
@@ -257,7 +257,7 @@ impl World {
                  cohorts:\n  option: {{ students: option.csv }}\n  soutien: {{ students: soutien.csv }}\n\
                  \x20 tutors: {{ usernames: [MartinP] }}\n\
                  enrol:\n  - {{ cohort: option, platform: ecampus, course: OPTION, role: student, group: \"TD {{group}}\", enrolperiod: 60 }}\n\
-                 \x20 - {{ cohort: soutien, platform: ecampus, course: SOUTIEN, role: student, enrolperiod: 60{soutien} }}\n\
+                 \x20 - {{ cohort: soutien, platform: ecampus, course: SOUTIEN, role: student, {soutien} }}\n\
                  \x20 - {{ cohort: tutors, platform: ecampus, course: OPTION, role: {tutor_role} }}\n",
                 d.join("token").display()
             ),
@@ -570,7 +570,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     // Night 6: SOUTIEN's rule now says `enrolstatus: 1`: its eight enrolments are
     // suspended with their dates (a rule's suspension has no cap), and verify
     // expects them so.
-    w.config_with(&moodle.url, "teacher", ", enrolstatus: 1");
+    w.config_with(&moodle.url, "teacher", "enrolperiod: 60, enrolstatus: 1");
     let r = w.run(29, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j = w.journal(6);
@@ -590,6 +590,25 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     assert_eq!(w.dates("21000013", "SOUTIEN"), (START, END, false));
     w.moodle_dates(&moodle, "21000013", "SOUTIEN");
     assert_eq!(w.verify(30).code, 0);
+
+    // Night 8 (the same day, later): SOUTIEN's period becomes 90 days: the same
+    // start, the new end.
+    w.config_with(&moodle.url, "teacher", "enrolperiod: 90");
+    let r = w.run(30, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.journal(8);
+    assert_eq!(j.matches("dates;SOUTIEN;").count(), 8, "{j}");
+    assert_eq!(j.lines().count(), 1 + 8, "{j}");
+    // 2027-02-22 00:00 in Paris, 90 days after the start.
+    assert_eq!(
+        w.dates("21000013", "SOUTIEN"),
+        (START, START + 90 * 86_400, false)
+    );
+    w.moodle_dates(&moodle, "21000013", "SOUTIEN");
+    assert_eq!(w.verify(30).code, 0);
+    let before = moodle.writes.load(Ordering::SeqCst);
+    assert_eq!(w.run(30, &[]).code, 0);
+    assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "settled");
 }
 
 #[test]
