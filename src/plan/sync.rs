@@ -6,6 +6,7 @@
 //! - people planned and not enrolled are enrolled (manual method) with the planned
 //!   role and dates; suspended ones are reactivated with the dates enrolgen set
 //!   (one inactive by those dates, not started yet or ended, is left as it is);
+//!   when a rule's dates change, enrolgen's enrolments get the new ones;
 //! - in managed groups (a name a course's group template produces, that the plan
 //!   gives or enrolgen filled before), memberships are kept exact; other groups are
 //!   never touched;
