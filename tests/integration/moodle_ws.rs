@@ -440,6 +440,46 @@ pub(crate) fn ws(
     v
 }
 
+/// A query on the harness's database (its private PostgreSQL).
+pub(crate) fn psql(sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .env("PGPASSWORD", "moodle")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5433",
+            "-U",
+            "moodle",
+            "moodle",
+            "-Atc",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{sql}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Adds these functions to the harness's `enrolgen` service, or takes them out
+/// (`ws-setup.sh` puts the service back as it was).
+pub(crate) fn service_functions(add: bool, functions: &[&str]) {
+    let service = "(select id from mdl_external_services where shortname = 'enrolgen')";
+    for f in functions {
+        psql(&if add {
+            format!(
+                "insert into mdl_external_services_functions (externalserviceid, functionname) \
+                 values ({service}, '{f}')"
+            )
+        } else {
+            format!(
+                "delete from mdl_external_services_functions \
+                 where functionname = '{f}' and externalserviceid = {service}"
+            )
+        });
+    }
+}
+
 /// Opt-in: a real Moodle built with the maintainers' harness. Set
 /// ENROLGEN_TEST_MOODLE_HARNESS (the harness's scripts: check.sh, ws-setup.sh),
 /// ENROLGEN_TEST_MOODLE_URL (http://localhost:8088) and ENROLGEN_TEST_MOODLE_TOKEN_FILE.
@@ -624,15 +664,6 @@ fn live_verify_against_a_real_moodle() {
             .success();
         assert!(ok, "{script}");
     };
-    let drop_functions = |functions: &[&str]| {
-        let list: Vec<String> = functions.iter().map(|f| format!("'{f}'")).collect();
-        harness_sh(&format!(
-            "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc \
-             \"delete from mdl_external_services_functions where functionname in ({}) \
-             and externalserviceid = (select id from mdl_external_services where shortname = 'enrolgen')\"",
-            list.join(", ")
-        ));
-    };
     assert_eq!(check("site-info").code, 0);
     let bad = demo_with_moodle(
         &t.path().join("bad"),
@@ -656,27 +687,25 @@ fn live_verify_against_a_real_moodle() {
         3
     );
     ws_setup();
-    drop_functions(&["core_enrol_get_enrolled_users"]);
+    service_functions(false, &["core_enrol_get_enrolled_users"]);
     assert_eq!(
         verify_recorded(t.path(), &cfg, &[], Some("accessexception")).code,
         3
     );
     // The same through the batch function: Moodle answers inside the batch.
-    harness_sh(
-        "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc \
-         \"insert into mdl_external_services_functions (externalserviceid, functionname) \
-         select id, 'tool_mobile_call_external_functions' from mdl_external_services \
-         where shortname = 'enrolgen'\"",
-    );
+    service_functions(true, &["tool_mobile_call_external_functions"]);
     assert_eq!(
         verify_recorded(t.path(), &cfg, &[], Some("accessexception-batched")).code,
         3
     );
     ws_setup();
-    drop_functions(&[
-        "core_course_get_courses_by_field",
-        "core_enrol_get_enrolled_users",
-    ]);
+    service_functions(
+        false,
+        &[
+            "core_course_get_courses_by_field",
+            "core_enrol_get_enrolled_users",
+        ],
+    );
     assert_eq!(check("site-info-missing").code, 3);
     ws_setup();
 }

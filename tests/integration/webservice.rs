@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::moodle_ws::{key, read_request};
+use crate::moodle_ws::{key, psql, read_request, service_functions};
 use crate::util::*;
 
 /// The real Moodle to record from: url, token, harness scripts.
@@ -40,27 +40,6 @@ fn live() -> Option<Live> {
 fn is_write(function: &str) -> bool {
     // enrolgen sends only reads through the batch function.
     !function.contains("_get_") && function != "tool_mobile_call_external_functions"
-}
-
-/// A query on the harness's database.
-fn psql(sql: &str) -> String {
-    let out = std::process::Command::new("psql")
-        .env("PGPASSWORD", "moodle")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5433",
-            "-U",
-            "moodle",
-            "moodle",
-            "-Atc",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{sql}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A Moodle for one test: recorded answers (or the real one, recording).
@@ -230,11 +209,7 @@ impl World {
             ));
             sh("./ws-setup.sh --quiet >/dev/null");
             if batch {
-                psql(
-                    "insert into mdl_external_services_functions (externalserviceid, functionname) \
-                     select id, 'tool_mobile_call_external_functions' from mdl_external_services \
-                     where shortname = 'enrolgen'",
-                );
+                service_functions(true, &["tool_mobile_call_external_functions"]);
             }
         }
         w
