@@ -113,12 +113,14 @@ fn state_path(out: &Path, platform: &str) -> PathBuf {
 fn load_state(out: &Path, platform: &str) -> Result<SyncState, Error> {
     let path = state_path(out, platform);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Output(OutputError::DeltaState {
-                path,
-                message: e.to_string(),
-            })
-        }),
+        Ok(bytes) => serde_json::from_slice::<SyncState>(&bytes)
+            .map(SyncState::sorted)
+            .map_err(|e| {
+                Error::Output(OutputError::DeltaState {
+                    path,
+                    message: e.to_string(),
+                })
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncState::default()),
         Err(e) => Err(Error::Source(SourceError::read(&path, e))),
     }
@@ -454,9 +456,7 @@ impl Exec<'_> {
         let made = {
             let state = self.state.lock().ok()?;
             let before = state
-                .enrolments
-                .iter()
-                .find(|m| m.username == e.username && m.course == e.course)
+                .get(&e.username, &e.course)
                 .map(|m| m.roles.clone())
                 .unwrap_or_default();
             let mut roles = before;
@@ -762,11 +762,12 @@ impl Exec<'_> {
             if add {
                 s.pending.extend(made.into_iter().cloned());
             } else {
-                s.pending.retain(|p| {
-                    !made
-                        .iter()
-                        .any(|m| m.username == p.username && m.course == p.course)
-                });
+                let keys: BTreeSet<(&str, &str)> = made
+                    .iter()
+                    .map(|m| (m.username.as_str(), m.course.as_str()))
+                    .collect();
+                s.pending
+                    .retain(|p| !keys.contains(&(p.username.as_str(), p.course.as_str())));
             }
         }
         if add {
@@ -805,14 +806,21 @@ impl Exec<'_> {
             BTreeMap::new()
         };
         if let Ok(mut s) = self.state.lock() {
+            let made: BTreeSet<(&str, &str)> = batch
+                .iter()
+                .filter_map(|i| match &i.effect {
+                    Effect::Enrolled(m) => Some((m.username.as_str(), m.course.as_str())),
+                    _ => None,
+                })
+                .collect();
+            if !made.is_empty() {
+                s.pending
+                    .retain(|p| !made.contains(&(p.username.as_str(), p.course.as_str())));
+            }
             for i in batch {
                 let l = &i.line;
                 match &i.effect {
-                    Effect::Enrolled(m) => {
-                        s.pending
-                            .retain(|p| !(p.username == m.username && p.course == m.course));
-                        s.record(m.clone());
-                    }
+                    Effect::Enrolled(m) => s.record(m.clone()),
                     Effect::RoleAdded => s.role(&l.username, &l.course, &l.role, true),
                     Effect::RoleRemoved => s.role(&l.username, &l.course, &l.role, false),
                     Effect::GroupFilled => {

@@ -83,12 +83,29 @@ impl SyncState {
         }
     }
 
+    /// The state with its enrolments in order (a file edited by hand may not be).
+    pub fn sorted(mut self) -> SyncState {
+        self.enrolments
+            .sort_by(|a, b| (&a.username, &a.course).cmp(&(&b.username, &b.course)));
+        self
+    }
+
+    /// Where an enrolment is (`Ok`) or would go (`Err`): they are kept sorted.
+    fn position(&self, username: &str, course: &str) -> Result<usize, usize> {
+        self.enrolments
+            .binary_search_by(|x| (x.username.as_str(), x.course.as_str()).cmp(&(username, course)))
+    }
+
+    /// What enrolgen made for this person in this course.
+    pub fn get(&self, username: &str, course: &str) -> Option<&Made> {
+        self.position(username, course)
+            .ok()
+            .map(|i| &self.enrolments[i])
+    }
+
     /// Records (or replaces) an enrolment enrolgen made.
     pub fn record(&mut self, m: Made) {
-        match self
-            .enrolments
-            .binary_search_by(|x| (&x.username, &x.course).cmp(&(&m.username, &m.course)))
-        {
+        match self.position(&m.username, &m.course) {
             Ok(i) => self.enrolments[i] = m,
             Err(i) => self.enrolments.insert(i, m),
         }
@@ -97,9 +114,9 @@ impl SyncState {
     /// A role enrolgen gave (`add`) or took back.
     pub fn role(&mut self, username: &str, course: &str, role: &str, add: bool) {
         let found = self
-            .enrolments
-            .iter_mut()
-            .find(|m| m.username == username && m.course == course);
+            .position(username, course)
+            .ok()
+            .map(|i| &mut self.enrolments[i]);
         match (found, add) {
             (Some(m), true) => {
                 m.roles.insert(role.to_string());
@@ -804,6 +821,35 @@ mod tests {
             ]
         );
         assert!(ops.suspend.is_empty());
+    }
+
+    #[test]
+    fn the_state_is_searched_in_order_even_from_a_file_out_of_order() {
+        let state = SyncState {
+            enrolments: vec![
+                made("b", "C", "student", false),
+                made("a", "D", "student", false),
+                made("a", "C", "student", true),
+            ],
+            ..Default::default()
+        }
+        .sorted();
+        assert!(state.get("a", "C").is_some_and(|m| m.suspended));
+        assert!(state.get("b", "C").is_some());
+        assert!(state.get("b", "D").is_none());
+        let mut state = state;
+        state.role("b", "D", "teacher", true);
+        state.role("a", "D", "teacher", true);
+        let keys: Vec<(&str, &str)> = state
+            .enrolments
+            .iter()
+            .map(|m| (m.username.as_str(), m.course.as_str()))
+            .collect();
+        assert_eq!(keys, [("a", "C"), ("a", "D"), ("b", "C"), ("b", "D")]);
+        assert!(state
+            .get("a", "D")
+            .is_some_and(|m| m.roles.contains("teacher") && m.enrolled));
+        assert!(state.get("b", "D").is_some_and(|m| !m.enrolled));
     }
 
     #[test]
