@@ -762,12 +762,7 @@ impl Exec<'_> {
             if add {
                 s.pending.extend(made.into_iter().cloned());
             } else {
-                let keys: BTreeSet<(&str, &str)> = made
-                    .iter()
-                    .map(|m| (m.username.as_str(), m.course.as_str()))
-                    .collect();
-                s.pending
-                    .retain(|p| !keys.contains(&(p.username.as_str(), p.course.as_str())));
+                s.drop_pending(made);
             }
         }
         if add {
@@ -806,17 +801,10 @@ impl Exec<'_> {
             BTreeMap::new()
         };
         if let Ok(mut s) = self.state.lock() {
-            let made: BTreeSet<(&str, &str)> = batch
-                .iter()
-                .filter_map(|i| match &i.effect {
-                    Effect::Enrolled(m) => Some((m.username.as_str(), m.course.as_str())),
-                    _ => None,
-                })
-                .collect();
-            if !made.is_empty() {
-                s.pending
-                    .retain(|p| !made.contains(&(p.username.as_str(), p.course.as_str())));
-            }
+            s.drop_pending(batch.iter().filter_map(|i| match &i.effect {
+                Effect::Enrolled(m) => Some(m),
+                _ => None,
+            }));
             for i in batch {
                 let l = &i.line;
                 match &i.effect {

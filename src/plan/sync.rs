@@ -90,6 +90,18 @@ impl SyncState {
         self
     }
 
+    /// Forgets these pending enrolments (Moodle answered for them).
+    pub fn drop_pending<'a>(&mut self, answered: impl IntoIterator<Item = &'a Made>) {
+        let keys: BTreeSet<(&str, &str)> = answered
+            .into_iter()
+            .map(|m| (m.username.as_str(), m.course.as_str()))
+            .collect();
+        if !keys.is_empty() {
+            self.pending
+                .retain(|p| !keys.contains(&(p.username.as_str(), p.course.as_str())));
+        }
+    }
+
     /// Where an enrolment is (`Ok`) or would go (`Err`): they are kept sorted.
     fn position(&self, username: &str, course: &str) -> Result<usize, usize> {
         self.enrolments
