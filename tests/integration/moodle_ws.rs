@@ -23,8 +23,9 @@ pub(crate) fn key(function: &str, params: &BTreeMap<String, String>) -> String {
     format!("{function}?{}", p.join("&"))
 }
 
-fn load(name: &str) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(fixtures(name).join("answers.jsonl")).unwrap();
+/// A file of recorded answers, in order: each answer's key and body.
+pub(crate) fn recorded(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -39,6 +40,12 @@ fn load(name: &str) -> BTreeMap<String, String> {
                 v["body"].as_str().unwrap().to_string(),
             )
         })
+        .collect()
+}
+
+fn load(name: &str) -> BTreeMap<String, String> {
+    recorded(&fixtures(name).join("answers.jsonl"))
+        .into_iter()
         .collect()
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::moodle_ws::{key, psql, read_request, service_functions};
+use crate::moodle_ws::{key, psql, read_request, recorded, service_functions};
 use crate::util::*;
 
 /// The real Moodle to record from: url, token, harness scripts.
@@ -66,19 +66,9 @@ impl Moodle {
                 Some(Mutex::new(std::fs::File::create(&file).unwrap()))
             }
             None => {
-                let text = std::fs::read_to_string(&file).unwrap();
                 let mut a = answers.lock().unwrap();
-                for l in text.lines() {
-                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                    let params: BTreeMap<String, String> = v["params"]
-                        .as_object()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                        .collect();
-                    a.entry(key(v["function"].as_str().unwrap(), &params))
-                        .or_default()
-                        .push_back(v["body"].as_str().unwrap().to_string());
+                for (k, body) in recorded(&file) {
+                    a.entry(k).or_default().push_back(body);
                 }
                 None
             }
