@@ -42,20 +42,20 @@ const MIN_PER_BATCH: usize = 20;
 
 /// A read to make: a function and its arguments, named as in Moodle's API.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub function: &'static str,
-    pub args: Value,
+struct Request {
+    function: &'static str,
+    args: Value,
 }
 
 /// What one read of a course's enrolled users gives.
 #[derive(Debug, Default)]
-pub struct Enrolled {
+struct Enrolled {
     /// By username.
-    pub users: BTreeMap<String, EnrolledUser>,
+    users: BTreeMap<String, EnrolledUser>,
     /// The ids of the roles they hold, by shortname.
-    pub role_ids: BTreeMap<String, u64>,
+    role_ids: BTreeMap<String, u64>,
     /// The groups they are in, name → id.
-    pub groups: BTreeMap<String, u64>,
+    groups: BTreeMap<String, u64>,
 }
 
 /// Where the REST server answers, below the site's address.
@@ -423,7 +423,8 @@ impl Moodle {
     /// site's courses.
     fn ids_of(&self, shortnames: &[String]) -> Result<BTreeMap<String, u64>, SourceError> {
         if !self.batching()? {
-            return self.course_ids();
+            // Every course of the site, in one call.
+            return self.courses(&[]);
         }
         let requests: Vec<Request> = shortnames
             .iter()
@@ -459,7 +460,7 @@ impl Moodle {
     /// The answers to these reads, in their order: a hundred per request through
     /// `BATCH_FUNCTION` when the service offers it, one per request otherwise;
     /// `parallel` requests at a time. The first refusal is an error.
-    pub fn many(&self, requests: &[Request]) -> Result<Vec<Value>, SourceError> {
+    fn many(&self, requests: &[Request]) -> Result<Vec<Value>, SourceError> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -549,14 +550,9 @@ impl Moodle {
         Ok(out)
     }
 
-    /// Every course of the site, shortname → id, in one call.
-    fn course_ids(&self) -> Result<BTreeMap<String, u64>, SourceError> {
-        self.courses(&[])
-    }
-
     /// `f` on every item, `parallel` at a time, results in the items' order; the
     /// first error stops it.
-    pub fn each<I: Sync, T: Send>(
+    fn each<I: Sync, T: Send>(
         &self,
         items: &[I],
         f: impl Fn(&I) -> Result<T, SourceError> + Sync,
