@@ -94,7 +94,33 @@ pub fn upload_writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
-/// Writes the records and returns the bytes; errors name the file being made.
+/// A cell of a file people open, made inert for spreadsheets: one that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to Excel and Calc
+/// (`=HYPERLINK(…)` from a group label, say), so it gets a leading `'`, which they
+/// show as text. A plain number (`-5`) stays as it is. Never used for upload files:
+/// Moodle reads those, and every value in them was checked.
+fn inert(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let formula = matches!(
+        cell.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    let number = std::str::from_utf8(cell).is_ok_and(|t| {
+        t.len() > 1
+            && t[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && t.parse::<f64>().is_ok()
+    });
+    if formula && !number {
+        let mut v = Vec::with_capacity(cell.len() + 1);
+        v.push(b'\'');
+        v.extend_from_slice(cell);
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// Writes the records of a file people open and returns the bytes; every cell is
+/// made inert for spreadsheets (`inert`); errors name the file being made.
 pub fn write_records<I, R>(what: &str, delimiter: u8, records: I) -> Result<Vec<u8>, OutputError>
 where
     I: IntoIterator<Item = R>,
@@ -107,7 +133,9 @@ where
     };
     let mut w = writer(delimiter);
     for r in records {
-        w.write_record(r).map_err(|e| fail(&e))?;
+        let cells = r.into_iter();
+        w.write_record(cells.map(|c| inert(c.as_ref()).into_owned()))
+            .map_err(|e| fail(&e))?;
     }
     w.into_inner().map_err(|e| fail(&e))
 }
@@ -141,5 +169,27 @@ mod tests {
     fn writes_with_the_delimiter_and_quotes_only_where_needed() {
         let b = write_records("t", b';', [["a", "b;c"], ["d", "e"]]).unwrap();
         assert_eq!(String::from_utf8(b).unwrap(), "a;\"b;c\"\nd;e\n");
+    }
+
+    #[test]
+    fn formulas_are_made_text_and_numbers_kept() {
+        let b = write_records(
+            "t",
+            b';',
+            [[
+                "=HYPERLINK(\"http://x\")",
+                "+33 6",
+                "-5",
+                "@SUM(A1)",
+                "-1.5",
+                "a=b",
+                "-",
+            ]],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "\"'=HYPERLINK(\"\"http://x\"\")\";'+33 6;-5;'@SUM(A1);-1.5;a=b;'-\n"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod source;
+pub mod suggest;
 pub mod template;
 
 /// An error and its causes, joined with ": ", for one-line messages. A cause that

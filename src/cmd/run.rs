@@ -42,6 +42,39 @@ fn accepted(args: &RunArgs) -> delta::Accept {
     }
 }
 
+/// Courses named by --accept-suspensions that neither the mapping nor this run's
+/// held-back suspensions know: the operator thinks they accepted, but a course name
+/// is case-sensitive, so nothing was. One warning each, with the name meant.
+fn unknown_accepted(
+    accept: &delta::Accept,
+    settings: &Settings,
+    platforms: &BTreeMap<String, report::PlatformSummary>,
+) -> Vec<String> {
+    let delta::Accept::Courses(names) = accept else {
+        return Vec::new();
+    };
+    let mut known: std::collections::BTreeSet<&str> = settings
+        .rules
+        .iter()
+        .flat_map(|r| r.courses.iter().map(String::as_str))
+        .collect();
+    for p in platforms.values() {
+        let held = p.delta.iter().flat_map(|d| &d.held);
+        let held = held.chain(p.webservice.iter().flat_map(|w| &w.held));
+        known.extend(held.map(|h| h.course.as_str()));
+    }
+    names
+        .iter()
+        .filter(|n| !known.contains(n.as_str()))
+        .map(|n| {
+            let meant = crate::suggest::closest(n, known.iter().copied())
+                .map(|k| format!(" (did you mean {k}? course names are case-sensitive)"))
+                .unwrap_or_default();
+            format!("--accept-suspensions {n}: no course of that name in the mapping or among the held-back suspensions, so nothing was accepted for it{meant}")
+        })
+        .collect()
+}
+
 /// Locks the output folder before the sources are read (two runs never interleave
 /// their writes) and removes what a killed run left.
 fn lock(args: &RunArgs) -> Result<Option<atomic::DirLock>, Error> {
@@ -258,6 +291,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         ps.webservice = Some(ws);
         platforms.insert(name.clone(), ps);
     }
+    warnings.extend(unknown_accepted(&accept, &settings, &platforms));
     // Pending manual changes and held-back suspensions are warnings, so that cron
     // mails them every night until they are dealt with.
     plan.warnings.extend(warnings);

@@ -18,16 +18,46 @@ pub struct Lines {
     pub duplicates: Vec<(String, usize, usize)>,
 }
 
+/// Why the text could not be indexed: (line, column, message).
+pub type Unindexed = (usize, usize, String);
+
 impl Lines {
-    pub fn index(text: &str) -> Lines {
+    /// Indexes the text. It fails where this parser and serde_norway's (libyaml) may
+    /// read the file differently: a text this reader cannot follow, or a character
+    /// that one YAML version takes for a line break and the other does not. The
+    /// caller refuses such a file when serde_norway accepts it, since its keys given
+    /// twice could not all be seen.
+    pub fn index(text: &str) -> Result<Lines, Unindexed> {
+        for (n, line) in text.lines().enumerate() {
+            if let Some((col, c)) = line
+                .chars()
+                .enumerate()
+                .find(|(_, c)| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
+            {
+                return Err((
+                    n + 1,
+                    col + 1,
+                    format!(
+                        "character U+{:04X} is a line break to some YAML readers and not to others; remove it",
+                        u32::from(c)
+                    ),
+                ));
+            }
+        }
         let mut rec = Recorder::default();
-        // A syntax error is reported by serde_norway with its own position; the
-        // index then simply knows fewer paths.
-        let _ = Parser::new_from_str(text).load(&mut rec, false);
-        Lines {
+        Parser::new_from_str(text)
+            .load(&mut rec, false)
+            .map_err(|e| {
+                (
+                    e.marker().line(),
+                    e.marker().col() + 1,
+                    e.info().to_string(),
+                )
+            })?;
+        Ok(Lines {
             lines: rec.lines,
             duplicates: rec.duplicates,
-        }
+        })
     }
 
     /// The line of `path`, or of its closest recorded parent.
@@ -44,8 +74,16 @@ impl Lines {
 }
 
 enum Frame {
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
+    /// `keys`: the keys of this mapping so far, with their line.
+    Map {
+        path: String,
+        key: Option<String>,
+        keys: HashMap<String, usize>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -66,7 +104,7 @@ impl Recorder {
                 self.lines.entry(p.clone()).or_insert(line);
                 Some(p)
             }
-            Some(Frame::Map { path, key }) => match key.take() {
+            Some(Frame::Map { path, key, keys }) => match key.take() {
                 None => {
                     // This node is a key.
                     let k = scalar.unwrap_or_default().to_string();
@@ -75,12 +113,13 @@ impl Recorder {
                     } else {
                         format!("{path}.{k}")
                     };
-                    // Paths are unique per node, so a path seen before is the
-                    // same key repeated in the same mapping.
-                    match self.lines.get(&p) {
+                    // Compared within the mapping, not by path: a key may hold a
+                    // dot (`psy-l1.apogee`) and so write another key's path.
+                    match keys.get(&k) {
                         Some(first) => self.duplicates.push((p, *first, line)),
                         None => {
-                            self.lines.insert(p, line);
+                            keys.insert(k.clone(), line);
+                            self.lines.entry(p).or_insert(line);
                         }
                     }
                     *key = Some(k);
@@ -108,7 +147,11 @@ impl MarkedEventReceiver for Recorder {
             }
             Event::MappingStart(..) => {
                 let path = self.enter_node(None, line).unwrap_or_default();
-                self.stack.push(Frame::Map { path, key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    key: None,
+                    keys: HashMap::new(),
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.enter_node(None, line).unwrap_or_default();
@@ -129,7 +172,7 @@ mod tests {
     #[test]
     fn finds_nested_keys_and_sequence_items() {
         let text = "version: 1\nplatforms:\n  ecampus:\n    csv: { delimiter: \";\" }\nenrol:\n  - { cohort: a, platform: b }\n  - cohort: c\n    platform: d\n";
-        let l = Lines::index(text);
+        let l = Lines::index(text).unwrap();
         assert_eq!(l.line_of("version"), Some(1));
         assert_eq!(l.line_of("platforms.ecampus.csv.delimiter"), Some(4));
         assert_eq!(l.line_of("enrol[0].platform"), Some(6));
@@ -143,7 +186,7 @@ mod tests {
     #[test]
     fn keys_repeated_at_any_depth_are_found_with_both_lines() {
         let text = "cohorts:\n  a: { apogee: { etape: X, version: 1 } }\n  b: 1\n  a: 2\nplatforms:\n  p: { csv: { delimiter: \";\", delimiter: \",\" } }\nenrol:\n  - { cohort: a, cohort: b }\n";
-        let l = Lines::index(text);
+        let l = Lines::index(text).unwrap();
         assert_eq!(
             l.duplicates,
             [
@@ -152,5 +195,21 @@ mod tests {
                 ("enrol[0].cohort".to_string(), 8, 8),
             ]
         );
+    }
+
+    #[test]
+    fn a_key_with_a_dot_is_not_taken_for_a_path_given_twice() {
+        let text =
+            "cohorts:\n  psy-l1: { apogee: { etape: X } }\n  psy-l1.apogee: { usernames: [a] }\n";
+        assert!(Lines::index(text).unwrap().duplicates.is_empty());
+    }
+
+    #[test]
+    fn a_text_this_reader_cannot_follow_is_an_error_with_its_line() {
+        let (line, _, m) = Lines::index("version: 1\nyear:\t2026\n").unwrap_err();
+        assert_eq!(line, 2, "{m}");
+        let (line, col, m) = Lines::index("version: 1\n# a\u{2028}b\n").unwrap_err();
+        assert_eq!((line, col), (2, 4), "{m}");
+        assert!(m.contains("U+2028"), "{m}");
     }
 }

@@ -237,8 +237,8 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 
 /// Checks configuration text; `path` names it in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
-    let lines = Lines::index(text);
-    if let Some((key, first, again)) = lines.duplicates.first() {
+    let indexed = Lines::index(text);
+    if let Some((key, first, again)) = indexed.as_ref().ok().and_then(|l| l.duplicates.first()) {
         return Err(ConfigError::Invalid {
             path: path.to_path_buf(),
             line: *again,
@@ -261,6 +261,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
             column,
             message,
         }
+    })?;
+    // serde_norway read the file, the key index could not: keys given twice would
+    // go unseen (serde keeps the last silently), so the file is refused.
+    let lines = indexed.map_err(|(line, column, why)| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: format!(
+            "{why}: enrolgen cannot check this file for keys given twice; indent with spaces, put a \
+             space (not a tab) after each colon, and remove unusual line-break characters"
+        ),
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { path, lines, base }.check(raw)

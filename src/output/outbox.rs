@@ -141,6 +141,8 @@ pub fn verify(
              put the right state back, or start this platform again with --full"
         )));
     }
+    stray_file(dir, platform, state).map_err(fail)?;
+    older_than_its_files(platform, state, &written).map_err(fail)?;
     let mut waiting = Vec::new();
     for w in &state.pending {
         let found = [OUTBOX, IMPORTED]
@@ -172,8 +174,33 @@ pub fn verify(
             waiting.push(w.clone());
         }
     }
-    stray_file(dir, platform, state).map_err(fail)?;
     Ok(waiting)
+}
+
+/// A state put back from a backup: a file numbered at or above its `next_file` was
+/// written after it, so the state does not know what that file (and any later one)
+/// changed in Moodle, and a delta built on it would miss those changes for good.
+fn older_than_its_files(
+    platform: &str,
+    state: &DeltaState,
+    written: &[String],
+) -> Result<(), String> {
+    let newer = written.iter().find(|w| {
+        w.rsplit('/')
+            .next()
+            .and_then(|n| number_of(platform, n))
+            .is_some_and(|n| n >= state.next_file)
+    });
+    match newer {
+        Some(f) => Err(format!(
+            "it is older than {f} (it expects the next file to be number {:04}): was it put back from a \
+             backup? A delta built on it would not know what that file changed in Moodle. Put back the \
+             state written with that file, or start again on purpose with --full (its file holds every \
+             enrolment; re-importing existing ones resets their dates)",
+            state.next_file
+        )),
+        None => Ok(()),
+    }
 }
 
 /// An upload file in outbox/ that the state does not know (made or copied by hand).

@@ -40,11 +40,15 @@ pub fn gather(
     lists_of_people(&ctx, &cohorts, &mut g)?;
     let (wanted, ldap_cohorts) = asked_of_directories(settings, rules, &g);
     let names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
+    let mut open = BTreeMap::new();
     for name in names {
         let empty = Vec::new();
         let filters = ldap_cohorts.get(name).unwrap_or(&empty);
-        directory(&ctx, name, wanted.get(name), filters, &mut g)?;
+        if let Some(d) = directory(&ctx, name, wanted.get(name), filters, &mut g)? {
+            open.insert(name, d);
+        }
     }
+    claimants(settings, rules, &wanted, &mut open, &mut g)?;
     account_lists(&ctx, rules, &mut g)?;
     Ok(g)
 }
@@ -197,6 +201,14 @@ fn asked_of_directories<'a>(
     (wanted, ldap_cohorts)
 }
 
+/// An open directory and its timing's index in `Gathered::timings`, kept for the
+/// second round.
+struct OpenDirectory {
+    dir: Box<dyn directory::Directory>,
+    timing: usize,
+    started: Instant,
+}
+
 /// One directory: the accounts wanted, and the members of its LDAP cohorts.
 fn directory(
     ctx: &Ctx<'_>,
@@ -204,10 +216,10 @@ fn directory(
     wanted: Option<&Wanted>,
     ldap_cohorts: &[&str],
     g: &mut Gathered,
-) -> Result<(), SourceError> {
+) -> Result<Option<OpenDirectory>, SourceError> {
     let settings = ctx.settings;
     let Some(ds) = settings.directories.get(name) else {
-        return Ok(());
+        return Ok(None);
     };
     let t = Instant::now();
     let filter_of = |c: &str| match settings.cohorts.get(c).map(|c| &c.source) {
@@ -239,6 +251,87 @@ fn directory(
         .push(ctx.timing(dir.describe(), t, records, dir.requests(), limit, asked));
     g.directories
         .insert(name.to_string(), AccountIndex::new(found));
+    Ok(Some(OpenDirectory {
+        dir,
+        timing: g.timings.len() - 1,
+        started: t,
+    }))
+}
+
+/// The second round: every other account that carries the login of an account the
+/// first round found, in every directory of the platforms that read it. One login
+/// is one Moodle account: when two people claim it, which of them logs in is what
+/// enrolgen cannot know, so the planner must see both. The logins already asked
+/// are not asked again; the directory batches (or reads its branch) as in the first
+/// round, so the round trips do not grow with the number of students.
+fn claimants(
+    settings: &Settings,
+    rules: &[&EnrolRule],
+    asked: &BTreeMap<&str, Wanted>,
+    open: &mut BTreeMap<&str, OpenDirectory>,
+    g: &mut Gathered,
+) -> Result<(), SourceError> {
+    // The logins each directory's accounts carry, found by lookup or by a filter.
+    let mut logins: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (name, idx) in &g.directories {
+        let set = logins.entry(name.as_str()).or_default();
+        set.extend(
+            idx.accounts()
+                .iter()
+                .flat_map(|a| a.all_usernames().map(str::to_string)),
+        );
+    }
+    for r in rules {
+        if let Some(CohortSource::Ldap { directory, .. }) =
+            settings.cohorts.get(&r.cohort).map(|c| &c.source)
+        {
+            let set = logins.entry(directory.as_str()).or_default();
+            for m in g.members.get(&r.cohort).into_iter().flatten() {
+                if let Member::Account(a) = m {
+                    set.extend(a.all_usernames().map(str::to_string));
+                }
+            }
+        }
+    }
+    // Each directory is asked for the logins of every directory it shares a platform with.
+    let mut ask: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for p in settings.platforms.values() {
+        let AccountSource::Directories(dirs) = &p.accounts else {
+            continue;
+        };
+        for d in dirs {
+            for other in dirs {
+                if let Some(l) = logins.get(other.as_str()) {
+                    ask.entry(d.as_str()).or_default().extend(l.iter().cloned());
+                }
+            }
+        }
+    }
+    for (name, od) in open.iter_mut() {
+        let Some(usernames) = ask.remove(name) else {
+            continue;
+        };
+        let already: BTreeSet<String> = asked
+            .get(name)
+            .into_iter()
+            .flat_map(|w| w.usernames.iter().map(|u| u.to_lowercase()))
+            .collect();
+        let usernames: BTreeSet<String> = usernames.difference(&already).cloned().collect();
+        if usernames.is_empty() {
+            continue;
+        }
+        let more = od.dir.lookup(&Wanted {
+            student_ids: BTreeSet::new(),
+            usernames,
+        })?;
+        if let Some(idx) = g.directories.get_mut(*name) {
+            idx.add(more);
+        }
+        if let Some(t) = g.timings.get_mut(od.timing) {
+            t.seconds = od.started.elapsed().as_secs_f64();
+            t.requests = od.dir.requests();
+        }
+    }
     Ok(())
 }
 

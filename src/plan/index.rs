@@ -20,10 +20,19 @@ pub struct AccountIndex {
 
 impl AccountIndex {
     /// Indexes accounts, sorted by DN so that the result never depends on the order
-    /// a server returned them in. Every username value of an account is indexed.
+    /// a server returned them in. Every username value of an account is indexed. An
+    /// account found twice (by its student number and by its login) is kept once;
+    /// two different entries under one DN are both kept, so that both claims count.
     pub fn new(mut accounts: Vec<Account>) -> AccountIndex {
         accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
-        accounts.dedup_by(|a, b| a.dn == b.dn);
+        let mut kept: Vec<Account> = Vec::with_capacity(accounts.len());
+        for a in accounts {
+            let same_dn = kept.iter().rev().take_while(|k| k.dn == a.dn);
+            if !same_dn.into_iter().any(|k| *k == a) {
+                kept.push(a);
+            }
+        }
+        let accounts = kept;
         let mut idx = AccountIndex::default();
         for (i, a) in accounts.iter().enumerate() {
             for id in &a.student_ids {
@@ -35,6 +44,17 @@ impl AccountIndex {
         }
         idx.accounts = accounts;
         idx
+    }
+
+    /// Adds accounts found later (the claimants of a login), keeping the order and
+    /// the rule of `new`.
+    pub fn add(&mut self, more: Vec<Account>) {
+        if more.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.accounts);
+        all.extend(more);
+        *self = AccountIndex::new(all);
     }
 
     /// Every account, sorted by DN.

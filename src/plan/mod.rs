@@ -274,6 +274,11 @@ fn resolve<'a>(
     match &platform.accounts {
         AccountSource::Directories(dirs) => {
             let acc = one_account(inp, dirs, member, who)?;
+            if platform.username == UsernameSource::Directory
+                || !matches!(member, Member::Student(_))
+            {
+                login_of_one(inp, dirs, acc)?;
+            }
             usable(inp, platform, member, acc)
         }
         AccountSource::List(_) => in_account_list(inp, platform, member),
@@ -363,6 +368,31 @@ fn one_account<'a>(
         return Err((Reason::AmbiguousAccount, String::new(), detail));
     }
     Ok(acc)
+}
+
+/// The account's login must be its alone in the platform's directories: a login
+/// is one Moodle account, and when another entry (another person, or the same DN
+/// exported twice with other values) carries it too, which of them logs in is
+/// what enrolgen cannot know.
+fn login_of_one(
+    inp: &Inputs<'_>,
+    dirs: &[String],
+    acc: &Account,
+) -> Result<(), (Reason, String, String)> {
+    let claims: Vec<&Account> = dirs
+        .iter()
+        .filter_map(|d| inp.directories.get(d))
+        .flat_map(|d| d.with_username(&acc.username))
+        .collect();
+    if claims.iter().any(|c| *c != acc) {
+        let key = format!("username '{}'", acc.username);
+        return Err((
+            Reason::AmbiguousAccount,
+            String::new(),
+            ambiguous(&key, &claims),
+        ));
+    }
+    Ok(())
 }
 
 /// The username to write for the account, if its status and age allow it now.

@@ -31,8 +31,15 @@ impl ReadAccountList for AccountList {
             });
         };
         let suspended_col = table.col("suspended");
-        let mut accounts = BTreeMap::new();
-        for (_, row) in &table.rows {
+        let bad = |line: usize, message: String| SourceError::BadData {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        // username → (state, line): Moodle holds a username once, so a list that
+        // gives one twice is not an export of it.
+        let mut seen: BTreeMap<String, (AccountState, usize)> = BTreeMap::new();
+        for (line, row) in &table.rows {
             let username = row
                 .get(user_col)
                 .map(|u| u.to_lowercase())
@@ -40,12 +47,28 @@ impl ReadAccountList for AccountList {
             if username.is_empty() {
                 continue;
             }
-            let state = match suspended_col.and_then(|c| row.get(c)).map(String::as_str) {
+            let state = match suspended_col.and_then(|c| row.get(c)).map(|v| v.trim()) {
                 Some("1") => AccountState::Suspended,
-                _ => AccountState::Active,
+                None | Some("" | "0") => AccountState::Active,
+                Some(v) => {
+                    return Err(bad(
+                        *line,
+                        format!("suspended is '{v}' for {username}: Moodle exports 0 or 1"),
+                    ))
+                }
             };
-            accounts.insert(username, state);
+            if let Some((_, first)) = seen.get(&username) {
+                return Err(bad(
+                    *line,
+                    format!(
+                        "username {username} is given twice, at line {first} and at line {line}: Moodle holds a \
+                         username once, so the list is not one export (export it again)"
+                    ),
+                ));
+            }
+            seen.insert(username, (state, *line));
         }
+        let accounts = seen.into_iter().map(|(u, (s, _))| (u, s)).collect();
         Ok(AccountList { accounts })
     }
 }
@@ -64,5 +87,20 @@ mod tests {
         assert_eq!(l.accounts.get("21000001"), Some(&AccountState::Active));
         assert_eq!(l.accounts.get("martinp"), Some(&AccountState::Suspended));
         assert!(AccountList::parse(Path::new("a.csv"), b"login\nx\n").is_err());
+    }
+
+    #[test]
+    fn a_username_twice_or_an_unknown_suspended_value_is_refused_with_its_line() {
+        let e = AccountList::parse(Path::new("a.csv"), b"username;suspended\nx;1\ny;0\nX;0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.csv:4: username x is given twice, at line 2 and at line 4"),
+            "{e}"
+        );
+        let e = AccountList::parse(Path::new("a.csv"), b"username;suspended\nx;oui\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.csv:2: suspended is 'oui' for x"), "{e}");
     }
 }

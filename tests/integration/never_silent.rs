@@ -545,3 +545,319 @@ fn a_file_mode_open_to_others_is_refused() {
         r.stderr
     );
 }
+
+// Before: 21000007's account carrying 21000004's login gave `21000004` the STATS
+// enrolment with TD2, exit 0, no warning; 21000007 was only a `conflict`.
+#[test]
+fn one_login_for_two_people_enrols_neither() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let ldif = t.path().join("demo/unicaen.ldif");
+    edit(
+        &ldif,
+        "supannAliasLogin: 21000007\n",
+        "supannAliasLogin: 21000004\n",
+    );
+    // An account in no cohort, with no student number, claiming 21000009's login:
+    // found only because every login the run writes is looked up.
+    append(
+        &ldif,
+        &impostor("zz-squatter", "supannAliasLogin: 21000009\n"),
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "out/ecampus/ecampus.csv");
+    for who in ["\n21000004;", "\n21000007;", "\n21000009;"] {
+        assert!(!up.contains(who), "{who} in {up}");
+    }
+    let left = read(t.path(), "out/ecampus/left-out.csv");
+    for id in ["21000004", "21000007"] {
+        let line = left
+            .lines()
+            .find(|l| l.starts_with(&format!("ambiguous_account;PSY-L1-STATS;student;;{id};")))
+            .unwrap_or_else(|| panic!("{id}: {left}"));
+        assert!(
+            line.contains("username '21000004' matches 2 accounts: uid=e21000004,ou=people,dc=unicaen,dc=fr (unicaen); uid=e21000007,ou=people,dc=unicaen,dc=fr (unicaen)"),
+            "{line}"
+        );
+    }
+    assert!(
+        left.contains("username '21000009' matches 2 accounts: uid=e21000009,ou=people,dc=unicaen,dc=fr (unicaen); uid=zz-squatter,"),
+        "{left}"
+    );
+    assert!(!left.contains("conflict;"), "{left}");
+    assert!(
+        r.stderr
+            .contains("platform ecampus: 2 ambiguous identities"),
+        "{}",
+        r.stderr
+    );
+}
+
+// Before: Collégium enrolled `21000151` as a PASS student and reported the partner's
+// teacher, whose uid had become 21000151, as a `conflict`.
+#[test]
+fn one_login_in_both_directories_of_a_platform_enrols_neither() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(
+        &t.path().join("demo/universitice.ldif"),
+        "uid: rdurand\n",
+        "uid: 21000151\n",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "out/collegium/collegium.csv");
+    assert!(!up.contains("\n21000151,"), "{up}");
+    let left = read(t.path(), "out/collegium/left-out.csv");
+    let both = "username '21000151' matches 2 accounts: uid=e21000151,ou=people,dc=unicaen,dc=fr (unicaen); uid=rdurand,ou=people,dc=universitice,dc=fr (universitice)";
+    assert!(
+        left.contains(&format!(
+            "ambiguous_account,PASS-UE1,student,,21000151,ROBERT Théo,pass-ue1,#9,\"{both}\""
+        )),
+        "{left}"
+    );
+    assert!(
+        left.contains(&format!(
+            "ambiguous_account,PASS-UE1,teacher,,,,teachers-universitice,#14,\"{both}\""
+        )),
+        "{left}"
+    );
+}
+
+// The login rule on slapd, batched and reading the branch, gives the LDIF's files.
+#[test]
+fn one_login_for_two_people_is_the_same_on_slapd_and_ldif() {
+    let extra = impostor("zz-squatter", "supannAliasLogin: 21000009\n");
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(extra.clone()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let reference = copy_demo(&t.path().join("ref"));
+    append(&t.path().join("ref/demo/unicaen.ldif"), &extra);
+    assert_eq!(run_config(t.path(), &reference, "ref-out").code, 0);
+    assert!(read(t.path(), "ref-out/ecampus/left-out.csv").contains("uid=zz-squatter"));
+    assert_slapd_gives_the_ldif_files(t.path(), &s, &|_| {});
+}
+
+// Before: yaml-rust2 failed on `year:<TAB>2026` and then knew no key, serde_norway
+// accepted the file, and the second `psy-l1:` silently replaced the first
+// (PSY-L1-METHODO got 36 PSY2L2 students), exit 0.
+#[test]
+fn a_config_whose_keys_cannot_all_be_checked_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(&cfg, "year: 2026 ", "year:\t2026 ");
+    edit(
+        &cfg,
+        "  drt-l1:      { apogee",
+        "  psy-l1:      { apogee: { etape: PSY2L2, version: 101 } }\n  drt-l1:      { apogee",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("enrolgen.yaml:5:")
+            && r.stderr
+                .contains("cannot check this file for keys given twice"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("out").exists());
+}
+
+// Before: a cohort named `psy-l1.apogee` beside `psy-l1` was "cohorts.psy-l1.apogee
+// given twice".
+#[test]
+fn a_key_with_a_dot_is_not_a_key_given_twice() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(
+        &cfg,
+        "  drt-l1:      { apogee",
+        "  psy-l1.apogee: { apogee: { etape: PSY2L2, version: 101 } }\n  drt-l1:      { apogee",
+    );
+    let r = cmd(t.path(), "check", cfg.to_str().unwrap())
+        .args(&["--offline"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+// Before: night 3 on the night-1 state (put back from a backup, as the message for a
+// missing state suggests) wrote nothing, exit 0: 21000004, active again, stayed
+// suspended in Moodle.
+#[test]
+fn a_state_older_than_its_files_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let out = t.path().join("out/ecampus");
+    let night = |day: u32| on_day(t.path(), &cfg, "run", "out", day, &["--delta"]);
+    let import = |n: &str| {
+        std::fs::create_dir_all(out.join("imported")).unwrap();
+        std::fs::rename(out.join("outbox").join(n), out.join("imported").join(n)).unwrap();
+    };
+    assert_eq!(night(23).code, 0);
+    import("ecampus-0001.csv");
+    let backup = std::fs::read(out.join("state.json")).unwrap();
+    let ldif = t.path().join("demo/unicaen.ldif");
+    let active = "supannAliasLogin: 21000004\nmail: mathis.robert@example.fr\nsupannEtuId: 21000004\neduPersonAffiliation: student\nsupannEtuInscription: [etab={UAI}0141408E][anneeinsc=2026][etape={UAI:014140\n 8E}PSY1L1]\nsupannRessourceEtat: {COMPTE}A\n";
+    edit(&ldif, active, &active.replace("{COMPTE}A", "{COMPTE}I"));
+    let r = night(24);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = std::fs::read_to_string(out.join("outbox/ecampus-0002.csv")).unwrap();
+    assert!(
+        second.contains("\n21000004;PSY-L1-STATS;student;;300;1"),
+        "{second}"
+    );
+    import("ecampus-0002.csv");
+    std::fs::write(out.join("state.json"), &backup).unwrap();
+    edit(&ldif, &active.replace("{COMPTE}A", "{COMPTE}I"), active);
+    let before = read_tree(&t.path().join("out"));
+    let r = night(25);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("it is older than imported/ecampus-0002.csv")
+            && r.stderr.contains("put back from a backup")
+            && r.stderr.contains("--full"),
+        "{}",
+        r.stderr
+    );
+    assert_same_files(&read_tree(&t.path().join("out")), &before);
+    // The way out works: --full writes every enrolment, 21000004 active again.
+    let r = on_day(t.path(), &cfg, "run", "out", 25, &["--full"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let full = std::fs::read_to_string(out.join("outbox/ecampus-0003.csv")).unwrap();
+    assert!(
+        full.contains("\n21000004;PSY-L1-STATS;student;TD2;300;0"),
+        "{full}"
+    );
+}
+
+// Before: the second entry of a DN given twice was dropped (the first kept), so its
+// claim on 21000007 was never seen and 21000007 was enrolled.
+#[test]
+fn one_dn_twice_in_an_ldif_with_other_values_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let ldif = t.path().join("demo/unicaen.ldif");
+    prime(t.path(), &cfg);
+    let text = std::fs::read_to_string(&ldif).unwrap();
+    let first = text
+        .lines()
+        .position(|l| l == "dn: uid=e21000004,ou=people,dc=unicaen,dc=fr")
+        .unwrap()
+        + 1;
+    let again = text.lines().count() + 2;
+    append(
+        &ldif,
+        "\ndn: uid=e21000004,ou=people,dc=unicaen,dc=fr\nuid: e21000004\nsupannAliasLogin: 21000004\nsupannEtuId: 21000007\nsupannRessourceEtat: {COMPTE}A\n",
+    );
+    assert_fails_unchanged(
+        t.path(),
+        &cfg,
+        3,
+        &[&format!(
+            "unicaen.ldif:{again}: entry uid=e21000004,ou=people,dc=unicaen,dc=fr is given twice, at line {first} and at line {again}, with different values"
+        )],
+    );
+}
+
+// The same entry twice (an export concatenated with itself) is the same directory.
+#[test]
+fn one_dn_twice_in_an_ldif_with_the_same_values_is_read_once() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let ldif = t.path().join("demo/unicaen.ldif");
+    let text = std::fs::read_to_string(&ldif).unwrap();
+    std::fs::write(&ldif, format!("{text}\n{text}")).unwrap();
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_matches_expected(
+        &outputs(&t.path().join("out")),
+        &repo().join("tests/expected/demo"),
+    );
+}
+
+// Before: `x;1` then `x;0` in the account list: the last row won, x was enrolled.
+#[test]
+fn one_username_twice_in_an_account_list_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let list = t.path().join("demo/prelude-accounts.csv");
+    let text = std::fs::read_to_string(&list).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let row = text.lines().nth(1).unwrap().to_string();
+    prime(t.path(), &cfg);
+    let cols: Vec<&str> = header.split([';', ',']).collect();
+    let at = cols.iter().position(|c| c.trim() == "suspended").unwrap();
+    let d = if header.contains(';') { ';' } else { ',' };
+    let mut cells: Vec<String> = row.split(d).map(str::to_string).collect();
+    cells[at] = "1".into();
+    let suspended = cells.join(&d.to_string());
+    cells[at] = "0".into();
+    let active = cells.join(&d.to_string());
+    let n = text.lines().count();
+    std::fs::write(
+        &list,
+        format!(
+            "{header}\n{suspended}\n{}\n{active}\n",
+            text.lines().skip(2).collect::<Vec<_>>().join("\n")
+        ),
+    )
+    .unwrap();
+    let user = cells[0].to_lowercase();
+    assert_fails_unchanged(
+        t.path(),
+        &cfg,
+        3,
+        &[&format!(
+            "prelude-accounts.csv:{}: username {user} is given twice, at line 2 and at line {}",
+            n + 1,
+            n + 1
+        )],
+    );
+}
+
+// Before: `--accept-suspensions psy-l1-stats` accepted nothing, without a word.
+#[test]
+fn accepting_a_course_no_run_knows_says_so_with_the_name_meant() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_with(
+        t.path(),
+        &cfg,
+        "out",
+        &["--delta", "--accept-suspensions", "psy-l1-stats,NOPE"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--accept-suspensions psy-l1-stats: no course of that name")
+            && r.stderr
+                .contains("(did you mean PSY-L1-STATS? course names are case-sensitive)")
+            && r.stderr
+                .contains("--accept-suspensions NOPE: no course of that name"),
+        "{}",
+        r.stderr
+    );
+}
+
+// Before: left-out.csv copied `=HYPERLINK(…)` as it came; a spreadsheet runs it.
+#[test]
+fn formulas_in_files_for_people_are_made_text() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    edit(
+        &cfg,
+        "[toto211, MartinP, dupontm]",
+        "[toto211, MartinP, dupontm, \"=HYPERLINK(x)\"]",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = read(t.path(), "out/ecampus/left-out.csv");
+    assert!(left.contains(";'=HYPERLINK(x);"), "{left}");
+    assert!(!left.contains(";=HYPERLINK"), "{left}");
+}

@@ -118,7 +118,57 @@ pub fn parse_reader(
         }
         p.entries.push(e.finish());
     }
-    Ok(p.entries)
+    let mut entries = p.entries;
+    one_entry_per_dn(path, &mut entries)?;
+    Ok(entries)
+}
+
+/// A DN names one entry. An export concatenated with another (or with itself) may
+/// hold an entry twice: the same values are kept once, other values are refused with
+/// both lines, since either could be the directory's (a login or a student number
+/// the other does not carry would otherwise be read or dropped without a word).
+fn one_entry_per_dn(path: &Path, entries: &mut Vec<Entry>) -> Result<(), SourceError> {
+    let mut first: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    let mut repeats = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        match first.entry(normalize_dn(&e.dn)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let earlier = &entries[*o.get()];
+                if sorted_values(earlier) != sorted_values(e) {
+                    return Err(SourceError::BadData {
+                        path: path.to_path_buf(),
+                        line: e.line,
+                        message: format!(
+                            "entry {} is given twice, at line {} and at line {}, with different values: \
+                             a DN names one entry (two exports put together?); export the directory again",
+                            e.dn, earlier.line, e.line
+                        ),
+                    });
+                }
+                repeats.push(i);
+            }
+        }
+    }
+    if !repeats.is_empty() {
+        let mut i = 0;
+        let mut next = repeats.iter().peekable();
+        entries.retain(|_| {
+            let drop = next.next_if(|r| **r == i).is_some();
+            i += 1;
+            !drop
+        });
+    }
+    Ok(())
+}
+
+/// An entry's (attribute, value) pairs in one order, to compare two entries.
+fn sorted_values(e: &Entry) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> = e.attrs.iter().map(|(a, v)| (&**a, &**v)).collect();
+    v.sort_unstable();
+    v
 }
 
 struct Parser<'a> {
@@ -390,6 +440,23 @@ mod tests {
         let mut without = LdifDirectory::open(ds, &p, None, &[]).unwrap();
         let e = without.search(&sante).unwrap_err().to_string();
         assert!(e.contains("which was not read from the file"), "{e}");
+    }
+
+    #[test]
+    fn one_dn_twice_is_kept_once_when_alike_and_refused_when_not() {
+        let one = "dn: uid=e1,dc=x\nuid: e1\nsupannEtuId: 1\n\ndn: uid=e2,dc=x\nuid: e2\n\n";
+        let twice = format!("{one}dn: UID=e1, dc=x\nsupannEtuId: 1\nuid: e1\n\n");
+        let es = parse(Path::new("t.ldif"), &twice).unwrap();
+        assert_eq!(
+            es.iter().map(|e| e.dn.as_str()).collect::<Vec<_>>(),
+            ["uid=e1,dc=x", "uid=e2,dc=x"]
+        );
+        let other = format!("{one}dn: uid=e1,dc=x\nuid: e1\nsupannEtuId: 7\n");
+        let e = parse(Path::new("t.ldif"), &other).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.ldif:8: entry uid=e1,dc=x is given twice, at line 1 and at line 8, with different values"),
+            "{e}"
+        );
     }
 
     #[test]

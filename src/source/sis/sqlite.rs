@@ -47,13 +47,18 @@ impl Sqlite {
             // through only what a dump holds (see `dump_may`).
             let refused = Arc::new(Mutex::new(None::<String>));
             let seen = Arc::clone(&refused);
-            conn.authorizer(Some(move |ctx: AuthContext<'_>| match dump_may(&ctx) {
-                Ok(()) => Authorization::Allow,
-                Err(what) => {
-                    if let Ok(mut r) = seen.lock() {
-                        r.get_or_insert(what);
+            // DROP TABLE empties the table first: SQLite asks for that delete right
+            // after the drop, and only that one is let through.
+            let mut dropping: Option<String> = None;
+            conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+                match dump_may(&ctx, &mut dropping) {
+                    Ok(()) => Authorization::Allow,
+                    Err(what) => {
+                        if let Ok(mut r) = seen.lock() {
+                            r.get_or_insert(what);
+                        }
+                        Authorization::Deny
                     }
-                    Authorization::Deny
                 }
             }));
             // One statement at a time, streamed: execute_batch on a whole script copies
@@ -106,14 +111,22 @@ fn confine(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// What an SQL dump may ask of SQLite: create (or drop and re-create) tables and
-/// indexes in the main database, insert rows (with the built-in functions dumps use
+/// indexes in the main database (a dropped table's rows go with it), insert rows (with the built-in functions dumps use
 /// to spell values, such as `char()` or `replace()`), open and close transactions,
 /// and `PRAGMA foreign_keys`, which `sqlite3 .dump` writes. Everything else (ATTACH,
 /// VACUUM INTO, other PRAGMAs, temporary objects, triggers, views, virtual tables,
 /// extensions, updates, deletes) is refused, named in the error.
-fn dump_may(ctx: &AuthContext<'_>) -> Result<(), String> {
+fn dump_may(ctx: &AuthContext<'_>, dropping: &mut Option<String>) -> Result<(), String> {
     let in_main = ctx.database_name.is_none_or(|d| d == "main");
+    let dropped = dropping.take();
     match ctx.action {
+        AuthAction::DropTable { table_name } if in_main => {
+            *dropping = Some(table_name.to_string());
+            Ok(())
+        }
+        AuthAction::Delete { table_name } if in_main && dropped.as_deref() == Some(table_name) => {
+            Ok(())
+        }
         AuthAction::CreateTable { .. }
         | AuthAction::CreateIndex { .. }
         | AuthAction::DropTable { .. }
@@ -311,6 +324,10 @@ mod tests {
                 "load_extension",
             ),
             ("CREATE TABLE t(a);\nDELETE FROM t;".to_string(), "Delete"),
+            (
+                "CREATE TABLE t(a); DROP TABLE ok;\nDELETE FROM t;".to_string(),
+                "Delete",
+            ),
         ] {
             let p = dir.path().join("bad.sql");
             std::fs::write(&p, format!("CREATE TABLE ok(a);\n{bad}\n")).unwrap();
@@ -322,6 +339,25 @@ mod tests {
             assert!(e.contains(named), "{bad}: {e}");
             assert!(!outside.exists(), "{bad} wrote {}", outside.display());
         }
+    }
+
+    #[test]
+    fn a_dump_may_drop_a_table_that_holds_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.sql");
+        std::fs::write(
+            &p,
+            "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x');\nDROP TABLE t;\nCREATE TABLE t (a TEXT);\n",
+        )
+        .unwrap();
+        let db = Sqlite::open(&p)
+            .map_err(|e| crate::error_chain(&e))
+            .unwrap();
+        let n: i64 = db
+            .conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]
