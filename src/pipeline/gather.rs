@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::config::Settings;
 use crate::filter::Filter;
 use crate::model::{
-    AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming, Student,
+    Account, AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming, Student,
 };
 use crate::plan::AccountIndex;
 use crate::source::accounts::{AccountList, ReadAccountList};
@@ -48,7 +48,7 @@ pub fn gather(
             open.insert(name, d);
         }
     }
-    claimants(settings, rules, &wanted, &mut open, &mut g)?;
+    claimants(settings, &wanted, &mut open, &mut g)?;
     account_lists(&ctx, rules, &mut g)?;
     Ok(g)
 }
@@ -233,11 +233,15 @@ fn directory(
         None => Vec::new(),
     };
     let mut records = found.len();
+    // The index holds the cohorts' accounts too: every account the directory gave,
+    // so that the logins' other claimants are asked once, about the others.
+    let mut indexed = found;
     for c in ldap_cohorts {
         if let Some(filter) = filter_of(c) {
             let mut accounts = dir.search(filter)?;
             accounts.sort_by(|a, b| a.dn.cmp(&b.dn));
             records += accounts.len();
+            indexed.extend(accounts.iter().cloned());
             g.members.insert(
                 c.to_string(),
                 accounts.into_iter().map(Member::Account).collect(),
@@ -250,7 +254,7 @@ fn directory(
     g.timings
         .push(ctx.timing(dir.describe(), t, records, dir.requests(), limit, asked));
     g.directories
-        .insert(name.to_string(), AccountIndex::new(found));
+        .insert(name.to_string(), AccountIndex::new(indexed));
     Ok(Some(OpenDirectory {
         dir,
         timing: g.timings.len() - 1,
@@ -266,70 +270,58 @@ fn directory(
 /// round, so the round trips do not grow with the number of students.
 fn claimants(
     settings: &Settings,
-    rules: &[&EnrolRule],
     asked: &BTreeMap<&str, Wanted>,
     open: &mut BTreeMap<&str, OpenDirectory>,
     g: &mut Gathered,
 ) -> Result<(), SourceError> {
-    // The logins each directory's accounts carry, found by lookup or by a filter.
-    let mut logins: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for (name, idx) in &g.directories {
-        let set = logins.entry(name.as_str()).or_default();
-        set.extend(
-            idx.accounts()
-                .iter()
-                .flat_map(|a| a.all_usernames().map(str::to_string)),
-        );
-    }
-    for r in rules {
-        if let Some(CohortSource::Ldap { directory, .. }) =
-            settings.cohorts.get(&r.cohort).map(|c| &c.source)
-        {
-            let set = logins.entry(directory.as_str()).or_default();
-            for m in g.members.get(&r.cohort).into_iter().flatten() {
-                if let Member::Account(a) = m {
-                    set.extend(a.all_usernames().map(str::to_string));
-                }
-            }
-        }
-    }
-    // Each directory is asked for the logins of every directory it shares a platform with.
+    // The accounts each directory gave, by lookup or by a cohort filter.
+    let given: BTreeMap<&str, &[Account]> = g
+        .directories
+        .iter()
+        .map(|(name, idx)| (name.as_str(), idx.accounts()))
+        .collect();
+    // Each directory is asked for the logins of every directory it shares a
+    // platform with, less those it was asked already.
     let mut ask: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for p in settings.platforms.values() {
         let AccountSource::Directories(dirs) = &p.accounts else {
             continue;
         };
         for d in dirs {
+            let set = ask.entry(d.as_str()).or_default();
             for other in dirs {
-                if let Some(l) = logins.get(other.as_str()) {
-                    ask.entry(d.as_str()).or_default().extend(l.iter().cloned());
-                }
+                let accounts = given.get(other.as_str()).into_iter().copied().flatten();
+                set.extend(accounts.flat_map(|a| a.all_usernames().map(str::to_string)));
             }
         }
     }
+    let mut more: BTreeMap<&str, Vec<Account>> = BTreeMap::new();
     for (name, od) in open.iter_mut() {
-        let Some(usernames) = ask.remove(name) else {
+        let Some(mut logins) = ask.remove(name) else {
             continue;
         };
-        let already: BTreeSet<String> = asked
-            .get(name)
-            .into_iter()
-            .flat_map(|w| w.usernames.iter().map(|u| u.to_lowercase()))
-            .collect();
-        let usernames: BTreeSet<String> = usernames.difference(&already).cloned().collect();
-        if usernames.is_empty() {
+        for u in asked.get(name).into_iter().flat_map(|w| &w.usernames) {
+            logins.remove(&u.to_lowercase());
+        }
+        if logins.is_empty() {
             continue;
         }
-        let more = od.dir.lookup(&Wanted {
-            student_ids: BTreeSet::new(),
-            usernames,
-        })?;
-        if let Some(idx) = g.directories.get_mut(*name) {
-            idx.add(more);
-        }
+        let known: BTreeSet<&str> = given
+            .get(name)
+            .into_iter()
+            .copied()
+            .flatten()
+            .map(|a| a.dn.as_str())
+            .collect();
+        more.insert(name, od.dir.claimants(&logins, &known)?);
         if let Some(t) = g.timings.get_mut(od.timing) {
             t.seconds = od.started.elapsed().as_secs_f64();
             t.requests = od.dir.requests();
+        }
+    }
+    for (name, accounts) in more {
+        if let Some(idx) = g.directories.get_mut(name) {
+            idx.add(accounts);
         }
     }
     Ok(())

@@ -861,3 +861,21 @@ fn formulas_in_files_for_people_are_made_text() {
     assert!(left.contains(";'=HYPERLINK(x);"), "{left}");
     assert!(!left.contains(";=HYPERLINK"), "{left}");
 }
+
+// Before: the README said a dump may drop tables, but dropping one that held rows
+// was refused ("Delete is not allowed in a dump").
+#[test]
+fn a_dump_may_drop_a_table_that_holds_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    append(
+        &t.path().join("demo/apogee.sql"),
+        "\nCREATE TABLE scratch (a TEXT);\nINSERT INTO scratch VALUES ('x');\nDROP TABLE scratch;\n",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_matches_expected(
+        &outputs(&t.path().join("out")),
+        &repo().join("tests/expected/demo"),
+    );
+}

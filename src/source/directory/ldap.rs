@@ -20,6 +20,10 @@ pub struct LdapDirectory {
     ldap: LdapSettings,
     conn: Option<LdapConn>,
     searches: usize,
+    /// After a read of the whole branch: the DNs of the entries carrying each login
+    /// (compared as the server compares), so that the other claimants of a login
+    /// are known without another read. `None` until such a read.
+    branch_logins: Option<std::collections::HashMap<String, Vec<Box<str>>>>,
 }
 
 /// How the accounts of `n` wanted student numbers are fetched.
@@ -46,6 +50,7 @@ impl LdapDirectory {
             ldap: ldap.clone(),
             conn: None,
             searches: 0,
+            branch_logins: None,
         }
     }
 
@@ -137,6 +142,17 @@ impl LdapDirectory {
         filter: &str,
         keep: &dyn Fn(&Account, &[&str]) -> bool,
     ) -> Result<Vec<Account>, SourceError> {
+        self.paged_search_seeing(filter, keep, &mut |_, _| {})
+    }
+
+    /// `paged_search`, showing `seen` the DN and the username values of every entry
+    /// that is an account, kept or not.
+    fn paged_search_seeing(
+        &mut self,
+        filter: &str,
+        keep: &dyn Fn(&Account, &[&str]) -> bool,
+        seen: &mut dyn FnMut(&str, &[&str]),
+    ) -> Result<Vec<Account>, SourceError> {
         let page = i32::try_from(self.ldap.page_size).unwrap_or(i32::MAX);
         let timeout = Duration::from_secs(self.ldap.timeout_s.max(1));
         let base = self.ldap.base.clone();
@@ -176,7 +192,11 @@ impl LdapDirectory {
                             .unwrap_or_default()
                     };
                     let acc = to_account(&name, &map, &e.dn, get);
-                    out.extend(acc.filter(|a| keep(a, &get(&map.username))));
+                    let usernames = get(&map.username);
+                    if acc.is_some() {
+                        seen(&e.dn, &usernames);
+                    }
+                    out.extend(acc.filter(|a| keep(a, &usernames)));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -206,6 +226,19 @@ impl LdapDirectory {
             Some(f) => f.to_string(),
             None => format!("({}=*)", self.settings.attrs.username),
         }
+    }
+
+    /// The accounts whose `attr` holds one of `values`, asked in OR-filters.
+    fn paged_batches(
+        &mut self,
+        attr: &str,
+        values: &BTreeSet<String>,
+    ) -> Result<Vec<Account>, SourceError> {
+        let mut out = Vec::new();
+        for f in self.batched_filters(attr, values) {
+            out.extend(self.paged_search(&f, &|_, _| true)?);
+        }
+        Ok(out)
     }
 
     /// `(&(base)(|(attr=v1)(attr=v2)…))` for each batch of values.
@@ -260,15 +293,11 @@ impl Directory for LdapDirectory {
         }
         match strategy(n, self.ldap.batch_threshold) {
             Strategy::Batched => {
-                let mut filters = self
-                    .batched_filters(&self.settings.attrs.student_id.clone(), &wanted.student_ids);
-                filters.extend(
-                    self.batched_filters(&self.settings.attrs.username.clone(), &wanted.usernames),
+                let mut out = self
+                    .paged_batches(&self.settings.attrs.student_id.clone(), &wanted.student_ids)?;
+                out.extend(
+                    self.paged_batches(&self.settings.attrs.username.clone(), &wanted.usernames)?,
                 );
-                let mut out = Vec::new();
-                for f in filters {
-                    out.extend(self.paged_search(&f, &|_, _| true)?);
-                }
                 Ok(out)
             }
             Strategy::WholeBranch => {
@@ -286,9 +315,49 @@ impl Directory for LdapDirectory {
                         || raw.iter().any(|u| usernames.contains(&match_key(&attr, u)))
                 };
                 let base = self.base_filter();
-                self.paged_search(&base, &keep)
+                let mut logins: std::collections::HashMap<String, Vec<Box<str>>> =
+                    std::collections::HashMap::new();
+                let found = self.paged_search_seeing(&base, &keep, &mut |dn, raw| {
+                    for u in raw {
+                        logins
+                            .entry(match_key(&attr, u))
+                            .or_default()
+                            .push(dn.into());
+                    }
+                })?;
+                self.branch_logins = Some(logins);
+                Ok(found)
             }
         }
+    }
+
+    fn claimants(
+        &mut self,
+        logins: &BTreeSet<String>,
+        known: &BTreeSet<&str>,
+    ) -> Result<Vec<Account>, SourceError> {
+        let attr = self.settings.attrs.username.clone();
+        // After a read of the branch, only the logins another entry carries are
+        // searched (usually none: no request at all).
+        let logins: BTreeSet<String> = match &self.branch_logins {
+            Some(seen) => logins
+                .iter()
+                .filter(|l| {
+                    seen.get(&match_key(&attr, l))
+                        .is_some_and(|dns| dns.iter().any(|d| !known.contains(&**d)))
+                })
+                .cloned()
+                .collect(),
+            None => logins.clone(),
+        };
+        if logins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.paged_batches(&attr, &logins)?;
+        Ok(found
+            .into_iter()
+            .filter(|a| !known.contains(a.dn.as_str()))
+            .collect())
     }
 
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError> {

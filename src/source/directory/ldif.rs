@@ -370,6 +370,31 @@ impl Directory for LdifDirectory {
             .collect())
     }
 
+    fn claimants(
+        &mut self,
+        logins: &BTreeSet<String>,
+        known: &BTreeSet<&str>,
+    ) -> Result<Vec<Account>, SourceError> {
+        let attr = &self.settings.attrs.username;
+        let mut idx: Vec<usize> = logins
+            .iter()
+            .flat_map(|l| {
+                self.by_username
+                    .get(&match_key(attr, l))
+                    .into_iter()
+                    .flatten()
+            })
+            .copied()
+            .filter(|i| !known.contains(self.entries[*i].dn.as_str()))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Ok(idx
+            .into_iter()
+            .filter_map(|i| self.account(&self.entries[i]))
+            .collect())
+    }
+
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError> {
         // A filter on an attribute not read would silently match too little.
         if let Some(a) = filter

@@ -29,6 +29,25 @@ pub trait Directory {
     fn lookup(&mut self, wanted: &Wanted) -> Result<Vec<Account>, SourceError>;
     /// Accounts matching a cohort filter.
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError>;
+    /// The accounts that carry one of these (lower-cased) logins and whose DN is not
+    /// in `known`: the other claimants of logins the run is about to write. By
+    /// default the logins are looked up as usernames; a directory that has already
+    /// read its whole branch answers from what it saw.
+    fn claimants(
+        &mut self,
+        logins: &BTreeSet<String>,
+        known: &BTreeSet<&str>,
+    ) -> Result<Vec<Account>, SourceError> {
+        let wanted = Wanted {
+            student_ids: BTreeSet::new(),
+            usernames: logins.clone(),
+        };
+        let found = self.lookup(&wanted)?;
+        Ok(found
+            .into_iter()
+            .filter(|a| !known.contains(a.dn.as_str()))
+            .collect())
+    }
     /// Round trips made so far (searches, pages), for the summary.
     fn requests(&self) -> usize {
         0
