@@ -70,9 +70,47 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  enrolgen man > /usr/local/share/man/man1/enrolgen.1")]
-    Man,
+    /// Say how the last run went, as a Nagios/Icinga/Centreon plugin: one line, perfdata,
+    /// exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    #[command(
+        after_help = "Examples:\n  enrolgen status --out /var/lib/enrolgen/out\n  enrolgen status --out /var/lib/enrolgen/out --warning-age 26 --critical-age 50 --critical-left-out 0.2"
+    )]
+    Status(StatusArgs),
+    /// Print a man page (roff): enrolgen(1), or a subcommand's; --dir writes them all.
+    #[command(
+        after_help = "Examples:\n  enrolgen man > /usr/local/share/man/man1/enrolgen.1\n  enrolgen man adhoc | man -l -\n  enrolgen man --dir /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run's output directory (where summary.json and last-run.json are).
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// WARNING when the last run that wrote its files is older than this (hours).
+    #[arg(long, value_name = "HOURS", default_value_t = 26.0)]
+    pub warning_age: f64,
+    /// CRITICAL when it is older than this (hours).
+    #[arg(long, value_name = "HOURS", default_value_t = 50.0)]
+    pub critical_age: f64,
+    /// WARNING when more than this share of enrolments is left out (0 to 1; the
+    /// share that needs a person, as in summary.json). Default: only the run's own
+    /// max_left_out_ratio (its exit 1 is a WARNING).
+    #[arg(long, value_name = "RATIO")]
+    pub warning_left_out: Option<f64>,
+    /// CRITICAL when more than this share is left out.
+    #[arg(long, value_name = "RATIO")]
+    pub critical_left_out: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand (run, check, adhoc …): its page, enrolgen-SUB(1).
+    pub command: Option<String>,
+    /// Write every page (enrolgen.1 and enrolgen-SUB.1) into this folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -33,15 +33,17 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
-    // The only place the clock is read: commands take today's date as a parameter.
-    let today = chrono::Local::now().date_naive();
+    // The only place the clock is read: commands take today's date (and the instant,
+    // for monitoring) as parameters.
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono::Local).date_naive();
     let result = match &cli.command {
         Command::Run(a) => {
             let v = cmd::run::Verbosity {
                 quiet: cli.quiet,
                 verbose: cli.verbose > 0,
             };
-            cmd::run::run(a, today, v)
+            cmd::run::run(a, today, now, v)
         }
         Command::Check(a) => cmd::check::run(a, today),
         Command::Lint(a) => cmd::lint::run(a),
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a, today),
         Command::Adhoc(a) => cmd::adhoc::run(a, today),
         Command::Verify(a) => cmd::verify::run(a, today),
+        Command::Status(a) => cmd::status::run(a, now),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
@@ -58,18 +61,7 @@ fn main() -> ExitCode {
             );
             Ok(0)
         }
-        Command::Man => {
-            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
-            match man.render(&mut std::io::stdout()) {
-                Ok(()) => Ok(0),
-                Err(source) => Err(enrolgen::error::Error::Output(
-                    enrolgen::output::OutputError::Io {
-                        path: "standard output (the man page)".into(),
-                        source,
-                    },
-                )),
-            }
-        }
+        Command::Man(a) => cmd::man::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,5 +6,7 @@ pub mod check;
 pub mod explain;
 pub mod init;
 pub mod lint;
+pub mod man;
 pub mod run;
+pub mod status;
 pub mod verify;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::RunArgs;
 use crate::config::{self, Settings};
@@ -13,7 +13,7 @@ use crate::deliver::webservice::{self, WsRun};
 use crate::error::{exit, Error};
 use crate::model::{Deliver, Reason};
 use crate::output::report::{self, Summary};
-use crate::output::{atomic, html, RenderedFile};
+use crate::output::{atomic, html, monitor, RenderedFile};
 use crate::pipeline::{self, Gathered};
 use crate::plan::{delta, Plan};
 
@@ -202,11 +202,67 @@ fn exit_code(settings: &Settings, summary: &Summary) -> u8 {
     }
 }
 
-pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8, Error> {
-    let settings = config::load(&args.config.config)?;
+/// The run, then its end recorded for monitoring (`output::monitor`): last-run.json
+/// and the Prometheus file, written whatever the outcome (not for `--dry-run`).
+pub fn run(
+    args: &RunArgs,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    verbosity: Verbosity,
+) -> Result<u8, Error> {
+    let started = std::time::Instant::now();
+    let loaded = config::load(&args.config.config);
+    let (prometheus_file, file_mode) = loaded
+        .as_ref()
+        .map_or((None, config::DEFAULT_FILE_MODE), |s| {
+            (s.prometheus_file.clone(), s.file_mode)
+        });
+    let result = loaded
+        .map_err(Error::from)
+        .and_then(|settings| run_loaded(args, &settings, today, verbosity));
+    // A failed run records its end only in an output folder that exists: it never
+    // makes one (a mistyped --out, a configuration error before the first run).
+    if !args.dry_run && (result.is_ok() || args.out.is_dir()) {
+        let (exit_code, error) = match &result {
+            Ok(code) => (*code, None),
+            Err(e) => (e.exit_code(), Some(crate::error_chain(e))),
+        };
+        let ended = monitor::Ended {
+            finished: now + started.elapsed(),
+            seconds: started.elapsed().as_secs_f64(),
+            exit_code,
+            outcome: outcome(exit_code),
+            error,
+        };
+        if let Err(e) = monitor::record(&args.out, prometheus_file.as_deref(), ended, file_mode) {
+            tracing::warn!(
+                "cannot record the run for monitoring: {}",
+                crate::error_chain(&e)
+            );
+        }
+    }
+    result
+}
+
+/// How monitoring reads an exit code: files written (0), written but a person is
+/// needed (1: too many left out, 5: suspensions held back), or nothing written.
+pub fn outcome(exit_code: u8) -> monitor::Outcome {
+    match exit_code {
+        exit::OK => monitor::Outcome::Ok,
+        exit::LEFT_OUT | exit::HELD_BACK => monitor::Outcome::Attention,
+        _ => monitor::Outcome::Failed,
+    }
+}
+
+fn run_loaded(
+    args: &RunArgs,
+    settings: &Settings,
+    today: NaiveDate,
+    verbosity: Verbosity,
+) -> Result<u8, Error> {
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
-    let rules = pipeline::select_rules(&settings, &args.platforms, &args.cohorts)?;
+    let rules = pipeline::select_rules(settings, &args.platforms, &args.cohorts)?;
     if !args.cohorts.is_empty() {
         let partial: Vec<&str> = rules
             .iter()
@@ -226,12 +282,12 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
     }
     let mode = mode(args);
     let _lock = lock(args)?;
-    let g = read_sources(&settings, &rules, &year, !verbosity.quiet)?;
+    let g = read_sources(settings, &rules, &year, !verbosity.quiet)?;
     // Before anything is written: a source that shrank stops the run.
     // The previous run, read once: its sources for the guard, its courses for the report.
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
-    let mut plan = pipeline::plan_rules(&settings, rules, &g, &year, as_of);
+    let mut plan = pipeline::plan_rules(settings, rules, &g, &year, as_of);
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,
@@ -247,7 +303,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
             .get(name)
             .is_some_and(|p| p.deliver == Deliver::Webservice)
     };
-    for pf in files::render(&settings, &plan)? {
+    for pf in files::render(settings, &plan)? {
         let Some(pp) = plan.platforms.get(&pf.name) else {
             continue;
         };
@@ -273,7 +329,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         if p.deliver != Deliver::Webservice {
             continue;
         }
-        let ws = webservice::deliver(&ws_run, &settings, p, m, pp)?;
+        let ws = webservice::deliver(&ws_run, settings, p, m, pp)?;
         for h in &ws.held {
             warnings.push(format!(
                 "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
@@ -291,7 +347,7 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         ps.webservice = Some(ws);
         platforms.insert(name.clone(), ps);
     }
-    warnings.extend(unknown_accepted(&accept, &settings, &platforms));
+    warnings.extend(unknown_accepted(&accept, settings, &platforms));
     // Pending manual changes and held-back suspensions are warnings, so that cron
     // mails them every night until they are dealt with.
     plan.warnings.extend(warnings);
@@ -309,8 +365,8 @@ pub fn run(args: &RunArgs, today: NaiveDate, verbosity: Verbosity) -> Result<u8,
         files::print(&staged);
     } else {
         files::write(&args.out, &staged, settings.file_mode)?;
-        write_report(args, &settings, &summary, &plan, previous.as_ref())?;
+        write_report(args, settings, &summary, &plan, previous.as_ref())?;
     }
     tell(args, &summary, verbosity)?;
-    Ok(exit_code(&settings, &summary))
+    Ok(exit_code(settings, &summary))
 }

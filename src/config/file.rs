@@ -32,6 +32,9 @@ pub struct RawConfig {
     pub report: Option<RawReport>,
     /// Octal mode of the files written (default "0640").
     pub file_mode: Option<String>,
+    /// Where to write the Prometheus text file after each run (default
+    /// OUT/enrolgen.prom), e.g. node_exporter's textfile collector folder.
+    pub prometheus_file: Option<String>,
 }
 
 /// `report: { personal_data: true }`: names in report.html.
@@ -66,6 +69,8 @@ pub struct RawOracle {
     pub user: String,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
+    /// A systemd credential (LoadCredential=NAME:…) holding the password.
+    pub password_credential: Option<String>,
     pub fetch_array_size: Option<u32>,
 }
 
@@ -98,6 +103,8 @@ pub struct RawLdap {
     pub bind_dn: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
+    /// A systemd credential (LoadCredential=NAME:…) holding the password.
+    pub password_credential: Option<String>,
     pub page_size: Option<u32>,
     pub timeout_s: Option<u64>,
     pub ca_file: Option<String>,
@@ -135,6 +142,8 @@ pub struct RawMoodle {
     pub url: String,
     pub token_env: Option<String>,
     pub token_file: Option<String>,
+    /// A systemd credential (LoadCredential=NAME:…) holding the token.
+    pub token_credential: Option<String>,
     pub timeout_s: Option<u64>,
     /// Requests in flight at once (default 4).
     pub parallel: Option<usize>,

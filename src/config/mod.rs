@@ -224,6 +224,8 @@ pub struct Settings {
     pub max_shrink: ShrinkLimits,
     /// Moodle connections, by platform name.
     pub moodle: BTreeMap<String, MoodleSettings>,
+    /// The Prometheus text file, when not OUT/enrolgen.prom.
+    pub prometheus_file: Option<PathBuf>,
 }
 
 /// Reads and checks a configuration file.
@@ -302,19 +304,35 @@ impl Checker<'_> {
         }
     }
 
+    /// Where a password (or token) is read: an environment variable, a file, or a
+    /// systemd credential; `what` names the keys (`password`, `token`).
     fn secret(
         &self,
         key: &str,
+        what: &str,
         env: Option<String>,
         file: Option<String>,
+        credential: Option<String>,
     ) -> Result<Option<SecretSource>, ConfigError> {
-        match (env, file) {
-            (Some(e), None) => Ok(Some(SecretSource::Env(e))),
-            (None, Some(f)) => Ok(Some(SecretSource::File(self.rel(&f)))),
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => {
-                Err(self.err(key, "give password_env or password_file, not both"))
+        match (env, file, credential) {
+            (Some(e), None, None) => Ok(Some(SecretSource::Env(e))),
+            (None, Some(f), None) => Ok(Some(SecretSource::File(self.rel(&f)))),
+            (None, None, Some(c)) => {
+                if c.is_empty() || c.contains('/') || c == "." || c == ".." {
+                    return Err(self.err(
+                        &format!("{key}.{what}_credential"),
+                        format!(
+                            "'{c}' is not a credential name (the NAME of LoadCredential=NAME:PATH)"
+                        ),
+                    ));
+                }
+                Ok(Some(SecretSource::Credential(c)))
             }
+            (None, None, None) => Ok(None),
+            _ => Err(self.err(
+                key,
+                format!("give one of {what}_env, {what}_file or {what}_credential, not several"),
+            )),
         }
     }
 
@@ -376,6 +394,7 @@ impl Checker<'_> {
             file_mode,
             max_shrink,
             moodle,
+            prometheus_file: self.prometheus_file(raw.prometheus_file)?,
         })
     }
 
@@ -759,6 +778,18 @@ impl Checker<'_> {
         Ok(t)
     }
 
+    /// `prometheus_file`: a `.prom` file (the collector reads only those).
+    fn prometheus_file(&self, p: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+        match p {
+            None => Ok(None),
+            Some(p) if p.ends_with(".prom") => Ok(Some(self.rel(&p))),
+            Some(p) => Err(self.err(
+                "prometheus_file",
+                format!("'{p}' does not end in .prom: node_exporter's textfile collector reads only those"),
+            )),
+        }
+    }
+
     /// `file_mode`: octal, the owner can read and write, others nothing.
     fn file_mode(&self, written: Option<&str>) -> Result<u32, ConfigError> {
         Ok(match written {
@@ -798,16 +829,14 @@ impl Checker<'_> {
                 format!("'{}' is not a site address: write https://moodle.example.fr (the site's root, no path to a script)", m.url),
             ));
         }
-        let token = match (m.token_env, m.token_file) {
-            (Some(e), None) => SecretSource::Env(e),
-            (None, Some(f)) => SecretSource::File(self.rel(&f)),
-            _ => {
-                return Err(self.err(
+        let token = self
+            .secret(key, "token", m.token_env, m.token_file, m.token_credential)?
+            .ok_or_else(|| {
+                self.err(
                     key,
-                    "give token_env or token_file (one of them): the web-service token is never written in the file",
-                ))
-            }
-        };
+                    "give token_env, token_file or token_credential (one of them): the web-service token is never written in the file",
+                )
+            })?;
         if m.parallel == Some(0) {
             return Err(self.err(&format!("{key}.parallel"), "must be at least 1"));
         }
@@ -859,9 +888,18 @@ impl Checker<'_> {
             (Some(p), None, None) => SisSettings::Sqlite(self.rel(&p)),
             (None, Some(o), None) => {
                 let password = self
-                    .secret("apogee.oracle", o.password_env, o.password_file)?
+                    .secret(
+                        "apogee.oracle",
+                        "password",
+                        o.password_env,
+                        o.password_file,
+                        o.password_credential,
+                    )?
                     .ok_or_else(|| {
-                        self.err("apogee.oracle", "give password_env or password_file")
+                        self.err(
+                            "apogee.oracle",
+                            "give password_env, password_file or password_credential",
+                        )
                     })?;
                 SisSettings::Oracle(OracleSettings {
                     connect: o.connect,
@@ -901,14 +939,20 @@ impl Checker<'_> {
                 "StartTLS is for ldap:// URLs; ldaps:// is already TLS",
             ));
         }
-        let password = self.secret(&lkey, l.password_env, l.password_file)?;
+        let password = self.secret(
+            &lkey,
+            "password",
+            l.password_env,
+            l.password_file,
+            l.password_credential,
+        )?;
         let bind = match (l.bind_dn, password) {
             (Some(dn), Some(pw)) => Some((dn, pw)),
             (None, None) => None,
             (Some(_), None) => {
                 return Err(self.err(
                     &format!("{lkey}.bind_dn"),
-                    "needs password_env or password_file",
+                    "needs password_env, password_file or password_credential",
                 ))
             }
             (None, Some(_)) => return Err(self.err(&lkey, "a password without bind_dn")),

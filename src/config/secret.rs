@@ -1,5 +1,6 @@
-//! Passwords: named in the config by where they live (an environment variable or a
-//! file), read only when a connection is made, and never printed.
+//! Passwords: named in the config by where they live (an environment variable, a
+//! file, or a systemd credential), read only when a connection is made, and never
+//! printed.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,12 +37,17 @@ impl fmt::Display for Secret {
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
+    /// A credential systemd passes to the service (`LoadCredential=NAME:PATH`): the
+    /// file NAME in `$CREDENTIALS_DIRECTORY`, readable by the service alone.
+    Credential(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("environment variable {0} is not set (it should hold the password)")]
     MissingEnv(String),
+    #[error("credential {0} needs systemd's LoadCredential={0}:PATH in the unit (CREDENTIALS_DIRECTORY is not set); outside systemd, use password_file or password_env")]
+    NoCredentials(String),
     #[error("cannot read the password file {path}: {source}")]
     File {
         path: PathBuf,
@@ -56,6 +62,11 @@ impl SecretSource {
             SecretSource::Env(name) => std::env::var(name)
                 .map(Secret)
                 .map_err(|_| SecretError::MissingEnv(name.clone())),
+            SecretSource::Credential(name) => {
+                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+                    .ok_or_else(|| SecretError::NoCredentials(name.clone()))?;
+                SecretSource::File(PathBuf::from(dir).join(name)).read()
+            }
             SecretSource::File(path) => std::fs::read_to_string(path)
                 .map(|s| Secret(s.trim_end_matches(['\r', '\n']).to_string()))
                 .map_err(|source| SecretError::File {
@@ -78,6 +89,21 @@ mod tests {
         let wrapped = Some(s.clone());
         assert!(!format!("{wrapped:?}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn a_credential_is_read_from_systemds_folder_and_named_when_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("apogee"), "s3cret\n").unwrap();
+        let c = SecretSource::Credential("apogee".into());
+        // The variable is read by this test alone (no other test sets it).
+        std::env::remove_var("CREDENTIALS_DIRECTORY");
+        let e = c.read().unwrap_err().to_string();
+        assert!(e.contains("LoadCredential=apogee:PATH"), "{e}");
+        std::env::set_var("CREDENTIALS_DIRECTORY", dir.path());
+        let read = c.read();
+        std::env::remove_var("CREDENTIALS_DIRECTORY");
+        assert_eq!(read.unwrap().expose(), "s3cret");
     }
 
     #[test]

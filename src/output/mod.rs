@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod html;
+pub mod monitor;
 pub mod outbox;
 pub mod report;
 pub mod sheet_template;

@@ -23,5 +23,6 @@ mod run;
 mod sheet;
 mod slapd;
 mod sql;
+mod status;
 mod util;
 mod webservice;

@@ -47,13 +47,18 @@ pub fn copy_demo(dir: &Path) -> PathBuf {
     dst.join("enrolgen.yaml")
 }
 
-/// Every file under `dir`, by relative path.
+/// Every file under `dir`, by relative path, but the lock and what every run
+/// records for monitoring, failed ones included (last-run.json, enrolgen.prom:
+/// tests/integration/status.rs checks those).
 pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
-            if p.extension().is_some_and(|e| e == "lock") {
+            let monitoring = p.parent() == Some(root)
+                && p.file_name()
+                    .is_some_and(|n| n == "last-run.json" || n == "enrolgen.prom");
+            if p.extension().is_some_and(|e| e == "lock") || monitoring {
                 continue;
             }
             if p.is_dir() {

@@ -1,0 +1,49 @@
+//! `enrolgen man`: the man pages, made from the command line's definitions, so they
+//! never drift from `--help`. enrolgen(1) names a page per subcommand, enrolgen-SUB(1).
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, ManArgs};
+use crate::error::{exit, Error};
+use crate::output::OutputError;
+
+pub fn run(args: &ManArgs) -> Result<u8, Error> {
+    let mut top = Cli::command().disable_help_subcommand(true);
+    top.build();
+    if let Some(dir) = &args.dir {
+        clap_mangen::generate_to(top, dir).map_err(|source| OutputError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        return Ok(exit::OK);
+    }
+    let page = match &args.command {
+        None => top,
+        Some(name) => {
+            let names: Vec<String> = top
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect();
+            match top.find_subcommand(name) {
+                Some(sub) => sub.clone(),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "man: no subcommand '{name}' (one of {})",
+                        names.join(", ")
+                    )))
+                }
+            }
+        }
+    };
+    let mut out = Vec::new();
+    let written = clap_mangen::Man::new(page)
+        .render(&mut out)
+        .and_then(|()| std::io::stdout().write_all(&out));
+    written.map_err(|source| OutputError::Io {
+        path: "standard output (the man page)".into(),
+        source,
+    })?;
+    Ok(exit::OK)
+}
