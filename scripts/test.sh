@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, and integration tests against a real slapd,
-# SQLite and a headless Chromium. Installs slapd/ldap-utils/openssl/chromium first
+# SQLite and a headless Chromium; then the Debian package, installed and checked. Installs slapd/ldap-utils/openssl/chromium first
 # when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +20,10 @@ cargo test --locked --lib --bins --tests "$@"
 cargo test --locked --test integration slow_ -- --ignored
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The Debian package: built, linted, installed, run as its user, removed.
+deb="$(bash scripts/package-deb.sh)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/test-package.sh "$deb"
+else
+  sudo bash scripts/test-package.sh "$deb"
+fi
