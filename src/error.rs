@@ -20,6 +20,10 @@ pub mod exit {
     pub const HELD_BACK: u8 = 5;
     /// `verify`: Moodle differs from the plan (verify.csv lists how).
     pub const DIFFERS: u8 = 6;
+    /// A platform delivered through web services: Moodle refused some operations,
+    /// so it does not hold the plan (the journal names them). Takes precedence
+    /// over 5 and 1.
+    pub const REFUSED: u8 = 7;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Explain(a) => cmd::explain::run(a, today),
         Command::Adhoc(a) => cmd::adhoc::run(a, today),
-        Command::Verify(a) => cmd::verify::run(a, today),
+        Command::Verify(a) => cmd::verify::run(a, today, cli.quiet),
         Command::Status(a) => cmd::status::run(a, now),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -193,7 +193,13 @@ fn exit_code(settings: &Settings, summary: &Summary) -> u8 {
         }
         _ => false,
     };
-    if held {
+    let refused = summary
+        .platforms
+        .values()
+        .any(|p| p.webservice.as_ref().is_some_and(|w| w.refused > 0));
+    if refused {
+        exit::REFUSED
+    } else if held {
         exit::HELD_BACK
     } else if too_many_left_out {
         exit::LEFT_OUT
@@ -342,6 +348,19 @@ fn run_loaded(
                 ws.refused,
                 ws.journal.as_deref().unwrap_or("the journal")
             ));
+        }
+        if !ws.extra_roles.is_empty() {
+            warnings.push(format!(
+                "platform {name}: {} planned user(s) hold a platform role the plan does not give (given by hand; \
+                 moodle.remove_extra_roles: true takes them back): {}",
+                ws.extra_roles.len(),
+                ws.extra_roles.join("; ")
+            ));
+        }
+        // Who was left out, and why: as for files.
+        if !args.dry_run {
+            let left = report::left_out_csv(&pp.left_out, p.csv.delimiter)?;
+            atomic::write_all(&args.out, &args.out.join(name), &[left], settings.file_mode)?;
         }
         let mut ps = report::platform_summary(pp, &[]);
         ps.webservice = Some(ws);

@@ -207,7 +207,8 @@ fn write(
     Ok(json)
 }
 
-pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
+/// `quiet` (-q): nothing on stderr but errors; the exit code and verify.csv say it.
+pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
     let as_of = args.as_of.unwrap_or(today);
     let year = settings.year.resolve(as_of);
@@ -245,7 +246,7 @@ pub fn run(args: &VerifyArgs, today: NaiveDate) -> Result<u8, Error> {
         println!("{}", json.trim_end());
     }
     let differs = summary.moodle.values().any(|c| c.differences > 0);
-    if std::io::stderr().is_terminal() || differs {
+    if !quiet && (std::io::stderr().is_terminal() || differs) {
         for (n, c) in &summary.moodle {
             eprintln!(
                 "enrolgen: verify {n}: {} difference(s) in {} course(s)",

@@ -154,6 +154,10 @@ pub struct RawMoodle {
     pub max_fields: Option<usize>,
     /// Role ids by shortname, when the site's differ from Moodle's standard ones.
     pub role_ids: Option<std::collections::BTreeMap<String, u64>>,
+    /// With deliver: webservice, take back a platform role that somebody gave by hand
+    /// to a planned user and the plan does not give (default false: reported only).
+    #[serde(default)]
+    pub remove_extra_roles: bool,
 }
 
 #[derive(Debug, Deserialize)]

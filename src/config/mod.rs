@@ -181,6 +181,8 @@ pub struct MoodleSettings {
     pub max_fields: usize,
     /// Role ids by shortname: Moodle's standard ones unless the config says.
     pub role_ids: BTreeMap<String, u64>,
+    /// Take back platform roles given by hand that the plan does not give.
+    pub remove_extra_roles: bool,
 }
 
 /// The ids a fresh Moodle gives its standard roles.
@@ -865,6 +867,7 @@ impl Checker<'_> {
             timezone,
             max_fields,
             role_ids,
+            remove_extra_roles: m.remove_extra_roles,
         })
     }
 

@@ -60,6 +60,26 @@ pub fn safe_dir(root: &Path, dir: &Path) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Creates a file that must not exist yet (a journal: appended to, never replaced),
+/// with `mode`, never through a link; its folder is made as `safe_dir` makes one.
+pub fn create_new(root: &Path, path: &Path, mode: u32) -> Result<File, OutputError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        safe_dir(root, dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io(path))?;
+    // The umask may have taken bits away: the mode is the one configured.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io(path))?;
+    Ok(file)
+}
+
 fn create_dir(dir: &Path) -> Result<(), OutputError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()

@@ -207,7 +207,7 @@ fn totals(h: &mut String, ps: &PlatformSummary, left: usize) {
 
 /// What the web-service channel did: operations per kind, the refused rows with
 /// Moodle's message, held-back suspensions, and the journal.
-fn webservice(h: &mut String, w: &crate::deliver::webservice::WsSummary) {
+fn webservice(h: &mut String, w: &crate::output::report::WsSummary) {
     h.push_str("<div class=\"totals\">");
     if w.applied.is_empty() {
         h.push_str("<div><b>0</b>changes made in Moodle</div>");

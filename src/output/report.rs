@@ -159,7 +159,48 @@ pub struct PlatformSummary {
     pub delta: Option<DeltaSummary>,
     /// What the web-service channel did (`deliver: webservice`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub webservice: Option<crate::deliver::webservice::WsSummary>,
+    pub webservice: Option<WsSummary>,
+}
+
+/// What the web-service channel did on a platform (`deliver: webservice`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WsSummary {
+    /// Operations Moodle confirmed, by kind (enrol, reactivate, suspend, dates,
+    /// add_role, remove_role, create_group, add_member, remove_member).
+    pub applied: BTreeMap<String, usize>,
+    /// Operations Moodle refused (each journaled with its error code).
+    pub refused: usize,
+    /// Those refusals per web-service function.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_by_function: BTreeMap<String, usize>,
+    /// Those operations, as the report shows them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_rows: Vec<String>,
+    /// Operations not sent: unknown user or role in Moodle, or the run stopped.
+    pub not_sent: usize,
+    /// Enrolments a killed run had sent, found in Moodle and recorded by this run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopted: usize,
+    /// Web-service calls: all, and those that write.
+    pub calls: usize,
+    pub write_calls: usize,
+    pub seconds: f64,
+    /// The journal of this run, relative to the output folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<crate::plan::delta::Held>,
+    /// Planned courses Moodle does not have.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_courses: Vec<String>,
+    /// Platform roles that planned users hold and the plan does not give (raised by
+    /// hand): `course: username has role (planned: role)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_roles: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a `--delta` or `--full` run wrote for a platform.

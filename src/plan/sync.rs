@@ -40,6 +40,9 @@ pub struct Made {
     /// gave a role in somebody else's.
     #[serde(default = "yes")]
     pub enrolled: bool,
+    /// While pending: the journal of the run that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
 }
 
 fn yes() -> bool {
@@ -70,17 +73,22 @@ impl SyncState {
     }
 
     /// Takes in the pending enrolments Moodle holds (a killed run sent them), and
-    /// forgets the others.
-    pub fn settle(&mut self, now: &MoodleNow) {
+    /// forgets the others; returns both, for the journal: (adopted, not made).
+    pub fn settle(&mut self, now: &MoodleNow) -> (Vec<Made>, Vec<Made>) {
+        let (mut adopted, mut lost) = (Vec::new(), Vec::new());
         for p in std::mem::take(&mut self.pending) {
             let held = now
                 .get(&p.course)
                 .and_then(Option::as_ref)
                 .and_then(|c| c.user(&p.username));
             if held.is_some() {
-                self.record(p);
+                adopted.push(p.clone());
+                self.record(Made { journal: None, ..p });
+            } else {
+                lost.push(p);
             }
         }
+        (adopted, lost)
     }
 
     /// The state with its enrolments in order (a file edited by hand may not be).
@@ -144,6 +152,7 @@ impl SyncState {
                 timeend: 0,
                 suspended: false,
                 enrolled: false,
+                journal: None,
             }),
             (None, false) => {}
         }
@@ -263,6 +272,9 @@ pub struct Context<'a> {
     /// start there.
     pub as_of: NaiveDate,
     pub zone: chrono_tz::Tz,
+    /// Take back a platform role that the plan does not give and somebody gave by
+    /// hand to a planned user (`moodle.remove_extra_roles`); otherwise only reported.
+    pub remove_extra_roles: bool,
 }
 
 impl Context<'_> {
@@ -284,17 +296,16 @@ impl Context<'_> {
 
     /// The dates an enrolment gets: the rule's start day, or else the day enrolgen
     /// enrolled the person (`made`), or else the as-of day; and an end `enrolperiod`
-    /// days after that day (0: none).
+    /// days of 86,400 seconds after that start (0: none), as Moodle computes it
+    /// (the upload tool and manual enrolment: `timestart + enrolperiod`), so both
+    /// channels give the same end across a change of summer time.
     pub fn times(&self, e: &Enrolment, made: Option<&Made>) -> (i64, i64) {
         let day = e
             .enroltimestart
             .or_else(|| made.and_then(|m| self.day_of(m.timestart)))
             .unwrap_or(self.as_of);
         let start = self.day_start(day);
-        let end = e
-            .enrolperiod
-            .and_then(|p| day.checked_add_days(chrono::Days::new(u64::from(p))))
-            .map_or(0, |d| self.day_start(d));
+        let end = e.enrolperiod.map_or(0, |p| start + i64::from(p) * 86_400);
         (start, end)
     }
 
@@ -389,7 +400,10 @@ pub fn operations(
                 for r in &u.roles {
                     let ours = given.is_some_and(|m| m.roles.contains(r));
                     let platforms = ctx.roles.is_none_or(|rs| rs.contains(r));
-                    if *r != e.role && ours && platforms {
+                    // A platform role the plan does not give, raised by hand: taken
+                    // back only when the platform says so (remove_extra_roles).
+                    let raised = ctx.remove_extra_roles && ctx.roles.is_some() && !ours;
+                    if *r != e.role && (ours || raised) && platforms {
                         ops.unassign.push(RoleOp {
                             course: course.clone(),
                             username: username.clone(),
@@ -576,6 +590,7 @@ mod tests {
             timeend: TODAY + 5 * DAY,
             suspended,
             enrolled: true,
+            journal: None,
         }
     }
 
@@ -593,6 +608,7 @@ mod tests {
             accept: &Accept::None,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             zone: chrono_tz::Europe::Paris,
+            remove_extra_roles: false,
         };
         operations(&planned.iter().cloned().collect(), now, state, &ctx)
     }
@@ -633,6 +649,63 @@ mod tests {
         assert_eq!(ops.enrol[0].timeend, 1_795_474_800 + 10 * 86_400);
         assert_eq!(ops.create_groups, [("C".to_string(), "TD 1".to_string())]);
         assert_eq!(ops.add.len(), 1);
+    }
+
+    #[test]
+    fn an_end_is_its_start_plus_whole_days_as_moodle_counts_across_summer_time() {
+        // 2027-03-20 00:00 in Paris (UTC+1); 30 days later Paris is at UTC+2, so the
+        // local midnight would be an hour earlier than Moodle's timestart + 30 × 86400.
+        let templates = BTreeMap::new();
+        let ctx = Context {
+            roles: None,
+            templates: &templates,
+            limits: &LIMITS,
+            accept: &Accept::None,
+            as_of: NaiveDate::from_ymd_opt(2027, 3, 20).unwrap(),
+            zone: chrono_tz::Europe::Paris,
+            remove_extra_roles: false,
+        };
+        let (_, mut x) = e("a", "C", "student", &[]);
+        x.enrolperiod = Some(30);
+        let (start, end) = ctx.times(&x, None);
+        assert_eq!(start, 1_805_497_200);
+        assert_eq!(end, start + 30 * 86_400);
+        x.enrolperiod = None;
+        assert_eq!(ctx.times(&x, None).1, 0);
+    }
+
+    #[test]
+    fn a_role_raised_by_hand_is_taken_back_only_when_the_platform_says_so() {
+        let planned = [e("a", "C", "student", &[])];
+        let now = course(&[("a", user(3, &["student", "teacher"], &[]))], &[], &[]);
+        let state = SyncState {
+            enrolments: vec![made("a", "C", "student", false)],
+            ..SyncState::default()
+        };
+        assert!(
+            run(&planned, &now, &state).unassign.is_empty(),
+            "reported only"
+        );
+        let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
+        let templates = BTreeMap::new();
+        let ctx = Context {
+            roles: Some(&roles),
+            templates: &templates,
+            limits: &LIMITS,
+            accept: &Accept::None,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            zone: chrono_tz::Europe::Paris,
+            remove_extra_roles: true,
+        };
+        let ops = operations(&planned.iter().cloned().collect(), &now, &state, &ctx);
+        assert_eq!(
+            ops.unassign,
+            [RoleOp {
+                course: "C".into(),
+                username: "a".into(),
+                role: "teacher".into()
+            }]
+        );
     }
 
     /// 2026-11-24 00:00 in Paris, the tests' as-of day.

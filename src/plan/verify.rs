@@ -18,6 +18,9 @@ pub enum Problem {
     Suspended,
     Active,
     MissingRole,
+    /// A platform role the plan does not give, held by a planned user (given by
+    /// hand: a privilege raise in a course enrolgen manages).
+    ExtraRole,
     MissingGroup,
     ExtraGroup,
     NotPlanned,
@@ -31,6 +34,7 @@ impl Problem {
             Problem::Suspended => "suspended",
             Problem::Active => "active",
             Problem::MissingRole => "missing_role",
+            Problem::ExtraRole => "extra_role",
             Problem::MissingGroup => "missing_group",
             Problem::ExtraGroup => "extra_group",
             Problem::NotPlanned => "not_planned",
@@ -103,6 +107,9 @@ pub fn compare(
             .collect();
         for e in &planned {
             compare_one(e, c, &managed, scope, as_of, &mut out);
+            if scope == Scope::Plan {
+                extra_roles(e, c, roles, &mut out);
+            }
         }
         if scope == Scope::Plan {
             let planned_users: BTreeSet<&str> =
@@ -208,6 +215,56 @@ fn compare_one(
             }
         }
     }
+}
+
+/// The platform roles a planned user holds that the plan does not give (with no
+/// platform roles configured, none can be told apart: nothing is reported).
+fn extra_roles(
+    e: &Enrolment,
+    c: &CourseNow,
+    roles: Option<&BTreeSet<String>>,
+    out: &mut Vec<Difference>,
+) {
+    let (Some(roles), Some((m, _))) = (roles, c.user(&e.username)) else {
+        return;
+    };
+    for r in m
+        .roles
+        .iter()
+        .filter(|r| **r != e.role && roles.contains(*r))
+    {
+        out.push(diff(
+            &e.course,
+            &e.username,
+            Problem::ExtraRole,
+            &e.role,
+            &e.role,
+            r,
+        ));
+    }
+}
+
+/// The extra roles of a platform's plan in Moodle, one line each, for the run's
+/// warnings: `course: username has role (planned: role)`.
+pub fn extra_role_lines(
+    pp: &PlatformPlan,
+    now: &MoodleNow,
+    roles: Option<&BTreeSet<String>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in pp.enrolments.values() {
+        if let Some(Some(c)) = now.get(&e.course) {
+            extra_roles(e, c, roles, &mut out);
+        }
+    }
+    out.iter()
+        .map(|d| {
+            format!(
+                "{}: {} has {} (planned: {})",
+                d.course, d.username, d.actual, d.expected
+            )
+        })
+        .collect()
 }
 
 fn diff(
@@ -362,6 +419,7 @@ mod tests {
                 "missing_group;C;c;student;G2;G1",
                 "extra_group;C;c;student;G2;G1",
                 "missing_role;C;d;editingteacher;editingteacher;student",
+                "extra_role;C;d;editingteacher;editingteacher;student",
                 "not_planned;C;z;student;;",
                 "course_not_found;NOPE;;;NOPE;",
             ]

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod directory;
 pub mod moodle;
+pub mod moodle_api;
 pub mod sheet;
 pub mod sis;
 

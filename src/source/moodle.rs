@@ -20,6 +20,8 @@ use serde_json::Value;
 
 use crate::config::{MoodleSettings, Secret};
 use crate::model::{CourseNow, EnrolledUser, MoodleNow};
+pub use crate::source::moodle_api::Refused;
+use crate::source::moodle_api::{MoodleApi, Write, Written};
 use crate::source::SourceError;
 
 /// The functions `verify` calls (and `check` looks for in the token's service).
@@ -68,20 +70,6 @@ pub struct SiteInfo {
     pub release: String,
     pub username: String,
     pub functions: BTreeSet<String>,
-}
-
-/// Moodle's refusal of a call: its error code and message. A write call is one
-/// transaction: nothing of it was applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub code: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
 }
 
 pub struct Moodle {
@@ -595,7 +583,7 @@ impl Moodle {
 
     /// The ids of these users, by username (an unknown username is absent), asked
     /// at most `per_call` at a time, spread over the parallel requests.
-    pub fn user_ids(
+    fn user_ids_by(
         &self,
         usernames: &[&str],
         per_call: usize,
@@ -627,17 +615,144 @@ impl Moodle {
             .collect())
     }
 
-    /// A course's groups, name → id.
-    pub fn course_groups(&self, course_id: u64) -> Result<BTreeMap<String, u64>, SourceError> {
+    /// Every group of these courses, name → id: one read per course, batched when
+    /// the service allows it.
+    fn groups_of(
+        &self,
+        course_ids: &[u64],
+    ) -> Result<BTreeMap<u64, BTreeMap<String, u64>>, SourceError> {
         #[derive(Deserialize)]
         struct Group {
             id: u64,
             name: String,
         }
         let f = "core_group_get_course_groups";
-        let v = self.call(f, &[p("courseid", &course_id.to_string())])?;
-        let groups: Vec<Group> = serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-        Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
+        let requests: Vec<Request> = course_ids
+            .iter()
+            .map(|id| Request {
+                function: f,
+                args: serde_json::json!({ "courseid": id }),
+            })
+            .collect();
+        let mut out = BTreeMap::new();
+        for (id, v) in course_ids.iter().zip(self.many(&requests)?) {
+            let groups: Vec<Group> =
+                serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+            out.insert(*id, groups.into_iter().map(|g| (g.name, g.id)).collect());
+        }
+        Ok(out)
+    }
+}
+
+impl MoodleApi for Moodle {
+    fn describe(&self) -> String {
+        Moodle::describe(self)
+    }
+
+    fn requests(&self) -> usize {
+        Moodle::requests(self)
+    }
+
+    fn max_fields(&self) -> usize {
+        self.max_fields
+    }
+
+    fn parallel(&self) -> usize {
+        self.parallel
+    }
+
+    fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+        Moodle::read_courses(self, shortnames)
+    }
+
+    fn user_ids(&self, usernames: &[&str]) -> Result<BTreeMap<String, u64>, SourceError> {
+        // Two fields for the call itself (and two to spare).
+        self.user_ids_by(usernames, self.max_fields.saturating_sub(4))
+    }
+
+    fn course_groups(
+        &self,
+        course_ids: &[u64],
+    ) -> Result<BTreeMap<u64, BTreeMap<String, u64>>, SourceError> {
+        self.groups_of(course_ids)
+    }
+
+    fn write(&self, call: &Write) -> Result<Result<Written, Refused>, SourceError> {
+        let function = call.function();
+        let answer = match self.send(function, &write_fields(call))? {
+            Ok(v) => v,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let Write::CreateGroups(rows) = call else {
+            return Ok(Ok(Written::Done));
+        };
+        // The created groups, in the order of the rows.
+        #[derive(Deserialize)]
+        struct Created {
+            id: u64,
+        }
+        let created: Vec<Created> =
+            serde_json::from_value(answer).map_err(|e| self.unexpected(function, &e))?;
+        if created.len() != rows.len() {
+            return Err(self.unexpected(function, &"not one group per row"));
+        }
+        Ok(Ok(Written::Groups(
+            created.into_iter().map(|g| g.id).collect(),
+        )))
+    }
+}
+
+/// A write call's form fields, `array[n][field]`, as Moodle's REST server reads them.
+fn write_fields(call: &Write) -> Vec<(String, String)> {
+    fn rows<T>(
+        array: &str,
+        rows: &[T],
+        fields: impl Fn(&T) -> Vec<(&'static str, String)>,
+    ) -> Vec<(String, String)> {
+        rows.iter()
+            .enumerate()
+            .flat_map(|(n, r)| {
+                fields(r)
+                    .into_iter()
+                    .map(move |(k, v)| (format!("{array}[{n}][{k}]"), v))
+            })
+            .collect()
+    }
+    let role = |r: &crate::source::moodle_api::RoleRow| {
+        vec![
+            ("roleid", r.roleid.to_string()),
+            ("userid", r.userid.to_string()),
+            ("contextlevel", "course".to_string()),
+            ("instanceid", r.courseid.to_string()),
+        ]
+    };
+    let member = |m: &crate::source::moodle_api::MemberRow| {
+        vec![
+            ("groupid", m.groupid.to_string()),
+            ("userid", m.userid.to_string()),
+        ]
+    };
+    match call {
+        Write::Enrol(r) => rows("enrolments", r, |e| {
+            vec![
+                ("roleid", e.roleid.to_string()),
+                ("userid", e.userid.to_string()),
+                ("courseid", e.courseid.to_string()),
+                ("timestart", e.timestart.to_string()),
+                ("timeend", e.timeend.to_string()),
+                ("suspend", u8::from(e.suspend).to_string()),
+            ]
+        }),
+        Write::AssignRoles(r) => rows("assignments", r, role),
+        Write::UnassignRoles(r) => rows("unassignments", r, role),
+        Write::CreateGroups(r) => rows("groups", r, |g| {
+            vec![
+                ("courseid", g.courseid.to_string()),
+                ("name", g.name.clone()),
+                ("description", String::new()),
+            ]
+        }),
+        Write::AddMembers(r) | Write::RemoveMembers(r) => rows("members", r, member),
     }
 }
 

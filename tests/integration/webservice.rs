@@ -50,6 +50,9 @@ struct Moodle {
     /// The write call (1-based) whose answer is lost: Moodle applies it, the client
     /// sees the connection close (a run killed while waiting). 0: none.
     lose: Arc<AtomicUsize>,
+    /// After this many write calls, the server stops answering anything (it went
+    /// away); 0: never.
+    stop_after: Arc<AtomicUsize>,
     live: Option<Live>,
 }
 
@@ -78,11 +81,18 @@ impl Moodle {
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let writes = Arc::new(AtomicUsize::new(0));
         let lose = Arc::new(AtomicUsize::new(0));
-        let (w, l) = (writes.clone(), lose.clone());
+        let stop_after = Arc::new(AtomicUsize::new(0));
+        let (w, l, st) = (writes.clone(), lose.clone(), stop_after.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let (_, function, params) = read_request(&mut stream);
+                let stop = st.load(Ordering::SeqCst);
+                if stop > 0 && w.load(Ordering::SeqCst) >= stop {
+                    // Gone: the connection closes without an answer, nothing is
+                    // forwarded or recorded.
+                    continue;
+                }
                 let body = match &upstream {
                     Some((url, token)) => {
                         let body = forward(url, token, &function, &params);
@@ -125,6 +135,7 @@ impl Moodle {
             url,
             writes,
             lose,
+            stop_after,
             live,
         }
     }
@@ -248,6 +259,27 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// The journal's answers: its header and every line but the `sent` ones, sorted
+    /// (the journal itself is in the order things happened).
+    fn done(&self, n: u32) -> String {
+        let j = self.journal(n);
+        let mut lines: Vec<&str> = j
+            .lines()
+            .skip(1)
+            .filter(|l| !l.ends_with(";sent"))
+            .collect();
+        lines.sort();
+        if j.is_empty() {
+            return j;
+        }
+        let mut out = String::from("operation;course;username;role;group;result\n");
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    }
+
     fn state(&self) -> serde_json::Value {
         let s =
             std::fs::read_to_string(self.dir.join("out/ecampus/webservice-state.json")).unwrap();
@@ -318,8 +350,27 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     let w = World::new(t.path(), &moodle, "editingteacher", true);
     let soutien: Vec<u32> = (13..=20).collect();
 
-    // Night 1, on an empty Moodle: enrolments, the groups, their members.
+    // Before the first night, a teacher makes an empty `TD G1` in OPTION. A
+    // production site (debugging off) refuses a group of the same name with only
+    // "Invalid parameter value detected": the channel must find it by reading.
+    let course = moodle.call(
+        "core_course_get_courses_by_field",
+        &[("field", "shortname".into()), ("value", "OPTION".into())],
+    )["courses"][0]["id"]
+        .to_string();
+    let td1 = moodle.call(
+        "core_group_create_groups",
+        &[
+            ("groups[0][courseid]", course.clone()),
+            ("groups[0][name]", "TD G1".into()),
+            ("groups[0][description]", String::new()),
+        ],
+    )[0]["id"]
+        .to_string();
+
+    // Night 1: enrolments, the missing group, the members of both.
     w.sources(&OPTION, &soutien);
+    let by_hand = moodle.writes.load(Ordering::SeqCst);
     let r = w.run(24, &["--dry-run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -336,7 +387,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     );
     assert_eq!(
         moodle.writes.load(Ordering::SeqCst),
-        0,
+        by_hand,
         "a dry run writes nothing"
     );
     assert!(!t.path().join("out/ecampus/webservice-state.json").exists());
@@ -348,15 +399,33 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
         j.contains("enrol;OPTION;martinp;editingteacher;;ok\n"),
         "{j}"
     );
-    assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
+    assert!(
+        !j.contains("create_group;OPTION;;;TD G1;"),
+        "it exists: {j}"
+    );
+    assert!(j.contains("create_group;OPTION;;;TD G2;ok\n"), "{j}");
+    assert!(j.contains("add_member;OPTION;21000001;;TD G1;ok\n"), "{j}");
     assert!(j.contains("add_member;OPTION;21000009;;TD G2;ok\n"), "{j}");
-    assert_eq!(j.lines().count(), 1 + 16 + 2 + 7, "{j}");
+    assert_eq!(w.done(1).lines().count(), 1 + 16 + 1 + 7, "{j}");
+    // Each line was written when sent, then again when answered.
+    assert!(
+        j.starts_with("operation;course;username;role;group;result\nenrol;"),
+        "{j}"
+    );
+    assert_eq!(j.matches(";sent\n").count(), 16 + 1 + 7, "{j}");
+    assert!(
+        std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv"))
+            .unwrap()
+            .starts_with("reason;course;role;"),
+        "left-out.csv for a web-service platform too"
+    );
     assert_eq!(w.dates("21000001", "OPTION"), (START, END, false));
     w.moodle_dates(&moodle, "21000001", "OPTION");
     let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
     assert_eq!(ws["applied"]["enrol"], 16);
-    // Two requests at a time (parallel: 2): each phase in two batches.
-    assert_eq!(ws["write_calls"], 6, "{ws}");
+    // Two requests at a time (parallel: 2): each phase in two batches, the one new
+    // group in one.
+    assert_eq!(ws["write_calls"], 5, "{ws}");
     assert_eq!(w.verify(24).code, 0);
 
     // The same day again: nothing to change, no write call.
@@ -378,22 +447,6 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
         )[0]["id"]
             .to_string()
     };
-    let course = moodle.call(
-        "core_course_get_courses_by_field",
-        &[("field", "shortname".into()), ("value", "OPTION".into())],
-    )["courses"][0]["id"]
-        .to_string();
-    let groups = moodle.call(
-        "core_group_get_course_groups",
-        &[("courseid", course.clone())],
-    );
-    let td1 = groups
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["name"] == "TD G1")
-        .unwrap()["id"]
-        .to_string();
     let projet = moodle.call(
         "core_group_create_groups",
         &[
@@ -428,9 +481,8 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     w.config(&moodle.url, "teacher");
     let r = w.run(25, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = w.journal(2);
     assert_eq!(
-        j,
+        w.done(2),
         "operation;course;username;role;group;result\n\
          add_member;OPTION;21000009;;TD G1;ok\n\
          add_role;OPTION;martinp;teacher;;ok\n\
@@ -452,7 +504,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     let r = w.run(26, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
-        w.journal(3),
+        w.done(3),
         "operation;course;username;role;group;result\n\
          add_member;OPTION;21000001;;TD G2;ok\n\
          reactivate;OPTION;21000001;student;;ok\n"
@@ -482,6 +534,50 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
         .collect();
     assert_eq!(s4_groups, ["Projet", "TD G1"]);
 
+    // By hand, a student of OPTION is made editingteacher too: a privilege raise in
+    // a course enrolgen manages. verify reports it (extra_role, exit 6); the run
+    // warns and, by default, takes nothing back.
+    let s7 = user("21000007");
+    let role_call = |function: &str, array: &str| {
+        moodle.call(
+            function,
+            &[
+                (&format!("{array}[0][roleid]"), "3".into()),
+                (&format!("{array}[0][userid]"), s7.clone()),
+                (&format!("{array}[0][contextlevel]"), "course".into()),
+                (&format!("{array}[0][instanceid]"), course.clone()),
+            ],
+        )
+    };
+    role_call("core_role_assign_roles", "assignments");
+    let v = w.verify(26);
+    assert_eq!(v.code, 6, "{}", v.stderr);
+    let diffs = std::fs::read_to_string(t.path().join("v/ecampus/verify.csv")).unwrap();
+    assert!(
+        diffs.contains("extra_role;")
+            && diffs.contains(";21000007;")
+            && diffs.contains(";editingteacher"),
+        "{diffs}"
+    );
+    let before = moodle.writes.load(Ordering::SeqCst);
+    let r = w.run(26, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1 planned user(s) hold a platform role the plan does not give")
+            && r.stderr
+                .contains("OPTION: 21000007 has editingteacher (planned: student)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        moodle.writes.load(Ordering::SeqCst),
+        before,
+        "reported, not changed"
+    );
+    role_call("core_role_unassign_roles", "unassignments");
+    assert_eq!(w.verify(26).code, 0);
+
     // Night 4: four of OPTION's students vanish at once, the source's drop accepted:
     // over the suspension caps, nothing is changed for them, not even their groups;
     // exit 5.
@@ -504,7 +600,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     // Accepted after review: suspended, with their dates, and out of their groups.
     let r = w.run(27, &["--accept-shrink", "--accept-suspensions", "OPTION"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = w.journal(4);
+    let j = w.done(4);
     assert_eq!(j.matches("suspend;OPTION;").count(), 4, "{j}");
     assert_eq!(j.matches("remove_member;OPTION;").count(), 4, "{j}");
     assert_eq!(w.dates("21000004", "OPTION"), (START, END, true));
@@ -524,7 +620,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     let r = w.run(28, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
-        w.journal(5),
+        w.done(5),
         "operation;course;username;role;group;result\n\
          remove_member;OPTION;21000004;;TD G1;ok\n"
     );
@@ -538,7 +634,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     w.config_with(&moodle.url, "teacher", "enrolperiod: 60, enrolstatus: 1");
     let r = w.run(29, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = w.journal(6);
+    let j = w.done(6);
     assert_eq!(j.matches("suspend;SOUTIEN;").count(), 8, "{j}");
     assert_eq!(j.lines().count(), 1 + 8, "{j}");
     assert_eq!(w.dates("21000013", "SOUTIEN"), (START, END, true));
@@ -549,7 +645,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     w.config(&moodle.url, "teacher");
     let r = w.run(30, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = w.journal(7);
+    let j = w.done(7);
     assert_eq!(j.matches("reactivate;SOUTIEN;").count(), 8, "{j}");
     assert_eq!(j.lines().count(), 1 + 8, "{j}");
     assert_eq!(w.dates("21000013", "SOUTIEN"), (START, END, false));
@@ -561,7 +657,7 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     w.config_with(&moodle.url, "teacher", "enrolperiod: 90");
     let r = w.run(30, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = w.journal(8);
+    let j = w.done(8);
     assert_eq!(j.matches("dates;SOUTIEN;").count(), 8, "{j}");
     assert_eq!(j.lines().count(), 1 + 8, "{j}");
     // 2027-02-22 00:00 in Paris, 90 days after the start.
@@ -584,7 +680,8 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
     let w = World::new(t.path(), &moodle, "manager", false);
     w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
     let r = w.run(24, &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Moodle does not hold the plan: exit 7, whatever else went through.
+    assert_eq!(r.code, 7, "{}", r.stderr);
     assert!(
         r.stderr
             .contains("Moodle refused 1 operation(s); see ecampus/applied-0001.csv"),
@@ -600,6 +697,10 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
     assert_eq!(j.matches(";ok\n").count(), 15 + 2 + 7, "{j}");
     let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
     assert_eq!(ws["refused"], 1);
+    assert_eq!(
+        ws["refused_by_function"]["enrol_manual_enrol_users"], 1,
+        "{ws}"
+    );
     let page = std::fs::read_to_string(t.path().join("out/report.html")).unwrap();
     assert!(
         page.contains(
@@ -644,13 +745,35 @@ fn a_run_killed_while_waiting_is_finished_by_the_next_one() {
         j.contains("create_group;OPTION;;;TD G1;not sent: the run stopped\n"),
         "{j}"
     );
-    // The next run finds the enrolments in Moodle, adopts them, and does the rest.
+    // The batch whose answer was lost is in the journal as sent: the record of
+    // what Moodle may hold.
+    assert_eq!(j.matches(";sent\n").count(), 16, "{j}");
+    assert_eq!(
+        j.matches("enrol;OPTION;").count() + j.matches("enrol;SOUTIEN;").count(),
+        16 + 16,
+        "{j}"
+    );
+    // The next run finds the enrolments in Moodle, adopts them (one line each,
+    // naming the journal that sent them), and does the rest.
     let r = w.run(24, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j = w.journal(2);
-    assert!(!j.contains("enrol;"), "{j}");
+    assert_eq!(
+        j.matches(";adopted: sent by applied-0001.csv, found in Moodle\n")
+            .count(),
+        8,
+        "{j}"
+    );
+    assert!(
+        !j.contains(";ok\nenrol;") && !j.contains("enrol;OPTION;21000001;student;;ok"),
+        "{j}"
+    );
     assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
     assert_eq!(j.matches(";ok\n").count(), 2 + 7, "{j}");
+    assert_eq!(
+        w.summary()["platforms"]["ecampus"]["webservice"]["adopted"],
+        8
+    );
     let state = w.state();
     assert_eq!(state["enrolments"].as_array().unwrap().len(), 16);
     assert!(state.get("pending").is_none());
@@ -659,4 +782,34 @@ fn a_run_killed_while_waiting_is_finished_by_the_next_one() {
     let before = moodle.writes.load(Ordering::SeqCst);
     assert_eq!(w.run(24, &[]).code, 0);
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before);
+}
+
+#[test]
+fn a_server_that_goes_away_stops_the_run_with_what_was_left_journaled() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("stopped");
+    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
+    // The server answers the first two write calls (the enrolments), then is gone.
+    moodle.stop_after.store(2, Ordering::SeqCst);
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the connection was lost after 2 answered write call(s)"),
+        "{}",
+        r.stderr
+    );
+    let j = w.journal(1);
+    assert_eq!(j.matches(";ok\n").count(), 16, "{j}");
+    assert!(j.contains(";not sent: the run stopped"), "{j}");
+    assert!(!j.contains("refused"), "{j}");
+    // Back: the next run does the rest, and Moodle holds the plan.
+    moodle.stop_after.store(0, Ordering::SeqCst);
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.done(2);
+    assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
+    assert!(!j.contains("enrol;"), "{j}");
+    assert_eq!(w.verify(24).code, 0);
 }

@@ -1,0 +1,345 @@
+//! The web-service channel (`deliver: webservice`): reads what Moodle holds, computes
+//! the operations that bring it to the plan (`plan::sync`), applies them in batches
+//! (`apply`, against any `MoodleApi`), and journals what was sent and answered as it
+//! happens (`journal`).
+//!
+//! Safe to interrupt: an enrolment is pending in the state (saved) while its batch is
+//! out, and the journal has its `sent` line; the next run adopts what Moodle holds
+//! and journals what became of every unanswered operation.
+
+mod apply;
+pub mod journal;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use crate::config::{MoodleSettings, Settings};
+use crate::error::Error;
+use crate::model::{MoodleNow, Platform, SuspendLimits};
+use crate::output::report::WsSummary;
+use crate::output::{atomic, OutputError, RenderedFile};
+use crate::plan::delta::Accept;
+use crate::plan::sync::{self, Ops, SyncState};
+use crate::plan::PlatformPlan;
+use crate::source::moodle::Moodle;
+use crate::source::moodle_api::MoodleApi;
+use crate::source::SourceError;
+use crate::template::Template;
+
+use journal::{Journal, Line, Outcome};
+
+/// The functions the channel calls, besides `verify`'s (the token's service needs
+/// them all; `check` says which are missing).
+pub const APPLY_FUNCTIONS: [&str; 8] = [
+    "core_user_get_users_by_field",
+    "core_group_get_course_groups",
+    "enrol_manual_enrol_users",
+    "core_role_assign_roles",
+    "core_role_unassign_roles",
+    "core_group_create_groups",
+    "core_group_add_group_members",
+    "core_group_delete_group_members",
+];
+
+const STATE_FILE: &str = "webservice-state.json";
+
+/// What a run asks of the channel.
+pub struct WsRun<'a> {
+    pub out: &'a Path,
+    pub as_of: NaiveDate,
+    pub dry_run: bool,
+    pub limits: &'a SuspendLimits,
+    pub accept: &'a Accept,
+    pub file_mode: u32,
+}
+
+/// The group templates of each course the platform's rules enrol in.
+pub fn templates(settings: &Settings, platform: &str) -> BTreeMap<String, Vec<Template>> {
+    let mut out: BTreeMap<String, Vec<Template>> = BTreeMap::new();
+    for r in settings.rules.iter().filter(|r| r.platform == platform) {
+        if let Some(t) = &r.group {
+            for c in &r.courses {
+                out.entry(c.clone()).or_default().push(t.clone());
+            }
+        }
+    }
+    out
+}
+
+fn state_path(out: &Path, platform: &str) -> PathBuf {
+    out.join(platform).join(STATE_FILE)
+}
+
+fn load_state(out: &Path, platform: &str) -> Result<SyncState, Error> {
+    let path = state_path(out, platform);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<SyncState>(&bytes)
+            .map(SyncState::sorted)
+            .map_err(|e| {
+                Error::Output(OutputError::DeltaState {
+                    path,
+                    message: e.to_string(),
+                })
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncState::default()),
+        Err(e) => Err(Error::Source(SourceError::read(&path, e))),
+    }
+}
+
+/// Applies the platform's plan through its web services.
+pub fn deliver(
+    run: &WsRun<'_>,
+    settings: &Settings,
+    platform: &Platform,
+    moodle: &MoodleSettings,
+    pp: &PlatformPlan,
+) -> Result<WsSummary, Error> {
+    let client = Moodle::new(&platform.name, moodle)?;
+    let templates = templates(settings, &platform.name);
+    deliver_to(&client, run, platform, moodle, &templates, pp)
+}
+
+/// `deliver` against any Moodle.
+pub fn deliver_to(
+    client: &dyn MoodleApi,
+    run: &WsRun<'_>,
+    platform: &Platform,
+    moodle: &MoodleSettings,
+    templates: &BTreeMap<String, Vec<Template>>,
+    pp: &PlatformPlan,
+) -> Result<WsSummary, Error> {
+    let started = Instant::now();
+    let dir = run.out.join(&platform.name);
+    let mut state = load_state(run.out, &platform.name)?;
+    let courses: BTreeSet<String> = pp
+        .enrolments
+        .keys()
+        .map(|(_, c)| c.clone())
+        .chain(state.enrolments.iter().map(|m| m.course.clone()))
+        .chain(state.pending.iter().map(|m| m.course.clone()))
+        .chain(state.groups.keys().cloned())
+        .collect();
+    let courses: Vec<String> = courses.into_iter().collect();
+    let now = client.read_courses(&courses)?;
+    let ctx = sync::Context {
+        roles: platform.roles.as_ref(),
+        templates,
+        limits: run.limits,
+        accept: run.accept,
+        as_of: run.as_of,
+        zone: moodle.timezone,
+        remove_extra_roles: moodle.remove_extra_roles,
+    };
+    if run.dry_run {
+        let mut preview = state.clone();
+        preview.settle(&now);
+        let ops = sync::operations(&pp.enrolments, &now, &preview, &ctx);
+        print(&platform.name, &ops);
+        return Ok(WsSummary {
+            held: ops.held.clone(),
+            missing_courses: ops.missing_courses.iter().cloned().collect(),
+            calls: client.requests(),
+            seconds: started.elapsed().as_secs_f64(),
+            ..Default::default()
+        });
+    }
+    let journal = Journal::next(run.out, &dir, run.file_mode);
+    // What a killed run left: its pending enrolments, and the operations its
+    // journal sent without an answer.
+    let (adopted, lost) = state.settle(&now);
+    let adoption = adopted.len();
+    journal.write(&resolved(&dir, &adopted, &lost, &now))?;
+    let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
+    let role_ids = role_ids(moodle, &now);
+    let users = user_ids(client, &now, &ops)?;
+    state.as_of = Some(run.as_of);
+    let save = |s: &SyncState| save_state(run, &platform.name, s);
+    save(&state)?;
+    let ids = apply::Ids {
+        now: &now,
+        users: &users,
+        roles: &role_ids,
+    };
+    let applied = apply::apply(client, &ops, &ids, state, &journal, &save);
+    let mut summary = summarize(&journal.lines());
+    if !moodle.remove_extra_roles {
+        summary.extra_roles =
+            crate::plan::verify::extra_role_lines(pp, &now, platform.roles.as_ref());
+    }
+    summary.held = ops.held.clone();
+    summary.missing_courses = ops.missing_courses.iter().cloned().collect();
+    summary.adopted = adoption;
+    summary.write_calls = applied.write_calls;
+    summary.calls = client.requests();
+    if journal.is_written() {
+        summary.journal = Some(format!("{}/{}", platform.name, journal.name()));
+    }
+    save(&applied.state)?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    match applied.stopped {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// The journal's lines for what a killed run left: its pending enrolments (adopted
+/// when Moodle holds them, else not made), and the other operations its journal
+/// sent without an answer, looked up in what Moodle holds now.
+fn resolved(dir: &Path, adopted: &[sync::Made], lost: &[sync::Made], now: &MoodleNow) -> Vec<Line> {
+    let (by, unanswered) = journal::unanswered(dir);
+    let pending_line = |m: &sync::Made, adopted: bool| {
+        let by = m.journal.clone().unwrap_or_else(|| by.clone());
+        Line {
+            operation: if m.suspended { "suspend" } else { "enrol" },
+            course: m.course.clone(),
+            username: m.username.clone(),
+            role: m.roles.iter().next().cloned().unwrap_or_default(),
+            group: String::new(),
+            result: if adopted {
+                Outcome::Adopted(by)
+            } else {
+                Outcome::NotMade(by)
+            },
+        }
+    };
+    let mut lines: Vec<Line> = adopted
+        .iter()
+        .map(|m| pending_line(m, true))
+        .chain(lost.iter().map(|m| pending_line(m, false)))
+        .collect();
+    for l in unanswered {
+        let course = now.get(&l.course).and_then(Option::as_ref);
+        let user = course.and_then(|c| c.user(&l.username)).map(|(u, _)| u);
+        let holds = match l.operation {
+            "add_role" => user.is_some_and(|u| u.roles.contains(&l.role)),
+            "remove_role" => user.is_none_or(|u| !u.roles.contains(&l.role)),
+            "add_member" => user.is_some_and(|u| u.groups.contains(&l.group)),
+            "remove_member" => user.is_none_or(|u| !u.groups.contains(&l.group)),
+            "create_group" => course.is_some_and(|c| c.groups.contains_key(&l.group)),
+            // Enrolments are the state's pending ones, above.
+            _ => continue,
+        };
+        lines.push(Line {
+            result: if holds {
+                Outcome::Adopted(by.clone())
+            } else {
+                Outcome::NotMade(by.clone())
+            },
+            ..l
+        });
+    }
+    lines
+}
+
+/// The summary's counts, from the journal: the last word on each operation.
+fn summarize(lines: &[Line]) -> WsSummary {
+    let mut s = WsSummary::default();
+    for l in lines {
+        match &l.result {
+            Outcome::Sent | Outcome::Adopted(_) | Outcome::NotMade(_) => {}
+            Outcome::NoAnswer => s.not_sent += 1,
+            Outcome::Ok => *s.applied.entry(l.operation.to_string()).or_default() += 1,
+            Outcome::Refused(why) => {
+                s.refused += 1;
+                *s.refused_by_function
+                    .entry(function_of(l.operation).to_string())
+                    .or_default() += 1;
+                s.refused_rows.push(format!(
+                    "{} {} in {} ({}{}): refused: {why}",
+                    l.operation, l.username, l.course, l.role, l.group
+                ));
+            }
+            Outcome::NotSent(_) => s.not_sent += 1,
+        }
+    }
+    s
+}
+
+/// The web-service function behind a journal operation.
+fn function_of(operation: &str) -> &'static str {
+    match operation {
+        "add_role" => "core_role_assign_roles",
+        "remove_role" => "core_role_unassign_roles",
+        "create_group" => "core_group_create_groups",
+        "add_member" => "core_group_add_group_members",
+        "remove_member" => "core_group_delete_group_members",
+        _ => "enrol_manual_enrol_users",
+    }
+}
+
+fn save_state(run: &WsRun<'_>, platform: &str, state: &SyncState) -> Result<(), Error> {
+    let file = state_file(state)?;
+    let dir = run.out.join(platform);
+    atomic::write_all(run.out, &dir, &[file], run.file_mode)?;
+    Ok(())
+}
+
+fn state_file(state: &SyncState) -> Result<RenderedFile, Error> {
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| OutputError::Encode {
+        what: STATE_FILE.into(),
+        message: e.to_string(),
+    })?;
+    Ok(RenderedFile {
+        name: STATE_FILE.into(),
+        bytes,
+    })
+}
+
+/// `--dry-run`: the operations per function and course, nothing sent.
+fn print(platform: &str, ops: &Ops) {
+    for ((function, course), n) in ops.counts() {
+        println!("{platform}\t{function}\t{course}\t{n}");
+    }
+    for h in &ops.held {
+        println!(
+            "{platform}\theld back\t{}\t{} suspension(s): {}",
+            h.course, h.suspensions, h.why
+        );
+    }
+    for c in &ops.missing_courses {
+        println!("{platform}\tcourse not found\t{c}\t0");
+    }
+}
+
+/// Role ids: the configuration's (Moodle's standard ones by default), corrected by
+/// what Moodle shows on its users.
+fn role_ids(moodle: &MoodleSettings, now: &MoodleNow) -> BTreeMap<String, u64> {
+    let mut ids = moodle.role_ids.clone();
+    for c in now.values().flatten() {
+        for (r, id) in &c.role_ids {
+            if ids.insert(r.clone(), *id).is_some_and(|old| old != *id) {
+                tracing::warn!(role = %r, id, "Moodle's role id differs from the configuration's; using Moodle's");
+            }
+        }
+    }
+    ids
+}
+
+/// The user ids the operations need: those of enrolled users, and the others asked
+/// of Moodle in batches.
+fn user_ids(
+    client: &dyn MoodleApi,
+    now: &MoodleNow,
+    ops: &Ops,
+) -> Result<BTreeMap<String, u64>, Error> {
+    let mut ids: BTreeMap<String, u64> = BTreeMap::new();
+    for c in now.values().flatten() {
+        for (u, e) in c.active.iter().chain(&c.inactive) {
+            ids.insert(u.clone(), e.id);
+        }
+    }
+    let unknown: BTreeSet<&str> = ops
+        .enrol
+        .iter()
+        .map(|e| e.username.as_str())
+        .filter(|u| !ids.contains_key(*u))
+        .collect();
+    if !unknown.is_empty() {
+        let unknown: Vec<&str> = unknown.into_iter().collect();
+        ids.extend(client.user_ids(&unknown)?);
+    }
+    Ok(ids)
+}
