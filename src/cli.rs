@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
     about = "Builds Moodle \"Upload users\" enrolment files from Apogée and the LDAP directories",
     after_help = "Exit codes: 0 success · 1 too many left out (run) or problems found (lint) · \
                   2 configuration or usage error · 3 a source failed, nothing written · 4 output not written · \
-                  5 suspensions held back (run --delta) · 6 Moodle differs from the plan (verify)"
+                  5 suspensions held back (run --delta) · 6 Moodle differs from the plan (verify) · \
+                  7 Moodle refused operations (run, deliver: webservice)"
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
@@ -159,9 +160,10 @@ pub struct RunArgs {
     /// previous run (more than max_shrink): after checking that the drop is real.
     #[arg(long)]
     pub accept_shrink: bool,
-    /// With --delta: accept an --as-of earlier than the last delta run's (replaying a
-    /// past day on purpose); otherwise refused, as it would suspend what came since.
-    #[arg(long, requires = "delta")]
+    /// With --delta, or on a platform delivered through web services: accept an
+    /// --as-of earlier than the last run's (replaying a past day on purpose);
+    /// otherwise refused, as it would suspend what came since.
+    #[arg(long)]
     pub allow_earlier_as_of: bool,
 }
 

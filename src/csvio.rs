@@ -3,10 +3,19 @@
 //! report files. The upload files Moodle imports are written by `output::upload`
 //! with the writer from here and Moodle's own rules (`moodle`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::output::OutputError;
-use crate::source::SourceError;
+
+/// A CSV file that cannot be read: the file, the line and why (the sources turn it
+/// into their own error).
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {message}", path.display())]
+pub struct CsvError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
 
 /// A CSV file read whole: lower-cased header names, then the rows with their line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +34,8 @@ impl Table {
 /// Reads a CSV file as spreadsheets save it: a UTF-8 byte-order mark is dropped, the
 /// delimiter is `;` when the header has one and `,` otherwise, quoted cells are
 /// understood and every cell is trimmed. Errors name the file and the line.
-pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
-    let bad = |line: usize, message: String| SourceError::BadData {
+pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, CsvError> {
+    let bad = |line: usize, message: String| CsvError {
         path: path.to_path_buf(),
         line,
         message,
@@ -56,7 +65,7 @@ pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, SourceError> {
 
 /// The bytes of a CSV file without its UTF-8 byte-order mark, once checked to be
 /// UTF-8; otherwise an error naming the line, and `fix`.
-pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a [u8], SourceError> {
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a [u8], CsvError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(_) => Ok(bytes),
@@ -66,7 +75,7 @@ pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a [u8], Sou
                 .filter(|b| **b == b'\n')
                 .count()
                 + 1;
-            Err(SourceError::BadData {
+            Err(CsvError {
                 path: path.to_path_buf(),
                 line,
                 message: format!("not valid UTF-8: {fix}"),

@@ -45,6 +45,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => exit::CONFIG,
+            // Asked for on the command line: a usage error, nothing to repair.
+            Error::Output(OutputError::State(crate::output::state::StateError::EarlierAsOf {
+                ..
+            })) => exit::CONFIG,
             Error::Source(_) | Error::Refused(_) => exit::SOURCE,
             Error::Output(_) => exit::OUTPUT,
         }

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod source;
 pub mod suggest;
+pub mod supann;
 pub mod template;
 
 /// An error and its causes, joined with ": ", for one-line messages. A cause that

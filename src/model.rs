@@ -472,3 +472,24 @@ pub struct SuspendLimits {
     /// `count` too).
     pub platform_ratio: f64,
 }
+
+/// What every state file of a channel says of itself, before its payload: the
+/// format, the platform and the Moodle site it belongs to, the as-of day of the run
+/// that wrote it, and the last file that run wrote (an outbox file or a journal).
+/// Absent fields are those of older enrolgen versions.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StateHeader {
+    #[serde(default)]
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The Moodle site's address (web services only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// The last journal the run wrote (web services only; the delta state counts its
+    /// files with `next_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+}

@@ -327,6 +327,7 @@ fn run_loaded(
         limits: &settings.suspend_limits,
         accept: &accept,
         file_mode: settings.file_mode,
+        allow_earlier_as_of: args.allow_earlier_as_of,
     };
     for (name, pp) in &plan.platforms {
         let (Some(p), Some(m)) = (settings.platforms.get(name), settings.moodle.get(name)) else {

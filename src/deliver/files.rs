@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::model::CsvFormat;
 use crate::output::report::{self, DeltaSummary, PlatformSummary};
-use crate::output::{atomic, outbox, upload, OutputError, RenderedFile};
+use crate::output::{atomic, outbox, state, upload, OutputError, RenderedFile};
 use crate::plan::{delta, Plan, PlatformPlan};
 
 /// How the files of a run are written.
@@ -142,28 +142,32 @@ struct Base {
 /// A delta builds on the state only if the outbox still holds what it says was
 /// written, and nothing more; --full starts again and is the way out when it does not.
 fn base(dir: &Path, platform: &str, run: &DeltaRun<'_>) -> Result<Base, Error> {
-    let previous = outbox::load_state(dir)?;
     let Mode::Delta {
         allow_earlier_as_of,
     } = run.mode
     else {
+        // --full starts again: a state it cannot read is the reason to run it, and
+        // only its file number is kept when it can.
         return Ok(Base {
-            previous,
+            previous: outbox::load_state(dir).ok().flatten(),
             rows: Vec::new(),
             pending: Vec::new(),
             manual_files: Vec::new(),
         });
     };
-    let pending = outbox::verify(dir, platform, previous.as_ref())?;
-    if let Some(last) = previous.as_ref().and_then(|s| s.as_of) {
-        if run.as_of < last && !allow_earlier_as_of {
-            return Err(Error::Usage(format!(
-                "--as-of {} is before the last delta run of {platform} ({last}): a run for an earlier day \
-                 would suspend every enrolment that came since. Add --allow-earlier-as-of if that is meant",
-                run.as_of
-            )));
-        }
+    let previous = outbox::load_state(dir)?;
+    if let Some(s) = &previous {
+        let expect = state::Expect {
+            kind: state::DELTA,
+            platform,
+            site: None,
+            as_of: run.as_of,
+            allow_earlier_as_of,
+        };
+        state::check(&dir.join(outbox::STATE_FILE), &s.header, &expect)
+            .map_err(OutputError::from)?;
     }
+    let pending = outbox::verify(dir, platform, previous.as_ref())?;
     let rows = previous
         .as_ref()
         .map_or(Vec::new(), |s| s.enrolments.clone());
@@ -251,9 +255,12 @@ fn stage_outbox(
         number + 1
     };
     let state = outbox::state_file(&outbox::DeltaState {
-        version: 1,
-        platform: Some(pf.name.clone()),
-        as_of: Some(run.as_of),
+        header: crate::model::StateHeader {
+            version: state::FORMAT,
+            platform: Some(pf.name.clone()),
+            as_of: Some(run.as_of),
+            ..Default::default()
+        },
         next_file,
         enrolments: d.state,
         pending: base.pending,

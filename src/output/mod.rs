@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod outbox;
 pub mod report;
 pub mod sheet_template;
+pub mod state;
 pub mod upload;
 
 use std::path::PathBuf;
@@ -28,8 +29,8 @@ pub enum OutputError {
     },
     #[error("another enrolgen run holds the lock on {} (started by pid {pid}); try again when it has finished", path.display())]
     Locked { path: PathBuf, pid: String },
-    #[error("the delta state {} is unreadable: {message}; move it away and run with --full to start again", path.display())]
-    DeltaState { path: PathBuf, message: String },
+    #[error(transparent)]
+    State(#[from] state::StateError),
     #[error("the delta state {} does not match the outbox: {message}", path.display())]
     Outbox { path: PathBuf, message: String },
     #[error("cannot encode {what}: {message}")]

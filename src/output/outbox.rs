@@ -9,19 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::output::{OutputError, RenderedFile};
 use crate::plan::delta::{ManualChange, Recorded};
 
-pub const STATE_FILE: &str = "state.json";
+pub const STATE_FILE: &str = crate::output::state::DELTA.file;
 pub const OUTBOX: &str = "outbox";
 pub const IMPORTED: &str = "imported";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeltaState {
-    pub version: u32,
-    /// The platform the state belongs to (absent in states of enrolgen 0.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<String>,
-    /// The as-of date of the run that wrote it (absent before enrolgen 0.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<chrono::NaiveDate>,
+    /// Format, platform (absent in states of enrolgen 0.1), as-of day (absent
+    /// before 0.2).
+    #[serde(flatten)]
+    pub header: crate::model::StateHeader,
     /// The number the next outbox file gets.
     pub next_file: u32,
     pub enrolments: Vec<Recorded>,
@@ -135,14 +132,11 @@ pub fn verify(
     let Some(state) = state else {
         return Ok(Vec::new());
     };
-    if let Some(p) = state.platform.as_deref().filter(|p| *p != platform) {
-        return Err(fail(format!(
-            "it belongs to platform {p}, not {platform} (copied from another output folder or configuration?): \
-             put the right state back, or start this platform again with --full"
-        )));
-    }
     stray_file(dir, platform, state).map_err(fail)?;
-    older_than_its_files(platform, state, &written).map_err(fail)?;
+    if let Some(newer) = newer_file(platform, state, &written) {
+        let path = dir.join(STATE_FILE);
+        return Err(crate::output::state::older(&path, crate::output::state::DELTA, newer).into());
+    }
     let mut waiting = Vec::new();
     for w in &state.pending {
         let found = [OUTBOX, IMPORTED]
@@ -180,33 +174,27 @@ pub fn verify(
 /// A state put back from a backup: a file numbered at or above its `next_file` was
 /// written after it, so the state does not know what that file (and any later one)
 /// changed in Moodle, and a delta built on it would miss those changes for good.
-fn older_than_its_files(
-    platform: &str,
-    state: &DeltaState,
-    written: &[String],
-) -> Result<(), String> {
-    let newer = written.iter().find(|w| {
-        w.rsplit('/')
-            .next()
-            .and_then(|n| number_of(platform, n))
-            .is_some_and(|n| n >= state.next_file)
-    });
-    match newer {
-        Some(f) => Err(format!(
-            "it is older than {f} (it expects the next file to be number {:04}): was it put back from a \
-             backup? A delta built on it would not know what that file changed in Moodle. Put back the \
-             state written with that file, or start again on purpose with --full (its file holds every \
-             enrolment; re-importing existing ones resets their dates)",
-            state.next_file
-        )),
-        None => Ok(()),
-    }
+fn newer_file(platform: &str, state: &DeltaState, written: &[String]) -> Option<String> {
+    written
+        .iter()
+        .find(|w| {
+            w.rsplit('/')
+                .next()
+                .and_then(|n| number_of(platform, n))
+                .is_some_and(|n| n >= state.next_file)
+        })
+        .map(|f| {
+            format!(
+                "{f} (it expects the next file to be number {:04})",
+                state.next_file
+            )
+        })
 }
 
 /// An upload file in outbox/ that the state does not know (made or copied by hand).
 fn stray_file(dir: &Path, platform: &str, state: &DeltaState) -> Result<(), String> {
     // States of enrolgen 0.1 record no files (nor their platform): nothing to compare.
-    if state.platform.is_some() {
+    if state.header.platform.is_some() {
         let known: std::collections::BTreeSet<&str> =
             state.pending.iter().map(|w| w.name.as_str()).collect();
         if let Some(stray) = upload_files(dir, OUTBOX, platform)
@@ -225,31 +213,14 @@ fn stray_file(dir: &Path, platform: &str, state: &DeltaState) -> Result<(), Stri
 
 /// Reads `dir/state.json`; `None` before the first delta run.
 pub fn load_state(dir: &Path) -> Result<Option<DeltaState>, OutputError> {
-    let path = dir.join(STATE_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| OutputError::DeltaState {
-                    path,
-                    message: e.to_string(),
-                })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(OutputError::Io { path, source }),
-    }
+    Ok(crate::output::state::load(
+        dir,
+        crate::output::state::DELTA,
+    )?)
 }
 
 pub fn state_file(state: &DeltaState) -> Result<RenderedFile, OutputError> {
-    let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| OutputError::Encode {
-        what: STATE_FILE.into(),
-        message: e.to_string(),
-    })?;
-    bytes.push(b'\n');
-    Ok(RenderedFile {
-        name: PathBuf::from(STATE_FILE),
-        bytes,
-    })
+    crate::output::state::render(crate::output::state::DELTA, state)
 }
 
 /// The number of a `<prefix>-NNNN….csv` file, if its name is one.
@@ -320,7 +291,6 @@ mod tests {
         std::fs::write(d.path().join("imported/notes.txt"), "").unwrap();
         assert_eq!(next_number(d.path(), "ecampus", None), 8);
         let s = DeltaState {
-            version: 1,
             next_file: 12,
             ..DeltaState::default()
         };

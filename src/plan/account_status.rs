@@ -1,5 +1,5 @@
 //! Whether an account may be used on the as-of date, from its SUPANN state values
-//! (read at the boundary by `source::directory::account_status`). Each attribute gives a
+//! (read by `supann`). Each attribute gives a
 //! verdict; when attributes disagree, the stricter verdict wins and says so.
 
 use chrono::NaiveDate;
@@ -215,7 +215,7 @@ fn letter(s: AccountState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::directory::account_status::parse;
+    use crate::supann::parse;
 
     const DN: &str = "uid=e1,ou=people,dc=unicaen,dc=fr";
 

@@ -52,8 +52,9 @@ fn yes() -> bool {
 /// What enrolgen did on a platform through its web services.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
-    /// The as-of day of the last run.
-    pub as_of: Option<NaiveDate>,
+    /// Format, platform, site, as-of day of the last run, its journal.
+    #[serde(flatten)]
+    pub header: crate::model::StateHeader,
     /// Sorted by (username, course).
     pub enrolments: Vec<Made>,
     /// Per course, the groups enrolgen created or filled: managed from then on.

@@ -221,7 +221,7 @@ fn account_created_yesterday_is_enough_today_is_deferred() {
 #[test]
 fn inactive_account_is_left_out() {
     let mut a = account("a", "1", "2020-01-01", &[]);
-    a.states = crate::source::directory::account_status::parse("supannRessourceEtat", "{COMPTE}I")
+    a.states = crate::supann::parse("supannRessourceEtat", "{COMPTE}I")
         .into_iter()
         .collect();
     let w = World::new(

@@ -38,6 +38,16 @@ pub enum SourceError {
     },
 }
 
+impl From<crate::csvio::CsvError> for SourceError {
+    fn from(e: crate::csvio::CsvError) -> SourceError {
+        SourceError::BadData {
+            path: e.path,
+            line: e.line,
+            message: e.message,
+        }
+    }
+}
+
 impl SourceError {
     pub fn failed(
         what: impl Into<String>,

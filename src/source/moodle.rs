@@ -82,10 +82,6 @@ pub struct Moodle {
     requests: AtomicUsize,
     /// Whether the service offers `BATCH_FUNCTION`: asked once, when first needed.
     batching: Mutex<Option<bool>>,
-    /// `ENROLGEN_RECORD_MOODLE=DIR`: every answer is appended to DIR/answers.jsonl
-    /// with its function and parameters (never the token), for the tests that
-    /// replay a real Moodle (tests/fixtures/moodle/README.md).
-    record: Option<Mutex<std::fs::File>>,
 }
 
 impl Moodle {
@@ -122,18 +118,6 @@ impl Moodle {
             .max_redirects(0)
             .tls_config(tls.build())
             .build();
-        let record = match std::env::var_os("ENROLGEN_RECORD_MOODLE") {
-            Some(dir) => {
-                let path = std::path::Path::new(&dir).join("answers.jsonl");
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| SourceError::read(&path, e))?;
-                Some(Mutex::new(file))
-            }
-            None => None,
-        };
         Ok(Moodle {
             platform: platform.to_string(),
             url: s.url.clone(),
@@ -143,7 +127,6 @@ impl Moodle {
             max_fields: s.max_fields,
             requests: AtomicUsize::new(0),
             batching: Mutex::new(None),
-            record,
         })
     }
 
@@ -217,17 +200,6 @@ impl Moodle {
             seconds = started.elapsed().as_secs_f64(),
             "web service answered"
         );
-        if let Some(r) = &self.record {
-            let params: BTreeMap<&str, &str> = params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let line = serde_json::json!({"function": function, "params": params, "body": body});
-            if let Ok(mut f) = r.lock() {
-                use std::io::Write;
-                let _ = writeln!(f, "{line}");
-            }
-        }
         if let Some(to) = location.filter(|_| (300..400).contains(&status)) {
             return Err(fail(format!(
                 "{function}: redirected to {to}: the url must be the site's own address (its wwwroot)"

@@ -15,7 +15,8 @@ use enrolgen::filter::{escape, Filter};
 use enrolgen::model::{CsvFormat, Enrolment, Layout};
 use enrolgen::moodle::{self, Field, LintOptions};
 use enrolgen::output::upload;
-use enrolgen::source::directory::{account_status, ldif};
+use enrolgen::source::directory::ldif;
+use enrolgen::supann as account_status;
 use enrolgen::template::Template;
 use proptest::prelude::*;
 

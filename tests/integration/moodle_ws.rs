@@ -165,18 +165,97 @@ fn verify_recorded(dir: &Path, cfg: &Path, extra: &[&str], record: Option<&str>)
 }
 
 /// Runs enrolgen; with `record` (and recording asked), its Moodle answers go into
-/// tests/fixtures/moodle/<record>/answers.jsonl, replacing what was there.
+/// tests/fixtures/moodle/<record>/answers.jsonl, replacing what was there: the
+/// configuration is pointed at a recording proxy in front of the real Moodle.
 fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) -> Out {
     let recording = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
-    match record.filter(|_| recording) {
-        Some(name) => {
-            let to = fixtures(name);
-            std::fs::create_dir_all(&to).unwrap();
-            let _ = std::fs::remove_file(to.join("answers.jsonl"));
-            enrolgen_env(dir, args, &[("ENROLGEN_RECORD_MOODLE", &to)])
+    let Some(name) = record.filter(|_| recording) else {
+        return enrolgen(dir, args);
+    };
+    let to = fixtures(name);
+    std::fs::create_dir_all(&to).unwrap();
+    let file = to.join("answers.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let at = args.iter().position(|a| *a == "-c").unwrap() + 1;
+    let cfg = Path::new(args[at]);
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let upstream = text
+        .split("url: \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let proxy = recording_proxy(&upstream, &file);
+    let recorded_cfg = cfg.with_file_name("recording.yaml");
+    std::fs::write(&recorded_cfg, text.replace(&upstream, &proxy)).unwrap();
+    let mut args: Vec<&str> = args.to_vec();
+    let path = recorded_cfg.to_str().unwrap().to_string();
+    args[at] = &path;
+    enrolgen(dir, &args)
+}
+
+/// A proxy on a free loopback port that forwards every web-service call to
+/// `upstream` (a real Moodle) and appends the call and Moodle's answer to `file`, one
+/// JSON line each (`function`, `params`, never the token, `body`): how every fixture
+/// of Moodle's answers is recorded.
+pub(crate) fn recording_proxy(upstream: &str, file: &Path) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let upstream = upstream.to_string();
+    let out = std::sync::Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .unwrap(),
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (token, function, params) = read_request(&mut stream);
+            let body = forward(&upstream, &token, &function, &params);
+            record(&out, &function, &params, &body);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
-        None => enrolgen(dir, args),
-    }
+    });
+    url
+}
+
+/// One call to a real Moodle, as enrolgen sends it; Moodle's answer.
+pub(crate) fn forward(
+    url: &str,
+    token: &str,
+    function: &str,
+    params: &BTreeMap<String, String>,
+) -> String {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("wstoken", token),
+        ("wsfunction", function),
+        ("moodlewsrestformat", "json"),
+    ];
+    form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    ureq::post(format!("{url}/webservice/rest/server.php"))
+        .send_form(form)
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+/// Appends one recorded call to a fixture file.
+pub(crate) fn record(
+    out: &std::sync::Mutex<std::fs::File>,
+    function: &str,
+    params: &BTreeMap<String, String>,
+    body: &str,
+) {
+    let line = serde_json::json!({"function": function, "params": params, "body": body});
+    let mut f = out.lock().unwrap();
+    writeln!(f, "{line}").unwrap();
 }
 
 fn read(dir: &Path, p: &str) -> String {

@@ -718,8 +718,7 @@ fn a_state_older_than_its_files_is_refused() {
     let r = night(25);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("it is older than imported/ecampus-0002.csv")
+        r.stderr.contains("is older than imported/ecampus-0002.csv")
             && r.stderr.contains("put back from a backup")
             && r.stderr.contains("--full"),
         "{}",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::moodle_ws::{key, psql, read_request, recorded, service_functions};
+use crate::moodle_ws::{forward, key, psql, read_request, record, recorded, service_functions};
 use crate::util::*;
 
 /// The real Moodle to record from: url, token, harness scripts.
@@ -96,9 +96,7 @@ impl Moodle {
                 let body = match &upstream {
                     Some((url, token)) => {
                         let body = forward(url, token, &function, &params);
-                        let line = serde_json::json!({"function": function, "params": params, "body": body});
-                        let mut f = recorder.as_ref().unwrap().lock().unwrap();
-                        writeln!(f, "{line}").unwrap();
+                        record(recorder.as_ref().unwrap(), &function, &params, &body);
                         body
                     }
                     None => {
@@ -120,7 +118,10 @@ impl Moodle {
                 if is_write(&function) {
                     let n = w.fetch_add(1, Ordering::SeqCst) + 1;
                     if n == l.load(Ordering::SeqCst) {
-                        // The answer is lost: close without a word.
+                        // The answer is lost: close without a word, a moment later,
+                        // so that the requests already on their way are sent (as
+                        // when a run is killed while its batches are out).
+                        std::thread::sleep(std::time::Duration::from_millis(300));
                         continue;
                     }
                 }
@@ -144,21 +145,6 @@ impl Moodle {
     fn call(&self, function: &str, params: &[(&str, String)]) -> serde_json::Value {
         crate::moodle_ws::ws(&self.url, "any", function, params)
     }
-}
-
-fn forward(url: &str, token: &str, function: &str, params: &BTreeMap<String, String>) -> String {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("wstoken", token),
-        ("wsfunction", function),
-        ("moodlewsrestformat", "json"),
-    ];
-    form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    ureq::post(format!("{url}/webservice/rest/server.php"))
-        .send_form(form)
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap()
 }
 
 /// Two courses (OPTION with groups `TD {group}`, SOUTIEN) and a tutor, from student
@@ -715,6 +701,58 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
         .unwrap()
         .iter()
         .any(|m| m["username"] == "martinp"));
+
+    // A state that does not fit the run is refused before Moodle is asked, with a
+    // way out that works for this channel.
+    let path = t.path().join("out/ecampus/webservice-state.json");
+    let good = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        good.contains("\"as_of\": \"2026-11-24\"")
+            && good.contains("\"journal\": \"applied-0001.csv\""),
+        "{good}"
+    );
+    let refused = |day: u32, code: i32, needle: &str| {
+        let before = snapshot(t.path());
+        let r = w.run(day, &[]);
+        assert_eq!(r.code, code, "{}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+        assert_eq!(snapshot(t.path()), before, "nothing written");
+    };
+    refused(
+        23,
+        2,
+        "--as-of 2026-11-23 is before the last web-service run of ecampus (2026-11-24)",
+    );
+    std::fs::write(
+        &path,
+        good.replace("\"platform\": \"ecampus\"", "\"platform\": \"prelude\""),
+    )
+    .unwrap();
+    refused(24, 4, "it belongs to platform prelude, not ecampus");
+    std::fs::write(&path, good.replace(&moodle.url, "https://other.example.fr")).unwrap();
+    refused(
+        24,
+        4,
+        &format!(
+            "was written for the Moodle at https://other.example.fr, not {}",
+            moodle.url
+        ),
+    );
+    std::fs::write(&path, "{").unwrap();
+    refused(24, 4, "is unreadable");
+    refused(
+        24,
+        4,
+        "move it away: the next run starts again from what Moodle holds",
+    );
+    std::fs::write(&path, &good).unwrap();
+    let journal = t.path().join("out/ecampus/applied-0001.csv");
+    std::fs::copy(&journal, t.path().join("out/ecampus/applied-0002.csv")).unwrap();
+    refused(
+        24,
+        4,
+        "is older than applied-0002.csv (the state was saved with applied-0001.csv)",
+    );
 }
 
 #[test]

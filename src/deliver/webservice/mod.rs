@@ -11,7 +11,7 @@ mod apply;
 pub mod journal;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -20,13 +20,12 @@ use crate::config::{MoodleSettings, Settings};
 use crate::error::Error;
 use crate::model::{MoodleNow, Platform, SuspendLimits};
 use crate::output::report::WsSummary;
-use crate::output::{atomic, OutputError, RenderedFile};
+use crate::output::{atomic, state, OutputError};
 use crate::plan::delta::Accept;
 use crate::plan::sync::{self, Ops, SyncState};
 use crate::plan::PlatformPlan;
 use crate::source::moodle::Moodle;
 use crate::source::moodle_api::MoodleApi;
-use crate::source::SourceError;
 use crate::template::Template;
 
 use journal::{Journal, Line, Outcome};
@@ -44,8 +43,6 @@ pub const APPLY_FUNCTIONS: [&str; 8] = [
     "core_group_delete_group_members",
 ];
 
-const STATE_FILE: &str = "webservice-state.json";
-
 /// What a run asks of the channel.
 pub struct WsRun<'a> {
     pub out: &'a Path,
@@ -54,6 +51,8 @@ pub struct WsRun<'a> {
     pub limits: &'a SuspendLimits,
     pub accept: &'a Accept,
     pub file_mode: u32,
+    /// Accept an --as-of earlier than the last run's (replaying a past day).
+    pub allow_earlier_as_of: bool,
 }
 
 /// The group templates of each course the platform's rules enrol in.
@@ -69,24 +68,40 @@ pub fn templates(settings: &Settings, platform: &str) -> BTreeMap<String, Vec<Te
     out
 }
 
-fn state_path(out: &Path, platform: &str) -> PathBuf {
-    out.join(platform).join(STATE_FILE)
-}
-
-fn load_state(out: &Path, platform: &str) -> Result<SyncState, Error> {
-    let path = state_path(out, platform);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<SyncState>(&bytes)
-            .map(SyncState::sorted)
-            .map_err(|e| {
-                Error::Output(OutputError::DeltaState {
-                    path,
-                    message: e.to_string(),
-                })
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncState::default()),
-        Err(e) => Err(Error::Source(SourceError::read(&path, e))),
+/// The platform's state, if it fits this run (`output::state`'s guards): the same
+/// platform and site, not an earlier day, not older than the last journal.
+fn load_state(
+    run: &WsRun<'_>,
+    platform: &str,
+    moodle: &MoodleSettings,
+) -> Result<SyncState, Error> {
+    let dir = run.out.join(platform);
+    let Some(s) = state::load::<SyncState>(&dir, state::WEBSERVICE).map_err(OutputError::from)?
+    else {
+        return Ok(SyncState::default());
+    };
+    let path = dir.join(state::WEBSERVICE.file);
+    let expect = state::Expect {
+        kind: state::WEBSERVICE,
+        platform,
+        site: Some(&moodle.url),
+        as_of: run.as_of,
+        allow_earlier_as_of: run.allow_earlier_as_of,
+    };
+    state::check(&path, &s.header, &expect).map_err(OutputError::from)?;
+    let recorded = s
+        .header
+        .journal
+        .as_deref()
+        .and_then(|j| j.strip_prefix("applied-"))
+        .and_then(|j| j.strip_suffix(".csv"))
+        .and_then(|n| n.parse::<u32>().ok());
+    let last = crate::output::outbox::highest_number(&dir, "applied");
+    if let Some(n) = recorded.filter(|n| last > *n) {
+        let newer = format!("applied-{last:04}.csv (the state was saved with applied-{n:04}.csv)");
+        return Err(OutputError::from(state::older(&path, state::WEBSERVICE, newer)).into());
     }
+    Ok(s.sorted())
 }
 
 /// Applies the platform's plan through its web services.
@@ -113,7 +128,7 @@ pub fn deliver_to(
 ) -> Result<WsSummary, Error> {
     let started = Instant::now();
     let dir = run.out.join(&platform.name);
-    let mut state = load_state(run.out, &platform.name)?;
+    let mut state = load_state(run, &platform.name, moodle)?;
     let courses: BTreeSet<String> = pp
         .enrolments
         .keys()
@@ -155,7 +170,13 @@ pub fn deliver_to(
     let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
     let role_ids = role_ids(moodle, &now);
     let users = user_ids(client, &now, &ops)?;
-    state.as_of = Some(run.as_of);
+    state.header = crate::model::StateHeader {
+        version: state::FORMAT,
+        platform: Some(platform.name.clone()),
+        site: Some(moodle.url.clone()),
+        as_of: Some(run.as_of),
+        journal: Some(journal.name().to_string()),
+    };
     let save = |s: &SyncState| save_state(run, &platform.name, s);
     save(&state)?;
     let ids = apply::Ids {
@@ -270,22 +291,11 @@ fn function_of(operation: &str) -> &'static str {
     }
 }
 
-fn save_state(run: &WsRun<'_>, platform: &str, state: &SyncState) -> Result<(), Error> {
-    let file = state_file(state)?;
+fn save_state(run: &WsRun<'_>, platform: &str, s: &SyncState) -> Result<(), Error> {
+    let file = state::render(state::WEBSERVICE, s)?;
     let dir = run.out.join(platform);
     atomic::write_all(run.out, &dir, &[file], run.file_mode)?;
     Ok(())
-}
-
-fn state_file(state: &SyncState) -> Result<RenderedFile, Error> {
-    let bytes = serde_json::to_vec_pretty(state).map_err(|e| OutputError::Encode {
-        what: STATE_FILE.into(),
-        message: e.to_string(),
-    })?;
-    Ok(RenderedFile {
-        name: STATE_FILE.into(),
-        bytes,
-    })
 }
 
 /// `--dry-run`: the operations per function and course, nothing sent.

@@ -1,7 +1,6 @@
 //! Directories of accounts (SUPANN LDAP, or an LDIF export of one), behind one trait.
 //! Both adapters map entries to `Account` with the same attribute settings.
 
-pub mod account_status;
 pub mod ldap;
 pub mod ldif;
 
@@ -97,7 +96,7 @@ where
             .flat_map(|(attr, shown)| {
                 get(attr)
                     .into_iter()
-                    .filter_map(|v| account_status::parse(shown, v))
+                    .filter_map(|v| crate::supann::parse(shown, v))
             })
             .collect(),
     })

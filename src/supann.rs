@@ -1,4 +1,5 @@
-//! Reads SUPANN account-state values at the boundary: `supannRessourceEtat`
+//! SUPANN's account-state values, read (domain knowledge, used by both directory
+//! sources and by the core's tests): `supannRessourceEtat`
 //! (`{COMPTE}A`) and `supannRessourceEtatDate` (`{COMPTE}A:SupannActif::20271231`,
 //! state:sub-state:start:end with AAAAMMJJ dates, either date empty). Only the
 //! `{COMPTE}` resource says whether an account may be used; other resources are
