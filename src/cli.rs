@@ -114,6 +114,22 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// `--as-of`, the same for every command that plans.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct AsOfArg {
+    /// The day the run is for (YYYY-MM-DD): the academic year, account ages and
+    /// states, enrolment dates. Default: today.
+    #[arg(long = "as-of", value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
+}
+
+impl AsOfArg {
+    /// The day given, or today.
+    pub fn day(&self, today: NaiveDate) -> NaiveDate {
+        self.as_of.unwrap_or(today)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// The configuration file.
@@ -134,9 +150,8 @@ pub struct RunArgs {
     /// Output directory.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    /// The date the run is for (YYYY-MM-DD): academic year, account ages. Default: today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub as_of: AsOfArg,
     /// Print what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -174,9 +189,8 @@ pub struct CheckArgs {
     /// Only check the file; do not connect to anything.
     #[arg(long)]
     pub offline: bool,
-    /// The date used to compute the academic year. Default: today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub as_of: AsOfArg,
 }
 
 #[derive(Debug, Args)]
@@ -199,9 +213,8 @@ pub struct ExplainArgs {
     pub config: ConfigArg,
     /// A username or a student number.
     pub who: String,
-    /// The date the run is for. Default: today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub as_of: AsOfArg,
 }
 
 #[derive(Debug, Args)]
@@ -218,9 +231,8 @@ pub struct VerifyArgs {
     /// Where verify.csv, summary.json and report.html go.
     #[arg(long, value_name = "DIR", default_value = "verify")]
     pub out: PathBuf,
-    /// The date the plan is for. Default: today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub as_of: AsOfArg,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -270,8 +282,8 @@ pub struct AdhocArgs {
     /// Output directory.
     #[arg(long, default_value = "adhoc")]
     pub out: PathBuf,
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub as_of: AsOfArg,
 }
 
 #[derive(Debug, Args)]

@@ -95,7 +95,7 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
 
 pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.unwrap_or(today);
+    let as_of = args.as_of.day(today);
     let year = settings.year.resolve(as_of);
     let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;

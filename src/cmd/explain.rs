@@ -132,7 +132,7 @@ fn describe_account(a: &Account, as_of: NaiveDate) -> String {
 
 pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.unwrap_or(today);
+    let as_of = args.as_of.day(today);
     let year = settings.year.resolve(as_of);
     let rules: Vec<_> = settings.rules.iter().collect();
     let g = gather(&settings, &rules, &year)?;

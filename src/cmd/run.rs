@@ -42,6 +42,49 @@ fn accepted(args: &RunArgs) -> delta::Accept {
     }
 }
 
+/// One platform through its web services: applied, its warnings said, who was left
+/// out written (as for files).
+fn by_webservice(
+    args: &RunArgs,
+    settings: &Settings,
+    ws_run: &WsRun<'_>,
+    p: &crate::model::Platform,
+    m: &crate::config::MoodleSettings,
+    pp: &crate::plan::PlatformPlan,
+    warnings: &mut Vec<String>,
+) -> Result<report::PlatformSummary, Error> {
+    let name = &p.name;
+    let ws = webservice::deliver(ws_run, settings, p, m, pp)?;
+    for h in &ws.held {
+        warnings.push(format!(
+            "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
+            h.suspensions, h.course, h.why, h.course
+        ));
+    }
+    if ws.refused > 0 {
+        warnings.push(format!(
+            "platform {name}: Moodle refused {} operation(s); see {}",
+            ws.refused,
+            ws.journal.as_deref().unwrap_or("the journal")
+        ));
+    }
+    if !ws.extra_roles.is_empty() {
+        warnings.push(format!(
+            "platform {name}: {} planned user(s) hold a platform role the plan does not give (given by hand; \
+             moodle.remove_extra_roles: true takes them back): {}",
+            ws.extra_roles.len(),
+            ws.extra_roles.join("; ")
+        ));
+    }
+    if !args.dry_run {
+        let left = report::left_out_csv(&pp.left_out, p.csv.delimiter)?;
+        atomic::write_all(&args.out, &args.out.join(name), &[left], settings.file_mode)?;
+    }
+    let mut ps = report::platform_summary(pp, &[]);
+    ps.webservice = Some(ws);
+    Ok(ps)
+}
+
 /// Courses named by --accept-suspensions that neither the mapping nor this run's
 /// held-back suspensions know: the operator thinks they accepted, but a course name
 /// is case-sensitive, so nothing was. One warning each, with the name meant.
@@ -266,7 +309,7 @@ fn run_loaded(
     today: NaiveDate,
     verbosity: Verbosity,
 ) -> Result<u8, Error> {
-    let as_of = args.as_of.unwrap_or(today);
+    let as_of = args.as_of.day(today);
     let year = settings.year.resolve(as_of);
     let rules = pipeline::select_rules(settings, &args.platforms, &args.cohorts)?;
     if !args.cohorts.is_empty() {
@@ -301,25 +344,6 @@ fn run_loaded(
         as_of,
         accept: &accept,
     };
-    let mut staged: Vec<Staged> = Vec::new();
-    let mut platforms = BTreeMap::new();
-    let by_webservice = |name: &str| {
-        settings
-            .platforms
-            .get(name)
-            .is_some_and(|p| p.deliver == Deliver::Webservice)
-    };
-    for pf in files::render(settings, &plan)? {
-        let Some(pp) = plan.platforms.get(&pf.name) else {
-            continue;
-        };
-        if by_webservice(&pf.name) {
-            continue;
-        }
-        let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
-        platforms.insert(pf.name.clone(), files::summarize(pp, &pf, &s, d));
-        staged.push(s);
-    }
     let ws_run = WsRun {
         out: &args.out,
         as_of,
@@ -329,43 +353,30 @@ fn run_loaded(
         file_mode: settings.file_mode,
         allow_earlier_as_of: args.allow_earlier_as_of,
     };
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut platforms = BTreeMap::new();
+    // One way to Moodle per platform: files are prepared here and written below,
+    // all at once; web services apply the plan now.
     for (name, pp) in &plan.platforms {
-        let (Some(p), Some(m)) = (settings.platforms.get(name), settings.moodle.get(name)) else {
+        let Some(p) = settings.platforms.get(name) else {
             continue;
         };
-        if p.deliver != Deliver::Webservice {
-            continue;
-        }
-        let ws = webservice::deliver(&ws_run, settings, p, m, pp)?;
-        for h in &ws.held {
-            warnings.push(format!(
-                "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
-                h.suspensions, h.course, h.why, h.course
-            ));
-        }
-        if ws.refused > 0 {
-            warnings.push(format!(
-                "platform {name}: Moodle refused {} operation(s); see {}",
-                ws.refused,
-                ws.journal.as_deref().unwrap_or("the journal")
-            ));
-        }
-        if !ws.extra_roles.is_empty() {
-            warnings.push(format!(
-                "platform {name}: {} planned user(s) hold a platform role the plan does not give (given by hand; \
-                 moodle.remove_extra_roles: true takes them back): {}",
-                ws.extra_roles.len(),
-                ws.extra_roles.join("; ")
-            ));
-        }
-        // Who was left out, and why: as for files.
-        if !args.dry_run {
-            let left = report::left_out_csv(&pp.left_out, p.csv.delimiter)?;
-            atomic::write_all(&args.out, &args.out.join(name), &[left], settings.file_mode)?;
-        }
-        let mut ps = report::platform_summary(pp, &[]);
-        ps.webservice = Some(ws);
-        platforms.insert(name.clone(), ps);
+        let summary = match p.deliver {
+            Deliver::Files => {
+                let pf = files::render_one(p, pp)?;
+                let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
+                let summary = files::summarize(pp, &pf, &s, d);
+                staged.push(s);
+                summary
+            }
+            Deliver::Webservice => {
+                let m = settings.moodle.get(name).ok_or_else(|| {
+                    Error::Usage(format!("platform {name}: deliver: webservice needs its moodle: connection"))
+                })?;
+                by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings)?
+            }
+        };
+        platforms.insert(name.clone(), summary);
     }
     warnings.extend(unknown_accepted(&accept, settings, &platforms));
     // Pending manual changes and held-back suspensions are warnings, so that cron

@@ -84,15 +84,60 @@ pub fn evaluate(
             "no run recorded here (no last-run.json nor summary.json): is --out the run's output folder?".into(),
         );
     }
-    let mut state = State::Ok;
-    let mut said: Vec<String> = Vec::new();
-    let mut raise = |s: State, why: String, said: &mut Vec<String>| {
-        state = state.max(s);
-        said.push(why);
-    };
+    let mut f = Findings::default();
     if let Some(l) = last {
+        f.last_run(l);
+    }
+    // A folder of runs older than last-run.json: its summary's date.
+    let success = match last {
+        Some(l) => l.last_success,
+        None => summary_written,
+    };
+    let age_hours = success.map(|s| (now - s).num_seconds().max(0) as f64 / 3600.0);
+    f.age(age_hours, t);
+    let counts = Counts::of(summary);
+    f.left_out(counts.ratio, t);
+    let text = if f.state == State::Ok {
+        format!(
+            "last run {}, {:.1} h ago",
+            success.map_or(String::from("?"), |s| s.format("%Y-%m-%d %H:%M UTC").to_string()),
+            age_hours.unwrap_or(0.0)
+        )
+    } else {
+        f.said.join("; ")
+    };
+    let line = format!(
+        "{text}: {} enrolments planned, {} left out | {}",
+        counts.planned,
+        counts.left_out,
+        perfdata(&counts, last, age_hours, t)
+    );
+    (f.state, line)
+}
+
+/// The conditions found so far, and the worst state among them.
+#[derive(Default)]
+struct Findings {
+    state: State,
+    said: Vec<String>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::Ok
+    }
+}
+
+impl Findings {
+    fn raise(&mut self, s: State, why: String) {
+        self.state = self.state.max(s);
+        self.said.push(why);
+    }
+
+    /// How the last run ended.
+    fn last_run(&mut self, l: &LastRun) {
         match l.outcome {
-            Outcome::Failed => raise(
+            Outcome::Failed => self.raise(
                 State::Critical,
                 format!(
                     "last run failed (exit {}, {}): {}",
@@ -100,94 +145,48 @@ pub fn evaluate(
                     l.finished.format("%Y-%m-%d %H:%M UTC"),
                     l.error.as_deref().unwrap_or("no message")
                 ),
-                &mut said,
             ),
-            Outcome::Attention => raise(
-                State::Warning,
-                format!(
-                    "last run needs a person (exit {}: {})",
-                    l.exit_code,
-                    if l.exit_code == 5 {
-                        "suspensions held back"
-                    } else {
-                        "too many left out"
-                    }
-                ),
-                &mut said,
-            ),
+            Outcome::Attention => {
+                let why = if l.exit_code == 5 {
+                    "suspensions held back"
+                } else {
+                    "too many left out"
+                };
+                let text = format!("last run needs a person (exit {}: {why})", l.exit_code);
+                self.raise(State::Warning, text);
+            }
             Outcome::Ok => {}
         }
     }
-    let success = last.and_then(|l| l.last_success).or(if last.is_none() {
-        summary_written
-    } else {
-        None
-    });
-    let age_hours = success.map(|s| (now - s).num_seconds().max(0) as f64 / 3600.0);
-    match age_hours {
-        None => raise(
-            State::Critical,
-            "no run has written its files yet".into(),
-            &mut said,
-        ),
-        Some(h) if h > t.critical_age_hours => raise(
-            State::Critical,
-            format!(
-                "files last written {h:.1} h ago (critical above {} h)",
-                t.critical_age_hours
+
+    /// How long since a run wrote its files.
+    fn age(&mut self, hours: Option<f64>, t: &Thresholds) {
+        match hours {
+            None => self.raise(State::Critical, "no run has written its files yet".into()),
+            Some(h) if h > t.critical_age_hours => self.raise(
+                State::Critical,
+                format!("files last written {h:.1} h ago (critical above {} h)", t.critical_age_hours),
             ),
-            &mut said,
-        ),
-        Some(h) if h > t.warning_age_hours => raise(
-            State::Warning,
-            format!(
-                "files last written {h:.1} h ago (warning above {} h)",
-                t.warning_age_hours
+            Some(h) if h > t.warning_age_hours => self.raise(
+                State::Warning,
+                format!("files last written {h:.1} h ago (warning above {} h)", t.warning_age_hours),
             ),
-            &mut said,
-        ),
-        Some(_) => {}
+            Some(_) => {}
+        }
     }
-    let counts = Counts::of(summary);
-    let over = |limit: Option<f64>| limit.filter(|l| counts.ratio > *l);
-    if let Some(l) = over(t.critical_left_out) {
-        raise(
-            State::Critical,
-            format!(
-                "{:.1}% left out (critical above {:.1}%)",
-                counts.ratio * 100.0,
-                l * 100.0
-            ),
-            &mut said,
-        );
-    } else if let Some(l) = over(t.warning_left_out) {
-        raise(
-            State::Warning,
-            format!(
-                "{:.1}% left out (warning above {:.1}%)",
-                counts.ratio * 100.0,
-                l * 100.0
-            ),
-            &mut said,
-        );
+
+    /// The share left out, against the thresholds given.
+    fn left_out(&mut self, ratio: f64, t: &Thresholds) {
+        let over = |limit: Option<f64>| limit.filter(|l| ratio > *l);
+        let said = |word: &str, l: f64| {
+            format!("{:.1}% left out ({word} above {:.1}%)", ratio * 100.0, l * 100.0)
+        };
+        if let Some(l) = over(t.critical_left_out) {
+            self.raise(State::Critical, said("critical", l));
+        } else if let Some(l) = over(t.warning_left_out) {
+            self.raise(State::Warning, said("warning", l));
+        }
     }
-    let mut text = said.join("; ");
-    if state == State::Ok {
-        text = format!(
-            "last run {}, {:.1} h ago",
-            success.map_or(String::from("?"), |s| s
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string()),
-            age_hours.unwrap_or(0.0)
-        );
-    }
-    let line = format!(
-        "{text}: {} enrolments planned, {} left out | {}",
-        counts.planned,
-        counts.left_out,
-        perfdata(&counts, last, age_hours, t)
-    );
-    (state, line)
 }
 
 /// What the last summary counts, over every platform.

@@ -210,7 +210,7 @@ fn write(
 /// `quiet` (-q): nothing on stderr but errors; the exit code and verify.csv say it.
 pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
     let settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.unwrap_or(today);
+    let as_of = args.as_of.day(today);
     let year = settings.year.resolve(as_of);
     let names = platforms(&settings, &args.platforms)?;
     let (plan, mut sources, scope) = the_plan(args, &settings, &names, &year, as_of)?;

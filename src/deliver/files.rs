@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::config::Settings;
 use crate::error::Error;
-use crate::model::CsvFormat;
+use crate::model::{CsvFormat, Platform};
 use crate::output::report::{self, DeltaSummary, PlatformSummary};
 use crate::output::{atomic, outbox, state, upload, OutputError, RenderedFile};
-use crate::plan::{delta, Plan, PlatformPlan};
+use crate::plan::{delta, PlatformPlan};
 
 /// How the files of a run are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,30 +54,24 @@ pub struct PlatformFiles {
     pub others: Vec<RenderedFile>,
 }
 
-/// The snapshot files of every platform of the plan: uploads, left-out, IMPORT.txt.
-pub fn render(settings: &Settings, plan: &Plan) -> Result<Vec<PlatformFiles>, OutputError> {
-    let mut out = Vec::new();
-    for (name, pp) in &plan.platforms {
-        let Some(p) = settings.platforms.get(name) else {
-            continue;
-        };
-        let uploads = upload::render(name, &p.csv, pp.enrolments.values())?;
-        let names: Vec<String> = uploads
-            .iter()
-            .map(|f| f.name.display().to_string())
-            .collect();
-        let others = vec![
-            report::left_out_csv(&pp.left_out, p.csv.delimiter)?,
-            report::import_txt(name, p.csv.delimiter, report::ImportFiles::These(&names)),
-        ];
-        out.push(PlatformFiles {
-            name: name.clone(),
-            csv: p.csv,
-            uploads,
-            others,
-        });
-    }
-    Ok(out)
+/// One platform's snapshot files.
+pub fn render_one(p: &Platform, pp: &PlatformPlan) -> Result<PlatformFiles, OutputError> {
+    let name = &p.name;
+    let uploads = upload::render(name, &p.csv, pp.enrolments.values())?;
+    let names: Vec<String> = uploads
+        .iter()
+        .map(|f| f.name.display().to_string())
+        .collect();
+    let others = vec![
+        report::left_out_csv(&pp.left_out, p.csv.delimiter)?,
+        report::import_txt(name, p.csv.delimiter, report::ImportFiles::These(&names)),
+    ];
+    Ok(PlatformFiles {
+        name: name.clone(),
+        csv: p.csv,
+        uploads,
+        others,
+    })
 }
 
 /// What one platform's run will write, prepared before anything is written.

@@ -134,34 +134,59 @@ pub fn record(
 /// The Prometheus text exposition of a run and of the counts of the last summary.
 pub fn prometheus(last: &LastRun, summary: Option<&Value>) -> String {
     let mut m = Metrics::default();
-    m.gauge(
-        "enrolgen_last_run_timestamp_seconds",
-        "When the last run ended (Unix time).",
-        &[],
-        last.finished.timestamp() as f64,
-    );
-    m.gauge(
-        "enrolgen_last_run_exit_code",
-        "Exit code of the last run (see enrolgen --help).",
-        &[],
-        f64::from(last.exit_code),
-    );
-    m.gauge(
-        "enrolgen_last_run_success",
-        "1 when the last run wrote its files (exit 0, 1 or 5), else 0.",
-        &[],
-        if last.outcome == Outcome::Failed {
-            0.0
-        } else {
-            1.0
-        },
-    );
-    m.gauge(
-        "enrolgen_last_run_duration_seconds",
-        "How long the last run took.",
-        &[],
-        last.seconds,
-    );
+    run_metrics(&mut m, last);
+    if let Some(s) = summary {
+        let empty = serde_json::Map::new();
+        let platforms = s.get("platforms").and_then(Value::as_object).unwrap_or(&empty);
+        for (name, p) in platforms {
+            platform_metrics(&mut m, name, p);
+        }
+        for src in s.get("sources").and_then(Value::as_array).into_iter().flatten() {
+            source_metrics(&mut m, src);
+        }
+        m.gauge(
+            "enrolgen_left_out_ratio",
+            "Left-out enrolments that need a person, over all considered.",
+            &[],
+            s.get("left_out_ratio").and_then(Value::as_f64).unwrap_or(0.0),
+        );
+        m.gauge(
+            "enrolgen_warnings",
+            "Warnings of the last run that wrote its files.",
+            &[],
+            s.get("warnings").and_then(Value::as_array).map_or(0, Vec::len) as f64,
+        );
+    }
+    m.text()
+}
+
+/// When the last run ended, how, how long it took, when a run last wrote files.
+fn run_metrics(m: &mut Metrics, last: &LastRun) {
+    let run: [(&'static str, &'static str, f64); 4] = [
+        (
+            "enrolgen_last_run_timestamp_seconds",
+            "When the last run ended (Unix time).",
+            last.finished.timestamp() as f64,
+        ),
+        (
+            "enrolgen_last_run_exit_code",
+            "Exit code of the last run (see enrolgen --help).",
+            f64::from(last.exit_code),
+        ),
+        (
+            "enrolgen_last_run_success",
+            "1 when the last run wrote its files (exit 0, 1 or 5), else 0.",
+            if last.outcome == Outcome::Failed { 0.0 } else { 1.0 },
+        ),
+        (
+            "enrolgen_last_run_duration_seconds",
+            "How long the last run took.",
+            last.seconds,
+        ),
+    ];
+    for (name, help, v) in run {
+        m.gauge(name, help, &[], v);
+    }
     if let Some(t) = last.last_success {
         m.gauge(
             "enrolgen_last_success_timestamp_seconds",
@@ -170,108 +195,58 @@ pub fn prometheus(last: &LastRun, summary: Option<&Value>) -> String {
             t.timestamp() as f64,
         );
     }
-    let Some(s) = summary else {
-        return m.text();
-    };
-    let empty = serde_json::Map::new();
-    let platforms = s
-        .get("platforms")
+}
+
+/// One platform's counts: planned, written, applied and refused, left out by reason.
+fn platform_metrics(m: &mut Metrics, name: &str, p: &Value) {
+    let labels = [("platform", name)];
+    let n = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let applied: f64 = p
+        .pointer("/webservice/applied")
         .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    for (name, p) in platforms {
-        let labels = [("platform", name.as_str())];
-        let n = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        m.gauge(
-            "enrolgen_enrolments",
-            "Enrolments planned, per platform.",
-            &labels,
-            n("enrolments"),
-        );
-        m.gauge(
-            "enrolgen_upload_rows",
-            "Rows written to upload files, per platform.",
-            &labels,
-            n("rows"),
-        );
-        let applied: f64 = p
-            .pointer("/webservice/applied")
-            .and_then(Value::as_object)
-            .map_or(0.0, |a| a.values().filter_map(Value::as_f64).sum());
-        m.gauge(
+        .map_or(0.0, |a| a.values().filter_map(Value::as_f64).sum());
+    let refused = p.pointer("/webservice/refused").and_then(Value::as_f64).unwrap_or(0.0);
+    let counts: [(&'static str, &'static str, f64); 4] = [
+        ("enrolgen_enrolments", "Enrolments planned, per platform.", n("enrolments")),
+        ("enrolgen_upload_rows", "Rows written to upload files, per platform.", n("rows")),
+        (
             "enrolgen_webservice_applied_operations",
             "Operations Moodle confirmed through the web services, per platform.",
-            &labels,
             applied,
-        );
-        m.gauge(
+        ),
+        (
             "enrolgen_webservice_refused_operations",
             "Operations Moodle refused through the web services, per platform.",
-            &labels,
-            p.pointer("/webservice/refused")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-        );
-        let reasons = p
-            .get("left_out")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        for (reason, count) in reasons {
-            m.gauge(
-                "enrolgen_left_out",
-                "Enrolments left out, per platform and reason.",
-                &[("platform", name.as_str()), ("reason", reason.as_str())],
-                count.as_f64().unwrap_or(0.0),
-            );
-        }
+            refused,
+        ),
+    ];
+    for (metric, help, v) in counts {
+        m.gauge(metric, help, &labels, v);
     }
-    for src in s
-        .get("sources")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = src
-            .get("source")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let labels = [("source", name)];
-        let n = |k: &str| src.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let empty = serde_json::Map::new();
+    let reasons = p.get("left_out").and_then(Value::as_object).unwrap_or(&empty);
+    for (reason, count) in reasons {
         m.gauge(
-            "enrolgen_source_duration_seconds",
-            "Time spent reading each source.",
-            &labels,
-            n("seconds"),
-        );
-        m.gauge(
-            "enrolgen_source_records",
-            "Records each source returned.",
-            &labels,
-            n("records"),
-        );
-        m.gauge(
-            "enrolgen_source_requests",
-            "Round trips made to each source.",
-            &labels,
-            n("requests"),
+            "enrolgen_left_out",
+            "Enrolments left out, per platform and reason.",
+            &[("platform", name), ("reason", reason.as_str())],
+            count.as_f64().unwrap_or(0.0),
         );
     }
-    m.gauge(
-        "enrolgen_left_out_ratio",
-        "Left-out enrolments that need a person, over all considered.",
-        &[],
-        s.get("left_out_ratio")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
-    );
-    m.gauge(
-        "enrolgen_warnings",
-        "Warnings of the last run that wrote its files.",
-        &[],
-        s.get("warnings")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len) as f64,
-    );
-    m.text()
+}
+
+/// One source's time, records and round trips.
+fn source_metrics(m: &mut Metrics, src: &Value) {
+    let name = src.get("source").and_then(Value::as_str).unwrap_or_default();
+    let n = |k: &str| src.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let metrics: [(&'static str, &'static str, &str); 3] = [
+        ("enrolgen_source_duration_seconds", "Time spent reading each source.", "seconds"),
+        ("enrolgen_source_records", "Records each source returned.", "records"),
+        ("enrolgen_source_requests", "Round trips made to each source.", "requests"),
+    ];
+    for (metric, help, key) in metrics {
+        m.gauge(metric, help, &[("source", name)], n(key));
+    }
 }
 
 /// Samples grouped by metric, each metric with its HELP and TYPE once.

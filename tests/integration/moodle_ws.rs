@@ -302,6 +302,17 @@ fn verify_exits_0_with_an_empty_file_when_moodle_holds_the_plan() {
     );
 }
 
+// Before: `verify -q` still printed its summary line on stderr.
+#[test]
+fn verify_quiet_says_nothing_but_its_exit_code() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = demo_with_moodle(t.path(), &replay("changed"), TOKEN);
+    let r = verify(t.path(), &cfg, &["-q"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    assert!(read(t.path(), "v/ecampus/verify.csv").contains("missing;PSY-L1-METHODO;21000001;"));
+}
+
 #[test]
 fn verify_reports_exactly_each_change_made_in_moodle() {
     let t = tempfile::tempdir().unwrap();

@@ -149,9 +149,8 @@ pub fn deliver_to(
         remove_extra_roles: moodle.remove_extra_roles,
     };
     if run.dry_run {
-        let mut preview = state.clone();
-        preview.settle(&now);
-        let ops = sync::operations(&pp.enrolments, &now, &preview, &ctx);
+        state.settle(&now);
+        let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
         print(&platform.name, &ops);
         return Ok(WsSummary {
             held: ops.held.clone(),
@@ -185,6 +184,10 @@ pub fn deliver_to(
         roles: &role_ids,
     };
     let applied = apply::apply(client, &ops, &ids, state, &journal, &save);
+    save(&applied.state)?;
+    if let Some(e) = applied.stopped {
+        return Err(e);
+    }
     let mut summary = summarize(&journal.lines());
     if !moodle.remove_extra_roles {
         summary.extra_roles =
@@ -198,12 +201,8 @@ pub fn deliver_to(
     if journal.is_written() {
         summary.journal = Some(format!("{}/{}", platform.name, journal.name()));
     }
-    save(&applied.state)?;
     summary.seconds = started.elapsed().as_secs_f64();
-    match applied.stopped {
-        Some(e) => Err(e),
-        None => Ok(summary),
-    }
+    Ok(summary)
 }
 
 /// The journal's lines for what a killed run left: its pending enrolments (adopted
