@@ -42,6 +42,30 @@ fn accepted(args: &RunArgs) -> delta::Accept {
     }
 }
 
+/// `--cohort` is refused for a platform delivered through web services: they apply
+/// the whole plan, and a part would suspend the rest.
+fn whole_plans_only(
+    args: &RunArgs,
+    settings: &Settings,
+    rules: &[&crate::model::EnrolRule],
+) -> Result<(), Error> {
+    if args.cohorts.is_empty() {
+        return Ok(());
+    }
+    let by_webservice = rules.iter().map(|r| r.platform.as_str()).find(|p| {
+        settings
+            .platforms
+            .get(*p)
+            .is_some_and(|p| p.deliver == Deliver::Webservice)
+    });
+    match by_webservice {
+        Some(p) => Err(Error::Usage(format!(
+            "--cohort: platform {p} is delivered through web services, which apply the whole plan (a part would suspend the rest); use --platform, or adhoc for a file"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// One platform through its web services: applied, its warnings said, who was left
 /// out written (as for files).
 fn by_webservice(
@@ -312,23 +336,7 @@ fn run_loaded(
     let as_of = args.as_of.day(today);
     let year = settings.year.resolve(as_of);
     let rules = pipeline::select_rules(settings, &args.platforms, &args.cohorts)?;
-    if !args.cohorts.is_empty() {
-        let partial: Vec<&str> = rules
-            .iter()
-            .map(|r| r.platform.as_str())
-            .filter(|p| {
-                settings
-                    .platforms
-                    .get(*p)
-                    .is_some_and(|p| p.deliver == Deliver::Webservice)
-            })
-            .collect();
-        if let Some(p) = partial.first() {
-            return Err(Error::Usage(format!(
-                "--cohort: platform {p} is delivered through web services, which apply the whole plan (a part would suspend the rest); use --platform, or adhoc for a file"
-            )));
-        }
-    }
+    whole_plans_only(args, settings, &rules)?;
     let mode = mode(args);
     let _lock = lock(args)?;
     let g = read_sources(settings, &rules, &year, !verbosity.quiet)?;
@@ -371,7 +379,9 @@ fn run_loaded(
             }
             Deliver::Webservice => {
                 let m = settings.moodle.get(name).ok_or_else(|| {
-                    Error::Usage(format!("platform {name}: deliver: webservice needs its moodle: connection"))
+                    Error::Usage(format!(
+                        "platform {name}: deliver: webservice needs its moodle: connection"
+                    ))
                 })?;
                 by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings)?
             }

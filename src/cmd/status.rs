@@ -13,8 +13,9 @@ use crate::error::Error;
 use crate::output::monitor::{self, LastRun, Outcome};
 
 /// A plugin's states, in the order of their severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {
+    #[default]
     Ok = 0,
     Warning = 1,
     Critical = 2,
@@ -100,7 +101,9 @@ pub fn evaluate(
     let text = if f.state == State::Ok {
         format!(
             "last run {}, {:.1} h ago",
-            success.map_or(String::from("?"), |s| s.format("%Y-%m-%d %H:%M UTC").to_string()),
+            success.map_or(String::from("?"), |s| s
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()),
             age_hours.unwrap_or(0.0)
         )
     } else {
@@ -120,12 +123,6 @@ pub fn evaluate(
 struct Findings {
     state: State,
     said: Vec<String>,
-}
-
-impl Default for State {
-    fn default() -> State {
-        State::Ok
-    }
 }
 
 impl Findings {
@@ -165,11 +162,17 @@ impl Findings {
             None => self.raise(State::Critical, "no run has written its files yet".into()),
             Some(h) if h > t.critical_age_hours => self.raise(
                 State::Critical,
-                format!("files last written {h:.1} h ago (critical above {} h)", t.critical_age_hours),
+                format!(
+                    "files last written {h:.1} h ago (critical above {} h)",
+                    t.critical_age_hours
+                ),
             ),
             Some(h) if h > t.warning_age_hours => self.raise(
                 State::Warning,
-                format!("files last written {h:.1} h ago (warning above {} h)", t.warning_age_hours),
+                format!(
+                    "files last written {h:.1} h ago (warning above {} h)",
+                    t.warning_age_hours
+                ),
             ),
             Some(_) => {}
         }
@@ -179,7 +182,11 @@ impl Findings {
     fn left_out(&mut self, ratio: f64, t: &Thresholds) {
         let over = |limit: Option<f64>| limit.filter(|l| ratio > *l);
         let said = |word: &str, l: f64| {
-            format!("{:.1}% left out ({word} above {:.1}%)", ratio * 100.0, l * 100.0)
+            format!(
+                "{:.1}% left out ({word} above {:.1}%)",
+                ratio * 100.0,
+                l * 100.0
+            )
         };
         if let Some(l) = over(t.critical_left_out) {
             self.raise(State::Critical, said("critical", l));

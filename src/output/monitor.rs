@@ -137,24 +137,36 @@ pub fn prometheus(last: &LastRun, summary: Option<&Value>) -> String {
     run_metrics(&mut m, last);
     if let Some(s) = summary {
         let empty = serde_json::Map::new();
-        let platforms = s.get("platforms").and_then(Value::as_object).unwrap_or(&empty);
+        let platforms = s
+            .get("platforms")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         for (name, p) in platforms {
             platform_metrics(&mut m, name, p);
         }
-        for src in s.get("sources").and_then(Value::as_array).into_iter().flatten() {
+        for src in s
+            .get("sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             source_metrics(&mut m, src);
         }
         m.gauge(
             "enrolgen_left_out_ratio",
             "Left-out enrolments that need a person, over all considered.",
             &[],
-            s.get("left_out_ratio").and_then(Value::as_f64).unwrap_or(0.0),
+            s.get("left_out_ratio")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
         );
         m.gauge(
             "enrolgen_warnings",
             "Warnings of the last run that wrote its files.",
             &[],
-            s.get("warnings").and_then(Value::as_array).map_or(0, Vec::len) as f64,
+            s.get("warnings")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len) as f64,
         );
     }
     m.text()
@@ -176,7 +188,11 @@ fn run_metrics(m: &mut Metrics, last: &LastRun) {
         (
             "enrolgen_last_run_success",
             "1 when the last run wrote its files (exit 0, 1 or 5), else 0.",
-            if last.outcome == Outcome::Failed { 0.0 } else { 1.0 },
+            if last.outcome == Outcome::Failed {
+                0.0
+            } else {
+                1.0
+            },
         ),
         (
             "enrolgen_last_run_duration_seconds",
@@ -205,10 +221,21 @@ fn platform_metrics(m: &mut Metrics, name: &str, p: &Value) {
         .pointer("/webservice/applied")
         .and_then(Value::as_object)
         .map_or(0.0, |a| a.values().filter_map(Value::as_f64).sum());
-    let refused = p.pointer("/webservice/refused").and_then(Value::as_f64).unwrap_or(0.0);
+    let refused = p
+        .pointer("/webservice/refused")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     let counts: [(&'static str, &'static str, f64); 4] = [
-        ("enrolgen_enrolments", "Enrolments planned, per platform.", n("enrolments")),
-        ("enrolgen_upload_rows", "Rows written to upload files, per platform.", n("rows")),
+        (
+            "enrolgen_enrolments",
+            "Enrolments planned, per platform.",
+            n("enrolments"),
+        ),
+        (
+            "enrolgen_upload_rows",
+            "Rows written to upload files, per platform.",
+            n("rows"),
+        ),
         (
             "enrolgen_webservice_applied_operations",
             "Operations Moodle confirmed through the web services, per platform.",
@@ -224,7 +251,10 @@ fn platform_metrics(m: &mut Metrics, name: &str, p: &Value) {
         m.gauge(metric, help, &labels, v);
     }
     let empty = serde_json::Map::new();
-    let reasons = p.get("left_out").and_then(Value::as_object).unwrap_or(&empty);
+    let reasons = p
+        .get("left_out")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     for (reason, count) in reasons {
         m.gauge(
             "enrolgen_left_out",
@@ -237,12 +267,27 @@ fn platform_metrics(m: &mut Metrics, name: &str, p: &Value) {
 
 /// One source's time, records and round trips.
 fn source_metrics(m: &mut Metrics, src: &Value) {
-    let name = src.get("source").and_then(Value::as_str).unwrap_or_default();
+    let name = src
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let n = |k: &str| src.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     let metrics: [(&'static str, &'static str, &str); 3] = [
-        ("enrolgen_source_duration_seconds", "Time spent reading each source.", "seconds"),
-        ("enrolgen_source_records", "Records each source returned.", "records"),
-        ("enrolgen_source_requests", "Round trips made to each source.", "requests"),
+        (
+            "enrolgen_source_duration_seconds",
+            "Time spent reading each source.",
+            "seconds",
+        ),
+        (
+            "enrolgen_source_records",
+            "Records each source returned.",
+            "records",
+        ),
+        (
+            "enrolgen_source_requests",
+            "Round trips made to each source.",
+            "requests",
+        ),
     ];
     for (metric, help, key) in metrics {
         m.gauge(metric, help, &[("source", name)], n(key));

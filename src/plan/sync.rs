@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Enrolment, MoodleNow, SuspendLimits};
+use crate::model::{CourseNow, Enrolment, MoodleNow, SuspendLimits};
 use crate::plan::delta::{hold_reason, Accept, Held};
 use crate::template::Template;
 
@@ -343,94 +343,9 @@ pub fn operations(
             ops.missing_courses.insert(course.clone());
             continue;
         };
-        let given = made.get(&(username.clone(), course.clone()));
-        // Enrolments enrolgen made itself (not only a role in somebody else's).
-        let mine = given.filter(|m| m.enrolled);
-        let suspend = e.enrolstatus == Some(1);
-        // An enrolment to send: with the dates enrolgen set, or new ones.
-        // The dates the plan gives: those enrolgen set, unless the rule's changed.
-        let (timestart, timeend) = ctx.times(e, mine.copied());
-        let enrol = |why: Why, suspend: bool| EnrolOp {
-            course: course.clone(),
-            username: username.clone(),
-            role: e.role.clone(),
-            timestart,
-            timeend,
-            suspend,
-            why,
-        };
-        match c.user(username) {
-            None => {
-                // Not enrolled (any more): enrolgen's own, unenrolled since, is sent
-                // again with the dates enrolgen set; otherwise a new enrolment.
-                let why = if mine.is_some() {
-                    Why::Reactivate
-                } else {
-                    Why::New
-                };
-                ops.enrol.push(enrol(why, suspend));
-            }
-            Some((u, active)) => {
-                // Inactive in Moodle: reactivate what enrolgen suspended, what
-                // somebody suspended since, or somebody else's suspended enrolment.
-                // An enrolment of enrolgen's inactive by its dates (not started
-                // yet, or ended) stays as it is: sending it again changes nothing.
-                let reactivate =
-                    !active && !suspend && mine.is_none_or(|m| m.suspended || ctx.current(m));
-                if reactivate {
-                    ops.enrol.push(enrol(Why::Reactivate, false));
-                }
-                // Planned suspended (enrolstatus 1) and active: enrolgen's own is
-                // suspended with its dates; somebody else's is left as it is.
-                let suspending = active && suspend && mine.is_some_and(|m| !m.suspended);
-                if suspending {
-                    ops.suspend.push(enrol(Why::Suspend, true));
-                }
-                // The rule's dates changed: enrolgen's own gets them, status kept.
-                let moved = mine.is_some_and(|m| (m.timestart, m.timeend) != (timestart, timeend));
-                if moved && !reactivate && !suspending {
-                    ops.enrol.push(enrol(Why::Dates, suspend));
-                }
-                if !u.roles.contains(&e.role) && !reactivate {
-                    ops.assign.push(RoleOp {
-                        course: course.clone(),
-                        username: username.clone(),
-                        role: e.role.clone(),
-                    });
-                }
-                for r in &u.roles {
-                    let ours = given.is_some_and(|m| m.roles.contains(r));
-                    let platforms = ctx.roles.is_none_or(|rs| rs.contains(r));
-                    // A platform role the plan does not give, raised by hand: taken
-                    // back only when the platform says so (remove_extra_roles).
-                    let raised = ctx.remove_extra_roles && ctx.roles.is_some() && !ours;
-                    if *r != e.role && (ours || raised) && platforms {
-                        ops.unassign.push(RoleOp {
-                            course: course.clone(),
-                            username: username.clone(),
-                            role: r.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        let has: BTreeSet<&str> = c
-            .user(username)
-            .map(|(u, _)| u.groups.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        for g in &e.groups {
-            if has.contains(g.as_str()) {
-                continue;
-            }
-            if !c.groups.contains_key(g) && creating.insert((course.clone(), g.clone())) {
-                ops.create_groups.push((course.clone(), g.clone()));
-            }
-            ops.add.push(MemberOp {
-                course: course.clone(),
-                group: g.clone(),
-                username: username.clone(),
-            });
-        }
+        let given = made.get(&(username.clone(), course.clone())).copied();
+        enrolment_ops(e, c, given, ctx, &mut ops);
+        group_ops(e, c, &mut creating, &mut ops);
     }
     remove_unplanned_members(planned, now, state, ctx, &planned_groups, &mut ops);
     let held = suspend_unplanned(planned, now, state, ctx, &mut ops);
@@ -445,6 +360,115 @@ pub fn operations(
     ops.unassign.sort();
     ops.suspend.sort();
     ops
+}
+
+/// One planned enrolment's status, dates and roles: what to send.
+fn enrolment_ops(
+    e: &Enrolment,
+    c: &CourseNow,
+    given: Option<&Made>,
+    ctx: &Context<'_>,
+    ops: &mut Ops,
+) {
+    let (username, course) = (&e.username, &e.course);
+    // Enrolments enrolgen made itself (not only a role in somebody else's).
+    let mine = given.filter(|m| m.enrolled);
+    let suspend = e.enrolstatus == Some(1);
+    // An enrolment to send: with the dates enrolgen set, or new ones.
+    // The dates the plan gives: those enrolgen set, unless the rule's changed.
+    let (timestart, timeend) = ctx.times(e, mine);
+    let enrol = |why: Why, suspend: bool| EnrolOp {
+        course: course.clone(),
+        username: username.clone(),
+        role: e.role.clone(),
+        timestart,
+        timeend,
+        suspend,
+        why,
+    };
+    match c.user(username) {
+        None => {
+            // Not enrolled (any more): enrolgen's own, unenrolled since, is sent
+            // again with the dates enrolgen set; otherwise a new enrolment.
+            let why = if mine.is_some() {
+                Why::Reactivate
+            } else {
+                Why::New
+            };
+            ops.enrol.push(enrol(why, suspend));
+        }
+        Some((u, active)) => {
+            // Inactive in Moodle: reactivate what enrolgen suspended, what
+            // somebody suspended since, or somebody else's suspended enrolment.
+            // An enrolment of enrolgen's inactive by its dates (not started
+            // yet, or ended) stays as it is: sending it again changes nothing.
+            let reactivate =
+                !active && !suspend && mine.is_none_or(|m| m.suspended || ctx.current(m));
+            if reactivate {
+                ops.enrol.push(enrol(Why::Reactivate, false));
+            }
+            // Planned suspended (enrolstatus 1) and active: enrolgen's own is
+            // suspended with its dates; somebody else's is left as it is.
+            let suspending = active && suspend && mine.is_some_and(|m| !m.suspended);
+            if suspending {
+                ops.suspend.push(enrol(Why::Suspend, true));
+            }
+            // The rule's dates changed: enrolgen's own gets them, status kept.
+            let moved = mine.is_some_and(|m| (m.timestart, m.timeend) != (timestart, timeend));
+            if moved && !reactivate && !suspending {
+                ops.enrol.push(enrol(Why::Dates, suspend));
+            }
+            if !u.roles.contains(&e.role) && !reactivate {
+                ops.assign.push(RoleOp {
+                    course: course.clone(),
+                    username: username.clone(),
+                    role: e.role.clone(),
+                });
+            }
+            for r in &u.roles {
+                let ours = given.is_some_and(|m| m.roles.contains(r));
+                let platforms = ctx.roles.is_none_or(|rs| rs.contains(r));
+                // A platform role the plan does not give, raised by hand: taken
+                // back only when the platform says so (remove_extra_roles).
+                let raised = ctx.remove_extra_roles && ctx.roles.is_some() && !ours;
+                if *r != e.role && (ours || raised) && platforms {
+                    ops.unassign.push(RoleOp {
+                        course: course.clone(),
+                        username: username.clone(),
+                        role: r.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One planned enrolment's groups: the memberships to add, and the groups to create
+/// first (once per course and name).
+fn group_ops(
+    e: &Enrolment,
+    c: &CourseNow,
+    creating: &mut BTreeSet<(String, String)>,
+    ops: &mut Ops,
+) {
+    let (username, course) = (&e.username, &e.course);
+    let has: BTreeSet<&str> = c
+        .user(username)
+        .map(|(u, _)| u.groups.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    for g in &e.groups {
+        if has.contains(g.as_str()) {
+            continue;
+        }
+        if !c.groups.contains_key(g) && creating.insert((course.clone(), g.clone())) {
+            ops.create_groups.push((course.clone(), g.clone()));
+        }
+        ops.add.push(MemberOp {
+            course: course.clone(),
+            group: g.clone(),
+            username: username.clone(),
+        });
+    }
 }
 
 /// Memberships in managed groups that the plan does not give.

@@ -161,11 +161,7 @@ pub fn deliver_to(
         });
     }
     let journal = Journal::next(run.out, &dir, run.file_mode);
-    // What a killed run left: its pending enrolments, and the operations its
-    // journal sent without an answer.
-    let (adopted, lost) = state.settle(&now);
-    let adoption = adopted.len();
-    journal.write(&resolved(&dir, &adopted, &lost, &now))?;
+    let adoption = settle(&dir, &mut state, &now, &journal)?;
     let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
     let role_ids = role_ids(moodle, &now);
     let users = user_ids(client, &now, &ops)?;
@@ -203,6 +199,20 @@ pub fn deliver_to(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// What a killed run left, settled: its pending enrolments (adopted into the state
+/// when Moodle holds them), and the operations its journal sent without an answer,
+/// each given its line in this run's journal. Returns the adoptions.
+fn settle(
+    dir: &Path,
+    state: &mut SyncState,
+    now: &MoodleNow,
+    journal: &Journal,
+) -> Result<usize, Error> {
+    let (adopted, lost) = state.settle(now);
+    journal.write(&resolved(dir, &adopted, &lost, now))?;
+    Ok(adopted.len())
 }
 
 /// The journal's lines for what a killed run left: its pending enrolments (adopted
