@@ -20,7 +20,7 @@ The token's service gets tool_mobile_call_external_functions (reads batched, as 
 README recommends) unless --no-batch.
 Usage:
   python3 scripts/bench/webservice.py --harness DIR [--students N] [--url URL]
-          [--token-file FILE] [--keep DIR] [--no-batch]
+          [--token-file FILE] [--keep DIR] [--no-batch] [--platform P]...
 """
 
 import argparse
@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--token-file", default="/tmp/moodle-harness/ws-token")
     ap.add_argument("--keep")
     ap.add_argument("--no-batch", action="store_true", help="one request per course read")
+    ap.add_argument("--platform", action="append", help="only this platform (repeatable)")
     a = ap.parse_args()
     harness = Path(a.harness).resolve()
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="enrolgen-ws-bench-"))
@@ -120,7 +121,7 @@ def main():
     totals = {"upload": 0.0, "ws": 0.0, "noop": 0.0, "upload_cpu": 0.0, "ws_cpu": 0.0}
     print(f"{a.students} students, Moodle {a.url}, as of {AS_OF}")
     print(f"{'platform':10} {'enrol':>6} {'groups':>6} {'members':>7} | {'upload tool':>11} | {'web services':>12} {'calls':>5} {'writes':>6} | {'no change':>9} {'calls':>5} {'writes':>6} | verify")
-    for platform in ("ecampus", "collegium", "prelude"):
+    for platform in a.platform or ("ecampus", "collegium", "prelude"):
         files = files_of(u / "files", platform)
         if not files:
             continue

@@ -24,6 +24,11 @@ pub use secret::{Secret, SecretSource};
 
 pub const CONFIG_VERSION: u32 = 1;
 
+/// Seconds a Moodle request may take (`moodle.timeout_s`): a batch of fifty course
+/// reads of a 50,000-student university takes tens of seconds; a server that does
+/// not answer in two minutes is gone.
+pub const DEFAULT_MOODLE_TIMEOUT_S: u64 = 120;
+
 /// Mode of the files written when `file_mode` is not set: they hold personal data.
 pub const DEFAULT_FILE_MODE: u32 = 0o640;
 
@@ -861,7 +866,7 @@ impl Checker<'_> {
         Ok(MoodleSettings {
             url,
             token,
-            timeout_s: m.timeout_s.unwrap_or(30).max(1),
+            timeout_s: m.timeout_s.unwrap_or(DEFAULT_MOODLE_TIMEOUT_S).max(1),
             parallel: m.parallel.unwrap_or(4),
             ca_file: m.ca_file.map(|f| self.rel(&f)),
             timezone,
