@@ -50,21 +50,18 @@ pub struct LastRun {
 
 /// Reads `dir/last-run.json`; `None` when there is none.
 pub fn last_run(dir: &Path) -> Result<Option<LastRun>, String> {
-    let path = dir.join(LAST_RUN);
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| format!("{} is unreadable: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
+    read_json(&dir.join(LAST_RUN))
 }
 
 /// Reads `dir/summary.json` as JSON (it is only read here, never trusted to have
 /// every field); `None` when there is none.
 pub fn summary(dir: &Path) -> Result<Option<Value>, String> {
-    let path = dir.join("summary.json");
-    match std::fs::read(&path) {
+    read_json(&dir.join("summary.json"))
+}
+
+/// A JSON file, or `None` when there is none; an error says which file and why.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
             .map_err(|e| format!("{} is unreadable: {e}", path.display())),

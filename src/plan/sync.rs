@@ -620,6 +620,16 @@ mod tests {
     }
 
     fn run(planned: &[((String, String), Enrolment)], now: &MoodleNow, state: &SyncState) -> Ops {
+        run_with(planned, now, state, false)
+    }
+
+    /// `run`, taking back roles raised by hand when `remove_extra_roles`.
+    fn run_with(
+        planned: &[((String, String), Enrolment)],
+        now: &MoodleNow,
+        state: &SyncState,
+        remove_extra_roles: bool,
+    ) -> Ops {
         let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
         let templates: BTreeMap<String, Vec<Template>> = [(
             "C".to_string(),
@@ -633,7 +643,7 @@ mod tests {
             accept: &Accept::None,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             zone: chrono_tz::Europe::Paris,
-            remove_extra_roles: false,
+            remove_extra_roles,
         };
         operations(&planned.iter().cloned().collect(), now, state, &ctx)
     }
@@ -711,18 +721,7 @@ mod tests {
             run(&planned, &now, &state).unassign.is_empty(),
             "reported only"
         );
-        let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
-        let templates = BTreeMap::new();
-        let ctx = Context {
-            roles: Some(&roles),
-            templates: &templates,
-            limits: &LIMITS,
-            accept: &Accept::None,
-            as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
-            zone: chrono_tz::Europe::Paris,
-            remove_extra_roles: true,
-        };
-        let ops = operations(&planned.iter().cloned().collect(), &now, &state, &ctx);
+        let ops = run_with(&planned, &now, &state, true);
         assert_eq!(
             ops.unassign,
             [RoleOp {

@@ -329,6 +329,15 @@ impl LdifDirectory {
         })
     }
 
+    /// The accounts of these entries, each once, in file order.
+    fn accounts_at(&self, mut idx: Vec<usize>) -> Vec<Account> {
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .filter_map(|i| self.account(&self.entries[i]))
+            .collect()
+    }
+
     fn account(&self, e: &Entry) -> Option<Account> {
         to_account(&self.name, &self.settings.attrs, &e.dn, |a| {
             e.values(a).collect()
@@ -362,12 +371,7 @@ impl Directory for LdifDirectory {
             let key = match_key(&attrs.username, u);
             idx.extend(self.by_username.get(&key).into_iter().flatten());
         }
-        idx.sort_unstable();
-        idx.dedup();
-        Ok(idx
-            .into_iter()
-            .filter_map(|i| self.account(&self.entries[i]))
-            .collect())
+        Ok(self.accounts_at(idx))
     }
 
     fn claimants(
@@ -376,7 +380,7 @@ impl Directory for LdifDirectory {
         known: &BTreeSet<&str>,
     ) -> Result<Vec<Account>, SourceError> {
         let attr = &self.settings.attrs.username;
-        let mut idx: Vec<usize> = logins
+        let idx: Vec<usize> = logins
             .iter()
             .flat_map(|l| {
                 self.by_username
@@ -387,12 +391,7 @@ impl Directory for LdifDirectory {
             .copied()
             .filter(|i| !known.contains(self.entries[*i].dn.as_str()))
             .collect();
-        idx.sort_unstable();
-        idx.dedup();
-        Ok(idx
-            .into_iter()
-            .filter_map(|i| self.account(&self.entries[i]))
-            .collect())
+        Ok(self.accounts_at(idx))
     }
 
     fn search(&mut self, filter: &Filter) -> Result<Vec<Account>, SourceError> {
