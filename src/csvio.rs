@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::output::OutputError;
-
 /// A CSV file that cannot be read: the file, the line and why (the sources turn it
 /// into their own error).
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +12,15 @@ use crate::output::OutputError;
 pub struct CsvError {
     pub path: PathBuf,
     pub line: usize,
+    pub message: String,
+}
+
+/// A file people open that cannot be encoded: which, and why (`output` turns it
+/// into its own error).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode {what}: {message}")]
+pub struct EncodeError {
+    pub what: String,
     pub message: String,
 }
 
@@ -31,57 +38,128 @@ impl Table {
     }
 }
 
-/// Reads a CSV file as spreadsheets save it: a UTF-8 byte-order mark is dropped, the
-/// delimiter is `;` when the header has one and `,` otherwise, quoted cells are
-/// understood and every cell is trimmed. Errors name the file and the line.
+/// Reads a CSV file as spreadsheets save it (`records`), its first record the
+/// lower-cased column names. Errors name the file and the line.
 pub fn read_table(path: &Path, bytes: &[u8]) -> Result<Table, CsvError> {
-    let bad = |line: usize, message: String| CsvError {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let bytes = utf8(path, bytes, "save the file as \"CSV UTF-8\"")?;
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delimiter = if first.contains(&b';') { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| bad(1, e.to_string()))?
-        .iter()
-        .map(str::to_lowercase)
+    let text = utf8(path, bytes, "save the file as \"CSV UTF-8\"")?;
+    let mut records = records(path, text)?.into_iter();
+    let headers = records
+        .next()
+        .map(|r| r.cells.iter().map(|c| c.trim().to_lowercase()).collect())
+        .unwrap_or_default();
+    let rows = records
+        .map(|r| {
+            (
+                r.row,
+                r.cells.iter().map(|c| c.trim().to_string()).collect(),
+            )
+        })
         .collect();
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec =
-            rec.map_err(|e| bad(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
-        let line = rec.position().map_or(0, |p| p.line() as usize);
-        rows.push((line, rec.iter().map(str::to_string).collect()));
-    }
     Ok(Table { headers, rows })
 }
 
-/// The bytes of a CSV file without its UTF-8 byte-order mark, once checked to be
-/// UTF-8; otherwise an error naming the line, and `fix`.
-pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a [u8], CsvError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(bytes),
-        Err(e) => {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
-            Err(CsvError {
-                path: path.to_path_buf(),
-                line,
-                message: format!("not valid UTF-8: {fix}"),
-            })
+/// A record of a CSV file, with the row number a spreadsheet shows for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub row: usize,
+    pub cells: Vec<String>,
+}
+
+/// The one CSV reader of people's files (account lists, student lists, requesters'
+/// sheets): the delimiter sniffed (`sniff`), quoted cells understood, any line end,
+/// rows of uneven length, cells as written. The row number is the one the
+/// spreadsheet showed: one per record, blank lines (which are skipped) counted, a
+/// cell over several lines not. `lint` alone splits lines itself, because it reads
+/// an upload file the way Moodle does, which is not as CSV.
+pub fn records(path: &Path, text: &str) -> Result<Vec<Record>, CsvError> {
+    let bytes = text.as_bytes();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sniff(bytes))
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut out = Vec::new();
+    let mut row = 0;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                return Err(CsvError {
+                    path: path.to_path_buf(),
+                    line: e.position().map_or(0, |p| p.line() as usize),
+                    message: e.to_string(),
+                })
+            }
+        }
+        // A record's position is where the reader stood: before the blank lines.
+        let start = rec.position().map_or(0, |p| p.byte() as usize);
+        let mut rest = bytes.get(start..).unwrap_or_default();
+        // …or between the CR and the LF that end the record before.
+        if start > 0 && bytes.get(start - 1) == Some(&b'\r') {
+            rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        }
+        let blank = rest
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        row += 1 + line_ends(&rest[..blank]);
+        out.push(Record {
+            row,
+            cells: rec.iter().map(str::to_string).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// How many lines end in `bytes` (`\n`, `\r\n` or a lone `\r`).
+fn line_ends(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
+}
+
+/// The delimiter the first line uses most, outside quotes, of `;`, `,` and tab;
+/// `;` on a tie (the French spreadsheets' default).
+pub fn sniff(bytes: &[u8]) -> u8 {
+    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for &b in bytes.iter().take_while(|b| **b != b'\n' && **b != b'\r') {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for c in &mut counts {
+                if c.0 == b {
+                    c.1 += 1;
+                }
+            }
         }
     }
+    counts
+        .iter()
+        .fold((b';', 0), |best, c| if c.1 > best.1 { *c } else { best })
+        .0
+}
+
+/// The text of a CSV file without its UTF-8 byte-order mark (the one place it is
+/// dropped), once checked to be UTF-8; otherwise an error naming the line, and `fix`.
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a str, CsvError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        CsvError {
+            path: path.to_path_buf(),
+            line,
+            message: format!("not valid UTF-8: {fix}"),
+        }
+    })
 }
 
 /// A CSV writer for files people open (reports): `delimiter`, lines ended by `\n`,
@@ -130,13 +208,13 @@ fn inert(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Writes the records of a file people open and returns the bytes; every cell is
 /// made inert for spreadsheets (`inert`); errors name the file being made.
-pub fn write_records<I, R>(what: &str, delimiter: u8, records: I) -> Result<Vec<u8>, OutputError>
+pub fn write_records<I, R>(what: &str, delimiter: u8, records: I) -> Result<Vec<u8>, EncodeError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator,
     R::Item: AsRef<[u8]>,
 {
-    let fail = |e: &dyn std::fmt::Display| OutputError::Encode {
+    let fail = |e: &dyn std::fmt::Display| EncodeError {
         what: what.to_string(),
         message: e.to_string(),
     };

@@ -1,5 +1,7 @@
 //! The errors a command can end with, and the exit code each maps to.
 
+use std::path::PathBuf;
+
 use crate::config::ConfigError;
 use crate::output::OutputError;
 use crate::source::SourceError;
@@ -26,12 +28,65 @@ pub mod exit {
     pub const REFUSED: u8 = 7;
 }
 
+/// A command line that cannot be carried out as written: what was asked, and the
+/// way to ask it right.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("--platform {name}: no such platform in {} ({known})", file.display())]
+    NoSuchPlatform {
+        name: String,
+        file: PathBuf,
+        known: String,
+    },
+    #[error("--cohort {name}: no such cohort in {} ({known})", file.display())]
+    NoSuchCohort {
+        name: String,
+        file: PathBuf,
+        known: String,
+    },
+    #[error("no platform of {} has a moodle: connection (url and token) to verify", file.display())]
+    NoConnections { file: PathBuf },
+    #[error("--platform {platform}: it has no moodle: connection (url and token) in {}", file.display())]
+    NoConnection { platform: String, file: PathBuf },
+    #[error("--cohort: platform {platform} is delivered through web services, which apply the whole plan (a part would suspend the rest); use --platform, or adhoc for a file")]
+    WholePlanOnly { platform: String },
+    #[error("--file checks one platform's file: give exactly one --platform")]
+    OneFileOnePlatform,
+    #[error("{}: not a clean upload file (run `enrolgen lint {}` first)", path.display(), path.display())]
+    NotCleanUpload { path: PathBuf },
+    #[error("{} already exists; not overwriting it", path.display())]
+    Exists { path: PathBuf },
+    #[error("{flag} {}: not a file name", path.display())]
+    NotAFileName { flag: &'static str, path: PathBuf },
+    #[error("cannot read {}: {message}", path.display())]
+    Unreadable { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Sheet { path: PathBuf, message: String },
+    #[error("man: no subcommand '{name}' (one of {known})")]
+    NoSuchPage { name: String, known: String },
+    /// An option's value that cannot be used: the option and why.
+    #[error("{flag}: {message}")]
+    Value { flag: String, message: String },
+    /// Options that must be given and were not.
+    #[error("give {0}")]
+    Missing(&'static str),
+}
+
+impl UsageError {
+    pub fn value(flag: impl Into<String>, message: impl std::fmt::Display) -> UsageError {
+        UsageError::Value {
+            flag: flag.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]

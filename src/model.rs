@@ -263,18 +263,6 @@ pub struct Platform {
     /// Empty: everybody with an account may be enrolled.
     pub rules: Vec<AccessRule>,
     pub csv: CsvFormat,
-    pub deliver: Deliver,
-}
-
-/// How a run's plan reaches a platform's Moodle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Deliver {
-    /// Upload files an administrator imports (only adds).
-    #[default]
-    Files,
-    /// Applied through the REST web services (adds, suspends, keeps groups exact).
-    Webservice,
 }
 
 /// One line of the `enrol:` mapping.
@@ -307,6 +295,48 @@ pub struct Enrolment {
     pub rules: Vec<usize>,
     /// Sorted, without repeats.
     pub cohorts: Vec<String>,
+}
+
+/// A person in a course: the key every map of enrolments is searched by (ordered by
+/// username, then course).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserCourse {
+    pub username: String,
+    pub course: String,
+}
+
+impl UserCourse {
+    pub fn new(username: &str, course: &str) -> UserCourse {
+        UserCourse {
+            username: username.to_string(),
+            course: course.to_string(),
+        }
+    }
+}
+
+/// Moodle's rule for an enrolment's dates, the one definition of "active on a day"
+/// (days for a planned enrolment, timestamps for one Moodle holds): active from
+/// its start, until its end, excluded; no end: for good.
+pub fn within_dates<T: PartialOrd>(start: T, end: Option<T>, at: T) -> bool {
+    start <= at && end.is_none_or(|e| e > at)
+}
+
+impl Enrolment {
+    pub fn key(&self) -> UserCourse {
+        UserCourse::new(&self.username, &self.course)
+    }
+
+    /// Whether Moodle holds this planned enrolment active on `day`: not planned
+    /// suspended (enrolstatus 1), and `day` within its dates (without a start day
+    /// it starts the day it is made, `day`; an enrolperiod ends it that many days
+    /// later).
+    pub fn active_on(&self, day: NaiveDate) -> bool {
+        let start = self.enroltimestart.unwrap_or(day);
+        let end = self
+            .enrolperiod
+            .and_then(|p| start.checked_add_days(chrono::Days::new(u64::from(p))));
+        self.enrolstatus != Some(1) && within_dates(start, end, day)
+    }
 }
 
 /// Why a person × enrolment was not written.
@@ -492,4 +522,46 @@ pub struct StateHeader {
     /// files with `next_file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_enrolment_is_active_within_its_dates_as_moodle_counts_them() {
+        let e = Enrolment {
+            username: "u".into(),
+            course: "C".into(),
+            role: "student".into(),
+            groups: BTreeSet::new(),
+            enrolperiod: Some(10),
+            enrolstatus: None,
+            enroltimestart: Some(day("2026-11-01")),
+            rules: vec![1],
+            cohorts: vec![],
+        };
+        assert!(!e.active_on(day("2026-10-31")), "before its start");
+        assert!(e.active_on(day("2026-11-01")));
+        assert!(e.active_on(day("2026-11-10")));
+        assert!(!e.active_on(day("2026-11-11")), "its end is excluded");
+        let undated = Enrolment {
+            enroltimestart: None,
+            ..e.clone()
+        };
+        assert!(
+            undated.active_on(day("2027-06-30")),
+            "starts the day it is made"
+        );
+        let suspended = Enrolment {
+            enrolstatus: Some(1),
+            ..e
+        };
+        assert!(!suspended.active_on(day("2026-11-02")));
+        assert!(within_dates(5, None, 1_000) && !within_dates(5, Some(6), 6));
+    }
 }

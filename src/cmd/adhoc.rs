@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::cli::AdhocArgs;
-use crate::config::{self, Settings};
-use crate::error::{exit, Error};
+use crate::config::Settings;
+use crate::error::{exit, Error, UsageError};
 use crate::model::{AccountSource, Cohort, CohortSource, EnrolRule, Platform};
 use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
-use crate::pipeline::{gather, plan_rules, Gathered};
+use crate::pipeline::{Context, Gathered};
 use crate::plan::{sheet, Plan, PlatformPlan};
 use crate::source::sheet as sheet_source;
 use crate::template::Template;
@@ -25,34 +25,33 @@ const ADHOC_COHORT: &str = "adhoc-students";
 /// configuration's are (the same functions, so the same rules). A student list
 /// becomes a cohort.
 fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule, Error> {
-    let usage = |m: String| Error::Usage(m);
     let mut courses = Vec::new();
     for c in &args.course {
         let course = c.trim().to_string();
         moodle::check_value(Field::Course, &course, d)
-            .map_err(|m| usage(format!("--course: {m}")))?;
+            .map_err(|m| UsageError::value("--course", m))?;
         if !courses.contains(&course) {
             courses.push(course);
         }
     }
     if courses.is_empty() {
-        return Err(usage("give --course (or --sheet)".into()));
+        return Err(UsageError::Missing("--course (or --sheet)").into());
     }
     let role = args.role.as_deref().unwrap_or_default().trim().to_string();
-    moodle::check_value(Field::Role, &role, d).map_err(|m| usage(format!("--role: {m}")))?;
+    moodle::check_value(Field::Role, &role, d).map_err(|m| UsageError::value("--role", m))?;
     if let Some(p) = args.enrolperiod {
-        moodle::check_enrolperiod(p).map_err(|m| usage(format!("--enrolperiod: {m}")))?;
+        moodle::check_enrolperiod(p).map_err(|m| UsageError::value("--enrolperiod", m))?;
     }
     if let Some(s) = args.enrolstatus {
-        moodle::check_enrolstatus(s).map_err(|m| usage(format!("--enrolstatus: {m}")))?;
+        moodle::check_enrolstatus(s).map_err(|m| UsageError::value("--enrolstatus", m))?;
     }
     let group = match &args.group {
         None => None,
         Some(g) => {
-            let t = Template::parse(g.trim()).map_err(|e| usage(format!("--group: {e}")))?;
+            let t = Template::parse(g.trim()).map_err(|e| UsageError::value("--group", e))?;
             if t.is_literal() {
                 moodle::check_value(Field::Group, &t.to_string(), d)
-                    .map_err(|m| usage(format!("--group: {m}")))?;
+                    .map_err(|m| UsageError::value("--group", m))?;
             }
             Some(t)
         }
@@ -60,10 +59,17 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
     let cohort = match (&args.cohort, &args.students) {
         (Some(c), _) => {
             if !settings.cohorts.contains_key(c) {
-                return Err(usage(format!(
-                    "--cohort {c}: no such cohort in {}",
-                    settings.file.display()
-                )));
+                return Err(UsageError::NoSuchCohort {
+                    name: c.clone(),
+                    file: settings.file.clone(),
+                    known: settings
+                        .cohorts
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+                .into());
             }
             c.clone()
         }
@@ -78,7 +84,7 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
             );
             ADHOC_COHORT.to_string()
         }
-        (None, None) => return Err(usage("give --cohort, --students or --sheet".into())),
+        (None, None) => return Err(UsageError::Missing("--cohort, --students or --sheet").into()),
     };
     Ok(EnrolRule {
         number: 1,
@@ -94,20 +100,18 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
 }
 
 pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
-    let mut settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.day(today);
-    let year = settings.year.resolve(as_of);
-    let platform = crate::pipeline::platform(&settings, &args.platform)?.clone();
+    let mut ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;
     let (rules, parsed, stem, title) = match &args.sheet {
         Some(path) => {
-            let (rules, parsed) = sheet_rules(args, path, &mut settings, &platform)?;
+            let (rules, parsed) = sheet_rules(args, path, &mut ctx.settings, &platform)?;
             let stem = format!("{}-{}", args.platform, file_name_part(&file_stem(path)));
             let title = format!("On-demand file: {} on {}", path.display(), args.platform);
             (rules, Some(parsed), stem, title)
         }
         None => {
-            let rule = rule_of(args, &mut settings, d)?;
+            let rule = rule_of(args, &mut ctx.settings, d)?;
             let first = rule.courses.first().cloned().unwrap_or_default();
             // A course shortname may hold '/' or '..': the file name keeps only safe
             // characters.
@@ -124,8 +128,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         }
     };
     let refs: Vec<&EnrolRule> = rules.iter().collect();
-    let g = gather(&settings, &refs, &year)?;
-    let mut plan = plan_rules(&settings, refs, &g, &year, as_of);
+    let g = ctx.gather(&refs)?;
+    let mut plan = ctx.plan(refs, &g);
     if let Some(parsed) = &parsed {
         let pp = plan.platforms.entry(args.platform.clone()).or_default();
         sheet::locate(parsed, pp, |id| usernames_of(&platform, &g, id));
@@ -139,8 +143,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
     let summary = report::Summary {
-        as_of: as_of.to_string(),
-        year: year.clone(),
+        as_of: ctx.as_of.to_string(),
+        year: ctx.year.clone(),
         dry_run: false,
         platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
         sources: g.timings.clone(),
@@ -148,14 +152,16 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         left_out_ratio: 0.0,
         moodle: Default::default(),
     };
-    let mut page = html::render(&html::Page {
-        title: &title,
-        summary: &summary,
-        plan: &plan,
-        previous: None,
-        personal_data: settings.report_personal_data,
-    });
-    page.name = PathBuf::from(format!("{stem}-report.html"));
+    let page = html::report_files(
+        &html::Page {
+            title: &title,
+            summary: &summary,
+            plan: &plan,
+            previous: None,
+            personal_data: ctx.settings.report_personal_data,
+        },
+        html::ReportName::Stem(&stem),
+    )?;
     let mut left = report::left_out_csv(&pp.left_out, d)?;
     left.name = PathBuf::from(format!("{stem}-left-out.csv"));
     files.push(left);
@@ -164,8 +170,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         d,
         report::ImportFiles::These(&names),
     ));
-    files.push(page);
-    atomic::write_all(&args.out, &args.out, &files, settings.file_mode)?;
+    files.extend(page);
+    atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
     tell(args, &stem, &names, &pp, &plan);
     Ok(exit::OK)
 }
@@ -189,8 +195,10 @@ fn sheet_rules(
         platform,
         known_courses: &known_courses,
     };
-    let parsed = sheet::parse(&rows.rows, &ctx)
-        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let parsed = sheet::parse(&rows.rows, &ctx).map_err(|e| UsageError::Sheet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let tags: BTreeSet<String> = args.tags.iter().cloned().collect();
     let (cohorts, rules) = sheet::rules(&parsed, &args.platform, &tags);
     for c in cohorts {

@@ -71,12 +71,8 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     directories(&s, &mut failed);
     account_lists(&s, &mut failed);
     student_files(&s, &mut failed);
-    for (name, m) in &s.moodle {
-        let writes = s
-            .platforms
-            .get(name)
-            .is_some_and(|p| p.deliver == crate::model::Deliver::Webservice);
-        if !check_moodle(name, m, writes) {
+    for (name, m) in s.connections() {
+        if !check_moodle(name, m, s.by_webservice(name)) {
             failed = true;
         }
     }

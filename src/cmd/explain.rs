@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use crate::cli::ExplainArgs;
-use crate::config;
+
 use crate::error::{exit, Error};
 use crate::model::Account;
-use crate::pipeline::{gather, plan_rules};
+use crate::pipeline::Context;
 use crate::plan::{account_status, Plan};
 
 /// The plain-text explanation; `None` when the person appears nowhere.
@@ -131,12 +131,11 @@ fn describe_account(a: &Account, as_of: NaiveDate) -> String {
 }
 
 pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
-    let settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.day(today);
-    let year = settings.year.resolve(as_of);
-    let rules: Vec<_> = settings.rules.iter().collect();
-    let g = gather(&settings, &rules, &year)?;
-    let plan = plan_rules(&settings, rules, &g, &year, as_of);
+    let ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let (as_of, year) = (ctx.as_of, &ctx.year);
+    let rules: Vec<_> = ctx.settings.rules.iter().collect();
+    let g = ctx.gather(&rules)?;
+    let plan = ctx.plan(rules, &g);
     // Who: the name given, and the other identifier the directories know for it.
     let who = args.who.trim();
     let mut usernames: BTreeSet<String> = [who.to_lowercase()].into();

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::cli::InitArgs;
 use crate::config;
-use crate::error::{exit, Error};
+use crate::error::{exit, Error, UsageError};
 use crate::output::{atomic, sheet_template, RenderedFile};
 use crate::plan::sheet::STANDARD_ROLES;
 
@@ -16,10 +16,7 @@ pub fn run(args: &InitArgs) -> Result<u8, Error> {
     }
     let target = args.dir.join("enrolgen.yaml");
     if target.exists() {
-        return Err(Error::Usage(format!(
-            "{} already exists; not overwriting it",
-            target.display()
-        )));
+        return Err(UsageError::Exists { path: target }.into());
     }
     atomic::write_all(
         &args.dir,
@@ -42,10 +39,10 @@ pub fn run(args: &InitArgs) -> Result<u8, Error> {
 /// platform of the configuration, or Moodle's standard roles without one.
 fn sheet(args: &InitArgs, path: &Path) -> Result<u8, Error> {
     if path.exists() {
-        return Err(Error::Usage(format!(
-            "{} already exists; not overwriting it",
-            path.display()
-        )));
+        return Err(UsageError::Exists {
+            path: path.to_path_buf(),
+        }
+        .into());
     }
     let standard = || STANDARD_ROLES.iter().map(|r| r.to_string()).collect();
     let platforms: Vec<(String, Vec<String>)> = if args.config.exists() {
@@ -75,10 +72,11 @@ fn sheet(args: &InitArgs, path: &Path) -> Result<u8, Error> {
             n,
         ),
         _ => {
-            return Err(Error::Usage(format!(
-                "--sheet {}: not a file name",
-                path.display()
-            )))
+            return Err(UsageError::NotAFileName {
+                flag: "--sheet",
+                path: path.to_path_buf(),
+            }
+            .into())
         }
     };
     atomic::write_all(

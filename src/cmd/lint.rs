@@ -2,12 +2,13 @@
 
 use crate::cli::LintArgs;
 use crate::config;
-use crate::error::{exit, Error};
+use crate::error::{exit, Error, UsageError};
 use crate::moodle::{self, LintOptions};
 
 pub fn parse_delimiter(s: &str) -> Result<u8, Error> {
-    moodle::parse_delimiter(s)
-        .ok_or_else(|| Error::Usage(format!("--delimiter '{s}': use ';', ',', ':' or tab")))
+    moodle::parse_delimiter(s).ok_or_else(|| {
+        UsageError::value(format!("--delimiter '{s}'"), "use ';', ',', ':' or tab").into()
+    })
 }
 
 pub fn run(args: &LintArgs) -> Result<u8, Error> {
@@ -21,8 +22,10 @@ pub fn run(args: &LintArgs) -> Result<u8, Error> {
         opts.roles = platform.roles.clone();
         opts.delimiter = opts.delimiter.or(Some(platform.csv.delimiter));
     }
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let bytes = std::fs::read(&args.file).map_err(|e| UsageError::Unreadable {
+        path: args.file.clone(),
+        message: e.to_string(),
+    })?;
     let report = moodle::lint(&bytes, &opts);
     for p in &report.problems {
         println!("{}: {p}", args.file.display());

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ManArgs};
-use crate::error::{exit, Error};
+use crate::error::{exit, Error, UsageError};
 use crate::output::OutputError;
 
 pub fn run(args: &ManArgs) -> Result<u8, Error> {
@@ -29,10 +29,11 @@ pub fn run(args: &ManArgs) -> Result<u8, Error> {
             match top.find_subcommand(name) {
                 Some(sub) => sub.clone(),
                 None => {
-                    return Err(Error::Usage(format!(
-                        "man: no subcommand '{name}' (one of {})",
-                        names.join(", ")
-                    )))
+                    return Err(UsageError::NoSuchPage {
+                        name: name.clone(),
+                        known: names.join(", "),
+                    }
+                    .into())
                 }
             }
         }

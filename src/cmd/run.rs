@@ -7,13 +7,13 @@ use std::io::IsTerminal;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::RunArgs;
-use crate::config::{self, Settings};
+use crate::config::{self, Delivery, Settings};
 use crate::deliver::files::{self, DeltaRun, Mode, Staged};
 use crate::deliver::webservice::{self, WsRun};
-use crate::error::{exit, Error};
-use crate::model::{Deliver, Reason};
+use crate::error::{exit, Error, UsageError};
+use crate::model::Reason;
 use crate::output::report::{self, Summary};
-use crate::output::{atomic, html, monitor, RenderedFile};
+use crate::output::{atomic, html, monitor};
 use crate::pipeline::{self, Gathered};
 use crate::plan::{delta, Plan};
 
@@ -52,16 +52,15 @@ fn whole_plans_only(
     if args.cohorts.is_empty() {
         return Ok(());
     }
-    let by_webservice = rules.iter().map(|r| r.platform.as_str()).find(|p| {
-        settings
-            .platforms
-            .get(*p)
-            .is_some_and(|p| p.deliver == Deliver::Webservice)
-    });
+    let by_webservice = rules
+        .iter()
+        .map(|r| r.platform.as_str())
+        .find(|p| settings.by_webservice(p));
     match by_webservice {
-        Some(p) => Err(Error::Usage(format!(
-            "--cohort: platform {p} is delivered through web services, which apply the whole plan (a part would suspend the rest); use --platform, or adhoc for a file"
-        ))),
+        Some(p) => Err(UsageError::WholePlanOnly {
+            platform: p.to_string(),
+        }
+        .into()),
         None => Ok(()),
     }
 }
@@ -158,9 +157,8 @@ fn lock(args: &RunArgs) -> Result<Option<atomic::DirLock>, Error> {
 
 /// Reads the sources, with a spinner on stderr only when a person watches.
 fn read_sources(
-    settings: &Settings,
+    ctx: &pipeline::Context,
     rules: &[&crate::model::EnrolRule],
-    year: &str,
     show: bool,
 ) -> Result<Gathered, Error> {
     let pb = (show && std::io::stderr().is_terminal()).then(|| {
@@ -169,7 +167,7 @@ fn read_sources(
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
     });
-    let gathered = pipeline::gather(settings, rules, year);
+    let gathered = ctx.gather(rules);
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -207,18 +205,17 @@ fn write_report(
     plan: &Plan,
     previous: Option<&report::PreviousRun>,
 ) -> Result<(), Error> {
-    let page = html::render(&html::Page {
-        title: mode(args).title(),
-        summary,
-        plan,
-        previous: previous.map(|p| &p.courses),
-        personal_data: settings.report_personal_data,
-    });
-    let json = RenderedFile {
-        name: "summary.json".into(),
-        bytes: summary.to_json()?.into_bytes(),
-    };
-    atomic::write_all(&args.out, &args.out, &[json, page], settings.file_mode)?;
+    let files = html::report_files(
+        &html::Page {
+            title: mode(args).title(),
+            summary,
+            plan,
+            previous: previous.map(|p| &p.courses),
+            personal_data: settings.report_personal_data,
+        },
+        html::ReportName::Top,
+    )?;
+    atomic::write_all(&args.out, &args.out, &files, settings.file_mode)?;
     Ok(())
 }
 
@@ -290,9 +287,10 @@ pub fn run(
         .map_or((None, config::DEFAULT_FILE_MODE), |s| {
             (s.prometheus_file.clone(), s.file_mode)
         });
-    let result = loaded
-        .map_err(Error::from)
-        .and_then(|settings| run_loaded(args, &settings, today, verbosity));
+    let result = loaded.map_err(Error::from).and_then(|settings| {
+        let ctx = pipeline::Context::new(settings, args.as_of.day(today));
+        run_loaded(args, &ctx, verbosity)
+    });
     // A failed run records its end only in an output folder that exists: it never
     // makes one (a mistyped --out, a configuration error before the first run).
     if !args.dry_run && (result.is_ok() || args.out.is_dir()) {
@@ -327,24 +325,18 @@ pub fn outcome(exit_code: u8) -> monitor::Outcome {
     }
 }
 
-fn run_loaded(
-    args: &RunArgs,
-    settings: &Settings,
-    today: NaiveDate,
-    verbosity: Verbosity,
-) -> Result<u8, Error> {
-    let as_of = args.as_of.day(today);
-    let year = settings.year.resolve(as_of);
+fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> Result<u8, Error> {
+    let (settings, as_of, year) = (&ctx.settings, ctx.as_of, &ctx.year);
     let rules = pipeline::select_rules(settings, &args.platforms, &args.cohorts)?;
     whole_plans_only(args, settings, &rules)?;
     let mode = mode(args);
     let _lock = lock(args)?;
-    let g = read_sources(settings, &rules, &year, !verbosity.quiet)?;
+    let g = read_sources(ctx, &rules, !verbosity.quiet)?;
     // Before anything is written: a source that shrank stops the run.
     // The previous run, read once: its sources for the guard, its courses for the report.
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
-    let mut plan = pipeline::plan_rules(settings, rules, &g, &year, as_of);
+    let mut plan = ctx.plan(rules, &g);
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,
@@ -366,23 +358,16 @@ fn run_loaded(
     // One way to Moodle per platform: files are prepared here and written below,
     // all at once; web services apply the plan now.
     for (name, pp) in &plan.platforms {
-        let Some(p) = settings.platforms.get(name) else {
-            continue;
-        };
-        let summary = match p.deliver {
-            Deliver::Files => {
+        let p = pipeline::platform(settings, name)?;
+        let summary = match settings.delivery.get(name) {
+            Some(Delivery::Files { .. }) | None => {
                 let pf = files::render_one(p, pp)?;
                 let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
                 let summary = files::summarize(pp, &pf, &s, d);
                 staged.push(s);
                 summary
             }
-            Deliver::Webservice => {
-                let m = settings.moodle.get(name).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "platform {name}: deliver: webservice needs its moodle: connection"
-                    ))
-                })?;
+            Some(Delivery::Webservice(m)) => {
                 by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings)?
             }
         };
@@ -394,7 +379,7 @@ fn run_loaded(
     plan.warnings.extend(warnings);
     let summary = Summary {
         as_of: as_of.to_string(),
-        year,
+        year: year.clone(),
         dry_run: args.dry_run,
         platforms,
         sources: g.timings,

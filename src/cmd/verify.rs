@@ -10,13 +10,13 @@ use std::time::Instant;
 use chrono::NaiveDate;
 
 use crate::cli::VerifyArgs;
-use crate::config::{self, Settings};
-use crate::error::{exit, Error};
+use crate::config::Settings;
+use crate::error::{exit, Error, UsageError};
 use crate::model::Enrolment;
 use crate::moodle::{self, LintOptions};
 use crate::output::report::{self, MoodleCheck, SourceTiming, Summary};
 use crate::output::{atomic, html, OutputError, RenderedFile};
-use crate::pipeline::{gather, plan_rules};
+use crate::pipeline::Context;
 use crate::plan::verify::{self as compare, Difference, Scope};
 use crate::plan::{Plan, PlatformPlan};
 use crate::source::moodle::Moodle;
@@ -25,21 +25,23 @@ use crate::source::SourceError;
 /// The platforms to verify: those named, else every one with a Moodle connection.
 fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, Error> {
     if asked.is_empty() {
-        if s.moodle.is_empty() {
-            return Err(Error::Usage(format!(
-                "no platform of {} has a moodle: connection (url and token) to verify",
-                s.file.display()
-            )));
+        let connected: Vec<&str> = s.connections().map(|(n, _)| n).collect();
+        if connected.is_empty() {
+            return Err(UsageError::NoConnections {
+                file: s.file.clone(),
+            }
+            .into());
         }
-        return Ok(s.moodle.keys().map(String::as_str).collect());
+        return Ok(connected);
     }
     for p in asked {
         crate::pipeline::platform(s, p)?;
-        if !s.moodle.contains_key(p) {
-            return Err(Error::Usage(format!(
-                "--platform {p}: it has no moodle: connection (url and token) in {}",
-                s.file.display()
-            )));
+        if s.moodle(p).is_none() {
+            return Err(UsageError::NoConnection {
+                platform: p.clone(),
+                file: s.file.clone(),
+            }
+            .into());
         }
     }
     Ok(asked.iter().map(String::as_str).collect())
@@ -50,17 +52,13 @@ fn plan_of_file(path: &PathBuf, platform: &str) -> Result<Plan, Error> {
     let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
     let report = moodle::lint(&bytes, &LintOptions::default());
     let Some(delimiter) = report.delimiter.filter(|_| report.is_clean()) else {
-        return Err(Error::Usage(format!(
-            "{}: not a clean upload file (run `enrolgen lint {}` first)",
-            path.display(),
-            path.display()
-        )));
+        return Err(UsageError::NotCleanUpload { path: path.clone() }.into());
     };
     let mut pp = PlatformPlan::default();
     for (username, course, role, group) in moodle::upload_enrolments(&bytes, delimiter) {
         let e = pp
             .enrolments
-            .entry((username.clone(), course.clone()))
+            .entry(crate::model::UserCourse::new(&username, &course))
             .or_insert_with(|| Enrolment {
                 username,
                 course,
@@ -107,23 +105,19 @@ fn verify_csv(diffs: &[Difference]) -> Result<RenderedFile, OutputError> {
 /// The plan to compare: one upload file's rows, or the whole plan as `run` makes it.
 fn the_plan(
     args: &VerifyArgs,
-    settings: &Settings,
+    ctx: &Context,
     names: &[&str],
-    year: &str,
-    as_of: NaiveDate,
 ) -> Result<(Plan, Vec<SourceTiming>, Scope), Error> {
     if let Some(file) = &args.file {
         let [one] = names else {
-            return Err(Error::Usage(
-                "--file checks one platform's file: give exactly one --platform".into(),
-            ));
+            return Err(UsageError::OneFileOnePlatform.into());
         };
         return Ok((plan_of_file(file, one)?, Vec::new(), Scope::Rows));
     }
     let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let rules = crate::pipeline::select_rules(settings, &owned, &[])?;
-    let g = gather(settings, &rules, year)?;
-    let plan = plan_rules(settings, rules, &g, year, as_of);
+    let rules = crate::pipeline::select_rules(&ctx.settings, &owned, &[])?;
+    let g = ctx.gather(&rules)?;
+    let plan = ctx.plan(rules, &g);
     Ok((plan, g.timings, Scope::Plan))
 }
 
@@ -137,9 +131,11 @@ fn check_platform(
     as_of: NaiveDate,
 ) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
     let ms = settings
-        .moodle
-        .get(name)
-        .ok_or_else(|| Error::Usage(format!("--platform {name}: it has no moodle: connection")))?;
+        .moodle(name)
+        .ok_or_else(|| UsageError::NoConnection {
+            platform: name.to_string(),
+            file: settings.file.clone(),
+        })?;
     let roles = settings.platforms.get(name).and_then(|p| p.roles.as_ref());
     let mut courses: Vec<String> = pp.enrolments.values().map(|e| e.course.clone()).collect();
     courses.sort();
@@ -184,49 +180,43 @@ fn write(
     summary: &Summary,
     plan: &Plan,
 ) -> Result<String, Error> {
-    let page = html::render(&html::Page {
-        title: "Moodle now: what differs from the plan",
-        summary,
-        plan,
-        previous: None,
-        personal_data: settings.report_personal_data,
-    });
+    let top = html::report_files(
+        &html::Page {
+            title: "Moodle now: what differs from the plan",
+            summary,
+            plan,
+            previous: None,
+            personal_data: settings.report_personal_data,
+        },
+        html::ReportName::Top,
+    )?;
     let _lock = atomic::DirLock::acquire(&args.out)?;
     for (dir, f) in files {
         atomic::write_all(&args.out, dir, std::slice::from_ref(f), settings.file_mode)?;
     }
-    let json = summary.to_json()?;
-    let top = [
-        RenderedFile {
-            name: "summary.json".into(),
-            bytes: json.clone().into_bytes(),
-        },
-        page,
-    ];
     atomic::write_all(&args.out, &args.out, &top, settings.file_mode)?;
-    Ok(json)
+    Ok(summary.to_json()?)
 }
 
 /// `quiet` (-q): nothing on stderr but errors; the exit code and verify.csv say it.
 pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
-    let settings = config::load(&args.config.config)?;
-    let as_of = args.as_of.day(today);
-    let year = settings.year.resolve(as_of);
-    let names = platforms(&settings, &args.platforms)?;
-    let (plan, mut sources, scope) = the_plan(args, &settings, &names, &year, as_of)?;
+    let ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let (settings, as_of) = (&ctx.settings, ctx.as_of);
+    let names = platforms(settings, &args.platforms)?;
+    let (plan, mut sources, scope) = the_plan(args, &ctx, &names)?;
     let mut checks = BTreeMap::new();
     let mut files: Vec<(PathBuf, RenderedFile)> = Vec::new();
     let empty = PlatformPlan::default();
     for name in &names {
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
-        let (diffs, check, timing) = check_platform(&settings, name, pp, scope, as_of)?;
+        let (diffs, check, timing) = check_platform(settings, name, pp, scope, as_of)?;
         sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);
     }
     let mut summary = Summary {
         as_of: as_of.to_string(),
-        year,
+        year: ctx.year.clone(),
         // Not a run: nothing was written for Moodle, and the next run must not
         // compare its sources with these.
         dry_run: true,
@@ -241,7 +231,7 @@ pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error
         moodle: checks,
     };
     summary.warnings.sort();
-    let json = write(args, &settings, &files, &summary, &plan)?;
+    let json = write(args, settings, &files, &summary, &plan)?;
     if args.json {
         println!("{}", json.trim_end());
     }

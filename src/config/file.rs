@@ -133,7 +133,16 @@ pub struct RawPlatform {
     /// The platform's REST web services, for `verify` (and `deliver: webservice`).
     pub moodle: Option<RawMoodle>,
     /// How a run's plan reaches Moodle: `files` (default) or `webservice`.
-    pub deliver: Option<crate::model::Deliver>,
+    pub deliver: Option<RawDeliver>,
+}
+
+/// `deliver:` as written; `config` turns it and `moodle:` into a `Delivery`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawDeliver {
+    #[default]
+    Files,
+    Webservice,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,8 +13,8 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::filter::Filter;
 use crate::model::{
-    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, Deliver, EnrolRule,
-    Layout, Platform, UsernameSource,
+    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, EnrolRule, Layout,
+    Platform, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Template, Var};
@@ -190,6 +190,31 @@ pub struct MoodleSettings {
     pub remove_extra_roles: bool,
 }
 
+/// How a platform's plan reaches its Moodle (`deliver:`), with the connection that
+/// needs: a web-service platform cannot be without one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Upload files an administrator imports (only adds); a `moodle:` connection,
+    /// when given, lets `verify` read the site.
+    Files { moodle: Option<MoodleSettings> },
+    /// Applied through the REST web services (adds, suspends, keeps groups exact).
+    Webservice(MoodleSettings),
+}
+
+impl Delivery {
+    /// The platform's Moodle connection, whichever the channel.
+    pub fn moodle(&self) -> Option<&MoodleSettings> {
+        match self {
+            Delivery::Files { moodle } => moodle.as_ref(),
+            Delivery::Webservice(m) => Some(m),
+        }
+    }
+
+    pub fn is_webservice(&self) -> bool {
+        matches!(self, Delivery::Webservice(_))
+    }
+}
+
 /// The ids a fresh Moodle gives its standard roles.
 pub const STANDARD_ROLE_IDS: [(&str, u64); 8] = [
     ("manager", 1),
@@ -229,10 +254,31 @@ pub struct Settings {
     /// Mode of every file written (default 0640, whatever the umask).
     pub file_mode: u32,
     pub max_shrink: ShrinkLimits,
-    /// Moodle connections, by platform name.
-    pub moodle: BTreeMap<String, MoodleSettings>,
+    /// How each platform's plan reaches its Moodle, by platform name (every
+    /// platform has one).
+    pub delivery: BTreeMap<String, Delivery>,
     /// The Prometheus text file, when not OUT/enrolgen.prom.
     pub prometheus_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// A platform's Moodle connection, whichever its channel.
+    pub fn moodle(&self, platform: &str) -> Option<&MoodleSettings> {
+        self.delivery.get(platform).and_then(Delivery::moodle)
+    }
+
+    /// Every platform with a Moodle connection, by name.
+    pub fn connections(&self) -> impl Iterator<Item = (&str, &MoodleSettings)> {
+        self.delivery
+            .iter()
+            .filter_map(|(n, d)| d.moodle().map(|m| (n.as_str(), m)))
+    }
+
+    pub fn by_webservice(&self, platform: &str) -> bool {
+        self.delivery
+            .get(platform)
+            .is_some_and(Delivery::is_webservice)
+    }
 }
 
 /// Reads and checks a configuration file.
@@ -363,12 +409,10 @@ impl Checker<'_> {
             directories.insert(name, checked);
         }
         let mut platforms = BTreeMap::new();
-        let mut moodle = BTreeMap::new();
+        let mut delivery = BTreeMap::new();
         for (name, p) in raw.platforms {
-            let (platform, connection) = self.platform(&name, p, &directories)?;
-            if let Some(m) = connection {
-                moodle.insert(name.clone(), m);
-            }
+            let (platform, how) = self.platform(&name, p, &directories)?;
+            delivery.insert(name.clone(), how);
             platforms.insert(name, platform);
         }
         let mut cohorts = BTreeMap::new();
@@ -400,7 +444,7 @@ impl Checker<'_> {
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
             file_mode,
             max_shrink,
-            moodle,
+            delivery,
             prometheus_file: self.prometheus_file(raw.prometheus_file)?,
         })
     }
@@ -440,13 +484,13 @@ impl Checker<'_> {
         }
     }
 
-    /// One platform and its Moodle connection, if it has one.
+    /// One platform and how its plan reaches Moodle.
     fn platform(
         &self,
         name: &str,
         p: file::RawPlatform,
         directories: &BTreeMap<String, DirectorySettings>,
-    ) -> Result<(Platform, Option<MoodleSettings>), ConfigError> {
+    ) -> Result<(Platform, Delivery), ConfigError> {
         let key = format!("platforms.{name}");
         let plain = name
             .chars()
@@ -492,13 +536,16 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
-        let deliver = p.deliver.unwrap_or_default();
-        if deliver == Deliver::Webservice && connection.is_none() {
-            return Err(self.err(
-                &format!("{key}.deliver"),
-                "webservice needs the platform's moodle: connection (url and token)",
-            ));
-        }
+        let delivery = match (p.deliver.unwrap_or_default(), connection) {
+            (file::RawDeliver::Files, moodle) => Delivery::Files { moodle },
+            (file::RawDeliver::Webservice, Some(m)) => Delivery::Webservice(m),
+            (file::RawDeliver::Webservice, None) => {
+                return Err(self.err(
+                    &format!("{key}.deliver"),
+                    "webservice needs the platform's moodle: connection (url and token)",
+                ))
+            }
+        };
         let platform = Platform {
             name: name.to_string(),
             accounts,
@@ -511,9 +558,8 @@ impl Checker<'_> {
                 layout: p.csv.layout.unwrap_or(Layout::Long),
                 max_rows: p.csv.max_rows,
             },
-            deliver,
         };
-        Ok((platform, connection))
+        Ok((platform, delivery))
     }
 
     /// Where a platform's accounts exist: directories, or its own account list.
@@ -1080,9 +1126,11 @@ mod tests {
         );
         let ok = zone.replace("Europe/Pariss", "Europe/Paris");
         let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
-        assert_eq!(s.platforms["p"].deliver, Deliver::Webservice);
-        assert_eq!(s.moodle["p"].max_fields, 4000);
-        assert_eq!(s.moodle["p"].role_ids["student"], 5);
+        let Delivery::Webservice(m) = &s.delivery["p"] else {
+            panic!("not delivered through web services: {:?}", s.delivery["p"]);
+        };
+        assert_eq!(m.max_fields, 4000);
+        assert_eq!(m.role_ids["student"], 5);
         let typo = ws.replace("deliver: webservice", "deliver: webservices");
         assert!(err(&typo).contains("webservices"), "{}", err(&typo));
     }

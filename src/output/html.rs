@@ -84,6 +84,38 @@ th{background:#f3f5f8;font-weight:600}td.n,th.n{text-align:right;font-variant-nu
 .up{color:#1d7a35}.down{color:#b3261e}.muted{color:#5a6575}code{font-size:.92em}\
 @media print{body{margin:0;max-width:none;font-size:11pt}h2{break-before:auto}table,svg{break-inside:avoid}.warnings{border-color:#999}}";
 
+/// How a command names its report.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportName<'a> {
+    /// `run` and `verify`: report.html and summary.json at the top of the output
+    /// folder (the next run reads the summary back).
+    Top,
+    /// `adhoc`: `{stem}-report.html` beside its file, no summary (nothing compares
+    /// with an on-demand file).
+    Stem(&'a str),
+}
+
+/// The report files of `run`, `adhoc` and `verify`, made one way.
+pub fn report_files(
+    page: &Page<'_>,
+    name: ReportName<'_>,
+) -> Result<Vec<RenderedFile>, crate::output::OutputError> {
+    let mut html = render(page);
+    match name {
+        ReportName::Top => Ok(vec![
+            RenderedFile {
+                name: "summary.json".into(),
+                bytes: page.summary.to_json()?.into_bytes(),
+            },
+            html,
+        ]),
+        ReportName::Stem(stem) => {
+            html.name = format!("{stem}-report.html").into();
+            Ok(vec![html])
+        }
+    }
+}
+
 pub fn render(page: &Page<'_>) -> RenderedFile {
     let s = page.summary;
     let mut h = String::new();

@@ -37,6 +37,15 @@ pub enum OutputError {
     Encode { what: String, message: String },
 }
 
+impl From<crate::csvio::EncodeError> for OutputError {
+    fn from(e: crate::csvio::EncodeError) -> OutputError {
+        OutputError::Encode {
+            what: e.what,
+            message: e.message,
+        }
+    }
+}
+
 /// A rendered file: a name relative to the output directory, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedFile {

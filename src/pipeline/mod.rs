@@ -8,21 +8,55 @@ pub mod shrink;
 use std::collections::BTreeMap;
 
 use crate::config::Settings;
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::model::{EnrolRule, Platform};
 use crate::plan::{self, Inputs, Plan};
 
 pub use gather::{gather, Gathered};
 
+/// What every command that plans starts from, opened once: the checked settings,
+/// the day the plan is for and the academic year that day falls in.
+pub struct Context {
+    pub settings: Settings,
+    pub as_of: chrono::NaiveDate,
+    pub year: String,
+}
+
+impl Context {
+    pub fn new(settings: Settings, as_of: chrono::NaiveDate) -> Context {
+        let year = settings.year.resolve(as_of);
+        Context {
+            settings,
+            as_of,
+            year,
+        }
+    }
+
+    /// Loads the configuration for a day.
+    pub fn open(config: &std::path::Path, as_of: chrono::NaiveDate) -> Result<Context, Error> {
+        Ok(Context::new(crate::config::load(config)?, as_of))
+    }
+
+    /// What the sources return for these rules.
+    pub fn gather(&self, rules: &[&EnrolRule]) -> Result<Gathered, Error> {
+        Ok(gather(&self.settings, rules, &self.year)?)
+    }
+
+    /// The plan of these rules on what the sources returned.
+    pub fn plan(&self, rules: Vec<&EnrolRule>, g: &Gathered) -> Plan {
+        plan_rules(&self.settings, rules, g, &self.year, self.as_of)
+    }
+}
+
 /// The platform named by `--platform`, or the error every command gives for a name
 /// the configuration does not have.
 pub fn platform<'a>(s: &'a Settings, name: &str) -> Result<&'a Platform, Error> {
     s.platforms.get(name).ok_or_else(|| {
-        Error::Usage(format!(
-            "--platform {name}: no such platform in {} ({})",
-            s.file.display(),
-            keys(&s.platforms)
-        ))
+        Error::from(UsageError::NoSuchPlatform {
+            name: name.to_string(),
+            file: s.file.clone(),
+            known: keys(&s.platforms),
+        })
     })
 }
 
@@ -37,11 +71,12 @@ pub fn select_rules<'a>(
     }
     for c in cohorts {
         if !s.cohorts.contains_key(c) {
-            return Err(Error::Usage(format!(
-                "--cohort {c}: no such cohort in {} ({})",
-                s.file.display(),
-                keys(&s.cohorts)
-            )));
+            return Err(UsageError::NoSuchCohort {
+                name: c.clone(),
+                file: s.file.clone(),
+                known: keys(&s.cohorts),
+            }
+            .into());
         }
     }
     Ok(s.rules

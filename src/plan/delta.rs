@@ -50,7 +50,7 @@ impl Recorded {
     }
 
     fn key(&self) -> Key {
-        (self.username.clone(), self.course.clone())
+        Key::new(&self.username, &self.course)
     }
 
     fn roles(&self) -> BTreeSet<&str> {
@@ -149,14 +149,14 @@ pub struct Delta {
     pub state: Vec<Recorded>,
 }
 
-type Key = (String, String);
+type Key = crate::model::UserCourse;
 
 /// The state once the manual changes an administrator marked done are made: each
 /// such enrolment is what was wanted then.
 pub fn adopt(state: &[Recorded], done: &[ManualChange]) -> Vec<Recorded> {
     let done: BTreeMap<Key, &Recorded> = done
         .iter()
-        .map(|c| ((c.username.clone(), c.course.clone()), &c.wanted))
+        .map(|c| (Key::new(&c.username, &c.course), &c.wanted))
         .collect();
     state
         .iter()
@@ -368,9 +368,7 @@ mod tests {
     };
 
     fn plan(es: &[Enrolment]) -> BTreeMap<Key, Enrolment> {
-        es.iter()
-            .map(|e| ((e.username.clone(), e.course.clone()), e.clone()))
-            .collect()
+        es.iter().map(|e| (e.key(), e.clone())).collect()
     }
 
     #[test]

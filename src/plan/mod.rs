@@ -5,6 +5,7 @@
 pub mod account_status;
 pub mod delta;
 mod index;
+pub mod managed;
 pub mod sheet;
 pub mod sync;
 pub mod verify;
@@ -17,7 +18,7 @@ pub use index::AccountIndex;
 
 use crate::model::{
     Account, AccountList, AccountSource, AccountState, Cohort, CohortSource, EnrolRule, Enrolment,
-    LeftOut, Member, Platform, Reason, UsernameSource,
+    LeftOut, Member, Platform, Reason, UserCourse, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Context, Var};
@@ -40,7 +41,7 @@ pub struct Inputs<'a> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PlatformPlan {
     /// Keyed by (username, course): one enrolment per user and course.
-    pub enrolments: BTreeMap<(String, String), Enrolment>,
+    pub enrolments: BTreeMap<UserCourse, Enrolment>,
     /// Sorted.
     pub left_out: Vec<LeftOut>,
 }
@@ -574,8 +575,8 @@ enum Merge {
 /// Adds an enrolment, merging with one planned earlier for the same user and course.
 /// Values set by one rule fill values the other left empty; two different values for
 /// the same field are a conflict, and the first rule's enrolment is kept.
-fn merge(map: &mut BTreeMap<(String, String), Enrolment>, e: Enrolment) -> Merge {
-    let key = (e.username.clone(), e.course.clone());
+fn merge(map: &mut BTreeMap<UserCourse, Enrolment>, e: Enrolment) -> Merge {
+    let key = e.key();
     let Some(old) = map.get_mut(&key) else {
         map.insert(key, e);
         return Merge::New;

@@ -11,6 +11,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::model::{
     CellKind, Cohort, CohortSource, EnrolRule, LeftOut, Platform, Reason, SheetCell, SheetRow,
+    UserCourse,
 };
 use crate::moodle::{self, Field};
 use crate::plan::PlatformPlan;
@@ -706,7 +707,7 @@ pub fn locate(
         l.detail = format!("row {}, {column}: {detail}", r.row);
     }
     let mut wrong = Vec::new();
-    pp.enrolments.retain(|(username, course), e| {
+    pp.enrolments.retain(|UserCourse { username, course }, e| {
         for r in e.rules.iter().filter_map(|n| by_row.get(n)) {
             let (Identity::StudentId(id), Some(given)) = (&r.identity, &r.username_also) else {
                 continue;

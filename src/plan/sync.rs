@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{CourseNow, Enrolment, MoodleNow, SuspendLimits};
 use crate::plan::delta::{hold_reason, Accept, Held};
+use crate::plan::managed::ManagedGroups;
 use crate::template::Template;
 
 /// One enrolment enrolgen made, as Moodle confirmed it.
@@ -66,10 +67,10 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    pub fn made(&self) -> BTreeMap<(String, String), &Made> {
+    pub fn made(&self) -> BTreeMap<crate::model::UserCourse, &Made> {
         self.enrolments
             .iter()
-            .map(|m| ((m.username.clone(), m.course.clone()), m))
+            .map(|m| (crate::model::UserCourse::new(&m.username, &m.course), m))
             .collect()
     }
 
@@ -291,8 +292,8 @@ impl Context<'_> {
 
     /// Whether an enrolment's dates make it active on the as-of day.
     pub fn current(&self, m: &Made) -> bool {
-        let today = self.day_start(self.as_of);
-        m.timestart <= today && (m.timeend == 0 || m.timeend > today)
+        let end = (m.timeend != 0).then_some(m.timeend);
+        crate::model::within_dates(m.timestart, end, self.day_start(self.as_of))
     }
 
     /// The dates an enrolment gets: the rule's start day, or else the day enrolgen
@@ -319,7 +320,7 @@ impl Context<'_> {
     }
 }
 
-type Key = (String, String);
+type Key = crate::model::UserCourse;
 
 pub fn operations(
     planned: &BTreeMap<Key, Enrolment>,
@@ -338,12 +339,12 @@ pub fn operations(
             .or_default()
             .extend(e.groups.iter().map(String::as_str));
     }
-    for ((username, course), e) in planned {
+    for (Key { username, course }, e) in planned {
         let Some(Some(c)) = now.get(course) else {
             ops.missing_courses.insert(course.clone());
             continue;
         };
-        let given = made.get(&(username.clone(), course.clone())).copied();
+        let given = made.get(&Key::new(username, course)).copied();
         enrolment_ops(e, c, given, ctx, &mut ops);
         group_ops(e, c, &mut creating, &mut ops);
     }
@@ -351,7 +352,7 @@ pub fn operations(
     let held = suspend_unplanned(planned, now, state, ctx, &mut ops);
     // Held back, they keep their groups too until the suspensions are accepted.
     ops.remove
-        .retain(|m| !held.contains(&(m.course.clone(), m.username.clone())));
+        .retain(|m| !held.contains(&Key::new(&m.username, &m.course)));
     ops.enrol.sort();
     ops.assign.sort();
     ops.create_groups.sort();
@@ -484,18 +485,13 @@ fn remove_unplanned_members(
         let (Some(c), Some(templates)) = (c, ctx.templates.get(course)) else {
             continue;
         };
-        let filled = state.groups.get(course);
-        let managed = |g: &str| {
-            templates.iter().any(|t| t.matches(g))
-                && (planned_groups
-                    .get(course.as_str())
-                    .is_some_and(|p| p.contains(g))
-                    || filled.is_some_and(|f| f.contains(g)))
-        };
+        let planned_here = planned_groups.get(course.as_str()).into_iter().flatten();
+        let managed = ManagedGroups::planned(planned_here.copied())
+            .and_filled(state.groups.get(course), templates);
         for (username, u) in c.active.iter().chain(&c.inactive) {
-            let wanted = planned.get(&(username.clone(), course.clone()));
+            let wanted = planned.get(&Key::new(username, course));
             for g in &u.groups {
-                if managed(g) && wanted.is_none_or(|e| !e.groups.contains(g)) {
+                if managed.contains(g) && wanted.is_none_or(|e| !e.groups.contains(g)) {
                     ops.remove.push(MemberOp {
                         course: course.clone(),
                         group: g.clone(),
@@ -532,7 +528,7 @@ fn suspend_unplanned(
             continue;
         }
         *before.entry(m.course.as_str()).or_default() += 1;
-        if planned.contains_key(&(m.username.clone(), m.course.clone())) {
+        if planned.contains_key(&Key::new(&m.username, &m.course)) {
             continue;
         }
         gone.entry(m.course.as_str()).or_default().push(EnrolOp {
@@ -561,7 +557,7 @@ fn suspend_unplanned(
                     enrolments: of,
                     why,
                 });
-                held_users.extend(list.into_iter().map(|e| (e.course, e.username)));
+                held_users.extend(list.iter().map(|e| Key::new(&e.username, &e.course)));
             }
             None => ops.suspend.extend(list),
         }
@@ -580,9 +576,9 @@ mod tests {
         platform_ratio: 0.5,
     };
 
-    fn e(u: &str, c: &str, role: &str, groups: &[&str]) -> ((String, String), Enrolment) {
+    fn e(u: &str, c: &str, role: &str, groups: &[&str]) -> (crate::model::UserCourse, Enrolment) {
         (
-            (u.into(), c.into()),
+            crate::model::UserCourse::new(u, c),
             Enrolment {
                 username: u.into(),
                 course: c.into(),
@@ -619,13 +615,17 @@ mod tests {
         }
     }
 
-    fn run(planned: &[((String, String), Enrolment)], now: &MoodleNow, state: &SyncState) -> Ops {
+    fn run(
+        planned: &[(crate::model::UserCourse, Enrolment)],
+        now: &MoodleNow,
+        state: &SyncState,
+    ) -> Ops {
         run_with(planned, now, state, false)
     }
 
     /// `run`, taking back roles raised by hand when `remove_extra_roles`.
     fn run_with(
-        planned: &[((String, String), Enrolment)],
+        planned: &[(crate::model::UserCourse, Enrolment)],
         now: &MoodleNow,
         state: &SyncState,
         remove_extra_roles: bool,

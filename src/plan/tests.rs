@@ -63,7 +63,6 @@ pub(super) fn platform(min_age: u32) -> Platform {
             layout: Layout::Long,
             max_rows: None,
         },
-        deliver: Default::default(),
     }
 }
 
@@ -205,7 +204,7 @@ fn account_created_yesterday_is_enough_today_is_deferred() {
     assert_eq!(
         p.enrolments
             .keys()
-            .map(|k| k.0.as_str())
+            .map(|k| k.username.as_str())
             .collect::<Vec<_>>(),
         ["a"]
     );
@@ -305,7 +304,7 @@ fn collegium_rules_by_tag_and_affiliation() {
         ],
     );
     let p = &w.plan("2026-11-24").platforms["ecampus"];
-    let users: Vec<_> = p.enrolments.keys().map(|k| k.0.as_str()).collect();
+    let users: Vec<_> = p.enrolments.keys().map(|k| k.username.as_str()).collect();
     assert_eq!(users, ["a", "prof"]);
     let left: Vec<_> = p
         .left_out
@@ -334,7 +333,7 @@ fn two_rules_merge_group_into_one_enrolment() {
         vec![account("a", "1", "2020-01-01", &[])],
     );
     let p = &w.plan("2026-11-24").platforms["ecampus"];
-    let e = &p.enrolments[&("a".to_string(), "PSY-L1-STATS".to_string())];
+    let e = &p.enrolments[&crate::model::UserCourse::new("a", "PSY-L1-STATS")];
     assert_eq!(e.groups.iter().collect::<Vec<_>>(), ["TD 1"]);
     assert_eq!(e.enrolperiod, Some(60));
     assert_eq!(e.rules, [1, 2]);
@@ -465,7 +464,7 @@ fn account_list_platform_uses_student_numbers() {
     assert_eq!(
         p.enrolments
             .keys()
-            .map(|k| k.0.as_str())
+            .map(|k| k.username.as_str())
             .collect::<Vec<_>>(),
         ["2100001"]
     );

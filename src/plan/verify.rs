@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::model::{CourseNow, EnrolledUser, Enrolment, MoodleNow, Reason};
+use crate::plan::managed::ManagedGroups;
 use crate::plan::PlatformPlan;
 
 /// The kinds of difference, in the order a person reads them for one user.
@@ -100,11 +101,12 @@ pub fn compare(
             out.push(diff(course, "", Problem::CourseNotFound, "", course, ""));
             continue;
         };
-        // Groups enrolgen manages in this course: the names its templates produce.
-        let managed: BTreeSet<&str> = planned
-            .iter()
-            .flat_map(|e| e.groups.iter().map(String::as_str))
-            .collect();
+        // Without the web-service state: the groups the plan gives.
+        let managed = ManagedGroups::planned(
+            planned
+                .iter()
+                .flat_map(|e| e.groups.iter().map(String::as_str)),
+        );
         for e in &planned {
             compare_one(e, c, &managed, scope, as_of, &mut out);
             if scope == Scope::Plan {
@@ -139,14 +141,13 @@ pub fn compare(
 fn compare_one(
     e: &Enrolment,
     c: &CourseNow,
-    managed: &BTreeSet<&str>,
+    managed: &ManagedGroups<'_>,
     scope: Scope,
     as_of: NaiveDate,
     out: &mut Vec<Difference>,
 ) {
     let (course, user, role) = (e.course.as_str(), e.username.as_str(), e.role.as_str());
-    // Planned suspended (enrolstatus 1), or starting after the day: not active.
-    let inactive = e.enrolstatus == Some(1) || e.enroltimestart.is_some_and(|d| d > as_of);
+    let inactive = !e.active_on(as_of);
     let m: &EnrolledUser = match (c.active.get(user), c.inactive.get(user)) {
         (Some(m), _) => {
             if inactive {
@@ -203,7 +204,7 @@ fn compare_one(
     }
     if scope == Scope::Plan {
         for g in &m.groups {
-            if managed.contains(g.as_str()) && !e.groups.contains(g) {
+            if managed.contains(g) && !e.groups.contains(g) {
                 out.push(diff(
                     course,
                     user,
@@ -342,10 +343,7 @@ mod tests {
 
     fn plan(es: &[Enrolment]) -> PlatformPlan {
         PlatformPlan {
-            enrolments: es
-                .iter()
-                .map(|e| ((e.username.clone(), e.course.clone()), e.clone()))
-                .collect(),
+            enrolments: es.iter().map(|e| (e.key(), e.clone())).collect(),
             left_out: Vec::new(),
         }
     }

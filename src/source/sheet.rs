@@ -97,87 +97,17 @@ pub fn number(f: f64) -> String {
     }
 }
 
-/// A CSV as spreadsheets export it: a UTF-8 byte-order mark dropped, `;`, `,` or tab
-/// (whichever the first line has most of), quoted cells, any line end, rows of
-/// uneven length. The row number is the record's, as the spreadsheet showed it.
+/// A CSV as spreadsheets export it, read by `csvio::records`.
 fn csv_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>, SourceError> {
-    let bad = |line: usize, message: String| SourceError::BadData {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
     let fix = "save the sheet as \"CSV UTF-8\" (or send the .xlsx/.ods itself)";
-    let bytes = crate::csvio::utf8(path, bytes, fix)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(sniff(bytes))
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    // The row number a spreadsheet shows: one per record, blank lines (which the
-    // reader skips) counted, a cell over several lines not.
-    let mut rows = Vec::new();
-    let mut row = 0;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(bad(
-                    e.position().map_or(0, |p| p.line() as usize),
-                    e.to_string(),
-                ))
-            }
-        }
-        // A record's position is where the reader stood: before the blank lines.
-        let start = rec.position().map_or(0, |p| p.byte() as usize);
-        let mut rest = bytes.get(start..).unwrap_or_default();
-        // …or between the CR and the LF that end the record before.
-        if start > 0 && bytes.get(start - 1) == Some(&b'\r') {
-            rest = rest.strip_prefix(b"\n").unwrap_or(rest);
-        }
-        let blank = rest
-            .iter()
-            .take_while(|b| matches!(b, b'\r' | b'\n'))
-            .count();
-        row += 1 + line_ends(&rest[..blank]);
-        rows.push(Row {
-            number: row,
-            cells: rec.iter().map(Cell::text).collect(),
-        });
-    }
-    Ok(rows)
-}
-
-/// How many lines end in `bytes` (`\n`, `\r\n` or a lone `\r`).
-fn line_ends(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
-        .count()
-}
-
-/// The delimiter the first line uses most, outside quotes; `;` on a tie (the
-/// French spreadsheets' default).
-fn sniff(bytes: &[u8]) -> u8 {
-    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0)];
-    let mut quoted = false;
-    for &b in bytes.iter().take_while(|b| **b != b'\n' && **b != b'\r') {
-        if b == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            for c in &mut counts {
-                if c.0 == b {
-                    c.1 += 1;
-                }
-            }
-        }
-    }
-    counts
-        .iter()
-        .fold((b';', 0), |best, c| if c.1 > best.1 { *c } else { best })
-        .0
+    let text = crate::csvio::utf8(path, bytes, fix)?;
+    Ok(crate::csvio::records(path, text)?
+        .into_iter()
+        .map(|r| Row {
+            number: r.row,
+            cells: r.cells.iter().map(Cell::text).collect(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

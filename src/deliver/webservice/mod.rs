@@ -132,7 +132,7 @@ pub fn deliver_to(
     let courses: BTreeSet<String> = pp
         .enrolments
         .keys()
-        .map(|(_, c)| c.clone())
+        .map(|k| k.course.clone())
         .chain(state.enrolments.iter().map(|m| m.course.clone()))
         .chain(state.pending.iter().map(|m| m.course.clone()))
         .chain(state.groups.keys().cloned())
