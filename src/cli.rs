@@ -249,6 +249,10 @@ pub struct AdhocArgs {
     /// course2 … (wide), or a row per enrolment (long).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["course", "role", "group", "enrolperiod", "enrolstatus", "cohort", "students"])]
     pub sheet: Option<PathBuf>,
+    /// The worksheet of --sheet that holds the request (by default the one visible
+    /// worksheet with an enrolment header).
+    #[arg(long, requires = "sheet")]
+    pub worksheet: Option<String>,
     /// A course shortname (case-sensitive); repeat for several courses.
     #[arg(long, required_unless_present = "sheet")]
     pub course: Vec<String>,

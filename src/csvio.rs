@@ -162,6 +162,26 @@ pub fn utf8<'a>(path: &Path, bytes: &'a [u8], fix: &str) -> Result<&'a str, CsvE
     })
 }
 
+/// Windows-1252 text as Unicode: what a French Excel writes for "CSV (séparateur:
+/// point-virgule)". `None` when a byte has no character there (0x81, 0x8D, 0x8F,
+/// 0x90, 0x9D): the file is in some other encoding, which is not guessed.
+pub fn windows_1252(bytes: &[u8]) -> Option<String> {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+        0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ];
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9F => {
+                char::from_u32(u32::from(HIGH[usize::from(b - 0x80)])).filter(|c| *c != '\0')
+            }
+            _ => Some(char::from(b)),
+        })
+        .collect()
+}
+
 /// A CSV writer for files people open (reports): `delimiter`, lines ended by `\n`,
 /// quotes only where a value needs them.
 fn writer(delimiter: u8) -> csv::Writer<Vec<u8>> {
@@ -250,6 +270,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("x.csv:2: not valid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn windows_1252_is_read_and_its_holes_refused() {
+        assert_eq!(
+            windows_1252(b"N\xb0 \xe9tudiant;R\xf4le 1;\x80\x92").as_deref(),
+            Some("N° étudiant;Rôle 1;€’")
+        );
+        assert_eq!(windows_1252(b"a\x81b"), None);
     }
 
     #[test]

@@ -74,6 +74,15 @@ pub struct SheetRow {
     pub cells: Vec<SheetCell>,
 }
 
+/// One worksheet of a requester's workbook (a CSV file is one, named after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worksheet {
+    pub name: String,
+    /// Hidden in the workbook (last year's request kept out of sight, say).
+    pub hidden: bool,
+    pub rows: Vec<SheetRow>,
+}
+
 /// An Apogée group (GROUPE) a student is assigned to for the year.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApogeeGroup {
@@ -88,18 +97,18 @@ pub struct ApogeeGroup {
 /// The state of an account in its directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AccountState {
+pub enum AccountStatus {
     Active,
     Inactive,
     Suspended,
 }
 
-impl fmt::Display for AccountState {
+impl fmt::Display for AccountStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            AccountState::Active => "active",
-            AccountState::Inactive => "inactive",
-            AccountState::Suspended => "suspended",
+            AccountStatus::Active => "active",
+            AccountStatus::Inactive => "inactive",
+            AccountStatus::Suspended => "suspended",
         })
     }
 }
@@ -119,7 +128,7 @@ pub struct StateValue {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateReading {
-    pub state: AccountState,
+    pub state: AccountStatus,
     /// `SupannActif`, `SupannInactif`, `SupannSuspendu` … (may be empty).
     pub sub_state: Option<String>,
     /// First day in force, if given.
@@ -170,7 +179,7 @@ pub enum Member {
 /// A platform's own account export (Prélude): usernames (lower-cased) → state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AccountList {
-    pub accounts: BTreeMap<String, AccountState>,
+    pub accounts: BTreeMap<String, AccountStatus>,
 }
 
 /// A named group of people the mapping enrols.

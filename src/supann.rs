@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 
-use crate::model::{AccountState, StateReading, StateValue};
+use crate::model::{AccountStatus, StateReading, StateValue};
 
 /// The `{COMPTE}` value `raw` of `attribute`, read; `None` for another resource.
 pub fn parse(attribute: &str, raw: &str) -> Option<StateValue> {
@@ -30,9 +30,9 @@ pub fn parse(attribute: &str, raw: &str) -> Option<StateValue> {
 fn read(rest: &str) -> Result<StateReading, String> {
     let parts: Vec<&str> = rest.split(':').collect();
     let state = match parts[0] {
-        "A" | "a" => AccountState::Active,
-        "I" | "i" => AccountState::Inactive,
-        "S" | "s" => AccountState::Suspended,
+        "A" | "a" => AccountStatus::Active,
+        "I" | "i" => AccountStatus::Inactive,
+        "S" | "s" => AccountStatus::Suspended,
         "" => return Err("no state after {COMPTE}".to_string()),
         other => return Err(format!("unknown state '{other}' (A, I or S)")),
     };
@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(
             ok("{COMPTE}A"),
             StateReading {
-                state: AccountState::Active,
+                state: AccountStatus::Active,
                 sub_state: None,
                 start: None,
                 end: None
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(
             ok("{COMPTE}A:SupannActif::20271231"),
             StateReading {
-                state: AccountState::Active,
+                state: AccountStatus::Active,
                 sub_state: Some("SupannActif".into()),
                 start: None,
                 end: d("2027-12-31"),
@@ -121,13 +121,13 @@ mod tests {
         assert_eq!(
             ok(" {compte}I:SupannInactif:20250901: "),
             StateReading {
-                state: AccountState::Inactive,
+                state: AccountStatus::Inactive,
                 sub_state: Some("SupannInactif".into()),
                 start: d("2025-09-01"),
                 end: None,
             }
         );
-        assert_eq!(ok("{COMPTE}S:::").state, AccountState::Suspended);
+        assert_eq!(ok("{COMPTE}S:::").state, AccountStatus::Suspended);
     }
 
     #[test]

@@ -184,7 +184,13 @@ fn sheet_rules(
     settings: &mut Settings,
     platform: &Platform,
 ) -> Result<(Vec<EnrolRule>, sheet::Parsed), Error> {
-    let rows = sheet_source::read(path)?;
+    let book = sheet_source::read(path)?;
+    let sheet_error = |e: sheet::SheetError| UsageError::Sheet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let (worksheet, chosen) =
+        sheet::choose(&book.worksheets, args.worksheet.as_deref()).map_err(sheet_error)?;
     let known_courses: BTreeSet<String> = settings
         .rules
         .iter()
@@ -195,10 +201,24 @@ fn sheet_rules(
         platform,
         known_courses: &known_courses,
     };
-    let parsed = sheet::parse(&rows.rows, &ctx).map_err(|e| UsageError::Sheet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let mut parsed = sheet::parse(&worksheet.rows, &ctx).map_err(sheet_error)?;
+    parsed
+        .warnings
+        .splice(0..0, book.notes.iter().cloned().chain(chosen));
+    let unchecked: BTreeSet<&str> = parsed
+        .requests
+        .iter()
+        .flat_map(|r| r.wanted.iter().map(|w| w.course.as_str()))
+        .filter(|c| !known_courses.contains(*c))
+        .collect();
+    if !unchecked.is_empty() {
+        let list: Vec<&str> = unchecked.into_iter().collect();
+        parsed.warnings.push(format!(
+            "course(s) {} named by no rule of the configuration on {}: not checked to exist (a course Moodle does not have fails its rows at import)",
+            list.join(", "),
+            args.platform
+        ));
+    }
     let tags: BTreeSet<String> = args.tags.iter().cloned().collect();
     let (cohorts, rules) = sheet::rules(&parsed, &args.platform, &tags);
     for c in cohorts {

@@ -128,7 +128,7 @@ pub fn stage(
 struct Base {
     previous: Option<outbox::DeltaState>,
     rows: Vec<delta::Recorded>,
-    pending: Vec<outbox::Written>,
+    waiting: Vec<outbox::Written>,
     manual_files: Vec<outbox::ManualFile>,
 }
 
@@ -144,7 +144,7 @@ fn base(dir: &Path, platform: &str, run: &DeltaRun<'_>) -> Result<Base, Error> {
         return Ok(Base {
             previous: outbox::load_state(dir).ok().flatten(),
             rows: Vec::new(),
-            pending: Vec::new(),
+            waiting: Vec::new(),
             manual_files: Vec::new(),
         });
     };
@@ -160,7 +160,7 @@ fn base(dir: &Path, platform: &str, run: &DeltaRun<'_>) -> Result<Base, Error> {
         state::check(&dir.join(outbox::STATE_FILE), &s.header, &expect)
             .map_err(OutputError::from)?;
     }
-    let pending = outbox::verify(dir, platform, previous.as_ref())?;
+    let waiting = outbox::audit(dir, platform, previous.as_ref())?;
     let rows = previous
         .as_ref()
         .map_or(Vec::new(), |s| s.enrolments.clone());
@@ -172,7 +172,7 @@ fn base(dir: &Path, platform: &str, run: &DeltaRun<'_>) -> Result<Base, Error> {
     Ok(Base {
         rows: delta::adopt(&rows, &changes),
         previous,
-        pending,
+        waiting,
         manual_files,
     })
 }
@@ -216,7 +216,7 @@ fn stage_outbox(
     let mut files = pf.others.clone();
     if !d.rows.is_empty() {
         let uploads = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
-        base.pending.extend(uploads.iter().map(outbox::Written::of));
+        base.waiting.extend(uploads.iter().map(outbox::Written::of));
         outbox_files.extend(uploads);
         let import = report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
         outbox_files.push(import);
@@ -256,7 +256,7 @@ fn stage_outbox(
         },
         next_file,
         enrolments: d.state,
-        pending: base.pending,
+        waiting: base.waiting,
         manual: base.manual_files,
     })?;
     let staged = Staged {

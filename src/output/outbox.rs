@@ -24,8 +24,9 @@ pub struct DeltaState {
     pub enrolments: Vec<Recorded>,
     /// Upload files written to the outbox and not yet seen in imported/: the state
     /// holds their enrolments as written, so they must reach Moodle as they were.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending: Vec<Written>,
+    /// (Named `pending` in the file since its first format.)
+    #[serde(rename = "pending", default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<Written>,
     /// manual-changes files written and not yet moved into imported/, with the
     /// changes each lists: moving one there marks them done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -100,7 +101,7 @@ fn upload_files(dir: &Path, sub: &str, platform: &str) -> Vec<String> {
 /// outbox/ or in imported/, and outbox/ must hold no upload file it does not know. A
 /// missing or empty state beside files already written is refused: a delta built on
 /// it would write every enrolment again. Returns the files still waiting in outbox/.
-pub fn verify(
+pub fn audit(
     dir: &Path,
     platform: &str,
     state: Option<&DeltaState>,
@@ -138,7 +139,7 @@ pub fn verify(
         return Err(crate::output::state::older(&path, crate::output::state::DELTA, newer).into());
     }
     let mut waiting = Vec::new();
-    for w in &state.pending {
+    for w in &state.waiting {
         let found = [OUTBOX, IMPORTED]
             .iter()
             .map(|sub| (*sub, dir.join(sub).join(&w.name)))
@@ -196,7 +197,7 @@ fn stray_file(dir: &Path, platform: &str, state: &DeltaState) -> Result<(), Stri
     // States of enrolgen 0.1 record no files (nor their platform): nothing to compare.
     if state.header.platform.is_some() {
         let known: std::collections::BTreeSet<&str> =
-            state.pending.iter().map(|w| w.name.as_str()).collect();
+            state.waiting.iter().map(|w| w.name.as_str()).collect();
         if let Some(stray) = upload_files(dir, OUTBOX, platform)
             .into_iter()
             .find(|n| !known.contains(n.as_str()))

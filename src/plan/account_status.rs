@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::model::{Account, AccountState, StateReading, StateValue};
+use crate::model::{Account, AccountStatus, StateReading, StateValue};
 
 /// What the core does with an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +51,11 @@ fn fmt(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-fn rank(s: AccountState) -> Rank {
+fn rank(s: AccountStatus) -> Rank {
     match s {
-        AccountState::Active => Rank::Active,
-        AccountState::Suspended => Rank::Suspended,
-        AccountState::Inactive => Rank::Inactive,
+        AccountStatus::Active => Rank::Active,
+        AccountStatus::Suspended => Rank::Suspended,
+        AccountStatus::Inactive => Rank::Inactive,
     }
 }
 
@@ -82,7 +82,7 @@ fn verdict<'a>(
     let future = values
         .iter()
         .filter(|(_, r)| !started(r))
-        .min_by_key(|(_, r)| (r.state != AccountState::Active, r.start));
+        .min_by_key(|(_, r)| (r.state != AccountStatus::Active, r.start));
     if let Some((value, reading)) = future {
         return Some(Verdict {
             rank: Rank::NotYet,
@@ -204,11 +204,11 @@ fn describe(acc: &Account, worst: &Verdict) -> String {
     }
 }
 
-fn letter(s: AccountState) -> &'static str {
+fn letter(s: AccountStatus) -> &'static str {
     match s {
-        AccountState::Active => "A",
-        AccountState::Inactive => "I",
-        AccountState::Suspended => "S",
+        AccountStatus::Active => "A",
+        AccountStatus::Inactive => "I",
+        AccountStatus::Suspended => "S",
     }
 }
 

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 pub use index::AccountIndex;
 
 use crate::model::{
-    Account, AccountList, AccountSource, AccountState, Cohort, CohortSource, EnrolRule, Enrolment,
+    Account, AccountList, AccountSource, AccountStatus, Cohort, CohortSource, EnrolRule, Enrolment,
     LeftOut, Member, Platform, Reason, UserCourse, UsernameSource,
 };
 use crate::moodle::{self, Field};
@@ -459,7 +459,7 @@ fn in_account_list<'a>(inp: &Inputs<'_>, platform: &Platform, member: &Member) -
                 platform.name
             ),
         )),
-        Some(AccountState::Active) => Ok((username, None)),
+        Some(AccountStatus::Active) => Ok((username, None)),
         Some(_) => Err((
             Reason::AccountInactive,
             username.clone(),

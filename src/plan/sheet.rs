@@ -11,7 +11,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::model::{
     CellKind, Cohort, CohortSource, EnrolRule, LeftOut, Platform, Reason, SheetCell, SheetRow,
-    UserCourse,
+    UserCourse, Worksheet,
 };
 use crate::moodle::{self, Field};
 use crate::plan::PlatformPlan;
@@ -80,6 +80,18 @@ pub enum SheetError {
     NoCourse { row: usize },
     #[error("row {row}: column '{name}' appears twice")]
     Repeated { row: usize, name: String },
+    #[error("row {row}: column '{name}' looks like an enrolment column but is not one enrolgen reads (did you mean {meant}?): rename it, so that nothing it holds is dropped")]
+    Unrecognised {
+        row: usize,
+        name: String,
+        meant: String,
+    },
+    #[error("no worksheet '{name}' (the workbook has: {known})")]
+    NoSuchWorksheet { name: String, known: String },
+    #[error("worksheets {names} all hold enrolments: choose one with --worksheet NAME")]
+    SeveralWorksheets { names: String },
+    #[error("only the hidden worksheet(s) {names} hold enrolments: choose one with --worksheet NAME if it is the request")]
+    OnlyHidden { names: String },
     #[error("row {row}: column '{name}' is not supported by adhoc --sheet (only courseN, roleN, groupN, enrolperiodN, enrolstatusN, enroltimestartN)")]
     Unsupported { row: usize, name: String },
 }
@@ -150,6 +162,35 @@ impl Part {
         ("enrolstatus", Part::Enrolstatus),
         ("enroltimestart", Part::Enroltimestart),
     ];
+
+    /// The headers a French office writes for each part (folded, without spaces
+    /// nor the number): `Cours 1`, `Rôle 1`, `Groupe 1`, `Période 1`, `Durée 1`,
+    /// `Statut 1`, `Début 1`, `Date de début 1`.
+    const FRENCH: [(&'static str, Part); 8] = [
+        ("cours", Part::Course),
+        ("groupe", Part::Group),
+        ("periode", Part::Enrolperiod),
+        ("duree", Part::Enrolperiod),
+        ("statut", Part::Enrolstatus),
+        ("debut", Part::Enroltimestart),
+        ("datedebut", Part::Enroltimestart),
+        ("datededebut", Part::Enroltimestart),
+    ];
+
+    fn of_stem(stem: &str) -> Option<Part> {
+        Part::ALL
+            .iter()
+            .chain(&Part::FRENCH)
+            .find(|(s, _)| *s == stem)
+            .map(|(_, p)| *p)
+    }
+
+    fn name(self) -> &'static str {
+        Part::ALL
+            .iter()
+            .find(|(_, q)| *q == self)
+            .map_or("?", |x| x.0)
+    }
 }
 
 /// Where each column is.
@@ -157,8 +198,8 @@ impl Part {
 struct Columns {
     username: Option<(usize, String)>,
     student_id: Option<(usize, String)>,
-    /// N → part → column.
-    slots: BTreeMap<u32, BTreeMap<Part, usize>>,
+    /// N → part → column and its header as written.
+    slots: BTreeMap<u32, BTreeMap<Part, (usize, String)>>,
     ignored: Vec<String>,
 }
 
@@ -189,14 +230,26 @@ fn is_blank(row: &SheetRow) -> bool {
     row.cells.iter().all(|c| c.text.trim().is_empty())
 }
 
-/// A row whose first non-empty cell starts with `#` is a comment (the template's
-/// notes row is one).
+/// A row whose first non-empty cell is text starting with `#` is a comment (the
+/// template's notes row is one). A formula error (`#N/A` from a failed lookup) is
+/// not text: its row is read, and left out for the error.
 fn is_comment(row: &SheetRow) -> bool {
     row.cells
         .iter()
-        .map(|c| c.text.trim())
-        .find(|t| !t.is_empty())
-        .is_some_and(|t| t.starts_with('#'))
+        .find(|c| !c.text.trim().is_empty())
+        .is_some_and(|c| c.kind != CellKind::Error && c.text.trim().starts_with('#'))
+}
+
+/// The enrolment column a header that is none seems meant for (a stem a letter or
+/// two away from one, `Grupe 1`, `enrolperiode1`), so that it is refused rather
+/// than its values dropped.
+fn enrolment_like(stem: &str) -> Option<String> {
+    if stem.len() < 4 {
+        return None;
+    }
+    let stems = Part::ALL.iter().chain(&Part::FRENCH).map(|(s, _)| *s);
+    let meant = crate::suggest::closest(stem, stems)?;
+    Part::of_stem(meant).map(|p| format!("{}N", p.name()))
 }
 
 fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
@@ -231,10 +284,10 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
         } else {
             digits.parse::<u32>().ok().filter(|n| *n > 0)
         };
-        match (Part::ALL.iter().find(|(s, _)| *s == stem), n) {
-            (Some((_, part)), Some(n)) => {
+        match (Part::of_stem(stem), n) {
+            (Some(part), Some(n)) => {
                 let slot = cols.slots.entry(n).or_default();
-                if slot.insert(*part, i).is_some() {
+                if slot.insert(part, (i, name.to_string())).is_some() {
                     return Err(SheetError::Repeated {
                         row,
                         name: name.into(),
@@ -247,7 +300,16 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
                     name: name.into(),
                 })
             }
-            _ => cols.ignored.push(name.to_string()),
+            _ => match enrolment_like(stem) {
+                Some(meant) => {
+                    return Err(SheetError::Unrecognised {
+                        row,
+                        name: name.into(),
+                        meant,
+                    })
+                }
+                None => cols.ignored.push(name.to_string()),
+            },
         }
     }
     if cols.username.is_none() && cols.student_id.is_none() {
@@ -268,19 +330,131 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
     Ok(cols)
 }
 
-/// Reads the rows: the first row that is neither blank nor a comment is the header.
+/// How far down a header may be: below a title row or two, not below the request.
+const HEADER_SEARCH: usize = 10;
+
+/// The header row: the first of the first rows (neither blank nor comments) that
+/// names an identity and a course column; or the error of the first such row.
+fn header(rows: &[SheetRow]) -> Result<(usize, Columns), SheetError> {
+    let mut first_error = None;
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !is_blank(r) && !is_comment(r))
+        .take(HEADER_SEARCH)
+    {
+        match columns(row) {
+            Ok(cols) => return Ok((i, cols)),
+            // A near-miss header is the header: its error is the answer.
+            Err(e @ (SheetError::Unrecognised { .. } | SheetError::Repeated { .. })) => {
+                return Err(e)
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(SheetError::Empty))
+}
+
+/// Which worksheet holds the request: the one `--worksheet` names; else the one
+/// visible worksheet with a header. Hidden worksheets and the other worksheets with
+/// content are named in the warnings, so that nothing is dropped silently.
+pub fn choose<'a>(
+    sheets: &'a [Worksheet],
+    asked: Option<&str>,
+) -> Result<(&'a Worksheet, Vec<String>), SheetError> {
+    let names = |list: &[&Worksheet]| {
+        list.iter()
+            .map(|w| format!("'{}'", w.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match asked {
+        Some(name) => sheets
+            .iter()
+            .find(|w| w.name == name)
+            .or_else(|| sheets.iter().find(|w| fold(&w.name) == fold(name)))
+            .ok_or_else(|| SheetError::NoSuchWorksheet {
+                name: name.to_string(),
+                known: names(&sheets.iter().collect::<Vec<_>>()),
+            })?,
+        None => {
+            let with_header: Vec<&Worksheet> =
+                sheets.iter().filter(|w| header(&w.rows).is_ok()).collect();
+            let visible: Vec<&Worksheet> =
+                with_header.iter().copied().filter(|w| !w.hidden).collect();
+            match (visible.as_slice(), with_header.as_slice()) {
+                ([one], _) => *one,
+                ([], []) => match sheets.iter().find(|w| !w.hidden).or(sheets.first()) {
+                    Some(w) => w,
+                    None => return Err(SheetError::Empty),
+                },
+                ([], hidden) => {
+                    return Err(SheetError::OnlyHidden {
+                        names: names(hidden),
+                    })
+                }
+                (several, _) => {
+                    return Err(SheetError::SeveralWorksheets {
+                        names: names(several),
+                    })
+                }
+            }
+        }
+    };
+    let mut warnings = Vec::new();
+    if sheets.len() > 1 {
+        warnings.push(format!("worksheet '{}' read", chosen.name));
+    }
+    for w in sheets.iter().filter(|w| w.name != chosen.name) {
+        let holds = header(&w.rows).is_ok();
+        if w.hidden && holds {
+            warnings.push(format!(
+                "hidden worksheet '{}' also holds enrolments: not read (--worksheet '{}' reads it instead)",
+                w.name, w.name
+            ));
+        } else if holds {
+            warnings.push(format!(
+                "worksheet '{}' also holds enrolments: not read (--worksheet '{}' reads it instead)",
+                w.name, w.name
+            ));
+        } else if w.rows.iter().any(|r| !is_blank(r)) {
+            warnings.push(format!(
+                "worksheet '{}' not read: it has no enrolment header",
+                w.name
+            ));
+        }
+    }
+    Ok((chosen, warnings))
+}
+
+/// Reads the rows below the header (`header`); rows above it are said.
 pub fn parse(rows: &[SheetRow], ctx: &Context<'_>) -> Result<Parsed, SheetError> {
-    let mut rest = rows.iter().filter(|r| !is_blank(r) && !is_comment(r));
-    let header = rest.next().ok_or(SheetError::Empty)?;
-    let cols = columns(header)?;
+    let (at, cols) = header(rows)?;
+    let header_row = rows[at].number;
+    let mut rest = rows[at + 1..]
+        .iter()
+        .filter(|r| !is_blank(r) && !is_comment(r));
     let mut out = Parsed::default();
+    let above: Vec<String> = rows[..at]
+        .iter()
+        .filter(|r| !is_blank(r) && !is_comment(r))
+        .map(|r| r.number.to_string())
+        .collect();
+    if !above.is_empty() {
+        out.warnings.push(format!(
+            "row(s) {} above the header (row {header_row}) not read as enrolments",
+            above.join(", ")
+        ));
+    }
     if !cols.ignored.is_empty() {
         out.warnings.push(format!(
             "columns ignored (not enrolment columns): {}",
             cols.ignored.join(", ")
         ));
     }
-    for row in rest {
+    for row in rest.by_ref() {
         read_row(row, &cols, ctx, &mut out);
     }
     Ok(out)
@@ -330,32 +504,26 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
             .map(|c| c.text.trim().to_string())
     };
     let username = text(cols.username.as_ref());
-    let student_id = text(cols.student_id.as_ref()).map(|s| whole_number(&s).unwrap_or(s));
+    let student_id = text(cols.student_id.as_ref()).map(|s| student_number(&s).unwrap_or(s));
     let m = Mistake {
         row: row.number,
         username: username.as_deref().unwrap_or_default(),
         student_id: student_id.as_deref().unwrap_or_default(),
     };
-    let id_col = |c: &Option<(usize, String)>| c.as_ref().map(|c| c.1.clone()).unwrap_or_default();
-    let identity = match (&student_id, &username) {
-        (Some(id), _) => Ok((Identity::StudentId(id.clone()), id_col(&cols.student_id))),
-        (None, Some(u)) => Ok((Identity::Username(u.clone()), id_col(&cols.username))),
-        (None, None) => Err(()),
-    };
     let mut wanted = Vec::new();
-    for (n, parts) in &cols.slots {
-        if let Some(w) = read_slot(row, *n, parts, ctx, &m, out) {
+    for parts in cols.slots.values() {
+        if let Some(w) = read_slot(row, parts, ctx, &m, out) {
             wanted.push(w);
         }
     }
-    let (identity, identity_column) = match identity {
+    let (identity, identity_column) = match identity_of(row, cols, &student_id, &username) {
         Ok(x) => x,
-        Err(()) => {
-            let what = "no username or student number on this row".to_string();
+        Err((column, what)) => {
             for w in &wanted {
+                let column = column.as_deref().unwrap_or(&w.column);
                 out.left_out.push(m.line(
                     Reason::InvalidValue,
-                    &w.column,
+                    column,
                     &w.course,
                     &w.role,
                     what.clone(),
@@ -364,20 +532,6 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
             return;
         }
     };
-    if let (Identity::Username(u), Some(c)) = (&identity, &cols.username) {
-        if let Some(what) = username_mistake(u) {
-            for w in &wanted {
-                out.left_out.push(m.line(
-                    Reason::InvalidValue,
-                    &c.1,
-                    &w.course,
-                    &w.role,
-                    what.clone(),
-                ));
-            }
-            return;
-        }
-    }
     if wanted.is_empty() {
         if !out.left_out.iter().any(|l| l.rule == row.number) {
             out.left_out.push(m.line(
@@ -403,6 +557,52 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
     });
 }
 
+/// Who a row is about and the column that says it; or the column at fault (none:
+/// the row's enrolment columns) and why.
+fn identity_of(
+    row: &SheetRow,
+    cols: &Columns,
+    student_id: &Option<String>,
+    username: &Option<String>,
+) -> Result<(Identity, String), (Option<String>, String)> {
+    for (i, header) in [&cols.student_id, &cols.username].into_iter().flatten() {
+        if let Some(c) = cell(row, *i).filter(|c| c.kind == CellKind::Error) {
+            return Err((Some(header.clone()), error_cell_says(c)));
+        }
+    }
+    let header = |c: &Option<(usize, String)>| c.as_ref().map(|c| c.1.clone()).unwrap_or_default();
+    match (student_id, username) {
+        (Some(id), _) if !id.bytes().all(|b| b.is_ascii_digit()) => {
+            let hint = if cols.username.is_none() {
+                "; a login goes in a username column"
+            } else {
+                ""
+            };
+            Err((
+                Some(header(&cols.student_id)),
+                format!("'{id}' is not a student number (digits only){hint}"),
+            ))
+        }
+        (Some(id), _) => Ok((Identity::StudentId(id.clone()), header(&cols.student_id))),
+        (None, Some(u)) => match username_mistake(u) {
+            Some(what) => Err((Some(header(&cols.username)), what)),
+            None => Ok((Identity::Username(u.clone()), header(&cols.username))),
+        },
+        (None, None) => Err((None, "no username or student number on this row".into())),
+    }
+}
+
+/// A student number as a sheet may hold it: stored as a number (`21000004.0`),
+/// or grouped by thousands the French way (`21 000 016`, with spaces or no-break
+/// spaces).
+fn student_number(t: &str) -> Option<String> {
+    let ungrouped: String = t
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+        .collect();
+    whole_number(&ungrouped)
+}
+
 /// A username the directory cannot hold as written, with the fix.
 fn username_mistake(u: &str) -> Option<String> {
     if u.chars().any(char::is_whitespace) {
@@ -415,180 +615,241 @@ fn username_mistake(u: &str) -> Option<String> {
     None
 }
 
+/// What a cell of kind `Error` holds, as a mistake.
+fn error_cell_says(c: &SheetCell) -> String {
+    let t = c.text.trim();
+    if t.starts_with('#') || t.starts_with("Err:") {
+        format!("holds a formula error {t}")
+    } else {
+        format!("holds {t}")
+    }
+}
+
+/// One enrolment slot of a row: `courseN` and the columns of the same N.
+struct Slot<'a> {
+    row: &'a SheetRow,
+    parts: &'a BTreeMap<Part, (usize, String)>,
+}
+
+/// A slot's mistake: why, and the column that holds it.
+struct Wrong {
+    reason: Reason,
+    column: String,
+    what: String,
+}
+
+impl Slot<'_> {
+    fn get(&self, p: Part) -> Option<&SheetCell> {
+        self.parts.get(&p).and_then(|(i, _)| cell(self.row, *i))
+    }
+
+    fn text(&self, p: Part) -> Option<String> {
+        self.get(p).map(|c| c.text.trim().to_string())
+    }
+
+    /// The column's header as the requester wrote it.
+    fn column(&self, p: Part) -> String {
+        self.parts
+            .get(&p)
+            .map_or_else(|| p.name().to_string(), |(_, h)| h.clone())
+    }
+
+    fn wrong(&self, p: Part, what: String) -> Wrong {
+        Wrong {
+            reason: Reason::InvalidValue,
+            column: self.column(p),
+            what,
+        }
+    }
+}
+
 /// One enrolment (courseN and its columns), or `None` when the slot is empty or
-/// wrong (a left-out line then says why).
+/// wrong (a left-out line then says why, naming the column).
 fn read_slot(
     row: &SheetRow,
-    n: u32,
-    parts: &BTreeMap<Part, usize>,
+    parts: &BTreeMap<Part, (usize, String)>,
     ctx: &Context<'_>,
     m: &Mistake<'_>,
     out: &mut Parsed,
 ) -> Option<Wanted> {
-    let get = |p: Part| parts.get(&p).and_then(|i| cell(row, *i));
-    let column = |p: Part| {
-        let name = Part::ALL.iter().find(|(_, q)| *q == p).map_or("?", |x| x.0);
-        format!("{name}{n}")
-    };
-    let course = get(Part::Course).map(|c| c.text.trim().to_string());
-    let role = get(Part::Role)
-        .map(|c| c.text.trim().to_string())
-        .unwrap_or_default();
-    let Some(course) = course else {
-        if let Some((p, c)) = Part::ALL
+    let slot = Slot { row, parts };
+    let role = slot.text(Part::Role).unwrap_or_default();
+    let Some(course) = slot.text(Part::Course) else {
+        // Values without a course: a mistake, never dropped.
+        let stray = Part::ALL
             .iter()
             .filter(|(_, p)| *p != Part::Course)
-            .find_map(|(_, p)| get(*p).map(|c| (*p, c)))
-        {
+            .find_map(|(_, p)| slot.get(*p).map(|c| (*p, c)));
+        if let Some((p, c)) = stray {
+            let course_col = slot.column(Part::Course);
             let what = format!(
-                "{} is empty but {} is '{}'",
-                column(Part::Course),
-                column(p),
+                "{course_col} is empty but {} is '{}'",
+                slot.column(p),
                 c.text.trim()
             );
             out.left_out
-                .push(m.line(Reason::InvalidValue, &column(Part::Course), "", &role, what));
+                .push(m.line(Reason::InvalidValue, &course_col, "", &role, what));
         }
         return None;
     };
-    let course_col = column(Part::Course);
-    let fail = |out: &mut Parsed, reason: Reason, what: String| {
-        out.left_out
-            .push(m.line(reason, &course_col, &course, &role, what));
-        None
-    };
-    let d = ctx.platform.csv.delimiter;
-    if let Some((p, c)) = Part::ALL.iter().find_map(|(_, p)| {
-        get(*p)
+    match wanted(&slot, &course, &role, ctx) {
+        Ok(w) => Some(w),
+        Err(w) => {
+            out.left_out
+                .push(m.line(w.reason, &w.column, &course, &role, w.what));
+            None
+        }
+    }
+}
+
+/// The slot's values checked: the enrolment, or the first mistake.
+fn wanted(slot: &Slot<'_>, course: &str, role: &str, ctx: &Context<'_>) -> Result<Wanted, Wrong> {
+    let error_cell = Part::ALL.iter().find_map(|(_, p)| {
+        slot.get(*p)
             .filter(|c| c.kind == CellKind::Error)
             .map(|c| (*p, c))
-    }) {
-        let what = format!("{} holds a formula error {}", column(p), c.text.trim());
-        return fail(out, Reason::InvalidValue, what);
+    });
+    if let Some((p, c)) = error_cell {
+        return Err(slot.wrong(p, error_cell_says(c)));
     }
-    if let Err(e) = moodle::check_value(Field::Course, &course, d) {
-        return fail(out, Reason::InvalidValue, format!("course '{course}': {e}"));
+    let d = ctx.platform.csv.delimiter;
+    if let Err(e) = moodle::check_value(Field::Course, course, d) {
+        return Err(slot.wrong(Part::Course, format!("course '{course}': {e}")));
     }
-    if !ctx.known_courses.contains(&course) {
-        if let Some(k) = ctx
-            .known_courses
-            .iter()
-            .find(|k| k.to_lowercase() == course.to_lowercase())
-        {
+    if !ctx.known_courses.contains(course) {
+        let lower = course.to_lowercase();
+        if let Some(k) = ctx.known_courses.iter().find(|k| k.to_lowercase() == lower) {
             let what = format!(
                 "unknown course '{course}' (did you mean '{k}'? shortnames are case-sensitive)"
             );
-            return fail(out, Reason::InvalidValue, what);
+            return Err(slot.wrong(Part::Course, what));
         }
     }
-    if let Some((reason, what)) = role_mistake(&role, &column(Part::Role), ctx.platform) {
-        return fail(out, reason, what);
-    }
-    let group = get(Part::Group).map(|c| c.text.trim().to_string());
+    let role = match role_of(role, ctx.platform) {
+        Ok(r) => r,
+        Err((reason, what)) => {
+            return Err(Wrong {
+                reason,
+                column: slot.column(Part::Role),
+                what,
+            })
+        }
+    };
+    let group = slot.text(Part::Group);
     if let Some(g) = &group {
         if let Err(e) = moodle::check_value(Field::Group, g, d) {
-            return fail(
-                out,
-                Reason::InvalidValue,
-                format!("{} '{g}': {e}", column(Part::Group)),
-            );
+            return Err(slot.wrong(Part::Group, format!("'{g}': {e}")));
         }
     }
-    let enrolperiod = match get(Part::Enrolperiod) {
-        None => None,
-        Some(c) => {
-            let t = c.text.trim();
-            match whole_number(t).and_then(|s| s.parse::<u32>().ok()) {
-                Some(p) if moodle::check_enrolperiod(p).is_ok() => Some(p),
-                _ => {
-                    let what = format!(
-                        "{} '{t}' is not a whole number of days (> 0)",
-                        column(Part::Enrolperiod)
-                    );
-                    return fail(out, Reason::InvalidValue, what);
-                }
-            }
-        }
-    };
-    let enrolstatus = match get(Part::Enrolstatus) {
-        None => None,
-        Some(c) => {
-            let t = c.text.trim();
-            match whole_number(t).as_deref() {
-                Some("0") => Some(0),
-                Some("1") => Some(1),
-                _ => {
-                    let what = format!(
-                        "{} '{t}' must be 0 (active) or 1 (suspended)",
-                        column(Part::Enrolstatus)
-                    );
-                    return fail(out, Reason::InvalidValue, what);
-                }
-            }
-        }
-    };
-    let enroltimestart = match get(Part::Enroltimestart) {
-        None => None,
-        Some(c) => match date(c) {
-            Some(d) => Some(d),
-            None => {
-                let what = format!(
-                    "{} '{}' is not a date (write 2026-09-01 or 01/09/2026)",
-                    column(Part::Enroltimestart),
-                    c.text.trim()
-                );
-                return fail(out, Reason::InvalidValue, what);
-            }
-        },
-    };
-    Some(Wanted {
-        column: course_col.clone(),
-        course: course.clone(),
+    Ok(Wanted {
+        column: slot.column(Part::Course),
+        course: course.to_string(),
         role,
         group,
-        enrolperiod,
-        enrolstatus,
-        enroltimestart,
+        enrolperiod: enrolperiod(slot)?,
+        enrolstatus: enrolstatus(slot)?,
+        enroltimestart: enroltimestart(slot)?,
     })
 }
 
-/// Why a role cannot be written as it is, with the shortname meant when it is
-/// obvious (another case, a French or English label).
-fn role_mistake(role: &str, column: &str, platform: &Platform) -> Option<(Reason, String)> {
+fn enrolperiod(slot: &Slot<'_>) -> Result<Option<u32>, Wrong> {
+    let Some(c) = slot.get(Part::Enrolperiod) else {
+        return Ok(None);
+    };
+    let t = c.text.trim();
+    match whole_number(t).and_then(|s| s.parse::<u32>().ok()) {
+        Some(p) if moodle::check_enrolperiod(p).is_ok() => Ok(Some(p)),
+        _ => {
+            let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+            let meant = match digits.parse::<u32>() {
+                Ok(p) if p > 0 && digits.len() < t.len() => format!(" (did you mean {p}?)"),
+                _ => String::new(),
+            };
+            let what = format!("'{t}' is not a whole number of days (> 0){meant}");
+            Err(slot.wrong(Part::Enrolperiod, what))
+        }
+    }
+}
+
+fn enrolstatus(slot: &Slot<'_>) -> Result<Option<u8>, Wrong> {
+    let Some(c) = slot.get(Part::Enrolstatus) else {
+        return Ok(None);
+    };
+    let t = c.text.trim();
+    match whole_number(t).as_deref() {
+        Some("0") => Ok(Some(0)),
+        Some("1") => Ok(Some(1)),
+        _ => Err(slot.wrong(
+            Part::Enrolstatus,
+            format!("'{t}' must be 0 (active) or 1 (suspended)"),
+        )),
+    }
+}
+
+fn enroltimestart(slot: &Slot<'_>) -> Result<Option<NaiveDate>, Wrong> {
+    let Some(c) = slot.get(Part::Enroltimestart) else {
+        return Ok(None);
+    };
+    match date(c) {
+        Some(d) => Ok(Some(d)),
+        None => Err(slot.wrong(
+            Part::Enroltimestart,
+            format!(
+                "'{}' is not a date (write 2026-09-01 or 01/09/2026)",
+                c.text.trim()
+            ),
+        )),
+    }
+}
+
+/// The role shortname a cell means: one the platform has, or a label as the
+/// template shows it or requesters write it (`Étudiant`, `Enseignant`) for a role
+/// the platform has. Otherwise why not, with the shortname meant when it is
+/// obvious (another case).
+fn role_of(role: &str, platform: &Platform) -> Result<String, (Reason, String)> {
     if role.is_empty() {
-        return Some((
+        return Err((
             Reason::InvalidValue,
-            format!("{column} is empty: write a role shortname (student, editingteacher …)"),
+            "is empty: write a role (student, editingteacher …, or Étudiant, Enseignant …)".into(),
         ));
     }
     let allowed: Vec<&str> = match &platform.roles {
         Some(r) => r.iter().map(String::as_str).collect(),
         None => STANDARD_ROLES.to_vec(),
     };
-    if allowed.contains(&role) || (platform.roles.is_none() && !looks_like_a_label(role)) {
-        return None;
+    if allowed.contains(&role) {
+        return Ok(role.to_string());
     }
     let folded = fold(role);
+    let labelled = ROLE_LABELS
+        .iter()
+        .find(|(label, _)| *label == folded)
+        .map(|(_, r)| *r)
+        .or_else(|| {
+            STANDARD_ROLES
+                .iter()
+                .find(|r| role_label(r).is_some_and(|l| fold(l) == folded))
+                .copied()
+        });
+    if let Some(r) = labelled.filter(|r| allowed.contains(r)) {
+        return Ok(r.to_string());
+    }
+    if platform.roles.is_none() && !looks_like_a_label(role) {
+        return Ok(role.to_string());
+    }
     let meant = allowed
         .iter()
         .find(|a| a.to_lowercase() == role.to_lowercase())
-        .copied()
-        .or_else(|| {
-            ROLE_LABELS
-                .iter()
-                .find(|(label, _)| *label == folded)
-                .map(|(_, r)| *r)
-                .filter(|r| allowed.contains(r))
-        });
+        .copied();
     let reason = if platform.roles.is_some() {
         Reason::RoleNotAllowed
     } else {
         Reason::InvalidValue
     };
-    Some(match meant {
+    Err(match meant {
         Some(r) => (
             reason,
-            format!("unknown role '{role}' (did you mean '{r}'?)"),
+            format!("unknown role '{role}' (did you mean '{r}'? shortnames are case-sensitive)"),
         ),
         None => (
             reason,
@@ -815,7 +1076,7 @@ mod tests {
     }
 
     #[test]
-    fn role_labels_and_case_get_a_suggestion() {
+    fn role_labels_are_read_and_another_case_gets_a_suggestion() {
         let p = platform(Some(&["student", "editingteacher"]));
         let parsed = parse_with(
             &[
@@ -830,13 +1091,20 @@ mod tests {
         assert_eq!(
             details,
             [
-                "row 2, course1: unknown role 'Etudiant' (did you mean 'student'?)",
                 "row 2, course2: unknown course 'psy-l1' (did you mean 'PSY-L1'? shortnames are case-sensitive)",
-                "row 3, course1: unknown role 'Student' (did you mean 'student'?)",
-                "row 3, course2: unknown role 'enseignant' (did you mean 'editingteacher'?)",
+                "row 3, role1: unknown role 'Student' (did you mean 'student'? shortnames are case-sensitive)",
             ]
         );
-        assert!(parsed.requests.is_empty());
+        let read: Vec<(usize, &str, &str)> = parsed
+            .requests
+            .iter()
+            .flat_map(|r| {
+                r.wanted
+                    .iter()
+                    .map(move |w| (r.row, w.course.as_str(), w.role.as_str()))
+            })
+            .collect();
+        assert_eq!(read, [(2, "PSY-L1", "student"), (3, "Y", "editingteacher")]);
     }
 
     #[test]
@@ -877,9 +1145,85 @@ mod tests {
         assert_eq!(
             details,
             [
-                "row 5, course1: enrolperiod1 '60j' is not a whole number of days (> 0)",
-                "row 6, course1: enrolstatus1 '2' must be 0 (active) or 1 (suspended)",
+                "row 5, enrolperiod1: '60j' is not a whole number of days (> 0) (did you mean 60?)",
+                "row 6, enrolstatus1: '2' must be 0 (active) or 1 (suspended)",
             ]
+        );
+    }
+
+    #[test]
+    fn french_headers_are_read_and_a_near_miss_is_refused() {
+        let p = platform(None);
+        let parsed = parse_with(
+            &[
+                &[
+                    "N° étudiant",
+                    "Cours 1",
+                    "Rôle 1",
+                    "Groupe 1",
+                    "Durée 1",
+                    "Statut 1",
+                    "Date de début 1",
+                ],
+                &[
+                    "21000004",
+                    "PSY-L1",
+                    "Étudiant",
+                    "TD 1",
+                    "60",
+                    "0",
+                    "01/09/2026",
+                ],
+            ],
+            &p,
+        )
+        .unwrap();
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let w = &parsed.requests[0].wanted[0];
+        assert_eq!(
+            (
+                w.course.as_str(),
+                w.role.as_str(),
+                w.group.as_deref(),
+                w.enrolperiod,
+                w.enrolstatus
+            ),
+            ("PSY-L1", "student", Some("TD 1"), Some(60), Some(0))
+        );
+        assert_eq!(w.enroltimestart, NaiveDate::from_ymd_opt(2026, 9, 1));
+        let err = parse_with(
+            &[
+                &["username", "course1", "role1", "Grupe 1"],
+                &["a", "PSY-L1", "student", "TD 1"],
+            ],
+            &p,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "row 1: column 'Grupe 1' looks like an enrolment column but is not one enrolgen reads (did you mean groupN?): rename it, so that nothing it holds is dropped"
+        );
+    }
+
+    #[test]
+    fn a_row_starting_with_a_formula_error_is_left_out_not_a_comment() {
+        let p = platform(None);
+        let mut r = rows(&[
+            &["cod_etu", "course1", "role1"],
+            &["#N/A", "PSY-L1", "student"],
+        ]);
+        r[1].cells[0].kind = CellKind::Error;
+        let known = BTreeSet::new();
+        let ctx = Context {
+            platform: &p,
+            known_courses: &known,
+        };
+        let parsed = parse(&r, &ctx).unwrap();
+        assert!(parsed.requests.is_empty());
+        assert_eq!(parsed.left_out.len(), 1, "{:?}", parsed.left_out);
+        assert_eq!(
+            parsed.left_out[0].detail,
+            "row 2, cod_etu: holds a formula error #N/A"
         );
     }
 
@@ -906,7 +1250,7 @@ mod tests {
         assert!(parsed.requests.is_empty());
         assert_eq!(
             parsed.left_out[0].detail,
-            "row 2, course1: group1 holds a formula error #REF!"
+            "row 2, group1: holds a formula error #REF!"
         );
     }
 
@@ -930,9 +1274,10 @@ mod tests {
             &p,
         )
         .unwrap();
+        assert!(parsed.left_out.is_empty(), "{:?}", parsed.left_out);
         assert_eq!(
-            parsed.left_out[0].detail,
-            "row 2, course1: unknown role 'Tuteur' (did you mean 'teacher'?)"
+            parsed.requests[0].wanted[0].role, "teacher",
+            "a label is read"
         );
     }
 

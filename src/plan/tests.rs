@@ -457,7 +457,7 @@ fn account_list_platform_uses_student_numbers() {
     w.lists.insert(
         "prelude".into(),
         AccountList {
-            accounts: [("2100001".to_string(), AccountState::Active)].into(),
+            accounts: [("2100001".to_string(), AccountStatus::Active)].into(),
         },
     );
     let p = &w.plan("2026-11-24").platforms["prelude"];

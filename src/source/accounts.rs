@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::AccountState;
+use crate::model::AccountStatus;
 use crate::source::SourceError;
 
 pub use crate::model::AccountList;
@@ -38,7 +38,7 @@ impl ReadAccountList for AccountList {
         };
         // username → (state, line): Moodle holds a username once, so a list that
         // gives one twice is not an export of it.
-        let mut seen: BTreeMap<String, (AccountState, usize)> = BTreeMap::new();
+        let mut seen: BTreeMap<String, (AccountStatus, usize)> = BTreeMap::new();
         for (line, row) in &table.rows {
             let username = row
                 .get(user_col)
@@ -48,8 +48,8 @@ impl ReadAccountList for AccountList {
                 continue;
             }
             let state = match suspended_col.and_then(|c| row.get(c)).map(|v| v.trim()) {
-                Some("1") => AccountState::Suspended,
-                None | Some("" | "0") => AccountState::Active,
+                Some("1") => AccountStatus::Suspended,
+                None | Some("" | "0") => AccountStatus::Active,
                 Some(v) => {
                     return Err(bad(
                         *line,
@@ -84,8 +84,8 @@ mod tests {
             b"username;firstname;suspended\n21000001;Ana;0\nMARTINP;Paul;1\n",
         )
         .unwrap();
-        assert_eq!(l.accounts.get("21000001"), Some(&AccountState::Active));
-        assert_eq!(l.accounts.get("martinp"), Some(&AccountState::Suspended));
+        assert_eq!(l.accounts.get("21000001"), Some(&AccountStatus::Active));
+        assert_eq!(l.accounts.get("martinp"), Some(&AccountStatus::Suspended));
         assert!(AccountList::parse(Path::new("a.csv"), b"login\nx\n").is_err());
     }
 

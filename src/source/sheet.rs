@@ -1,63 +1,266 @@
 //! A requester's spreadsheet, read as they made it: `.xlsx`, `.xls`, `.ods` (calamine)
-//! or CSV in the shapes spreadsheets export. The first worksheet becomes rows of cells
-//! as text, each with its row number as the spreadsheet shows it; what the cells mean
-//! is the pure core's business (`plan::sheet`).
+//! or CSV in the shapes spreadsheets export (UTF-8, or Windows-1252 as a French
+//! Excel saves "CSV (séparateur: point-virgule)"). Every worksheet becomes rows of
+//! cells as text, each with its row number as the spreadsheet shows it; merged
+//! cells give their value to every cell they cover; a formula error, or a formula
+//! a program wrote without its value, is a cell of kind `Error`. Which worksheet
+//! holds the request, and what the cells mean, is the pure core's business
+//! (`plan::sheet`).
+//!
+//! A sheet is bounded: an archive that unpacks to more than `MAX_UNPACKED` bytes or
+//! a worksheet of more than `MAX_CELLS` filled cells is refused, and an `.xlsx` is
+//! read cell by cell, so memory follows the filled cells, not the sheet's extent (a
+//! stray cell at XFD1048576 costs one cell).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use calamine::{Data, Reader};
+use calamine::{Data, Reader, SheetVisible, Sheets};
 
-use crate::model::{CellKind as Kind, SheetCell as Cell, SheetRow as Row};
+use crate::model::{CellKind as Kind, SheetCell as Cell, SheetRow as Row, Worksheet};
 use crate::source::SourceError;
 
+/// What an `.xlsx` or `.ods` may unpack to (its worksheets are XML inside a zip).
+pub const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
+/// Filled cells in one worksheet (merged cells counted as they are spread).
+pub const MAX_CELLS: usize = 4_000_000;
+
+/// A workbook read whole: its worksheets in order, and what the reading noticed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sheet {
+pub struct Workbook {
     pub path: PathBuf,
-    pub rows: Vec<Row>,
+    pub worksheets: Vec<Worksheet>,
+    /// Said in the report (a CSV read as Windows-1252).
+    pub notes: Vec<String>,
 }
 
-/// Reads the first worksheet of a workbook, or a CSV file (any other extension).
-pub fn read(path: &Path) -> Result<Sheet, SourceError> {
+/// Reads every worksheet of a workbook, or a CSV file (any other extension).
+pub fn read(path: &Path) -> Result<Workbook, SourceError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let rows = match ext.as_str() {
+    let mut notes = Vec::new();
+    let worksheets = match ext.as_str() {
         "xlsx" | "xlsm" | "xls" | "ods" => workbook(path)?,
         _ => {
             let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
-            csv_rows(path, &bytes)?
+            let (rows, note) = csv_rows(path, &bytes)?;
+            notes.extend(note);
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            vec![Worksheet {
+                name,
+                hidden: false,
+                rows,
+            }]
         }
     };
-    Ok(Sheet {
+    Ok(Workbook {
         path: path.to_path_buf(),
-        rows,
+        worksheets,
+        notes,
     })
 }
 
-fn workbook(path: &Path) -> Result<Vec<Row>, SourceError> {
+/// A zip archive (`.xlsx`, `.ods`) whose entries unpack beyond `MAX_UNPACKED` is
+/// refused before it is opened: a few megabytes can unpack to gigabytes.
+fn check_archive(path: &Path, what: &str) -> Result<(), SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+    let Ok(mut zip) = zip::ZipArchive::new(file) else {
+        // Not a zip: calamine says what it is not.
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| SourceError::failed(what, "cannot read the archive", e))?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > MAX_UNPACKED {
+        return Err(SourceError::failed(
+            what,
+            "refused",
+            format!(
+                "it unpacks to {} MB, more than a request sheet needs ({} MB at most): send the sheet itself, without images or other content",
+                total / 1_000_000,
+                MAX_UNPACKED / 1_000_000
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
     let what = path.display().to_string();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    if !ext.eq_ignore_ascii_case("xls") {
+        check_archive(path, &what)?;
+    }
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| SourceError::failed(&what, "cannot open the workbook", e))?;
-    let range = match book.worksheet_range_at(0) {
-        Some(r) => r.map_err(|e| SourceError::failed(&what, "cannot read its first sheet", e))?,
-        None => return Ok(Vec::new()),
-    };
-    let Some((top, left)) = range.start() else {
-        return Ok(Vec::new());
-    };
-    let (top, left) = (top as usize, left as usize);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| Row {
-            number: top + i + 1,
-            cells: std::iter::repeat_n(Cell::text(""), left)
-                .chain(cells.iter().map(cell))
-                .collect(),
-        })
-        .collect())
+    let sheets: Vec<(String, bool)> = book
+        .sheets_metadata()
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect();
+    let mut out = Vec::new();
+    for (name, hidden) in sheets {
+        let fail = |e: &String| {
+            SourceError::failed(&what, format!("cannot read worksheet '{name}'"), e.clone())
+        };
+        let grid = match &mut book {
+            Sheets::Xlsx(x) => xlsx_grid(x, &name).map_err(|e| fail(&e))?,
+            other => dense_grid(other, &name).map_err(|e| fail(&e))?,
+        };
+        out.push(Worksheet {
+            name: name.clone(),
+            hidden,
+            rows: grid.rows(),
+        });
+    }
+    Ok(out)
+}
+
+/// The filled cells of a worksheet, by row and column (0-based).
+#[derive(Default)]
+struct Grid {
+    cells: BTreeMap<u32, BTreeMap<u32, Cell>>,
+    count: usize,
+}
+
+impl Grid {
+    fn put(&mut self, (r, c): (u32, u32), cell: Cell) -> Result<(), String> {
+        if cell.text.is_empty() {
+            return Ok(());
+        }
+        self.count += 1;
+        if self.count > MAX_CELLS {
+            return Err(format!(
+                "more than {MAX_CELLS} filled cells: a request sheet is smaller (a stray value far down or right? delete the rows and columns after the request)"
+            ));
+        }
+        self.cells.entry(r).or_default().insert(c, cell);
+        Ok(())
+    }
+
+    /// Merged cells: the value of the first spread over the region, as the
+    /// spreadsheet shows it (a group written once for three rows is theirs).
+    fn spread(&mut self, regions: &[calamine::Dimensions]) -> Result<(), String> {
+        for d in regions {
+            let Some(first) = self
+                .cells
+                .get(&d.start.0)
+                .and_then(|r| r.get(&d.start.1))
+                .cloned()
+            else {
+                continue;
+            };
+            let area = (u64::from(d.end.0 - d.start.0) + 1) * (u64::from(d.end.1 - d.start.1) + 1);
+            if area > MAX_CELLS as u64 {
+                return Err(format!("a merged region of {area} cells"));
+            }
+            for r in d.start.0..=d.end.0 {
+                for c in d.start.1..=d.end.1 {
+                    if (r, c) != d.start {
+                        self.put((r, c), first.clone())?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rows(self) -> Vec<Row> {
+        self.cells
+            .into_iter()
+            .map(|(r, cells)| {
+                let width = cells.keys().next_back().map_or(0, |c| *c as usize + 1);
+                let mut row = vec![Cell::text(""); width];
+                for (c, cell) in cells {
+                    row[c as usize] = cell;
+                }
+                Row {
+                    number: r as usize + 1,
+                    cells: row,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The text a formula without a value reads as: a program wrote the file (a
+/// spreadsheet computes and saves every value).
+fn uncomputed(formula: &str) -> Cell {
+    Cell {
+        text: format!(
+            "a formula without a computed value (={formula}): open the file in a spreadsheet and save it"
+        ),
+        kind: Kind::Error,
+    }
+}
+
+/// An `.xlsx` worksheet cell by cell: memory follows the filled cells.
+fn xlsx_grid<RS: std::io::Read + std::io::Seek>(
+    x: &mut calamine::Xlsx<RS>,
+    name: &str,
+) -> Result<Grid, String> {
+    let mut grid = Grid::default();
+    {
+        let mut reader = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
+        while let Some(rec) = reader.next_cell_with_formula().map_err(|e| e.to_string())? {
+            let value = Data::from(rec.value);
+            let c = match (&value, rec.formula.as_deref()) {
+                (Data::Empty, Some(f)) if !f.is_empty() => uncomputed(f),
+                _ => cell(&value),
+            };
+            grid.put(rec.pos, c)?;
+        }
+    }
+    let merged = x
+        .merge_cells_by_sheet_name(name)
+        .map_err(|e| e.to_string())?;
+    grid.spread(&merged)?;
+    Ok(grid)
+}
+
+/// An `.xls` or `.ods` worksheet (calamine reads them whole).
+fn dense_grid<RS: std::io::Read + std::io::Seek>(
+    book: &mut Sheets<RS>,
+    name: &str,
+) -> Result<Grid, String> {
+    let range = book.worksheet_range(name).map_err(|e| e.to_string())?;
+    let formulas = book.worksheet_formula(name).unwrap_or_default();
+    let mut grid = Grid::default();
+    for (r, c, v) in range.used_cells() {
+        let (r, c) = (r as u32, c as u32);
+        let start = range.start().unwrap_or_default();
+        grid.put((start.0 + r, start.1 + c), cell(v))?;
+    }
+    // A formula whose cell holds no value.
+    if let Some(fstart) = formulas.start() {
+        for (r, c, f) in formulas.used_cells() {
+            let pos = (fstart.0 + r as u32, fstart.1 + c as u32);
+            let empty = range.get_value(pos).is_none_or(|v| *v == Data::Empty);
+            if !f.is_empty() && empty {
+                grid.put(pos, uncomputed(f))?;
+            }
+        }
+    }
+    if let Sheets::Xls(x) = book {
+        if let Ok(merged) = x.merge_cells_by_sheet_name(name) {
+            grid.spread(&merged)?;
+        }
+    }
+    Ok(grid)
 }
 
 fn cell(d: &Data) -> Cell {
@@ -97,17 +300,49 @@ pub fn number(f: f64) -> String {
     }
 }
 
-/// A CSV as spreadsheets export it, read by `csvio::records`.
-fn csv_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>, SourceError> {
+/// The texts spreadsheets write for a formula error (English and French Excel,
+/// LibreOffice's `Err:NNN`): such a CSV cell is an error, not a value.
+const ERROR_TEXTS: [&str; 14] = [
+    "#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+    "#VALEUR!", "#NOM?", "#NOMBRE!", "#NUL!", "#N/D",
+];
+
+fn csv_cell(text: &str) -> Cell {
+    let t = text.trim();
+    let error = ERROR_TEXTS.contains(&t)
+        || t.strip_prefix("Err:")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    Cell {
+        text: text.to_string(),
+        kind: if error { Kind::Error } else { Kind::Text },
+    }
+}
+
+/// A CSV as spreadsheets export it, read by `csvio::records`: UTF-8, or else
+/// Windows-1252 (said in the note).
+fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), SourceError> {
     let fix = "save the sheet as \"CSV UTF-8\" (or send the .xlsx/.ods itself)";
-    let text = crate::csvio::utf8(path, bytes, fix)?;
-    Ok(crate::csvio::records(path, text)?
+    let (text, note) = match crate::csvio::utf8(path, bytes, fix) {
+        Ok(t) => (std::borrow::Cow::Borrowed(t), None),
+        Err(e) => match crate::csvio::windows_1252(bytes) {
+            Some(t) => (
+                std::borrow::Cow::Owned(t),
+                Some(format!(
+                    "{}: not UTF-8, read as Windows-1252 (what a French Excel saves as \"CSV (séparateur: point-virgule)\")",
+                    path.display()
+                )),
+            ),
+            None => return Err(e.into()),
+        },
+    };
+    let rows = crate::csvio::records(path, &text)?
         .into_iter()
         .map(|r| Row {
             number: r.row,
-            cells: r.cells.iter().map(Cell::text).collect(),
+            cells: r.cells.iter().map(|c| csv_cell(c)).collect(),
         })
-        .collect())
+        .collect();
+    Ok((rows, note))
 }
 
 #[cfg(test)]
@@ -124,7 +359,7 @@ mod tests {
     fn csv_shapes_of_spreadsheet_exports() {
         let p = Path::new("s.csv");
         let bom_crlf_semicolon = b"\xEF\xBB\xBFusername;course1\r\njdupont;\"A;B\"\r\n\r\nx;y\r\n";
-        let mut rows = csv_rows(p, bom_crlf_semicolon).unwrap();
+        let mut rows = csv_rows(p, bom_crlf_semicolon).unwrap().0;
         assert_eq!(rows.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 2, 4]);
         rows.truncate(2);
         assert_eq!(
@@ -132,21 +367,30 @@ mod tests {
             vec![vec!["username", "course1"], vec!["jdupont", "A;B"]]
         );
         let blank_and_multiline = b"\nusername;course1\n\"a\nb\";X\n\nc;Y\n";
-        let rows = csv_rows(p, blank_and_multiline).unwrap();
+        let rows = csv_rows(p, blank_and_multiline).unwrap().0;
         let numbers: Vec<usize> = rows.iter().map(|r| r.number).collect();
         assert_eq!(numbers, [2, 3, 5]);
         let tab = b"username\tcourse1\njdupont\tX\t\t\n";
         assert_eq!(
-            texts(&csv_rows(p, tab).unwrap())[1],
+            texts(&csv_rows(p, tab).unwrap().0)[1],
             vec!["jdupont", "X", "", ""]
         );
         let comma = b"\"username\",\"course1\"\nj,\"a \"\"b\"\"\"\n";
-        assert_eq!(texts(&csv_rows(p, comma).unwrap())[1], vec!["j", "a \"b\""]);
+        assert_eq!(
+            texts(&csv_rows(p, comma).unwrap().0)[1],
+            vec!["j", "a \"b\""]
+        );
     }
 
     #[test]
     fn csv_not_utf8_names_the_line() {
-        let err = csv_rows(Path::new("s.csv"), b"username\nr\xe9mi\n").unwrap_err();
+        let (rows, note) =
+            csv_rows(Path::new("s.csv"), b"username\nr\xe9mi;#N/A;Err:502\n").unwrap();
+        assert_eq!(rows[1].cells[0].text, "rémi");
+        assert!(note.unwrap().contains("read as Windows-1252"));
+        let kinds: Vec<Kind> = rows[1].cells.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [Kind::Text, Kind::Error, Kind::Error]);
+        let err = csv_rows(Path::new("s.csv"), b"username\nr\x81mi\n").unwrap_err();
         assert!(
             err.to_string().starts_with("s.csv:2: not valid UTF-8"),
             "{err}"

@@ -13,7 +13,7 @@ mod fuzz;
 mod ldap;
 mod lint;
 mod lock;
-mod moodle_ws;
+mod moodle_server;
 mod never_silent;
 mod nightly;
 #[cfg(feature = "oracle")]
@@ -25,4 +25,5 @@ mod slapd;
 mod sql;
 mod status;
 mod util;
+mod verify;
 mod webservice;

@@ -1,7 +1,7 @@
 //! `deliver: webservice` over several nights, against a Moodle 4.5.6: in CI its
 //! answers as recorded (tests/fixtures/moodle-ws/), served by a small server in the
 //! test process; with ENROLGEN_TEST_MOODLE_RECORD=1 (and the harness variables of
-//! moodle_ws.rs) the same server forwards every call to the real harness and records
+//! moodle_server.rs) the same server forwards every call to the real harness and records
 //! the answers again. Either way the test asserts the journal, the state (dates), the
 //! number of write calls and `verify` after each run.
 
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::moodle_ws::{forward, key, psql, read_request, record, recorded, service_functions};
+use crate::moodle_server::{forward, key, psql, read_request, record, recorded, service_functions};
 use crate::util::*;
 
 /// The real Moodle to record from: url, token, harness scripts.
@@ -143,7 +143,7 @@ impl Moodle {
 
     /// Calls a function as a person would by hand (through the recorder).
     fn call(&self, function: &str, params: &[(&str, String)]) -> serde_json::Value {
-        crate::moodle_ws::ws(&self.url, "any", function, params)
+        crate::moodle_server::ws(&self.url, "any", function, params)
     }
 }
 
