@@ -288,6 +288,12 @@ pub struct AdhocArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub as_of: AsOfArg,
+    /// Print the upload file that would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -409,6 +409,22 @@ impl Reason {
         }
     }
 
+    /// What the requester does about it, when the rows come from their sheet
+    /// (`adhoc --sheet`): the sheet is what they can fix.
+    pub fn sheet_action(self) -> &'static str {
+        match self {
+            Reason::NoStudentNumber | Reason::NoAccount => "No account with this student number or username: check it on the row (a student number in the student-number column, a login in the username column), or ask the directory team whether the account exists.",
+            Reason::AmbiguousAccount => "The row's student number and username are not the same person, or several accounts claim them: check the row (the detail names both).",
+            Reason::AccountTooRecent => "The account is new: make the file again tomorrow (Moodle creates accounts overnight).",
+            Reason::AccountInactive => "The account is closed, suspended or expired: check the row, or ask the directory team.",
+            Reason::RuleNotMet => "The platform does not take this person as the row asks (see the detail): check the platform chosen, or the tag the sheet's people have (--tag).",
+            Reason::RoleNotAllowed => "The role is not among the platform's roles: write one of them on the row.",
+            Reason::InvalidValue => "A cell Moodle would refuse or misread (the detail names the row and the column): fix it in the sheet.",
+            Reason::Duplicate => "Nothing to do: another row asks for the same enrolment, which is written once.",
+            Reason::Conflict => "Two rows ask for the same user and course differently: the first row wins; align the rows.",
+        }
+    }
+
     /// Left-out rows that are not a problem to chase: the enrolment exists (duplicate)
     /// or will be retried by the next run (deferred).
     pub fn is_benign(self) -> bool {

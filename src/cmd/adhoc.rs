@@ -4,6 +4,7 @@
 //! student numbers. Same sources, rules, validation and report as `run`.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -99,23 +100,38 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
     })
 }
 
-pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
-    let mut ctx = Context::open(&args.config.config, args.as_of.day(today))?;
-    let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
-    let d = platform.csv.delimiter;
-    let (rules, parsed, stem, title) = match &args.sheet {
+/// The file's name: the platform, then the sheet's name (without the platform if it
+/// already starts with it) or the first course.
+fn stem_of(platform: &str, name: &str) -> String {
+    // A course shortname may hold '/' or '..': the file name keeps only safe
+    // characters.
+    let part = file_name_part(name);
+    match part
+        .strip_prefix(platform)
+        .and_then(|r| r.strip_prefix(['-', '_']))
+    {
+        Some(rest) if !rest.is_empty() => format!("{platform}-{rest}"),
+        _ => format!("{platform}-{part}"),
+    }
+}
+
+/// The rules to plan, the sheet they came from, the files' stem and the title.
+fn request(
+    args: &AdhocArgs,
+    settings: &mut Settings,
+    platform: &Platform,
+) -> Result<(Vec<EnrolRule>, Option<sheet::Parsed>, String, String), Error> {
+    match &args.sheet {
         Some(path) => {
-            let (rules, parsed) = sheet_rules(args, path, &mut ctx.settings, &platform)?;
-            let stem = format!("{}-{}", args.platform, file_name_part(&file_stem(path)));
+            let (rules, parsed) = sheet_rules(args, path, settings, platform)?;
+            let stem = stem_of(&args.platform, &file_stem(path));
             let title = format!("On-demand file: {} on {}", path.display(), args.platform);
-            (rules, Some(parsed), stem, title)
+            Ok((rules, Some(parsed), stem, title))
         }
         None => {
-            let rule = rule_of(args, &mut ctx.settings, d)?;
+            let rule = rule_of(args, settings, platform.csv.delimiter)?;
             let first = rule.courses.first().cloned().unwrap_or_default();
-            // A course shortname may hold '/' or '..': the file name keeps only safe
-            // characters.
-            let mut stem = format!("{}-{}", args.platform, file_name_part(&first));
+            let mut stem = stem_of(&args.platform, &first);
             if rule.courses.len() > 1 {
                 stem.push_str(&format!("-and-{}-more", rule.courses.len() - 1));
             }
@@ -124,9 +140,16 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
                 rule.courses.join(", "),
                 args.platform
             );
-            (vec![rule], None, stem, title)
+            Ok((vec![rule], None, stem, title))
         }
-    };
+    }
+}
+
+pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
+    let mut ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
+    let d = platform.csv.delimiter;
+    let (rules, parsed, stem, title) = request(args, &mut ctx.settings, &platform)?;
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
     let mut plan = ctx.plan(refs, &g);
@@ -145,35 +168,78 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let summary = report::Summary {
         as_of: ctx.as_of.to_string(),
         year: ctx.year.clone(),
-        dry_run: false,
+        dry_run: args.dry_run,
         platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
         sources: g.timings.clone(),
         warnings: plan.all_warnings(),
-        left_out_ratio: 0.0,
+        left_out_ratio: left_out_ratio(&pp),
         moodle: Default::default(),
     };
-    let page = html::report_files(
-        &html::Page {
-            title: &title,
-            summary: &summary,
-            plan: &plan,
-            previous: None,
-            personal_data: ctx.settings.report_personal_data,
-        },
-        html::ReportName::Stem(&stem),
-    )?;
-    let mut left = report::left_out_csv(&pp.left_out, d)?;
-    left.name = PathBuf::from(format!("{stem}-left-out.csv"));
-    files.push(left);
-    files.push(report::import_txt(
-        &args.platform,
-        d,
-        report::ImportFiles::These(&names),
-    ));
-    files.extend(page);
-    atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
+    if args.json {
+        println!("{}", summary.to_json()?.trim_end());
+    }
+    if args.dry_run {
+        let mut stdout = std::io::stdout().lock();
+        for f in &files {
+            let _ = writeln!(stdout, "==> {} <==", f.name.display());
+            let _ = stdout.write_all(&f.bytes);
+        }
+    } else {
+        let page = html::report_files(
+            &html::Page {
+                title: &title,
+                summary: &summary,
+                plan: &plan,
+                previous: None,
+                personal_data: ctx.settings.report_personal_data,
+                sheet: args.sheet.is_some(),
+            },
+            html::ReportName::Stem(&stem),
+        )?;
+        let mut left = report::left_out_csv(&pp.left_out, d)?;
+        left.name = PathBuf::from(format!("{stem}-left-out.csv"));
+        files.push(left);
+        files.push(report::import_txt(
+            &args.platform,
+            d,
+            report::ImportFiles::OnDemand {
+                stem: &stem,
+                names: &names,
+            },
+        ));
+        files.extend(page);
+        atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
+    }
     tell(args, &stem, &names, &pp, &plan);
-    Ok(exit::OK)
+    Ok(exit_code(
+        &pp,
+        summary.left_out_ratio,
+        ctx.settings.max_left_out_ratio,
+    ))
+}
+
+/// Left-out enrolments that need a person, over all those asked for.
+fn left_out_ratio(pp: &PlatformPlan) -> f64 {
+    let bad = pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
+    let total = pp.enrolments.len() + bad;
+    if total == 0 {
+        0.0
+    } else {
+        bad as f64 / total as f64
+    }
+}
+
+/// As `run`: 1 when the share left out for a reason a person must look at is above
+/// `max_left_out_ratio`; and 1 whenever nothing at all could be enrolled while
+/// something was asked for (everyone left out: the wrong platform, a sheet of
+/// mistakes), which no file can answer.
+fn exit_code(pp: &PlatformPlan, ratio: f64, max: Option<f64>) -> u8 {
+    let nothing = pp.enrolments.is_empty() && pp.left_out.iter().any(|l| !l.reason.is_benign());
+    if nothing || max.is_some_and(|m| ratio > m) {
+        exit::LEFT_OUT
+    } else {
+        exit::OK
+    }
 }
 
 /// The rules of a requester's sheet, its rows' mistakes kept for the report. The
@@ -248,7 +314,9 @@ fn file_stem(path: &Path) -> String {
 
 /// What was written, on stderr.
 fn tell(args: &AdhocArgs, stem: &str, names: &[String], pp: &PlatformPlan, plan: &Plan) {
-    let written = if names.is_empty() {
+    let written = if args.dry_run {
+        "nothing written (--dry-run)".to_string()
+    } else if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()
     } else {
         names

@@ -212,6 +212,7 @@ fn write_report(
             plan,
             previous: previous.map(|p| &p.courses),
             personal_data: settings.report_personal_data,
+            sheet: false,
         },
         html::ReportName::Top,
     )?;

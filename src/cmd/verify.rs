@@ -187,6 +187,7 @@ fn write(
             plan,
             previous: None,
             personal_data: settings.report_personal_data,
+            sheet: false,
         },
         html::ReportName::Top,
     )?;

@@ -20,6 +20,9 @@ pub struct Page<'a> {
     /// Enrolments per course of the previous run, per platform (its summary.json).
     pub previous: Option<&'a BTreeMap<String, BTreeMap<String, usize>>>,
     pub personal_data: bool,
+    /// The rows come from a requester's sheet: remedies speak of the sheet, and
+    /// row numbers (not personal data) are shown in any case.
+    pub sheet: bool,
 }
 
 /// `verify`: planned, active in Moodle and differences per course.
@@ -142,9 +145,17 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
         env!("CARGO_PKG_VERSION")
     );
     let mut warnings: Vec<String> = page.plan.warnings.iter().map(|w| esc(w)).collect();
-    match (page.personal_data, page.plan.entry_warnings.len()) {
-        (_, 0) => {}
-        (true, _) => warnings.extend(page.plan.entry_warnings.iter().map(|w| esc(w))),
+    let unreadable = page
+        .plan
+        .entry_warnings
+        .iter()
+        .filter(|w| w.kind == crate::plan::EntryProblem::UnreadableState)
+        .count();
+    // Without personal data: ambiguous identities are counted in their platform's
+    // warning; unreadable states get theirs here.
+    match (page.personal_data, unreadable) {
+        (true, _) => warnings.extend(page.plan.entry_warnings.iter().map(|w| esc(&w.text))),
+        (false, 0) => {}
         (false, n) => warnings.push(format!(
             "{n} account(s) have a state value that cannot be read: they are left out (<code>invalid_value</code>) \
              until the directory is fixed. The run's warnings (stderr, summary.json) name the entries."
@@ -165,7 +176,7 @@ pub fn render(page: &Page<'_>) -> RenderedFile {
             .map(|p| p.left_out.as_slice())
             .unwrap_or_default();
         let previous = page.previous.and_then(|p| p.get(name));
-        platform(&mut h, name, ps, left, previous, page.personal_data);
+        platform(&mut h, name, ps, left, previous, page);
     }
     for (name, m) in &s.moodle {
         moodle_now(&mut h, name, m);
@@ -194,7 +205,7 @@ fn platform(
     ps: &PlatformSummary,
     left: &[LeftOut],
     previous: Option<&BTreeMap<String, usize>>,
-    personal_data: bool,
+    page: &Page<'_>,
 ) {
     let _ = writeln!(h, "<h2>Platform {}</h2>", esc(name));
     totals(h, ps, left.len());
@@ -203,7 +214,7 @@ fn platform(
         webservice(h, w);
     }
     courses_table(h, ps, left, previous);
-    left_out(h, name, left, personal_data);
+    left_out(h, name, left, page);
 }
 
 /// The boxes of totals at the top of a platform.
@@ -373,7 +384,8 @@ fn courses_table(
 
 /// The people left out, by reason: a chart, what to do, and who (with personal data)
 /// or how many per course.
-fn left_out(h: &mut String, name: &str, left: &[LeftOut], personal_data: bool) {
+fn left_out(h: &mut String, name: &str, left: &[LeftOut], page: &Page<'_>) {
+    let personal_data = page.personal_data;
     if left.is_empty() {
         h.push_str("<p>Nobody was left out.</p>\n");
         return;
@@ -395,7 +407,11 @@ fn left_out(h: &mut String, name: &str, left: &[LeftOut], personal_data: bool) {
             reason.code(),
             reason.code(),
             rows.len(),
-            esc(reason.action())
+            esc(if page.sheet {
+                reason.sheet_action()
+            } else {
+                reason.action()
+            })
         );
         if personal_data {
             h.push_str("<table>\n<tr><th>name</th><th>student number</th><th>username</th><th>course</th><th>role</th><th>cohort</th><th>detail</th></tr>\n");
@@ -424,6 +440,13 @@ fn left_out(h: &mut String, name: &str, left: &[LeftOut], personal_data: bool) {
                 .map(|(c, n)| format!("{} {n}", esc(c)))
                 .collect();
             let _ = writeln!(h, "<p>By course: {}.</p>", parts.join(", "));
+            if page.sheet {
+                let mut rows_of: Vec<usize> = rows.iter().map(|l| l.rule).collect();
+                rows_of.sort_unstable();
+                rows_of.dedup();
+                let list: Vec<String> = rows_of.iter().map(usize::to_string).collect();
+                let _ = writeln!(h, "<p>Rows of the sheet: {}.</p>", list.join(", "));
+            }
         }
     }
 }
@@ -486,8 +509,14 @@ mod tests {
     fn page_html(personal_data: bool, previous: bool) -> String {
         let mut plan = Plan::default();
         plan.warnings.push("cohort <x> returned nobody".into());
-        plan.entry_warnings
-            .push("account uid=e21000001,ou=people in unicaen: value cannot be read".into());
+        plan.entry_warnings.push(crate::plan::EntryWarning {
+            kind: crate::plan::EntryProblem::UnreadableState,
+            text: "account uid=e21000001,ou=people in unicaen: value cannot be read".into(),
+        });
+        plan.entry_warnings.push(crate::plan::EntryWarning {
+            kind: crate::plan::EntryProblem::Ambiguous,
+            text: "platform ecampus: student number 21000006 is claimed by two accounts".into(),
+        });
         plan.platforms.insert(
             "ecampus".into(),
             PlatformPlan {
@@ -540,6 +569,7 @@ mod tests {
             plan: &plan,
             previous: previous.then_some(&prev),
             personal_data,
+            sheet: false,
         };
         String::from_utf8(render(&page).bytes).unwrap()
     }
@@ -572,6 +602,11 @@ mod tests {
             hidden.contains("<p>By course: DRT 1, PSY&lt;1&gt; 1.</p>"),
             "{hidden}"
         );
+        assert!(
+            hidden.contains("1 account(s) have a state value that cannot be read"),
+            "one unreadable state, the ambiguous identity not counted as one: {hidden}"
+        );
+        assert!(!hidden.contains("21000006"));
         let shown = page_html(true, false);
         assert!(shown.contains("21000001") && shown.contains("Hugo"));
         assert!(shown
@@ -642,6 +677,7 @@ mod tests {
             plan: &plan,
             previous: None,
             personal_data: false,
+            sheet: false,
         };
         let h = String::from_utf8(render(&page).bytes).unwrap();
         assert!(h.contains("<tr><td>C1</td><td class=\"n\">5</td><td class=\"n\">2</td><td class=\"n\">1</td><td class=\"n\">0</td></tr>"), "{h}");

@@ -58,6 +58,9 @@ pub enum ImportFiles<'a> {
     These(&'a [String]),
     /// The numbered files of an outbox, imported in order then moved to imported/.
     Outbox,
+    /// An on-demand file (`adhoc`), beside its `{stem}-IMPORT.txt`,
+    /// `{stem}-left-out.csv` and `{stem}-report.html`.
+    OnDemand { stem: &'a str, names: &'a [String] },
 }
 
 /// The settings an administrator must use to import the files (the procedure's).
@@ -70,14 +73,34 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
     let cli_files: Vec<String> = match files {
         ImportFiles::These(names) => names.iter().map(|n| format!("{platform}/{n}")).collect(),
         ImportFiles::Outbox => vec![format!("{platform}/outbox/{platform}-NNNN.csv")],
+        ImportFiles::OnDemand { names, .. } => names.to_vec(),
     };
+    let nothing = matches!(
+        files,
+        ImportFiles::These([]) | ImportFiles::OnDemand { names: [], .. }
+    );
     let which = match files {
-        ImportFiles::These([]) => "Nothing to import: this run planned no enrolment for this platform.\n".to_string(),
-        ImportFiles::These(names) => format!("Files, in this order: {}\n", names.join(", ")),
+        _ if nothing => "Nothing to import: no enrolment was planned.\n".to_string(),
+        ImportFiles::These(names) | ImportFiles::OnDemand { names, .. } => {
+            format!("Files, in this order: {}\n", names.join(", "))
+        }
         ImportFiles::Outbox => "Files: every .csv of this folder, in number order (0001, 0002 …; a part\n\
                                 -002 right after its file). After importing a file, move it to ../imported/:\n\
                                 enrolgen never overwrites a numbered file, and numbers go on from there.\n"
             .to_string(),
+    };
+    let (left_out, counts, manual) = match files {
+        ImportFiles::OnDemand { stem, .. } => (
+            format!("{stem}-left-out.csv"),
+            format!(", and {stem}-report.html for why"),
+            "",
+        ),
+        _ => (
+            "left-out.csv".to_string(),
+            ", and summary.json for the counts per course".to_string(),
+            " Changes to existing enrolments are listed in\n\
+             manual-changes-NNNN.csv for a person to make in Moodle.",
+        ),
     };
     let text = format!(
         "How to import the {platform} files (Site administration > Users > Upload users)\n\
@@ -93,17 +116,16 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
          Allow suspending and activating of accounts: No\n\
          Standardise usernames:    No\n\
          \n\
-         Rows whose username is unknown are skipped by Moodle: see left-out.csv for the\n\
-         people enrolgen itself left out, and summary.json for the counts per course.\n\
+         Rows whose username is unknown are skipped by Moodle: see {left_out} for the\n\
+         people enrolgen itself left out{counts}.\n\
          \n\
          What a file cannot do: it adds enrolments, roles and group memberships but never\n\
          removes one, and every row Moodle imports resets that enrolment's start to the\n\
          import day and its end from enrolperiod (no enrolperiod: no end date), a\n\
-         suspension row included. Changes to existing enrolments are listed in\n\
-         manual-changes-NNNN.csv for a person to make in Moodle.\n"
+         suspension row included.{manual}\n"
     );
     let mut text = text;
-    if !matches!(files, ImportFiles::These([])) {
+    if !nothing {
         text.push_str(
             "\nThe same import from the command line, on the Moodle server (as the web\n\
              server's user, from Moodle's folder), one file at a time, in order:\n\n",
@@ -121,8 +143,12 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
              details; the option names are those of Moodle 4.5's tool.)\n",
         );
     }
+    let name = match files {
+        ImportFiles::OnDemand { stem, .. } => format!("{stem}-IMPORT.txt"),
+        _ => "IMPORT.txt".to_string(),
+    };
     RenderedFile {
-        name: PathBuf::from("IMPORT.txt"),
+        name: PathBuf::from(name),
         bytes: text.into_bytes(),
     }
 }

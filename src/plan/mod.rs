@@ -52,7 +52,22 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Warnings that name a directory entry, and so a person: kept apart so that the
     /// HTML report can leave them out unless it may show personal data.
-    pub entry_warnings: Vec<String>,
+    pub entry_warnings: Vec<EntryWarning>,
+}
+
+/// A warning that names a directory entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryWarning {
+    pub kind: EntryProblem,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryProblem {
+    /// A SUPANN state value that cannot be read.
+    UnreadableState,
+    /// An identity several accounts claim (counted in a platform's warning).
+    Ambiguous,
 }
 
 impl Plan {
@@ -60,8 +75,8 @@ impl Plan {
     pub fn all_warnings(&self) -> Vec<String> {
         self.warnings
             .iter()
-            .chain(&self.entry_warnings)
             .cloned()
+            .chain(self.entry_warnings.iter().map(|w| w.text.clone()))
             .collect()
     }
 }
@@ -114,9 +129,12 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
         })
         .collect();
     for d in unreadable {
-        out.entry_warnings.push(format!(
-            "{d}: the account is left out (invalid_value) until the directory is fixed"
-        ));
+        out.entry_warnings.push(EntryWarning {
+            kind: EntryProblem::UnreadableState,
+            text: format!(
+                "{d}: the account is left out (invalid_value) until the directory is fixed"
+            ),
+        });
     }
     for (name, pp) in &mut out.platforms {
         pp.left_out.sort();
@@ -134,7 +152,10 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
                 if ambiguous.len() == 1 { "it" } else { "them" }
             ));
             for d in ambiguous {
-                out.entry_warnings.push(format!("platform {name}: {d}"));
+                out.entry_warnings.push(EntryWarning {
+                    kind: EntryProblem::Ambiguous,
+                    text: format!("platform {name}: {d}"),
+                });
             }
         }
         let role_refused: BTreeSet<&str> = pp

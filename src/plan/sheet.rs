@@ -964,7 +964,10 @@ pub fn locate(
                 .find(|w| w.course == l.course)
                 .map_or_else(|| "course".to_string(), |w| w.column.clone()),
         };
-        let detail = l.detail.replace("rule #", "row ");
+        let mut detail = l.detail.replace("rule #", "row ");
+        if l.reason == Reason::RuleNotMet && detail.contains("has none of the tags") {
+            detail.push_str(" (a sheet's people have the tags given to adhoc: --tag T)");
+        }
         l.detail = format!("row {}, {column}: {detail}", r.row);
     }
     let mut wrong = Vec::new();

@@ -50,7 +50,7 @@ fn adhoc_from_a_cohort_and_from_a_csv() {
             "x",
         ])
         .run();
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1, "everyone left out: {}", r.stderr);
     // Collégium's rules: students need a 'sante' cohort tag, which an ad hoc list has not.
     let left =
         std::fs::read_to_string(t.path().join("x/collegium-PASS-ATELIER-left-out.csv")).unwrap();

@@ -463,7 +463,7 @@ fn no_name_in_the_configuration_or_the_command_writes_outside_out() {
     assert_eq!(
         names,
         [
-            "adhoc/IMPORT.txt",
+            "adhoc/ecampus-_._.._x_evil-IMPORT.txt",
             "adhoc/ecampus-_._.._x_evil-left-out.csv",
             "adhoc/ecampus-_._.._x_evil-report.html",
             "adhoc/ecampus-_._.._x_evil.csv"

@@ -132,7 +132,9 @@ fn every_shape_of_the_sheet_gives_the_same_file_and_it_passes_lint() {
             })
             .collect();
         assert_eq!(lines, expected, "{sheet}");
-        let import = std::fs::read_to_string(t.path().join("out/IMPORT.txt")).unwrap();
+        let import =
+            std::fs::read_to_string(t.path().join(format!("out/ecampus-{stem}-IMPORT.txt")))
+                .unwrap();
         assert!(import.contains(&format!("ecampus-{stem}.csv")), "{import}");
         assert!(t
             .path()
@@ -206,9 +208,13 @@ fn a_sheet_on_collegium_needs_the_cohort_tag_its_rules_ask_for() {
             .run()
     };
     let r = run(&[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1, "nobody enrolled: {}", r.stderr);
     let left = std::fs::read_to_string(t.path().join("out/collegium-pass-left-out.csv")).unwrap();
     assert!(left.contains("rule_not_met,PASS-ATELIER,student"), "{left}");
+    assert!(
+        left.contains("(a sheet's people have the tags given to adhoc: --tag T)"),
+        "{left}"
+    );
     assert!(!t.path().join("out/collegium-pass.csv").exists());
     let r = run(&["--tag", "sante"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -350,7 +356,7 @@ fn a_long_sheet_is_split_by_max_rows_as_in_a_run() {
         second,
         "username;course1;role1\n21000001;ATELIER-151;student\n"
     );
-    let import = std::fs::read_to_string(t.path().join("out/IMPORT.txt")).unwrap();
+    let import = std::fs::read_to_string(t.path().join("out/ecampus-long-IMPORT.txt")).unwrap();
     assert!(
         import.contains("ecampus-long.csv") && import.contains("ecampus-long-002.csv"),
         "{import}"
