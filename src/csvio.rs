@@ -211,11 +211,10 @@ fn inert(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         cell.first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
-    let number = std::str::from_utf8(cell).is_ok_and(|t| {
-        t.len() > 1
-            && t[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && t.parse::<f64>().is_ok()
-    });
+    // Bytes, not characters: a cell may start with a letter of several bytes.
+    let number = cell.len() > 1
+        && cell[1..].iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && std::str::from_utf8(cell).is_ok_and(|t| t.parse::<f64>().is_ok());
     if formula && !number {
         let mut v = Vec::with_capacity(cell.len() + 1);
         v.push(b'\'');
@@ -300,12 +299,13 @@ mod tests {
                 "-1.5",
                 "a=b",
                 "-",
+                "Étudiant",
             ]],
         )
         .unwrap();
         assert_eq!(
             String::from_utf8(b).unwrap(),
-            "\"'=HYPERLINK(\"\"http://x\"\")\";'+33 6;-5;'@SUM(A1);-1.5;a=b;'-\n"
+            "\"'=HYPERLINK(\"\"http://x\"\")\";'+33 6;-5;'@SUM(A1);-1.5;a=b;'-;Étudiant\n"
         );
     }
 }

@@ -72,6 +72,8 @@ impl SheetCell {
 pub struct SheetRow {
     pub number: usize,
     pub cells: Vec<SheetCell>,
+    /// Hidden in the sheet, or filtered out of its view.
+    pub hidden: bool,
 }
 
 /// One worksheet of a requester's workbook (a CSV file is one, named after it).

@@ -38,6 +38,23 @@ pub fn run(args: &InitArgs) -> Result<u8, Error> {
 /// `init --sheet FILE.xlsx`: the requester's template, listing the roles of each
 /// platform of the configuration, or Moodle's standard roles without one.
 fn sheet(args: &InitArgs, path: &Path) -> Result<u8, Error> {
+    let xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if !xlsx {
+        let meant = path.with_extension("xlsx");
+        return Err(UsageError::value(
+            format!("--sheet {}", path.display()),
+            format!(
+                "the template is an .xlsx workbook: name it {}",
+                meant.file_name().map_or_else(
+                    || meant.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+        )
+        .into());
+    }
     if path.exists() {
         return Err(UsageError::Exists {
             path: path.to_path_buf(),

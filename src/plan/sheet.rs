@@ -455,7 +455,11 @@ pub fn parse(rows: &[SheetRow], ctx: &Context<'_>) -> Result<Parsed, SheetError>
         ));
     }
     for row in rest.by_ref() {
-        read_row(row, &cols, ctx, &mut out);
+        if row.hidden {
+            hidden_row(row, &cols, &mut out);
+        } else {
+            read_row(row, &cols, ctx, &mut out);
+        }
     }
     Ok(out)
 }
@@ -555,6 +559,33 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
         username_also,
         wanted,
     });
+}
+
+/// A hidden or filtered-out row is not read as a request (the person who hid it
+/// meant it out of the request, or forgot it there): each of its enrolments is left
+/// out, so that the requester sees it.
+fn hidden_row(row: &SheetRow, cols: &Columns, out: &mut Parsed) {
+    let text = |i: usize| cell(row, i).map(|c| c.text.trim().to_string());
+    let who = |c: &Option<(usize, String)>| c.as_ref().and_then(|(i, _)| text(*i));
+    let (username, student_id) = (who(&cols.username), who(&cols.student_id));
+    let m = Mistake {
+        row: row.number,
+        username: username.as_deref().unwrap_or_default(),
+        student_id: student_id.as_deref().unwrap_or_default(),
+    };
+    for parts in cols.slots.values() {
+        let Some((i, column)) = parts.get(&Part::Course) else {
+            continue;
+        };
+        let Some(course) = text(*i) else { continue };
+        let role = parts
+            .get(&Part::Role)
+            .and_then(|(i, _)| text(*i))
+            .unwrap_or_default();
+        let what = "the row is hidden (or filtered out) in the sheet: show it if it is part of the request".to_string();
+        out.left_out
+            .push(m.line(Reason::InvalidValue, column, &course, &role, what));
+    }
 }
 
 /// Who a row is about and the column that says it; or the column at fault (none:
@@ -1020,6 +1051,7 @@ mod tests {
             .map(|(i, cells)| SheetRow {
                 number: i + 1,
                 cells: cells.iter().map(|c| SheetCell::text(*c)).collect(),
+                hidden: false,
             })
             .collect()
     }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, SheetVisible, Sheets};
 
 use crate::model::{CellKind as Kind, SheetCell as Cell, SheetRow as Row, Worksheet};
-use crate::source::SourceError;
+use crate::source::{sheet_xml, SourceError};
 
 /// What an `.xlsx` or `.ods` may unpack to (its worksheets are XML inside a zip).
 pub const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
@@ -43,7 +43,15 @@ pub fn read(path: &Path) -> Result<Workbook, SourceError> {
         .unwrap_or_default();
     let mut notes = Vec::new();
     let worksheets = match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "ods" => workbook(path)?,
+        "xlsx" | "xlsm" | "xls" | "ods" => {
+            if ext == "xls" {
+                notes.push(format!(
+                    "{}: an .xls (Excel 97-2003) does not tell enrolgen which rows are hidden or filtered out: check that none is, or save the sheet as .xlsx or .ods",
+                    path.display()
+                ));
+            }
+            workbook(path)?
+        }
         _ => {
             let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
             let (rows, note) = csv_rows(path, &bytes)?;
@@ -95,15 +103,49 @@ fn check_archive(path: &Path, what: &str) -> Result<(), SourceError> {
     Ok(())
 }
 
+/// What the archive's XML says of each worksheet (hidden rows; for `.ods`, merged
+/// cells and repeated rows), read before calamine: an `.ods` whose repeats would
+/// spread beyond `MAX_CELLS` filled cells is refused here.
+fn layouts(
+    path: &Path,
+    what: &str,
+    ext: &str,
+) -> Result<BTreeMap<String, sheet_xml::Layout>, SourceError> {
+    let layouts = match ext {
+        "xlsx" | "xlsm" | "ods" => {
+            check_archive(path, what)?;
+            let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+            let read = if ext == "ods" {
+                sheet_xml::ods(file)
+            } else {
+                sheet_xml::xlsx(file)
+            };
+            // Not an archive of ours: calamine says what is wrong with it.
+            read.unwrap_or_default()
+        }
+        _ => BTreeMap::new(),
+    };
+    if let Some((name, l)) = layouts.iter().find(|(_, l)| l.filled > MAX_CELLS as u64) {
+        return Err(SourceError::failed(
+            what,
+            "refused",
+            format!(
+                "worksheet '{name}' repeats its rows to {} filled cells, more than a request sheet holds ({MAX_CELLS} at most): delete the repeated rows",
+                l.filled
+            ),
+        ));
+    }
+    Ok(layouts)
+}
+
 fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
     let what = path.display().to_string();
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if !ext.eq_ignore_ascii_case("xls") {
-        check_archive(path, &what)?;
-    }
+    let layouts = layouts(path, &what, &ext)?;
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| SourceError::failed(&what, "cannot open the workbook", e))?;
     let sheets: Vec<(String, bool)> = book
@@ -117,14 +159,20 @@ fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
         let fail = |e: &String| {
             SourceError::failed(&what, format!("cannot read worksheet '{name}'"), e.clone())
         };
-        let grid = match &mut book {
+        let mut grid = match &mut book {
             Sheets::Xlsx(x) => xlsx_grid(x, &name).map_err(|e| fail(&e))?,
             other => dense_grid(other, &name).map_err(|e| fail(&e))?,
         };
+        let layout = layouts.get(&name).cloned().unwrap_or_default();
+        grid.spread(&layout.merged).map_err(|e| fail(&e))?;
+        let mut rows = grid.rows();
+        for r in &mut rows {
+            r.hidden = layout.hidden_rows.contains(&((r.number - 1) as u32));
+        }
         out.push(Worksheet {
             name: name.clone(),
             hidden,
-            rows: grid.rows(),
+            rows,
         });
     }
     Ok(out)
@@ -191,6 +239,7 @@ impl Grid {
                 Row {
                     number: r as usize + 1,
                     cells: row,
+                    hidden: false,
                 }
             })
             .collect()
@@ -266,7 +315,7 @@ fn dense_grid<RS: std::io::Read + std::io::Seek>(
 fn cell(d: &Data) -> Cell {
     let (text, kind) = match d {
         Data::Empty => (String::new(), Kind::Text),
-        Data::String(s) => (s.clone(), Kind::Text),
+        Data::String(s) => return text_cell(s),
         Data::Int(i) => (i.to_string(), Kind::Number),
         Data::Float(f) => (number(*f), Kind::Number),
         Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), Kind::Text),
@@ -307,7 +356,9 @@ const ERROR_TEXTS: [&str; 14] = [
     "#VALEUR!", "#NOM?", "#NOMBRE!", "#NUL!", "#N/D",
 ];
 
-fn csv_cell(text: &str) -> Cell {
+/// A cell written as text: an error when it is the text of a formula error (a CSV
+/// export, or an `.ods`, where LibreOffice keeps an error as its text).
+fn text_cell(text: &str) -> Cell {
     let t = text.trim();
     let error = ERROR_TEXTS.contains(&t)
         || t.strip_prefix("Err:")
@@ -339,7 +390,8 @@ fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), Sou
         .into_iter()
         .map(|r| Row {
             number: r.row,
-            cells: r.cells.iter().map(|c| csv_cell(c)).collect(),
+            cells: r.cells.iter().map(|c| text_cell(c)).collect(),
+            hidden: false,
         })
         .collect();
     Ok((rows, note))

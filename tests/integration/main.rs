@@ -21,6 +21,7 @@ mod oracle_live;
 mod report;
 mod run;
 mod sheet;
+mod sheet_traps;
 mod slapd;
 mod sql;
 mod status;

@@ -1,0 +1,212 @@
+//! What calamine does not say about a worksheet, read from the archive's XML: its
+//! hidden rows (`.xlsx`: `<row hidden>`; `.ods`: a row's `table:visibility`, hidden
+//! or filtered out) and, in an `.ods`, its merged cells and how many filled cells
+//! its repeated rows would spread to (a kilobyte can repeat a row a million times).
+//! Rows and columns are 0-based, as calamine counts them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufReader, Read, Seek};
+
+use calamine::Dimensions;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// A worksheet's layout: what the reader of values does not see.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Layout {
+    pub hidden_rows: BTreeSet<u32>,
+    /// `.ods` only (calamine reads the merged cells of `.xlsx` and `.xls`).
+    pub merged: Vec<Dimensions>,
+    /// `.ods` only: filled cells once repeated rows and columns are spread.
+    pub filled: u64,
+}
+
+type Zip<R> = zip::ZipArchive<R>;
+
+fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    e.try_get_attribute(name).ok().flatten().and_then(|a| {
+        a.normalized_value(quick_xml::XmlVersion::default())
+            .ok()
+            .map(|v| v.into_owned())
+    })
+}
+
+fn number(e: &BytesStart<'_>, name: &str) -> u32 {
+    attr(e, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn entry<'a, R: Read + Seek>(
+    zip: &'a mut Zip<R>,
+    name: &str,
+) -> Result<Reader<BufReader<impl Read + 'a>>, String> {
+    let file = zip.by_name(name).map_err(|e| format!("{name}: {e}"))?;
+    Ok(Reader::from_reader(BufReader::new(file)))
+}
+
+/// The layouts of an `.xlsx`'s worksheets, by name.
+pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, String> {
+    let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
+    // workbook.xml names the sheets and their relation ids; its relations say
+    // which file each one is.
+    let mut ids = Vec::new();
+    let mut buf = Vec::new();
+    let mut r = entry(&mut zip, "xl/workbook.xml")?;
+    loop {
+        match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheet" => {
+                if let (Some(n), Some(id)) = (attr(&e, "name"), attr(&e, "r:id")) {
+                    ids.push((n, id));
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    drop(r);
+    let mut targets = BTreeMap::new();
+    let mut r = entry(&mut zip, "xl/_rels/workbook.xml.rels")?;
+    loop {
+        match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Relationship" => {
+                if let (Some(id), Some(t)) = (attr(&e, "Id"), attr(&e, "Target")) {
+                    let path = match t.strip_prefix('/') {
+                        Some(abs) => abs.to_string(),
+                        None => format!("xl/{t}"),
+                    };
+                    targets.insert(id, path);
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    drop(r);
+    let mut out = BTreeMap::new();
+    for (name, id) in ids {
+        let Some(path) = targets.get(&id) else {
+            continue;
+        };
+        let mut layout = Layout::default();
+        let mut r = entry(&mut zip, path)?;
+        loop {
+            match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "row" => {
+                    let hidden = attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true");
+                    let row = attr(&e, "r").and_then(|v| v.parse::<u32>().ok());
+                    if let (true, Some(row)) = (hidden, row) {
+                        layout.hidden_rows.insert(row.saturating_sub(1));
+                    }
+                }
+                _ => {}
+            }
+            buf.clear();
+        }
+        out.insert(name, layout);
+    }
+    Ok(out)
+}
+
+/// Where the reader stands in an `.ods` table.
+#[derive(Default)]
+struct OdsCursor {
+    row: u32,
+    col: u32,
+    /// The current row's repeats, and whether a cell in it holds a value.
+    repeat: u32,
+    row_cells: u64,
+}
+
+/// The layouts of an `.ods`'s tables, by name.
+pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, String> {
+    let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
+    let mut r = entry(&mut zip, "content.xml")?;
+    let mut out: BTreeMap<String, Layout> = BTreeMap::new();
+    let mut table: Option<String> = None;
+    let mut at = OdsCursor::default();
+    let mut buf = Vec::new();
+    loop {
+        let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
+        let (e, empty) = match &event {
+            Event::Eof => break,
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(e) => {
+                match e.name().as_ref() {
+                    "table:table" => table = None,
+                    "table:table-row" => end_row(&mut at, &table, &mut out),
+                    _ => {}
+                }
+                buf.clear();
+                continue;
+            }
+            _ => {
+                buf.clear();
+                continue;
+            }
+        };
+        match e.name().as_ref() {
+            "table:table" => {
+                let name = attr(e, "table:name").unwrap_or_default();
+                out.entry(name.clone()).or_default();
+                table = Some(name);
+                at = OdsCursor::default();
+            }
+            "table:table-row" => {
+                at.col = 0;
+                at.repeat = number(e, "table:number-rows-repeated");
+                at.row_cells = 0;
+                let visibility = attr(e, "table:visibility");
+                if let (Some(t), Some("collapse" | "filter")) = (&table, visibility.as_deref()) {
+                    let layout = out.entry(t.clone()).or_default();
+                    // A hidden run of empty rows is only their number.
+                    for r in at.row..at.row.saturating_add(at.repeat.min(100_000)) {
+                        layout.hidden_rows.insert(r);
+                    }
+                }
+                if empty {
+                    end_row(&mut at, &table, &mut out);
+                }
+            }
+            "table:table-cell" | "table:covered-table-cell" => {
+                let repeat = number(e, "table:number-columns-repeated");
+                let rows = number(e, "table:number-rows-spanned");
+                let cols = number(e, "table:number-columns-spanned");
+                if let (Some(t), true) = (&table, rows > 1 || cols > 1) {
+                    out.entry(t.clone())
+                        .or_default()
+                        .merged
+                        .push(Dimensions::new(
+                            (at.row, at.col),
+                            (at.row + rows - 1, at.col + cols - 1),
+                        ));
+                }
+                let filled = attr(e, "office:value-type").is_some() || !empty;
+                if filled {
+                    at.row_cells += u64::from(repeat);
+                }
+                at.col = at.col.saturating_add(repeat);
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(out)
+}
+
+fn end_row(at: &mut OdsCursor, table: &Option<String>, out: &mut BTreeMap<String, Layout>) {
+    if let Some(t) = table {
+        let layout = out.entry(t.clone()).or_default();
+        layout.filled = layout
+            .filled
+            .saturating_add(at.row_cells.saturating_mul(u64::from(at.repeat)));
+    }
+    at.row = at.row.saturating_add(at.repeat);
+    at.repeat = 1;
+    at.row_cells = 0;
+}

@@ -1,0 +1,353 @@
+//! `adhoc --sheet` on sheets as schooling offices make them (issue 27): nothing is
+//! dropped silently. The LibreOffice fixtures (tests/fixtures/sheets/make.sh) carry
+//! a formula error in the student-number column, a title row, French headers, a
+//! hidden worksheet, an instructions worksheet, merged cells and a hidden row; the
+//! others are made here with rust_xlsxwriter or by hand.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use rust_xlsxwriter::{Formula, Workbook};
+
+use super::util::*;
+
+fn adhoc(dir: &Path, sheet: &str, extra: &[&str]) -> Out {
+    let cfg = copy_demo(dir);
+    cmd(dir, "adhoc", cfg.to_str().unwrap())
+        .args(&["--platform", "ecampus", "--sheet", sheet, "--out", "out"])
+        .args(extra)
+        .run()
+}
+
+fn fixture(dir: &Path, name: &str) {
+    std::fs::copy(
+        repo().join("tests/fixtures/sheets").join(name),
+        dir.join(name),
+    )
+    .unwrap();
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join("out").join(name)).unwrap_or_default()
+}
+
+/// The left-out lines without their header.
+fn left_out(dir: &Path, stem: &str) -> Vec<String> {
+    read(dir, &format!("{stem}-left-out.csv"))
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+const N_A: &str = "invalid_value;PSY-L1-SOUTIEN;student;;#N/A;;row 3;#3;row 3, N° étudiant: holds a formula error #N/A";
+const DIV_0: &str = "invalid_value;PSY-L1-SOUTIEN;Étudiant;;21000009;;row 7;#7;row 7, Groupe 1: holds a formula error #DIV/0!";
+const HIDDEN: &str = "invalid_value;PSY-L1-SOUTIEN;Étudiant;;21000010;;row 8;#8;row 8, Cours 1: the row is hidden (or filtered out) in the sheet: show it if it is part of the request";
+/// Rows 4-6: the group and the duration merged over the three.
+const MERGED: &str = "username;course1;role1;group1;enrolperiod1
+21000001;PSY-L1-SOUTIEN;student;Soutien A;30
+21000002;PSY-L1-SOUTIEN;student;Soutien A;30
+21000003;PSY-L1-SOUTIEN;student;Soutien A;30
+";
+
+#[test]
+fn an_office_sheet_s_traps_are_read_left_out_or_said_in_every_format() {
+    for (sheet, hidden_rows_seen) in [
+        ("pieges.xlsx", true),
+        ("pieges.ods", true),
+        ("pieges.xls", false),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        fixture(t.path(), sheet);
+        let r = adhoc(t.path(), sheet, &[]);
+        assert_eq!(r.code, 0, "{sheet}: {}", r.stderr);
+        for said in [
+            "warning: worksheet 'Demande' read",
+            "warning: hidden worksheet '2025' also holds enrolments: not read (--worksheet '2025' reads it instead)",
+            "warning: worksheet 'Consignes' not read: it has no enrolment header",
+            "warning: row(s) 1 above the header (row 2) not read as enrolments",
+            "warning: columns ignored (not enrolment columns): Nom",
+            "warning: course(s) PSY-L1-SOUTIEN named by no rule of the configuration on ecampus: not checked to exist",
+        ] {
+            assert!(r.stderr.contains(said), "{sheet}: {said}\n{}", r.stderr);
+        }
+        let upload = read(t.path(), "ecampus-pieges.csv");
+        if hidden_rows_seen {
+            assert_eq!(upload, MERGED, "{sheet}");
+            assert_eq!(
+                left_out(t.path(), "ecampus-pieges"),
+                [N_A, DIV_0, HIDDEN],
+                "{sheet}"
+            );
+        } else {
+            // An .xls does not say which rows are hidden: the run says so.
+            assert_eq!(
+                upload,
+                format!("{MERGED}21000010;PSY-L1-SOUTIEN;student;;\n"),
+                "{sheet}"
+            );
+            assert_eq!(
+                left_out(t.path(), "ecampus-pieges"),
+                [N_A, DIV_0],
+                "{sheet}"
+            );
+            assert!(
+                r.stderr.contains(
+                    "an .xls (Excel 97-2003) does not tell enrolgen which rows are hidden"
+                ),
+                "{}",
+                r.stderr
+            );
+        }
+        // Last year's hidden request, when asked for by name.
+        let r = adhoc(t.path(), sheet, &["--worksheet", "2025"]);
+        assert_eq!(r.code, 0, "{sheet}: {}", r.stderr);
+        assert_eq!(
+            read(t.path(), "ecampus-pieges.csv"),
+            "username;course1;role1\n21000004;PSY-L1-SOUTIEN;editingteacher\n",
+            "{sheet}"
+        );
+    }
+}
+
+#[test]
+fn a_windows_1252_csv_as_french_excel_saves_it_is_read_and_said() {
+    let t = tempfile::tempdir().unwrap();
+    fixture(t.path(), "pieges-1252.csv");
+    let bytes = std::fs::read(t.path().join("pieges-1252.csv")).unwrap();
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the fixture is Windows-1252"
+    );
+    let r = adhoc(t.path(), "pieges-1252.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("pieges-1252.csv: not UTF-8, read as Windows-1252"),
+        "{}",
+        r.stderr
+    );
+    // A CSV keeps a merged value in its first cell only: rows 5-6 have no group,
+    // as the file says. Its error texts are errors; the row LibreOffice hid is
+    // a row like the others in a CSV.
+    assert_eq!(
+        read(t.path(), "ecampus-pieges-1252.csv"),
+        "username;course1;role1;group1;enrolperiod1
+21000001;PSY-L1-SOUTIEN;student;Soutien A;30
+21000002;PSY-L1-SOUTIEN;student;;
+21000003;PSY-L1-SOUTIEN;student;;
+21000010;PSY-L1-SOUTIEN;student;;
+"
+    );
+    assert_eq!(left_out(t.path(), "ecampus-pieges-1252"), [N_A, DIV_0]);
+}
+
+/// A workbook of two worksheets, the first hidden, each a request.
+fn two_requests(path: &Path, first_hidden: bool) {
+    let mut book = Workbook::new();
+    for (name, id, role) in [
+        ("2025", 21000004.0, "editingteacher"),
+        ("Demande", 21000001.0, "student"),
+    ] {
+        let s = book.add_worksheet().set_name(name).unwrap();
+        for (c, h) in (0u16..).zip(["cod_etu", "course1", "role1"]) {
+            s.write_string(0, c, h).unwrap();
+        }
+        s.write_number(1, 0, id).unwrap();
+        s.write_string(1, 1, "PSY-L1-SOUTIEN").unwrap();
+        s.write_string(1, 2, role).unwrap();
+    }
+    if first_hidden {
+        book.worksheet_from_index(1).unwrap().set_active(true);
+        book.worksheet_from_index(0).unwrap().set_hidden(true);
+    }
+    book.save(path).unwrap();
+}
+
+#[test]
+fn a_hidden_first_worksheet_is_not_the_request_and_two_requests_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    two_requests(&t.path().join("hidden.xlsx"), true);
+    let r = adhoc(t.path(), "hidden.xlsx", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "ecampus-hidden.csv"),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
+    );
+    assert!(
+        r.stderr
+            .contains("hidden worksheet '2025' also holds enrolments"),
+        "{}",
+        r.stderr
+    );
+    two_requests(&t.path().join("both.xlsx"), false);
+    let r = adhoc(t.path(), "both.xlsx", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("both.xlsx: worksheets '2025', 'Demande' all hold enrolments: choose one with --worksheet NAME"),
+        "{}",
+        r.stderr
+    );
+    let r = adhoc(t.path(), "both.xlsx", &["--worksheet", "demande"]);
+    assert_eq!(
+        r.code, 0,
+        "a worksheet's name in another case: {}",
+        r.stderr
+    );
+    let r = adhoc(t.path(), "both.xlsx", &["--worksheet", "Feuil1"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no worksheet 'Feuil1' (the workbook has: '2025', 'Demande')"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Rewrites one entry of a zip archive (an .xlsx) through `edit`.
+fn rewrite_entry(path: &Path, entry: &str, edit: impl Fn(String) -> String) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut text).unwrap();
+        if name == entry {
+            text = edit(String::from_utf8(text).unwrap()).into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&text).unwrap();
+    }
+    std::fs::write(path, out.finish().unwrap().into_inner()).unwrap();
+}
+
+#[test]
+fn a_formula_a_program_wrote_without_its_value_is_refused_on_its_row() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("script.xlsx");
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    for (c, h) in (0u16..).zip(["cod_etu", "course1", "role1", "group1"]) {
+        s.write_string(0, c, h).unwrap();
+    }
+    s.write_number(1, 0, 21000001.0).unwrap();
+    s.write_string(1, 1, "PSY-L1-SOUTIEN").unwrap();
+    s.write_string(1, 2, "student").unwrap();
+    s.write_formula(1, 3, Formula::new("=B2&C2")).unwrap();
+    book.save(&path).unwrap();
+    // As openpyxl writes a formula: no cached value at all.
+    rewrite_entry(&path, "xl/worksheets/sheet1.xml", |x| {
+        let cut = x.replace("</f><v>0</v>", "</f>");
+        assert_ne!(cut, x, "the writer's cached value is gone");
+        cut
+    });
+    let r = adhoc(t.path(), "script.xlsx", &[]);
+    assert_eq!(r.code, 1, "nothing to enrol: {}", r.stderr);
+    assert_eq!(
+        left_out(t.path(), "ecampus-script"),
+        ["invalid_value;PSY-L1-SOUTIEN;student;;21000001;;row 2;#2;row 2, group1: holds a formula without a computed value (=B2&C2): open the file in a spreadsheet and save it"]
+    );
+}
+
+#[test]
+fn a_sheet_has_limits_and_a_stray_cell_costs_one_cell() {
+    let t = tempfile::tempdir().unwrap();
+    // A stray value at XFD1048576: once a 512 GiB allocation (exit 134).
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    for (c, h) in (0u16..).zip(["cod_etu", "course1", "role1"]) {
+        s.write_string(0, c, h).unwrap();
+    }
+    s.write_number(1, 0, 21000001.0).unwrap();
+    s.write_string(1, 1, "PSY-L1-SOUTIEN").unwrap();
+    s.write_string(1, 2, "student").unwrap();
+    s.write_string(1_048_575, 16_383, "x").unwrap();
+    book.save(t.path().join("stray.xlsx")).unwrap();
+    let r = adhoc(t.path(), "stray.xlsx", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "ecampus-stray.csv"),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
+    );
+
+    // A zip bomb: an entry that unpacks to 300 MB of zeros.
+    let bomb = t.path().join("bomb.xlsx");
+    std::fs::copy(t.path().join("stray.xlsx"), &bomb).unwrap();
+    let bytes = std::fs::read(&bomb).unwrap();
+    let mut z = zip::ZipWriter::new_append(std::io::Cursor::new(bytes)).unwrap();
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(false);
+    z.start_file("xl/media/zeros.bin", deflate).unwrap();
+    let mb = vec![0u8; 1 << 20];
+    for _ in 0..300 {
+        z.write_all(&mb).unwrap();
+    }
+    std::fs::write(&bomb, z.finish().unwrap().into_inner()).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 2_000_000);
+    let r = adhoc(t.path(), "bomb.xlsx", &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("bomb.xlsx: refused: it unpacks to 314 MB, more than a request sheet needs (268 MB at most)"), "{}", r.stderr);
+
+    // An .ods of a kilobyte that repeats a filled row a million times.
+    let ods = t.path().join("repeat.ods");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&ods).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("mimetype", stored).unwrap();
+    z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    z.start_file("content.xml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    let cell = |v: &str| {
+        format!("<table:table-cell office:value-type=\"string\"><text:p>{v}</text:p></table:table-cell>")
+    };
+    write!(
+        z,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body><office:spreadsheet><table:table table:name=\"Demande\"><table:table-row>{}{}{}</table:table-row><table:table-row table:number-rows-repeated=\"1000000\">{}{}{}{}{}</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>",
+        cell("cod_etu"), cell("course1"), cell("role1"),
+        cell("21000001"), cell("PSY-L1-SOUTIEN"), cell("student"), cell("a"), cell("b"),
+    )
+    .unwrap();
+    z.finish().unwrap();
+    assert!(std::fs::metadata(&ods).unwrap().len() < 2_000);
+    let r = adhoc(t.path(), "repeat.ods", &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("worksheet 'Demande' repeats its rows to 5000003 filled cells"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn init_writes_a_template_only_under_an_xlsx_name() {
+    let t = tempfile::tempdir().unwrap();
+    let r = enrolgen(t.path(), &["init", "--sheet", "demande.ods"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--sheet demande.ods: the template is an .xlsx workbook: name it demande.xlsx"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("demande.ods").exists());
+}
+
+#[test]
+fn adhoc_dry_run_writes_nothing_and_json_says_the_counts() {
+    let t = tempfile::tempdir().unwrap();
+    fixture(t.path(), "pieges.ods");
+    let r = adhoc(t.path(), "pieges.ods", &["--dry-run", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t.path().join("out").exists(), "nothing written");
+    let (json, files) = r.stdout.split_once("\n==> ").unwrap();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["platforms"]["ecampus"]["enrolments"], 3, "{v}");
+    assert_eq!(files, format!("ecampus-pieges.csv <==\n{MERGED}"));
+}
