@@ -63,6 +63,28 @@ pub enum ImportFiles<'a> {
     OnDemand { stem: &'a str, names: &'a [String] },
 }
 
+/// The same import with Moodle's command-line tool, a command per file.
+fn cli_import(files: &[String], delimiter_name: &str) -> String {
+    let mut text = String::new();
+    text.push_str(
+        "\nThe same import from the command line, on the Moodle server (as the web\n\
+         server's user, from Moodle's folder), one file at a time, in order:\n\n",
+    );
+    for f in files {
+        text.push_str(&format!(
+            "  php admin/tool/uploaduser/cli/uploaduser.php --file=.../{f} \\\n\
+             \x20     --delimiter_name={delimiter_name} --encoding=UTF-8 --uutype=3 --uuupdatetype=0 \\\n\
+             \x20     --uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 \\\n\
+             \x20     --uustandardusernames=0 --uumatchemail=0\n"
+        ));
+    }
+    text.push_str(
+        "\n(--uutype=3: update existing users only; --uuupdatetype=0: no changes to user\n\
+         details; the option names are those of Moodle 4.5's tool.)\n",
+    );
+    text
+}
+
 /// The settings an administrator must use to import the files (the procedure's).
 pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> RenderedFile {
     let delimiter_name = crate::moodle::moodle_delimiter_name(delimiter);
@@ -126,22 +148,7 @@ pub fn import_txt(platform: &str, delimiter: u8, files: ImportFiles<'_>) -> Rend
     );
     let mut text = text;
     if !nothing {
-        text.push_str(
-            "\nThe same import from the command line, on the Moodle server (as the web\n\
-             server's user, from Moodle's folder), one file at a time, in order:\n\n",
-        );
-        for f in &cli_files {
-            text.push_str(&format!(
-                "  php admin/tool/uploaduser/cli/uploaduser.php --file=.../{f} \\\n\
-                 \x20     --delimiter_name={delimiter_name} --encoding=UTF-8 --uutype=3 --uuupdatetype=0 \\\n\
-                 \x20     --uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 \\\n\
-                 \x20     --uustandardusernames=0 --uumatchemail=0\n"
-            ));
-        }
-        text.push_str(
-            "\n(--uutype=3: update existing users only; --uuupdatetype=0: no changes to user\n\
-             details; the option names are those of Moodle 4.5's tool.)\n",
-        );
+        text.push_str(&cli_import(&cli_files, delimiter_name));
     }
     let name = match files {
         ImportFiles::OnDemand { stem, .. } => format!("{stem}-IMPORT.txt"),

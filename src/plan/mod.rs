@@ -200,33 +200,8 @@ fn enrol_member(
         Ok(x) => x,
         Err((reason, username, detail)) => return all_courses(pp, reason, &username, detail),
     };
-    if let Some(roles) = &platform.roles {
-        if !roles.contains(&rule.role) {
-            let detail = format!(
-                "role '{}' is not among the platform's roles ({})",
-                rule.role,
-                join(roles)
-            );
-            return all_courses(pp, Reason::RoleNotAllowed, &username, detail);
-        }
-    }
-    if !platform.rules.is_empty() {
-        let ok = platform.rules.iter().any(|r| {
-            r.roles.contains(&rule.role)
-                && r.cohort_tags
-                    .as_ref()
-                    .is_none_or(|t| !t.is_disjoint(&cohort.tags))
-                && r.affiliation
-                    .as_ref()
-                    .is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
-        });
-        if !ok {
-            let detail = describe_unmet(platform, rule, cohort, account);
-            return all_courses(pp, Reason::RuleNotMet, &username, detail);
-        }
-    }
-    if let Err(m) = moodle::check_value(Field::Username, &username, platform.csv.delimiter) {
-        return all_courses(pp, Reason::InvalidValue, &username, m);
+    if let Some((reason, detail)) = refused_by(platform, rule, cohort, account, &username) {
+        return all_courses(pp, reason, &username, detail);
     }
     let groups = match render_groups(inp, rule, cohort, member, platform.csv.delimiter) {
         Ok(g) => g,
@@ -258,6 +233,45 @@ fn enrol_member(
             }
         }
     }
+}
+
+/// Why the platform takes no enrolment of this rule for this account: a role it
+/// does not have, its access rules, or a username its file cannot hold.
+fn refused_by(
+    platform: &Platform,
+    rule: &EnrolRule,
+    cohort: &Cohort,
+    account: Option<&Account>,
+    username: &str,
+) -> Option<(Reason, String)> {
+    if let Some(roles) = &platform.roles {
+        if !roles.contains(&rule.role) {
+            let detail = format!(
+                "role '{}' is not among the platform's roles ({})",
+                rule.role,
+                join(roles)
+            );
+            return Some((Reason::RoleNotAllowed, detail));
+        }
+    }
+    if !platform.rules.is_empty() {
+        let ok = platform.rules.iter().any(|r| {
+            r.roles.contains(&rule.role)
+                && r.cohort_tags
+                    .as_ref()
+                    .is_none_or(|t| !t.is_disjoint(&cohort.tags))
+                && r.affiliation
+                    .as_ref()
+                    .is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
+        });
+        if !ok {
+            let detail = describe_unmet(platform, rule, cohort, account);
+            return Some((Reason::RuleNotMet, detail));
+        }
+    }
+    moodle::check_value(Field::Username, username, platform.csv.delimiter)
+        .err()
+        .map(|m| (Reason::InvalidValue, m))
 }
 
 fn describe(member: &Member) -> Who<'_> {
