@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "enrolgen",
     version,
     about = "Builds Moodle \"Upload users\" enrolment files from Apogée and the LDAP directories",
-    after_help = "Exit codes: 0 success · 1 too many left out (run) or problems found (lint) · \
+    after_help = "Exit codes: 0 success · 1 too many left out (run, adhoc) or problems found (lint) · \
                   2 configuration or usage error · 3 a source failed, nothing written · 4 output not written · \
                   5 suspensions held back (run --delta) · 6 Moodle differs from the plan (verify) · \
                   7 Moodle refused operations (run, deliver: webservice)"
