@@ -274,6 +274,10 @@ pub struct Platform {
     /// Empty: everybody with an account may be enrolled.
     pub rules: Vec<AccessRule>,
     pub csv: CsvFormat,
+    /// What requesters write for a role (`role_labels:`, label → shortname), read
+    /// before the standard labels (`Étudiant` …) in a requester's sheet and shown
+    /// by its template.
+    pub role_labels: Vec<(String, String)>,
 }
 
 /// One line of the `enrol:` mapping.

@@ -6,7 +6,7 @@ use crate::cli::InitArgs;
 use crate::config;
 use crate::error::{exit, Error, UsageError};
 use crate::output::{atomic, sheet_template, RenderedFile};
-use crate::plan::sheet::STANDARD_ROLES;
+use crate::plan::sheet::{self, STANDARD_ROLES};
 
 pub const REFERENCE: &str = include_str!("../../config/enrolgen.yaml");
 
@@ -61,22 +61,19 @@ fn sheet(args: &InitArgs, path: &Path) -> Result<u8, Error> {
         }
         .into());
     }
-    let standard = || STANDARD_ROLES.iter().map(|r| r.to_string()).collect();
-    let platforms: Vec<(String, Vec<String>)> = if args.config.exists() {
+    let platforms: Vec<(String, Vec<(String, String)>)> = if args.config.exists() {
         let settings = config::load(&args.config)?;
         settings
             .platforms
             .values()
-            .map(|p| {
-                let roles = p
-                    .roles
-                    .as_ref()
-                    .map_or_else(standard, |r| r.iter().cloned().collect());
-                (p.name.clone(), roles)
-            })
+            .map(|p| (p.name.clone(), sheet::labels(p)))
             .collect()
     } else {
-        vec![("(any)".to_string(), standard())]
+        let standard = STANDARD_ROLES.iter().map(|r| {
+            let label = sheet::role_label(r).unwrap_or(r);
+            (r.to_string(), label.to_string())
+        });
+        vec![("(any)".to_string(), standard.collect())]
     };
     let bytes = sheet_template::render(&platforms)?;
     let (dir, name) = match (path.parent(), path.file_name()) {

@@ -126,6 +126,9 @@ pub struct RawPlatform {
     #[serde(default)]
     pub min_account_age_days: u32,
     pub roles: Option<Vec<String>>,
+    /// What requesters write for a role, label → shortname.
+    #[serde(default)]
+    pub role_labels: BTreeMap<String, String>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
     #[serde(default)]

@@ -531,6 +531,7 @@ impl Checker<'_> {
             }
             None => None,
         };
+        let role_labels = self.role_labels(&key, p.role_labels, roles.as_ref(), delimiter)?;
         let rules = self.access_rules(&key, p.rules)?;
         let connection = match p.moodle {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
@@ -558,8 +559,41 @@ impl Checker<'_> {
                 layout: p.csv.layout.unwrap_or(Layout::Long),
                 max_rows: p.csv.max_rows,
             },
+            role_labels,
         };
         Ok((platform, delivery))
+    }
+
+    /// `role_labels:`: each a role of the platform, no two labels alike once folded
+    /// (case, accents).
+    fn role_labels(
+        &self,
+        key: &str,
+        labels: BTreeMap<String, String>,
+        roles: Option<&BTreeSet<String>>,
+        delimiter: u8,
+    ) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (label, role) in labels {
+            let k = format!("{key}.role_labels.{label}");
+            moodle::check_value(Field::Role, &role, delimiter).map_err(|m| self.err(&k, m))?;
+            if roles.is_some_and(|r| !r.contains(&role)) {
+                return Err(self.err(&k, format!("'{role}' is not among the platform's roles")));
+            }
+            let folded = crate::suggest::fold(&label);
+            if folded.is_empty() {
+                return Err(self.err(&k, "a label needs letters or digits"));
+            }
+            if let Some(other) = seen.insert(folded, label.clone()) {
+                return Err(self.err(
+                    &k,
+                    format!("the same label as '{other}' once case and accents are set aside"),
+                ));
+            }
+            out.push((label, role));
+        }
+        Ok(out)
     }
 
     /// Where a platform's accounts exist: directories, or its own account list.
@@ -1295,5 +1329,33 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn role_labels_name_roles_of_the_platform_once_each() {
+        let base = "version: 1\ndirectories:\n  d: { ldif: x.ldif }\nplatforms:\n  p:\n    accounts: [d]\n    roles: [student, teacher]\n";
+        let ok = format!("{base}    role_labels: {{ \"Tuteur\": teacher, \"Élève\": student }}\n");
+        let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
+        assert_eq!(
+            s.platforms["p"].role_labels,
+            [
+                ("Tuteur".to_string(), "teacher".to_string()),
+                ("Élève".to_string(), "student".to_string())
+            ]
+        );
+        let unknown = format!("{base}    role_labels: {{ \"Chef\": manager }}\n");
+        let e = parse(&unknown, Path::new("conf/enrolgen.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("platforms.p.role_labels.Chef: 'manager' is not among the platform's roles"),
+            "{e}"
+        );
+        let twice =
+            format!("{base}    role_labels: {{ \"Élève\": student, \"eleve\": student }}\n");
+        let e = parse(&twice, Path::new("conf/enrolgen.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the same label as"), "{e}");
     }
 }

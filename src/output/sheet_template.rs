@@ -1,12 +1,17 @@
 //! The sheet a requester fills in for `adhoc --sheet`: the procedure's columns, a
 //! notes row (a comment: its first cell starts with `#`), identity columns stored as
-//! text so that a student number keeps its digits, and a second sheet listing the
-//! roles each platform accepts.
+//! text so that a student number keeps its digits, the role columns with a
+//! drop-down of the roles' labels, and a second sheet listing the roles each
+//! platform accepts with the label a requester may write instead.
 
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{
+    DataValidation, DataValidationErrorStyle, Format, Formula, Workbook, XlsxError,
+};
 
 use crate::output::OutputError;
-use crate::plan::sheet::role_label;
+
+/// Rows of the template that get the role drop-down.
+const ROWS: u32 = 2000;
 
 /// The columns, and the note under each (French: the template is for schooling
 /// offices). Two enrolments per row; a requester may add course3, role3 …
@@ -25,7 +30,7 @@ const COLUMNS: [(&str, &str); 14] = [
     ),
     (
         "role1",
-        "Rôle : nom abrégé (voir l'onglet rôles), ex. student",
+        "Rôle : choisir dans la liste (onglet rôles), ex. Étudiant",
     ),
     ("group1", "Groupe (facultatif) ; créé s'il n'existe pas"),
     ("enrolperiod1", "Durée en jours (facultatif)"),
@@ -42,15 +47,16 @@ const COLUMNS: [(&str, &str); 14] = [
     ("enroltimestart2", "Début (facultatif)"),
 ];
 
-/// The template as `.xlsx` bytes. `platforms`: each platform's name and roles.
-pub fn render(platforms: &[(String, Vec<String>)]) -> Result<Vec<u8>, OutputError> {
+/// The template as `.xlsx` bytes. `platforms`: each platform's name and its roles,
+/// shortname and label.
+pub fn render(platforms: &[(String, Vec<(String, String)>)]) -> Result<Vec<u8>, OutputError> {
     build(platforms).map_err(|e| OutputError::Encode {
         what: "the sheet template".into(),
         message: e.to_string(),
     })
 }
 
-fn build(platforms: &[(String, Vec<String>)]) -> Result<Vec<u8>, XlsxError> {
+fn build(platforms: &[(String, Vec<(String, String)>)]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
     let note = Format::new()
@@ -71,20 +77,43 @@ fn build(platforms: &[(String, Vec<String>)]) -> Result<Vec<u8>, XlsxError> {
         }
     }
     sheet.set_freeze_panes(2, 0)?;
+    // The labels once each, in the order met: the drop-down's list.
+    let mut choices: Vec<&str> = Vec::new();
+    for (_, roles) in platforms {
+        for (_, label) in roles {
+            if !choices.contains(&label.as_str()) {
+                choices.push(label);
+            }
+        }
+    }
+    let list = format!("='rôles'!$E$2:$E${}", choices.len() + 1);
+    // A role outside the list (a shortname, a role the template does not list)
+    // is still accepted after a warning: adhoc says whether the platform has it.
+    let drop_down = DataValidation::new()
+        .allow_list_formula(Formula::new(list))
+        .set_error_style(DataValidationErrorStyle::Warning);
+    for (col, (name, _)) in (0u16..).zip(COLUMNS) {
+        if name.starts_with("role") {
+            sheet.add_data_validation(2, col, ROWS, col, &drop_down)?;
+        }
+    }
     let roles = book.add_worksheet();
     roles.set_name("rôles")?;
-    for (col, h) in (0u16..).zip(["platform", "role", "libellé"]) {
+    for (col, h) in (0u16..).zip(["platform", "role", "libellé", "", "liste"]) {
         roles.write_string_with_format(0, col, h, &bold)?;
         roles.set_column_width(col, 22)?;
     }
     let mut row = 1;
     for (platform, names) in platforms {
-        for r in names {
+        for (r, label) in names {
             roles.write_string(row, 0, platform)?;
             roles.write_string(row, 1, r)?;
-            roles.write_string(row, 2, role_label(r).unwrap_or_default())?;
+            roles.write_string(row, 2, label)?;
             row += 1;
         }
+    }
+    for (row, label) in (1u32..).zip(choices) {
+        roles.write_string(row, 4, label)?;
     }
     book.save_to_buffer()
 }

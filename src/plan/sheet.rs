@@ -69,6 +69,28 @@ pub fn role_label(role: &str) -> Option<&'static str> {
     })
 }
 
+/// Each role of a platform and the label its template shows: the platform's own
+/// (`role_labels:`), else the standard one, else the shortname itself.
+pub fn labels(platform: &Platform) -> Vec<(String, String)> {
+    let roles: Vec<String> = match &platform.roles {
+        Some(r) => r.iter().cloned().collect(),
+        None => STANDARD_ROLES.iter().map(|r| r.to_string()).collect(),
+    };
+    roles
+        .into_iter()
+        .map(|r| {
+            let label = platform
+                .role_labels
+                .iter()
+                .find(|(_, x)| *x == r)
+                .map(|(l, _)| l.clone())
+                .or_else(|| role_label(&r).map(str::to_string))
+                .unwrap_or_else(|| r.clone());
+            (r, label)
+        })
+        .collect()
+}
+
 /// A sheet that cannot be read as enrolments at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SheetError {
@@ -203,28 +225,7 @@ struct Columns {
     ignored: Vec<String>,
 }
 
-/// `s` folded for comparing headers and labels: lower case, accents dropped, every
-/// run of other characters one space.
-pub fn fold(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().chars().flat_map(char::to_lowercase) {
-        let c = match c {
-            'à' | 'â' | 'ä' | 'á' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'î' | 'ï' | 'í' => 'i',
-            'ô' | 'ö' | 'ó' => 'o',
-            'ù' | 'û' | 'ü' | 'ú' => 'u',
-            'ç' => 'c',
-            c => c,
-        };
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim_end().to_string()
-}
+pub use crate::suggest::fold;
 
 fn is_blank(row: &SheetRow) -> bool {
     row.cells.iter().all(|c| c.text.trim().is_empty())
@@ -852,10 +853,17 @@ fn role_of(role: &str, platform: &Platform) -> Result<String, (Reason, String)> 
         return Ok(role.to_string());
     }
     let folded = fold(role);
-    let labelled = ROLE_LABELS
+    let labelled = platform
+        .role_labels
         .iter()
-        .find(|(label, _)| *label == folded)
-        .map(|(_, r)| *r)
+        .find(|(label, _)| fold(label) == folded)
+        .map(|(_, r)| r.as_str())
+        .or_else(|| {
+            ROLE_LABELS
+                .iter()
+                .find(|(label, _)| *label == folded)
+                .map(|(_, r)| *r)
+        })
         .or_else(|| {
             STANDARD_ROLES
                 .iter()

@@ -63,6 +63,7 @@ pub(super) fn platform(min_age: u32) -> Platform {
             layout: Layout::Long,
             max_rows: None,
         },
+        role_labels: Vec::new(),
     }
 }
 

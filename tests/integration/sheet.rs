@@ -287,8 +287,29 @@ fn the_template_lists_each_platforms_roles_and_reads_back_empty() {
     let t = tempfile::tempdir().unwrap();
     let cfg = copy_demo(t.path());
     let c = cfg.to_str().unwrap();
+    // A platform's own label for a role, beside the standard ones.
+    edit(
+        &cfg,
+        "    roles: [student, editingteacher, teacher, manager]\n",
+        "    roles: [student, editingteacher, teacher, manager]\n    role_labels: { \"Tuteur (non éditeur)\": teacher }\n",
+    );
     let r = enrolgen(t.path(), &["init", "-c", c, "--sheet", "demande.xlsx"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The role columns offer the labels in a drop-down.
+    let xml = {
+        let f = std::fs::File::open(t.path().join("demande.xlsx")).unwrap();
+        let mut z = zip::ZipArchive::new(f).unwrap();
+        let mut x = String::new();
+        std::io::Read::read_to_string(&mut z.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut x)
+            .unwrap();
+        x
+    };
+    assert!(
+        xml.contains("<dataValidation type=\"list\" errorStyle=\"warning\""),
+        "{xml}"
+    );
+    assert!(xml.contains("sqref=\"D3:D2001\""), "role1: {xml}");
+    assert!(xml.contains("<formula1>'rôles'!$E$2:$E$"), "{xml}");
     let mut book = calamine::open_workbook_auto(t.path().join("demande.xlsx")).unwrap();
     let first = book.worksheet_range_at(0).unwrap().unwrap();
     let header: Vec<String> = first
@@ -304,11 +325,16 @@ fn the_template_lists_each_platforms_roles_and_reads_back_empty() {
         .rows()
         .map(|r| {
             r.iter()
+                .take(3)
                 .map(|d| d.to_string())
                 .collect::<Vec<_>>()
                 .join(";")
         })
         .collect();
+    assert!(
+        lines.contains(&"ecampus;teacher;Tuteur (non éditeur)".to_string()),
+        "{lines:?}"
+    );
     assert!(
         lines.contains(&"ecampus;editingteacher;Enseignant".to_string()),
         "{lines:?}"
@@ -331,6 +357,18 @@ fn the_template_lists_each_platforms_roles_and_reads_back_empty() {
     );
     let left = std::fs::read_to_string(t.path().join("out/ecampus-demande-left-out.csv")).unwrap();
     assert_eq!(left.lines().count(), 1, "{left}");
+    // The platform's label, as a requester types it, is its role.
+    std::fs::write(
+        t.path().join("tuteur.csv"),
+        "cod_etu;Cours 1;Rôle 1\n21000001;PSY-L1-SOUTIEN;tuteur (non editeur)\n",
+    )
+    .unwrap();
+    let r = adhoc_sheet(t.path(), c, "tuteur.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("out/ecampus-tuteur.csv")).unwrap(),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;teacher\n"
+    );
     // Never over an existing file.
     let r = enrolgen(t.path(), &["init", "-c", c, "--sheet", "demande.xlsx"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
