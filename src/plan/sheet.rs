@@ -997,6 +997,15 @@ pub fn locate(
             | Reason::AmbiguousAccount
             | Reason::AccountTooRecent
             | Reason::AccountInactive => r.identity_column.clone(),
+            // A duplicate or a conflict is the later of two enrolments of the
+            // course on the row: its own column.
+            Reason::Duplicate | Reason::Conflict => r
+                .wanted
+                .iter()
+                .rev()
+                .find(|w| w.course == l.course && w.role == l.role)
+                .or_else(|| r.wanted.iter().rev().find(|w| w.course == l.course))
+                .map_or_else(|| "course".to_string(), |w| w.column.clone()),
             _ => r
                 .wanted
                 .iter()
@@ -1367,4 +1376,35 @@ mod tests {
         assert!(matches!(e, SheetError::Unsupported { .. }));
         assert_eq!(parse_with(&[], &p).unwrap_err(), SheetError::Empty);
     }
+
+    #[test]
+    fn a_conflict_on_a_row_names_its_own_column() {
+        let p = platform(None);
+        let parsed = parse_with(
+            &[
+                &["username", "course1", "role1", "course2", "role2"],
+                &["a", "PSY-L1", "student", "PSY-L1", "teacher"],
+            ],
+            &p,
+        )
+        .unwrap();
+        let mut pp = PlatformPlan::default();
+        pp.left_out.push(LeftOut {
+            course: "PSY-L1".into(),
+            reason: Reason::Conflict,
+            username: "a".into(),
+            student_id: String::new(),
+            name: String::new(),
+            cohort: "row 2".into(),
+            rule: 2,
+            role: "teacher".into(),
+            detail: "role: student (rule #2) or teacher (rule #2)".into(),
+        });
+        locate(&parsed, &mut pp, |_| None);
+        assert_eq!(
+            pp.left_out[0].detail,
+            "row 2, course2: role: student (row 2) or teacher (row 2)"
+        );
+    }
+
 }
