@@ -368,10 +368,13 @@ pub enum Reason {
     InvalidValue,
     Duplicate,
     Conflict,
+    /// The platform's Moodle has no course of this shortname (adhoc, with a
+    /// `moodle:` connection).
+    CourseNotFound,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::NoStudentNumber,
         Reason::NoAccount,
         Reason::AmbiguousAccount,
@@ -382,6 +385,7 @@ impl Reason {
         Reason::InvalidValue,
         Reason::Duplicate,
         Reason::Conflict,
+        Reason::CourseNotFound,
     ];
 
     pub fn code(self) -> &'static str {
@@ -396,6 +400,7 @@ impl Reason {
             Reason::InvalidValue => "invalid_value",
             Reason::Duplicate => "duplicate",
             Reason::Conflict => "conflict",
+            Reason::CourseNotFound => "course_not_found",
         }
     }
 
@@ -412,6 +417,7 @@ impl Reason {
             Reason::InvalidValue => "A value Moodle would refuse or misread (see the detail): fix it where it comes from (Apogée, the directory) or in the mapping.",
             Reason::Duplicate => "Nothing to do: an earlier rule plans the same enrolment, which is written once.",
             Reason::Conflict => "Two rules plan the same user and course differently: the first rule wins; align the rules.",
+            Reason::CourseNotFound => "The platform's Moodle has no course of this shortname (shortnames are case-sensitive): fix the name, or create the course first.",
         }
     }
 
@@ -428,6 +434,7 @@ impl Reason {
             Reason::InvalidValue => "A cell Moodle would refuse or misread (the detail names the row and the column): fix it in the sheet.",
             Reason::Duplicate => "Nothing to do: another row asks for the same enrolment, which is written once.",
             Reason::Conflict => "Two rows ask for the same user and course differently: the first row wins; align the rows.",
+            Reason::CourseNotFound => "The platform's Moodle has no course of this shortname: check the name on the row (shortnames are case-sensitive), or ask for the course to be created first.",
         }
     }
 

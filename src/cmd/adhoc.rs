@@ -17,6 +17,7 @@ use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
 use crate::pipeline::{Context, Gathered};
 use crate::plan::{sheet, Plan, PlatformPlan};
+use crate::source::moodle::Moodle;
 use crate::source::sheet as sheet_source;
 use crate::template::Template;
 
@@ -153,6 +154,12 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
     let mut plan = ctx.plan(refs, &g);
+    let mut sources = g.timings.clone();
+    let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
+    if !checked {
+        plan.warnings
+            .extend(unchecked(&ctx.settings, &args.platform, &rules));
+    }
     if let Some(parsed) = &parsed {
         let pp = plan.platforms.entry(args.platform.clone()).or_default();
         sheet::locate(parsed, pp, |id| usernames_of(&platform, &g, id));
@@ -170,7 +177,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         year: ctx.year.clone(),
         dry_run: args.dry_run,
         platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
-        sources: g.timings.clone(),
+        sources,
         warnings: plan.all_warnings(),
         left_out_ratio: left_out_ratio(&pp),
         moodle: Default::default(),
@@ -216,6 +223,92 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         summary.left_out_ratio,
         ctx.settings.max_left_out_ratio,
     ))
+}
+
+/// Courses asked for that no rule of the configuration names on the platform: not
+/// checked to exist, when the platform has no Moodle connection to ask.
+fn unchecked(settings: &Settings, platform: &str, rules: &[EnrolRule]) -> Option<String> {
+    let known: BTreeSet<&str> = settings
+        .rules
+        .iter()
+        .filter(|r| r.platform == platform)
+        .flat_map(|r| r.courses.iter().map(String::as_str))
+        .collect();
+    let list: BTreeSet<&str> = rules
+        .iter()
+        .flat_map(|r| r.courses.iter().map(String::as_str))
+        .filter(|c| !known.contains(c))
+        .collect();
+    (!list.is_empty()).then(|| {
+        format!(
+            "course(s) {} named by no rule of the configuration on {platform}: not checked to exist (a course Moodle does not have fails its rows at import; a moodle: connection lets adhoc check)",
+            list.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// With the platform's Moodle connection: each course of the plan is looked up, and
+/// the enrolments of a course Moodle does not have are left out
+/// (`course_not_found`). Returns whether the courses were checked. Moodle that
+/// cannot be asked stops the command before anything is written.
+fn check_courses(
+    settings: &Settings,
+    platform: &str,
+    plan: &mut Plan,
+    sources: &mut Vec<crate::model::SourceTiming>,
+) -> Result<bool, Error> {
+    let Some(ms) = settings.moodle(platform) else {
+        return Ok(false);
+    };
+    let Some(pp) = plan.platforms.get_mut(platform) else {
+        return Ok(true);
+    };
+    let courses: Vec<String> = pp
+        .enrolments
+        .values()
+        .map(|e| e.course.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if courses.is_empty() {
+        return Ok(true);
+    }
+    let client = Moodle::new(platform, ms)?;
+    let started = std::time::Instant::now();
+    let found = client.ids_of(&courses)?;
+    sources.push(crate::model::SourceTiming {
+        source: client.describe(),
+        seconds: started.elapsed().as_secs_f64(),
+        records: found.len(),
+        requests: client.requests(),
+        scope: String::new(),
+        max_shrink: 1.0,
+        asked: true,
+    });
+    let missing: Vec<crate::model::UserCourse> = pp
+        .enrolments
+        .keys()
+        .filter(|k| !found.contains_key(&k.course))
+        .cloned()
+        .collect();
+    for k in missing {
+        let Some(e) = pp.enrolments.remove(&k) else {
+            continue;
+        };
+        pp.left_out.push(crate::model::LeftOut {
+            course: e.course.clone(),
+            reason: crate::model::Reason::CourseNotFound,
+            username: e.username.clone(),
+            student_id: String::new(),
+            name: String::new(),
+            cohort: e.cohorts.first().cloned().unwrap_or_default(),
+            rule: e.rules.first().copied().unwrap_or_default(),
+            role: e.role.clone(),
+            detail: format!("the platform's Moodle has no course '{}'", e.course),
+        });
+    }
+    pp.left_out.sort();
+    Ok(true)
 }
 
 /// Left-out enrolments that need a person, over all those asked for.
@@ -271,20 +364,6 @@ fn sheet_rules(
     parsed
         .warnings
         .splice(0..0, book.notes.iter().cloned().chain(chosen));
-    let unchecked: BTreeSet<&str> = parsed
-        .requests
-        .iter()
-        .flat_map(|r| r.wanted.iter().map(|w| w.course.as_str()))
-        .filter(|c| !known_courses.contains(*c))
-        .collect();
-    if !unchecked.is_empty() {
-        let list: Vec<&str> = unchecked.into_iter().collect();
-        parsed.warnings.push(format!(
-            "course(s) {} named by no rule of the configuration on {}: not checked to exist (a course Moodle does not have fails its rows at import)",
-            list.join(", "),
-            args.platform
-        ));
-    }
     let tags: BTreeSet<String> = args.tags.iter().cloned().collect();
     let (cohorts, rules) = sheet::rules(&parsed, &args.platform, &tags);
     for c in cohorts {

@@ -1406,5 +1406,4 @@ mod tests {
             "row 2, course2: role: student (row 2) or teacher (row 2)"
         );
     }
-
 }

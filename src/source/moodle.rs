@@ -386,7 +386,7 @@ impl Moodle {
     /// The ids of these courses (a shortname Moodle lacks is absent): one lookup per
     /// course, batched, when the service allows it; otherwise one call for all the
     /// site's courses.
-    fn ids_of(&self, shortnames: &[String]) -> Result<BTreeMap<String, u64>, SourceError> {
+    pub fn ids_of(&self, shortnames: &[String]) -> Result<BTreeMap<String, u64>, SourceError> {
         if !self.batching()? {
             // Every course of the site, in one call.
             return self.courses(&[]);

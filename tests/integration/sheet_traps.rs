@@ -351,3 +351,104 @@ fn adhoc_dry_run_writes_nothing_and_json_says_the_counts() {
     assert_eq!(v["platforms"]["ecampus"]["enrolments"], 3, "{v}");
     assert_eq!(files, format!("ecampus-pieges.csv <==\n{MERGED}"));
 }
+
+/// The harness, when recording is asked (ENROLGEN_TEST_MOODLE_RECORD=1 and
+/// ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE): reset, with these courses.
+fn live_with_courses(dir: &Path, courses: &[&str]) -> Option<(String, String)> {
+    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let harness = std::path::PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
+    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
+    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
+    let world = serde_json::json!({
+        "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
+    });
+    std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
+    for script in [
+        "./reset.sh >/dev/null".to_string(),
+        format!(
+            ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
+            dir.join("world.json").display()
+        ),
+        "./ws-setup.sh --quiet >/dev/null".to_string(),
+    ] {
+        let ok = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&harness)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    }
+    let token = std::fs::read_to_string(token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    Some((url, token))
+}
+
+/// Before: a course Moodle does not have was written to the upload file without a
+/// word (Moodle then skips its rows at import).
+#[test]
+fn with_a_moodle_connection_adhoc_checks_that_each_course_exists() {
+    use crate::moodle_server::{replay, with_recording, TOKEN};
+    let t = tempfile::tempdir().unwrap();
+    let (url, token) = live_with_courses(t.path(), &["PSY-L1-SOUTIEN"])
+        .unwrap_or_else(|| (replay("adhoc-courses"), TOKEN.to_string()));
+    let cfg = copy_demo(t.path());
+    std::fs::write(t.path().join("token"), format!("{token}\n")).unwrap();
+    let with_moodle = |url: &str| {
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let from = "    csv: { delimiter: \";\", layout: long, max_rows: 150 }\n";
+        assert!(text.contains(from));
+        let to = format!(
+            "{from}    moodle: {{ url: \"{url}\", token_file: {} }}\n",
+            t.path().join("token").display()
+        );
+        std::fs::write(
+            cfg.with_file_name("moodle.yaml"),
+            text.replacen(from, &to, 1),
+        )
+        .unwrap();
+    };
+    with_moodle(&url);
+    std::fs::write(
+        t.path().join("demande.csv"),
+        "cod_etu;course1;role1;course2;role2\n21000001;PSY-L1-SOUTIEN;student;PSY-L1-STATZ;student\n",
+    )
+    .unwrap();
+    let cfg_moodle = cfg.with_file_name("moodle.yaml");
+    let args = [
+        "adhoc",
+        "-c",
+        cfg_moodle.to_str().unwrap(),
+        "--platform",
+        "ecampus",
+        "--sheet",
+        "demande.csv",
+        "--out",
+        "out",
+        "--as-of",
+        "2026-11-24",
+    ];
+    let r = with_recording(t.path(), &args, Some("adhoc-courses"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "ecampus-demande.csv"),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
+    );
+    assert_eq!(
+        left_out(t.path(), "ecampus-demande"),
+        ["course_not_found;PSY-L1-STATZ;student;21000001;;;row 2;#2;row 2, course2: the platform's Moodle has no course 'PSY-L1-STATZ'"]
+    );
+    assert!(!r.stderr.contains("not checked to exist"), "{}", r.stderr);
+    // A Moodle that cannot be asked stops the command before anything is written.
+    std::fs::remove_dir_all(t.path().join("out")).unwrap();
+    with_moodle("http://127.0.0.1:9");
+    let r = enrolgen(t.path(), &args);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
+    assert!(!t.path().join("out").exists());
+}

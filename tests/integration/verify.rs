@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use crate::moodle_server::{fixtures, recording_proxy, replay, service_functions, ws, TOKEN};
+use crate::moodle_server::{replay, service_functions, with_recording, ws, TOKEN};
 use crate::util::*;
 
 /// The demo with a Moodle connection on Ecampus, the token in a file.
@@ -41,36 +41,6 @@ fn verify_recorded(dir: &Path, cfg: &Path, extra: &[&str], record: Option<&str>)
     ];
     args.extend_from_slice(extra);
     with_recording(dir, &args, record)
-}
-
-/// Runs enrolgen; with `record` (and recording asked), its Moodle answers go into
-/// tests/fixtures/moodle/<record>/answers.jsonl, replacing what was there: the
-/// configuration is pointed at a recording proxy in front of the real Moodle.
-fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) -> Out {
-    let recording = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
-    let Some(name) = record.filter(|_| recording) else {
-        return enrolgen(dir, args);
-    };
-    let to = fixtures(name);
-    std::fs::create_dir_all(&to).unwrap();
-    let file = to.join("answers.jsonl");
-    let _ = std::fs::remove_file(&file);
-    let at = args.iter().position(|a| *a == "-c").unwrap() + 1;
-    let cfg = Path::new(args[at]);
-    let text = std::fs::read_to_string(cfg).unwrap();
-    let upstream = text
-        .split("url: \"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let proxy = recording_proxy(&upstream, &file);
-    let recorded_cfg = cfg.with_file_name("recording.yaml");
-    std::fs::write(&recorded_cfg, text.replace(&upstream, &proxy)).unwrap();
-    let mut args: Vec<&str> = args.to_vec();
-    let path = recorded_cfg.to_str().unwrap().to_string();
-    args[at] = &path;
-    enrolgen(dir, &args)
 }
 
 fn read(dir: &Path, p: &str) -> String {
