@@ -165,11 +165,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         sheet::locate(parsed, pp, |id| usernames_of(&platform, &g, id));
         plan.warnings.extend(parsed.warnings.iter().cloned());
     }
-    let pp = plan
-        .platforms
-        .get(&args.platform)
-        .cloned()
-        .unwrap_or_default();
+    let empty = PlatformPlan::default();
+    let pp = plan.platforms.get(&args.platform).unwrap_or(&empty);
     let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
     let summary = report::Summary {
@@ -350,12 +347,13 @@ fn sheet_rules(
     };
     let (worksheet, chosen) =
         sheet::choose(&book.worksheets, args.worksheet.as_deref()).map_err(sheet_error)?;
-    let known_courses: BTreeSet<String> = settings
-        .rules
-        .iter()
-        .filter(|r| r.platform == args.platform)
-        .flat_map(|r| r.courses.iter().cloned())
-        .collect();
+    let known_courses = sheet::KnownCourses::new(
+        settings
+            .rules
+            .iter()
+            .filter(|r| r.platform == args.platform)
+            .flat_map(|r| r.courses.iter().cloned()),
+    );
     let ctx = sheet::Context {
         platform,
         known_courses: &known_courses,

@@ -657,21 +657,29 @@ fn merge(map: &mut BTreeMap<UserCourse, Enrolment>, e: Enrolment) -> Merge {
             conflicts.join(", ")
         ));
     }
-    let before = old.clone();
+    // What the new one fills that the first left empty (no clone: an enrolment
+    // asked for by thousands of rows merges thousands of times).
+    let fills = (old.groups.is_empty() && !e.groups.is_empty())
+        || (old.enrolperiod.is_none() && e.enrolperiod.is_some())
+        || (old.enrolstatus.is_none() && e.enrolstatus.is_some())
+        || (old.enroltimestart.is_none() && e.enroltimestart.is_some());
     if old.groups.is_empty() {
         old.groups = e.groups;
     }
     old.enrolperiod = old.enrolperiod.or(e.enrolperiod);
     old.enrolstatus = old.enrolstatus.or(e.enrolstatus);
     old.enroltimestart = old.enroltimestart.or(e.enroltimestart);
-    let same_values = *old == before;
-    old.rules.extend(e.rules);
-    old.rules.sort_unstable();
-    old.rules.dedup();
-    old.cohorts.extend(e.cohorts);
-    old.cohorts.sort_unstable();
-    old.cohorts.dedup();
-    if same_values {
+    for r in e.rules {
+        if let Err(i) = old.rules.binary_search(&r) {
+            old.rules.insert(i, r);
+        }
+    }
+    for c in e.cohorts {
+        if let Err(i) = old.cohorts.binary_search(&c) {
+            old.cohorts.insert(i, c);
+        }
+    }
+    if !fills {
         Merge::Duplicate(first)
     } else {
         Merge::Merged

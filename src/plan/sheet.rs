@@ -162,7 +162,38 @@ pub struct Parsed {
 pub struct Context<'a> {
     pub platform: &'a Platform,
     /// The course shortnames the configuration knows on this platform.
-    pub known_courses: &'a BTreeSet<String>,
+    pub known_courses: &'a KnownCourses,
+}
+
+/// Course shortnames, found exactly or in another case (built once: a sheet of a
+/// hundred thousand rows asks for each of its courses on every row).
+#[derive(Debug, Default)]
+pub struct KnownCourses {
+    exact: BTreeSet<String>,
+    by_lower: BTreeMap<String, String>,
+}
+
+impl KnownCourses {
+    pub fn new(courses: impl IntoIterator<Item = String>) -> KnownCourses {
+        let exact: BTreeSet<String> = courses.into_iter().collect();
+        let by_lower = exact
+            .iter()
+            .map(|c| (c.to_lowercase(), c.clone()))
+            .collect();
+        KnownCourses { exact, by_lower }
+    }
+
+    pub fn contains(&self, course: &str) -> bool {
+        self.exact.contains(course)
+    }
+
+    /// The known course `course` is in another case of, if any.
+    pub fn in_another_case(&self, course: &str) -> Option<&str> {
+        self.by_lower
+            .get(&course.to_lowercase())
+            .map(String::as_str)
+            .filter(|k| *k != course)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -749,8 +780,7 @@ fn wanted(slot: &Slot<'_>, course: &str, role: &str, ctx: &Context<'_>) -> Resul
         return Err(slot.wrong(Part::Course, format!("course '{course}': {e}")));
     }
     if !ctx.known_courses.contains(course) {
-        let lower = course.to_lowercase();
-        if let Some(k) = ctx.known_courses.iter().find(|k| k.to_lowercase() == lower) {
+        if let Some(k) = ctx.known_courses.in_another_case(course) {
             let what = format!(
                 "unknown course '{course}' (did you mean '{k}'? shortnames are case-sensitive)"
             );
@@ -1080,7 +1110,7 @@ mod tests {
     }
 
     fn parse_with(lines: &[&[&str]], p: &Platform) -> Result<Parsed, SheetError> {
-        let known: BTreeSet<String> = ["PSY-L1".to_string()].into();
+        let known = KnownCourses::new(["PSY-L1".to_string()]);
         parse(
             &rows(lines),
             &Context {
@@ -1265,7 +1295,7 @@ mod tests {
             &["#N/A", "PSY-L1", "student"],
         ]);
         r[1].cells[0].kind = CellKind::Error;
-        let known = BTreeSet::new();
+        let known = KnownCourses::default();
         let ctx = Context {
             platform: &p,
             known_courses: &known,
@@ -1290,7 +1320,7 @@ mod tests {
             text: "#REF!".into(),
             kind: CellKind::Error,
         };
-        let known = BTreeSet::new();
+        let known = KnownCourses::default();
         let parsed = parse(
             &r,
             &Context {
