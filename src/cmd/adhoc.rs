@@ -173,10 +173,10 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         as_of: ctx.as_of.to_string(),
         year: ctx.year.clone(),
         dry_run: args.dry_run,
-        platforms: [(args.platform.clone(), report::platform_summary(&pp, &files))].into(),
+        platforms: [(args.platform.clone(), report::platform_summary(pp, &files))].into(),
         sources,
         warnings: plan.all_warnings(),
-        left_out_ratio: left_out_ratio(&pp),
+        left_out_ratio: left_out_ratio(pp),
         moodle: Default::default(),
     };
     if args.json {
@@ -214,9 +214,9 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         files.extend(page);
         atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
     }
-    tell(args, &stem, &names, &pp, &plan);
+    tell(args, &stem, &names, pp, &plan);
     Ok(exit_code(
-        &pp,
+        pp,
         summary.left_out_ratio,
         ctx.settings.max_left_out_ratio,
     ))
