@@ -438,6 +438,14 @@ mod tests {
     use super::file_name_part;
 
     #[test]
+    fn a_file_name_says_the_platform_once() {
+        assert_eq!(super::stem_of("ecampus", "ecampus-demande"), "ecampus-demande");
+        assert_eq!(super::stem_of("ecampus", "demande"), "ecampus-demande");
+        assert_eq!(super::stem_of("ecampus", "ecampus"), "ecampus-ecampus");
+        assert_eq!(super::stem_of("ecampus", "PSY/L1"), "ecampus-PSY_L1");
+    }
+
+    #[test]
     fn course_names_cannot_leave_the_folder() {
         assert_eq!(file_name_part("PSY-L1.STATS_2"), "PSY-L1.STATS_2");
         assert_eq!(file_name_part("../../etc/passwd"), "_._.._etc_passwd");

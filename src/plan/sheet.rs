@@ -1436,4 +1436,32 @@ mod tests {
             "row 2, course2: role: student (row 2) or teacher (row 2)"
         );
     }
+
+    #[test]
+    fn student_numbers_grouped_by_thousands_are_read_and_a_login_there_is_named() {
+        let p = platform(None);
+        let parsed = parse_with(
+            &[
+                &["n° étudiant", "course1", "role1"],
+                &["21\u{a0}000\u{202f}016", "PSY-L1", "student"],
+                &["21 000 017", "PSY-L1", "student"],
+                &["toto211", "PSY-L1", "student"],
+            ],
+            &p,
+        )
+        .unwrap();
+        let ids: Vec<&Identity> = parsed.requests.iter().map(|r| &r.identity).collect();
+        assert_eq!(
+            ids,
+            [
+                &Identity::StudentId("21000016".into()),
+                &Identity::StudentId("21000017".into())
+            ]
+        );
+        assert_eq!(
+            parsed.left_out[0].detail,
+            "row 4, n° étudiant: 'toto211' is not a student number (digits only); a login goes in a username column"
+        );
+    }
+
 }
