@@ -278,6 +278,25 @@ pub struct Platform {
     /// before the standard labels (`Étudiant` …) in a requester's sheet and shown
     /// by its template.
     pub role_labels: Vec<(String, String)>,
+    /// `accounts_in: moodle`: the platform's Moodle says whether each account the
+    /// plan writes exists there and may be enrolled.
+    pub moodle_accounts: Option<MoodleAccounts>,
+}
+
+/// How a platform's own Moodle is asked about the accounts of its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MoodleAccounts {
+    /// The authentication methods an account must have (`moodle_auth:`); `None`:
+    /// any.
+    pub auth: Option<BTreeSet<String>>,
+}
+
+/// An account as the platform's Moodle knows it (`core_user_get_users_by_field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUser {
+    pub username: String,
+    pub auth: String,
+    pub suspended: bool,
 }
 
 /// One line of the `enrol:` mapping.
@@ -371,10 +390,18 @@ pub enum Reason {
     /// The platform's Moodle has no course of this shortname (adhoc, with a
     /// `moodle:` connection).
     CourseNotFound,
+    /// `accounts_in: moodle`: the platform's Moodle has no account of this
+    /// username (never made, or deleted).
+    NoPlatformAccount,
+    /// `accounts_in: moodle`: the account is suspended in the platform's Moodle.
+    PlatformAccountSuspended,
+    /// `accounts_in: moodle`: the account's authentication method is not among the
+    /// platform's `moodle_auth`.
+    PlatformAuthRefused,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 14] = [
         Reason::NoStudentNumber,
         Reason::NoAccount,
         Reason::AmbiguousAccount,
@@ -386,6 +413,9 @@ impl Reason {
         Reason::Duplicate,
         Reason::Conflict,
         Reason::CourseNotFound,
+        Reason::NoPlatformAccount,
+        Reason::PlatformAccountSuspended,
+        Reason::PlatformAuthRefused,
     ];
 
     pub fn code(self) -> &'static str {
@@ -401,6 +431,9 @@ impl Reason {
             Reason::Duplicate => "duplicate",
             Reason::Conflict => "conflict",
             Reason::CourseNotFound => "course_not_found",
+            Reason::NoPlatformAccount => "no_platform_account",
+            Reason::PlatformAccountSuspended => "platform_account_suspended",
+            Reason::PlatformAuthRefused => "platform_auth_refused",
         }
     }
 
@@ -418,6 +451,9 @@ impl Reason {
             Reason::Duplicate => "Nothing to do: an earlier rule plans the same enrolment, which is written once.",
             Reason::Conflict => "Two rules plan the same user and course differently: the first rule wins; align the rules.",
             Reason::CourseNotFound => "The platform's Moodle has no course of this shortname (shortnames are case-sensitive): fix the name, or create the course first.",
+            Reason::NoPlatformAccount => "The platform's Moodle has no account of this username: nothing to do if the account is made overnight (the next run tries again); otherwise ask the platform's administrators.",
+            Reason::PlatformAccountSuspended => "The account is suspended in the platform's Moodle: nothing to do, unless it should be active (ask the platform's administrators).",
+            Reason::PlatformAuthRefused => "The account's authentication method in the platform's Moodle is not one the platform accepts (moodle_auth): ask the platform's administrators.",
         }
     }
 
@@ -435,6 +471,9 @@ impl Reason {
             Reason::Duplicate => "Nothing to do: another row asks for the same enrolment, which is written once.",
             Reason::Conflict => "Two rows ask for the same user and course differently: the first row wins; align the rows.",
             Reason::CourseNotFound => "The platform's Moodle has no course of this shortname: check the name on the row (shortnames are case-sensitive), or ask for the course to be created first.",
+            Reason::NoPlatformAccount => "The platform's Moodle has no account of this username: check the row, or make the file again once the account exists.",
+            Reason::PlatformAccountSuspended => "The account is suspended in the platform's Moodle: check the row, or ask the platform's administrators.",
+            Reason::PlatformAuthRefused => "The account's authentication method is not one the platform accepts: ask the platform's administrators.",
         }
     }
 

@@ -155,6 +155,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let g = ctx.gather(&refs)?;
     let mut plan = ctx.plan(refs, &g);
     let mut sources = g.timings.clone();
+    crate::pipeline::platform_accounts(&ctx.settings, &mut plan, &mut sources)?;
     let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
     if !checked {
         plan.warnings
@@ -439,7 +440,10 @@ mod tests {
 
     #[test]
     fn a_file_name_says_the_platform_once() {
-        assert_eq!(super::stem_of("ecampus", "ecampus-demande"), "ecampus-demande");
+        assert_eq!(
+            super::stem_of("ecampus", "ecampus-demande"),
+            "ecampus-demande"
+        );
         assert_eq!(super::stem_of("ecampus", "demande"), "ecampus-demande");
         assert_eq!(super::stem_of("ecampus", "ecampus"), "ecampus-ecampus");
         assert_eq!(super::stem_of("ecampus", "PSY/L1"), "ecampus-PSY_L1");

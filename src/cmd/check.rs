@@ -72,7 +72,11 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     account_lists(&s, &mut failed);
     student_files(&s, &mut failed);
     for (name, m) in s.connections() {
-        if !check_moodle(name, m, s.by_webservice(name)) {
+        let accounts = s
+            .platforms
+            .get(name)
+            .is_some_and(|p| p.moodle_accounts.is_some());
+        if !check_moodle(name, m, s.by_webservice(name), accounts) {
             failed = true;
         }
     }
@@ -180,13 +184,31 @@ fn student_files(s: &Settings, failed: &mut bool) {
 }
 
 /// Tries a platform's token and lists the functions its service lacks.
-fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> bool {
-    let info = crate::source::moodle::Moodle::new(name, m).and_then(|c| {
-        let what = c.describe();
-        c.site_info().map(|i| (what, i))
-    });
+/// `accounts`: the platform reads its accounts from Moodle (`accounts_in: moodle`):
+/// the function is looked for, then tried on the token's own account.
+fn check_moodle(
+    name: &str,
+    m: &crate::config::MoodleSettings,
+    writes: bool,
+    accounts: bool,
+) -> bool {
+    let client = crate::source::moodle::Moodle::new(name, m);
+    let info = client
+        .as_ref()
+        .map_err(|e| crate::error_chain(e))
+        .and_then(|c| {
+            let what = c.describe();
+            c.site_info()
+                .map(|i| (what, i))
+                .map_err(|e| crate::error_chain(&e))
+        });
     match info {
         Ok((what, i)) => {
+            let users: &[&str] = if accounts {
+                &[crate::source::moodle::USERS_FUNCTION]
+            } else {
+                &[]
+            };
             let apply: &[&str] = if writes {
                 &crate::deliver::webservice::APPLY_FUNCTIONS
             } else {
@@ -195,10 +217,25 @@ fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> 
             let missing: Vec<&str> = crate::source::moodle::VERIFY_FUNCTIONS
                 .iter()
                 .chain(apply)
+                .chain(users)
                 .filter(|f| !i.functions.contains(**f))
                 .copied()
                 .collect();
             if missing.is_empty() {
+                if let (true, Ok(c)) = (accounts, &client) {
+                    // The token's own account: found, with its authentication method.
+                    match c.users(std::slice::from_ref(&i.username)) {
+                        Ok(found) if found.contains_key(&i.username) => {}
+                        Ok(_) => {
+                            println!("{what}: FAIL  core_user_get_users_by_field does not find the token's own account {}: check the external service and the token's role", i.username);
+                            return false;
+                        }
+                        Err(e) => {
+                            println!("{what}: FAIL  {}", crate::error_chain(&e));
+                            return false;
+                        }
+                    }
+                }
                 println!(
                     "{what}: ok, \"{}\", Moodle {}, token of {}",
                     i.sitename, i.release, i.username
@@ -219,7 +256,7 @@ fn check_moodle(name: &str, m: &crate::config::MoodleSettings, writes: bool) -> 
             }
         }
         Err(e) => {
-            println!("Moodle of {name}: FAIL  {}", crate::error_chain(&e));
+            println!("Moodle of {name}: FAIL  {e}");
             false
         }
     }

@@ -338,6 +338,8 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
     let mut plan = ctx.plan(rules, &g);
+    let mut sources = g.timings.clone();
+    pipeline::platform_accounts(settings, &mut plan, &mut sources)?;
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,
@@ -383,7 +385,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         year: year.clone(),
         dry_run: args.dry_run,
         platforms,
-        sources: g.timings,
+        sources,
         warnings: plan.all_warnings(),
         left_out_ratio: left_out_ratio(&plan),
         moodle: BTreeMap::new(),

@@ -126,6 +126,11 @@ pub struct RawPlatform {
     #[serde(default)]
     pub min_account_age_days: u32,
     pub roles: Option<Vec<String>>,
+    /// `moodle`: the platform's Moodle says whether each account exists.
+    pub accounts_in: Option<RawAccountsIn>,
+    /// The authentication methods a platform account must have (with
+    /// `accounts_in: moodle`).
+    pub moodle_auth: Option<Vec<String>>,
     /// What requesters write for a role, label → shortname.
     #[serde(default)]
     pub role_labels: BTreeMap<String, String>,
@@ -137,6 +142,13 @@ pub struct RawPlatform {
     pub moodle: Option<RawMoodle>,
     /// How a run's plan reaches Moodle: `files` (default) or `webservice`.
     pub deliver: Option<RawDeliver>,
+}
+
+/// `accounts_in:` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawAccountsIn {
+    Moodle,
 }
 
 /// `deliver:` as written; `config` turns it and `moodle:` into a `Delivery`.

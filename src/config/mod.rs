@@ -537,6 +537,24 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
+        let moodle_accounts = match (p.accounts_in, &connection, p.moodle_auth) {
+            (None, _, None) => None,
+            (None, _, Some(_)) => {
+                return Err(self.err(
+                    &format!("{key}.moodle_auth"),
+                    "goes with accounts_in: moodle (the authentication methods a platform account must have)",
+                ))
+            }
+            (Some(file::RawAccountsIn::Moodle), None, _) => {
+                return Err(self.err(
+                    &format!("{key}.accounts_in"),
+                    "moodle needs the platform's moodle: connection (url and token)",
+                ))
+            }
+            (Some(file::RawAccountsIn::Moodle), Some(_), auth) => Some(crate::model::MoodleAccounts {
+                auth: auth.map(|a| a.into_iter().collect()),
+            }),
+        };
         let delivery = match (p.deliver.unwrap_or_default(), connection) {
             (file::RawDeliver::Files, moodle) => Delivery::Files { moodle },
             (file::RawDeliver::Webservice, Some(m)) => Delivery::Webservice(m),
@@ -560,6 +578,7 @@ impl Checker<'_> {
                 max_rows: p.csv.max_rows,
             },
             role_labels,
+            moodle_accounts,
         };
         Ok((platform, delivery))
     }

@@ -48,6 +48,50 @@ impl Context {
     }
 }
 
+/// `accounts_in: moodle`: each platform that asks its own Moodle about its accounts
+/// reads, in batches, the accounts of the usernames its plan writes, and leaves out
+/// the enrolments of those it does not have, holds suspended, or holds under an
+/// authentication method it does not accept (`plan::platform_accounts`). Runs
+/// before anything is written: a Moodle that cannot be asked stops the command.
+pub fn platform_accounts(
+    settings: &Settings,
+    plan: &mut Plan,
+    timings: &mut Vec<crate::model::SourceTiming>,
+) -> Result<(), Error> {
+    for (name, pp) in &mut plan.platforms {
+        let (Some(rules), Some(ms)) = (
+            settings
+                .platforms
+                .get(name)
+                .and_then(|p| p.moodle_accounts.as_ref()),
+            settings.moodle(name),
+        ) else {
+            continue;
+        };
+        let usernames: Vec<String> = pp
+            .enrolments
+            .keys()
+            .map(|k| k.username.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let client = crate::source::moodle::Moodle::new(name, ms)?;
+        let started = std::time::Instant::now();
+        let users = client.users(&usernames)?;
+        crate::plan::platform_accounts::apply(pp, rules, &users, &ms.url);
+        timings.push(crate::model::SourceTiming {
+            source: format!("{} (accounts)", client.describe()),
+            seconds: started.elapsed().as_secs_f64(),
+            records: users.len(),
+            requests: client.requests(),
+            scope: String::new(),
+            max_shrink: 1.0,
+            asked: false,
+        });
+    }
+    Ok(())
+}
+
 /// The platform named by `--platform`, or the error every command gives for a name
 /// the configuration does not have.
 pub fn platform<'a>(s: &'a Settings, name: &str) -> Result<&'a Platform, Error> {

@@ -6,6 +6,7 @@ pub mod account_status;
 pub mod delta;
 mod index;
 pub mod managed;
+pub mod platform_accounts;
 pub mod sheet;
 pub mod sync;
 pub mod verify;

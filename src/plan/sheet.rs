@@ -1026,7 +1026,10 @@ pub fn locate(
             | Reason::NoAccount
             | Reason::AmbiguousAccount
             | Reason::AccountTooRecent
-            | Reason::AccountInactive => r.identity_column.clone(),
+            | Reason::AccountInactive
+            | Reason::NoPlatformAccount
+            | Reason::PlatformAccountSuspended
+            | Reason::PlatformAuthRefused => r.identity_column.clone(),
             // A duplicate or a conflict is the later of two enrolments of the
             // course on the row: its own column.
             Reason::Duplicate | Reason::Conflict => r
@@ -1463,5 +1466,4 @@ mod tests {
             "row 4, n° étudiant: 'toto211' is not a student number (digits only); a login goes in a username column"
         );
     }
-
 }

@@ -64,6 +64,7 @@ pub(super) fn platform(min_age: u32) -> Platform {
             max_rows: None,
         },
         role_labels: Vec::new(),
+        moodle_accounts: None,
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{MoodleSettings, Secret};
-use crate::model::{CourseNow, EnrolledUser, MoodleNow};
+use crate::model::{CourseNow, EnrolledUser, MoodleNow, PlatformUser};
 pub use crate::source::moodle_api::Refused;
 use crate::source::moodle_api::{MoodleApi, Write, Written};
 use crate::source::SourceError;
@@ -34,6 +34,13 @@ pub const VERIFY_FUNCTIONS: [&str; 3] = [
 /// The function that runs several of the service's functions in one request; each
 /// still checks its own capabilities, so offering it grants nothing more.
 pub const BATCH_FUNCTION: &str = "tool_mobile_call_external_functions";
+
+/// The function `accounts_in: moodle` reads accounts with.
+pub const USERS_FUNCTION: &str = "core_user_get_users_by_field";
+
+/// Usernames per `core_user_get_users_by_field` call: a hundred form fields, well
+/// within `max_fields`, and an answer of a few hundred kilobytes.
+pub const USERS_PER_LOOKUP: usize = 100;
 
 /// Calls per batched request at most: the answer stays a few megabytes, and the
 /// request well within its timeout (a hundred reads of a 50,000-student university
@@ -406,6 +413,46 @@ impl Moodle {
             }
         }
         Ok(ids)
+    }
+
+    /// The accounts of these usernames as the site knows them (a username it does
+    /// not have, or a deleted account, is absent): `USERS_PER_LOOKUP` per call,
+    /// batched when the service allows it, `parallel` requests at a time.
+    pub fn users(
+        &self,
+        usernames: &[String],
+    ) -> Result<BTreeMap<String, PlatformUser>, SourceError> {
+        #[derive(Deserialize)]
+        struct User {
+            username: String,
+            #[serde(default)]
+            auth: String,
+            #[serde(default)]
+            suspended: bool,
+        }
+        let requests: Vec<Request> = usernames
+            .chunks(USERS_PER_LOOKUP)
+            .map(|chunk| Request {
+                function: USERS_FUNCTION,
+                args: serde_json::json!({"field": "username", "values": chunk}),
+            })
+            .collect();
+        let mut out = BTreeMap::new();
+        for v in self.many(&requests)? {
+            let users: Vec<User> = serde_json::from_value(v)
+                .map_err(|e| self.unexpected("core_user_get_users_by_field", &e))?;
+            for u in users {
+                out.insert(
+                    u.username.clone(),
+                    PlatformUser {
+                        username: u.username,
+                        auth: u.auth,
+                        suspended: u.suspended,
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Whether the token's service offers `BATCH_FUNCTION` (asked once).

@@ -18,6 +18,7 @@ mod never_silent;
 mod nightly;
 #[cfg(feature = "oracle")]
 mod oracle_live;
+mod platform_accounts;
 mod report;
 mod run;
 mod sheet;

@@ -73,7 +73,10 @@ fn an_office_sheet_s_traps_are_read_left_out_or_said_in_every_format() {
         }
         // The report speaks of the sheet, and gives its rows without personal data.
         let report = read(t.path(), "ecampus-pieges-report.html");
-        assert!(report.contains("Rows of the sheet: 3, 7"), "{sheet}: {report}");
+        assert!(
+            report.contains("Rows of the sheet: 3, 7"),
+            "{sheet}: {report}"
+        );
         assert!(report.contains("fix it in the sheet"), "{sheet}");
         let upload = read(t.path(), "ecampus-pieges.csv");
         if hidden_rows_seen {

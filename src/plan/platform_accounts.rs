@@ -1,0 +1,148 @@
+//! `accounts_in: moodle`: the platform's Moodle is the judge of its accounts. Each
+//! enrolment of the plan whose account the platform's Moodle does not have, holds
+//! suspended, or holds under an authentication method the platform does not accept
+//! is left out, with its reason: Moodle would skip its row ("update existing users
+//! only"), or enrol an account nobody can log in with. Pure: the accounts are read
+//! by `source::moodle` and given here.
+
+use std::collections::BTreeMap;
+
+use crate::model::{LeftOut, MoodleAccounts, PlatformUser, Reason};
+use crate::plan::PlatformPlan;
+
+/// Moves the enrolments of accounts the platform refuses to `left_out` (sorted).
+pub fn apply(
+    pp: &mut PlatformPlan,
+    rules: &MoodleAccounts,
+    users: &BTreeMap<String, PlatformUser>,
+    site: &str,
+) {
+    let refused: Vec<(crate::model::UserCourse, Reason, String)> = pp
+        .enrolments
+        .keys()
+        .filter_map(|k| {
+            let why = match users.get(&k.username) {
+                None => (
+                    Reason::NoPlatformAccount,
+                    format!("no account '{}' on {site}", k.username),
+                ),
+                Some(u) if u.suspended => (
+                    Reason::PlatformAccountSuspended,
+                    format!("account '{}' is suspended on {site}", k.username),
+                ),
+                Some(u) if rules.auth.as_ref().is_some_and(|a| !a.contains(&u.auth)) => (
+                    Reason::PlatformAuthRefused,
+                    format!(
+                        "account '{}' authenticates by '{}' on {site}; the platform accepts {}",
+                        k.username,
+                        u.auth,
+                        rules
+                            .auth
+                            .iter()
+                            .flatten()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                Some(_) => return None,
+            };
+            Some((k.clone(), why.0, why.1))
+        })
+        .collect();
+    for (k, reason, detail) in refused {
+        let Some(e) = pp.enrolments.remove(&k) else {
+            continue;
+        };
+        pp.left_out.push(LeftOut {
+            course: e.course,
+            reason,
+            username: e.username,
+            student_id: String::new(),
+            name: String::new(),
+            cohort: e.cohorts.first().cloned().unwrap_or_default(),
+            rule: e.rules.first().copied().unwrap_or_default(),
+            role: e.role,
+            detail,
+        });
+    }
+    pp.left_out.sort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Enrolment, UserCourse};
+
+    fn enrolment(u: &str) -> (UserCourse, Enrolment) {
+        let e = Enrolment {
+            username: u.into(),
+            course: "C".into(),
+            role: "student".into(),
+            groups: Default::default(),
+            enrolperiod: None,
+            enrolstatus: None,
+            enroltimestart: None,
+            rules: vec![3],
+            cohorts: vec!["psy".into()],
+        };
+        (e.key(), e)
+    }
+
+    fn user(u: &str, auth: &str, suspended: bool) -> (String, PlatformUser) {
+        (
+            u.into(),
+            PlatformUser {
+                username: u.into(),
+                auth: auth.into(),
+                suspended,
+            },
+        )
+    }
+
+    #[test]
+    fn the_platform_s_moodle_decides_each_account() {
+        let mut pp = PlatformPlan {
+            enrolments: ["ok", "missing", "held", "ldap"].map(enrolment).into(),
+            left_out: vec![],
+        };
+        let users = [
+            user("ok", "cas", false),
+            user("held", "cas", true),
+            user("ldap", "ldap", false),
+        ]
+        .into();
+        let rules = MoodleAccounts {
+            auth: Some(["cas".to_string()].into()),
+        };
+        apply(&mut pp, &rules, &users, "https://m");
+        assert_eq!(pp.enrolments.len(), 1);
+        assert!(pp.enrolments.contains_key(&UserCourse::new("ok", "C")));
+        let lines: Vec<(Reason, &str, &str)> = pp
+            .left_out
+            .iter()
+            .map(|l| (l.reason, l.username.as_str(), l.detail.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    Reason::NoPlatformAccount,
+                    "missing",
+                    "no account 'missing' on https://m"
+                ),
+                (
+                    Reason::PlatformAccountSuspended,
+                    "held",
+                    "account 'held' is suspended on https://m"
+                ),
+                (
+                    Reason::PlatformAuthRefused,
+                    "ldap",
+                    "account 'ldap' authenticates by 'ldap' on https://m; the platform accepts cas"
+                ),
+            ]
+        );
+        assert_eq!(pp.left_out[0].rule, 3, "the enrolment's rule");
+    }
+}

@@ -1,0 +1,274 @@
+//! `accounts_in: moodle`: the platform's own Moodle says whether each account of the
+//! plan exists and may be enrolled, on both channels. Recorded from the harness
+//! (tests/fixtures/moodle/README.md): a site holding the demo's Ecampus courses and
+//! accounts, but for one account never made, one deleted, one suspended and one
+//! under another authentication method.
+
+use std::path::{Path, PathBuf};
+
+use crate::moodle_server::{psql, replay, with_recording, TOKEN};
+use crate::util::*;
+
+const AS_OF: &str = "2026-11-24";
+
+/// The harness, when recording is asked: reset to a site with these users and
+/// courses, the token set up.
+fn live(dir: &Path, users: &[String], courses: &[String]) -> Option<(String, String)> {
+    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let harness = PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
+    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
+    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
+    let world = serde_json::json!({
+        "users": users.iter().map(|u| serde_json::json!({"username": u})).collect::<Vec<_>>(),
+        "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
+    });
+    std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
+    for script in [
+        "./reset.sh >/dev/null".to_string(),
+        format!(
+            ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
+            dir.join("world.json").display()
+        ),
+        "./ws-setup.sh --quiet >/dev/null".to_string(),
+    ] {
+        let ok = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&harness)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    }
+    let token = std::fs::read_to_string(token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    Some((url, token))
+}
+
+/// The usernames and courses of Ecampus's upload files, sorted.
+fn planned(dir: &Path, out: &str) -> (Vec<String>, Vec<String>) {
+    let (mut users, mut courses) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    for f in ["ecampus.csv", "ecampus-002.csv"] {
+        let text = std::fs::read_to_string(dir.join(out).join("ecampus").join(f)).unwrap();
+        for l in text.lines().skip(1) {
+            let c: Vec<&str> = l.split(';').collect();
+            users.insert(c[0].to_string());
+            courses.insert(c[1].to_string());
+        }
+    }
+    (users.into_iter().collect(), courses.into_iter().collect())
+}
+
+fn with_accounts_in_moodle(cfg: &Path, url: &str, token_file: &Path, deliver: &str) -> PathBuf {
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let from = "    csv: { delimiter: \";\", layout: long, max_rows: 150 }\n";
+    assert!(text.contains(from));
+    let to = format!(
+        "{from}    moodle: {{ url: \"{url}\", token_file: {} }}\n    accounts_in: moodle\n    moodle_auth: [manual, cas]\n    deliver: {deliver}\n",
+        token_file.display()
+    );
+    let path = cfg.with_file_name(format!("moodle-{deliver}.yaml"));
+    std::fs::write(&path, text.replacen(from, &to, 1)).unwrap();
+    path
+}
+
+/// Before: the directory alone decided, and a row for an account the platform did
+/// not have was an import error ("user not found") the report never mentioned.
+#[test]
+fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (users, courses) = planned(t.path(), "plain");
+    // Four accounts of the plan, each refused for its own reason.
+    let (missing, deleted, suspended, ldap) = (&users[0], &users[1], &users[2], &users[3]);
+    let made: Vec<String> = users.iter().filter(|u| *u != missing).cloned().collect();
+    let recording = live(t.path(), &made, &courses);
+    let is_live = recording.is_some();
+    let (url, token) = match recording {
+        Some(l) => {
+            // Deleted as Moodle deletes (delete_user renames the account too).
+            let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+            let php = format!(
+                ". lib/env.sh && $PHP -r 'define(\"CLI_SCRIPT\", true); require(\"'$MOODLE_DIR'/config.php\"); delete_user($DB->get_record(\"user\", [\"username\" => \"{deleted}\"]));'"
+            );
+            let ok = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&php)
+                .current_dir(harness)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "{php}");
+            psql(&format!(
+                "update mdl_user set suspended = 1 where username = '{suspended}'"
+            ));
+            psql(&format!(
+                "update mdl_user set auth = 'ldap' where username = '{ldap}'"
+            ));
+            l
+        }
+        None => (replay("platform-accounts"), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+
+    // Files.
+    let files = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
+    let args = [
+        "run",
+        "-c",
+        files.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("platform-accounts"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (written, _) = planned(t.path(), "out");
+    let refused = [missing, deleted, suspended, ldap];
+    assert_eq!(
+        written,
+        users
+            .iter()
+            .filter(|u| !refused.contains(u))
+            .cloned()
+            .collect::<Vec<_>>(),
+        "every other account of the plan is written"
+    );
+    let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
+    for (reason, who, detail) in [
+        (
+            "no_platform_account",
+            missing,
+            format!("no account '{missing}' on "),
+        ),
+        (
+            "no_platform_account",
+            deleted,
+            format!("no account '{deleted}' on "),
+        ),
+        (
+            "platform_account_suspended",
+            suspended,
+            format!("account '{suspended}' is suspended on "),
+        ),
+        (
+            "platform_auth_refused",
+            ldap,
+            format!("account '{ldap}' authenticates by 'ldap' on "),
+        ),
+    ] {
+        assert!(
+            left.lines().any(|l| l.starts_with(&format!("{reason};"))
+                && l.contains(&format!(";{who};"))
+                && l.contains(&detail)),
+            "{reason} {who}\n{left}"
+        );
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let source = s["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
+        .unwrap();
+    // The site's functions, then the accounts a hundred a call.
+    assert_eq!(source["requests"], 1 + users.len().div_ceil(100));
+
+    // Web services: the same accounts are not enrolled (a dry run: what would be done).
+    // (Recorded apart: each recording replaces its folder.)
+    let ws_url = if is_live {
+        url.clone()
+    } else {
+        replay("platform-accounts-ws")
+    };
+    let ws = with_accounts_in_moodle(&cfg, &ws_url, &token_file, "webservice");
+    let args = [
+        "run",
+        "-c",
+        ws.to_str().unwrap(),
+        "--out",
+        "ws",
+        "--as-of",
+        AS_OF,
+        "--dry-run",
+        "--json",
+    ];
+    let r = with_recording(t.path(), &args, Some("platform-accounts-ws"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The operations and files it would apply and write, then the summary.
+    let json = &r.stdout[r.stdout.rfind("\n{").map_or(0, |i| i + 1)..];
+    let s: serde_json::Value = serde_json::from_str(json).expect(&r.stdout);
+    let reasons = &s["platforms"]["ecampus"]["left_out"];
+    for reason in [
+        "no_platform_account",
+        "platform_account_suspended",
+        "platform_auth_refused",
+    ] {
+        let in_files = left
+            .lines()
+            .filter(|l| l.starts_with(&format!("{reason};")))
+            .count();
+        assert!(in_files > 0, "{reason}");
+        assert_eq!(
+            reasons[reason], in_files,
+            "{reason}, as for files: {reasons}"
+        );
+    }
+
+    // A Moodle that cannot be asked stops the run before anything is written.
+    let down = with_accounts_in_moodle(&cfg, "http://127.0.0.1:9", &token_file, "files");
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            down.to_str().unwrap(),
+            "--out",
+            "down",
+            "--as-of",
+            AS_OF,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(!t.path().join("down/ecampus").exists());
+}
+
+/// `check` looks for the function in the token's service and tries it.
+#[test]
+fn check_tries_the_accounts_function() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let live = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
+    let (url, token) = match (
+        live,
+        std::env::var("ENROLGEN_TEST_MOODLE_URL"),
+        std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE"),
+    ) {
+        (true, Ok(url), Some(f)) => (url, std::fs::read_to_string(f).unwrap().trim().to_string()),
+        _ => (replay("check-accounts"), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let files = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
+    let args = ["check", "-c", files.to_str().unwrap()];
+    let r = with_recording(t.path(), &args, Some("check-accounts"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Moodle of ecampus") && r.stdout.contains(": ok, \"Moodle harness\""),
+        "{}",
+        r.stdout
+    );
+}
