@@ -225,6 +225,10 @@ pub enum AccountSource {
     Directories(Vec<String>),
     /// The platform's own export of its accounts.
     List(PathBuf),
+    /// The platform's own Moodle alone (`accounts_in: moodle`, no directory nor
+    /// list): the login is the student number (or the username given), and the
+    /// platform's Moodle says whether the account exists.
+    Moodle,
 }
 
 /// Which value becomes the CSV username on a platform.

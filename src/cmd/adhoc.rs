@@ -380,7 +380,7 @@ fn usernames_of(platform: &Platform, g: &Gathered, id: &str) -> Option<Vec<Strin
                 _ => None,
             }
         }
-        AccountSource::List(_) => Some(vec![id.to_string()]),
+        AccountSource::List(_) | AccountSource::Moodle => Some(vec![id.to_string()]),
     }
 }
 

@@ -501,13 +501,15 @@ impl Checker<'_> {
                 "a platform name is also a folder and file name: use letters, digits, '-', '_' and '.' (not first)",
             ));
         }
-        let accounts = self.platform_accounts(&key, p.accounts, p.account_list, directories)?;
+        let in_moodle = p.accounts_in == Some(file::RawAccountsIn::Moodle);
+        let accounts =
+            self.platform_accounts(&key, p.accounts, p.account_list, in_moodle, directories)?;
         let username =
             match (&accounts, p.username) {
-                (AccountSource::List(_), None) => UsernameSource::StudentId,
-                (AccountSource::List(_), Some(UsernameSource::Directory)) => return Err(self.err(
+                (AccountSource::List(_) | AccountSource::Moodle, None) => UsernameSource::StudentId,
+                (AccountSource::List(_) | AccountSource::Moodle, Some(UsernameSource::Directory)) => return Err(self.err(
                     &format!("{key}.username"),
-                    "a platform with an account_list has no directory: use username: student_id",
+                    "a platform without directories (account_list, or accounts_in: moodle alone) has no directory login: use username: student_id",
                 )),
                 (_, u) => u.unwrap_or(UsernameSource::Directory),
             };
@@ -621,6 +623,7 @@ impl Checker<'_> {
         key: &str,
         accounts: Option<Vec<String>>,
         list: Option<String>,
+        in_moodle: bool,
         directories: &BTreeMap<String, DirectorySettings>,
     ) -> Result<AccountSource, ConfigError> {
         Ok(match (accounts, list) {
@@ -642,10 +645,11 @@ impl Checker<'_> {
                 AccountSource::Directories(ds)
             }
             (None, Some(list)) => AccountSource::List(self.rel(&list)),
+            (None, None) if in_moodle => AccountSource::Moodle,
             (None, None) => {
                 return Err(self.err(
                     key,
-                    "say where accounts exist: accounts: [directory, …] or account_list: FILE.csv",
+                    "say where accounts exist: accounts: [directory, …], account_list: FILE.csv, or accounts_in: moodle",
                 ))
             }
             (Some(_), Some(_)) => {

@@ -319,6 +319,8 @@ fn resolve<'a>(
             usable(inp, platform, member, acc)
         }
         AccountSource::List(_) => in_account_list(inp, platform, member),
+        // The platform's Moodle decides later (`platform_accounts`).
+        AccountSource::Moodle => login_of(member).map(|u| (u, None)),
     }
 }
 
@@ -470,8 +472,10 @@ fn usable<'a>(
 }
 
 /// A platform with its own account list: the username must be in it, and active.
-fn in_account_list<'a>(inp: &Inputs<'_>, platform: &Platform, member: &Member) -> Resolved<'a> {
-    let username = match member {
+/// The login of a member on a platform without directories: the student number,
+/// or the username given.
+fn login_of(member: &Member) -> Result<String, (Reason, String, String)> {
+    Ok(match member {
         Member::Student(s) => match &s.cod_etu {
             Some(id) => id.clone(),
             None => {
@@ -484,7 +488,11 @@ fn in_account_list<'a>(inp: &Inputs<'_>, platform: &Platform, member: &Member) -
         },
         Member::Username(u) => u.to_lowercase(),
         Member::Account(a) => a.username.clone(),
-    };
+    })
+}
+
+fn in_account_list<'a>(inp: &Inputs<'_>, platform: &Platform, member: &Member) -> Resolved<'a> {
+    let username = login_of(member)?;
     let list = inp.account_lists.get(&platform.name);
     match list.and_then(|l| l.accounts.get(&username)) {
         None => Err((

@@ -272,3 +272,95 @@ fn check_tries_the_accounts_function() {
         r.stdout
     );
 }
+
+/// Prélude's accounts read from its Moodle instead of an exported list: the same
+/// file as the list gives, and the same people left out, for the platform's reasons.
+#[test]
+fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let upload = |out: &str| {
+        std::fs::read_to_string(t.path().join(out).join("prelude/prelude.csv")).unwrap()
+    };
+    let plain = upload("plain");
+    let courses: std::collections::BTreeSet<String> = plain
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').nth(1).unwrap().to_string())
+        .collect();
+    // The exported list, as the accounts Prélude's Moodle holds.
+    let list = std::fs::read_to_string(cfg.with_file_name("prelude-accounts.csv")).unwrap();
+    let accounts: Vec<(String, bool)> = list
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(';').collect();
+            (c[0].to_string(), c[3] == "1")
+        })
+        .collect();
+    let users: Vec<String> = accounts.iter().map(|(u, _)| u.clone()).collect();
+    let courses: Vec<String> = courses.into_iter().collect();
+    let (url, token) = match live(t.path(), &users, &courses) {
+        Some(l) => {
+            for (u, _) in accounts.iter().filter(|(_, s)| *s) {
+                psql(&format!(
+                    "update mdl_user set suspended = 1 where username = '{u}'"
+                ));
+            }
+            l
+        }
+        None => (replay("prelude-accounts"), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let from = "    account_list: prelude-accounts.csv\n";
+    assert!(text.contains(from));
+    let to = format!(
+        "    accounts_in: moodle\n    moodle: {{ url: \"{url}\", token_file: {} }}\n",
+        token_file.display()
+    );
+    let moodle = cfg.with_file_name("prelude-moodle.yaml");
+    std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
+    let args = [
+        "run",
+        "-c",
+        moodle.to_str().unwrap(),
+        "--platform",
+        "prelude",
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("prelude-accounts"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(upload("out"), plain);
+    let reasons = |out: &str| {
+        let text =
+            std::fs::read_to_string(t.path().join(out).join("prelude/left-out.csv")).unwrap();
+        let mut n = std::collections::BTreeMap::new();
+        for l in text.lines().skip(1) {
+            *n.entry(l.split(';').next().unwrap().to_string())
+                .or_insert(0) += 1;
+        }
+        n
+    };
+    let (by_list, by_moodle) = (reasons("plain"), reasons("out"));
+    assert!(
+        by_list["no_account"] > 0 && by_list["account_inactive"] > 0,
+        "{by_list:?}"
+    );
+    assert_eq!(
+        by_moodle.get("no_platform_account"),
+        by_list.get("no_account"),
+        "{by_moodle:?}"
+    );
+    assert_eq!(
+        by_moodle.get("platform_account_suspended"),
+        by_list.get("account_inactive"),
+        "{by_moodle:?}"
+    );
+}
