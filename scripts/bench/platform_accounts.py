@@ -5,7 +5,9 @@ A generated university (10,000 students by default, scripts/bench/university.py)
 a fresh harness site holding the accounts and courses of Ecampus's files; then the
 same Ecampus run (files) twice: without, then with `accounts_in: moodle`. Prints
 both runs' seconds (best of three) and the Moodle requests the accounts cost (from
-summary.json), with and without the batch function in the token's service.
+summary.json), with and without the batch function in the token's service; then two
+nightly (--delta) nights: the second, with nothing new, asks only about the accounts
+still refused.
 
     cargo build --release && python3 scripts/bench/platform_accounts.py \
         --harness HARNESS [--students N]
@@ -71,6 +73,17 @@ def main():
         print(f"{name:34}{s:>9.2f}{acc['requests']:>10}{acc['seconds']:>12.2f}")
         if left.get("no_platform_account"):
             sys.exit(f"every planned account is on the site, yet: {left}")
+    # The nightly mode: a first --delta night asks about every account it writes, a
+    # night with nothing new only about those still refused.
+    for n in (1, 2):
+        r, secs = enrolgen("run", "-c", "accounts.yaml", "--platform", "ecampus", "--out", "nightly",
+                           "--as-of", AS_OF, "--delta", cwd=u)
+        if r.returncode not in (0, 1):
+            sys.exit(r.stderr)
+        summary = json.loads((u / "nightly" / "summary.json").read_text())
+        acc = [x for x in summary["sources"] if x["source"].endswith("(accounts)")][0]
+        name = f"--delta, night {n}" + (" (nothing new)" if n == 2 else "")
+        print(f"{name:34}{secs:>9.2f}{acc['requests']:>10}{acc['seconds']:>12.2f}")
     shutil.rmtree(work)
 
 

@@ -3,7 +3,7 @@
 //! or for courses and one role from a cohort of the configuration or a list of
 //! student numbers. Same sources, rules, validation and report as `run`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,8 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let g = ctx.gather(&refs)?;
     let mut plan = ctx.plan(refs, &g);
     let mut sources = g.timings.clone();
-    crate::pipeline::platform_accounts(&ctx.settings, &mut plan, &mut sources)?;
+    // An on-demand file has no state: every account is asked.
+    crate::pipeline::platform_accounts(&ctx.settings, &mut plan, &BTreeMap::new(), &mut sources)?;
     let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
     if !checked {
         plan.warnings

@@ -141,6 +141,38 @@ fn unknown_accepted(
         .collect()
 }
 
+/// By platform, the accounts the channel's state says rows were written for: a
+/// nightly `--delta` state, or the web-service state. A state that cannot be read
+/// counts for nothing here (its channel refuses it later, with the way out).
+fn written_before(
+    args: &RunArgs,
+    settings: &Settings,
+    plan: &Plan,
+) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    use crate::output::state;
+    let mut out = BTreeMap::new();
+    for name in plan.platforms.keys() {
+        let dir = args.out.join(name);
+        let users: std::collections::BTreeSet<String> = match settings.delivery.get(name) {
+            Some(Delivery::Webservice(_)) => {
+                state::load::<crate::plan::sync::SyncState>(&dir, state::WEBSERVICE)
+                    .ok()
+                    .flatten()
+                    .map(|s| s.enrolments.into_iter().map(|m| m.username).collect())
+                    .unwrap_or_default()
+            }
+            _ if args.delta => state::load::<crate::output::outbox::DeltaState>(&dir, state::DELTA)
+                .ok()
+                .flatten()
+                .map(|s| s.enrolments.into_iter().map(|r| r.username).collect())
+                .unwrap_or_default(),
+            _ => Default::default(),
+        };
+        out.insert(name.clone(), users);
+    }
+    out
+}
+
 /// Locks the output folder before the sources are read (two runs never interleave
 /// their writes) and removes what a killed run left.
 fn lock(args: &RunArgs) -> Result<Option<atomic::DirLock>, Error> {
@@ -339,7 +371,8 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
     let mut plan = ctx.plan(rules, &g);
     let mut sources = g.timings.clone();
-    pipeline::platform_accounts(settings, &mut plan, &mut sources)?;
+    let already = written_before(args, settings, &plan);
+    pipeline::platform_accounts(settings, &mut plan, &already, &mut sources)?;
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,

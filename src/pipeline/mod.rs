@@ -53,11 +53,15 @@ impl Context {
 /// the enrolments of those it does not have, holds suspended, or holds under an
 /// authentication method it does not accept (`plan::platform_accounts`). Runs
 /// before anything is written: a Moodle that cannot be asked stops the command.
+/// `already`: by platform, the accounts earlier runs wrote rows for (the nightly
+/// states), not asked again: a night with nothing new asks nothing.
 pub fn platform_accounts(
     settings: &Settings,
     plan: &mut Plan,
+    already: &BTreeMap<String, std::collections::BTreeSet<String>>,
     timings: &mut Vec<crate::model::SourceTiming>,
 ) -> Result<(), Error> {
+    let none = std::collections::BTreeSet::new();
     for (name, pp) in &mut plan.platforms {
         let (Some(rules), Some(ms)) = (
             settings
@@ -68,17 +72,16 @@ pub fn platform_accounts(
         ) else {
             continue;
         };
-        let usernames: Vec<String> = pp
-            .enrolments
-            .keys()
-            .map(|k| k.username.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let already = already.get(name).unwrap_or(&none);
+        let usernames = crate::plan::platform_accounts::to_ask(pp, already);
         let client = crate::source::moodle::Moodle::new(name, ms)?;
         let started = std::time::Instant::now();
-        let users = client.users(&usernames)?;
-        crate::plan::platform_accounts::apply(pp, rules, &users, &ms.url);
+        let users = if usernames.is_empty() {
+            BTreeMap::new()
+        } else {
+            client.users(&usernames)?
+        };
+        crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
         timings.push(crate::model::SourceTiming {
             source: format!("{} (accounts)", client.describe()),
             seconds: started.elapsed().as_secs_f64(),

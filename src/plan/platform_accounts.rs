@@ -5,21 +5,36 @@
 //! only"), or enrol an account nobody can log in with. Pure: the accounts are read
 //! by `source::moodle` and given here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{LeftOut, MoodleAccounts, PlatformUser, Reason};
 use crate::plan::PlatformPlan;
 
-/// Moves the enrolments of accounts the platform refuses to `left_out` (sorted).
+/// The usernames whose accounts the platform must be asked about: those of the plan
+/// but the ones `already` written for it (their accounts were asked about then).
+pub fn to_ask(pp: &PlatformPlan, already: &BTreeSet<String>) -> Vec<String> {
+    let asked: BTreeSet<&str> = pp
+        .enrolments
+        .keys()
+        .map(|k| k.username.as_str())
+        .filter(|u| !already.contains(*u))
+        .collect();
+    asked.into_iter().map(str::to_string).collect()
+}
+
+/// Moves the enrolments of accounts the platform refuses to `left_out` (sorted);
+/// the accounts `already` written for keep theirs.
 pub fn apply(
     pp: &mut PlatformPlan,
     rules: &MoodleAccounts,
     users: &BTreeMap<String, PlatformUser>,
+    already: &BTreeSet<String>,
     site: &str,
 ) {
     let refused: Vec<(crate::model::UserCourse, Reason, String)> = pp
         .enrolments
         .keys()
+        .filter(|k| !already.contains(&k.username))
         .filter_map(|k| {
             let why = match users.get(&k.username) {
                 None => (
@@ -115,7 +130,7 @@ mod tests {
         let rules = MoodleAccounts {
             auth: Some(["cas".to_string()].into()),
         };
-        apply(&mut pp, &rules, &users, "https://m");
+        apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
         assert_eq!(pp.enrolments.len(), 1);
         assert!(pp.enrolments.contains_key(&UserCourse::new("ok", "C")));
         let lines: Vec<(Reason, &str, &str)> = pp
@@ -144,5 +159,24 @@ mod tests {
             ]
         );
         assert_eq!(pp.left_out[0].rule, 3, "the enrolment's rule");
+    }
+
+    #[test]
+    fn accounts_written_before_are_not_asked_again() {
+        let mut pp = PlatformPlan {
+            enrolments: ["old", "new"].map(enrolment).into(),
+            left_out: vec![],
+        };
+        let already: BTreeSet<String> = ["old".to_string()].into();
+        assert_eq!(to_ask(&pp, &already), ["new"]);
+        apply(
+            &mut pp,
+            &MoodleAccounts::default(),
+            &BTreeMap::new(),
+            &already,
+            "https://m",
+        );
+        assert!(pp.enrolments.contains_key(&UserCourse::new("old", "C")));
+        assert_eq!(pp.left_out.len(), 1, "new has no account");
     }
 }

@@ -187,6 +187,60 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     // The site's functions, then the accounts a hundred a call.
     assert_eq!(source["requests"], 1 + users.len().div_ceil(100));
 
+    // Nightly: the first --delta night asks about every account it writes; the next,
+    // with nothing new, asks only about those still refused (an account may be made
+    // overnight). (Each night recorded apart: a recording replaces its folder.)
+    let night = |n: u32, fixture: &str| {
+        let night_url = if is_live {
+            url.clone()
+        } else {
+            replay(fixture)
+        };
+        let cfg_night = with_accounts_in_moodle(&cfg, &night_url, &token_file, "files");
+        let args = [
+            "run",
+            "-c",
+            cfg_night.to_str().unwrap(),
+            "--out",
+            "nightly",
+            "--as-of",
+            AS_OF,
+            "--delta",
+        ];
+        let r = with_recording(t.path(), &args, Some(fixture));
+        assert_eq!(r.code, 0, "night {n}: {}", r.stderr);
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(t.path().join("nightly/summary.json")).unwrap(),
+        )
+        .unwrap();
+        let source = s["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
+            .unwrap()
+            .clone();
+        (
+            source["records"].as_u64().unwrap(),
+            source["requests"].as_u64().unwrap(),
+        )
+    };
+    let (found, requests) = night(1, "platform-accounts-night-1");
+    assert_eq!(
+        found,
+        (users.len() - 2) as u64,
+        "every account but the two Moodle lacks"
+    );
+    assert_eq!(requests, 1 + users.len().div_ceil(100) as u64);
+    let (found, requests) = night(2, "platform-accounts-night-2");
+    assert_eq!(
+        (found, requests),
+        (2, 2),
+        "the four refused asked again, in one call (and the site's functions)"
+    );
+    let left = std::fs::read_to_string(t.path().join("nightly/ecampus/left-out.csv")).unwrap();
+    assert!(left.contains("no_platform_account;"), "{left}");
+
     // Web services: the same accounts are not enrolled (a dry run: what would be done).
     // (Recorded apart: each recording replaces its folder.)
     let ws_url = if is_live {
