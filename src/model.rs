@@ -293,12 +293,37 @@ pub struct MoodleAccounts {
     /// The authentication methods an account must have (`moodle_auth:`); `None`:
     /// any.
     pub auth: Option<BTreeSet<String>>,
+    /// How the platform's Moodle knows a person (`moodle_match:`).
+    pub field: MatchField,
+}
+
+/// The field of a Moodle account the plan's login is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchField {
+    /// The login is the account's username.
+    #[default]
+    Username,
+    /// The login (the student number) is the account's idnumber, as imported
+    /// accounts may hold it; the file is written with the account's username.
+    Idnumber,
+}
+
+impl MatchField {
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchField::Username => "username",
+            MatchField::Idnumber => "idnumber",
+        }
+    }
 }
 
 /// An account as the platform's Moodle knows it (`core_user_get_users_by_field`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformUser {
     pub username: String,
+    /// Given when the site shows it (`showuseridentity`) or the token may see it.
+    pub idnumber: Option<String>,
     pub auth: String,
     pub suspended: bool,
 }

@@ -224,7 +224,10 @@ fn check_moodle(
             if missing.is_empty() {
                 if let (true, Ok(c)) = (accounts, &client) {
                     // The token's own account: found, with its authentication method.
-                    match c.users(std::slice::from_ref(&i.username)) {
+                    match c.users(
+                        crate::model::MatchField::Username,
+                        std::slice::from_ref(&i.username),
+                    ) {
                         Ok(found) if found.contains_key(&i.username) => {}
                         Ok(_) => {
                             println!("{what}: FAIL  core_user_get_users_by_field does not find the token's own account {}: check the external service and the token's role", i.username);

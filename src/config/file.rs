@@ -131,6 +131,9 @@ pub struct RawPlatform {
     /// The authentication methods a platform account must have (with
     /// `accounts_in: moodle`).
     pub moodle_auth: Option<Vec<String>>,
+    /// How the platform's Moodle knows a person: `username` (default) or
+    /// `idnumber` (the student number).
+    pub moodle_match: Option<crate::model::MatchField>,
     /// What requesters write for a role, label → shortname.
     #[serde(default)]
     pub role_labels: BTreeMap<String, String>,

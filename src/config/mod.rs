@@ -539,6 +539,12 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
+        if p.moodle_match.is_some() && p.accounts_in.is_none() {
+            return Err(self.err(
+                &format!("{key}.moodle_match"),
+                "goes with accounts_in: moodle (how the platform's Moodle knows a person)",
+            ));
+        }
         let moodle_accounts = match (p.accounts_in, &connection, p.moodle_auth) {
             (None, _, None) => None,
             (None, _, Some(_)) => {
@@ -555,6 +561,7 @@ impl Checker<'_> {
             }
             (Some(file::RawAccountsIn::Moodle), Some(_), auth) => Some(crate::model::MoodleAccounts {
                 auth: auth.map(|a| a.into_iter().collect()),
+                field: p.moodle_match.unwrap_or_default(),
             }),
         };
         let delivery = match (p.deliver.unwrap_or_default(), connection) {

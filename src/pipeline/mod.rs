@@ -79,7 +79,7 @@ pub fn platform_accounts(
         let users = if usernames.is_empty() {
             BTreeMap::new()
         } else {
-            client.users(&usernames)?
+            client.users(rules.field, &usernames)?
         };
         crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
         timings.push(crate::model::SourceTiming {

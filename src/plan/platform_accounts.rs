@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{LeftOut, MoodleAccounts, PlatformUser, Reason};
+use crate::model::{LeftOut, MatchField, MoodleAccounts, PlatformUser, Reason};
 use crate::plan::PlatformPlan;
 
 /// The usernames whose accounts the platform must be asked about: those of the plan
@@ -81,7 +81,54 @@ pub fn apply(
             detail,
         });
     }
+    if rules.field == MatchField::Idnumber {
+        written_as_moodle_knows(pp, users, already);
+    }
     pp.left_out.sort();
+}
+
+/// By idnumber, the plan's login is the student number; the file is written with
+/// the account's username in Moodle (an account found for two student numbers
+/// enrols neither twice: the second is a duplicate).
+fn written_as_moodle_knows(
+    pp: &mut PlatformPlan,
+    users: &BTreeMap<String, PlatformUser>,
+    already: &BTreeSet<String>,
+) {
+    let renamed: Vec<(crate::model::UserCourse, String)> = pp
+        .enrolments
+        .keys()
+        .filter(|k| !already.contains(&k.username))
+        .filter_map(|k| {
+            let u = users.get(&k.username)?;
+            (u.username != k.username).then(|| (k.clone(), u.username.clone()))
+        })
+        .collect();
+    for (k, username) in renamed {
+        let Some(mut e) = pp.enrolments.remove(&k) else {
+            continue;
+        };
+        e.username = username;
+        let key = e.key();
+        if pp.enrolments.contains_key(&key) {
+            pp.left_out.push(LeftOut {
+                course: e.course.clone(),
+                reason: Reason::Duplicate,
+                username: e.username.clone(),
+                student_id: k.username.clone(),
+                name: String::new(),
+                cohort: e.cohorts.first().cloned().unwrap_or_default(),
+                rule: e.rules.first().copied().unwrap_or_default(),
+                role: e.role.clone(),
+                detail: format!(
+                    "the account '{}' is already planned in this course",
+                    e.username
+                ),
+            });
+        } else {
+            pp.enrolments.insert(key, e);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +156,7 @@ mod tests {
             u.into(),
             PlatformUser {
                 username: u.into(),
+                idnumber: None,
                 auth: auth.into(),
                 suspended,
             },
@@ -129,6 +177,7 @@ mod tests {
         .into();
         let rules = MoodleAccounts {
             auth: Some(["cas".to_string()].into()),
+            field: MatchField::Username,
         };
         apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
         assert_eq!(pp.enrolments.len(), 1);
@@ -178,5 +227,32 @@ mod tests {
         );
         assert!(pp.enrolments.contains_key(&UserCourse::new("old", "C")));
         assert_eq!(pp.left_out.len(), 1, "new has no account");
+    }
+
+    #[test]
+    fn by_idnumber_the_file_has_the_account_s_username() {
+        let mut pp = PlatformPlan {
+            enrolments: ["21000101", "21000104"].map(enrolment).into(),
+            left_out: vec![],
+        };
+        let users = [(
+            "21000101".to_string(),
+            PlatformUser {
+                username: "zoe.michel".into(),
+                idnumber: Some("21000101".into()),
+                auth: "manual".into(),
+                suspended: false,
+            },
+        )]
+        .into();
+        let rules = MoodleAccounts {
+            auth: None,
+            field: MatchField::Idnumber,
+        };
+        apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
+        let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
+        assert_eq!(written, ["zoe.michel"]);
+        assert_eq!(pp.left_out[0].reason, Reason::NoPlatformAccount);
+        assert_eq!(pp.left_out[0].username, "21000104");
     }
 }

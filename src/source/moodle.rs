@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{MoodleSettings, Secret};
-use crate::model::{CourseNow, EnrolledUser, MoodleNow, PlatformUser};
+use crate::model::{CourseNow, EnrolledUser, MatchField, MoodleNow, PlatformUser};
 pub use crate::source::moodle_api::Refused;
 use crate::source::moodle_api::{MoodleApi, Write, Written};
 use crate::source::SourceError;
@@ -415,37 +415,53 @@ impl Moodle {
         Ok(ids)
     }
 
-    /// The accounts of these usernames as the site knows them (a username it does
-    /// not have, or a deleted account, is absent): `USERS_PER_LOOKUP` per call,
-    /// batched when the service allows it, `parallel` requests at a time.
+    /// The accounts whose `field` holds these values, as the site knows them, by
+    /// that value (a value no account holds, or a deleted account, is absent):
+    /// `USERS_PER_LOOKUP` per call, batched when the service allows it, `parallel`
+    /// requests at a time. By idnumber, the answer must show each account's
+    /// idnumber, or it could not be told which account is whose.
     pub fn users(
         &self,
-        usernames: &[String],
+        field: MatchField,
+        values: &[String],
     ) -> Result<BTreeMap<String, PlatformUser>, SourceError> {
         #[derive(Deserialize)]
         struct User {
             username: String,
             #[serde(default)]
+            idnumber: Option<String>,
+            #[serde(default)]
             auth: String,
             #[serde(default)]
             suspended: bool,
         }
-        let requests: Vec<Request> = usernames
+        let requests: Vec<Request> = values
             .chunks(USERS_PER_LOOKUP)
             .map(|chunk| Request {
                 function: USERS_FUNCTION,
-                args: serde_json::json!({"field": "username", "values": chunk}),
+                args: serde_json::json!({"field": field.name(), "values": chunk}),
             })
             .collect();
         let mut out = BTreeMap::new();
         for v in self.many(&requests)? {
-            let users: Vec<User> = serde_json::from_value(v)
-                .map_err(|e| self.unexpected("core_user_get_users_by_field", &e))?;
+            let users: Vec<User> =
+                serde_json::from_value(v).map_err(|e| self.unexpected(USERS_FUNCTION, &e))?;
             for u in users {
+                let key = match field {
+                    MatchField::Username => u.username.clone(),
+                    MatchField::Idnumber => u.idnumber.clone().ok_or_else(|| SourceError::Failed {
+                        what: self.describe(),
+                        action: format!(
+                            "{USERS_FUNCTION} by idnumber answers without the accounts' idnumber: add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails"
+                        ),
+                        cause: None,
+                    })?,
+                };
                 out.insert(
-                    u.username.clone(),
+                    key,
                     PlatformUser {
                         username: u.username,
+                        idnumber: u.idnumber,
                         auth: u.auth,
                         suspended: u.suspended,
                     },

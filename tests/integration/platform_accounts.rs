@@ -418,3 +418,96 @@ fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
         "{by_moodle:?}"
     );
 }
+
+/// Prélude's imported accounts, known to its Moodle by their idnumber (the student
+/// number), under usernames of their own: the file has Moodle's usernames.
+#[test]
+fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plain = std::fs::read_to_string(t.path().join("plain/prelude/prelude.csv")).unwrap();
+    let courses: std::collections::BTreeSet<String> = plain
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').nth(1).unwrap().to_string())
+        .collect();
+    let list = std::fs::read_to_string(cfg.with_file_name("prelude-accounts.csv")).unwrap();
+    let numbers: Vec<String> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').next().unwrap().to_string())
+        .collect();
+    let recording = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
+    let (url, token) = match (
+        recording,
+        std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS"),
+        std::env::var("ENROLGEN_TEST_MOODLE_URL"),
+        std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE"),
+    ) {
+        (true, Some(harness), Ok(url), Some(token_file)) => {
+            let world = serde_json::json!({
+                "users": numbers.iter().map(|n| serde_json::json!({"username": format!("u{n}"), "idnumber": n})).collect::<Vec<_>>(),
+                "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
+            });
+            std::fs::write(t.path().join("world.json"), world.to_string()).unwrap();
+            for script in [
+                "./reset.sh >/dev/null".to_string(),
+                format!(". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null", t.path().join("world.json").display()),
+                // The site shows idnumbers (or the token's role could see them all).
+                ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string(),
+                "./ws-setup.sh --quiet >/dev/null".to_string(),
+            ] {
+                assert!(std::process::Command::new("bash").arg("-c").arg(&script).current_dir(&harness).status().unwrap().success(), "{script}");
+            }
+            (
+                url,
+                std::fs::read_to_string(token_file)
+                    .unwrap()
+                    .trim()
+                    .to_string(),
+            )
+        }
+        _ => (replay("prelude-idnumber"), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let from = "    account_list: prelude-accounts.csv\n";
+    let to = format!(
+        "    accounts_in: moodle\n    moodle_match: idnumber\n    moodle: {{ url: \"{url}\", token_file: {} }}\n",
+        token_file.display()
+    );
+    let moodle = cfg.with_file_name("prelude-idnumber.yaml");
+    std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
+    let args = [
+        "run",
+        "-c",
+        moodle.to_str().unwrap(),
+        "--platform",
+        "prelude",
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("prelude-idnumber"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = std::fs::read_to_string(t.path().join("out/prelude/prelude.csv")).unwrap();
+    // The same rows, each with the account's username in Moodle; the suspended
+    // account of the list is not suspended in this site, so it is written too.
+    let mut expected: Vec<String> = plain.lines().skip(1).map(|l| format!("u{l}")).collect();
+    let suspended: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter(|l| l.ends_with(";1"))
+        .map(|l| l.split(';').next().unwrap())
+        .collect();
+    let written: Vec<&str> = file.lines().skip(1).collect();
+    expected.retain(|l| !suspended.iter().any(|s| l.starts_with(&format!("u{s};"))));
+    for l in &expected {
+        assert!(written.contains(&l.as_str()), "{l} in\n{file}");
+    }
+    assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
+}
