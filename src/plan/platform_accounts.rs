@@ -109,24 +109,26 @@ fn written_as_moodle_knows(
             continue;
         };
         e.username = username;
-        let key = e.key();
-        if pp.enrolments.contains_key(&key) {
-            pp.left_out.push(LeftOut {
-                course: e.course.clone(),
-                reason: Reason::Duplicate,
-                username: e.username.clone(),
-                student_id: k.username.clone(),
-                name: String::new(),
-                cohort: e.cohorts.first().cloned().unwrap_or_default(),
-                rule: e.rules.first().copied().unwrap_or_default(),
-                role: e.role.clone(),
-                detail: format!(
-                    "the account '{}' is already planned in this course",
-                    e.username
-                ),
-            });
-        } else {
-            pp.enrolments.insert(key, e);
+        match pp.enrolments.entry(e.key()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(e);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => {
+                pp.left_out.push(LeftOut {
+                    course: e.course.clone(),
+                    reason: Reason::Duplicate,
+                    username: e.username.clone(),
+                    student_id: k.username.clone(),
+                    name: String::new(),
+                    cohort: e.cohorts.first().cloned().unwrap_or_default(),
+                    rule: e.rules.first().copied().unwrap_or_default(),
+                    role: e.role.clone(),
+                    detail: format!(
+                        "the account '{}' is already planned in this course",
+                        e.username
+                    ),
+                });
+            }
         }
     }
 }
