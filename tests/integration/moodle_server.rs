@@ -285,3 +285,45 @@ pub(crate) fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) ->
     args[at] = &path;
     enrolgen(dir, &args)
 }
+
+/// The harness, when recording is asked (ENROLGEN_TEST_MOODLE_RECORD=1 and
+/// ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE): reset to a site holding `world`
+/// (setup_fixtures.php's users and courses), then `scripts` run in the harness's
+/// folder, then the token set up. Its URL and token; `None` when not recording.
+pub(crate) fn live_site(
+    dir: &Path,
+    world: &serde_json::Value,
+    scripts: &[String],
+) -> Option<(String, String)> {
+    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let harness = PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
+    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
+    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
+    let world_file = dir.join("world.json");
+    std::fs::write(&world_file, world.to_string()).unwrap();
+    let setup = [
+        "./reset.sh >/dev/null".to_string(),
+        format!(
+            ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
+            world_file.display()
+        ),
+    ];
+    let token_setup = ["./ws-setup.sh --quiet >/dev/null".to_string()];
+    for script in setup.iter().chain(scripts).chain(&token_setup) {
+        let ok = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&harness)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    }
+    let token = std::fs::read_to_string(token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    Some((url, token))
+}

@@ -6,47 +6,31 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::moodle_server::{psql, replay, with_recording, TOKEN};
+use crate::moodle_server::{live_site, psql, replay, with_recording, TOKEN};
 use crate::util::*;
 
 const AS_OF: &str = "2026-11-24";
 
 /// The harness, when recording is asked: reset to a site with these users and
-/// courses, the token set up.
-fn live(dir: &Path, users: &[String], courses: &[String]) -> Option<(String, String)> {
-    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
-        return None;
-    }
-    let harness = PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
-    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
-    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
+/// courses (then `scripts`), the token set up.
+fn live(
+    dir: &Path,
+    users: &[serde_json::Value],
+    courses: &[String],
+    scripts: &[String],
+) -> Option<(String, String)> {
     let world = serde_json::json!({
-        "users": users.iter().map(|u| serde_json::json!({"username": u})).collect::<Vec<_>>(),
+        "users": users,
         "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
     });
-    std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
-    for script in [
-        "./reset.sh >/dev/null".to_string(),
-        format!(
-            ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
-            dir.join("world.json").display()
-        ),
-        "./ws-setup.sh --quiet >/dev/null".to_string(),
-    ] {
-        let ok = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(&harness)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
-    let token = std::fs::read_to_string(token_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    Some((url, token))
+    live_site(dir, &world, scripts)
+}
+
+fn named(users: &[String]) -> Vec<serde_json::Value> {
+    users
+        .iter()
+        .map(|u| serde_json::json!({"username": u}))
+        .collect()
 }
 
 /// The usernames and courses of Ecampus's upload files, sorted.
@@ -91,7 +75,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     // Four accounts of the plan, each refused for its own reason.
     let (missing, deleted, suspended, ldap) = (&users[0], &users[1], &users[2], &users[3]);
     let made: Vec<String> = users.iter().filter(|u| *u != missing).cloned().collect();
-    let recording = live(t.path(), &made, &courses);
+    let recording = live(t.path(), &named(&made), &courses, &[]);
     let is_live = recording.is_some();
     let (url, token) = match recording {
         Some(l) => {
@@ -327,26 +311,27 @@ fn check_tries_the_accounts_function() {
     );
 }
 
-/// Prélude's accounts read from its Moodle instead of an exported list: the same
-/// file as the list gives, and the same people left out, for the platform's reasons.
-#[test]
-fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
-    let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    let r = run_config(t.path(), &cfg, "plain");
+/// The demo's Prélude as its exported list gives it: the configuration, the plain
+/// run's upload file, its courses, and the list's accounts (number, suspended).
+struct Prelude {
+    cfg: PathBuf,
+    plain: String,
+    courses: Vec<String>,
+    accounts: Vec<(String, bool)>,
+}
+
+fn prelude(dir: &Path) -> Prelude {
+    let cfg = copy_demo(dir);
+    let r = run_config(dir, &cfg, "plain");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let upload = |out: &str| {
-        std::fs::read_to_string(t.path().join(out).join("prelude/prelude.csv")).unwrap()
-    };
-    let plain = upload("plain");
+    let plain = std::fs::read_to_string(dir.join("plain/prelude/prelude.csv")).unwrap();
     let courses: std::collections::BTreeSet<String> = plain
         .lines()
         .skip(1)
         .map(|l| l.split(';').nth(1).unwrap().to_string())
         .collect();
-    // The exported list, as the accounts Prélude's Moodle holds.
     let list = std::fs::read_to_string(cfg.with_file_name("prelude-accounts.csv")).unwrap();
-    let accounts: Vec<(String, bool)> = list
+    let accounts = list
         .lines()
         .skip(1)
         .map(|l| {
@@ -354,44 +339,63 @@ fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
             (c[0].to_string(), c[3] == "1")
         })
         .collect();
-    let users: Vec<String> = accounts.iter().map(|(u, _)| u.clone()).collect();
-    let courses: Vec<String> = courses.into_iter().collect();
-    let (url, token) = match live(t.path(), &users, &courses) {
-        Some(l) => {
-            for (u, _) in accounts.iter().filter(|(_, s)| *s) {
-                psql(&format!(
-                    "update mdl_user set suspended = 1 where username = '{u}'"
-                ));
-            }
-            l
-        }
-        None => (replay("prelude-accounts"), TOKEN.to_string()),
-    };
-    let token_file = t.path().join("token");
-    std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    let from = "    account_list: prelude-accounts.csv\n";
-    assert!(text.contains(from));
-    let to = format!(
-        "    accounts_in: moodle\n    moodle: {{ url: \"{url}\", token_file: {} }}\n",
-        token_file.display()
-    );
-    let moodle = cfg.with_file_name("prelude-moodle.yaml");
-    std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
-    let args = [
-        "run",
-        "-c",
-        moodle.to_str().unwrap(),
-        "--platform",
-        "prelude",
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
-    let r = with_recording(t.path(), &args, Some("prelude-accounts"));
+    Prelude {
+        cfg,
+        plain,
+        courses: courses.into_iter().collect(),
+        accounts,
+    }
+}
+
+impl Prelude {
+    /// Runs Prélude with its accounts in Moodle instead of the list (`keys`: more of
+    /// the platform's), recorded into `fixture`.
+    fn run(&self, dir: &Path, (url, token): (String, String), keys: &str, fixture: &str) -> Out {
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, format!("{token}\n")).unwrap();
+        let text = std::fs::read_to_string(&self.cfg).unwrap();
+        let from = "    account_list: prelude-accounts.csv\n";
+        assert!(text.contains(from));
+        let to = format!(
+            "    accounts_in: moodle\n{keys}    moodle: {{ url: \"{url}\", token_file: {} }}\n",
+            token_file.display()
+        );
+        let moodle = self.cfg.with_file_name(format!("{fixture}.yaml"));
+        std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
+        let args = [
+            "run",
+            "-c",
+            moodle.to_str().unwrap(),
+            "--platform",
+            "prelude",
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ];
+        with_recording(dir, &args, Some(fixture))
+    }
+}
+
+/// Prélude's accounts read from its Moodle instead of an exported list: the same
+/// file as the list gives, and the same people left out, for the platform's reasons.
+#[test]
+fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
+    let t = tempfile::tempdir().unwrap();
+    let p = prelude(t.path());
+    let users: Vec<String> = p.accounts.iter().map(|(u, _)| u.clone()).collect();
+    let suspend: Vec<String> = p
+        .accounts
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(u, _)| format!("PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc \"update mdl_user set suspended = 1 where username = '{u}'\""))
+        .collect();
+    let site = live(t.path(), &named(&users), &p.courses, &suspend)
+        .unwrap_or_else(|| (replay("prelude-accounts"), TOKEN.to_string()));
+    let r = p.run(t.path(), site, "", "prelude-accounts");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(upload("out"), plain);
+    let upload = std::fs::read_to_string(t.path().join("out/prelude/prelude.csv")).unwrap();
+    assert_eq!(upload, p.plain);
     let reasons = |out: &str| {
         let text =
             std::fs::read_to_string(t.path().join(out).join("prelude/left-out.csv")).unwrap();
@@ -424,90 +428,32 @@ fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
 #[test]
 fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     let t = tempfile::tempdir().unwrap();
-    let cfg = copy_demo(t.path());
-    let r = run_config(t.path(), &cfg, "plain");
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let plain = std::fs::read_to_string(t.path().join("plain/prelude/prelude.csv")).unwrap();
-    let courses: std::collections::BTreeSet<String> = plain
-        .lines()
-        .skip(1)
-        .map(|l| l.split(';').nth(1).unwrap().to_string())
+    let p = prelude(t.path());
+    let users: Vec<serde_json::Value> = p
+        .accounts
+        .iter()
+        .map(|(n, _)| serde_json::json!({"username": format!("u{n}"), "idnumber": n}))
         .collect();
-    let list = std::fs::read_to_string(cfg.with_file_name("prelude-accounts.csv")).unwrap();
-    let numbers: Vec<String> = list
-        .lines()
-        .skip(1)
-        .map(|l| l.split(';').next().unwrap().to_string())
-        .collect();
-    let recording = std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() == Some("1");
-    let (url, token) = match (
-        recording,
-        std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS"),
-        std::env::var("ENROLGEN_TEST_MOODLE_URL"),
-        std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE"),
-    ) {
-        (true, Some(harness), Ok(url), Some(token_file)) => {
-            let world = serde_json::json!({
-                "users": numbers.iter().map(|n| serde_json::json!({"username": format!("u{n}"), "idnumber": n})).collect::<Vec<_>>(),
-                "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
-            });
-            std::fs::write(t.path().join("world.json"), world.to_string()).unwrap();
-            for script in [
-                "./reset.sh >/dev/null".to_string(),
-                format!(". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null", t.path().join("world.json").display()),
-                // The site shows idnumbers (or the token's role could see them all).
-                ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string(),
-                "./ws-setup.sh --quiet >/dev/null".to_string(),
-            ] {
-                assert!(std::process::Command::new("bash").arg("-c").arg(&script).current_dir(&harness).status().unwrap().success(), "{script}");
-            }
-            (
-                url,
-                std::fs::read_to_string(token_file)
-                    .unwrap()
-                    .trim()
-                    .to_string(),
-            )
-        }
-        _ => (replay("prelude-idnumber"), TOKEN.to_string()),
-    };
-    let token_file = t.path().join("token");
-    std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    let from = "    account_list: prelude-accounts.csv\n";
-    let to = format!(
-        "    accounts_in: moodle\n    moodle_match: idnumber\n    moodle: {{ url: \"{url}\", token_file: {} }}\n",
-        token_file.display()
+    // The site shows idnumbers (or the token's role could see them all).
+    let show = [". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string()];
+    let site = live(t.path(), &users, &p.courses, &show)
+        .unwrap_or_else(|| (replay("prelude-idnumber"), TOKEN.to_string()));
+    let r = p.run(
+        t.path(),
+        site,
+        "    moodle_match: idnumber\n",
+        "prelude-idnumber",
     );
-    let moodle = cfg.with_file_name("prelude-idnumber.yaml");
-    std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
-    let args = [
-        "run",
-        "-c",
-        moodle.to_str().unwrap(),
-        "--platform",
-        "prelude",
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
-    let r = with_recording(t.path(), &args, Some("prelude-idnumber"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let file = std::fs::read_to_string(t.path().join("out/prelude/prelude.csv")).unwrap();
-    // The same rows, each with the account's username in Moodle; the suspended
-    // account of the list is not suspended in this site, so it is written too.
-    let mut expected: Vec<String> = plain.lines().skip(1).map(|l| format!("u{l}")).collect();
-    let suspended: Vec<&str> = list
-        .lines()
-        .skip(1)
-        .filter(|l| l.ends_with(";1"))
-        .map(|l| l.split(';').next().unwrap())
-        .collect();
+    // Every row the list gave, with the account's username in Moodle (the account
+    // the list had suspended is active on this site: its rows are written too).
     let written: Vec<&str> = file.lines().skip(1).collect();
-    expected.retain(|l| !suspended.iter().any(|s| l.starts_with(&format!("u{s};"))));
-    for l in &expected {
-        assert!(written.contains(&l.as_str()), "{l} in\n{file}");
+    for l in p.plain.lines().skip(1) {
+        assert!(
+            written.contains(&format!("u{l}").as_str()),
+            "u{l} in\n{file}"
+        );
     }
     assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
 }

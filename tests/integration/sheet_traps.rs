@@ -359,50 +359,14 @@ fn adhoc_dry_run_writes_nothing_and_json_says_the_counts() {
     assert_eq!(files, format!("ecampus-pieges.csv <==\n{MERGED}"));
 }
 
-/// The harness, when recording is asked (ENROLGEN_TEST_MOODLE_RECORD=1 and
-/// ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE): reset, with these courses.
-fn live_with_courses(dir: &Path, courses: &[&str]) -> Option<(String, String)> {
-    if std::env::var("ENROLGEN_TEST_MOODLE_RECORD").ok().as_deref() != Some("1") {
-        return None;
-    }
-    let harness = std::path::PathBuf::from(std::env::var_os("ENROLGEN_TEST_MOODLE_HARNESS")?);
-    let url = std::env::var("ENROLGEN_TEST_MOODLE_URL").ok()?;
-    let token_file = std::env::var_os("ENROLGEN_TEST_MOODLE_TOKEN_FILE")?;
-    let world = serde_json::json!({
-        "courses": courses.iter().map(|c| serde_json::json!({"shortname": c})).collect::<Vec<_>>(),
-    });
-    std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
-    for script in [
-        "./reset.sh >/dev/null".to_string(),
-        format!(
-            ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
-            dir.join("world.json").display()
-        ),
-        "./ws-setup.sh --quiet >/dev/null".to_string(),
-    ] {
-        let ok = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(&harness)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
-    let token = std::fs::read_to_string(token_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    Some((url, token))
-}
-
 /// Before: a course Moodle does not have was written to the upload file without a
 /// word (Moodle then skips its rows at import).
 #[test]
 fn with_a_moodle_connection_adhoc_checks_that_each_course_exists() {
-    use crate::moodle_server::{replay, with_recording, TOKEN};
+    use crate::moodle_server::{live_site, replay, with_recording, TOKEN};
     let t = tempfile::tempdir().unwrap();
-    let (url, token) = live_with_courses(t.path(), &["PSY-L1-SOUTIEN"])
+    let world = serde_json::json!({"courses": [{"shortname": "PSY-L1-SOUTIEN"}]});
+    let (url, token) = live_site(t.path(), &world, &[])
         .unwrap_or_else(|| (replay("adhoc-courses"), TOKEN.to_string()));
     let cfg = copy_demo(t.path());
     std::fs::write(t.path().join("token"), format!("{token}\n")).unwrap();
