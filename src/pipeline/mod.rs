@@ -81,6 +81,23 @@ pub fn platform_accounts(
         } else {
             client.users(rules.field, &usernames)?
         };
+        // Moodle answers a search by idnumber with only the accounts whose idnumber
+        // the token may see, and sees all or none: nothing found at all is a token
+        // that cannot see them, not a platform without accounts.
+        if rules.field == crate::model::MatchField::Idnumber
+            && !usernames.is_empty()
+            && users.is_empty()
+        {
+            return Err(crate::source::SourceError::Failed {
+                what: client.describe(),
+                action: format!(
+                    "no account found by idnumber among {}: Moodle hides accounts whose idnumber the token may not see; add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails",
+                    usernames.len()
+                ),
+                cause: None,
+            }
+            .into());
+        }
         crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
         timings.push(crate::model::SourceTiming {
             source: format!("{} (accounts)", client.describe()),

@@ -457,3 +457,52 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     }
     assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
 }
+
+/// A token that may not see idnumbers gets an empty answer (Moodle drops the
+/// accounts whose searched field it hides), not an error: the run stops before
+/// writing rather than leave every account out, naming the setting and the
+/// capability. Before: every account was `no_platform_account`, exit 0.
+#[test]
+fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
+    let t = tempfile::tempdir().unwrap();
+    let p = prelude(t.path());
+    let users: Vec<serde_json::Value> = p
+        .accounts
+        .iter()
+        .map(|(n, _)| serde_json::json!({"username": format!("u{n}"), "idnumber": n}))
+        .collect();
+    let site = match live(t.path(), &users, &p.courses, &[]) {
+        Some(l) => {
+            // The harness's token may see every detail: take that back.
+            psql(
+                "delete from mdl_role_capabilities where capability = 'moodle/user:viewalldetails' \
+                 and roleid = (select id from mdl_role where shortname = 'enrolgenws')",
+            );
+            let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+            let purge = ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/purge_caches.php";
+            let ok = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(purge)
+                .current_dir(harness)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "{purge}");
+            l
+        }
+        None => (replay("prelude-idnumber-hidden"), TOKEN.to_string()),
+    };
+    let r = p.run(
+        t.path(),
+        site,
+        "    moodle_match: idnumber\n",
+        "prelude-idnumber-hidden",
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no account found by idnumber among 42: Moodle hides accounts whose idnumber the token may not see; add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("out/prelude").exists());
+}
