@@ -152,12 +152,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub as_of: AsOfArg,
-    /// Print what would be written; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// Nightly mode: write only what changed since the last run into a new numbered
     /// file in OUT/<platform>/outbox/ (new enrolments, suspensions of vanished ones).
     #[arg(long, conflicts_with_all = ["full", "cohorts"])]
@@ -288,7 +284,14 @@ pub struct AdhocArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub as_of: AsOfArg,
-    /// Print the upload file that would be written; write nothing.
+    #[command(flatten)]
+    pub show: ShowArgs,
+}
+
+/// What `run` and `adhoc` show instead of, or besides, writing (declared once).
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Print what would be written (and, for web services, done); write nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the summary as JSON on stdout.

@@ -533,6 +533,24 @@ pub struct LeftOut {
     pub detail: String,
 }
 
+impl LeftOut {
+    /// A planned enrolment taken back, with why: its first rule and cohort say
+    /// where it came from.
+    pub fn of(e: &Enrolment, reason: Reason, detail: String) -> LeftOut {
+        LeftOut {
+            course: e.course.clone(),
+            reason,
+            username: e.username.clone(),
+            student_id: String::new(),
+            name: String::new(),
+            cohort: e.cohorts.first().cloned().unwrap_or_default(),
+            rule: e.rules.first().copied().unwrap_or_default(),
+            role: e.role.clone(),
+            detail,
+        }
+    }
+}
+
 /// One user enrolled in a course, as Moodle lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnrolledUser {
@@ -586,6 +604,27 @@ pub struct SourceTiming {
     /// nothing, is broken (an empty export, a wrong branch).
     #[serde(skip)]
     pub asked: bool,
+}
+
+impl SourceTiming {
+    /// A read of Moodle, timed from `started`: what a run reports, and what the
+    /// shrink guard does not watch (Moodle is not one of the run's sources).
+    pub fn of_moodle(
+        source: String,
+        started: std::time::Instant,
+        records: usize,
+        requests: usize,
+    ) -> SourceTiming {
+        SourceTiming {
+            source,
+            seconds: started.elapsed().as_secs_f64(),
+            records,
+            requests,
+            scope: String::new(),
+            max_shrink: 1.0,
+            asked: false,
+        }
+    }
 }
 
 /// A source as the previous run's summary.json recorded it.

@@ -174,17 +174,17 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let summary = report::Summary {
         as_of: ctx.as_of.to_string(),
         year: ctx.year.clone(),
-        dry_run: args.dry_run,
+        dry_run: args.show.dry_run,
         platforms: [(args.platform.clone(), report::platform_summary(pp, &files))].into(),
         sources,
         warnings: plan.all_warnings(),
         left_out_ratio: left_out_ratio(pp),
         moodle: Default::default(),
     };
-    if args.json {
+    if args.show.json {
         println!("{}", summary.to_json()?.trim_end());
     }
-    if args.dry_run {
+    if args.show.dry_run {
         let mut stdout = std::io::stdout().lock();
         for f in &files {
             let _ = writeln!(stdout, "==> {} <==", f.name.display());
@@ -275,38 +275,22 @@ fn check_courses(
     let client = Moodle::new(platform, ms)?;
     let started = std::time::Instant::now();
     let found = client.ids_of(&courses)?;
-    sources.push(crate::model::SourceTiming {
-        source: client.describe(),
-        seconds: started.elapsed().as_secs_f64(),
-        records: found.len(),
-        requests: client.requests(),
-        scope: String::new(),
-        max_shrink: 1.0,
-        asked: true,
-    });
-    let missing: Vec<crate::model::UserCourse> = pp
+    sources.push(crate::model::SourceTiming::of_moodle(
+        client.describe(),
+        started,
+        found.len(),
+        client.requests(),
+    ));
+    let missing: Vec<_> = pp
         .enrolments
         .keys()
         .filter(|k| !found.contains_key(&k.course))
-        .cloned()
+        .map(|k| {
+            let detail = format!("the platform's Moodle has no course '{}'", k.course);
+            (k.clone(), crate::model::Reason::CourseNotFound, detail)
+        })
         .collect();
-    for k in missing {
-        let Some(e) = pp.enrolments.remove(&k) else {
-            continue;
-        };
-        pp.left_out.push(crate::model::LeftOut {
-            course: e.course.clone(),
-            reason: crate::model::Reason::CourseNotFound,
-            username: e.username.clone(),
-            student_id: String::new(),
-            name: String::new(),
-            cohort: e.cohorts.first().cloned().unwrap_or_default(),
-            rule: e.rules.first().copied().unwrap_or_default(),
-            role: e.role.clone(),
-            detail: format!("the platform's Moodle has no course '{}'", e.course),
-        });
-    }
-    pp.left_out.sort();
+    pp.leave_out(missing);
     Ok(true)
 }
 
@@ -393,7 +377,7 @@ fn file_stem(path: &Path) -> String {
 
 /// What was written, on stderr.
 fn tell(args: &AdhocArgs, stem: &str, names: &[String], pp: &PlatformPlan, plan: &Plan) {
-    let written = if args.dry_run {
+    let written = if args.show.dry_run {
         "nothing written (--dry-run)".to_string()
     } else if names.is_empty() {
         "no upload file (nothing to enrol)".to_string()

@@ -99,7 +99,7 @@ fn by_webservice(
             ws.extra_roles.join("; ")
         ));
     }
-    if !args.dry_run {
+    if !args.show.dry_run {
         let left = report::left_out_csv(&pp.left_out, p.csv.delimiter)?;
         atomic::write_all(&args.out, &args.out.join(name), &[left], settings.file_mode)?;
     }
@@ -141,8 +141,8 @@ fn unknown_accepted(
         .collect()
 }
 
-/// By platform, the accounts the channel's state says rows were written for: a
-/// nightly `--delta` state, or the web-service state. A state that cannot be read
+/// By platform asking its Moodle about accounts, the accounts the channel's state
+/// says rows were written for: a nightly `--delta` state, or the web-service state. A state that cannot be read
 /// counts for nothing here (its channel refuses it later, with the way out).
 fn written_before(
     args: &RunArgs,
@@ -151,7 +151,15 @@ fn written_before(
 ) -> BTreeMap<String, std::collections::BTreeSet<String>> {
     use crate::output::state;
     let mut out = BTreeMap::new();
-    for name in plan.platforms.keys() {
+    // Read only where accounts are asked of Moodle: the channels read their state
+    // again when they build on it.
+    let asking = plan.platforms.keys().filter(|n| {
+        settings
+            .platforms
+            .get(*n)
+            .is_some_and(|p| p.moodle_accounts.is_some())
+    });
+    for name in asking {
         let dir = args.out.join(name);
         let users: std::collections::BTreeSet<String> = match settings.delivery.get(name) {
             Some(Delivery::Webservice(_)) => {
@@ -176,7 +184,7 @@ fn written_before(
 /// Locks the output folder before the sources are read (two runs never interleave
 /// their writes) and removes what a killed run left.
 fn lock(args: &RunArgs) -> Result<Option<atomic::DirLock>, Error> {
-    if args.dry_run {
+    if args.show.dry_run {
         return Ok(None);
     }
     let lock = atomic::DirLock::acquire(&args.out)?;
@@ -254,7 +262,7 @@ fn write_report(
 
 /// Quiet on success for cron; the summary for a person at a terminal, or with -v.
 fn tell(args: &RunArgs, summary: &Summary, verbosity: Verbosity) -> Result<(), Error> {
-    if args.json {
+    if args.show.json {
         println!("{}", summary.to_json()?.trim_end());
     }
     if verbosity.quiet {
@@ -262,7 +270,7 @@ fn tell(args: &RunArgs, summary: &Summary, verbosity: Verbosity) -> Result<(), E
     }
     if verbosity.verbose || std::io::stderr().is_terminal() {
         eprint!("{}", summary.human());
-        if !args.dry_run {
+        if !args.show.dry_run {
             eprintln!("  report: {}", args.out.join("report.html").display());
         }
     } else {
@@ -326,7 +334,7 @@ pub fn run(
     });
     // A failed run records its end only in an output folder that exists: it never
     // makes one (a mistyped --out, a configuration error before the first run).
-    if !args.dry_run && (result.is_ok() || args.out.is_dir()) {
+    if !args.show.dry_run && (result.is_ok() || args.out.is_dir()) {
         let (exit_code, error) = match &result {
             Ok(code) => (*code, None),
             Err(e) => (e.exit_code(), Some(crate::error_chain(e))),
@@ -383,7 +391,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let ws_run = WsRun {
         out: &args.out,
         as_of,
-        dry_run: args.dry_run,
+        dry_run: args.show.dry_run,
         limits: &settings.suspend_limits,
         accept: &accept,
         file_mode: settings.file_mode,
@@ -416,14 +424,14 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let summary = Summary {
         as_of: as_of.to_string(),
         year: year.clone(),
-        dry_run: args.dry_run,
+        dry_run: args.show.dry_run,
         platforms,
         sources,
         warnings: plan.all_warnings(),
         left_out_ratio: left_out_ratio(&plan),
         moodle: BTreeMap::new(),
     };
-    if args.dry_run {
+    if args.show.dry_run {
         files::print(&staged);
     } else {
         files::write(&args.out, &staged, settings.file_mode)?;

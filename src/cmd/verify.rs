@@ -143,19 +143,12 @@ fn check_platform(
     let client = Moodle::new(name, ms)?;
     let t = Instant::now();
     let now = client.read_courses(&courses)?;
-    let timing = SourceTiming {
-        source: client.describe(),
-        seconds: t.elapsed().as_secs_f64(),
-        records: now
-            .values()
-            .flatten()
-            .map(|c| c.active.len() + c.inactive.len())
-            .sum(),
-        requests: client.requests(),
-        scope: String::new(),
-        max_shrink: 1.0,
-        asked: false,
-    };
+    let records = now
+        .values()
+        .flatten()
+        .map(|c| c.active.len() + c.inactive.len())
+        .sum();
+    let timing = SourceTiming::of_moodle(client.describe(), t, records, client.requests());
     let diffs = compare::compare(pp, &now, roles, scope, as_of);
     let mut check = MoodleCheck {
         differences: diffs.len(),

@@ -99,15 +99,12 @@ pub fn platform_accounts(
             .into());
         }
         crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
-        timings.push(crate::model::SourceTiming {
-            source: format!("{} (accounts)", client.describe()),
-            seconds: started.elapsed().as_secs_f64(),
-            records: users.len(),
-            requests: client.requests(),
-            scope: String::new(),
-            max_shrink: 1.0,
-            asked: false,
-        });
+        timings.push(crate::model::SourceTiming::of_moodle(
+            format!("{} (accounts)", client.describe()),
+            started,
+            users.len(),
+            client.requests(),
+        ));
     }
     Ok(())
 }

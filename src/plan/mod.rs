@@ -47,6 +47,19 @@ pub struct PlatformPlan {
     pub left_out: Vec<LeftOut>,
 }
 
+impl PlatformPlan {
+    /// Takes these planned enrolments back, each left out with its reason and
+    /// detail; `left_out` stays sorted.
+    pub fn leave_out(&mut self, which: impl IntoIterator<Item = (UserCourse, Reason, String)>) {
+        for (k, reason, detail) in which {
+            if let Some(e) = self.enrolments.remove(&k) {
+                self.left_out.push(LeftOut::of(&e, reason, detail));
+            }
+        }
+        self.left_out.sort();
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub platforms: BTreeMap<String, PlatformPlan>,

@@ -65,22 +65,7 @@ pub fn apply(
             Some((k.clone(), why.0, why.1))
         })
         .collect();
-    for (k, reason, detail) in refused {
-        let Some(e) = pp.enrolments.remove(&k) else {
-            continue;
-        };
-        pp.left_out.push(LeftOut {
-            course: e.course,
-            reason,
-            username: e.username,
-            student_id: String::new(),
-            name: String::new(),
-            cohort: e.cohorts.first().cloned().unwrap_or_default(),
-            rule: e.rules.first().copied().unwrap_or_default(),
-            role: e.role,
-            detail,
-        });
-    }
+    pp.leave_out(refused);
     if rules.field == MatchField::Idnumber {
         written_as_moodle_knows(pp, users, already);
     }
@@ -114,19 +99,13 @@ fn written_as_moodle_knows(
                 v.insert(e);
             }
             std::collections::btree_map::Entry::Occupied(_) => {
+                let detail = format!(
+                    "the account '{}' is already planned in this course",
+                    e.username
+                );
                 pp.left_out.push(LeftOut {
-                    course: e.course.clone(),
-                    reason: Reason::Duplicate,
-                    username: e.username.clone(),
                     student_id: k.username.clone(),
-                    name: String::new(),
-                    cohort: e.cohorts.first().cloned().unwrap_or_default(),
-                    rule: e.rules.first().copied().unwrap_or_default(),
-                    role: e.role.clone(),
-                    detail: format!(
-                        "the account '{}' is already planned in this course",
-                        e.username
-                    ),
+                    ..LeftOut::of(&e, Reason::Duplicate, detail)
                 });
             }
         }

@@ -289,10 +289,9 @@ fn dense_grid<RS: std::io::Read + std::io::Seek>(
     let range = book.worksheet_range(name).map_err(|e| e.to_string())?;
     let formulas = book.worksheet_formula(name).unwrap_or_default();
     let mut grid = Grid::default();
+    let start = range.start().unwrap_or_default();
     for (r, c, v) in range.used_cells() {
-        let (r, c) = (r as u32, c as u32);
-        let start = range.start().unwrap_or_default();
-        grid.put((start.0 + r, start.1 + c), cell(v))?;
+        grid.put((start.0 + r as u32, start.1 + c as u32), cell(v))?;
     }
     // A formula whose cell holds no value.
     if let Some(fstart) = formulas.start() {

@@ -286,6 +286,19 @@ pub(crate) fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) ->
     enrolgen(dir, &args)
 }
 
+/// Runs a shell script in the harness's folder (its `lib/env.sh` at hand); it must
+/// succeed.
+pub(crate) fn in_harness(harness: &Path, script: &str) {
+    let ok = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(harness)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{script}");
+}
+
 /// The harness, when recording is asked (ENROLGEN_TEST_MOODLE_RECORD=1 and
 /// ENROLGEN_TEST_MOODLE_HARNESS, _URL, _TOKEN_FILE): reset to a site holding `world`
 /// (setup_fixtures.php's users and courses), then `scripts` run in the harness's
@@ -312,14 +325,7 @@ pub(crate) fn live_site(
     ];
     let token_setup = ["./ws-setup.sh --quiet >/dev/null".to_string()];
     for script in setup.iter().chain(scripts).chain(&token_setup) {
-        let ok = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(&harness)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
+        in_harness(&harness, script);
     }
     let token = std::fs::read_to_string(token_file)
         .unwrap()

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::moodle_server::{live_site, psql, replay, with_recording, TOKEN};
+use crate::moodle_server::{in_harness, live_site, psql, replay, with_recording, TOKEN};
 use crate::util::*;
 
 const AS_OF: &str = "2026-11-24";
@@ -84,14 +84,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
             let php = format!(
                 ". lib/env.sh && $PHP -r 'define(\"CLI_SCRIPT\", true); require(\"'$MOODLE_DIR'/config.php\"); delete_user($DB->get_record(\"user\", [\"username\" => \"{deleted}\"]));'"
             );
-            let ok = std::process::Command::new("bash")
-                .arg("-c")
-                .arg(&php)
-                .current_dir(harness)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "{php}");
+            in_harness(Path::new(&harness), &php);
             psql(&format!(
                 "update mdl_user set suspended = 1 where username = '{suspended}'"
             ));
@@ -348,6 +341,15 @@ fn prelude(dir: &Path) -> Prelude {
 }
 
 impl Prelude {
+    /// The list's accounts as imported ones: usernames of their own (`u` and the
+    /// number), the student number in idnumber.
+    fn imported(&self) -> Vec<serde_json::Value> {
+        self.accounts
+            .iter()
+            .map(|(n, _)| serde_json::json!({"username": format!("u{n}"), "idnumber": n}))
+            .collect()
+    }
+
     /// Runs Prélude with its accounts in Moodle instead of the list (`keys`: more of
     /// the platform's), recorded into `fixture`.
     fn run(&self, dir: &Path, (url, token): (String, String), keys: &str, fixture: &str) -> Out {
@@ -429,11 +431,7 @@ fn prelude_reads_its_accounts_from_moodle_instead_of_an_exported_list() {
 fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     let t = tempfile::tempdir().unwrap();
     let p = prelude(t.path());
-    let users: Vec<serde_json::Value> = p
-        .accounts
-        .iter()
-        .map(|(n, _)| serde_json::json!({"username": format!("u{n}"), "idnumber": n}))
-        .collect();
+    let users = p.imported();
     // The site shows idnumbers (or the token's role could see them all).
     let show = [". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string()];
     let site = live(t.path(), &users, &p.courses, &show)
@@ -466,11 +464,7 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
 fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
     let t = tempfile::tempdir().unwrap();
     let p = prelude(t.path());
-    let users: Vec<serde_json::Value> = p
-        .accounts
-        .iter()
-        .map(|(n, _)| serde_json::json!({"username": format!("u{n}"), "idnumber": n}))
-        .collect();
+    let users = p.imported();
     let site = match live(t.path(), &users, &p.courses, &[]) {
         Some(l) => {
             // The harness's token may see every detail: take that back.
@@ -480,14 +474,7 @@ fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
             );
             let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
             let purge = ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/purge_caches.php";
-            let ok = std::process::Command::new("bash")
-                .arg("-c")
-                .arg(purge)
-                .current_dir(harness)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "{purge}");
+            in_harness(Path::new(&harness), purge);
             l
         }
         None => (replay("prelude-idnumber-hidden"), TOKEN.to_string()),

@@ -474,16 +474,7 @@ fn live_verify_against_a_real_moodle() {
             Some(name),
         )
     };
-    let harness_sh = |script: &str| {
-        let ok = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(&harness)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    };
+    let harness_sh = |script: &str| crate::moodle_server::in_harness(&harness, script);
     assert_eq!(check("site-info").code, 0);
     let bad = demo_with_moodle(
         &t.path().join("bad"),

@@ -179,16 +179,7 @@ impl World {
                 "courses": [{"shortname": "OPTION"}, {"shortname": "SOUTIEN"}],
             });
             std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
-            let sh = |script: &str| {
-                let ok = std::process::Command::new("bash")
-                    .arg("-c")
-                    .arg(script)
-                    .current_dir(&l.harness)
-                    .status()
-                    .unwrap()
-                    .success();
-                assert!(ok, "{script}");
-            };
+            let sh = |script: &str| crate::moodle_server::in_harness(&l.harness, script);
             sh("./reset.sh >/dev/null");
             sh(&format!(
                 ". lib/env.sh && $PHP lib/setup_fixtures.php {} >/dev/null",
