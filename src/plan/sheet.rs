@@ -777,7 +777,7 @@ fn wanted(slot: &Slot<'_>, course: &str, role: &str, ctx: &Context<'_>) -> Resul
     }
     let d = ctx.platform.csv.delimiter;
     if let Err(e) = moodle::check_value(Field::Course, course, d) {
-        return Err(slot.wrong(Part::Course, format!("course '{course}': {e}")));
+        return Err(slot.wrong(Part::Course, e));
     }
     if !ctx.known_courses.contains(course) {
         if let Some(k) = ctx.known_courses.in_another_case(course) {
@@ -800,7 +800,8 @@ fn wanted(slot: &Slot<'_>, course: &str, role: &str, ctx: &Context<'_>) -> Resul
     let group = slot.text(Part::Group);
     if let Some(g) = &group {
         if let Err(e) = moodle::check_value(Field::Group, g, d) {
-            return Err(slot.wrong(Part::Group, format!("'{g}': {e}")));
+            // Moodle's rule names the value.
+            return Err(slot.wrong(Part::Group, e));
         }
     }
     Ok(Wanted {
