@@ -154,8 +154,10 @@ pub struct Account {
     pub student_ids: Vec<String>,
     pub staff_id: Option<String>,
     pub created: Option<DateTime<Utc>>,
-    /// Lower-cased eduPersonAffiliation values.
-    pub affiliations: BTreeSet<String>,
+    /// Lower-cased eduPersonAffiliation values, sorted, without repeats (a Vec: an
+    /// account has one or two, and a directory read whole has a hundred thousand
+    /// accounts).
+    pub affiliations: Vec<String>,
     /// The `{COMPTE}` values of the state attributes; none means active.
     pub states: Vec<StateValue>,
 }
@@ -174,8 +176,9 @@ pub enum Member {
     Student(Student),
     /// A username from a static list.
     Username(String),
-    /// An account found by an LDAP cohort filter.
-    Account(Account),
+    /// An account found by an LDAP cohort filter (boxed: a member is most often a
+    /// student, and a cohort of a sheet has one per row).
+    Account(Box<Account>),
 }
 
 /// A platform's own account export (Prélude): usernames (lower-cased) → state.
@@ -349,7 +352,7 @@ pub struct Enrolment {
     pub username: String,
     pub course: String,
     pub role: String,
-    pub groups: BTreeSet<String>,
+    pub groups: GroupSet,
     pub enrolperiod: Option<u32>,
     pub enrolstatus: Option<u8>,
     pub enroltimestart: Option<NaiveDate>,
@@ -358,6 +361,77 @@ pub struct Enrolment {
     pub rules: Vec<usize>,
     /// Sorted, without repeats.
     pub cohorts: Vec<String>,
+}
+
+/// An enrolment's groups: sorted, without repeats. A small vector, not a tree: an
+/// enrolment has one group or two, and a plan holds hundreds of thousands of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupSet(Vec<String>);
+
+impl GroupSet {
+    /// Adds a group; false when it was already there.
+    pub fn insert(&mut self, group: String) -> bool {
+        match self.0.binary_search(&group) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, group);
+                true
+            }
+        }
+    }
+
+    pub fn contains(&self, group: &str) -> bool {
+        self.0.binary_search_by(|g| g.as_str().cmp(group)).is_ok()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn first(&self) -> Option<&String> {
+        self.0.first()
+    }
+}
+
+impl FromIterator<String> for GroupSet {
+    fn from_iter<I: IntoIterator<Item = String>>(it: I) -> GroupSet {
+        let mut v: Vec<String> = it.into_iter().collect();
+        v.sort();
+        v.dedup();
+        GroupSet(v)
+    }
+}
+
+impl Extend<String> for GroupSet {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, it: I) {
+        for g in it {
+            self.insert(g);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a GroupSet {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for GroupSet {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 /// A person in a course: the key every map of enrolments is searched by (ordered by
@@ -683,7 +757,7 @@ mod tests {
             username: "u".into(),
             course: "C".into(),
             role: "student".into(),
-            groups: BTreeSet::new(),
+            groups: GroupSet::default(),
             enrolperiod: Some(10),
             enrolstatus: None,
             enroltimestart: Some(day("2026-11-01")),

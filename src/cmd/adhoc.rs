@@ -121,13 +121,13 @@ fn request(
     args: &AdhocArgs,
     settings: &mut Settings,
     platform: &Platform,
-) -> Result<(Vec<EnrolRule>, Option<sheet::Parsed>, String, String), Error> {
+) -> Result<(Vec<EnrolRule>, Option<sheet::Asked>, String, String), Error> {
     match &args.sheet {
         Some(path) => {
-            let (rules, parsed) = sheet_rules(args, path, settings, platform)?;
+            let (rules, asked) = sheet_rules(args, path, settings, platform)?;
             let stem = stem_of(&args.platform, &file_stem(path));
             let title = format!("On-demand file: {} on {}", path.display(), args.platform);
-            Ok((rules, Some(parsed), stem, title))
+            Ok((rules, Some(asked), stem, title))
         }
         None => {
             let rule = rule_of(args, settings, platform.csv.delimiter)?;
@@ -150,7 +150,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut ctx = Context::open(&args.config.config, args.as_of.day(today))?;
     let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;
-    let (rules, parsed, stem, title) = request(args, &mut ctx.settings, &platform)?;
+    let (rules, asked, stem, title) = request(args, &mut ctx.settings, &platform)?;
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
     let mut plan = ctx.plan(refs, &g);
@@ -162,10 +162,14 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         plan.warnings
             .extend(unchecked(&ctx.settings, &args.platform, &rules));
     }
-    if let Some(parsed) = &parsed {
+    if let Some(asked) = &asked {
         let pp = plan.platforms.entry(args.platform.clone()).or_default();
-        sheet::locate(parsed, pp, |id| usernames_of(&platform, &g, id));
-        plan.warnings.extend(parsed.warnings.iter().cloned());
+        let people = Found {
+            platform: &platform,
+            g: &g,
+        };
+        sheet::locate(asked, pp, &people);
+        plan.warnings.extend(asked.warnings.iter().cloned());
     }
     let empty = PlatformPlan::default();
     let pp = plan.platforms.get(&args.platform).unwrap_or(&empty);
@@ -325,7 +329,7 @@ fn sheet_rules(
     path: &Path,
     settings: &mut Settings,
     platform: &Platform,
-) -> Result<(Vec<EnrolRule>, sheet::Parsed), Error> {
+) -> Result<(Vec<EnrolRule>, sheet::Asked), Error> {
     let book = sheet_source::read(path)?;
     let sheet_error = |e: sheet::SheetError| UsageError::Sheet {
         path: path.to_path_buf(),
@@ -348,24 +352,44 @@ fn sheet_rules(
     parsed
         .warnings
         .splice(0..0, book.notes.iter().cloned().chain(chosen));
+    // The cells are read: the rules need only what they asked.
+    drop(book);
     let tags: BTreeSet<String> = args.tags.iter().cloned().collect();
-    let (cohorts, rules) = sheet::rules(&parsed, &args.platform, &tags);
+    let (cohorts, rules, asked) = sheet::rules(parsed, &args.platform, &tags);
     for c in cohorts {
         settings.cohorts.insert(c.name.clone(), c);
     }
-    Ok((rules, parsed))
+    Ok((rules, asked))
 }
 
-/// The usernames of the one account a student number finds on the platform.
-fn usernames_of(platform: &Platform, g: &Gathered, id: &str) -> Option<Vec<String>> {
-    match &platform.accounts {
-        AccountSource::Directories(dirs) => {
-            match crate::plan::with_student_id(&g.directories, dirs, id).as_slice() {
-                [one] => Some(one.all_usernames().map(str::to_string).collect()),
-                _ => None,
+/// The accounts the run found, as the sheet's checks ask them.
+struct Found<'a> {
+    platform: &'a Platform,
+    g: &'a Gathered,
+}
+
+impl sheet::People for Found<'_> {
+    fn usernames_of(&self, id: &str) -> Option<Vec<String>> {
+        match &self.platform.accounts {
+            AccountSource::Directories(dirs) => {
+                match crate::plan::with_student_id(&self.g.directories, dirs, id).as_slice() {
+                    [one] => Some(one.all_usernames().map(str::to_string).collect()),
+                    _ => None,
+                }
             }
+            AccountSource::List(_) | AccountSource::Moodle => Some(vec![id.to_string()]),
         }
-        AccountSource::List(_) | AccountSource::Moodle => Some(vec![id.to_string()]),
+    }
+
+    fn student_ids_of(&self, username: &str) -> Vec<String> {
+        let AccountSource::Directories(dirs) = &self.platform.accounts else {
+            return Vec::new();
+        };
+        dirs.iter()
+            .filter_map(|d| self.g.directories.get(d))
+            .flat_map(|d| d.with_username(username))
+            .flat_map(|a| a.student_ids.iter().cloned())
+            .collect()
     }
 }
 

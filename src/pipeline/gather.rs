@@ -244,7 +244,10 @@ fn directory(
             indexed.extend(accounts.iter().cloned());
             g.members.insert(
                 c.to_string(),
-                accounts.into_iter().map(Member::Account).collect(),
+                accounts
+                    .into_iter()
+                    .map(|a| Member::Account(Box::new(a)))
+                    .collect(),
             );
         }
     }

@@ -526,7 +526,7 @@ mod tests {
 
     fn in_group(user: &str, role: &str, group: &str) -> Enrolment {
         Enrolment {
-            groups: [group.to_string()].into(),
+            groups: [group.to_string()].into_iter().collect(),
             ..e(user, "C", role)
         }
     }

@@ -19,7 +19,7 @@ pub use index::AccountIndex;
 
 use crate::model::{
     Account, AccountList, AccountSource, AccountStatus, Cohort, CohortSource, EnrolRule, Enrolment,
-    LeftOut, Member, Platform, Reason, UserCourse, UsernameSource,
+    GroupSet, LeftOut, Member, Platform, Reason, UserCourse, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Context, Var};
@@ -132,7 +132,7 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
     // (invalid_value) wherever it is needed; say so once per entry.
     let looked_up = inp.directories.values().flat_map(|d| d.accounts());
     let from_filters = inp.members.values().flatten().filter_map(|m| match m {
-        Member::Account(a) => Some(a),
+        Member::Account(a) => Some(&**a),
         _ => None,
     });
     let unreadable: BTreeSet<String> = looked_up
@@ -274,9 +274,9 @@ fn refused_by(
                 && r.cohort_tags
                     .as_ref()
                     .is_none_or(|t| !t.is_disjoint(&cohort.tags))
-                && r.affiliation
-                    .as_ref()
-                    .is_none_or(|a| account.is_some_and(|acc| !a.is_disjoint(&acc.affiliations)))
+                && r.affiliation.as_ref().is_none_or(|a| {
+                    account.is_some_and(|acc| acc.affiliations.iter().any(|x| a.contains(x)))
+                })
         });
         if !ok {
             let detail = describe_unmet(platform, rule, cohort, account);
@@ -567,7 +567,7 @@ fn describe_unmet(
             let has = account
                 .map(|acc| join(&acc.affiliations))
                 .unwrap_or_default();
-            if account.is_none_or(|acc| a.is_disjoint(&acc.affiliations)) {
+            if account.is_none_or(|acc| !acc.affiliations.iter().any(|x| a.contains(x))) {
                 why.push(format!("affiliation [{has}] has none of {}", join(a)));
             }
         }
@@ -581,9 +581,9 @@ fn render_groups(
     cohort: &Cohort,
     member: &Member,
     delimiter: u8,
-) -> Result<BTreeSet<String>, String> {
+) -> Result<GroupSet, String> {
     let Some(t) = &rule.group else {
-        return Ok(BTreeSet::new());
+        return Ok(GroupSet::default());
     };
     let apogee = match &cohort.source {
         CohortSource::Apogee(a) => Some(a),
@@ -596,7 +596,7 @@ fn render_groups(
         year: Some(inp.year),
         element: apogee.and_then(|a| a.element.as_deref()),
     };
-    let mut out = BTreeSet::new();
+    let mut out = GroupSet::default();
     let mut contexts = Vec::new();
     if t.uses(Var::Group) || t.uses(Var::GroupLabel) {
         if let Member::Student(s) = member {

@@ -286,8 +286,8 @@ fn diff(
     }
 }
 
-fn join(s: &BTreeSet<String>) -> String {
-    s.iter().cloned().collect::<Vec<_>>().join("|")
+fn join<'a>(s: impl IntoIterator<Item = &'a String>) -> String {
+    s.into_iter().cloned().collect::<Vec<_>>().join("|")
 }
 
 /// Counts per course, for summary.json and the report.

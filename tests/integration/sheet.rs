@@ -184,6 +184,47 @@ fn identities_resolve_as_in_a_run_and_mistakes_name_row_and_column() {
     }
 }
 
+/// Rows asking for the same enrolment share one rule; a person asked again for a
+/// course is met after the first ask, as the sheet orders them: the same values again
+/// are a duplicate of the first row, other values fill what the first left empty,
+/// a different role is a conflict, each named by its row and column.
+#[test]
+fn a_course_asked_again_is_a_duplicate_or_a_conflict_of_the_first_row() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let c = cfg.to_str().unwrap();
+    let sheet = "n° étudiant;course1;role1;group1;course2;role2;enrolperiod2\n\
+        21000004;PSY-L1-SOUTIEN;student;Soutien A;;;\n\
+        21000001;PSY-L1-SOUTIEN;student;Soutien A;PSY-L1-TUTORAT;student;\n\
+        21000004;PSY-L1-SOUTIEN;student;Soutien A;PSY-L1-SOUTIEN;student;30\n\
+        21000001;PSY-L1-TUTORAT;editingteacher;;;;\n";
+    std::fs::write(t.path().join("s.csv"), sheet).unwrap();
+    let r = adhoc_sheet(t.path(), c, "s.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = std::fs::read_to_string(t.path().join("out/ecampus-s.csv")).unwrap();
+    assert_eq!(
+        file,
+        "username;course1;role1;group1;enrolperiod1\n\
+         21000001;PSY-L1-SOUTIEN;student;Soutien A;\n\
+         21000001;PSY-L1-TUTORAT;student;;\n\
+         21000004;PSY-L1-SOUTIEN;student;Soutien A;30\n"
+    );
+    let left = std::fs::read_to_string(t.path().join("out/ecampus-s-left-out.csv")).unwrap();
+    let lines: Vec<&str> = left
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(';').next().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "row 4, course1: already planned by row 2",
+            "row 5, course1: conflicts with an enrolment already planned: role 'student' (row 3) vs 'editingteacher'",
+        ],
+        "{left}"
+    );
+}
+
 #[test]
 fn a_sheet_on_collegium_needs_the_cohort_tag_its_rules_ask_for() {
     let t = tempfile::tempdir().unwrap();

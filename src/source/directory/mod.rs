@@ -76,6 +76,12 @@ where
         .collect();
     student_ids.sort();
     student_ids.dedup();
+    let mut affiliations: Vec<String> = get(&attrs.affiliation)
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .collect();
+    affiliations.sort();
+    affiliations.dedup();
     Some(Account {
         directory: directory.to_string(),
         dn: dn.to_string(),
@@ -86,10 +92,7 @@ where
         created: get(&attrs.created)
             .first()
             .and_then(|s| parse_generalized_time(s)),
-        affiliations: get(&attrs.affiliation)
-            .iter()
-            .map(|s| s.trim().to_lowercase())
-            .collect(),
+        affiliations,
         states: attrs
             .state
             .iter()

@@ -9,13 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDate};
 
-use crate::model::{
-    CellKind, Cohort, CohortSource, EnrolRule, LeftOut, Platform, Reason, SheetCell, SheetRow,
-    UserCourse, Worksheet,
-};
+use crate::model::{CellKind, LeftOut, Platform, Reason, SheetCell, SheetRow, Worksheet};
 use crate::moodle::{self, Field};
-use crate::plan::PlatformPlan;
-use crate::template::Template;
+
+mod asked;
+pub use asked::{locate, rules, Asked, People};
 
 /// The headers taken as a student number, compared folded (lower case, no accents,
 /// punctuation as spaces): `student_id`, `cod_etu`, `numéro étudiant`, `n° étudiant` …
@@ -969,127 +967,6 @@ fn date(c: &SheetCell) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(Days::new(serial))
 }
 
-/// The cohorts and rules a run applies for the requests: a cohort per row (its one
-/// person), a rule per enrolment numbered by its row, with `tags` on every cohort
-/// (the platform rules that ask for cohort tags).
-pub fn rules(
-    parsed: &Parsed,
-    platform: &str,
-    tags: &BTreeSet<String>,
-) -> (Vec<Cohort>, Vec<EnrolRule>) {
-    let mut cohorts = Vec::new();
-    let mut rules = Vec::new();
-    for r in &parsed.requests {
-        let name = row_cohort(r.row);
-        let source = match &r.identity {
-            Identity::Username(u) => CohortSource::Usernames(vec![u.clone()]),
-            Identity::StudentId(id) => CohortSource::StudentNumbers(vec![id.clone()]),
-        };
-        cohorts.push(Cohort {
-            name: name.clone(),
-            source,
-            tags: tags.clone(),
-        });
-        for w in &r.wanted {
-            rules.push(EnrolRule {
-                number: r.row,
-                cohort: name.clone(),
-                platform: platform.to_string(),
-                courses: vec![w.course.clone()],
-                role: w.role.clone(),
-                group: w.group.as_deref().map(Template::literal),
-                enrolperiod: w.enrolperiod,
-                enrolstatus: w.enrolstatus,
-                enroltimestart: w.enroltimestart,
-            });
-        }
-    }
-    (cohorts, rules)
-}
-
-/// The run's plan for the sheet, told in the sheet's terms: each left-out line names
-/// its row and column, and the sheet's own mistakes join the list. A row that gives
-/// both a student number and a username is enrolled only if the account found by the
-/// number answers to that username: `usernames_of` gives the names of the one account
-/// a student number finds (`None` when the plan already left it out).
-pub fn locate(
-    parsed: &Parsed,
-    pp: &mut PlatformPlan,
-    usernames_of: impl Fn(&str) -> Option<Vec<String>>,
-) {
-    let by_row: BTreeMap<usize, &Request> = parsed.requests.iter().map(|r| (r.row, r)).collect();
-    for l in &mut pp.left_out {
-        let Some(r) = by_row.get(&l.rule) else {
-            continue;
-        };
-        let column = match l.reason {
-            Reason::NoStudentNumber
-            | Reason::NoAccount
-            | Reason::AmbiguousAccount
-            | Reason::AccountTooRecent
-            | Reason::AccountInactive
-            | Reason::NoPlatformAccount
-            | Reason::PlatformAccountSuspended
-            | Reason::PlatformAuthRefused => r.identity_column.clone(),
-            // A duplicate or a conflict is the later of two enrolments of the
-            // course on the row: its own column.
-            Reason::Duplicate | Reason::Conflict => r
-                .wanted
-                .iter()
-                .rev()
-                .find(|w| w.course == l.course && w.role == l.role)
-                .or_else(|| r.wanted.iter().rev().find(|w| w.course == l.course))
-                .map_or_else(|| "course".to_string(), |w| w.column.clone()),
-            _ => r
-                .wanted
-                .iter()
-                .find(|w| w.course == l.course)
-                .map_or_else(|| "course".to_string(), |w| w.column.clone()),
-        };
-        let mut detail = l.detail.replace("rule #", "row ");
-        if l.reason == Reason::RuleNotMet && detail.contains("has none of the tags") {
-            detail.push_str(" (a sheet's people have the tags given to adhoc: --tag T)");
-        }
-        l.detail = format!("row {}, {column}: {detail}", r.row);
-    }
-    let mut wrong = Vec::new();
-    pp.enrolments.retain(|UserCourse { username, course }, e| {
-        for r in e.rules.iter().filter_map(|n| by_row.get(n)) {
-            let (Identity::StudentId(id), Some(given)) = (&r.identity, &r.username_also) else {
-                continue;
-            };
-            let Some(names) = usernames_of(id) else {
-                continue;
-            };
-            let given_lc = given.to_lowercase();
-            if given_lc == *id || names.iter().any(|n| n.to_lowercase() == given_lc) {
-                continue;
-            }
-            wrong.push(LeftOut {
-                course: course.clone(),
-                reason: Reason::AmbiguousAccount,
-                username: username.clone(),
-                student_id: id.clone(),
-                name: String::new(),
-                cohort: row_cohort(r.row),
-                rule: r.row,
-                role: e.role.clone(),
-                detail: format!(
-                    "row {}, {}: student number {id} is the account '{}', but the row says '{given}'",
-                    r.row,
-                    r.identity_column,
-                    names.join("', '")
-                ),
-            });
-            return false;
-        }
-        true
-    });
-    pp.left_out.extend(wrong);
-    pp.left_out.extend(parsed.left_out.iter().cloned());
-    pp.left_out.sort();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1409,36 +1286,6 @@ mod tests {
         let e = parse_with(&[&["username", "course1", "cohort1"]], &p).unwrap_err();
         assert!(matches!(e, SheetError::Unsupported { .. }));
         assert_eq!(parse_with(&[], &p).unwrap_err(), SheetError::Empty);
-    }
-
-    #[test]
-    fn a_conflict_on_a_row_names_its_own_column() {
-        let p = platform(None);
-        let parsed = parse_with(
-            &[
-                &["username", "course1", "role1", "course2", "role2"],
-                &["a", "PSY-L1", "student", "PSY-L1", "teacher"],
-            ],
-            &p,
-        )
-        .unwrap();
-        let mut pp = PlatformPlan::default();
-        pp.left_out.push(LeftOut {
-            course: "PSY-L1".into(),
-            reason: Reason::Conflict,
-            username: "a".into(),
-            student_id: String::new(),
-            name: String::new(),
-            cohort: "row 2".into(),
-            rule: 2,
-            role: "teacher".into(),
-            detail: "role: student (rule #2) or teacher (rule #2)".into(),
-        });
-        locate(&parsed, &mut pp, |_| None);
-        assert_eq!(
-            pp.left_out[0].detail,
-            "row 2, course2: role: student (row 2) or teacher (row 2)"
-        );
     }
 
     #[test]
