@@ -7,7 +7,10 @@ installed; `enrolgen adhoc --sheet` (release
 binary) on each, timed with its peak memory, beside the floor measured in the same
 run: unpacking the worksheet's XML (`unzip -p`), which any reader of the file must do.
 
-    cargo build --release && python3 scripts/bench/sheet.py [--rows 100000]
+    cargo build --release && python3 scripts/bench/sheet.py [--rows 100000] [--max-peak-mib 350]
+
+With --max-peak-mib, exits 1 when a sheet's peak memory is above it (the issue's
+bound for 100,000 rows is about 350 MB).
 """
 import argparse
 import os
@@ -35,6 +38,7 @@ def timed(cmd, cwd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--max-peak-mib", type=float, default=None)
     args = ap.parse_args()
     d = tempfile.mkdtemp(prefix="enrolgen-sheet-")
     subprocess.run(["python3", os.path.join(ROOT, "scripts", "bench", "university.py"), d,
@@ -58,6 +62,7 @@ def main():
     print(f"{args.rows} rows, {min(args.rows, len(ids))} distinct students; enrolgen adhoc --sheet, release build")
     print("one.csv: a one-row sheet, what the university's directory costs (read whole from its LDIF)")
     print(f"{'file':<14}{'size':>10}{'seconds':>10}{'peak MiB':>10}{'floor s':>10}")
+    over = []
     for s in sheets:
         out = os.path.join(d, "out-" + s.replace(".", "-"))
         cmd = [BIN, "adhoc", "-c", "enrolgen.yaml", "--platform", "ecampus", "--sheet", s,
@@ -70,7 +75,11 @@ def main():
             floor = min(timed(["unzip", "-p", s, entry], d)[0] for _ in range(3))
         size = os.path.getsize(os.path.join(d, s))
         print(f"{s:<14}{size / 1e6:>9.1f}M{secs:>10.2f}{mib:>10.0f}{floor:>10.2f}")
+        if args.max_peak_mib is not None and mib > args.max_peak_mib:
+            over.append(f"{s}: {mib:.0f} MiB")
     shutil.rmtree(d)
+    if over:
+        raise SystemExit(f"peak memory above {args.max_peak_mib:.0f} MiB: {', '.join(over)}")
 
 
 if __name__ == "__main__":
