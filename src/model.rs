@@ -298,6 +298,9 @@ pub struct MoodleAccounts {
     pub auth: Option<BTreeSet<String>>,
     /// How the platform's Moodle knows a person (`moodle_match:`).
     pub field: MatchField,
+    /// The custom report that lists the site's accounts by creation time
+    /// (`moodle_created_report:`): `min_account_age_days` by Moodle's `timecreated`.
+    pub created_report: Option<u64>,
 }
 
 /// The field of a Moodle account the plan's login is looked up by.
@@ -329,6 +332,9 @@ pub struct PlatformUser {
     pub idnumber: Option<String>,
     pub auth: String,
     pub suspended: bool,
+    /// The day from which the platform's accounts are too recent, when its
+    /// `moodle_created_report` lists this one (created on or after it).
+    pub created_from: Option<chrono::NaiveDate>,
 }
 
 /// One line of the `enrol:` mapping.

@@ -156,7 +156,13 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut plan = ctx.plan(refs, &g);
     let mut sources = g.timings.clone();
     // An on-demand file has no state: every account is asked.
-    crate::pipeline::platform_accounts(&ctx.settings, &mut plan, &BTreeMap::new(), &mut sources)?;
+    crate::pipeline::platform_accounts(
+        &ctx.settings,
+        ctx.as_of,
+        &mut plan,
+        &BTreeMap::new(),
+        &mut sources,
+    )?;
     let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
     if !checked {
         plan.warnings

@@ -75,7 +75,7 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
         let accounts = s
             .platforms
             .get(name)
-            .is_some_and(|p| p.moodle_accounts.is_some());
+            .and_then(|p| p.moodle_accounts.as_ref());
         if !check_moodle(name, m, s.by_webservice(name), accounts) {
             failed = true;
         }
@@ -185,12 +185,13 @@ fn student_files(s: &Settings, failed: &mut bool) {
 
 /// Tries a platform's token and lists the functions its service lacks.
 /// `accounts`: the platform reads its accounts from Moodle (`accounts_in: moodle`):
-/// the function is looked for, then tried on the token's own account.
+/// the function is looked for, then tried on the token's own account; and the
+/// report of new accounts, when one is named, read.
 fn check_moodle(
     name: &str,
     m: &crate::config::MoodleSettings,
     writes: bool,
-    accounts: bool,
+    accounts: Option<&crate::model::MoodleAccounts>,
 ) -> bool {
     let client = crate::source::moodle::Moodle::new(name, m);
     let info = client
@@ -204,10 +205,14 @@ fn check_moodle(
         });
     match info {
         Ok((what, i)) => {
-            let users: &[&str] = if accounts {
-                &[crate::source::moodle::USERS_FUNCTION]
-            } else {
-                &[]
+            use crate::source::moodle_created::{RETRIEVE, SET_FILTERS};
+            let report = accounts.and_then(|a| a.created_report);
+            let users: &[&str] = match (accounts, report) {
+                (None, _) => &[],
+                (Some(_), None) => &[crate::source::moodle::USERS_FUNCTION],
+                (Some(_), Some(_)) => {
+                    &[crate::source::moodle::USERS_FUNCTION, SET_FILTERS, RETRIEVE]
+                }
             };
             let apply: &[&str] = if writes {
                 &crate::deliver::webservice::APPLY_FUNCTIONS
@@ -222,7 +227,13 @@ fn check_moodle(
                 .copied()
                 .collect();
             if missing.is_empty() {
-                if let (true, Ok(c)) = (accounts, &client) {
+                if let (Some(report), Ok(c)) = (report, &client) {
+                    if let Err(e) = c.created_report_filters(report) {
+                        println!("{what}: FAIL  {}", crate::error_chain(&e));
+                        return false;
+                    }
+                }
+                if let (true, Ok(c)) = (accounts.is_some(), &client) {
                     // The token's own account: found, with its authentication method.
                     match c.users(
                         crate::model::MatchField::Username,

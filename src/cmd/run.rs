@@ -380,7 +380,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let mut plan = ctx.plan(rules, &g);
     let mut sources = g.timings.clone();
     let already = written_before(args, settings, &plan);
-    pipeline::platform_accounts(settings, &mut plan, &already, &mut sources)?;
+    pipeline::platform_accounts(settings, as_of, &mut plan, &already, &mut sources)?;
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,

@@ -134,6 +134,9 @@ pub struct RawPlatform {
     /// How the platform's Moodle knows a person: `username` (default) or
     /// `idnumber` (the student number).
     pub moodle_match: Option<crate::model::MatchField>,
+    /// A custom report of the platform's Moodle (its id) listing accounts with a
+    /// "Time created" filter: `min_account_age_days` by Moodle's own creation time.
+    pub moodle_created_report: Option<u64>,
     /// What requesters write for a role, label → shortname.
     #[serde(default)]
     pub role_labels: BTreeMap<String, String>,

@@ -545,6 +545,20 @@ impl Checker<'_> {
                 "goes with accounts_in: moodle (how the platform's Moodle knows a person)",
             ));
         }
+        if let Some(id) = p.moodle_created_report {
+            let why = if p.accounts_in.is_none() {
+                Some("goes with accounts_in: moodle (the report lists the platform's new accounts)")
+            } else if p.min_account_age_days == 0 {
+                Some("goes with min_account_age_days (the age the report measures)")
+            } else if id == 0 {
+                Some("is the report's id, as its address shows it (reportbuilder/edit.php?id=N)")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(self.err(&format!("{key}.moodle_created_report"), why));
+            }
+        }
         let moodle_accounts = match (p.accounts_in, &connection, p.moodle_auth) {
             (None, _, None) => None,
             (None, _, Some(_)) => {
@@ -562,6 +576,7 @@ impl Checker<'_> {
             (Some(file::RawAccountsIn::Moodle), Some(_), auth) => Some(crate::model::MoodleAccounts {
                 auth: auth.map(|a| a.into_iter().collect()),
                 field: p.moodle_match.unwrap_or_default(),
+                created_report: p.moodle_created_report,
             }),
         };
         let delivery = match (p.deliver.unwrap_or_default(), connection) {
@@ -1197,6 +1212,35 @@ mod tests {
         assert_eq!(m.role_ids["student"], 5);
         let typo = ws.replace("deliver: webservice", "deliver: webservices");
         assert!(err(&typo).contains("webservices"), "{}", err(&typo));
+    }
+
+    #[test]
+    fn the_report_of_new_accounts_goes_with_accounts_in_moodle_and_an_age() {
+        let with = |extra: &str| {
+            MINIMAL.replace(
+                "    accounts: [u]\n",
+                &format!("    accounts: [u]\n    moodle: {{ url: \"https://m.example.fr\", token_env: T }}\n{extra}"),
+            )
+        };
+        assert!(
+            err(&with("    moodle_created_report: 4\n"))
+                .contains("platforms.p.moodle_created_report: goes with accounts_in: moodle"),
+            "{}",
+            err(&with("    moodle_created_report: 4\n"))
+        );
+        let no_age = with("    accounts_in: moodle\n    moodle_created_report: 4\n");
+        assert!(
+            err(&no_age)
+                .contains("platforms.p.moodle_created_report: goes with min_account_age_days"),
+            "{}",
+            err(&no_age)
+        );
+        let ok = with(
+            "    accounts_in: moodle\n    min_account_age_days: 1\n    moodle_created_report: 4\n",
+        );
+        let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
+        let rules = s.platforms["p"].moodle_accounts.as_ref().unwrap();
+        assert_eq!(rules.created_report, Some(4));
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl Context {
 /// states), not asked again: a night with nothing new asks nothing.
 pub fn platform_accounts(
     settings: &Settings,
+    as_of: chrono::NaiveDate,
     plan: &mut Plan,
     already: &BTreeMap<String, std::collections::BTreeSet<String>>,
     timings: &mut Vec<crate::model::SourceTiming>,
@@ -76,7 +77,7 @@ pub fn platform_accounts(
         let usernames = crate::plan::platform_accounts::to_ask(pp, already);
         let client = crate::source::moodle::Moodle::new(name, ms)?;
         let started = std::time::Instant::now();
-        let users = if usernames.is_empty() {
+        let mut users = if usernames.is_empty() {
             BTreeMap::new()
         } else {
             client.users(rules.field, &usernames)?
@@ -98,6 +99,13 @@ pub fn platform_accounts(
             }
             .into());
         }
+        let min_days = settings
+            .platforms
+            .get(name)
+            .map_or(0, |p| p.min_account_age_days);
+        if let (Some(report), false) = (rules.created_report, users.is_empty() || min_days == 0) {
+            mark_recent(&client, report, rules.field, as_of, min_days, &mut users)?;
+        }
         crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
         timings.push(crate::model::SourceTiming::of_moodle(
             format!("{} (accounts)", client.describe()),
@@ -105,6 +113,32 @@ pub fn platform_accounts(
             users.len(),
             client.requests(),
         ));
+    }
+    Ok(())
+}
+
+/// Marks the accounts the platform made less than `min_days` before `as_of` (by
+/// Moodle's `timecreated`, the days counted in UTC as for a directory's accounts):
+/// those its `moodle_created_report` lists from that day on.
+fn mark_recent(
+    client: &crate::source::moodle::Moodle,
+    report: u64,
+    field: crate::model::MatchField,
+    as_of: chrono::NaiveDate,
+    min_days: u32,
+    users: &mut BTreeMap<String, crate::model::PlatformUser>,
+) -> Result<(), Error> {
+    let from = as_of - chrono::Days::new(u64::from(min_days.saturating_sub(1)));
+    let since = from.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+    let recent = client.created_since(report, since)?;
+    for (key, u) in users.iter_mut() {
+        let listed = match field {
+            crate::model::MatchField::Username => recent.contains(&u.username.to_lowercase()),
+            crate::model::MatchField::Idnumber => recent.contains(key),
+        };
+        if listed {
+            u.created_from = Some(from);
+        }
     }
     Ok(())
 }

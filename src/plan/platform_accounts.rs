@@ -2,7 +2,9 @@
 //! enrolment of the plan whose account the platform's Moodle does not have, holds
 //! suspended, or holds under an authentication method the platform does not accept
 //! is left out, with its reason: Moodle would skip its row ("update existing users
-//! only"), or enrol an account nobody can log in with. Pure: the accounts are read
+//! only"), or enrol an account nobody can log in with; an account the platform
+//! made too recently (its `moodle_created_report` lists it) waits for a later run.
+//! Pure: the accounts are read
 //! by `source::moodle` and given here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,7 +62,16 @@ pub fn apply(
                             .join(", ")
                     ),
                 ),
-                Some(_) => return None,
+                Some(u) => match u.created_from {
+                    Some(from) => (
+                        Reason::AccountTooRecent,
+                        format!(
+                            "account '{}' was created on {site} on {from} or later: too recent, retried next run",
+                            k.username
+                        ),
+                    ),
+                    None => return None,
+                },
             };
             Some((k.clone(), why.0, why.1))
         })
@@ -140,6 +151,7 @@ mod tests {
                 idnumber: None,
                 auth: auth.into(),
                 suspended,
+                created_from: None,
             },
         )
     }
@@ -147,18 +159,24 @@ mod tests {
     #[test]
     fn the_platform_s_moodle_decides_each_account() {
         let mut pp = PlatformPlan {
-            enrolments: ["ok", "missing", "held", "ldap"].map(enrolment).into(),
+            enrolments: ["ok", "missing", "held", "ldap", "new"]
+                .map(enrolment)
+                .into(),
             left_out: vec![],
         };
+        let mut new = user("new", "cas", false);
+        new.1.created_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 24);
         let users = [
             user("ok", "cas", false),
             user("held", "cas", true),
             user("ldap", "ldap", false),
+            new,
         ]
         .into();
         let rules = MoodleAccounts {
             auth: Some(["cas".to_string()].into()),
             field: MatchField::Username,
+            created_report: Some(7),
         };
         apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
         assert_eq!(pp.enrolments.len(), 1);
@@ -171,6 +189,11 @@ mod tests {
         assert_eq!(
             lines,
             [
+                (
+                    Reason::AccountTooRecent,
+                    "new",
+                    "account 'new' was created on https://m on 2026-11-24 or later: too recent, retried next run"
+                ),
                 (
                     Reason::NoPlatformAccount,
                     "missing",
@@ -188,7 +211,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(pp.left_out[0].rule, 3, "the enrolment's rule");
+        assert_eq!(pp.left_out[1].rule, 3, "the enrolment's rule");
     }
 
     #[test]
@@ -223,12 +246,14 @@ mod tests {
                 idnumber: Some("21000101".into()),
                 auth: "manual".into(),
                 suspended: false,
+                created_from: None,
             },
         )]
         .into();
         let rules = MoodleAccounts {
             auth: None,
             field: MatchField::Idnumber,
+            created_report: None,
         };
         apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
         let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod directory;
 pub mod moodle;
 pub mod moodle_api;
+pub mod moodle_created;
 pub mod sheet;
 mod sheet_xml;
 pub mod sis;

@@ -464,6 +464,7 @@ impl Moodle {
                         idnumber: u.idnumber,
                         auth: u.auth,
                         suspended: u.suspended,
+                        created_from: None,
                     },
                 );
             }

@@ -277,6 +277,219 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     assert!(!t.path().join("down/ecampus").exists());
 }
 
+/// The harness's custom reports of accounts (source Users, the username first):
+/// the first with the "Time created" filter, the second without.
+const CREATED_REPORTS: &str = r#"<?php
+define('CLI_SCRIPT', true);
+require(getenv('MOODLE_DIR') . '/config.php');
+use core_reportbuilder\local\helpers\report;
+\core\session\manager::set_user(get_admin());
+foreach ([true, false] as $filtered) {
+    $r = report::create_report((object) [
+        'name' => $filtered ? 'New accounts' : 'Accounts',
+        'source' => \core_user\reportbuilder\datasource\users::class,
+    ], false);
+    report::add_report_column($r->get('id'), 'user:username');
+    report::add_report_column($r->get('id'), 'user:timecreated');
+    if ($filtered) {
+        report::add_report_filter($r->get('id'), 'user:timecreated');
+    }
+    echo $r->get('id'), "\n";
+}
+"#;
+
+/// `min_account_age_days` by Moodle's own creation time: an account the platform
+/// made on the as-of day waits (account_too_recent, on both channels), one made the
+/// evening before is enrolled; a report without the filter would call every account
+/// new, and stops the run instead.
+#[test]
+fn accounts_the_platform_made_today_wait_for_a_later_run() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (users, courses) = planned(t.path(), "plain");
+    let (today, evening_before) = (&users[0], &users[1]);
+    let recording = live(t.path(), &named(&users), &courses, &[]);
+    let is_live = recording.is_some();
+    let (url, token) = match recording {
+        Some(l) => {
+            let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+            let php = t.path().join("reports.php");
+            std::fs::write(&php, CREATED_REPORTS).unwrap();
+            in_harness(
+                Path::new(&harness),
+                &format!(
+                    ". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {} >/dev/null",
+                    php.display()
+                ),
+            );
+            assert_eq!(psql("select max(id) from mdl_reportbuilder_report"), "2");
+            // 2026-09-01, then the as-of day at 08:00 and the evening before, UTC.
+            psql("update mdl_user set timecreated = 1788220800 where id > 2");
+            psql(&format!(
+                "update mdl_user set timecreated = 1795507200 where username = '{today}'"
+            ));
+            psql(&format!(
+                "update mdl_user set timecreated = 1795473000 where username = '{evening_before}'"
+            ));
+            crate::moodle_server::service_functions(
+                true,
+                &[
+                    "core_reportbuilder_set_filters",
+                    "core_reportbuilder_retrieve_report",
+                ],
+            );
+            psql(
+                "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) \
+                 select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
+            );
+            in_harness(
+                Path::new(&harness),
+                ". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php",
+            );
+            l
+        }
+        None => (String::new(), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let at = |fixture: &str| {
+        if is_live {
+            url.clone()
+        } else {
+            replay(fixture)
+        }
+    };
+    let configured = |fixture: &str, deliver: &str, report: u32| {
+        let c = with_accounts_in_moodle(&cfg, &at(fixture), &token_file, deliver);
+        let text = std::fs::read_to_string(&c).unwrap().replacen(
+            "    accounts_in: moodle\n",
+            &format!("    accounts_in: moodle\n    moodle_created_report: {report}\n"),
+            1,
+        );
+        std::fs::write(&c, text).unwrap();
+        c
+    };
+
+    // Files.
+    let files = configured("created-report", "files", 1);
+    let args = [
+        "run",
+        "-c",
+        files.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("created-report"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (written, _) = planned(t.path(), "out");
+    assert!(!written.contains(today), "{today} waits");
+    assert!(
+        written.contains(evening_before),
+        "{evening_before} is a day old"
+    );
+    assert_eq!(written.len(), users.len() - 1);
+    let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
+    // (The directory's createTimestamp still defers its own new accounts.)
+    let too_recent = left
+        .lines()
+        .filter(|l| l.starts_with("account_too_recent;"));
+    let waiting: Vec<&str> = too_recent
+        .clone()
+        .filter(|l| l.contains("was created on "))
+        .collect();
+    assert!(!waiting.is_empty(), "{left}");
+    for l in &waiting {
+        assert!(l.contains(&format!(";{today};")), "{l}");
+        assert!(
+            l.contains("was created on ")
+                && l.contains(" on 2026-11-24 or later: too recent, retried next run"),
+            "{l}"
+        );
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let source = s["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
+        .unwrap();
+    // The site's functions, the accounts a hundred a call, then the report: the
+    // filter set twice (a probe, then the day), read twice.
+    assert_eq!(source["requests"], 1 + users.len().div_ceil(100) + 4);
+
+    // Web services: the same account waits.
+    let ws = configured("created-report-ws", "webservice", 1);
+    let args = [
+        "run",
+        "-c",
+        ws.to_str().unwrap(),
+        "--out",
+        "ws",
+        "--as-of",
+        AS_OF,
+        "--dry-run",
+        "--json",
+    ];
+    let r = with_recording(t.path(), &args, Some("created-report-ws"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = &r.stdout[r.stdout.rfind("\n{").map_or(0, |i| i + 1)..];
+    let s: serde_json::Value = serde_json::from_str(json).expect(&r.stdout);
+    assert_eq!(
+        s["platforms"]["ecampus"]["left_out"]["account_too_recent"],
+        too_recent.count(),
+        "{json}"
+    );
+
+    // A report without the filter lists every account: the run stops, naming it.
+    let wrong = configured("created-report-unfiltered", "files", 2);
+    let args = [
+        "run",
+        "-c",
+        wrong.to_str().unwrap(),
+        "--out",
+        "wrong",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("created-report-unfiltered"));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("custom report 2 (moodle_created_report) does not filter its accounts by creation time: add the filter \"Time created\" of its Users source"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("wrong/ecampus").exists());
+
+    // `check` looks for the report's functions and reads it.
+    for (report, fixture, code) in [
+        (1, "check-created-report", 0),
+        (2, "check-created-report-unfiltered", 3),
+    ] {
+        let c = configured(fixture, "files", report);
+        let r = with_recording(
+            t.path(),
+            &["check", "-c", c.to_str().unwrap()],
+            Some(fixture),
+        );
+        assert_eq!(r.code, code, "{}{}", r.stdout, r.stderr);
+        if code != 0 {
+            assert!(
+                r.stdout.contains(&format!(
+                    "custom report {report} (moodle_created_report) does not filter"
+                )),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
 /// `check` looks for the function in the token's service and tries it.
 #[test]
 fn check_tries_the_accounts_function() {
