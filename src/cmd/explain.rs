@@ -159,6 +159,19 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
             }
         }
     }
+    // The platforms whose Moodle decides their accounts are asked about this
+    // person's alone.
+    let mut plan = plan;
+    for pp in plan.platforms.values_mut() {
+        pp.enrolments.retain(|k, _| usernames.contains(&k.username));
+    }
+    crate::pipeline::platform_accounts(
+        &ctx.settings,
+        as_of,
+        &mut plan,
+        &Default::default(),
+        &mut Vec::new(),
+    )?;
     match explain(&plan, &usernames, &ids) {
         Some(text) => {
             println!("{who} (year {year}, as of {as_of}):");
