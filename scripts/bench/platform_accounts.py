@@ -5,9 +5,11 @@ A generated university (10,000 students by default, scripts/bench/university.py)
 a fresh harness site holding the accounts and courses of Ecampus's files; then the
 same Ecampus run (files) twice: without, then with `accounts_in: moodle`. Prints
 both runs' seconds (best of three) and the Moodle requests the accounts cost (from
-summary.json), with and without the batch function in the token's service; then two
-nightly (--delta) nights: the second, with nothing new, asks only about the accounts
-still refused.
+summary.json), with and without the batch function in the token's service; then the
+age rule read from Moodle (`moodle_created_report`: a custom report made by
+scripts/moodle/created_report.php, every account created long before the as-of day
+but one in a hundred made on it); then two nightly (--delta) nights: the second, with
+nothing new, asks only about the accounts still refused.
 
     cargo build --release && python3 scripts/bench/platform_accounts.py \
         --harness HARNESS [--students N]
@@ -23,6 +25,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webservice import AS_OF, BATCH_SQL, ROOT, enrolgen, files_of, fresh_site, sh, world_of  # noqa: E402
+
+PSQL = "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc "
+
+
+def created_report(harness, accounts_cfg):
+    """The report of new accounts on the site; every account made on 2026-09-01 but
+    one in a hundred on the as-of day; a configuration that reads the age from it."""
+    out = sh(harness, f". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {ROOT}/scripts/moodle/created_report.php",
+             capture_output=True, text=True).stdout.split()[-1]
+    sql = [
+        "update mdl_user set timecreated = 1788220800 where id > 2",
+        "update mdl_user set timecreated = 1795507200 where id > 2 and id % 100 = 0",
+        "insert into mdl_external_services_functions (externalserviceid, functionname) "
+        "select id, f from mdl_external_services, (values ('core_reportbuilder_set_filters'), "
+        "('core_reportbuilder_retrieve_report')) as v(f) where shortname = 'enrolgen'",
+        "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) "
+        "select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
+    ]
+    for q in sql:
+        sh(harness, f'{PSQL}"{q}"')
+    sh(harness, ". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php")
+    return accounts_cfg.replace("    accounts_in: moodle\n", f"    accounts_in: moodle\n    moodle_created_report: {out}\n", 1)
 
 
 def best(k, f):
@@ -73,6 +97,11 @@ def main():
         print(f"{name:34}{s:>9.2f}{acc['requests']:>10}{acc['seconds']:>12.2f}")
         if left.get("no_platform_account"):
             sys.exit(f"every planned account is on the site, yet: {left}")
+    (u / "created.yaml").write_text(created_report(harness, (u / "accounts.yaml").read_text()))
+    s, acc, left = best(3, lambda: run("created.yaml"))
+    name = "+ moodle_created_report"
+    print(f"{name:34}{s:>9.2f}{acc['requests']:>10}{acc['seconds']:>12.2f}"
+          f"  ({left.get('account_too_recent', 0)} enrolments account_too_recent)")
     # The nightly mode: a first --delta night asks about every account it writes, a
     # night with nothing new only about those still refused.
     for n in (1, 2):

@@ -277,27 +277,6 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     assert!(!t.path().join("down/ecampus").exists());
 }
 
-/// The harness's custom reports of accounts (source Users, the username first):
-/// the first with the "Time created" filter, the second without.
-const CREATED_REPORTS: &str = r#"<?php
-define('CLI_SCRIPT', true);
-require(getenv('MOODLE_DIR') . '/config.php');
-use core_reportbuilder\local\helpers\report;
-\core\session\manager::set_user(get_admin());
-foreach ([true, false] as $filtered) {
-    $r = report::create_report((object) [
-        'name' => $filtered ? 'New accounts' : 'Accounts',
-        'source' => \core_user\reportbuilder\datasource\users::class,
-    ], false);
-    report::add_report_column($r->get('id'), 'user:username');
-    report::add_report_column($r->get('id'), 'user:timecreated');
-    if ($filtered) {
-        report::add_report_filter($r->get('id'), 'user:timecreated');
-    }
-    echo $r->get('id'), "\n";
-}
-"#;
-
 /// `min_account_age_days` by Moodle's own creation time: an account the platform
 /// made on the as-of day waits (account_too_recent, on both channels), one made the
 /// evening before is enrolled; a report without the filter would call every account
@@ -315,15 +294,17 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
     let (url, token) = match recording {
         Some(l) => {
             let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
-            let php = t.path().join("reports.php");
-            std::fs::write(&php, CREATED_REPORTS).unwrap();
-            in_harness(
-                Path::new(&harness),
-                &format!(
-                    ". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {} >/dev/null",
-                    php.display()
-                ),
-            );
+            // The report with the filter, then one without.
+            let php = repo().join("scripts/moodle/created_report.php");
+            for flag in ["", "--no-filter"] {
+                in_harness(
+                    Path::new(&harness),
+                    &format!(
+                        ". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {} {flag} >/dev/null",
+                        php.display()
+                    ),
+                );
+            }
             assert_eq!(psql("select max(id) from mdl_reportbuilder_report"), "2");
             // 2026-09-01, then the as-of day at 08:00 and the evening before, UTC.
             psql("update mdl_user set timecreated = 1788220800 where id > 2");
