@@ -4,23 +4,27 @@
 //! place that builds a `csv::Writer` for upload files.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::PathBuf;
 
 use crate::model::{CsvFormat, Enrolment, Layout};
 use crate::moodle;
 use crate::output::{OutputError, RenderedFile};
 
-/// One enrolment cell group of a row: course, role and the optional values,
-/// borrowed from the enrolment.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One enrolment cell group of a row: an enrolment, in one of its groups (`""`
+/// when it has none). Two words: a plan of a million enrolments renders in a flat
+/// list of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot<'a> {
-    course: &'a str,
+    e: &'a Enrolment,
     group: &'a str,
-    role: &'a str,
-    enrolperiod: Option<u32>,
-    enrolstatus: Option<u8>,
-    enroltimestart: Option<chrono::NaiveDate>,
+}
+
+impl Slot<'_> {
+    /// Rows are sorted by username, then by course and group.
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.e.username, &self.e.course, self.group)
+    }
 }
 
 /// Which optional columns the file has (any enrolment uses them).
@@ -32,27 +36,14 @@ struct Columns {
     enroltimestart: bool,
 }
 
-fn slots(e: &Enrolment) -> Vec<Slot<'_>> {
-    let base = Slot {
-        course: &e.course,
-        group: "",
-        role: &e.role,
-        enrolperiod: e.enrolperiod,
-        enrolstatus: e.enrolstatus,
-        enroltimestart: e.enroltimestart,
-    };
+/// Adds an enrolment's slots: one per group. A user in several groups of a
+/// course has a slot in each: Moodle enrols on the first and only adds the group on
+/// the next ones (same role, same day).
+fn push_slots<'a>(e: &'a Enrolment, out: &mut Vec<Slot<'a>>) {
     if e.groups.is_empty() {
-        return vec![base];
+        out.push(Slot { e, group: "" });
     }
-    // A user in several groups of a course: one slot per group. Moodle enrols on the
-    // first and only adds the group on the next ones (same role, same day).
-    e.groups
-        .iter()
-        .map(|g| Slot {
-            group: g,
-            ..base.clone()
-        })
-        .collect()
+    out.extend(e.groups.iter().map(|g| Slot { e, group: g }));
 }
 
 /// File name of part `n` (1-based) of a platform's upload file.
@@ -71,26 +62,36 @@ pub fn render<'a>(
     format: &CsvFormat,
     enrolments: impl IntoIterator<Item = &'a Enrolment>,
 ) -> Result<Vec<RenderedFile>, OutputError> {
-    let mut by_user: BTreeMap<&str, Vec<Slot>> = BTreeMap::new();
-    let mut cols = Columns::default();
+    // One flat list of (user, slot), sorted: a row is a run of it (one slot in the
+    // long layout, all of a user's in the wide one), not a list of its own.
+    let enrolments = enrolments.into_iter();
+    let mut slots: Vec<Slot> = Vec::with_capacity(enrolments.size_hint().0);
     for e in enrolments {
-        for s in slots(e) {
-            cols.group |= !s.group.is_empty();
-            cols.enrolperiod |= s.enrolperiod.is_some();
-            cols.enrolstatus |= s.enrolstatus.is_some();
-            cols.enroltimestart |= s.enroltimestart.is_some();
-            by_user.entry(e.username.as_str()).or_default().push(s);
-        }
+        push_slots(e, &mut slots);
     }
-    let mut rows: Vec<(&str, Vec<Slot>)> = Vec::new();
-    for (user, mut ss) in by_user {
-        ss.sort();
-        match format.layout {
-            Layout::Long => rows.extend(ss.into_iter().map(|s| (user, vec![s]))),
-            Layout::Wide => rows.push((user, ss)),
-        }
+    slots.sort_by(|a, b| a.key().cmp(&b.key()));
+    let mut cols = Columns::default();
+    for s in &slots {
+        cols.group |= !s.group.is_empty();
+        cols.enrolperiod |= s.e.enrolperiod.is_some();
+        cols.enrolstatus |= s.e.enrolstatus.is_some();
+        cols.enroltimestart |= s.e.enroltimestart.is_some();
     }
-    let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(1);
+    let rows: Vec<Range<usize>> = match format.layout {
+        Layout::Long => (0..slots.len()).map(|i| i..i + 1).collect(),
+        Layout::Wide => {
+            let mut rows = Vec::new();
+            let mut start = 0;
+            for i in 1..=slots.len() {
+                if i == slots.len() || slots[i].e.username != slots[start].e.username {
+                    rows.push(start..i);
+                    start = i;
+                }
+            }
+            rows
+        }
+    };
+    let width = rows.iter().map(Range::len).max().unwrap_or(1);
     let header = header(width, cols);
     let per_file = format.max_rows.unwrap_or(usize::MAX).max(1);
     let mut files = Vec::new();
@@ -104,7 +105,9 @@ pub fn render<'a>(
             message: e.to_string(),
         };
         w.write_record(&header).map_err(fail)?;
-        for (row_no, (user, ss)) in chunk.iter().enumerate() {
+        for (row_no, range) in chunk.iter().enumerate() {
+            let ss = &slots[range.clone()];
+            let user = ss.first().map_or("", |s| s.e.username.as_str());
             let record = record(user, ss, width, cols);
             // The planner checked every value; this guards the file itself.
             let unsafe_cell = record
@@ -132,26 +135,27 @@ pub fn render<'a>(
 
 /// One row's cells: the username, then each enrolment's columns (empty when the row
 /// has fewer enrolments than the widest).
-fn record<'a>(user: &'a str, ss: &'a [Slot<'a>], width: usize, cols: Columns) -> Vec<Cow<'a, str>> {
+fn record<'a>(user: &'a str, ss: &[Slot<'a>], width: usize, cols: Columns) -> Vec<Cow<'a, str>> {
     let mut record: Vec<Cow<'_, str>> = vec![Cow::Borrowed(user)];
     for n in 0..width {
-        let s = ss.get(n);
-        let text = |f: for<'s> fn(&Slot<'s>) -> &'s str| Cow::Borrowed(s.map_or("", f));
+        let s = ss.get(n).copied();
+        let e = s.map(|s| s.e);
+        let text = |t: Option<&'a str>| Cow::Borrowed(t.unwrap_or_default());
         let num = |v: Option<String>| v.map_or(Cow::Borrowed(""), Cow::Owned);
-        record.push(text(|s| s.course));
-        record.push(text(|s| s.role));
+        record.push(text(e.map(|e| e.course.as_str())));
+        record.push(text(e.map(|e| e.role.as_str())));
         if cols.group {
-            record.push(text(|s| s.group));
+            record.push(text(s.map(|s| s.group)));
         }
         if cols.enrolperiod {
-            record.push(num(s.and_then(|s| s.enrolperiod).map(|p| p.to_string())));
+            record.push(num(e.and_then(|e| e.enrolperiod).map(|p| p.to_string())));
         }
         if cols.enrolstatus {
-            record.push(num(s.and_then(|s| s.enrolstatus).map(|p| p.to_string())));
+            record.push(num(e.and_then(|e| e.enrolstatus).map(|p| p.to_string())));
         }
         if cols.enroltimestart {
-            record.push(num(s
-                .and_then(|s| s.enroltimestart)
+            record.push(num(e
+                .and_then(|e| e.enroltimestart)
                 .map(|d| d.format("%Y-%m-%d").to_string())));
         }
     }

@@ -406,12 +406,20 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
 
     // explain asks the platform about the person alone, and says why they wait.
     let c = configured("explain-created-report", "files", 1);
-    let args = ["explain", today, "-c", c.to_str().unwrap(), "--as-of", AS_OF];
+    let args = [
+        "explain",
+        today,
+        "-c",
+        c.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ];
     let r = with_recording(t.path(), &args, Some("explain-created-report"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains("account_too_recent: account '")
-            && r.stdout.contains(" on 2026-11-24 or later: too recent, retried next run"),
+            && r.stdout
+                .contains(" on 2026-11-24 or later: too recent, retried next run"),
         "{}",
         r.stdout
     );
