@@ -183,6 +183,27 @@ fn student_files(s: &Settings, failed: &mut bool) {
     }
 }
 
+/// Reads the token's own account as a run reads the plan's, and the report of new
+/// accounts when the platform names one: what fails, in a sentence.
+fn try_accounts(
+    c: &crate::source::moodle::Moodle,
+    own: &str,
+    a: &crate::model::MoodleAccounts,
+) -> Result<(), String> {
+    if let Some(report) = a.created_report {
+        c.created_report_filters(report)
+            .map_err(|e| crate::error_chain(&e))?;
+    }
+    let found = c
+        .users(crate::model::MatchField::Username, &[own.to_string()])
+        .map_err(|e| crate::error_chain(&e))?;
+    if found.contains_key(own) {
+        Ok(())
+    } else {
+        Err(format!("core_user_get_users_by_field does not find the token's own account {own}: check the external service and the token's role"))
+    }
+}
+
 /// Tries a platform's token and lists the functions its service lacks.
 /// `accounts`: the platform reads its accounts from Moodle (`accounts_in: moodle`):
 /// the function is looked for, then tried on the token's own account; and the
@@ -227,27 +248,10 @@ fn check_moodle(
                 .copied()
                 .collect();
             if missing.is_empty() {
-                if let (Some(report), Ok(c)) = (report, &client) {
-                    if let Err(e) = c.created_report_filters(report) {
-                        println!("{what}: FAIL  {}", crate::error_chain(&e));
+                if let (Some(a), Ok(c)) = (accounts, &client) {
+                    if let Err(why) = try_accounts(c, &i.username, a) {
+                        println!("{what}: FAIL  {why}");
                         return false;
-                    }
-                }
-                if let (true, Ok(c)) = (accounts.is_some(), &client) {
-                    // The token's own account: found, with its authentication method.
-                    match c.users(
-                        crate::model::MatchField::Username,
-                        std::slice::from_ref(&i.username),
-                    ) {
-                        Ok(found) if found.contains_key(&i.username) => {}
-                        Ok(_) => {
-                            println!("{what}: FAIL  core_user_get_users_by_field does not find the token's own account {}: check the external service and the token's role", i.username);
-                            return false;
-                        }
-                        Err(e) => {
-                            println!("{what}: FAIL  {}", crate::error_chain(&e));
-                            return false;
-                        }
                     }
                 }
                 println!(

@@ -539,46 +539,17 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
-        if p.moodle_match.is_some() && p.accounts_in.is_none() {
-            return Err(self.err(
-                &format!("{key}.moodle_match"),
-                "goes with accounts_in: moodle (how the platform's Moodle knows a person)",
-            ));
-        }
-        if let Some(id) = p.moodle_created_report {
-            let why = if p.accounts_in.is_none() {
-                Some("goes with accounts_in: moodle (the report lists the platform's new accounts)")
-            } else if p.min_account_age_days == 0 {
-                Some("goes with min_account_age_days (the age the report measures)")
-            } else if id == 0 {
-                Some("is the report's id, as its address shows it (reportbuilder/edit.php?id=N)")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(self.err(&format!("{key}.moodle_created_report"), why));
-            }
-        }
-        let moodle_accounts = match (p.accounts_in, &connection, p.moodle_auth) {
-            (None, _, None) => None,
-            (None, _, Some(_)) => {
-                return Err(self.err(
-                    &format!("{key}.moodle_auth"),
-                    "goes with accounts_in: moodle (the authentication methods a platform account must have)",
-                ))
-            }
-            (Some(file::RawAccountsIn::Moodle), None, _) => {
-                return Err(self.err(
-                    &format!("{key}.accounts_in"),
-                    "moodle needs the platform's moodle: connection (url and token)",
-                ))
-            }
-            (Some(file::RawAccountsIn::Moodle), Some(_), auth) => Some(crate::model::MoodleAccounts {
-                auth: auth.map(|a| a.into_iter().collect()),
-                field: p.moodle_match.unwrap_or_default(),
+        let moodle_accounts = self.moodle_accounts(
+            &key,
+            AccountsInMoodle {
+                accounts_in: p.accounts_in,
+                auth: p.moodle_auth,
+                field: p.moodle_match,
                 created_report: p.moodle_created_report,
-            }),
-        };
+                min_age: p.min_account_age_days,
+                connected: connection.is_some(),
+            },
+        )?;
         let delivery = match (p.deliver.unwrap_or_default(), connection) {
             (file::RawDeliver::Files, moodle) => Delivery::Files { moodle },
             (file::RawDeliver::Webservice, Some(m)) => Delivery::Webservice(m),
@@ -640,6 +611,63 @@ impl Checker<'_> {
     }
 
     /// Where a platform's accounts exist: directories, or its own account list.
+    /// How a platform asks its own Moodle about its accounts (`accounts_in: moodle`
+    /// and the keys that go with it), each key checked against the others.
+    fn moodle_accounts(
+        &self,
+        key: &str,
+        m: AccountsInMoodle,
+    ) -> Result<Option<crate::model::MoodleAccounts>, ConfigError> {
+        let alone = |k: &str, why: &str| Err(self.err(&format!("{key}.{k}"), why));
+        if m.accounts_in.is_none() {
+            if m.field.is_some() {
+                return alone(
+                    "moodle_match",
+                    "goes with accounts_in: moodle (how the platform's Moodle knows a person)",
+                );
+            }
+            if m.auth.is_some() {
+                return alone(
+                    "moodle_auth",
+                    "goes with accounts_in: moodle (the authentication methods a platform account must have)",
+                );
+            }
+            if m.created_report.is_some() {
+                return alone(
+                    "moodle_created_report",
+                    "goes with accounts_in: moodle (the report lists the platform's new accounts)",
+                );
+            }
+            return Ok(None);
+        }
+        if !m.connected {
+            return alone(
+                "accounts_in",
+                "moodle needs the platform's moodle: connection (url and token)",
+            );
+        }
+        match m.created_report {
+            Some(_) if m.min_age == 0 => {
+                return alone(
+                    "moodle_created_report",
+                    "goes with min_account_age_days (the age the report measures)",
+                )
+            }
+            Some(0) => {
+                return alone(
+                    "moodle_created_report",
+                    "is the report's id, as its address shows it (reportbuilder/edit.php?id=N)",
+                )
+            }
+            _ => {}
+        }
+        Ok(Some(crate::model::MoodleAccounts {
+            auth: m.auth.map(|a| a.into_iter().collect()),
+            field: m.field.unwrap_or_default(),
+            created_report: m.created_report,
+        }))
+    }
+
     fn platform_accounts(
         &self,
         key: &str,
@@ -1169,6 +1197,16 @@ fn names<V>(m: &BTreeMap<String, V>) -> String {
         return "none defined".to_string();
     }
     m.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// A platform's keys about asking its own Moodle for its accounts.
+struct AccountsInMoodle {
+    accounts_in: Option<file::RawAccountsIn>,
+    auth: Option<Vec<String>>,
+    field: Option<crate::model::MatchField>,
+    created_report: Option<u64>,
+    min_age: u32,
+    connected: bool,
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 
-use super::{row_cohort, Identity, Parsed};
+use super::{row_cohort, Identity, Parsed, Request};
 use crate::model::{Cohort, CohortSource, EnrolRule, LeftOut, Reason, UserCourse};
 use crate::plan::PlatformPlan;
 use crate::template::Template;
@@ -90,34 +90,74 @@ pub fn rules(
     platform: &str,
     tags: &BTreeSet<String>,
 ) -> (Vec<Cohort>, Vec<EnrolRule>, Asked) {
-    let mut asked = Asked {
-        left_out: parsed.left_out,
-        warnings: parsed.warnings,
-        ..Asked::default()
+    let mut sharing = Sharing {
+        asked: Asked {
+            left_out: parsed.left_out,
+            warnings: parsed.warnings,
+            ..Asked::default()
+        },
+        ..Sharing::default()
     };
-    let mut column_ids: HashMap<String, u16> = HashMap::new();
-    let mut column = |name: &str, columns: &mut Vec<String>| -> u16 {
-        *column_ids.entry(name.to_string()).or_insert_with(|| {
+    for r in parsed.requests {
+        sharing.add(r);
+    }
+    sharing.into_rules(platform, tags)
+}
+
+/// The requests gathered by enrolment, before the rules are numbered.
+#[derive(Default)]
+struct Sharing {
+    asked: Asked,
+    column_ids: HashMap<String, u16>,
+    index: HashMap<Signature, usize>,
+    shares: Vec<(Signature, Share)>,
+    /// How many times each person asked for each course so far.
+    times: HashMap<(String, String), u32>,
+    /// (share, person, origin): the share numbered once the shares are ordered.
+    origins: Vec<(usize, String, Origin)>,
+}
+
+impl Sharing {
+    fn column(&mut self, name: &str) -> u16 {
+        let columns = &mut self.asked.columns;
+        *self.column_ids.entry(name.to_string()).or_insert_with(|| {
             columns.push(name.to_string());
             u16::try_from(columns.len() - 1).unwrap_or(u16::MAX)
         })
-    };
-    let mut shares: HashMap<Signature, usize> = HashMap::new();
-    let mut groups: Vec<(Signature, Share)> = Vec::new();
-    let mut times: HashMap<(String, String), u32> = HashMap::new();
-    // (share, person, origin), the share numbered once the shares are ordered.
-    let mut origins: Vec<(usize, String, Origin)> = Vec::new();
-    for r in parsed.requests {
+    }
+
+    /// The share of this enrolment, made on its first row.
+    fn share_of(&mut self, sig: Signature, row: usize) -> usize {
+        if let Some(&i) = self.index.get(&sig) {
+            return i;
+        }
+        self.index.insert(sig.clone(), self.shares.len());
+        let share = Share {
+            first_row: row,
+            people: Vec::new(),
+        };
+        self.shares.push((sig, share));
+        self.shares.len() - 1
+    }
+
+    fn add(&mut self, r: Request) {
         let (person, by_number) = match &r.identity {
             Identity::StudentId(id) => (id.clone(), true),
             Identity::Username(u) => (u.to_lowercase(), false),
         };
-        let identity_column = column(&r.identity_column, &mut asked.columns);
+        let identity_column = self.column(&r.identity_column);
         let mut also_asked = Vec::new();
         for w in r.wanted {
-            let seen = times.entry((person.clone(), w.course.clone())).or_default();
+            let seen = self
+                .times
+                .entry((person.clone(), w.course.clone()))
+                .or_default();
+            let again = *seen;
+            *seen += 1;
+            let column = self.column(&w.column);
+            let course = w.course.clone();
             let sig = Signature {
-                again: *seen,
+                again,
                 by_number,
                 course: w.course,
                 role: w.role,
@@ -126,32 +166,21 @@ pub fn rules(
                 enrolstatus: w.enrolstatus,
                 enroltimestart: w.enroltimestart,
             };
-            *seen += 1;
-            let course = sig.course.clone();
-            let i = *shares.entry(sig.clone()).or_insert_with(|| {
-                groups.push((
-                    sig,
-                    Share {
-                        first_row: r.row,
-                        people: Vec::new(),
-                    },
-                ));
-                groups.len() - 1
-            });
-            groups[i].1.people.push(match &r.identity {
+            let i = self.share_of(sig, r.row);
+            self.shares[i].1.people.push(match &r.identity {
                 Identity::StudentId(id) => id.clone(),
                 Identity::Username(u) => u.clone(),
             });
             let origin = Origin {
                 row: r.row,
-                column: column(&w.column, &mut asked.columns),
+                column,
                 identity_column,
             };
-            origins.push((i, person.clone(), origin));
+            self.origins.push((i, person.clone(), origin));
             also_asked.push((i, course));
         }
         if let (Identity::StudentId(id), Some(given)) = (&r.identity, r.username_also) {
-            asked.also.push(Also {
+            self.asked.also.push(Also {
                 row: r.row,
                 student_id: id.clone(),
                 given,
@@ -160,54 +189,68 @@ pub fn rules(
             });
         }
     }
-    drop(times);
-    // Rules in the order the plan must meet them: first asks before asks again,
-    // then in the order of the rows.
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by_key(|&i| (groups[i].0.again, groups[i].1.first_row));
-    let mut number = vec![0; groups.len()];
-    for (k, &i) in order.iter().enumerate() {
-        number[i] = k + 1;
-    }
-    for (i, person, origin) in origins {
-        asked.at.insert((number[i], person), origin);
-    }
-    for a in &mut asked.also {
-        for (rule, _) in &mut a.asked {
-            *rule = number[*rule];
+
+    /// The rules in the order the plan must meet them: first asks before asks
+    /// again, then in the order of the rows.
+    fn into_rules(
+        self,
+        platform: &str,
+        tags: &BTreeSet<String>,
+    ) -> (Vec<Cohort>, Vec<EnrolRule>, Asked) {
+        let Sharing {
+            mut asked,
+            shares,
+            origins,
+            ..
+        } = self;
+        let mut order: Vec<usize> = (0..shares.len()).collect();
+        order.sort_by_key(|&i| (shares[i].0.again, shares[i].1.first_row));
+        let mut number = vec![0; shares.len()];
+        for (k, &i) in order.iter().enumerate() {
+            number[i] = k + 1;
         }
+        for (i, person, origin) in origins {
+            asked.at.insert((number[i], person), origin);
+        }
+        for a in &mut asked.also {
+            for (rule, _) in &mut a.asked {
+                *rule = number[*rule];
+            }
+        }
+        let mut shares: Vec<(usize, Signature, Share)> = shares
+            .into_iter()
+            .enumerate()
+            .map(|(i, (sig, share))| (number[i], sig, share))
+            .collect();
+        shares.sort_by_key(|s| s.0);
+        let mut cohorts = Vec::with_capacity(shares.len());
+        let mut rules = Vec::with_capacity(shares.len());
+        for (k, sig, share) in shares {
+            let name = format!("{COHORT_PREFIX}{k}");
+            asked.by_number.push(sig.by_number);
+            cohorts.push(Cohort {
+                name: name.clone(),
+                source: if sig.by_number {
+                    CohortSource::StudentNumbers(share.people)
+                } else {
+                    CohortSource::Usernames(share.people)
+                },
+                tags: tags.clone(),
+            });
+            rules.push(EnrolRule {
+                number: k,
+                cohort: name,
+                platform: platform.to_string(),
+                courses: vec![sig.course],
+                role: sig.role,
+                group: sig.group.as_deref().map(Template::literal),
+                enrolperiod: sig.enrolperiod,
+                enrolstatus: sig.enrolstatus,
+                enroltimestart: sig.enroltimestart,
+            });
+        }
+        (cohorts, rules, asked)
     }
-    let mut slots: Vec<Option<(Signature, Share)>> = groups.into_iter().map(Some).collect();
-    let mut cohorts = Vec::with_capacity(order.len());
-    let mut rules = Vec::with_capacity(order.len());
-    for (k, i) in order.into_iter().enumerate() {
-        let Some((sig, share)) = slots[i].take() else {
-            continue;
-        };
-        let name = format!("{COHORT_PREFIX}{}", k + 1);
-        asked.by_number.push(sig.by_number);
-        cohorts.push(Cohort {
-            name: name.clone(),
-            source: if sig.by_number {
-                CohortSource::StudentNumbers(share.people)
-            } else {
-                CohortSource::Usernames(share.people)
-            },
-            tags: tags.clone(),
-        });
-        rules.push(EnrolRule {
-            number: k + 1,
-            cohort: name,
-            platform: platform.to_string(),
-            courses: vec![sig.course],
-            role: sig.role,
-            group: sig.group.as_deref().map(Template::literal),
-            enrolperiod: sig.enrolperiod,
-            enrolstatus: sig.enrolstatus,
-            enroltimestart: sig.enroltimestart,
-        });
-    }
-    (cohorts, rules, asked)
 }
 
 /// What the accounts say of a person, once the run has found them.
