@@ -63,6 +63,41 @@ fn with_accounts_in_moodle(cfg: &Path, url: &str, token_file: &Path, deliver: &s
     path
 }
 
+/// A dry run of the web-service channel (what it would do), recorded as `fixture`:
+/// its summary.
+fn ws_dry_run(dir: &Path, cfg: &Path, fixture: &str) -> serde_json::Value {
+    let args = [
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        "ws",
+        "--as-of",
+        AS_OF,
+        "--dry-run",
+        "--json",
+    ];
+    let r = with_recording(dir, &args, Some(fixture));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The operations and files it would apply and write, then the summary.
+    let json = &r.stdout[r.stdout.rfind("\n{").map_or(0, |i| i + 1)..];
+    serde_json::from_str(json).expect(&r.stdout)
+}
+
+/// The summary's line for the accounts read from the platform's Moodle.
+fn accounts_source(dir: &Path, out: &str) -> serde_json::Value {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(out).join("summary.json")).unwrap())
+            .unwrap();
+    s["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
+        .unwrap()
+        .clone()
+}
+
 /// Before: the directory alone decided, and a row for an account the platform did
 /// not have was an import error ("user not found") the report never mentioned.
 #[test]
@@ -152,15 +187,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
             "{reason} {who}\n{left}"
         );
     }
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
-            .unwrap();
-    let source = s["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
-        .unwrap();
+    let source = accounts_source(t.path(), "out");
     // The site's functions, then the accounts a hundred a call.
     assert_eq!(source["requests"], 1 + users.len().div_ceil(100));
 
@@ -186,17 +213,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
         ];
         let r = with_recording(t.path(), &args, Some(fixture));
         assert_eq!(r.code, 0, "night {n}: {}", r.stderr);
-        let s: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(t.path().join("nightly/summary.json")).unwrap(),
-        )
-        .unwrap();
-        let source = s["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
-            .unwrap()
-            .clone();
+        let source = accounts_source(t.path(), "nightly");
         (
             source["records"].as_u64().unwrap(),
             source["requests"].as_u64().unwrap(),
@@ -226,22 +243,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
         replay("platform-accounts-ws")
     };
     let ws = with_accounts_in_moodle(&cfg, &ws_url, &token_file, "webservice");
-    let args = [
-        "run",
-        "-c",
-        ws.to_str().unwrap(),
-        "--out",
-        "ws",
-        "--as-of",
-        AS_OF,
-        "--dry-run",
-        "--json",
-    ];
-    let r = with_recording(t.path(), &args, Some("platform-accounts-ws"));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    // The operations and files it would apply and write, then the summary.
-    let json = &r.stdout[r.stdout.rfind("\n{").map_or(0, |i| i + 1)..];
-    let s: serde_json::Value = serde_json::from_str(json).expect(&r.stdout);
+    let s = ws_dry_run(t.path(), &ws, "platform-accounts-ws");
     let reasons = &s["platforms"]["ecampus"]["left_out"];
     for reason in [
         "no_platform_account",
@@ -353,18 +355,22 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
         c
     };
 
+    let run_into = |out: &str, fixture: &str, report: u32| {
+        let c = configured(fixture, "files", report);
+        let args = [
+            "run",
+            "-c",
+            c.to_str().unwrap(),
+            "--out",
+            out,
+            "--as-of",
+            AS_OF,
+        ];
+        with_recording(t.path(), &args, Some(fixture))
+    };
+
     // Files.
-    let files = configured("created-report", "files", 1);
-    let args = [
-        "run",
-        "-c",
-        files.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
-    let r = with_recording(t.path(), &args, Some("created-report"));
+    let r = run_into("out", "created-report", 1);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (written, _) = planned(t.path(), "out");
     assert!(!written.contains(today), "{today} waits");
@@ -391,15 +397,7 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
             "{l}"
         );
     }
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
-            .unwrap();
-    let source = s["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["source"].as_str().unwrap().ends_with("(accounts)"))
-        .unwrap();
+    let source = accounts_source(t.path(), "out");
     // The site's functions, the accounts a hundred a call, then the report: the
     // filter set twice (a probe, then the day), read twice.
     assert_eq!(source["requests"], 1 + users.len().div_ceil(100) + 4);
@@ -426,39 +424,15 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
 
     // Web services: the same account waits.
     let ws = configured("created-report-ws", "webservice", 1);
-    let args = [
-        "run",
-        "-c",
-        ws.to_str().unwrap(),
-        "--out",
-        "ws",
-        "--as-of",
-        AS_OF,
-        "--dry-run",
-        "--json",
-    ];
-    let r = with_recording(t.path(), &args, Some("created-report-ws"));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let json = &r.stdout[r.stdout.rfind("\n{").map_or(0, |i| i + 1)..];
-    let s: serde_json::Value = serde_json::from_str(json).expect(&r.stdout);
+    let s = ws_dry_run(t.path(), &ws, "created-report-ws");
     assert_eq!(
         s["platforms"]["ecampus"]["left_out"]["account_too_recent"],
         too_recent.count(),
-        "{json}"
+        "{s}"
     );
 
     // A report without the filter lists every account: the run stops, naming it.
-    let wrong = configured("created-report-unfiltered", "files", 2);
-    let args = [
-        "run",
-        "-c",
-        wrong.to_str().unwrap(),
-        "--out",
-        "wrong",
-        "--as-of",
-        AS_OF,
-    ];
-    let r = with_recording(t.path(), &args, Some("created-report-unfiltered"));
+    let r = run_into("wrong", "created-report-unfiltered", 2);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("custom report 2 (moodle_created_report) does not filter its accounts by creation time: add the filter \"Time created\" of its Users source"),
