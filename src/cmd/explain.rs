@@ -172,6 +172,10 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
         &Default::default(),
         &mut Vec::new(),
     )?;
+    // By idnumber, the platform's Moodle gave the account's username of its own.
+    for pp in plan.platforms.values() {
+        usernames.extend(pp.enrolments.keys().map(|k| k.username.clone()));
+    }
     match explain(&plan, &usernames, &ids) {
         Some(text) => {
             println!("{who} (year {year}, as of {as_of}):");

@@ -540,18 +540,8 @@ impl Prelude {
 
     /// Runs Prélude with its accounts in Moodle instead of the list (`keys`: more of
     /// the platform's), recorded into `fixture`.
-    fn run(&self, dir: &Path, (url, token): (String, String), keys: &str, fixture: &str) -> Out {
-        let token_file = dir.join("token");
-        std::fs::write(&token_file, format!("{token}\n")).unwrap();
-        let text = std::fs::read_to_string(&self.cfg).unwrap();
-        let from = "    account_list: prelude-accounts.csv\n";
-        assert!(text.contains(from));
-        let to = format!(
-            "    accounts_in: moodle\n{keys}    moodle: {{ url: \"{url}\", token_file: {} }}\n",
-            token_file.display()
-        );
-        let moodle = self.cfg.with_file_name(format!("{fixture}.yaml"));
-        std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
+    fn run(&self, dir: &Path, site: (String, String), keys: &str, fixture: &str) -> Out {
+        let moodle = self.configured(dir, site, keys, fixture);
         let args = [
             "run",
             "-c",
@@ -564,6 +554,28 @@ impl Prelude {
             AS_OF,
         ];
         with_recording(dir, &args, Some(fixture))
+    }
+
+    /// The configuration with Prélude's accounts in Moodle instead of the list.
+    fn configured(
+        &self,
+        dir: &Path,
+        (url, token): (String, String),
+        keys: &str,
+        fixture: &str,
+    ) -> PathBuf {
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, format!("{token}\n")).unwrap();
+        let text = std::fs::read_to_string(&self.cfg).unwrap();
+        let from = "    account_list: prelude-accounts.csv\n";
+        assert!(text.contains(from));
+        let to = format!(
+            "    accounts_in: moodle\n{keys}    moodle: {{ url: \"{url}\", token_file: {} }}\n",
+            token_file.display()
+        );
+        let moodle = self.cfg.with_file_name(format!("{fixture}.yaml"));
+        std::fs::write(&moodle, text.replacen(from, &to, 1)).unwrap();
+        moodle
     }
 }
 
@@ -622,14 +634,14 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     let users = p.imported();
     // The site shows idnumbers (or the token's role could see them all).
     let show = [". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string()];
-    let site = live(t.path(), &users, &p.courses, &show)
-        .unwrap_or_else(|| (replay("prelude-idnumber"), TOKEN.to_string()));
-    let r = p.run(
-        t.path(),
-        site,
-        "    moodle_match: idnumber\n",
-        "prelude-idnumber",
-    );
+    let recording = live(t.path(), &users, &p.courses, &show);
+    let site = |fixture: &str| {
+        recording
+            .clone()
+            .unwrap_or_else(|| (replay(fixture), TOKEN.to_string()))
+    };
+    let keys = "    moodle_match: idnumber\n";
+    let r = p.run(t.path(), site("prelude-idnumber"), keys, "prelude-idnumber");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let file = std::fs::read_to_string(t.path().join("out/prelude/prelude.csv")).unwrap();
     // Every row the list gave, with the account's username in Moodle (the account
@@ -642,6 +654,19 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
         );
     }
     assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
+
+    // explain by the student number shows the enrolments under Moodle's username.
+    let (id, _) = &p.accounts[0];
+    let fixture = "explain-prelude-idnumber";
+    let c = p.configured(t.path(), site(fixture), keys, fixture);
+    let args = ["explain", id, "-c", c.to_str().unwrap(), "--as-of", AS_OF];
+    let r = with_recording(t.path(), &args, Some(fixture));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("prelude: ")) && r.stdout.contains(&format!("(username u{id})")),
+        "{}",
+        r.stdout
+    );
 }
 
 /// A token that may not see idnumbers gets an empty answer (Moodle drops the
