@@ -663,7 +663,7 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     let r = with_recording(t.path(), &args, Some(fixture));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains(&format!("prelude: ")) && r.stdout.contains(&format!("(username u{id})")),
+        r.stdout.contains("prelude: ") && r.stdout.contains(&format!("(username u{id})")),
         "{}",
         r.stdout
     );
