@@ -747,6 +747,10 @@ pub struct StateHeader {
     /// files with `next_file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+    /// On a platform whose Moodle knows people by idnumber: student number → the
+    /// account's username there, for the accounts of the plan it found.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_idnumber: BTreeMap<String, String>,
 }
 
 #[cfg(test)]

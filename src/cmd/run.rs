@@ -148,8 +148,9 @@ fn written_before(
     args: &RunArgs,
     settings: &Settings,
     plan: &Plan,
-) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+) -> BTreeMap<String, crate::plan::platform_accounts::Written> {
     use crate::output::state;
+    use crate::plan::platform_accounts::Written;
     let mut out = BTreeMap::new();
     // Read only where accounts are asked of Moodle: the channels read their state
     // again when they build on it.
@@ -161,22 +162,26 @@ fn written_before(
     });
     for name in asking {
         let dir = args.out.join(name);
-        let users: std::collections::BTreeSet<String> = match settings.delivery.get(name) {
+        let written = match settings.delivery.get(name) {
             Some(Delivery::Webservice(_)) => {
                 state::load::<crate::plan::sync::SyncState>(&dir, state::WEBSERVICE)
                     .ok()
                     .flatten()
-                    .map(|s| s.enrolments.into_iter().map(|m| m.username).collect())
-                    .unwrap_or_default()
+                    .map(|s| Written {
+                        usernames: s.enrolments.into_iter().map(|m| m.username).collect(),
+                        by_idnumber: s.header.by_idnumber,
+                    })
             }
             _ if args.delta => state::load::<crate::output::outbox::DeltaState>(&dir, state::DELTA)
                 .ok()
                 .flatten()
-                .map(|s| s.enrolments.into_iter().map(|r| r.username).collect())
-                .unwrap_or_default(),
-            _ => Default::default(),
+                .map(|s| Written {
+                    usernames: s.enrolments.into_iter().map(|r| r.username).collect(),
+                    by_idnumber: s.header.by_idnumber,
+                }),
+            _ => None,
         };
-        out.insert(name.clone(), users);
+        out.insert(name.clone(), written.unwrap_or_default());
     }
     out
 }

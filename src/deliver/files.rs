@@ -252,6 +252,7 @@ fn stage_outbox(
             version: state::FORMAT,
             platform: Some(pf.name.clone()),
             as_of: Some(run.as_of),
+            by_idnumber: pp.by_idnumber.clone(),
             ..Default::default()
         },
         next_file,

@@ -521,6 +521,7 @@ mod tests {
             "ecampus".into(),
             PlatformPlan {
                 enrolments: Default::default(),
+                by_idnumber: Default::default(),
                 left_out: vec![
                     left(
                         "PSY<1>",

@@ -179,6 +179,7 @@ mod tests {
             site: Some("https://m.example.fr".into()),
             as_of: Some(day(24)),
             journal: None,
+            by_idnumber: Default::default(),
         }
     }
 

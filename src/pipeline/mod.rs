@@ -53,16 +53,17 @@ impl Context {
 /// the enrolments of those it does not have, holds suspended, or holds under an
 /// authentication method it does not accept (`plan::platform_accounts`). Runs
 /// before anything is written: a Moodle that cannot be asked stops the command.
-/// `already`: by platform, the accounts earlier runs wrote rows for (the nightly
-/// states), not asked again: a night with nothing new asks nothing.
+/// `before`: by platform, what earlier runs wrote (the nightly states): those
+/// accounts are not asked again, a night with nothing new asks nothing (by
+/// idnumber, the usernames Moodle gave then write their rows again).
 pub fn platform_accounts(
     settings: &Settings,
     as_of: chrono::NaiveDate,
     plan: &mut Plan,
-    already: &BTreeMap<String, std::collections::BTreeSet<String>>,
+    before: &BTreeMap<String, crate::plan::platform_accounts::Written>,
     timings: &mut Vec<crate::model::SourceTiming>,
 ) -> Result<(), Error> {
-    let none = std::collections::BTreeSet::new();
+    let none = crate::plan::platform_accounts::Written::default();
     for (name, pp) in &mut plan.platforms {
         let (Some(rules), Some(ms)) = (
             settings
@@ -73,8 +74,9 @@ pub fn platform_accounts(
         ) else {
             continue;
         };
-        let already = already.get(name).unwrap_or(&none);
-        let usernames = crate::plan::platform_accounts::to_ask(pp, already);
+        let written = before.get(name).unwrap_or(&none);
+        let already = written.already(rules.field);
+        let usernames = crate::plan::platform_accounts::to_ask(pp, &already);
         let client = crate::source::moodle::Moodle::new(name, ms)?;
         let started = std::time::Instant::now();
         let mut users = if usernames.is_empty() {
@@ -83,11 +85,13 @@ pub fn platform_accounts(
             client.users(rules.field, &usernames)?
         };
         // Moodle answers a search by idnumber with only the accounts whose idnumber
-        // the token may see, and sees all or none: nothing found at all is a token
-        // that cannot see them, not a platform without accounts.
+        // the token may see, and sees all or none: nothing found at all (and none
+        // found on an earlier night) is a token that cannot see them, not a platform
+        // without accounts.
         if rules.field == crate::model::MatchField::Idnumber
             && !usernames.is_empty()
             && users.is_empty()
+            && already.is_empty()
         {
             return Err(crate::source::SourceError::Failed {
                 what: client.describe(),
@@ -106,11 +110,13 @@ pub fn platform_accounts(
         if let (Some(report), false) = (rules.created_report, users.is_empty() || min_days == 0) {
             mark_recent(&client, report, rules.field, as_of, min_days, &mut users)?;
         }
-        crate::plan::platform_accounts::apply(pp, rules, &users, already, &ms.url);
+        let found = users.len();
+        users.extend(written.known(&already));
+        crate::plan::platform_accounts::apply(pp, rules, &users, &already, &ms.url);
         timings.push(crate::model::SourceTiming::of_moodle(
             format!("{} (accounts)", client.describe()),
             started,
-            users.len(),
+            found,
             client.requests(),
         ));
     }

@@ -45,6 +45,10 @@ pub struct PlatformPlan {
     pub enrolments: BTreeMap<UserCourse, Enrolment>,
     /// Sorted.
     pub left_out: Vec<LeftOut>,
+    /// On a platform whose Moodle knows people by idnumber: each student number
+    /// of the plan found there → the account's username (kept in the state, so
+    /// that a later night need not ask again).
+    pub by_idnumber: BTreeMap<String, String>,
 }
 
 impl PlatformPlan {

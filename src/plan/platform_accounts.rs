@@ -12,6 +12,54 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{LeftOut, MatchField, MoodleAccounts, PlatformUser, Reason};
 use crate::plan::PlatformPlan;
 
+/// What earlier runs wrote on a platform (its nightly state): the accounts they
+/// wrote rows for, and by idnumber whose student number each is.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub usernames: BTreeSet<String>,
+    pub by_idnumber: BTreeMap<String, String>,
+}
+
+impl Written {
+    /// The plan's logins not to ask about again: the usernames written, or by
+    /// idnumber the student numbers whose account was written.
+    pub fn already(&self, field: MatchField) -> BTreeSet<String> {
+        match field {
+            MatchField::Username => self.usernames.clone(),
+            MatchField::Idnumber => self
+                .by_idnumber
+                .iter()
+                .filter(|(_, u)| self.usernames.contains(*u))
+                .map(|(id, _)| id.clone())
+                .collect(),
+        }
+    }
+
+    /// By idnumber, the accounts `already` written as Moodle answered then, for
+    /// the rows to be written again with their usernames.
+    pub fn known(
+        &self,
+        already: &BTreeSet<String>,
+    ) -> impl Iterator<Item = (String, PlatformUser)> + '_ {
+        let already = already.clone();
+        self.by_idnumber
+            .iter()
+            .filter(move |(id, _)| already.contains(*id))
+            .map(|(id, u)| {
+                (
+                    id.clone(),
+                    PlatformUser {
+                        username: u.clone(),
+                        idnumber: Some(id.clone()),
+                        auth: String::new(),
+                        suspended: false,
+                        created_from: None,
+                    },
+                )
+            })
+    }
+}
+
 /// The usernames whose accounts the platform must be asked about: those of the plan
 /// but the ones `already` written for it (their accounts were asked about then).
 pub fn to_ask(pp: &PlatformPlan, already: &BTreeSet<String>) -> Vec<String> {
@@ -78,7 +126,12 @@ pub fn apply(
         .collect();
     pp.leave_out(refused);
     if rules.field == MatchField::Idnumber {
-        written_as_moodle_knows(pp, users, already);
+        pp.by_idnumber = pp
+            .enrolments
+            .keys()
+            .filter_map(|k| Some((k.username.clone(), users.get(&k.username)?.username.clone())))
+            .collect();
+        written_as_moodle_knows(pp, users);
     }
     pp.left_out.sort();
 }
@@ -86,15 +139,10 @@ pub fn apply(
 /// By idnumber, the plan's login is the student number; the file is written with
 /// the account's username in Moodle (an account found for two student numbers
 /// enrols neither twice: the second is a duplicate).
-fn written_as_moodle_knows(
-    pp: &mut PlatformPlan,
-    users: &BTreeMap<String, PlatformUser>,
-    already: &BTreeSet<String>,
-) {
+fn written_as_moodle_knows(pp: &mut PlatformPlan, users: &BTreeMap<String, PlatformUser>) {
     let renamed: Vec<(crate::model::UserCourse, String)> = pp
         .enrolments
         .keys()
-        .filter(|k| !already.contains(&k.username))
         .filter_map(|k| {
             let u = users.get(&k.username)?;
             (u.username != k.username).then(|| (k.clone(), u.username.clone()))
@@ -163,6 +211,7 @@ mod tests {
                 .map(enrolment)
                 .into(),
             left_out: vec![],
+            by_idnumber: Default::default(),
         };
         let mut new = user("new", "cas", false);
         new.1.created_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 24);
@@ -219,6 +268,7 @@ mod tests {
         let mut pp = PlatformPlan {
             enrolments: ["old", "new"].map(enrolment).into(),
             left_out: vec![],
+            by_idnumber: Default::default(),
         };
         let already: BTreeSet<String> = ["old".to_string()].into();
         assert_eq!(to_ask(&pp, &already), ["new"]);
@@ -238,6 +288,7 @@ mod tests {
         let mut pp = PlatformPlan {
             enrolments: ["21000101", "21000104"].map(enrolment).into(),
             left_out: vec![],
+            by_idnumber: Default::default(),
         };
         let users = [(
             "21000101".to_string(),
@@ -259,6 +310,44 @@ mod tests {
         let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
         assert_eq!(written, ["zoe.michel"]);
         assert_eq!(pp.left_out[0].reason, Reason::NoPlatformAccount);
+        assert_eq!(pp.left_out[0].username, "21000104");
+    }
+
+    #[test]
+    fn by_idnumber_a_night_asks_only_accounts_not_written_and_keeps_the_usernames() {
+        let written = Written {
+            usernames: ["zoe.michel".to_string()].into(),
+            by_idnumber: [
+                ("21000101".to_string(), "zoe.michel".to_string()),
+                ("21000102".to_string(), "never.written".to_string()),
+            ]
+            .into(),
+        };
+        let already = written.already(MatchField::Idnumber);
+        assert_eq!(already, ["21000101".to_string()].into());
+        let mut pp = PlatformPlan {
+            enrolments: ["21000101", "21000104"].map(enrolment).into(),
+            left_out: vec![],
+            by_idnumber: Default::default(),
+        };
+        assert_eq!(to_ask(&pp, &already), ["21000104"]);
+        let users: BTreeMap<String, PlatformUser> = written.known(&already).collect();
+        let rules = MoodleAccounts {
+            auth: None,
+            field: MatchField::Idnumber,
+            created_report: None,
+        };
+        apply(&mut pp, &rules, &users, &already, "https://m");
+        let kept: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["zoe.michel"],
+            "written again under the username Moodle gave"
+        );
+        assert_eq!(
+            pp.by_idnumber["21000101"], "zoe.michel",
+            "kept for the next night"
+        );
         assert_eq!(pp.left_out[0].username, "21000104");
     }
 }

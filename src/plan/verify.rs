@@ -345,6 +345,7 @@ mod tests {
         PlatformPlan {
             enrolments: es.iter().map(|e| (e.key(), e.clone())).collect(),
             left_out: Vec::new(),
+            by_idnumber: Default::default(),
         }
     }
 

@@ -655,6 +655,47 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     }
     assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
 
+    // Nightly: the first night asks about every account; the next, with nothing
+    // new, asks only about the numbers still refused and writes nothing (the state
+    // keeps whose number each username is), where it asked again about every
+    // account before.
+    let night = |fixture: &str| {
+        let c = p.configured(t.path(), site(fixture), keys, fixture);
+        let args = [
+            "run",
+            "-c",
+            c.to_str().unwrap(),
+            "--platform",
+            "prelude",
+            "--out",
+            "nightly",
+            "--as-of",
+            AS_OF,
+            "--delta",
+        ];
+        let r = with_recording(t.path(), &args, Some(fixture));
+        assert_eq!(r.code, 0, "{fixture}: {}", r.stderr);
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(t.path().join("nightly/summary.json")).unwrap(),
+        )
+        .unwrap();
+        let source = accounts_source(t.path(), "nightly");
+        (
+            source["records"].as_u64().unwrap(),
+            source["requests"].as_u64().unwrap(),
+            s["platforms"]["prelude"]["delta"]["new"].as_u64().unwrap(),
+        )
+    };
+    let (found, _, new) = night("prelude-idnumber-night-1");
+    assert_eq!(found, p.accounts.len() as u64);
+    assert_eq!(new, written.len() as u64, "the rows of the run above");
+    let (found, requests, new) = night("prelude-idnumber-night-2");
+    assert_eq!((found, new), (0, 0));
+    assert_eq!(
+        requests, 2,
+        "only the numbers still refused, in one call (and the site's functions)"
+    );
+
     // explain by the student number shows the enrolments under Moodle's username.
     let (id, _) = &p.accounts[0];
     let fixture = "explain-prelude-idnumber";

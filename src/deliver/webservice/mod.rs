@@ -171,6 +171,7 @@ pub fn deliver_to(
         site: Some(moodle.url.clone()),
         as_of: Some(run.as_of),
         journal: Some(journal.name().to_string()),
+        by_idnumber: pp.by_idnumber.clone(),
     };
     let save = |s: &SyncState| save_state(run, &platform.name, s);
     save(&state)?;
