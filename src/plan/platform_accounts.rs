@@ -37,14 +37,13 @@ impl Written {
 
     /// By idnumber, the accounts `already` written as Moodle answered then, for
     /// the rows to be written again with their usernames.
-    pub fn known(
-        &self,
-        already: &BTreeSet<String>,
-    ) -> impl Iterator<Item = (String, PlatformUser)> + '_ {
-        let already = already.clone();
+    pub fn known<'a>(
+        &'a self,
+        already: &'a BTreeSet<String>,
+    ) -> impl Iterator<Item = (String, PlatformUser)> + 'a {
         self.by_idnumber
             .iter()
-            .filter(move |(id, _)| already.contains(*id))
+            .filter(|(id, _)| already.contains(*id))
             .map(|(id, u)| {
                 (
                     id.clone(),

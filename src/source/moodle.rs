@@ -266,7 +266,7 @@ impl Moodle {
         })
     }
 
-    fn unexpected(&self, function: &str, e: &dyn std::fmt::Display) -> SourceError {
+    pub(crate) fn unexpected(&self, function: &str, e: &dyn std::fmt::Display) -> SourceError {
         SourceError::Failed {
             what: self.describe(),
             action: format!("{function}: unexpected answer ({e})"),

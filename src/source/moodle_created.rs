@@ -109,11 +109,7 @@ impl Moodle {
                 ("perpage".to_string(), per_page.to_string()),
             ],
         )?;
-        let p: Page = serde_json::from_value(v).map_err(|e| SourceError::Failed {
-            what: self.describe(),
-            action: format!("{RETRIEVE}: unexpected answer: {e}"),
-            cause: None,
-        })?;
+        let p: Page = serde_json::from_value(v).map_err(|e| self.unexpected(RETRIEVE, &e))?;
         Ok(p.data)
     }
 }

@@ -84,6 +84,26 @@ fn ws_dry_run(dir: &Path, cfg: &Path, fixture: &str) -> serde_json::Value {
     serde_json::from_str(json).expect(&r.stdout)
 }
 
+/// A `--delta` night into `nightly/` (`extra`: more arguments), recorded as
+/// `fixture`: its summary.
+fn night(dir: &Path, cfg: &Path, extra: &[&str], fixture: &str) -> serde_json::Value {
+    let mut args = vec![
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        "nightly",
+        "--as-of",
+        AS_OF,
+        "--delta",
+    ];
+    args.extend(extra);
+    let r = with_recording(dir, &args, Some(fixture));
+    assert_eq!(r.code, 0, "{fixture}: {}", r.stderr);
+    serde_json::from_str(&std::fs::read_to_string(dir.join("nightly/summary.json")).unwrap())
+        .unwrap()
+}
+
 /// The summary's line for the accounts read from the platform's Moodle.
 fn accounts_source(dir: &Path, out: &str) -> serde_json::Value {
     let s: serde_json::Value =
@@ -194,39 +214,28 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     // Nightly: the first --delta night asks about every account it writes; the next,
     // with nothing new, asks only about those still refused (an account may be made
     // overnight). (Each night recorded apart: a recording replaces its folder.)
-    let night = |n: u32, fixture: &str| {
+    let ecampus_night = |fixture: &str| {
         let night_url = if is_live {
             url.clone()
         } else {
             replay(fixture)
         };
         let cfg_night = with_accounts_in_moodle(&cfg, &night_url, &token_file, "files");
-        let args = [
-            "run",
-            "-c",
-            cfg_night.to_str().unwrap(),
-            "--out",
-            "nightly",
-            "--as-of",
-            AS_OF,
-            "--delta",
-        ];
-        let r = with_recording(t.path(), &args, Some(fixture));
-        assert_eq!(r.code, 0, "night {n}: {}", r.stderr);
+        night(t.path(), &cfg_night, &[], fixture);
         let source = accounts_source(t.path(), "nightly");
         (
             source["records"].as_u64().unwrap(),
             source["requests"].as_u64().unwrap(),
         )
     };
-    let (found, requests) = night(1, "platform-accounts-night-1");
+    let (found, requests) = ecampus_night("platform-accounts-night-1");
     assert_eq!(
         found,
         (users.len() - 2) as u64,
         "every account but the two Moodle lacks"
     );
     assert_eq!(requests, 1 + users.len().div_ceil(100) as u64);
-    let (found, requests) = night(2, "platform-accounts-night-2");
+    let (found, requests) = ecampus_night("platform-accounts-night-2");
     assert_eq!(
         (found, requests),
         (2, 2),
@@ -659,26 +668,9 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     // new, asks only about the numbers still refused and writes nothing (the state
     // keeps whose number each username is), where it asked again about every
     // account before.
-    let night = |fixture: &str| {
+    let prelude_night = |fixture: &str| {
         let c = p.configured(t.path(), site(fixture), keys, fixture);
-        let args = [
-            "run",
-            "-c",
-            c.to_str().unwrap(),
-            "--platform",
-            "prelude",
-            "--out",
-            "nightly",
-            "--as-of",
-            AS_OF,
-            "--delta",
-        ];
-        let r = with_recording(t.path(), &args, Some(fixture));
-        assert_eq!(r.code, 0, "{fixture}: {}", r.stderr);
-        let s: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(t.path().join("nightly/summary.json")).unwrap(),
-        )
-        .unwrap();
+        let s = night(t.path(), &c, &["--platform", "prelude"], fixture);
         let source = accounts_source(t.path(), "nightly");
         (
             source["records"].as_u64().unwrap(),
@@ -686,10 +678,10 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
             s["platforms"]["prelude"]["delta"]["new"].as_u64().unwrap(),
         )
     };
-    let (found, _, new) = night("prelude-idnumber-night-1");
+    let (found, _, new) = prelude_night("prelude-idnumber-night-1");
     assert_eq!(found, p.accounts.len() as u64);
     assert_eq!(new, written.len() as u64, "the rows of the run above");
-    let (found, requests, new) = night("prelude-idnumber-night-2");
+    let (found, requests, new) = prelude_night("prelude-idnumber-night-2");
     assert_eq!((found, new), (0, 0));
     assert_eq!(
         requests, 2,

@@ -390,26 +390,12 @@ pub fn locate(asked: &Asked, pp: &mut PlatformPlan, people: &dyn People) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Enrolment, SheetCell, SheetRow};
-    use crate::plan::sheet::{parse, Context, KnownCourses};
+    use crate::model::Enrolment;
 
     fn asked(lines: &[&[&str]]) -> (Vec<Cohort>, Vec<EnrolRule>, Asked) {
-        let rows: Vec<SheetRow> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, cells)| SheetRow {
-                number: i + 1,
-                cells: cells.iter().map(|c| SheetCell::text(*c)).collect(),
-                hidden: false,
-            })
-            .collect();
         let platform = crate::plan::tests::platform(0);
-        let known = KnownCourses::new(["PSY-L1".to_string()]);
-        let ctx = Context {
-            platform: &platform,
-            known_courses: &known,
-        };
-        rules(parse(&rows, &ctx).unwrap(), "p", &BTreeSet::new())
+        let parsed = crate::plan::sheet::tests::parse_with(lines, &platform).unwrap();
+        rules(parsed, "p", &BTreeSet::new())
     }
 
     struct Nobody;

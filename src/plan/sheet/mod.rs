@@ -990,7 +990,8 @@ mod tests {
         p
     }
 
-    fn parse_with(lines: &[&[&str]], p: &Platform) -> Result<Parsed, SheetError> {
+    /// The sheet of these lines read on `p`, the configuration knowing PSY-L1.
+    pub(super) fn parse_with(lines: &[&[&str]], p: &Platform) -> Result<Parsed, SheetError> {
         let known = KnownCourses::new(["PSY-L1".to_string()]);
         parse(
             &rows(lines),
