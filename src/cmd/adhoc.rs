@@ -3,7 +3,7 @@
 //! or for courses and one role from a cohort of the configuration or a list of
 //! student numbers. Same sources, rules, validation and report as `run`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -153,16 +153,10 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let (rules, asked, stem, title) = request(args, &mut ctx.settings, &platform)?;
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
-    let mut plan = ctx.plan(refs, &g);
-    let mut sources = g.timings.clone();
     // An on-demand file has no state: every account is asked.
-    crate::pipeline::platform_accounts(
-        &ctx.settings,
-        ctx.as_of,
-        &mut plan,
-        &BTreeMap::new(),
-        &mut sources,
-    )?;
+    let (mut plan, moodle_read) = ctx.road(refs, &g, &crate::pipeline::Before::Nothing)?;
+    let mut sources = g.timings.clone();
+    sources.extend(moodle_read);
     let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
     if !checked {
         plan.warnings

@@ -141,51 +141,6 @@ fn unknown_accepted(
         .collect()
 }
 
-/// By platform asking its Moodle about accounts, the accounts the channel's state
-/// says rows were written for: a nightly `--delta` state, or the web-service state. A state that cannot be read
-/// counts for nothing here (its channel refuses it later, with the way out).
-fn written_before(
-    args: &RunArgs,
-    settings: &Settings,
-    plan: &Plan,
-) -> BTreeMap<String, crate::plan::platform_accounts::Written> {
-    use crate::output::state;
-    use crate::plan::platform_accounts::Written;
-    let mut out = BTreeMap::new();
-    // Read only where accounts are asked of Moodle: the channels read their state
-    // again when they build on it.
-    let asking = plan.platforms.keys().filter(|n| {
-        settings
-            .platforms
-            .get(*n)
-            .is_some_and(|p| p.moodle_accounts.is_some())
-    });
-    for name in asking {
-        let dir = args.out.join(name);
-        let written = match settings.delivery.get(name) {
-            Some(Delivery::Webservice(_)) => {
-                state::load::<crate::plan::sync::SyncState>(&dir, state::WEBSERVICE)
-                    .ok()
-                    .flatten()
-                    .map(|s| Written {
-                        usernames: s.enrolments.into_iter().map(|m| m.username).collect(),
-                        by_idnumber: s.header.by_idnumber,
-                    })
-            }
-            _ if args.delta => state::load::<crate::output::outbox::DeltaState>(&dir, state::DELTA)
-                .ok()
-                .flatten()
-                .map(|s| Written {
-                    usernames: s.enrolments.into_iter().map(|r| r.username).collect(),
-                    by_idnumber: s.header.by_idnumber,
-                }),
-            _ => None,
-        };
-        out.insert(name.clone(), written.unwrap_or_default());
-    }
-    out
-}
-
 /// Locks the output folder before the sources are read (two runs never interleave
 /// their writes) and removes what a killed run left.
 fn lock(args: &RunArgs) -> Result<Option<atomic::DirLock>, Error> {
@@ -382,10 +337,13 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     // The previous run, read once: its sources for the guard, its courses for the report.
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
-    let mut plan = ctx.plan(rules, &g);
+    let before = pipeline::Before::States {
+        out: &args.out,
+        delta: args.delta,
+    };
+    let (mut plan, asked) = ctx.road(rules, &g, &before)?;
     let mut sources = g.timings.clone();
-    let already = written_before(args, settings, &plan);
-    pipeline::platform_accounts(settings, as_of, &mut plan, &already, &mut sources)?;
+    sources.extend(asked);
     let accept = accepted(args);
     let delta_run = DeltaRun {
         limits: &settings.suspend_limits,

@@ -6,10 +6,12 @@ pub mod gather;
 pub mod shrink;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use crate::config::Settings;
+use crate::config::{Delivery, Settings};
 use crate::error::{Error, UsageError};
-use crate::model::{EnrolRule, Platform};
+use crate::model::{EnrolRule, Platform, SourceTiming};
+use crate::plan::platform_accounts::Written;
 use crate::plan::{self, Inputs, Plan};
 
 pub use gather::{gather, Gathered};
@@ -42,9 +44,90 @@ impl Context {
         Ok(gather(&self.settings, rules, &self.year)?)
     }
 
-    /// The plan of these rules on what the sources returned.
+    /// The plan of these rules on what the sources returned, before any platform's
+    /// Moodle is asked about its accounts: a part of the road, for tests and for
+    /// `explain`, which asks about one person's accounts alone (`ask_platforms`).
     pub fn plan(&self, rules: Vec<&EnrolRule>, g: &Gathered) -> Plan {
         plan_rules(&self.settings, rules, g, &self.year, self.as_of)
+    }
+
+    /// The plan every command acts on: planned on what the sources returned, then
+    /// each platform that decides its accounts asked (`accounts_in: moodle`). `run`,
+    /// `adhoc` and `verify` take it, so that what `verify` expects is what `run`
+    /// wrote. Also returns what the platforms' Moodle answered, timed.
+    pub fn road(
+        &self,
+        rules: Vec<&EnrolRule>,
+        g: &Gathered,
+        before: &Before<'_>,
+    ) -> Result<(Plan, Vec<SourceTiming>), Error> {
+        let mut plan = self.plan(rules, g);
+        let timings = self.ask_platforms(&mut plan, before)?;
+        Ok((plan, timings))
+    }
+
+    /// Asks each platform that decides its accounts about those of `plan`
+    /// (`platform_accounts`); the accounts `before` says were written are not asked.
+    pub fn ask_platforms(
+        &self,
+        plan: &mut Plan,
+        before: &Before<'_>,
+    ) -> Result<Vec<SourceTiming>, Error> {
+        let written = before.written(&self.settings);
+        let mut timings = Vec::new();
+        platform_accounts(&self.settings, self.as_of, plan, &written, &mut timings)?;
+        Ok(timings)
+    }
+}
+
+/// What earlier runs wrote, for the accounts a platform's Moodle is not asked about
+/// again: nothing (every account is asked), or the channels' states in an output
+/// folder (the web-service state; the nightly `--delta` state when `delta`).
+#[derive(Debug, Clone, Copy)]
+pub enum Before<'a> {
+    Nothing,
+    States { out: &'a Path, delta: bool },
+}
+
+impl Before<'_> {
+    /// By platform asking its Moodle about accounts, the accounts its channel's
+    /// state says rows were written for. A state that cannot be read counts for
+    /// nothing here (its channel refuses it later, with the way out).
+    fn written(&self, settings: &Settings) -> BTreeMap<String, Written> {
+        use crate::output::state;
+        let Before::States { out, delta } = *self else {
+            return BTreeMap::new();
+        };
+        let asking = settings
+            .platforms
+            .iter()
+            .filter(|(_, p)| p.moodle_accounts.is_some())
+            .map(|(n, _)| n);
+        let mut written = BTreeMap::new();
+        for name in asking {
+            let dir = out.join(name);
+            let found = match settings.delivery.get(name) {
+                Some(Delivery::Webservice(_)) => {
+                    state::load::<crate::plan::sync::SyncState>(&dir, state::WEBSERVICE)
+                        .ok()
+                        .flatten()
+                        .map(|s| Written {
+                            usernames: s.enrolments.into_iter().map(|m| m.username).collect(),
+                            by_idnumber: s.header.by_idnumber,
+                        })
+                }
+                _ if delta => state::load::<crate::output::outbox::DeltaState>(&dir, state::DELTA)
+                    .ok()
+                    .flatten()
+                    .map(|s| Written {
+                        usernames: s.enrolments.into_iter().map(|r| r.username).collect(),
+                        by_idnumber: s.header.by_idnumber,
+                    }),
+                _ => None,
+            };
+            written.insert(name.clone(), found.unwrap_or_default());
+        }
+        written
     }
 }
 
@@ -56,14 +139,14 @@ impl Context {
 /// `before`: by platform, what earlier runs wrote (the nightly states): those
 /// accounts are not asked again, a night with nothing new asks nothing (by
 /// idnumber, the usernames Moodle gave then write their rows again).
-pub fn platform_accounts(
+fn platform_accounts(
     settings: &Settings,
     as_of: chrono::NaiveDate,
     plan: &mut Plan,
-    before: &BTreeMap<String, crate::plan::platform_accounts::Written>,
-    timings: &mut Vec<crate::model::SourceTiming>,
+    before: &BTreeMap<String, Written>,
+    timings: &mut Vec<SourceTiming>,
 ) -> Result<(), Error> {
-    let none = crate::plan::platform_accounts::Written::default();
+    let none = Written::default();
     for (name, pp) in &mut plan.platforms {
         let (Some(rules), Some(ms)) = (
             settings
@@ -113,7 +196,7 @@ pub fn platform_accounts(
         let found = users.len();
         users.extend(written.known(&already));
         crate::plan::platform_accounts::apply(pp, rules, &users, &already, &ms.url);
-        timings.push(crate::model::SourceTiming::of_moodle(
+        timings.push(SourceTiming::of_moodle(
             format!("{} (accounts)", client.describe()),
             started,
             found,

@@ -44,6 +44,10 @@ pub struct Made {
     /// While pending: the journal of the run that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+    /// While pending: the operation that was sent (a state written before this
+    /// field was kept took every pending enrolment for a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<Why>,
 }
 
 fn yes() -> bool {
@@ -74,18 +78,26 @@ impl SyncState {
             .collect()
     }
 
-    /// Takes in the pending enrolments Moodle holds (a killed run sent them), and
-    /// forgets the others; returns both, for the journal: (adopted, not made).
-    pub fn settle(&mut self, now: &MoodleNow) -> (Vec<Made>, Vec<Made>) {
+    /// Settles the enrolments a stopped run sent without an answer. One is taken in
+    /// (adopted) only where what Moodle shows at `moment` (Unix seconds, when it
+    /// was read) proves its effect; the others are forgotten, so that the state
+    /// keeps what Moodle was known to hold and the run sends them again. Returns
+    /// both, for the journal: (adopted, not seen).
+    pub fn settle(&mut self, now: &MoodleNow, moment: i64) -> (Vec<Made>, Vec<Made>) {
         let (mut adopted, mut lost) = (Vec::new(), Vec::new());
         for p in std::mem::take(&mut self.pending) {
             let held = now
                 .get(&p.course)
                 .and_then(Option::as_ref)
-                .and_then(|c| c.user(&p.username));
-            if held.is_some() {
+                .and_then(|c| c.user(&p.username))
+                .map(|(_, active)| active);
+            if shows_effect(&p, held, moment) {
                 adopted.push(p.clone());
-                self.record(Made { journal: None, ..p });
+                self.record(Made {
+                    journal: None,
+                    sent: None,
+                    ..p
+                });
             } else {
                 lost.push(p);
             }
@@ -155,9 +167,29 @@ impl SyncState {
                 suspended: false,
                 enrolled: false,
                 journal: None,
+                sent: None,
             }),
             (None, false) => {}
         }
+    }
+}
+
+/// Whether Moodle shows the effect of a pending enrolment: `held` is `None` where
+/// the person is not enrolled in the course, else whether the enrolment is active.
+/// Moodle's answer gives no status and no dates, only "active now or not", so:
+/// - a new enrolment is seen once the person is enrolled (the call that made it
+///   set its status and dates in the same transaction);
+/// - a reactivation or a suspension is seen only where its dates are in force at
+///   `moment`: then active means reactivated, inactive means suspended; outside
+///   them both look alike, and it is sent again (the same values change nothing);
+/// - new dates can never be seen: they are always sent again.
+fn shows_effect(p: &Made, held: Option<bool>, moment: i64) -> bool {
+    let in_force = p.timestart <= moment && (p.timeend == 0 || p.timeend > moment);
+    match (p.sent.unwrap_or(Why::New), held) {
+        (_, None) | (Why::Dates, _) => false,
+        (Why::New, Some(active)) => !in_force || active != p.suspended,
+        (Why::Reactivate, Some(active)) => in_force && active,
+        (Why::Suspend, Some(active)) => in_force && !active,
     }
 }
 
@@ -173,8 +205,10 @@ pub struct EnrolOp {
     pub why: Why,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Why {
+    #[serde(rename = "enrol")]
     New,
     Reactivate,
     Suspend,
@@ -612,6 +646,7 @@ mod tests {
             suspended,
             enrolled: true,
             journal: None,
+            sent: None,
         }
     }
 
@@ -630,6 +665,25 @@ mod tests {
         state: &SyncState,
         remove_extra_roles: bool,
     ) -> Ops {
+        run_accepting(planned, now, state, remove_extra_roles, &Accept::None)
+    }
+
+    /// `run` with every suspension accepted (`--accept-suspensions all`).
+    fn run_with_accept(
+        planned: &[(crate::model::UserCourse, Enrolment)],
+        now: &MoodleNow,
+        state: &SyncState,
+    ) -> Ops {
+        run_accepting(planned, now, state, false, &Accept::All)
+    }
+
+    fn run_accepting(
+        planned: &[(crate::model::UserCourse, Enrolment)],
+        now: &MoodleNow,
+        state: &SyncState,
+        remove_extra_roles: bool,
+        accept: &Accept,
+    ) -> Ops {
         let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
         let templates: BTreeMap<String, Vec<Template>> = [(
             "C".to_string(),
@@ -640,7 +694,7 @@ mod tests {
             roles: Some(&roles),
             templates: &templates,
             limits: &LIMITS,
-            accept: &Accept::None,
+            accept,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             zone: chrono_tz::Europe::Paris,
             remove_extra_roles,
@@ -1108,23 +1162,144 @@ mod tests {
         assert!(ops.remove.is_empty(), "held back, they keep their groups");
     }
 
-    #[test]
-    fn pending_enrolments_are_adopted_when_moodle_holds_them() {
-        let now = course(&[("a", user(3, &["student"], &[]))], &[], &[]);
+    /// A pending enrolment of `u` that sent `why`, with `made`'s dates.
+    fn pending(u: &str, why: Why, suspended: bool) -> Made {
+        Made {
+            journal: Some("applied-0001.csv".into()),
+            sent: Some(why),
+            ..made(u, "C", "student", suspended)
+        }
+    }
+
+    /// What `settle` adopted and left, by username, on this Moodle at the as-of day.
+    fn settled(pending: Vec<Made>, now: &MoodleNow) -> (Vec<String>, Vec<String>, SyncState) {
         let mut state = SyncState {
+            pending,
+            ..Default::default()
+        };
+        let (adopted, lost) = state.settle(now, TODAY);
+        let names = |v: Vec<Made>| v.into_iter().map(|m| m.username).collect();
+        (names(adopted), names(lost), state)
+    }
+
+    #[test]
+    fn a_new_enrolment_sent_without_an_answer_is_adopted_when_moodle_holds_it() {
+        let now = course(&[("a", user(3, &["student"], &[]))], &[], &[]);
+        let (adopted, lost, state) = settled(
+            vec![pending("a", Why::New, false), pending("z", Why::New, false)],
+            &now,
+        );
+        assert_eq!((adopted, lost), (vec!["a".into()], vec!["z".into()]));
+        assert!(state.pending.is_empty());
+        let kept: Vec<(&str, Option<Why>)> = state
+            .enrolments
+            .iter()
+            .map(|m| (m.username.as_str(), m.sent))
+            .collect();
+        assert_eq!(kept, [("a", None)], "recorded as made, not as sent");
+    }
+
+    #[test]
+    fn a_suspension_moodle_rolled_back_is_not_adopted_and_is_planned_again() {
+        // Before: any enrolment Moodle held adopted a suspension, and a rolled-back
+        // batch left 260 cancelled students active with every later run at exit 0.
+        let now = course(
+            &[("rolled-back", user(3, &["student"], &[]))],
+            &[("done", user(4, &["student"], &[]))],
+            &[],
+        );
+        let before = SyncState {
+            enrolments: vec![
+                made("done", "C", "student", false),
+                made("rolled-back", "C", "student", false),
+            ],
             pending: vec![
-                made("a", "C", "student", false),
-                made("z", "C", "student", false),
+                pending("done", Why::Suspend, true),
+                pending("rolled-back", Why::Suspend, true),
             ],
             ..Default::default()
         };
-        state.settle(&now);
-        assert!(state.pending.is_empty());
-        let kept: Vec<&str> = state
-            .enrolments
-            .iter()
-            .map(|m| m.username.as_str())
-            .collect();
-        assert_eq!(kept, ["a"]);
+        let mut state = before;
+        let (adopted, lost) = state.settle(&now, TODAY);
+        assert_eq!(adopted[0].username, "done");
+        assert_eq!(lost[0].username, "rolled-back");
+        assert!(state.get("done", "C").is_some_and(|m| m.suspended));
+        assert!(state.get("rolled-back", "C").is_some_and(|m| !m.suspended));
+        // Nobody plans them any more: the one still active is suspended again.
+        let ops = run_with_accept(&[], &now, &state);
+        let again: Vec<&str> = ops.suspend.iter().map(|x| x.username.as_str()).collect();
+        assert_eq!(again, ["rolled-back"]);
+    }
+
+    #[test]
+    fn a_reactivation_is_adopted_only_when_moodle_shows_it_active() {
+        let now = course(
+            &[("done", user(3, &["student"], &[]))],
+            &[("rolled-back", user(4, &["student"], &[]))],
+            &[],
+        );
+        let (adopted, lost, _) = settled(
+            vec![
+                pending("done", Why::Reactivate, false),
+                pending("rolled-back", Why::Reactivate, false),
+            ],
+            &now,
+        );
+        assert_eq!(
+            (adopted, lost),
+            (vec!["done".into()], vec!["rolled-back".into()])
+        );
+    }
+
+    #[test]
+    fn outside_its_dates_a_status_cannot_be_seen_so_it_is_not_adopted() {
+        // Ended yesterday: Moodle lists it inactive whether suspended or not.
+        let now = course(&[], &[("a", user(3, &["student"], &[]))], &[]);
+        let mut p = pending("a", Why::Suspend, true);
+        p.timeend = TODAY - DAY;
+        let (adopted, lost, _) = settled(vec![p], &now);
+        assert!(adopted.is_empty());
+        assert_eq!(lost, ["a"]);
+    }
+
+    #[test]
+    fn new_dates_are_never_adopted_they_are_sent_again() {
+        // Before: found in Moodle, so adopted, and the state held the 200-day end
+        // Moodle never got; no read could show it.
+        let now = course(&[("a", user(3, &["student"], &[]))], &[], &[]);
+        let old = made("a", "C", "student", false);
+        let mut sent = pending("a", Why::Dates, false);
+        sent.timeend = TODAY + 25 * DAY;
+        let mut state = SyncState {
+            enrolments: vec![old.clone()],
+            pending: vec![sent],
+            ..Default::default()
+        };
+        let (adopted, lost) = state.settle(&now, TODAY);
+        assert!(adopted.is_empty());
+        assert_eq!(lost.len(), 1);
+        assert_eq!(
+            state.get("a", "C"),
+            Some(&old),
+            "the dates Moodle was known to hold"
+        );
+        let (k, mut x) = e("a", "C", "student", &[]);
+        x.enrolperiod = Some(30);
+        let ops = run(&[(k, x)], &now, &state);
+        assert_eq!(ops.enrol.len(), 1);
+        assert_eq!(ops.enrol[0].why, Why::Dates);
+    }
+
+    #[test]
+    fn a_pending_enrolment_of_an_older_state_names_no_operation_and_reads_as_new() {
+        let json = r#"{"username":"a","course":"C","roles":["student"],"timestart":0,"timeend":0,"suspended":false,"journal":"applied-0001.csv"}"#;
+        let m: Made = serde_json::from_str(json).unwrap();
+        assert_eq!(m.sent, None);
+        let with = serde_json::to_string(&Made {
+            sent: Some(Why::Suspend),
+            ..m
+        })
+        .unwrap();
+        assert!(with.contains(r#""sent":"suspend""#), "{with}");
     }
 }

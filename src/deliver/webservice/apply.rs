@@ -309,6 +309,7 @@ impl Exec<'_> {
             suspended: e.suspend,
             enrolled: true,
             journal: None,
+            sent: Some(e.why),
         };
         Some(Item {
             line: l,
@@ -630,7 +631,10 @@ impl Exec<'_> {
             for i in batch {
                 let l = &i.line;
                 match &i.effect {
-                    Effect::Enrolled(m) => s.record(m.clone()),
+                    Effect::Enrolled(m) => s.record(Made {
+                        sent: None,
+                        ..m.clone()
+                    }),
                     Effect::RoleAdded => s.role(&l.username, &l.course, &l.role, true),
                     Effect::RoleRemoved => s.role(&l.username, &l.course, &l.role, false),
                     Effect::GroupFilled => {

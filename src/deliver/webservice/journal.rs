@@ -38,6 +38,9 @@ pub enum Outcome {
     Adopted(String),
     /// Sent by a killed run (the journal named), not found in Moodle.
     NotMade(String),
+    /// Sent by a killed run (the journal named), its effect not shown by Moodle
+    /// (a status outside the enrolment's dates, new dates): sent again.
+    Unseen(String),
 }
 
 impl Outcome {
@@ -50,6 +53,9 @@ impl Outcome {
             Outcome::NoAnswer => NO_ANSWER.into(),
             Outcome::Adopted(by) => format!("adopted: sent by {by}, found in Moodle"),
             Outcome::NotMade(by) => format!("not made: sent by {by}, not in Moodle"),
+            Outcome::Unseen(by) => {
+                format!("not seen: sent by {by}, Moodle does not show it done; planned again")
+            }
         }
     }
 }

@@ -139,6 +139,8 @@ pub fn deliver_to(
         .collect();
     let courses: Vec<String> = courses.into_iter().collect();
     let now = client.read_courses(&courses)?;
+    // When Moodle answered: what "active now" meant in its answer.
+    let moment = chrono::Utc::now().timestamp();
     let ctx = sync::Context {
         roles: platform.roles.as_ref(),
         templates,
@@ -149,7 +151,7 @@ pub fn deliver_to(
         remove_extra_roles: moodle.remove_extra_roles,
     };
     if run.dry_run {
-        state.settle(&now);
+        state.settle(&now, moment);
         let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
         print(&platform.name, &ops);
         return Ok(WsSummary {
@@ -161,7 +163,7 @@ pub fn deliver_to(
         });
     }
     let journal = Journal::next(run.out, &dir, run.file_mode);
-    let adoption = settle(&dir, &mut state, &now, &journal)?;
+    let adoption = settle(&dir, &mut state, (&now, moment), &journal)?;
     let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
     let role_ids = role_ids(moodle, &now);
     let users = user_ids(client, &now, &ops)?;
@@ -202,16 +204,17 @@ pub fn deliver_to(
     Ok(summary)
 }
 
-/// What a killed run left, settled: its pending enrolments (adopted into the state
-/// when Moodle holds them), and the operations its journal sent without an answer,
-/// each given its line in this run's journal. Returns the adoptions.
+/// What a stopped run left, settled: its pending enrolments (adopted into the state
+/// only where Moodle, read at `moment`, shows their effect; sent again otherwise),
+/// and the operations its journal sent without an answer, each given its line in
+/// this run's journal. Returns the adoptions.
 fn settle(
     dir: &Path,
     state: &mut SyncState,
-    now: &MoodleNow,
+    (now, moment): (&MoodleNow, i64),
     journal: &Journal,
 ) -> Result<usize, Error> {
-    let (adopted, lost) = state.settle(now);
+    let (adopted, lost) = state.settle(now, moment);
     journal.write(&resolved(dir, &adopted, &lost, now))?;
     Ok(adopted.len())
 }
@@ -223,16 +226,17 @@ fn resolved(dir: &Path, adopted: &[sync::Made], lost: &[sync::Made], now: &Moodl
     let (by, unanswered) = journal::unanswered(dir);
     let pending_line = |m: &sync::Made, adopted: bool| {
         let by = m.journal.clone().unwrap_or_else(|| by.clone());
+        let sent = m.sent.unwrap_or(sync::Why::New);
         Line {
-            operation: if m.suspended { "suspend" } else { "enrol" },
+            operation: sent.name(),
             course: m.course.clone(),
             username: m.username.clone(),
             role: m.roles.iter().next().cloned().unwrap_or_default(),
             group: String::new(),
-            result: if adopted {
-                Outcome::Adopted(by)
-            } else {
-                Outcome::NotMade(by)
+            result: match (adopted, sent) {
+                (true, _) => Outcome::Adopted(by),
+                (false, sync::Why::New) => Outcome::NotMade(by),
+                (false, _) => Outcome::Unseen(by),
             },
         }
     };
@@ -270,7 +274,7 @@ fn summarize(lines: &[Line]) -> WsSummary {
     let mut s = WsSummary::default();
     for l in lines {
         match &l.result {
-            Outcome::Sent | Outcome::Adopted(_) | Outcome::NotMade(_) => {}
+            Outcome::Sent | Outcome::Adopted(_) | Outcome::NotMade(_) | Outcome::Unseen(_) => {}
             Outcome::NoAnswer => s.not_sent += 1,
             Outcome::Ok => *s.applied.entry(l.operation.to_string()).or_default() += 1,
             Outcome::Refused(why) => {
