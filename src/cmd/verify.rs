@@ -134,7 +134,7 @@ fn check_platform(
     settings: &Settings,
     name: &str,
     pp: &PlatformPlan,
-    scope: Scope,
+    (scope, made): (Scope, &compare::Made),
     as_of: NaiveDate,
 ) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
     let ms = settings
@@ -156,9 +156,10 @@ fn check_platform(
         .map(|c| c.active.len() + c.inactive.len())
         .sum();
     let timing = SourceTiming::of_moodle(client.describe(), t, records, client.requests());
-    let diffs = compare::compare(pp, &now, roles, scope, as_of);
+    let diffs = compare::compare(pp, &now, roles, (scope, made), as_of);
     let mut check = MoodleCheck {
-        differences: diffs.len(),
+        differences: diffs.iter().filter(|d| d.problem.differs()).count(),
+        others: diffs.len() - diffs.iter().filter(|d| d.problem.differs()).count(),
         courses: compare::per_course(pp, &now, &diffs),
         file: format!("{name}/verify.csv"),
         ..MoodleCheck::default()
@@ -170,6 +171,33 @@ fn check_platform(
             .or_default() += 1;
     }
     Ok((diffs, check, timing))
+}
+
+/// The enrolments enrolgen made on a platform, as the state its channel keeps in
+/// the platform's folder says (web services, else nightly `--delta` files); `None`
+/// where there is none (snapshot files: nothing tells enrolgen's enrolments from
+/// others'). A state that cannot be read is none: `run` refuses it with the way out.
+fn made_by_enrolgen(settings: &Settings, dir: &std::path::Path) -> compare::Made {
+    use crate::model::UserCourse;
+    use crate::output::state;
+    let name = dir.file_name()?.to_str()?;
+    if settings.by_webservice(name) {
+        let s = state::load::<crate::plan::sync::SyncState>(dir, state::WEBSERVICE).ok()??;
+        return Some(
+            s.enrolments
+                .iter()
+                .filter(|m| m.enrolled)
+                .map(|m| UserCourse::new(&m.username, &m.course))
+                .collect(),
+        );
+    }
+    let s = state::load::<crate::output::outbox::DeltaState>(dir, state::DELTA).ok()??;
+    Some(
+        s.enrolments
+            .iter()
+            .map(|r| UserCourse::new(&r.username, &r.course))
+            .collect(),
+    )
 }
 
 /// verify.csv of each platform, then summary.json and report.html, under the lock.
@@ -210,7 +238,8 @@ pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error
     let empty = PlatformPlan::default();
     for name in &names {
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
-        let (diffs, check, timing) = check_platform(settings, name, pp, scope, as_of)?;
+        let made = made_by_enrolgen(settings, &args.out.join(name));
+        let (diffs, check, timing) = check_platform(settings, name, pp, (scope, &made), as_of)?;
         sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);
@@ -240,9 +269,14 @@ pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error
     if !quiet && (std::io::stderr().is_terminal() || differs) {
         for (n, c) in &summary.moodle {
             eprintln!(
-                "enrolgen: verify {n}: {} difference(s) in {} course(s)",
+                "enrolgen: verify {n}: {} difference(s) in {} course(s){}",
                 c.differences,
-                c.courses.len()
+                c.courses.len(),
+                if c.others > 0 {
+                    format!("; {} enrolment(s) made by others, listed", c.others)
+                } else {
+                    String::new()
+                }
             );
         }
     }

@@ -282,7 +282,11 @@ pub struct Summary {
 /// `verify` on one platform: differences per problem and per course.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MoodleCheck {
+    /// Lines of verify.csv where Moodle differs from the plan.
     pub differences: usize,
+    /// Lines that are enrolments somebody else made (`other_enrolment`): listed,
+    /// not differences.
+    pub others: usize,
     pub problems: BTreeMap<String, usize>,
     pub courses: BTreeMap<String, crate::plan::verify::CourseCheck>,
     /// The file that lists them, relative to the output folder.

@@ -25,6 +25,9 @@ pub enum Problem {
     MissingGroup,
     ExtraGroup,
     NotPlanned,
+    /// Active, not planned, and not made by enrolgen (self enrolment, cohort sync, a
+    /// teacher's own): listed for information, not a difference.
+    OtherEnrolment,
 }
 
 impl Problem {
@@ -39,7 +42,13 @@ impl Problem {
             Problem::MissingGroup => "missing_group",
             Problem::ExtraGroup => "extra_group",
             Problem::NotPlanned => "not_planned",
+            Problem::OtherEnrolment => "other_enrolment",
         }
+    }
+
+    /// Whether Moodle differs from the plan (the others are listed for information).
+    pub fn differs(self) -> bool {
+        self != Problem::OtherEnrolment
     }
 }
 
@@ -73,14 +82,20 @@ pub struct CourseCheck {
     pub differences: usize,
 }
 
+/// The enrolments enrolgen made on a platform, as its channel's state records them
+/// (`None`: no state, so none is known to be enrolgen's).
+pub type Made = Option<BTreeSet<crate::model::UserCourse>>;
+
 /// Compares a platform's planned enrolments with Moodle on the day `as_of`.
 /// `roles`: the platform's roles (`not_planned` concerns only users holding one of
-/// them; `None` = any).
+/// them; `None` = any). An active enrolment the plan does not give is `not_planned`
+/// where enrolgen made it (`made`) or it sits in a group enrolgen manages, else
+/// `other_enrolment` (somebody else's, which no run touches).
 pub fn compare(
     pp: &PlatformPlan,
     now: &MoodleNow,
     roles: Option<&BTreeSet<String>>,
-    scope: Scope,
+    (scope, made): (Scope, &Made),
     as_of: NaiveDate,
 ) -> Vec<Difference> {
     let mut by_course: BTreeMap<&str, Vec<&Enrolment>> = BTreeMap::new();
@@ -122,10 +137,18 @@ pub fn compare(
                     && counted
                     && !deferred.contains(&(course, u.as_str()))
                 {
+                    let ours = made
+                        .as_ref()
+                        .is_some_and(|m| m.contains(&crate::model::UserCourse::new(u, course)))
+                        || m.groups.iter().any(|g| managed.contains(g));
                     out.push(diff(
                         course,
                         u,
-                        Problem::NotPlanned,
+                        if ours {
+                            Problem::NotPlanned
+                        } else {
+                            Problem::OtherEnrolment
+                        },
                         &join(&m.roles),
                         "",
                         &join(&m.groups),
@@ -305,7 +328,7 @@ pub fn per_course(
             check.active_in_moodle = c.active.len();
         }
     }
-    for d in diffs {
+    for d in diffs.iter().filter(|d| d.problem.differs()) {
         out.entry(d.course.clone()).or_default().differences += 1;
     }
     out
@@ -378,7 +401,7 @@ mod tests {
             }),
         )]
         .into();
-        assert!(compare(&pp, &now, None, Scope::Plan, day()).is_empty());
+        assert!(compare(&pp, &now, None, (Scope::Plan, &None), day()).is_empty());
     }
 
     #[test]
@@ -410,8 +433,9 @@ mod tests {
         ]
         .into();
         let roles: BTreeSet<String> = ["student".into(), "editingteacher".into()].into();
+        let made: Made = Some([crate::model::UserCourse::new("z", "C")].into());
         assert_eq!(
-            lines(&compare(&pp, &now, Some(&roles), Scope::Plan, day())),
+            lines(&compare(&pp, &now, Some(&roles), (Scope::Plan, &made), day())),
             [
                 "missing;C;a;student;enrolled;",
                 "suspended;C;b;student;active;not active",
@@ -425,7 +449,7 @@ mod tests {
         );
         // An upload file's rows: only what the rows ask (no extra_group, no
         // not_planned).
-        let rows = lines(&compare(&pp, &now, Some(&roles), Scope::Rows, day()));
+        let rows = lines(&compare(&pp, &now, Some(&roles), (Scope::Rows, &None), day()));
         assert_eq!(rows.len(), 5);
         assert!(!rows
             .iter()
@@ -473,7 +497,7 @@ mod tests {
         )]
         .into();
         assert_eq!(
-            lines(&compare(&pp, &now, None, Scope::Plan, day())),
+            lines(&compare(&pp, &now, None, (Scope::Plan, &None), day())),
             [
                 "active;C;c;student;not active;active",
                 "active;C;d;student;not active;active",
@@ -482,11 +506,53 @@ mod tests {
         // On its first day, the later one is expected active.
         let start = NaiveDate::from_ymd_opt(2027, 1, 25).unwrap();
         assert_eq!(
-            lines(&compare(&pp, &now, None, Scope::Plan, start)),
+            lines(&compare(&pp, &now, None, (Scope::Plan, &None), start)),
             [
                 "suspended;C;a;student;active;not active",
                 "active;C;d;student;not active;active",
             ]
         );
+    }
+
+    /// Before: any active enrolment the plan did not give was `not_planned`, so a
+    /// site with self enrolment or cohort sync beside never reached exit 0.
+    #[test]
+    fn an_enrolment_somebody_else_made_is_listed_apart_unless_in_a_managed_group() {
+        let pp = plan(&[e("a", "C", "student", &["TD1"])]);
+        let now: MoodleNow = [(
+            "C".to_string(),
+            Some(CourseNow {
+                id: 2,
+                active: [
+                    ("a".to_string(), user(&["student"], &["TD1"])),
+                    ("self".to_string(), user(&["student"], &[])),
+                    ("cohort".to_string(), user(&["student"], &["Other"])),
+                    ("in-td1".to_string(), user(&["student"], &["TD1"])),
+                    ("ours".to_string(), user(&["student"], &[])),
+                ]
+                .into(),
+                ..Default::default()
+            }),
+        )]
+        .into();
+        let made: Made = Some(
+            [
+                crate::model::UserCourse::new("a", "C"),
+                crate::model::UserCourse::new("ours", "C"),
+            ]
+            .into(),
+        );
+        let diffs = compare(&pp, &now, None, (Scope::Plan, &made), day());
+        assert_eq!(
+            lines(&diffs),
+            [
+                "other_enrolment;C;cohort;student;;Other",
+                "not_planned;C;in-td1;student;;TD1",
+                "not_planned;C;ours;student;;",
+                "other_enrolment;C;self;student;;",
+            ]
+        );
+        let counted = per_course(&pp, &now, &diffs);
+        assert_eq!(counted["C"].differences, 2, "the others are not differences");
     }
 }
