@@ -154,7 +154,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
     // An on-demand file has no state: every account is asked.
-    let (mut plan, moodle_read) = ctx.road(refs, &g, &crate::pipeline::Before::Nothing)?;
+    let (mut plan, moodle_read) = ctx.road(refs, &g)?;
     let mut sources = g.timings.clone();
     sources.extend(moodle_read);
     let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;

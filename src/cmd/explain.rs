@@ -165,7 +165,7 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     for pp in plan.platforms.values_mut() {
         pp.enrolments.retain(|k, _| usernames.contains(&k.username));
     }
-    ctx.ask_platforms(&mut plan, &crate::pipeline::Before::Nothing)?;
+    ctx.ask_platforms(&mut plan)?;
     // By idnumber, the platform's Moodle gave the account's username of its own.
     for pp in plan.platforms.values() {
         usernames.extend(pp.enrolments.keys().map(|k| k.username.clone()));

@@ -337,11 +337,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     // The previous run, read once: its sources for the guard, its courses for the report.
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
-    let before = pipeline::Before::States {
-        out: &args.out,
-        delta: args.delta,
-    };
-    let (mut plan, asked) = ctx.road(rules, &g, &before)?;
+    let (mut plan, asked) = ctx.road(rules, &g)?;
     let mut sources = g.timings.clone();
     sources.extend(asked);
     let accept = accepted(args);

@@ -117,12 +117,8 @@ fn the_plan(
     let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let rules = crate::pipeline::select_rules(&ctx.settings, &owned, &[])?;
     let g = ctx.gather(&rules)?;
-    // The road `run` takes, with the states `run` leaves in the same folder.
-    let before = crate::pipeline::Before::States {
-        out: &args.out,
-        delta: true,
-    };
-    let (plan, asked) = ctx.road(rules, &g, &before)?;
+    // The road `run` takes.
+    let (plan, asked) = ctx.road(rules, &g)?;
     let mut timings = g.timings;
     timings.extend(asked);
     Ok((plan, timings, Scope::Plan))

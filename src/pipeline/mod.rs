@@ -6,12 +6,10 @@ pub mod gather;
 pub mod shrink;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use crate::config::{Delivery, Settings};
+use crate::config::Settings;
 use crate::error::{Error, UsageError};
 use crate::model::{EnrolRule, Platform, SourceTiming};
-use crate::plan::platform_accounts::Written;
 use crate::plan::{self, Inputs, Plan};
 
 pub use gather::{gather, Gathered};
@@ -59,75 +57,18 @@ impl Context {
         &self,
         rules: Vec<&EnrolRule>,
         g: &Gathered,
-        before: &Before<'_>,
     ) -> Result<(Plan, Vec<SourceTiming>), Error> {
         let mut plan = self.plan(rules, g);
-        let timings = self.ask_platforms(&mut plan, before)?;
+        let timings = self.ask_platforms(&mut plan)?;
         Ok((plan, timings))
     }
 
-    /// Asks each platform that decides its accounts about those of `plan`
-    /// (`platform_accounts`); the accounts `before` says were written are not asked.
-    pub fn ask_platforms(
-        &self,
-        plan: &mut Plan,
-        before: &Before<'_>,
-    ) -> Result<Vec<SourceTiming>, Error> {
-        let written = before.written(&self.settings);
+    /// Asks each platform that decides its accounts about every account of `plan`
+    /// (`platform_accounts`).
+    pub fn ask_platforms(&self, plan: &mut Plan) -> Result<Vec<SourceTiming>, Error> {
         let mut timings = Vec::new();
-        platform_accounts(&self.settings, self.as_of, plan, &written, &mut timings)?;
+        platform_accounts(&self.settings, self.as_of, plan, &mut timings)?;
         Ok(timings)
-    }
-}
-
-/// What earlier runs wrote, for the accounts a platform's Moodle is not asked about
-/// again: nothing (every account is asked), or the channels' states in an output
-/// folder (the web-service state; the nightly `--delta` state when `delta`).
-#[derive(Debug, Clone, Copy)]
-pub enum Before<'a> {
-    Nothing,
-    States { out: &'a Path, delta: bool },
-}
-
-impl Before<'_> {
-    /// By platform asking its Moodle about accounts, the accounts its channel's
-    /// state says rows were written for. A state that cannot be read counts for
-    /// nothing here (its channel refuses it later, with the way out).
-    fn written(&self, settings: &Settings) -> BTreeMap<String, Written> {
-        use crate::output::state;
-        let Before::States { out, delta } = *self else {
-            return BTreeMap::new();
-        };
-        let asking = settings
-            .platforms
-            .iter()
-            .filter(|(_, p)| p.moodle_accounts.is_some())
-            .map(|(n, _)| n);
-        let mut written = BTreeMap::new();
-        for name in asking {
-            let dir = out.join(name);
-            let found = match settings.delivery.get(name) {
-                Some(Delivery::Webservice(_)) => {
-                    state::load::<crate::plan::sync::SyncState>(&dir, state::WEBSERVICE)
-                        .ok()
-                        .flatten()
-                        .map(|s| Written {
-                            usernames: s.enrolments.into_iter().map(|m| m.username).collect(),
-                            by_idnumber: s.header.by_idnumber,
-                        })
-                }
-                _ if delta => state::load::<crate::output::outbox::DeltaState>(&dir, state::DELTA)
-                    .ok()
-                    .flatten()
-                    .map(|s| Written {
-                        usernames: s.enrolments.into_iter().map(|r| r.username).collect(),
-                        by_idnumber: s.header.by_idnumber,
-                    }),
-                _ => None,
-            };
-            written.insert(name.clone(), found.unwrap_or_default());
-        }
-        written
     }
 }
 
@@ -136,17 +77,14 @@ impl Before<'_> {
 /// the enrolments of those it does not have, holds suspended, or holds under an
 /// authentication method it does not accept (`plan::platform_accounts`). Runs
 /// before anything is written: a Moodle that cannot be asked stops the command.
-/// `before`: by platform, what earlier runs wrote (the nightly states): those
-/// accounts are not asked again, a night with nothing new asks nothing (by
-/// idnumber, the usernames Moodle gave then write their rows again).
+/// Every account of the plan is asked, every night: one suspended or deleted in
+/// Moodle since an earlier night is left out the night after.
 fn platform_accounts(
     settings: &Settings,
     as_of: chrono::NaiveDate,
     plan: &mut Plan,
-    before: &BTreeMap<String, Written>,
     timings: &mut Vec<SourceTiming>,
 ) -> Result<(), Error> {
-    let none = Written::default();
     for (name, pp) in &mut plan.platforms {
         let (Some(rules), Some(ms)) = (
             settings
@@ -157,9 +95,7 @@ fn platform_accounts(
         ) else {
             continue;
         };
-        let written = before.get(name).unwrap_or(&none);
-        let already = written.already(rules.field);
-        let usernames = crate::plan::platform_accounts::to_ask(pp, &already);
+        let usernames = crate::plan::platform_accounts::to_ask(pp);
         let client = crate::source::moodle::Moodle::new(name, ms)?;
         let started = std::time::Instant::now();
         let mut users = if usernames.is_empty() {
@@ -167,24 +103,11 @@ fn platform_accounts(
         } else {
             client.users(rules.field, &usernames)?
         };
-        // Moodle answers a search by idnumber with only the accounts whose idnumber
-        // the token may see, and sees all or none: nothing found at all (and none
-        // found on an earlier night) is a token that cannot see them, not a platform
-        // without accounts.
-        if rules.field == crate::model::MatchField::Idnumber
-            && !usernames.is_empty()
-            && users.is_empty()
-            && already.is_empty()
-        {
-            return Err(crate::source::SourceError::Failed {
-                what: client.describe(),
-                action: format!(
-                    "no account found by idnumber among {}: Moodle hides accounts whose idnumber the token may not see; add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails",
-                    usernames.len()
-                ),
-                cause: None,
-            }
-            .into());
+        if let Some(e) = nobody_seen(&client, rules.field, usernames.len(), users.len()) {
+            return Err(e.into());
+        }
+        if let Some(w) = few_seen(name, rules.field, usernames.len(), users.len()) {
+            plan.warnings.push(w);
         }
         let min_days = settings
             .platforms
@@ -194,8 +117,10 @@ fn platform_accounts(
             mark_recent(&client, report, rules.field, as_of, min_days, &mut users)?;
         }
         let found = users.len();
-        users.extend(written.known(&already));
-        crate::plan::platform_accounts::apply(pp, rules, &users, &already, &ms.url);
+        crate::plan::platform_accounts::apply(pp, rules, &users, &ms.url);
+        if let Some(w) = refused_accounts(name, &pp.left_out) {
+            plan.warnings.push(w);
+        }
         timings.push(SourceTiming::of_moodle(
             format!("{} (accounts)", client.describe()),
             started,
@@ -204,6 +129,79 @@ fn platform_accounts(
         ));
     }
     Ok(())
+}
+
+/// Moodle answers a search for accounts with only those the token may see, and
+/// sees all or none: nothing found among accounts asked is a token that cannot see
+/// them (by idnumber, the field hidden; by username, no `moodle/user:viewdetails`),
+/// not a platform without accounts. The run stops rather than leave everyone out.
+fn nobody_seen(
+    client: &crate::source::moodle::Moodle,
+    field: crate::model::MatchField,
+    asked: usize,
+    found: usize,
+) -> Option<crate::source::SourceError> {
+    if asked == 0 || found > 0 {
+        return None;
+    }
+    let why = match field {
+        crate::model::MatchField::Idnumber => "Moodle hides accounts whose idnumber the token may not see; add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails",
+        crate::model::MatchField::Username => "Moodle leaves out the accounts the token may not see; give the token's role moodle/user:viewdetails (and moodle/user:viewalldetails)",
+    };
+    Some(crate::source::SourceError::Failed {
+        what: client.describe(),
+        action: format!("no account found by {} among {asked}: {why}", field.name()),
+        cause: None,
+    })
+}
+
+/// More than half the accounts asked not found: a platform partly out of sight, or
+/// accounts not made yet; said every night, so that somebody looks.
+fn few_seen(
+    platform: &str,
+    field: crate::model::MatchField,
+    asked: usize,
+    found: usize,
+) -> Option<String> {
+    (asked >= 10 && found * 2 < asked).then(|| {
+        format!(
+            "platform {platform}: its Moodle has only {found} of the {asked} accounts asked (by {}): check that the accounts are made and that the token may see them",
+            field.name()
+        )
+    })
+}
+
+/// The accounts of the plan the platform's Moodle refuses, counted by reason: said
+/// every night while it lasts, so that an account suspended or deleted in Moodle
+/// since an earlier night is seen the night after. Deferred accounts (too recent)
+/// wait quietly.
+fn refused_accounts(platform: &str, left_out: &[crate::model::LeftOut]) -> Option<String> {
+    use crate::model::Reason;
+    let mut by_reason: BTreeMap<Reason, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for l in left_out {
+        if matches!(
+            l.reason,
+            Reason::NoPlatformAccount
+                | Reason::PlatformAccountSuspended
+                | Reason::PlatformAuthRefused
+        ) {
+            by_reason
+                .entry(l.reason)
+                .or_default()
+                .insert(l.username.as_str());
+        }
+    }
+    if by_reason.is_empty() {
+        return None;
+    }
+    let counts: Vec<String> = by_reason
+        .iter()
+        .map(|(r, who)| format!("{r} {}", who.len()))
+        .collect();
+    Some(format!(
+        "platform {platform}: its Moodle refuses accounts of the plan ({}); their enrolments are left out, see {platform}/left-out.csv",
+        counts.join(", ")
+    ))
 }
 
 /// Marks the accounts the platform made less than `min_days` before `as_of` (by

@@ -12,78 +12,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{LeftOut, MatchField, MoodleAccounts, PlatformUser, Reason};
 use crate::plan::PlatformPlan;
 
-/// What earlier runs wrote on a platform (its nightly state): the accounts they
-/// wrote rows for, and by idnumber whose student number each is.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Written {
-    pub usernames: BTreeSet<String>,
-    pub by_idnumber: BTreeMap<String, String>,
-}
-
-impl Written {
-    /// The plan's logins not to ask about again: the usernames written, or by
-    /// idnumber the student numbers whose account was written.
-    pub fn already(&self, field: MatchField) -> BTreeSet<String> {
-        match field {
-            MatchField::Username => self.usernames.clone(),
-            MatchField::Idnumber => self
-                .by_idnumber
-                .iter()
-                .filter(|(_, u)| self.usernames.contains(*u))
-                .map(|(id, _)| id.clone())
-                .collect(),
-        }
-    }
-
-    /// By idnumber, the accounts `already` written as Moodle answered then, for
-    /// the rows to be written again with their usernames.
-    pub fn known<'a>(
-        &'a self,
-        already: &'a BTreeSet<String>,
-    ) -> impl Iterator<Item = (String, PlatformUser)> + 'a {
-        self.by_idnumber
-            .iter()
-            .filter(|(id, _)| already.contains(*id))
-            .map(|(id, u)| {
-                (
-                    id.clone(),
-                    PlatformUser {
-                        username: u.clone(),
-                        idnumber: Some(id.clone()),
-                        auth: String::new(),
-                        suspended: false,
-                        created_from: None,
-                    },
-                )
-            })
-    }
-}
-
-/// The usernames whose accounts the platform must be asked about: those of the plan
-/// but the ones `already` written for it (their accounts were asked about then).
-pub fn to_ask(pp: &PlatformPlan, already: &BTreeSet<String>) -> Vec<String> {
-    let asked: BTreeSet<&str> = pp
-        .enrolments
-        .keys()
-        .map(|k| k.username.as_str())
-        .filter(|u| !already.contains(*u))
-        .collect();
+/// The usernames whose accounts the platform must be asked about: every one of the
+/// plan, each night (an account written on an earlier night may have been
+/// suspended or deleted in Moodle since, and must be left out with its reason the
+/// night after, not enrolled on trust).
+pub fn to_ask(pp: &PlatformPlan) -> Vec<String> {
+    let asked: BTreeSet<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
     asked.into_iter().map(str::to_string).collect()
 }
 
-/// Moves the enrolments of accounts the platform refuses to `left_out` (sorted);
-/// the accounts `already` written for keep theirs.
+/// Moves the enrolments of accounts the platform refuses to `left_out` (sorted).
 pub fn apply(
     pp: &mut PlatformPlan,
     rules: &MoodleAccounts,
     users: &BTreeMap<String, PlatformUser>,
-    already: &BTreeSet<String>,
     site: &str,
 ) {
     let refused: Vec<(crate::model::UserCourse, Reason, String)> = pp
         .enrolments
         .keys()
-        .filter(|k| !already.contains(&k.username))
         .filter_map(|k| {
             let why = match users.get(&k.username) {
                 None => (
@@ -226,7 +173,7 @@ mod tests {
             field: MatchField::Username,
             created_report: Some(7),
         };
-        apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
+        apply(&mut pp, &rules, &users, "https://m");
         assert_eq!(pp.enrolments.len(), 1);
         assert!(pp.enrolments.contains_key(&UserCourse::new("ok", "C")));
         let lines: Vec<(Reason, &str, &str)> = pp
@@ -262,24 +209,16 @@ mod tests {
         assert_eq!(pp.left_out[1].rule, 3, "the enrolment's rule");
     }
 
+    /// Before: an account written on an earlier night was never asked again, so one
+    /// suspended or deleted in Moodle since stayed enrolled with exit 0.
     #[test]
-    fn accounts_written_before_are_not_asked_again() {
-        let mut pp = PlatformPlan {
-            enrolments: ["old", "new"].map(enrolment).into(),
+    fn every_account_of_the_plan_is_asked_every_night() {
+        let pp = PlatformPlan {
+            enrolments: ["written-last-night", "new"].map(enrolment).into(),
             left_out: vec![],
             by_idnumber: Default::default(),
         };
-        let already: BTreeSet<String> = ["old".to_string()].into();
-        assert_eq!(to_ask(&pp, &already), ["new"]);
-        apply(
-            &mut pp,
-            &MoodleAccounts::default(),
-            &BTreeMap::new(),
-            &already,
-            "https://m",
-        );
-        assert!(pp.enrolments.contains_key(&UserCourse::new("old", "C")));
-        assert_eq!(pp.left_out.len(), 1, "new has no account");
+        assert_eq!(to_ask(&pp), ["new", "written-last-night"]);
     }
 
     #[test]
@@ -305,48 +244,10 @@ mod tests {
             field: MatchField::Idnumber,
             created_report: None,
         };
-        apply(&mut pp, &rules, &users, &BTreeSet::new(), "https://m");
+        apply(&mut pp, &rules, &users, "https://m");
         let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
         assert_eq!(written, ["zoe.michel"]);
         assert_eq!(pp.left_out[0].reason, Reason::NoPlatformAccount);
-        assert_eq!(pp.left_out[0].username, "21000104");
-    }
-
-    #[test]
-    fn by_idnumber_a_night_asks_only_accounts_not_written_and_keeps_the_usernames() {
-        let written = Written {
-            usernames: ["zoe.michel".to_string()].into(),
-            by_idnumber: [
-                ("21000101".to_string(), "zoe.michel".to_string()),
-                ("21000102".to_string(), "never.written".to_string()),
-            ]
-            .into(),
-        };
-        let already = written.already(MatchField::Idnumber);
-        assert_eq!(already, ["21000101".to_string()].into());
-        let mut pp = PlatformPlan {
-            enrolments: ["21000101", "21000104"].map(enrolment).into(),
-            left_out: vec![],
-            by_idnumber: Default::default(),
-        };
-        assert_eq!(to_ask(&pp, &already), ["21000104"]);
-        let users: BTreeMap<String, PlatformUser> = written.known(&already).collect();
-        let rules = MoodleAccounts {
-            auth: None,
-            field: MatchField::Idnumber,
-            created_report: None,
-        };
-        apply(&mut pp, &rules, &users, &already, "https://m");
-        let kept: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
-        assert_eq!(
-            kept,
-            ["zoe.michel"],
-            "written again under the username Moodle gave"
-        );
-        assert_eq!(
-            pp.by_idnumber["21000101"], "zoe.michel",
-            "kept for the next night"
-        );
         assert_eq!(pp.left_out[0].username, "21000104");
     }
 }

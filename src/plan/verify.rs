@@ -435,7 +435,13 @@ mod tests {
         let roles: BTreeSet<String> = ["student".into(), "editingteacher".into()].into();
         let made: Made = Some([crate::model::UserCourse::new("z", "C")].into());
         assert_eq!(
-            lines(&compare(&pp, &now, Some(&roles), (Scope::Plan, &made), day())),
+            lines(&compare(
+                &pp,
+                &now,
+                Some(&roles),
+                (Scope::Plan, &made),
+                day()
+            )),
             [
                 "missing;C;a;student;enrolled;",
                 "suspended;C;b;student;active;not active",
@@ -449,7 +455,13 @@ mod tests {
         );
         // An upload file's rows: only what the rows ask (no extra_group, no
         // not_planned).
-        let rows = lines(&compare(&pp, &now, Some(&roles), (Scope::Rows, &None), day()));
+        let rows = lines(&compare(
+            &pp,
+            &now,
+            Some(&roles),
+            (Scope::Rows, &None),
+            day(),
+        ));
         assert_eq!(rows.len(), 5);
         assert!(!rows
             .iter()
@@ -553,6 +565,9 @@ mod tests {
             ]
         );
         let counted = per_course(&pp, &now, &diffs);
-        assert_eq!(counted["C"].differences, 2, "the others are not differences");
+        assert_eq!(
+            counted["C"].differences, 2,
+            "the others are not differences"
+        );
     }
 }

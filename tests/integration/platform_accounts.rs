@@ -211,9 +211,10 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
     // The site's functions, then the accounts a hundred a call.
     assert_eq!(source["requests"], 1 + users.len().div_ceil(100));
 
-    // Nightly: the first --delta night asks about every account it writes; the next,
-    // with nothing new, asks only about those still refused (an account may be made
-    // overnight). (Each night recorded apart: a recording replaces its folder.)
+    // Nightly: every night asks about every account of the plan, so that one
+    // suspended in Moodle after the first night is left out the night after (it
+    // was never asked again before: enrolled and active, exit 0, every night).
+    // (Each night recorded apart: a recording replaces its folder.)
     let ecampus_night = |fixture: &str| {
         let night_url = if is_live {
             url.clone()
@@ -221,28 +222,63 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
             replay(fixture)
         };
         let cfg_night = with_accounts_in_moodle(&cfg, &night_url, &token_file, "files");
-        night(t.path(), &cfg_night, &[], fixture);
+        let summary = night(t.path(), &cfg_night, &[], fixture);
         let source = accounts_source(t.path(), "nightly");
         (
             source["records"].as_u64().unwrap(),
             source["requests"].as_u64().unwrap(),
+            summary,
         )
     };
-    let (found, requests) = ecampus_night("platform-accounts-night-1");
+    let (found, requests, _) = ecampus_night("platform-accounts-night-1");
     assert_eq!(
         found,
         (users.len() - 2) as u64,
         "every account but the two Moodle lacks"
     );
     assert_eq!(requests, 1 + users.len().div_ceil(100) as u64);
-    let (found, requests) = ecampus_night("platform-accounts-night-2");
+    let night_1 = std::fs::read_to_string(t.path().join("nightly/ecampus/left-out.csv")).unwrap();
+    let later = &users[5];
+    assert!(!night_1.contains(&format!(";{later};")), "{night_1}");
+    if is_live {
+        psql(&format!(
+            "update mdl_user set suspended = 1 where username = '{later}'"
+        ));
+    }
+    let (found, requests, summary) = ecampus_night("platform-accounts-night-2");
     assert_eq!(
         (found, requests),
-        (2, 2),
-        "the four refused asked again, in one call (and the site's functions)"
+        (
+            (users.len() - 2) as u64,
+            1 + users.len().div_ceil(100) as u64
+        ),
+        "every account asked again"
     );
     let left = std::fs::read_to_string(t.path().join("nightly/ecampus/left-out.csv")).unwrap();
-    assert!(left.contains("no_platform_account;"), "{left}");
+    assert!(
+        left.lines()
+            .any(|l| l.starts_with("platform_account_suspended;")
+                && l.contains(&format!(";{later};"))),
+        "{left}"
+    );
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "platform ecampus: its Moodle refuses accounts of the plan (no_platform_account 2, platform_account_suspended 2, platform_auth_refused 1)"
+        ),
+        "{warnings}"
+    );
+    // Its enrolments written on night 1 are suspended by night 2's file.
+    let outbox = std::fs::read_dir(t.path().join("nightly/ecampus/outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert!(
+        outbox
+            .lines()
+            .any(|l| l.starts_with(&format!("{later};")) && l.ends_with(";1")),
+        "{outbox}"
+    );
 
     // Web services: the same accounts are not enrolled (a dry run: what would be done).
     // (Recorded apart: each recording replaces its folder.)
@@ -664,10 +700,8 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     }
     assert!(written.iter().all(|l| l.starts_with('u')), "{file}");
 
-    // Nightly: the first night asks about every account; the next, with nothing
-    // new, asks only about the numbers still refused and writes nothing (the state
-    // keeps whose number each username is), where it asked again about every
-    // account before.
+    // Nightly: every night asks about every account (one changed in Moodle since
+    // is seen the night after); a night with nothing new writes nothing.
     let prelude_night = |fixture: &str| {
         let c = p.configured(t.path(), site(fixture), keys, fixture);
         let s = night(t.path(), &c, &["--platform", "prelude"], fixture);
@@ -681,11 +715,11 @@ fn prelude_by_idnumber_writes_the_usernames_moodle_knows() {
     let (found, _, new) = prelude_night("prelude-idnumber-night-1");
     assert_eq!(found, p.accounts.len() as u64);
     assert_eq!(new, written.len() as u64, "the rows of the run above");
-    let (found, requests, new) = prelude_night("prelude-idnumber-night-2");
-    assert_eq!((found, new), (0, 0));
+    let (found, _, new) = prelude_night("prelude-idnumber-night-2");
     assert_eq!(
-        requests, 2,
-        "only the numbers still refused, in one call (and the site's functions)"
+        (found, new),
+        (p.accounts.len() as u64, 0),
+        "every number asked again, nothing new written"
     );
 
     // explain by the student number shows the enrolments under Moodle's username.

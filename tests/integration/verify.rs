@@ -116,7 +116,9 @@ fn verify_reports_exactly_each_change_made_in_moodle() {
     // 21000250 was enrolled by hand, never by enrolgen (no state says so): listed,
     // not a difference.
     assert!(
-        r.stderr.contains("verify ecampus: 4 difference(s) in 5 course(s); 1 enrolment(s) made by others, listed"),
+        r.stderr.contains(
+            "verify ecampus: 4 difference(s) in 5 course(s); 1 enrolment(s) made by others, listed"
+        ),
         "{}",
         r.stderr
     );

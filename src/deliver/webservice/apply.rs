@@ -282,7 +282,19 @@ impl Exec<'_> {
         }
         let (Some(course), Some(user)) = (ids.course(&e.course), ids.users.get(&e.username)) else {
             self.not_made(&e.username, &e.course);
-            self.not_sent(l, "no such user in Moodle");
+            // An account enrolgen enrolled before and Moodle no longer has (deleted):
+            // Moodle cannot do what the plan asks, a refusal the exit code counts.
+            let gone = ids.course(&e.course).is_some()
+                && self
+                    .state
+                    .lock()
+                    .is_ok_and(|s| s.get(&e.username, &e.course).is_some());
+            if gone {
+                let why = "the account is no longer in Moodle (deleted since enrolgen enrolled it)";
+                self.note([l], Outcome::Refused(why.into()));
+            } else {
+                self.not_sent(l, "no such user in Moodle");
+            }
             return None;
         };
         let Some(role) = ids.roles.get(&e.role) else {
@@ -779,6 +791,11 @@ mod tests {
     /// Applies `ops` to `fake`; returns what was applied, the journal's lines and
     /// the states saved.
     fn run(fake: &Fake, ops: &Ops) -> (Applied, Vec<Line>, usize) {
+        run_on(fake, ops, SyncState::default())
+    }
+
+    /// `run` on a state of earlier runs.
+    fn run_on(fake: &Fake, ops: &Ops, state: SyncState) -> (Applied, Vec<Line>, usize) {
         let w = world();
         let ids = Ids {
             now: &w.now,
@@ -792,7 +809,7 @@ mod tests {
             saves.fetch_add(1, Ordering::SeqCst);
             Ok(())
         };
-        let applied = apply(fake, ops, &ids, SyncState::default(), &journal, &save);
+        let applied = apply(fake, ops, &ids, state, &journal, &save);
         (applied, journal.lines(), saves.load(Ordering::SeqCst))
     }
 
@@ -834,6 +851,44 @@ mod tests {
             .collect();
         assert_eq!(made, ["u1", "u3"]);
         assert!(applied.state.pending.is_empty());
+    }
+
+    /// Before: "not sent: no such user", counted as not sent, exit 0 every night.
+    #[test]
+    fn an_account_deleted_since_enrolgen_enrolled_it_is_a_refusal() {
+        let state = SyncState {
+            enrolments: vec![Made {
+                username: "gone".into(),
+                course: "C".into(),
+                roles: ["student".to_string()].into(),
+                timestart: 100,
+                timeend: 0,
+                suspended: true,
+                enrolled: true,
+                journal: None,
+                sent: None,
+            }],
+            ..Default::default()
+        };
+        let reactivate = |u: &str| EnrolOp {
+            username: u.into(),
+            why: Why::Reactivate,
+            ..enrol(1)
+        };
+        let ops = Ops {
+            enrol: vec![reactivate("gone"), reactivate("never-made")],
+            ..Default::default()
+        };
+        let (applied, lines, _) = run_on(&Fake::default(), &ops, state);
+        assert_eq!(applied.write_calls, 0);
+        assert!(matches!(
+            results(&lines, "gone").as_slice(),
+            [Outcome::Refused(why)] if why.contains("no longer in Moodle")
+        ));
+        assert_eq!(
+            results(&lines, "never-made"),
+            [Outcome::NotSent("no such user in Moodle".into())]
+        );
     }
 
     #[test]
@@ -917,6 +972,18 @@ mod tests {
             .map(|m| m.username.as_str())
             .collect();
         assert_eq!(pending, ["u4", "u5", "u6"]);
+        assert!(
+            applied
+                .state
+                .pending
+                .iter()
+                .all(|m| m.sent == Some(Why::New)),
+            "each pending enrolment names the operation sent"
+        );
+        assert!(
+            applied.state.enrolments.iter().all(|m| m.sent.is_none()),
+            "what Moodle confirmed is recorded as made"
+        );
         assert!(applied
             .state
             .pending
