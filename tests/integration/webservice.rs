@@ -53,6 +53,10 @@ struct Moodle {
     /// After this many write calls, the server stops answering anything (it went
     /// away); 0: never.
     stop_after: Arc<AtomicUsize>,
+    /// After this many write calls, a write call is neither forwarded nor answered
+    /// (the server went away as it came: Moodle never applied it), reads still
+    /// are; 0: never.
+    unapplied_after: Arc<AtomicUsize>,
     live: Option<Live>,
 }
 
@@ -82,7 +86,9 @@ impl Moodle {
         let writes = Arc::new(AtomicUsize::new(0));
         let lose = Arc::new(AtomicUsize::new(0));
         let stop_after = Arc::new(AtomicUsize::new(0));
+        let unapplied_after = Arc::new(AtomicUsize::new(0));
         let (w, l, st) = (writes.clone(), lose.clone(), stop_after.clone());
+        let un = unapplied_after.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -91,6 +97,10 @@ impl Moodle {
                 if stop > 0 && w.load(Ordering::SeqCst) >= stop {
                     // Gone: the connection closes without an answer, nothing is
                     // forwarded or recorded.
+                    continue;
+                }
+                let unapplied = un.load(Ordering::SeqCst);
+                if unapplied > 0 && is_write(&function) && w.load(Ordering::SeqCst) >= unapplied {
                     continue;
                 }
                 let body = match &upstream {
@@ -137,6 +147,7 @@ impl Moodle {
             writes,
             lose,
             stop_after,
+            unapplied_after,
             live,
         }
     }
@@ -841,4 +852,120 @@ fn a_server_that_goes_away_stops_the_run_with_what_was_left_journaled() {
     assert!(j.contains("create_group;OPTION;;;TD G1;ok\n"), "{j}");
     assert!(!j.contains("enrol;"), "{j}");
     assert_eq!(w.verify(24).code, 0);
+}
+
+/// Moodle's status of a user's manual enrolment, from its database (real Moodle
+/// only): what no web service tells.
+fn moodle_status(moodle: &Moodle, username: &str, course: &str) -> Option<String> {
+    moodle.live.as_ref()?;
+    Some(psql(&format!(
+        "select ue.status || '|' || ue.timeend from mdl_user_enrolments ue \
+         join mdl_user u on u.id = ue.userid join mdl_enrol e on e.id = ue.enrolid \
+         join mdl_course c on c.id = e.courseid \
+         where u.username = '{username}' and c.shortname = '{course}' and e.enrol = 'manual'"
+    )))
+}
+
+/// Before: a write sent without an answer was "adopted" whenever Moodle held the
+/// enrolment at all. New dates and a suspension the server never applied (it went
+/// away before) were taken as done and never sent again: Moodle kept the old end
+/// and the cancelled students kept their access, every later run exiting 0.
+#[test]
+fn writes_moodle_never_applied_are_sent_again_not_adopted() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("rolled-back");
+    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    let soutien: Vec<u32> = (13..=20).collect();
+    w.sources(&OPTION, &soutien);
+    assert_eq!(w.run(24, &[]).code, 0);
+    let soutien_end = START + 60 * 86_400;
+    assert_eq!(w.dates("21000013", "SOUTIEN"), (START, soutien_end, false));
+
+    // Night 2: SOUTIEN's period goes from 60 to 30 days; the server goes away
+    // before the new dates reach it.
+    w.config_with(&moodle.url, "editingteacher", "enrolperiod: 30");
+    moodle
+        .unapplied_after
+        .store(moodle.writes.load(Ordering::SeqCst), Ordering::SeqCst);
+    let r = w.run(25, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        w.journal(2)
+            .contains("dates;SOUTIEN;21000013;student;;\"no answer: the run stopped"),
+        "{}",
+        w.journal(2)
+    );
+    // Two calls of four were out at once: one, or both, went without an answer
+    // (the other, if the run had stopped before it left, was not sent).
+    let pending = w.state()["pending"].as_array().map_or(0, Vec::len);
+    assert!(pending == 4 || pending == 8, "{}", w.journal(2));
+    // Night 3, the server back: Moodle cannot show dates, so they are sent again.
+    moodle.unapplied_after.store(0, Ordering::SeqCst);
+    let r = w.run(25, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.done(3);
+    assert_eq!(
+        j.matches(
+            ";not seen: sent by applied-0002.csv, Moodle does not show it done, so planned again\n"
+        )
+        .count(),
+        pending,
+        "{j}"
+    );
+    assert_eq!(j.matches(";ok\n").count(), 8, "every new end sent: {j}");
+    assert!(
+        j.contains("dates;SOUTIEN;21000020;student;;not seen: sent by applied-0002.csv")
+            || j.contains("dates;SOUTIEN;21000013;student;;not seen: sent by applied-0002.csv"),
+        "named by the operation sent: {j}"
+    );
+    assert!(j.contains("dates;SOUTIEN;21000013;student;;ok\n"), "{j}");
+    assert!(!j.contains("adopted"), "{j}");
+    let new_end = START + 30 * 86_400;
+    assert_eq!(w.dates("21000013", "SOUTIEN"), (START, new_end, false));
+    w.moodle_dates(&moodle, "21000013", "SOUTIEN");
+
+    // Night 4: two students leave OPTION; they leave their group (two calls, two
+    // at a time), then the server
+    // goes away before the suspensions reach it.
+    let stay: Vec<(u32, &str)> = OPTION[..5].to_vec();
+    w.sources(&stay, &soutien);
+    moodle
+        .unapplied_after
+        .store(moodle.writes.load(Ordering::SeqCst) + 2, Ordering::SeqCst);
+    let r = w.run(26, &["--accept-suspensions", "all"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        w.journal(4)
+            .contains("suspend;OPTION;21000011;student;;\"no answer: the run stopped"),
+        "{}",
+        w.journal(4)
+    );
+    // Night 5: Moodle shows them active, so the suspensions are not adopted: they
+    // are planned again (held back by the caps unless accepted again).
+    let pending = w.state()["pending"].as_array().map_or(0, Vec::len);
+    assert!(pending == 1 || pending == 2, "{}", w.journal(4));
+    moodle.unapplied_after.store(0, Ordering::SeqCst);
+    let r = w.run(26, &["--accept-suspensions", "all"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = w.done(5);
+    assert_eq!(
+        j.matches("not seen: sent by applied-0004.csv").count(),
+        pending,
+        "{j}"
+    );
+    for u in ["21000011", "21000012"] {
+        assert!(
+            j.contains(&format!("suspend;OPTION;{u};student;;ok\n")),
+            "{j}"
+        );
+        assert_eq!(w.dates(u, "OPTION").2, true, "suspended in the state");
+        if let Some(status) = moodle_status(&moodle, u, "OPTION") {
+            assert!(status.starts_with("1|"), "suspended in Moodle: {status}");
+        }
+    }
+    assert!(!j.contains("adopted"), "{j}");
+    assert_eq!(w.verify(26).code, 0, "Moodle equals the plan");
+    let before = moodle.writes.load(Ordering::SeqCst);
+    assert_eq!(w.run(26, &[]).code, 0);
+    assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "nothing left");
 }

@@ -54,7 +54,7 @@ impl Outcome {
             Outcome::Adopted(by) => format!("adopted: sent by {by}, found in Moodle"),
             Outcome::NotMade(by) => format!("not made: sent by {by}, not in Moodle"),
             Outcome::Unseen(by) => {
-                format!("not seen: sent by {by}, Moodle does not show it done; planned again")
+                format!("not seen: sent by {by}, Moodle does not show it done, so planned again")
             }
         }
     }
