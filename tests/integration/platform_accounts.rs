@@ -773,3 +773,129 @@ fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
     );
     assert!(!t.path().join("out/prelude").exists());
 }
+
+/// Enrols `selfie` in `course` by self enrolment and `cohortie` by cohort sync, as a
+/// site does beside enrolgen (harness only).
+fn others_enrolled(dir: &Path, course: &str) {
+    let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+    let php = dir.join("others.php");
+    std::fs::write(
+        &php,
+        format!(
+            r#"<?php
+define('CLI_SCRIPT', true);
+require($argv[1] . '/config.php');
+require_once($CFG->dirroot . '/cohort/lib.php');
+require_once($CFG->dirroot . '/enrol/cohort/locallib.php');
+$course = $DB->get_record('course', ['shortname' => '{course}'], '*', MUST_EXIST);
+$student = $DB->get_field('role', 'id', ['shortname' => 'student']);
+$self = $DB->get_record('enrol', ['courseid' => $course->id, 'enrol' => 'self'], '*', MUST_EXIST);
+$DB->set_field('enrol', 'status', ENROL_INSTANCE_ENABLED, ['id' => $self->id]);
+$u = $DB->get_record('user', ['username' => 'selfie'], '*', MUST_EXIST);
+enrol_get_plugin('self')->enrol_user($self, $u->id, $student);
+$cohort = cohort_add_cohort((object) ['name' => 'Others', 'idnumber' => 'others',
+    'contextid' => context_system::instance()->id]);
+cohort_add_member($cohort, $DB->get_field('user', 'id', ['username' => 'cohortie']));
+enrol_get_plugin('cohort')->add_instance($course, ['customint1' => $cohort, 'roleid' => $student,
+    'customint2' => 0]);
+enrol_cohort_sync(new null_progress_trace(), $course->id);
+"#
+        ),
+    )
+    .unwrap();
+    in_harness(
+        Path::new(&harness),
+        &format!(". lib/env.sh && $PHP {} \"$MOODLE_DIR\"", php.display()),
+    );
+}
+
+/// Before: `verify` built its plan without asking the platform's Moodle about
+/// accounts, so the people `run` left out on purpose (no account, suspended) were
+/// `missing … expected enrolled`, and enrolments made by self enrolment or cohort
+/// sync were `not_planned`: exit 6 every night on a site exactly as planned.
+#[test]
+fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (users, courses) = planned(t.path(), "plain");
+    let (missing, suspended) = (&users[0], &users[2]);
+    let mut made: Vec<String> = users.iter().filter(|u| *u != missing).cloned().collect();
+    made.extend(["selfie".to_string(), "cohortie".to_string()]);
+    let live_site = live(t.path(), &named(&made), &courses, &[]);
+    let is_live = live_site.is_some();
+    if is_live {
+        psql(&format!(
+            "update mdl_user set suspended = 1 where username = '{suspended}'"
+        ));
+    }
+    let site = |fixture: &str| match &live_site {
+        Some((url, _)) => url.clone(),
+        None => replay(fixture),
+    };
+    let token = live_site.as_ref().map_or(TOKEN.to_string(), |l| l.1.clone());
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+
+    let ws = with_accounts_in_moodle(&cfg, &site("verify-road-run"), &token_file, "webservice");
+    let args = [
+        "run",
+        "-c",
+        ws.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("verify-road-run"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
+    for (reason, who) in [
+        ("no_platform_account", missing),
+        ("platform_account_suspended", suspended),
+    ] {
+        assert!(
+            left.lines()
+                .any(|l| l.starts_with(&format!("{reason};")) && l.contains(&format!(";{who};"))),
+            "{reason} {who}\n{left}"
+        );
+    }
+
+    if is_live {
+        others_enrolled(t.path(), &courses[0]);
+    }
+    let cfg_verify =
+        with_accounts_in_moodle(&cfg, &site("verify-road"), &token_file, "webservice");
+    let args = [
+        "verify",
+        "-c",
+        cfg_verify.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("verify-road"));
+    let found = std::fs::read_to_string(t.path().join("out/ecampus/verify.csv")).unwrap();
+    assert_eq!(r.code, 0, "{}\n{found}", r.stderr);
+    let course = &courses[0];
+    assert_eq!(
+        found,
+        format!(
+            "problem;course;username;role;expected;actual\n\
+             other_enrolment;{course};cohortie;student;;\n\
+             other_enrolment;{course};selfie;student;;\n"
+        )
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["moodle"]["ecampus"]["differences"], 0);
+    assert_eq!(s["moodle"]["ecampus"]["others"], 2);
+    assert!(
+        r.stderr.is_empty() || r.stderr.contains("0 difference(s)"),
+        "{}",
+        r.stderr
+    );
+}
