@@ -109,8 +109,9 @@ fn by_webservice(
 }
 
 /// Courses named by --accept-suspensions that neither the mapping nor this run's
-/// held-back suspensions know: the operator thinks they accepted, but a course name
-/// is case-sensitive, so nothing was. One warning each, with the name meant.
+/// suspensions (held back or sent) know: the operator thinks they accepted, but a
+/// course name is case-sensitive, so nothing was. One warning each, with the name
+/// meant.
 fn unknown_accepted(
     accept: &delta::Accept,
     settings: &Settings,
@@ -124,10 +125,25 @@ fn unknown_accepted(
         .iter()
         .flat_map(|r| r.courses.iter().map(String::as_str))
         .collect();
+    // A course that has suspensions this run (held back, or sent because the
+    // name accepted them) is a name that matches, whether or not the mapping still
+    // names it (a course renamed in the mapping leaves its old enrolments).
     for p in platforms.values() {
         let held = p.delta.iter().flat_map(|d| &d.held);
         let held = held.chain(p.webservice.iter().flat_map(|w| &w.held));
         known.extend(held.map(|h| h.course.as_str()));
+        let suspending = p.delta.iter().flat_map(|d| {
+            d.courses
+                .iter()
+                .filter(|(_, c)| c.suspended > 0)
+                .map(|(name, _)| name.as_str())
+        });
+        known.extend(suspending);
+        known.extend(
+            p.webservice
+                .iter()
+                .flat_map(|w| w.suspending.iter().map(String::as_str)),
+        );
     }
     names
         .iter()
@@ -136,7 +152,7 @@ fn unknown_accepted(
             let meant = crate::suggest::closest(n, known.iter().copied())
                 .map(|k| format!(" (did you mean {k}? course names are case-sensitive)"))
                 .unwrap_or_default();
-            format!("--accept-suspensions {n}: no course of that name in the mapping or among the held-back suspensions, so nothing was accepted for it{meant}")
+            format!("--accept-suspensions {n}: no course of that name in the mapping or among this run's suspensions, so nothing was accepted for it{meant}")
         })
         .collect()
 }

@@ -226,6 +226,10 @@ pub struct WsSummary {
     /// Planned courses Moodle does not have.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_courses: Vec<String>,
+    /// The courses this run suspends enrolments in (sent, or to send), held back
+    /// ones apart: what `--accept-suspensions` may name.
+    #[serde(skip)]
+    pub suspending: std::collections::BTreeSet<String>,
     /// Platform roles that planned users hold and the plan does not give (raised by
     /// hand): `course: username has role (planned: role)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]

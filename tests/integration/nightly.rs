@@ -181,3 +181,52 @@ fn a_student_back_in_another_group_and_a_small_course_over_several_nights() {
     let f = w.read("outbox/ecampus-0005.csv").unwrap();
     assert_eq!(f.lines().filter(|l| l.ends_with(";1")).count(), 5, "{f}");
 }
+
+/// Before: a course renamed in the mapping left its old enrolments to suspend, held
+/// back by the caps; `--accept-suspensions OLD` warned "no course of that name …
+/// so nothing was accepted for it" and then suspended them. The word and the deed
+/// now agree, and a name that matches nothing accepts nothing.
+#[test]
+fn accepting_the_suspensions_of_a_course_renamed_in_the_mapping_says_what_it_does() {
+    let t = tempfile::tempdir().unwrap();
+    let w = World::new(t.path());
+    let soutien: Vec<u32> = (13..=20).collect();
+    w.sources(&OPTION, &soutien);
+    assert_eq!(w.night(24, &[]).code, 0);
+    w.import_all();
+    // OPTION becomes OPTION-B in the mapping: its seven enrolments are suspended
+    // (held back: all of a course), the new course's written.
+    let text = std::fs::read_to_string(&w.cfg).unwrap();
+    std::fs::write(&w.cfg, text.replace("course: OPTION,", "course: OPTION-B,")).unwrap();
+    let r = w.night(25, &[]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("course OPTION: 7 suspension(s) held back"),
+        "{}",
+        r.stderr
+    );
+    w.import_all();
+    // A name that matches nothing accepts nothing, and says so.
+    let r = w.night(26, &["--accept-suspensions", "OPTIONX"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--accept-suspensions OPTIONX: no course of that name"),
+        "{}",
+        r.stderr
+    );
+    w.import_all();
+    // The old name matches the held-back suspensions: they are written, without a
+    // word that nothing was accepted.
+    let r = w.night(26, &["--accept-suspensions", "OPTION"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("no course of that name"), "{}", r.stderr);
+    let suspended = std::fs::read_dir(t.path().join("out/ecampus/outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .flat_map(|f| f.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains(";OPTION;") && l.ends_with(";1"))
+        .count();
+    assert_eq!(suspended, 7);
+}

@@ -834,7 +834,9 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
         Some((url, _)) => url.clone(),
         None => replay(fixture),
     };
-    let token = live_site.as_ref().map_or(TOKEN.to_string(), |l| l.1.clone());
+    let token = live_site
+        .as_ref()
+        .map_or(TOKEN.to_string(), |l| l.1.clone());
     let token_file = t.path().join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
 
@@ -865,8 +867,7 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
     if is_live {
         others_enrolled(t.path(), &courses[0]);
     }
-    let cfg_verify =
-        with_accounts_in_moodle(&cfg, &site("verify-road"), &token_file, "webservice");
+    let cfg_verify = with_accounts_in_moodle(&cfg, &site("verify-road"), &token_file, "webservice");
     let args = [
         "verify",
         "-c",

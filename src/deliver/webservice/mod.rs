@@ -156,6 +156,7 @@ pub fn deliver_to(
         print(&platform.name, &ops);
         return Ok(WsSummary {
             held: ops.held.clone(),
+            suspending: ops.suspend.iter().map(|x| x.course.clone()).collect(),
             missing_courses: ops.missing_courses.iter().cloned().collect(),
             calls: client.requests(),
             seconds: started.elapsed().as_secs_f64(),
@@ -193,6 +194,7 @@ pub fn deliver_to(
             crate::plan::verify::extra_role_lines(pp, &now, platform.roles.as_ref());
     }
     summary.held = ops.held.clone();
+    summary.suspending = ops.suspend.iter().map(|x| x.course.clone()).collect();
     summary.missing_courses = ops.missing_courses.iter().cloned().collect();
     summary.adopted = adoption;
     summary.write_calls = applied.write_calls;
