@@ -374,6 +374,9 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     };
     let mut staged: Vec<Staged> = Vec::new();
     let mut platforms = BTreeMap::new();
+    // A platform whose Moodle failed (out of reach, or refusing what it needs):
+    // the others are still done, the summary still written, the run then fails.
+    let mut failed: Vec<Error> = Vec::new();
     // One way to Moodle per platform: files are prepared here and written below,
     // all at once; web services apply the plan now.
     for (name, pp) in &plan.platforms {
@@ -387,7 +390,19 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
                 summary
             }
             Some(Delivery::Webservice(m)) => {
-                by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings)?
+                match by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings) {
+                    Ok(summary) => summary,
+                    Err(e @ Error::Source(_)) => {
+                        let why = crate::error_chain(&e);
+                        warnings.push(format!("platform {name}: not done: {why}"));
+                        failed.push(e);
+                        report::PlatformSummary {
+                            failed: Some(why),
+                            ..report::platform_summary(pp, &[])
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         platforms.insert(name.clone(), summary);
@@ -413,5 +428,8 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         write_report(args, settings, &summary, &plan, previous.as_ref())?;
     }
     tell(args, &summary, verbosity)?;
-    Ok(exit_code(settings, &summary))
+    match failed.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(exit_code(settings, &summary)),
+    }
 }

@@ -193,6 +193,10 @@ pub struct PlatformSummary {
     /// What the web-service channel did (`deliver: webservice`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webservice: Option<WsSummary>,
+    /// Why the platform was not done (its Moodle out of reach, or refusing what
+    /// the run needs); the run then fails (exit 3), the other platforms done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// What the web-service channel did on a platform (`deliver: webservice`).

@@ -25,6 +25,10 @@ pub enum SourceError {
         #[source]
         cause: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A server answered, and refused what was asked (Moodle's error code): not a
+    /// lost connection. `action` says what was asked, the code and what to fix.
+    #[error("{what}: {action}")]
+    Refused { what: String, action: String },
     /// A file whose content is wrong at a given line.
     #[error("{}:{line}: {message}", path.display())]
     BadData {

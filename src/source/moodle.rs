@@ -156,10 +156,14 @@ impl Moodle {
     pub fn call(&self, function: &str, params: &[(String, String)]) -> Result<Value, SourceError> {
         match self.send(function, params)? {
             Ok(v) => Ok(v),
-            Err(r) => Err(SourceError::Failed {
+            Err(r) => Err(SourceError::Refused {
                 what: self.describe(),
-                action: format!("{function}: {}: {}{}", r.code, r.message, advice(&r.code)),
-                cause: None,
+                action: format!(
+                    "{function}: refused: {}: {}{}",
+                    r.code,
+                    r.message,
+                    advice(&r.code, function)
+                ),
             }),
         }
     }
@@ -556,15 +560,14 @@ impl Moodle {
                 } else {
                     format!(": {}", e.message)
                 };
-                return Err(SourceError::Failed {
+                return Err(SourceError::Refused {
                     what: self.describe(),
                     action: format!(
-                        "{} (in {BATCH_FUNCTION}): {}{message}{}",
+                        "{} (in {BATCH_FUNCTION}): refused: {}{message}{}",
                         r.function,
                         e.errorcode,
-                        advice(&e.errorcode)
+                        advice(&e.errorcode, r.function)
                     ),
-                    cause: None,
                 });
             }
             let data = match answer.data.as_deref() {
@@ -865,12 +868,42 @@ fn transport(e: &ureq::Error) -> String {
     }
 }
 
-/// What to do about a Moodle error code, for the message.
-fn advice(code: &str) -> &'static str {
+/// The capability a web-service function needs beyond the service's own
+/// (`webservice/rest:use`, `moodle/course:view`), as Moodle 4.5's code checks it.
+pub fn capability(function: &str) -> Option<&'static str> {
+    Some(match function {
+        f if f.starts_with("core_group_") => "moodle/course:managegroups",
+        "enrol_manual_enrol_users" => "enrol/manual:enrol (and moodle/role:assign)",
+        "enrol_manual_unenrol_users" => "enrol/manual:unenrol",
+        "core_role_assign_roles" | "core_role_unassign_roles" => "moodle/role:assign",
+        "core_enrol_get_enrolled_users" => {
+            "moodle/course:viewparticipants and moodle/course:enrolreview"
+        }
+        "core_user_get_users_by_field" => "moodle/user:viewdetails",
+        "core_reportbuilder_retrieve_report" | "core_reportbuilder_set_filters" => {
+            "moodle/reportbuilder:viewall"
+        }
+        _ => return None,
+    })
+}
+
+/// What to do about a Moodle error code from a function, for the message.
+fn advice(code: &str, function: &str) -> String {
+    match code {
+        "nopermissions" | "required_capability_exception" => match capability(function) {
+            Some(c) => format!(" (the token's role lacks {c}, which {function} needs)"),
+            None => {
+                " (the token's user lacks a capability: see the README's list for the token)".into()
+            }
+        },
+        other => advice_for(other).into(),
+    }
+}
+
+fn advice_for(code: &str) -> &'static str {
     match code {
         "invalidtoken" => " (the token is wrong, expired or deleted: check token_env or token_file, or make a new token for the service)",
         "accessexception" => " (the token's external service lacks this function: add it to the service; `enrolgen check` lists what is missing)",
-        "nopermissions" | "required_capability_exception" => " (the token's user lacks a capability: see the README's list for the token)",
         "errorcoursecontextnotvalid" => " (the course is hidden or unreachable for the token's user: it needs moodle/course:view and moodle/course:viewhiddencourses)",
         "servicenotavailable" | "webservicesnotenabled" => " (web services or the REST protocol are not enabled on the site)",
         _ => "",
@@ -908,8 +941,12 @@ mod tests {
 
     #[test]
     fn advice_names_what_to_fix() {
-        assert!(advice("invalidtoken").contains("token_env"));
-        assert!(advice("accessexception").contains("enrolgen check"));
-        assert_eq!(advice("whatever"), "");
+        assert!(advice("invalidtoken", "f").contains("token_env"));
+        assert!(advice("accessexception", "f").contains("enrolgen check"));
+        assert_eq!(advice("whatever", "f"), "");
+        assert_eq!(
+            advice("nopermissions", "core_group_get_course_groups"),
+            " (the token's role lacks moodle/course:managegroups, which core_group_get_course_groups needs)"
+        );
     }
 }

@@ -168,7 +168,10 @@ fn moodle_errors_name_the_url_the_error_code_and_what_to_do() {
         (
             "nopermissions",
             TOKEN,
-            &["nopermissions", "lacks a capability"][..],
+            &[
+                "refused: nopermissions",
+                "the token's role lacks moodle/course:viewparticipants and moodle/course:enrolreview",
+            ][..],
         ),
         (
             "accessexception",
@@ -179,7 +182,7 @@ fn moodle_errors_name_the_url_the_error_code_and_what_to_do() {
             "accessexception-batched",
             TOKEN,
             &[
-                "core_enrol_get_enrolled_users (in tool_mobile_call_external_functions): accessexception",
+                "core_enrol_get_enrolled_users (in tool_mobile_call_external_functions): refused: accessexception",
                 "enrolgen check",
             ][..],
         ),

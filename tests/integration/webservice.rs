@@ -969,3 +969,67 @@ fn writes_moodle_never_applied_are_sent_again_not_adopted() {
     assert_eq!(w.run(26, &[]).code, 0);
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "nothing left");
 }
+
+/// Before: a token whose role lacks moodle/course:managegroups stopped the run with
+/// "the connection was lost … during core_group_get_course_groups", the platforms
+/// after it were never done and summary.json kept the previous run's content.
+#[test]
+fn a_missing_capability_is_named_and_the_other_platforms_are_done() {
+    let t = tempfile::tempdir().unwrap();
+    let moodle = Moodle::start("nopermissions-groups");
+    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
+    if let Some(l) = &moodle.live {
+        psql(
+            "delete from mdl_role_capabilities where capability = 'moodle/course:managegroups' \
+             and roleid = (select id from mdl_role where shortname = 'enrolgenws')",
+        );
+        let purge = ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/purge_caches.php";
+        crate::moodle_server::in_harness(&l.harness, purge);
+    }
+    // A second platform, delivered as files, after it.
+    let text = std::fs::read_to_string(&w.cfg).unwrap();
+    let text = text
+        .replace(
+            "cohorts:\n",
+            "  zfiles: { accounts: [unicaen], csv: { delimiter: \";\" } }\ncohorts:\n",
+        )
+        .replace(
+            "enrol:\n",
+            "enrol:\n  - { cohort: soutien, platform: zfiles, course: SOUTIEN-F, role: student }\n",
+        );
+    std::fs::write(&w.cfg, text).unwrap();
+    std::fs::create_dir_all(t.path().join("out")).unwrap();
+    std::fs::write(t.path().join("out/summary.json"), "{\"previous\": true}").unwrap();
+
+    let r = w.run(24, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("core_group_get_course_groups: refused: nopermissions")
+            && r.stderr.contains(
+                "the token's role lacks moodle/course:managegroups, which core_group_get_course_groups needs"
+            ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("connection was lost"), "{}", r.stderr);
+    // The platform after it is done, and the summary says what happened.
+    let file = std::fs::read_to_string(t.path().join("out/zfiles/zfiles.csv")).unwrap();
+    assert_eq!(file.lines().count(), 1 + 8, "{file}");
+    let s = w.summary();
+    assert!(s.get("previous").is_none(), "the run's own summary: {s}");
+    assert!(
+        s["platforms"]["ecampus"]["failed"]
+            .as_str()
+            .unwrap()
+            .contains("moodle/course:managegroups"),
+        "{s}"
+    );
+    assert_eq!(s["platforms"]["zfiles"]["enrolments"], 8);
+    // The enrolments went through before the groups were needed: journaled.
+    assert!(
+        w.journal(1).contains("enrol;OPTION;21000001;student;;ok"),
+        "{}",
+        w.journal(1)
+    );
+}

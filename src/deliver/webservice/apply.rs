@@ -570,8 +570,17 @@ impl Exec<'_> {
         }
     }
 
-    /// The error of a run whose Moodle stopped answering.
+    /// The error of a run whose Moodle stopped answering, or refused a read it
+    /// needed (a missing capability is not a lost connection).
     fn lost(&self, function: &str, e: SourceError) -> Error {
+        if let SourceError::Refused { what, action } = e {
+            return Error::Source(SourceError::Refused {
+                what,
+                action: format!(
+                    "{action}; nothing more was sent to this platform, and the next run completes it"
+                ),
+            });
+        }
         let answered = self.answered.load(Ordering::Relaxed);
         Error::Source(SourceError::Failed {
             what: self.moodle.describe(),
