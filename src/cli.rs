@@ -90,19 +90,36 @@ pub struct StatusArgs {
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
     /// WARNING when the last run that wrote its files is older than this (hours).
-    #[arg(long, value_name = "HOURS", default_value_t = 26.0)]
+    #[arg(long, value_name = "HOURS", default_value_t = 26.0, value_parser = hours)]
     pub warning_age: f64,
     /// CRITICAL when it is older than this (hours).
-    #[arg(long, value_name = "HOURS", default_value_t = 50.0)]
+    #[arg(long, value_name = "HOURS", default_value_t = 50.0, value_parser = hours)]
     pub critical_age: f64,
     /// WARNING when more than this share of enrolments is left out (0 to 1; the
     /// share that needs a person, as in summary.json). Default: only the run's own
     /// max_left_out_ratio (its exit 1 is a WARNING).
-    #[arg(long, value_name = "RATIO")]
+    #[arg(long, value_name = "RATIO", value_parser = ratio)]
     pub warning_left_out: Option<f64>,
     /// CRITICAL when more than this share is left out.
-    #[arg(long, value_name = "RATIO")]
+    #[arg(long, value_name = "RATIO", value_parser = ratio)]
     pub critical_left_out: Option<f64>,
+}
+
+/// A number of hours: finite and above zero (NaN would compare false with every
+/// age, and read OK whatever the age).
+fn hours(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(h) if h.is_finite() && h > 0.0 => Ok(h),
+        _ => Err(format!("'{s}' is not a number of hours above 0")),
+    }
+}
+
+/// A share: from 0 to 1.
+fn ratio(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{s}' is not a share from 0 to 1")),
+    }
 }
 
 #[derive(Debug, Args)]

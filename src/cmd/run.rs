@@ -309,8 +309,13 @@ pub fn run(
         run_loaded(args, &ctx, verbosity)
     });
     // A failed run records its end only in an output folder that exists: it never
-    // makes one (a mistyped --out, a configuration error before the first run).
-    if !args.show.dry_run && (result.is_ok() || args.out.is_dir()) {
+    // makes one (a mistyped --out, a configuration error before the first run). A
+    // run the lock refused did nothing: the run holding the lock records its own.
+    let locked_out = matches!(
+        &result,
+        Err(Error::Output(crate::output::OutputError::Locked { .. }))
+    );
+    if !args.show.dry_run && !locked_out && (result.is_ok() || args.out.is_dir()) {
         let (exit_code, error) = match &result {
             Ok(code) => (*code, None),
             Err(e) => (e.exit_code(), Some(crate::error_chain(e))),
@@ -333,11 +338,12 @@ pub fn run(
 }
 
 /// How monitoring reads an exit code: files written (0), written but a person is
-/// needed (1: too many left out, 5: suspensions held back), or nothing written.
+/// needed (1: too many left out, 5: suspensions held back, 7: applied, with
+/// operations Moodle refused), or not done.
 pub fn outcome(exit_code: u8) -> monitor::Outcome {
     match exit_code {
         exit::OK => monitor::Outcome::Ok,
-        exit::LEFT_OUT | exit::HELD_BACK => monitor::Outcome::Attention,
+        exit::LEFT_OUT | exit::HELD_BACK | exit::REFUSED => monitor::Outcome::Attention,
         _ => monitor::Outcome::Failed,
     }
 }
@@ -431,5 +437,23 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     match failed.into_iter().next() {
         Some(e) => Err(e),
         None => Ok(exit_code(settings, &summary)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before: exit 7 (applied, with refusals) was "failed", so `last_success`
+    /// stopped advancing although the run had applied its plan.
+    #[test]
+    fn a_run_that_wrote_or_applied_is_never_failed_for_monitoring() {
+        for code in [exit::LEFT_OUT, exit::HELD_BACK, exit::REFUSED] {
+            assert_eq!(outcome(code), monitor::Outcome::Attention, "exit {code}");
+        }
+        assert_eq!(outcome(exit::OK), monitor::Outcome::Ok);
+        for code in [exit::CONFIG, exit::SOURCE, exit::OUTPUT] {
+            assert_eq!(outcome(code), monitor::Outcome::Failed, "exit {code}");
+        }
     }
 }

@@ -88,6 +88,7 @@ pub fn evaluate(
     let mut f = Findings::default();
     if let Some(l) = last {
         f.last_run(l);
+        f.future(l, now);
     }
     // A folder of runs older than last-run.json: its summary's date.
     let success = match last {
@@ -107,15 +108,46 @@ pub fn evaluate(
             age_hours.unwrap_or(0.0)
         )
     } else {
-        f.said.join("; ")
+        short(&f.said.join("; "))
     };
-    let line = format!(
+    let mut line = format!(
         "{text}: {} enrolments planned, {} left out | {}",
         counts.planned,
         counts.left_out,
         perfdata(&counts, last, age_hours, t)
     );
+    // The first line stays short; every finding in full on the lines after it
+    // (the plugin's long output), none able to start perfdata.
+    if f.said.iter().any(|w| plain(w) != short(w)) || f.said.len() > 1 {
+        for w in &f.said {
+            line.push('\n');
+            line.push_str(&plain(w));
+        }
+    }
     (f.state, line)
+}
+
+/// A text on one line of a plugin's output: a `|` would start perfdata and a
+/// line break a new line, so both become something else.
+fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '|' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// `plain`, cut to the length a status line shows.
+fn short(text: &str) -> String {
+    const MAX: usize = 160;
+    let p = plain(text);
+    if p.chars().count() <= MAX {
+        return p;
+    }
+    let cut: String = p.chars().take(MAX - 1).collect();
+    format!("{cut}…")
 }
 
 /// The conditions found so far, and the worst state among them.
@@ -144,15 +176,40 @@ impl Findings {
                 ),
             ),
             Outcome::Attention => {
-                let why = if l.exit_code == 5 {
-                    "suspensions held back"
-                } else {
-                    "too many left out"
+                let why = match l.exit_code {
+                    5 => "suspensions held back",
+                    7 => "operations Moodle refused",
+                    _ => "too many left out",
                 };
                 let text = format!("last run needs a person (exit {}: {why})", l.exit_code);
                 self.raise(State::Warning, text);
             }
             Outcome::Ok => {}
+        }
+        if let Some(e) = &l.prometheus_error {
+            self.raise(
+                State::Warning,
+                format!(
+                    "the Prometheus file could not be written, its collector reads an old one: {e}"
+                ),
+            );
+        }
+    }
+
+    /// A record dated after now (a wrong clock, a file edited or copied) says
+    /// nothing that can be trusted about how recent the last run is.
+    fn future(&mut self, l: &LastRun, now: DateTime<Utc>) {
+        let slack = chrono::Duration::minutes(5);
+        let latest = l.last_success.map_or(l.finished, |s| s.max(l.finished));
+        if latest > now + slack {
+            self.raise(
+                State::Unknown,
+                format!(
+                    "last-run.json is dated {}, after now ({}): the clock or the file is wrong",
+                    latest.format("%Y-%m-%d %H:%M UTC"),
+                    now.format("%Y-%m-%d %H:%M UTC")
+                ),
+            );
         }
     }
 
@@ -292,6 +349,7 @@ mod tests {
             outcome,
             error: (outcome == Outcome::Failed).then(|| "directory u: refused".to_string()),
             last_success: Some(at(success)),
+            prometheus_error: None,
         }
     }
 
@@ -363,5 +421,58 @@ mod tests {
             &T,
         );
         assert_eq!(s, State::Ok, "{line}");
+    }
+
+    #[test]
+    fn a_record_from_the_future_is_unknown_not_ok() {
+        let l = last(0, Outcome::Ok, "2026-12-09T02:30:00Z");
+        let (s, line) = evaluate(
+            Some(&l),
+            Some(&summary(0.0)),
+            None,
+            at("2026-12-04T08:30:00Z"),
+            &T,
+        );
+        assert_eq!(s, State::Unknown, "{line}");
+        assert!(line.contains("the clock or the file is wrong"), "{line}");
+    }
+
+    #[test]
+    fn an_error_with_a_bar_or_a_line_break_stays_out_of_perfdata_and_the_first_line_is_short() {
+        let mut l = last(3, Outcome::Failed, "2026-12-04T02:30:00Z");
+        l.error = Some(format!("bad | value\nsecond line {}", "x".repeat(600)));
+        let (s, out) = evaluate(
+            Some(&l),
+            Some(&summary(0.0)),
+            None,
+            at("2026-12-04T03:30:00Z"),
+            &T,
+        );
+        assert_eq!(s, State::Critical);
+        let first = out.lines().next().unwrap();
+        assert_eq!(first.matches('|').count(), 1, "only perfdata's: {first}");
+        assert!(first.chars().count() < 400, "{first}");
+        assert!(first.contains("bad / value second line"), "{first}");
+        let rest: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(rest.len(), 1, "{out}");
+        assert!(rest[0].ends_with(&"x".repeat(600)), "the details in full");
+        assert!(!rest[0].contains('|'));
+    }
+
+    #[test]
+    fn refusals_and_a_prometheus_file_not_written_are_warnings() {
+        let mut l = last(7, Outcome::Attention, "2026-12-04T02:30:00Z");
+        let now = at("2026-12-04T03:00:00Z");
+        let (s, line) = evaluate(Some(&l), Some(&summary(0.0)), None, now, &T);
+        assert_eq!(s, State::Warning);
+        assert!(line.contains("operations Moodle refused"), "{line}");
+        l = last(0, Outcome::Ok, "2026-12-04T02:30:00Z");
+        l.prometheus_error = Some("permission denied".into());
+        let (s, line) = evaluate(Some(&l), Some(&summary(0.0)), None, now, &T);
+        assert_eq!(s, State::Warning);
+        assert!(
+            line.contains("Prometheus file could not be written"),
+            "{line}"
+        );
     }
 }

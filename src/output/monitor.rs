@@ -20,16 +20,18 @@ use crate::output::{atomic, OutputError, RenderedFile};
 pub const LAST_RUN: &str = "last-run.json";
 pub const METRICS: &str = "enrolgen.prom";
 
-/// How a run ended, as monitoring sees it.
+/// How a run ended, as monitoring sees it (`outcome` in last-run.json).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Files written, nothing to look at.
+    /// Files written or the plan applied, nothing to look at (exit 0).
     Ok,
-    /// Files written, but a person is needed: too many left out (exit 1) or
-    /// suspensions held back (exit 5).
+    /// Files written or the plan applied, but a person is needed: too many left
+    /// out (exit 1), suspensions held back (exit 5), operations Moodle refused
+    /// (exit 7). A run that wrote counts as a success (`last_success`).
     Attention,
-    /// Nothing written: configuration, a source, the output (exit 2, 3, 4).
+    /// Not done: configuration, a source or a platform's Moodle, the output
+    /// (exit 2, 3, 4).
     Failed,
 }
 
@@ -46,6 +48,10 @@ pub struct LastRun {
     /// When a run last wrote its files (this one, or an earlier one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success: Option<DateTime<Utc>>,
+    /// Why the Prometheus file could not be written (the collector then reads an
+    /// old one): `status` says it as a WARNING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_error: Option<String>,
 }
 
 /// Reads `dir/last-run.json`; `None` when there is none.
@@ -79,8 +85,9 @@ pub struct Ended {
     pub error: Option<String>,
 }
 
-/// Records a run's end in `out`: last-run.json, and the Prometheus file there (or at
-/// `prometheus_file`).
+/// Records a run's end in `out`: last-run.json first, always, then the Prometheus
+/// file there (or at `prometheus_file`). A Prometheus file that cannot be written
+/// is recorded in last-run.json (`status` warns) and returned as the error.
 pub fn record(
     out: &Path,
     prometheus_file: Option<&Path>,
@@ -93,39 +100,60 @@ pub fn record(
     } else {
         Some(ended.finished)
     };
-    let last = LastRun {
+    let mut last = LastRun {
         finished: ended.finished,
         seconds: ended.seconds,
         exit_code: ended.exit_code,
         outcome: ended.outcome,
         error: ended.error,
         last_success,
+        prometheus_error: None,
     };
-    let json = serde_json::to_vec_pretty(&last).map_err(|e| OutputError::Encode {
-        what: LAST_RUN.into(),
-        message: e.to_string(),
-    })?;
+    write_last_run(out, &last, file_mode)?;
     let summary = summary(out).ok().flatten();
-    let text = prometheus(&last, summary.as_ref());
-    let mut files = vec![RenderedFile {
-        name: PathBuf::from(LAST_RUN),
-        bytes: json,
-    }];
     let metrics = RenderedFile {
         name: PathBuf::from(METRICS),
-        bytes: text.into_bytes(),
+        bytes: prometheus(&last, summary.as_ref()).into_bytes(),
     };
-    match prometheus_file {
-        None => files.push(metrics),
+    let written = match prometheus_file {
+        None => atomic::write_all(out, out, &[metrics], file_mode),
         Some(p) => {
             let dir = p.parent().unwrap_or(Path::new("."));
             let name = p.file_name().map(PathBuf::from).unwrap_or_default();
             // The collector's folder is not ours: mode 0644, as node_exporter
-            // (another user) must read it; it holds counts, no personal data.
-            atomic::write_all(dir, dir, &[RenderedFile { name, ..metrics }], 0o644)?;
+            // (another user) must read it; it holds counts, no personal data. It
+            // must exist: a mistyped path makes no folders.
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                Err(OutputError::Io {
+                    path: dir.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the prometheus_file's folder does not exist",
+                    ),
+                })
+            } else {
+                atomic::write_all(dir, dir, &[RenderedFile { name, ..metrics }], 0o644)
+            }
         }
+    };
+    if let Err(e) = written {
+        last.prometheus_error = Some(crate::error_chain(&e));
+        write_last_run(out, &last, file_mode)?;
+        return Err(e);
     }
-    atomic::write_all(out, out, &files, file_mode)
+    Ok(())
+}
+
+fn write_last_run(out: &Path, last: &LastRun, file_mode: u32) -> Result<(), OutputError> {
+    let json = serde_json::to_vec_pretty(last).map_err(|e| OutputError::Encode {
+        what: LAST_RUN.into(),
+        message: e.to_string(),
+    })?;
+    let file = RenderedFile {
+        name: PathBuf::from(LAST_RUN),
+        bytes: json,
+    };
+    atomic::write_all(out, out, &[file], file_mode)
 }
 
 /// The Prometheus text exposition of a run and of the counts of the last summary.
@@ -184,7 +212,7 @@ fn run_metrics(m: &mut Metrics, last: &LastRun) {
         ),
         (
             "enrolgen_last_run_success",
-            "1 when the last run wrote its files (exit 0, 1 or 5), else 0.",
+            "1 when the last run wrote its files or applied its plan (exit 0, 1, 5 or 7), else 0.",
             if last.outcome == Outcome::Failed {
                 0.0
             } else {
@@ -353,6 +381,7 @@ mod tests {
             outcome: Outcome::Ok,
             error: None,
             last_success: Some(at("2026-12-04T02:30:00Z")),
+            prometheus_error: None,
         };
         let s = serde_json::json!({
             "platforms": {

@@ -18,8 +18,11 @@ struct Plugin {
 
 fn parse_plugin(out: &str) -> Plugin {
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {out}");
+    // The first line, then the long output (details), none of which starts perfdata.
+    assert!(!lines.is_empty(), "{out}");
+    assert!(lines[1..].iter().all(|l| !l.contains('|')), "{out}");
     let line = lines[0];
+    assert!(line.chars().count() < 500, "a short first line: {line}");
     let rest = line
         .strip_prefix("ENROLGEN ")
         .unwrap_or_else(|| panic!("{line}"));
@@ -396,4 +399,52 @@ fn an_ldap_password_is_read_from_a_systemd_credential() {
     );
     let r = enrolgen_env(t.path(), &args, &[("CREDENTIALS_DIRECTORY", &creds)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Before: with `prometheus_file` in a folder the run could not write, a failed run
+/// wrote neither file and `status` said OK for a day; a run the lock refused
+/// recorded itself as the last run (CRITICAL while the real run was healthy).
+#[test]
+fn monitoring_records_what_happened_even_when_its_own_files_fail() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 0);
+    let good = std::fs::read_to_string(t.path().join("out/last-run.json")).unwrap();
+
+    // The lock held by another run: the refused run records nothing.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.path().join("out/.enrolgen.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    assert_eq!(run_config(t.path(), &cfg, "out").code, 4);
+    drop(lock);
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("out/last-run.json")).unwrap(),
+        good
+    );
+    assert!(parse_plugin(&status(t.path(), &[]).stdout).state == "OK");
+
+    // A mistyped collector folder: no folder is made, last-run.json is still
+    // written, and status warns.
+    edit(
+        &cfg,
+        "version: 1\n",
+        "version: 1\nprometheus_file: no-such-collector/enrolgen.prom\n",
+    );
+    let r = run_config(t.path(), &cfg, "out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t.path().join("demo/no-such-collector").exists());
+    let last = std::fs::read_to_string(t.path().join("out/last-run.json")).unwrap();
+    assert_ne!(last, good, "this run recorded");
+    assert!(last.contains("prometheus_error"), "{last}");
+    let s = status(t.path(), &[]);
+    assert_eq!(s.code, 1, "{}", s.stdout);
+    let p = parse_plugin(&s.stdout);
+    assert_eq!(p.state, "WARNING");
+    assert!(
+        p.text.contains("the Prometheus file could not be written"),
+        "{}",
+        p.text
+    );
 }
