@@ -368,6 +368,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         mode,
         as_of,
         accept: &accept,
+        dry_run: args.show.dry_run,
     };
     let ws_run = WsRun {
         out: &args.out,

@@ -44,6 +44,8 @@ pub struct DeltaRun<'a> {
     pub as_of: NaiveDate,
     pub limits: &'a crate::model::SuspendLimits,
     pub accept: &'a delta::Accept,
+    /// A dry run changes nothing, not even what a killed run left.
+    pub dry_run: bool,
 }
 
 /// Files of one platform, rendered.
@@ -208,6 +210,19 @@ fn stage_outbox(
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
+    if !run.dry_run {
+        match outbox::finish_interrupted(&dir)? {
+            Some(outbox::Interrupted::Completed) => warnings.push(format!(
+                "platform {}: the last run was killed once its files were in place, before its state: its night was completed",
+                pf.name
+            )),
+            Some(outbox::Interrupted::Undone) => warnings.push(format!(
+                "platform {}: the last run was killed while putting its files in place: its files were removed, and this run makes that night again",
+                pf.name
+            )),
+            None => {}
+        }
+    }
     let mut base = base(&dir, &pf.name, run)?;
     let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
@@ -303,12 +318,26 @@ pub fn write(out: &Path, staged: &[Staged], mode: u32) -> Result<(), OutputError
         }
         prepared.add(&s.dir, &s.files)?;
     }
+    // Each state first, under a name of its own, naming every file of the night:
+    // a kill during the renames below leaves it for the next run to complete or
+    // undo that night (`outbox::finish_interrupted`), never a file no state knows.
+    let mut next = atomic::Prepared::new(out, mode);
     for s in staged {
         if let Some(state) = &s.state {
-            prepared.add(&s.dir, std::slice::from_ref(state))?;
+            let file = RenderedFile {
+                name: outbox::NEXT_STATE_FILE.into(),
+                bytes: state.bytes.clone(),
+            };
+            next.add(&s.dir, &[file])?;
         }
     }
+    next.commit()?;
     prepared.commit()?;
+    for s in staged.iter().filter(|s| s.state.is_some()) {
+        let from = s.dir.join(outbox::NEXT_STATE_FILE);
+        let to = s.dir.join(outbox::STATE_FILE);
+        std::fs::rename(&from, &to).map_err(|source| OutputError::Io { path: to, source })?;
+    }
     for s in staged {
         if let Some(keep) = &s.stale_parts_of {
             atomic::remove_stale_parts(&s.dir, &s.platform, keep)?;

@@ -10,6 +10,10 @@ use crate::output::{OutputError, RenderedFile};
 use crate::plan::delta::{ManualChange, Recorded};
 
 pub const STATE_FILE: &str = crate::output::state::DELTA.file;
+/// The state a run writes before renaming its files into place, renamed over
+/// `STATE_FILE` once they are: a run killed in between leaves it, and the next run
+/// completes or undoes that night (`finish_interrupted`).
+pub const NEXT_STATE_FILE: &str = "state.json.next";
 pub const OUTBOX: &str = "outbox";
 pub const IMPORTED: &str = "imported";
 
@@ -94,6 +98,87 @@ fn upload_files(dir: &Path, sub: &str, platform: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// What became of a night killed while its files were renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupted {
+    /// Every file it wrote was in place: its state is taken, as if it had ended.
+    Completed,
+    /// Some were not: the ones in place are removed, the night before stands.
+    Undone,
+}
+
+/// Settles a night killed between writing its files and its state (`NEXT_STATE_FILE`
+/// left in `dir`): either every file that night added is in place (in outbox/, or
+/// already moved into imported/, as written) and its state is taken, or its files
+/// still in outbox/ are removed and the previous state stands. A kill at any instant
+/// so leaves the old night or the new one, never a file the state does not know.
+/// Call with the output folder locked. `None` when no night was interrupted.
+pub fn finish_interrupted(dir: &Path) -> Result<Option<Interrupted>, OutputError> {
+    let next_path = dir.join(NEXT_STATE_FILE);
+    if !next_path.is_file() {
+        return Ok(None);
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| OutputError::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let next: DeltaState = serde_json::from_slice(&std::fs::read(&next_path).map_err(io(&next_path))?)
+        .map_err(|e| OutputError::Outbox {
+            path: next_path.clone(),
+            message: format!(
+                "unreadable ({e}): a run was killed while writing it; move it away, and check {OUTBOX}/ against {STATE_FILE}"
+            ),
+        })?;
+    let old = load_state(dir).ok().flatten();
+    let known: std::collections::BTreeSet<&str> = old
+        .iter()
+        .flat_map(|s| s.waiting.iter().map(|w| w.name.as_str()))
+        .collect();
+    let added: Vec<&Written> = next
+        .waiting
+        .iter()
+        .filter(|w| !known.contains(w.name.as_str()))
+        .collect();
+    let in_place = |w: &Written| {
+        [OUTBOX, IMPORTED].iter().any(|sub| {
+            std::fs::read(dir.join(sub).join(&w.name))
+                .is_ok_and(|b| b.len() as u64 == w.bytes && crc32(&b) == w.crc32)
+        })
+    };
+    let old_manual: std::collections::BTreeSet<&str> = old
+        .iter()
+        .flat_map(|s| s.manual.iter().map(|m| m.name.as_str()))
+        .collect();
+    let manual_added: Vec<&str> = next
+        .manual
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|n| !old_manual.contains(n))
+        .collect();
+    let manual_in_place = |n: &str| dir.join(n).is_file() || dir.join(IMPORTED).join(n).is_file();
+    if added.iter().all(|w| in_place(w)) && manual_added.iter().all(|n| manual_in_place(n)) {
+        std::fs::rename(&next_path, dir.join(STATE_FILE)).map_err(io(&next_path))?;
+        return Ok(Some(Interrupted::Completed));
+    }
+    for w in added {
+        let path = dir.join(OUTBOX).join(&w.name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    for n in manual_added {
+        let path = dir.join(n);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    std::fs::remove_file(&next_path).map_err(io(&next_path))?;
+    Ok(Some(Interrupted::Undone))
 }
 
 /// Checks a delta state against the outbox before a run builds on it: the state must

@@ -316,3 +316,71 @@ fn full_is_the_way_out_of_a_lost_outbox_file() {
     let r = delta(t.path(), &cfg, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// The outbox files and the state of a tree read by `read_tree`.
+fn night_files(tree: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<(String, Vec<u8>)> {
+    tree.iter()
+        .filter(|(k, _)| k.starts_with("ecampus/outbox/") || k.starts_with("ecampus/state.json"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Before: a night renamed its outbox files before it wrote any state.json; a kill
+/// between the two left a file the state did not know, every later night refused
+/// it ("was not written by enrolgen"), and one way out offered, --full, reset every
+/// enrolment's dates. Each step of the writes is played here (the state written
+/// under its own name first, then each file, then the state renamed): the next
+/// night leaves exactly what the night would have.
+#[test]
+fn a_night_killed_at_any_step_of_its_writes_is_completed_or_undone() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let cfg = soutien(t.path(), &twenty(), "student");
+    assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
+    let after_1 = read_tree(&out);
+    let mut ids = twenty();
+    ids.retain(|i| *i != 5);
+    ids.push(22);
+    let cfg = soutien(t.path(), &ids, "student");
+    assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
+    let after_2 = read_tree(&out);
+    let wanted = night_files(&after_2);
+    // What night 2 put in outbox/, in the order it renames them.
+    let added: Vec<&String> = after_2
+        .keys()
+        .filter(|k| k.starts_with("ecampus/outbox/") && after_1.get(*k) != after_2.get(*k))
+        .collect();
+    assert_eq!(added, ["ecampus/outbox/ecampus-0002.csv"]);
+    let state_2 = &after_2["ecampus/state.json"];
+    for step in 0..=added.len() + 1 {
+        std::fs::remove_dir_all(&out).unwrap();
+        for (k, v) in &after_1 {
+            let p = out.join(k);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, v).unwrap();
+        }
+        std::fs::write(out.join("ecampus/state.json.next"), state_2).unwrap();
+        for f in added.iter().take(step) {
+            std::fs::write(out.join(f), &after_2[*f]).unwrap();
+        }
+        if step == added.len() + 1 {
+            // Killed after the last rename: the state is the new one already.
+            std::fs::rename(
+                out.join("ecampus/state.json.next"),
+                out.join("ecampus/state.json"),
+            )
+            .unwrap();
+        }
+        let r = delta(t.path(), &cfg, &[]);
+        assert_eq!(r.code, 0, "step {step}: {}", r.stderr);
+        if step <= added.len() {
+            assert!(
+                r.stderr.contains("the last run was killed"),
+                "step {step}: {}",
+                r.stderr
+            );
+        }
+        assert_eq!(night_files(&read_tree(&out)), wanted, "step {step}");
+        assert!(!out.join("ecampus/state.json.next").exists());
+    }
+}
