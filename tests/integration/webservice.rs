@@ -880,6 +880,8 @@ fn writes_moodle_never_applied_are_sent_again_not_adopted() {
     assert_eq!(w.run(24, &[]).code, 0);
     let soutien_end = START + 60 * 86_400;
     assert_eq!(w.dates("21000013", "SOUTIEN"), (START, soutien_end, false));
+    let state_path = t.path().join("out/ecampus/webservice-state.json");
+    let night_1_state = std::fs::read(&state_path).unwrap();
 
     // Night 2: SOUTIEN's period goes from 60 to 30 days; the server goes away
     // before the new dates reach it.
@@ -968,6 +970,21 @@ fn writes_moodle_never_applied_are_sent_again_not_adopted() {
     let before = moodle.writes.load(Ordering::SeqCst);
     assert_eq!(w.run(26, &[]).code, 0);
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "nothing left");
+
+    // Night 1's state put back from a backup, the later journals cleaned up: a
+    // run built on it would never suspend what was enrolled since. Refused.
+    std::fs::write(&state_path, &night_1_state).unwrap();
+    for n in 2..=5 {
+        let _ = std::fs::remove_file(t.path().join(format!("out/ecampus/applied-{n:04}.csv")));
+    }
+    let r = w.run(26, &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is older than applied-0005.csv (the state was saved with applied-0001.csv)"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Before: a token whose role lacks moodle/course:managegroups stopped the run with

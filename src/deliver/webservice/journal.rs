@@ -62,6 +62,19 @@ impl Outcome {
 
 const NO_ANSWER: &str = "no answer: the run stopped; the next run looks in Moodle";
 
+/// The hidden file that keeps the number of the last journal written, so that a
+/// state put back from a backup is refused, and no number used again, even once
+/// the journals were cleaned up.
+const LAST_JOURNAL: &str = ".last-journal";
+
+/// The number in `LAST_JOURNAL` (0 when there is none).
+pub fn last_journal(dir: &Path) -> u32 {
+    std::fs::read_to_string(dir.join(LAST_JOURNAL))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 const HEADER: [&str; 6] = ["operation", "course", "username", "role", "group", "result"];
 
 /// A run's journal: created at its first line, appended to after.
@@ -69,6 +82,7 @@ pub struct Journal {
     /// The output folder (`--out`) and the platform's folder in it.
     root: PathBuf,
     dir: PathBuf,
+    number: u32,
     name: String,
     mode: u32,
     file: Mutex<Option<std::fs::File>>,
@@ -77,12 +91,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// The next journal of the platform's folder (numbered after the last one).
+    /// The next journal of the platform's folder (numbered after the last one, or
+    /// the last a state was saved with if that one was cleaned up since).
     pub fn next(root: &Path, dir: &Path, mode: u32) -> Journal {
-        let last = crate::output::outbox::highest_number(dir, "applied");
+        let last = crate::output::outbox::highest_number(dir, "applied").max(last_journal(dir));
         Journal {
             root: root.to_path_buf(),
             dir: dir.to_path_buf(),
+            number: last + 1,
             name: format!("applied-{:04}.csv", last + 1),
             mode,
             file: Mutex::new(None),
@@ -92,6 +108,18 @@ impl Journal {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Records this journal's number where no clean-up of old journals removes it.
+    fn mark(&self) -> Result<(), OutputError> {
+        if self.number <= last_journal(&self.dir) {
+            return Ok(());
+        }
+        let file = crate::output::RenderedFile {
+            name: LAST_JOURNAL.into(),
+            bytes: format!("{}\n", self.number).into_bytes(),
+        };
+        crate::output::atomic::write_all(&self.root, &self.dir, &[file], self.mode)
     }
 
     /// Appends these lines and flushes them to the file.
@@ -110,6 +138,7 @@ impl Journal {
             *file = Some(crate::output::atomic::create_new(
                 &self.root, &path, self.mode,
             )?);
+            self.mark()?;
             records.push(HEADER.map(String::from));
         }
         records.extend(lines.iter().map(|l| {

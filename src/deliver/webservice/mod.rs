@@ -96,7 +96,9 @@ fn load_state(
         .and_then(|j| j.strip_prefix("applied-"))
         .and_then(|j| j.strip_suffix(".csv"))
         .and_then(|n| n.parse::<u32>().ok());
-    let last = crate::output::outbox::highest_number(&dir, "applied");
+    // The journals an operator may clean up, and the number no clean-up removes.
+    let last =
+        crate::output::outbox::highest_number(&dir, "applied").max(journal::last_journal(&dir));
     if let Some(n) = recorded.filter(|n| last > *n) {
         let newer = format!("applied-{last:04}.csv (the state was saved with applied-{n:04}.csv)");
         return Err(OutputError::from(state::older(&path, state::WEBSERVICE, newer)).into());
