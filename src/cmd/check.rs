@@ -261,7 +261,7 @@ fn check_moodle(
                 let batch = crate::source::moodle::BATCH_FUNCTION;
                 if writes && !i.functions.contains(batch) {
                     println!(
-                        "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: a hundred reads per request, no new capability)"
+                        "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: fifty reads per request, no new capability)"
                     );
                 }
                 true

@@ -228,7 +228,14 @@ fn stage_outbox(
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
     let mut summary = delta_summary(&d);
     let mut outbox_files = Vec::new();
-    let mut files = pf.others.clone();
+    // The snapshot's IMPORT.txt names files a delta does not write: the delta's
+    // own is in outbox/.
+    let mut files: Vec<RenderedFile> = pf
+        .others
+        .iter()
+        .filter(|f| f.name.as_os_str() != "IMPORT.txt")
+        .cloned()
+        .collect();
     if !d.rows.is_empty() {
         let uploads = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
         base.waiting.extend(uploads.iter().map(outbox::Written::of));

@@ -45,6 +45,8 @@ fn delta_writes_only_new_enrolments_and_suspensions_in_a_new_file() {
         21,
         "header + 20 enrolments"
     );
+    // Before: a snapshot's IMPORT.txt beside, naming files a delta never writes.
+    assert!(!t.path().join("out/ecampus/IMPORT.txt").exists());
     let import = std::fs::read_to_string(t.path().join("out/ecampus/outbox/IMPORT.txt")).unwrap();
     assert!(
         import.contains("every .csv of this folder, in number order")

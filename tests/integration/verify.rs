@@ -248,7 +248,7 @@ fn check_tries_the_token_and_lists_the_functions_it_lacks() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout.contains(
-            "note  without tool_mobile_call_external_functions in the service, `run` and `verify` read each course in requests of its own"
+            "note  without tool_mobile_call_external_functions in the service, `run` and `verify` read each course in requests of its own (add it: fifty reads per request"
         ),
         "{}",
         r.stdout
