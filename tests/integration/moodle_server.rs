@@ -280,10 +280,28 @@ pub(crate) fn with_recording(dir: &Path, args: &[&str], record: Option<&str>) ->
     let proxy = recording_proxy(&upstream, &file);
     let recorded_cfg = cfg.with_file_name("recording.yaml");
     std::fs::write(&recorded_cfg, text.replace(&upstream, &proxy)).unwrap();
+    // The proxy stands for the site: a web-service state names the site, so it is
+    // pointed at the proxy for the run, and back after it.
+    let out_dir = args
+        .iter()
+        .position(|a| *a == "--out")
+        .map(|i| dir.join(args[i + 1]));
+    let point = |from: &str, to: &str| {
+        let folders = out_dir.iter().filter_map(|o| std::fs::read_dir(o).ok());
+        for e in folders.flatten() {
+            let p = e.unwrap().path().join("webservice-state.json");
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                std::fs::write(&p, t.replace(from, to)).unwrap();
+            }
+        }
+    };
+    point(&upstream, &proxy);
     let mut args: Vec<&str> = args.to_vec();
     let path = recorded_cfg.to_str().unwrap().to_string();
     args[at] = &path;
-    enrolgen(dir, &args)
+    let out = enrolgen(dir, &args);
+    point(&proxy, &upstream);
+    out
 }
 
 /// Runs a shell script in the harness's folder (its `lib/env.sh` at hand); it must

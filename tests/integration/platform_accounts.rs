@@ -774,6 +774,15 @@ fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
     assert!(!t.path().join("out/prelude").exists());
 }
 
+/// Each recording (and each replay) serves the same Moodle at an address of its
+/// own: the web-service state is pointed at the next one, as the same site.
+fn same_site(state: &Path, url: &str) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    v["site"] = serde_json::json!(url);
+    std::fs::write(state, v.to_string()).unwrap();
+}
+
 /// Enrols `selfie` in `course` by self enrolment and `cohortie` by cohort sync, as a
 /// site does beside enrolgen (harness only).
 fn others_enrolled(dir: &Path, course: &str) {
@@ -899,4 +908,75 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
         "{}",
         r.stderr
     );
+
+    // After night 1, one account is suspended in Moodle and another deleted: the
+    // next night leaves both out with their reason and says so, and suspends what
+    // enrolgen had enrolled them in. Before: never asked again, enrolled and active
+    // (or "reactivate … not sent: no such user"), exit 0 and no warning.
+    let (later_suspended, later_deleted) = (&users[5], &users[6]);
+    if is_live {
+        psql(&format!(
+            "update mdl_user set suspended = 1 where username = '{later_suspended}'"
+        ));
+        let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+        let php = format!(
+            ". lib/env.sh && $PHP -r 'define(\"CLI_SCRIPT\", true); require(\"'$MOODLE_DIR'/config.php\"); delete_user($DB->get_record(\"user\", [\"username\" => \"{later_deleted}\"]));'"
+        );
+        in_harness(Path::new(&harness), &php);
+    }
+    let night_2 = site("verify-road-night-2");
+    let ws2 = with_accounts_in_moodle(&cfg, &night_2, &token_file, "webservice");
+    same_site(
+        &t.path().join("out/ecampus/webservice-state.json"),
+        &night_2,
+    );
+    let args = [
+        "run",
+        "-c",
+        ws2.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+        "--accept-suspensions",
+        "all",
+    ];
+    let r = with_recording(t.path(), &args, Some("verify-road-night-2"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
+    for (reason, who) in [
+        ("platform_account_suspended", later_suspended),
+        ("no_platform_account", later_deleted),
+    ] {
+        assert!(
+            left.lines()
+                .any(|l| l.starts_with(&format!("{reason};")) && l.contains(&format!(";{who};"))),
+            "{reason} {who}\n{left}"
+        );
+    }
+    assert!(
+        r.stderr.contains(
+            "platform ecampus: its Moodle refuses accounts of the plan (no_platform_account 2, platform_account_suspended 2)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let journal = std::fs::read_to_string(t.path().join("out/ecampus/applied-0002.csv")).unwrap();
+    assert!(
+        journal.contains(&format!(";{later_suspended};student;;ok")),
+        "its enrolments suspended: {journal}"
+    );
+    let cfg_verify =
+        with_accounts_in_moodle(&cfg, &site("verify-road-2"), &token_file, "webservice");
+    let args = [
+        "verify",
+        "-c",
+        cfg_verify.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("verify-road-2"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
