@@ -448,3 +448,20 @@ fn monitoring_records_what_happened_even_when_its_own_files_fail() {
         p.text
     );
 }
+
+/// Before: `--warning-age NaN` was taken, and compared false with every age: a run
+/// sixty hours old read OK.
+#[test]
+fn thresholds_that_are_not_numbers_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    for args in [
+        ["--warning-age", "NaN"],
+        ["--critical-age", "inf"],
+        ["--warning-left-out", "NaN"],
+        ["--critical-left-out", "1.5"],
+    ] {
+        let r = status(t.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
+        assert!(r.stderr.contains(&format!("invalid value '{}'", args[1])), "{}", r.stderr);
+    }
+}
