@@ -462,6 +462,10 @@ fn thresholds_that_are_not_numbers_are_refused() {
     ] {
         let r = status(t.path(), &args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
-        assert!(r.stderr.contains(&format!("invalid value '{}'", args[1])), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("invalid value '{}'", args[1])),
+            "{}",
+            r.stderr
+        );
     }
 }
