@@ -335,6 +335,9 @@ pub struct PlatformUser {
     /// The day from which the platform's accounts are too recent, when its
     /// `moodle_created_report` lists this one (created on or after it).
     pub created_from: Option<chrono::NaiveDate>,
+    /// Other accounts found for the same key (one idnumber on several accounts,
+    /// which Moodle allows): then none is the person's for sure.
+    pub also: Vec<String>,
 }
 
 /// One line of the `enrol:` mapping.

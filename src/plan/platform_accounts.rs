@@ -37,6 +37,16 @@ pub fn apply(
                     Reason::NoPlatformAccount,
                     format!("no account '{}' on {site}", k.username),
                 ),
+                Some(u) if !u.also.is_empty() => (
+                    Reason::AmbiguousAccount,
+                    format!(
+                        "'{}' is the {} of several accounts on {site}: {}, {}; none is enrolled",
+                        k.username,
+                        rules.field.name(),
+                        u.username,
+                        u.also.join(", ")
+                    ),
+                ),
                 Some(u) if u.suspended => (
                     Reason::PlatformAccountSuspended,
                     format!("account '{}' is suspended on {site}", k.username),
@@ -98,6 +108,19 @@ fn written_as_moodle_knows(pp: &mut PlatformPlan, users: &BTreeMap<String, Platf
         let Some(mut e) = pp.enrolments.remove(&k) else {
             continue;
         };
+        // A username Moodle allows (extendedusernamechars) that an upload file
+        // cannot carry: that account is left out, the others are written.
+        if let Err(why) = crate::moodle::check_username(&username) {
+            let detail = format!(
+                "the account of this student number on the platform is '{}', which an upload file cannot carry: {why}",
+                username.escape_debug()
+            );
+            pp.left_out.push(LeftOut {
+                student_id: k.username.clone(),
+                ..LeftOut::of(&e, Reason::InvalidValue, detail)
+            });
+            continue;
+        }
         e.username = username;
         match pp.enrolments.entry(e.key()) {
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -146,6 +169,7 @@ mod tests {
                 auth: auth.into(),
                 suspended,
                 created_from: None,
+                also: Vec::new(),
             },
         )
     }
@@ -236,6 +260,7 @@ mod tests {
                 auth: "manual".into(),
                 suspended: false,
                 created_from: None,
+                also: Vec::new(),
             },
         )]
         .into();
@@ -249,5 +274,84 @@ mod tests {
         assert_eq!(written, ["zoe.michel"]);
         assert_eq!(pp.left_out[0].reason, Reason::NoPlatformAccount);
         assert_eq!(pp.left_out[0].username, "21000104");
+    }
+
+    /// Before: the last account Moodle listed won, and student 21000101 was written
+    /// as `impostor.account`.
+    #[test]
+    fn one_idnumber_on_two_accounts_enrols_neither() {
+        let mut pp = PlatformPlan {
+            enrolments: ["21000101"].map(enrolment).into(),
+            left_out: vec![],
+            by_idnumber: Default::default(),
+        };
+        let users = [(
+            "21000101".to_string(),
+            PlatformUser {
+                username: "zoe.michel".into(),
+                idnumber: Some("21000101".into()),
+                auth: "manual".into(),
+                suspended: false,
+                created_from: None,
+                also: vec!["impostor.account".into()],
+            },
+        )]
+        .into();
+        let rules = MoodleAccounts {
+            auth: None,
+            field: MatchField::Idnumber,
+            created_report: None,
+        };
+        apply(&mut pp, &rules, &users, "https://m");
+        assert!(pp.enrolments.is_empty());
+        assert_eq!(pp.left_out[0].reason, Reason::AmbiguousAccount);
+        assert_eq!(
+            pp.left_out[0].detail,
+            "'21000101' is the idnumber of several accounts on https://m: zoe.michel, impostor.account; none is enrolled"
+        );
+    }
+
+    /// Before: one such username stopped the whole run ("internal error: refusing to
+    /// write row N", exit 4), every platform unwritten.
+    #[test]
+    fn a_username_no_upload_file_can_carry_leaves_that_account_out() {
+        let mut pp = PlatformPlan {
+            enrolments: ["21000101", "21000102"].map(enrolment).into(),
+            left_out: vec![],
+            by_idnumber: Default::default(),
+        };
+        let account = |n: &str, u: &str| {
+            (
+                n.to_string(),
+                PlatformUser {
+                    username: u.into(),
+                    idnumber: Some(n.into()),
+                    auth: "manual".into(),
+                    suspended: false,
+                    created_from: None,
+                    also: vec![],
+                },
+            )
+        };
+        let users = [
+            account("21000101", "o'brien"),
+            account("21000102", "zoe.michel"),
+        ]
+        .into();
+        let rules = MoodleAccounts {
+            auth: None,
+            field: MatchField::Idnumber,
+            created_report: None,
+        };
+        apply(&mut pp, &rules, &users, "https://m");
+        let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
+        assert_eq!(written, ["zoe.michel"]);
+        assert_eq!(pp.left_out[0].reason, Reason::InvalidValue);
+        assert_eq!(pp.left_out[0].student_id, "21000101");
+        assert!(
+            pp.left_out[0].detail.contains("'o\\'brien'"),
+            "{}",
+            pp.left_out[0].detail
+        );
     }
 }

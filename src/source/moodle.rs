@@ -435,9 +435,9 @@ impl Moodle {
             #[serde(default)]
             idnumber: Option<String>,
             #[serde(default)]
-            auth: String,
+            auth: Option<String>,
             #[serde(default)]
-            suspended: bool,
+            suspended: Option<bool>,
         }
         let requests: Vec<Request> = values
             .chunks(USERS_PER_LOOKUP)
@@ -446,31 +446,52 @@ impl Moodle {
                 args: serde_json::json!({"field": field.name(), "values": chunk}),
             })
             .collect();
-        let mut out = BTreeMap::new();
+        // A field a decision rests on, left out of the answer, is never a default:
+        // Moodle leaves out the fields a site hides from a token that may not see
+        // them.
+        let hidden = |what: &str, fix: &str| SourceError::Failed {
+            what: self.describe(),
+            action: format!("{USERS_FUNCTION} answers without the accounts' {what}: {fix}"),
+            cause: None,
+        };
+        let mut out: BTreeMap<String, PlatformUser> = BTreeMap::new();
         for v in self.many(&requests)? {
             let users: Vec<User> =
                 serde_json::from_value(v).map_err(|e| self.unexpected(USERS_FUNCTION, &e))?;
             for u in users {
                 let key = match field {
                     MatchField::Username => u.username.clone(),
-                    MatchField::Idnumber => u.idnumber.clone().ok_or_else(|| SourceError::Failed {
-                        what: self.describe(),
-                        action: format!(
-                            "{USERS_FUNCTION} by idnumber answers without the accounts' idnumber: add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails"
-                        ),
-                        cause: None,
+                    MatchField::Idnumber => u.idnumber.clone().ok_or_else(|| {
+                        hidden("idnumber", "add idnumber to the site's showuseridentity, or give the token's role moodle/user:viewalldetails")
                     })?,
                 };
-                out.insert(
-                    key,
-                    PlatformUser {
-                        username: u.username,
-                        idnumber: u.idnumber,
-                        auth: u.auth,
-                        suspended: u.suspended,
-                        created_from: None,
-                    },
-                );
+                let suspended = u.suspended.ok_or_else(|| {
+                    hidden("suspended field (the site's hiddenuserfields hides it)", "give the token's role moodle/user:viewhiddendetails, or take suspended out of hiddenuserfields")
+                })?;
+                let auth = u.auth.ok_or_else(|| {
+                    hidden(
+                        "authentication method",
+                        "give the token's role moodle/user:viewalldetails",
+                    )
+                })?;
+                let user = PlatformUser {
+                    username: u.username,
+                    idnumber: u.idnumber,
+                    auth,
+                    suspended,
+                    created_from: None,
+                    also: Vec::new(),
+                };
+                // Moodle allows one idnumber on several accounts: none of them is
+                // the person's for sure.
+                match out.entry(key) {
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(user);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut e) => {
+                        e.get_mut().also.push(user.username);
+                    }
+                }
             }
         }
         Ok(out)

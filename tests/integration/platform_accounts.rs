@@ -980,3 +980,107 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
     let r = with_recording(t.path(), &args, Some("verify-road-2"));
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Answers of the platform's Moodle a run cannot take as they come. Before: one
+/// idnumber on two accounts wrote the last one listed (student 21000101 as
+/// `impostor.account`); a username Moodle allows but no upload file can carry
+/// stopped every platform (exit 4); a `suspended` field the site hides was read as
+/// "active", and a suspended account was enrolled with exit 0.
+#[test]
+fn what_the_platform_s_moodle_cannot_vouch_for_is_never_enrolled() {
+    let t = tempfile::tempdir().unwrap();
+    let p = prelude(t.path());
+    let mut users = p.imported();
+    let (first, second) = (&p.accounts[0].0, &p.accounts[1].0);
+    users.push(serde_json::json!({"username": "impostor.account", "idnumber": first}));
+    users[1] = serde_json::json!({"username": "o'brien", "idnumber": second});
+    // The site shows idnumbers, and allows usernames of any character.
+    let show = [
+        ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=showuseridentity --set=email,idnumber".to_string(),
+        ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/cfg.php --name=extendedusernamechars --set=1".to_string(),
+    ];
+    let recording = live(t.path(), &users, &p.courses, &show);
+    let is_live = recording.is_some();
+    let site = |fixture: &str| {
+        recording
+            .clone()
+            .unwrap_or_else(|| (replay(fixture), TOKEN.to_string()))
+    };
+    let keys = "    moodle_match: idnumber\n";
+    let r = p.run(
+        t.path(),
+        site("prelude-odd-accounts"),
+        keys,
+        "prelude-odd-accounts",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = std::fs::read_to_string(t.path().join("out/prelude/prelude.csv")).unwrap();
+    assert!(
+        !file.contains("impostor.account") && !file.contains(&format!("u{first};")),
+        "{file}"
+    );
+    assert!(!file.contains("o'brien"), "{file}");
+    assert!(
+        file.contains(&format!("u{};", p.accounts[2].0)),
+        "the others are written: {file}"
+    );
+    let left = std::fs::read_to_string(t.path().join("out/prelude/left-out.csv")).unwrap();
+    assert!(
+        left.lines().any(|l| l.starts_with("ambiguous_account;")
+            && l.contains(&format!(
+                "'{first}' is the idnumber of several accounts on "
+            ))
+            && l.contains("impostor.account")),
+        "{left}"
+    );
+    assert!(
+        left.lines()
+            .any(|l| l.starts_with("invalid_value;") && l.contains("o\\'brien")),
+        "{left}"
+    );
+
+    // The site hides `suspended` from a token without moodle/user:viewhiddendetails:
+    // the run stops, naming it, and check says so.
+    if is_live {
+        psql(
+            "insert into mdl_config (name, value) values ('hiddenuserfields', 'suspended') \
+             on conflict (name) do update set value = 'suspended'",
+        );
+        psql(
+            "delete from mdl_role_capabilities where capability = 'moodle/user:viewhiddendetails' \
+             and roleid = (select id from mdl_role where shortname = 'enrolgenws')",
+        );
+        let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+        let purge = ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/purge_caches.php";
+        in_harness(Path::new(&harness), purge);
+    }
+    let r = p.run(
+        t.path(),
+        site("prelude-suspended-hidden"),
+        keys,
+        "prelude-suspended-hidden",
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("core_user_get_users_by_field answers without the accounts' suspended field (the site's hiddenuserfields hides it): give the token's role moodle/user:viewhiddendetails"),
+        "{}",
+        r.stderr
+    );
+    let c = p.configured(
+        t.path(),
+        site("check-suspended-hidden"),
+        keys,
+        "check-suspended-hidden",
+    );
+    let r = with_recording(
+        t.path(),
+        &["check", "-c", c.to_str().unwrap()],
+        Some("check-suspended-hidden"),
+    );
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("moodle/user:viewhiddendetails"),
+        "{}",
+        r.stdout
+    );
+}
