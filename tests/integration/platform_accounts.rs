@@ -1084,3 +1084,51 @@ fn what_the_platform_s_moodle_cannot_vouch_for_is_never_enrolled() {
         r.stdout
     );
 }
+
+/// Before: matching by username, a token without moodle/user:viewdetails saw no
+/// account at all; every enrolment went to `no_platform_account`, no file, exit 0,
+/// nothing on stderr.
+#[test]
+fn by_username_a_moodle_that_sees_nobody_stops_the_run() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = run_config(t.path(), &cfg, "plain");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (users, courses) = planned(t.path(), "plain");
+    let (url, token) = match live(t.path(), &named(&users), &courses, &[]) {
+        Some(l) => {
+            psql(
+                "delete from mdl_role_capabilities where capability = 'moodle/user:viewdetails' \
+                 and roleid = (select id from mdl_role where shortname = 'enrolgenws')",
+            );
+            let harness = std::env::var("ENROLGEN_TEST_MOODLE_HARNESS").unwrap();
+            let purge = ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/cli/purge_caches.php";
+            in_harness(Path::new(&harness), purge);
+            l
+        }
+        None => (replay("platform-accounts-unseen"), TOKEN.to_string()),
+    };
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let files = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
+    let args = [
+        "run",
+        "-c",
+        files.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ];
+    let r = with_recording(t.path(), &args, Some("platform-accounts-unseen"));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "no account found by username among {}: Moodle leaves out the accounts the token may not see; give the token's role moodle/user:viewdetails",
+            users.len()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("out/ecampus").exists());
+}
