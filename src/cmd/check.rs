@@ -191,7 +191,7 @@ fn try_accounts(
     a: &crate::model::MoodleAccounts,
 ) -> Result<(), String> {
     if let Some(report) = a.created_report {
-        c.created_report_filters(report)
+        c.created_report_filters(report, a.field)
             .map_err(|e| crate::error_chain(&e))?;
     }
     let found = c

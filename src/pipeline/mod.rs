@@ -217,7 +217,7 @@ fn mark_recent(
 ) -> Result<(), Error> {
     let from = as_of - chrono::Days::new(u64::from(min_days.saturating_sub(1)));
     let since = from.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
-    let recent = client.created_since(report, since)?;
+    let recent = client.created_since(report, field, since)?;
     for (key, u) in users.iter_mut() {
         let listed = match field {
             crate::model::MatchField::Username => recent.contains(&u.username.to_lowercase()),

@@ -18,17 +18,42 @@ pub(crate) fn fixtures(name: &str) -> PathBuf {
     repo().join("tests/fixtures/moodle").join(name)
 }
 
-fn load(name: &str) -> BTreeMap<String, String> {
-    recorded(&fixtures(name).join("answers.jsonl"))
-        .into_iter()
-        .collect()
+/// A fixture's answers by call, in the order they were recorded: a call made
+/// again gets the next answer, and the last one once they are used up.
+fn load(name: &str) -> BTreeMap<String, std::collections::VecDeque<String>> {
+    let mut out: BTreeMap<String, std::collections::VecDeque<String>> = BTreeMap::new();
+    for (k, body) in recorded(&fixtures(name).join("answers.jsonl")) {
+        out.entry(k).or_default().push_back(body);
+    }
+    out
 }
 
 /// Serves `name`'s recorded answers on a free loopback port; returns the site URL.
 /// The server lives as long as the test process (one connection at a time).
 pub(crate) fn replay(name: &str) -> String {
-    let answers = load(name);
-    let invalid = load("errors").into_values().next().unwrap();
+    serve(load(name))
+}
+
+/// Serves `name`'s recorded answers, each body changed by `change(key, body)`: a
+/// Moodle that answers as no real one can be made to (a report of the wrong shape,
+/// a filter changed by somebody else between two calls).
+pub(crate) fn replay_changed(name: &str, change: impl Fn(&str, usize, &str) -> String) -> String {
+    let mut answers = load(name);
+    for (k, q) in answers.iter_mut() {
+        for (i, body) in q.iter_mut().enumerate() {
+            *body = change(k, i, body);
+        }
+    }
+    serve(answers)
+}
+
+fn serve(answers: BTreeMap<String, std::collections::VecDeque<String>>) -> String {
+    let mut answers = answers;
+    let invalid = load("errors")
+        .into_values()
+        .next()
+        .and_then(|mut q| q.pop_front())
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     std::thread::spawn(move || {
@@ -38,8 +63,15 @@ pub(crate) fn replay(name: &str) -> String {
             let (status, answer) = if token != TOKEN {
                 (200, invalid.clone())
             } else {
-                match answers.get(&key(&function, &params)) {
-                    Some(a) => (200, a.clone()),
+                let next = answers.get_mut(&key(&function, &params)).and_then(|q| {
+                    if q.len() > 1 {
+                        q.pop_front()
+                    } else {
+                        q.front().cloned()
+                    }
+                });
+                match next {
+                    Some(a) => (200, a),
                     None => (
                         500,
                         format!("no recorded answer for {}", key(&function, &params)),

@@ -444,8 +444,9 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
     }
     let source = accounts_source(t.path(), "out");
     // The site's functions, the accounts a hundred a call, then the report: the
-    // filter set twice (a probe, then the day), read twice.
-    assert_eq!(source["requests"], 1 + users.len().div_ceil(100) + 4);
+    // filter set three times (a probe, the day, the day again after reading, so
+    // that a value changed meanwhile is seen), read three times.
+    assert_eq!(source["requests"], 1 + users.len().div_ceil(100) + 6);
 
     // explain asks the platform about the person alone, and says why they wait.
     let c = configured("explain-created-report", "files", 1);
@@ -1131,4 +1132,148 @@ fn by_username_a_moodle_that_sees_nobody_stops_the_run() {
         r.stderr
     );
     assert!(!t.path().join("out/ecampus").exists());
+}
+
+/// The recorded run of `created-report`, its answers changed by `change` (key of
+/// the call, its rank among the same calls, body): exit code and stderr.
+fn created_report_answering(change: impl Fn(&str, usize, &str) -> String) -> Out {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let url = crate::moodle_server::replay_changed("created-report", change);
+    let c = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
+    let text = std::fs::read_to_string(&c).unwrap().replacen(
+        "    accounts_in: moodle\n",
+        "    accounts_in: moodle\n    moodle_created_report: 1\n",
+        1,
+    );
+    std::fs::write(&c, text).unwrap();
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            c.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ],
+    );
+    assert!(!t.path().join("out/ecampus").exists() || r.code == 0);
+    r
+}
+
+/// `created_report_answering` with each page of the report changed by `f`.
+fn reshaped(f: &dyn Fn(&mut serde_json::Value)) -> Out {
+    created_report_answering(|k, _, b| {
+        if !k.starts_with("core_reportbuilder_retrieve_report?") {
+            return b.to_string();
+        }
+        let mut v: serde_json::Value = serde_json::from_str(b).unwrap();
+        f(&mut v);
+        v.to_string()
+    })
+}
+
+/// The report's full pages (a thousand rows), where the accounts made are listed.
+fn is_full_page(key: &str) -> bool {
+    key.starts_with("core_reportbuilder_retrieve_report?") && key.contains("perpage=1000")
+}
+
+/// Before: a report whose first column was not the username, whose cells were HTML
+/// or numbers, or whose rows had no column, switched the age rule off (too-recent
+/// accounts enrolled, exit 0); a server repeating its page with a count of 10⁹ was
+/// read until the timeout.
+#[test]
+fn a_report_of_the_wrong_shape_stops_the_run() {
+    let plain = created_report_answering(|_, _, b| b.to_string());
+    assert_eq!(plain.code, 0, "the recorded run: {}", plain.stderr);
+    for (what, change, needle) in [
+        (
+            "another first column",
+            Box::new(|v: &mut serde_json::Value| v["data"]["headers"][0] = "Full name".into())
+                as Box<dyn Fn(&mut serde_json::Value)>,
+            "its first column is 'Full name', not the accounts' username",
+        ),
+        (
+            "HTML cells",
+            Box::new(|v: &mut serde_json::Value| {
+                for r in v["data"]["rows"].as_array_mut().unwrap() {
+                    r["columns"][0] = "<a href=\"x\">someone</a>".into();
+                }
+            }),
+            "is not a plain value",
+        ),
+        (
+            "number cells",
+            Box::new(|v: &mut serde_json::Value| {
+                for r in v["data"]["rows"].as_array_mut().unwrap() {
+                    r["columns"][0] = 21000001.into();
+                }
+            }),
+            "not text",
+        ),
+        (
+            "rows without columns",
+            Box::new(|v: &mut serde_json::Value| {
+                for r in v["data"]["rows"].as_array_mut().unwrap() {
+                    r["columns"] = serde_json::json!([]);
+                }
+            }),
+            "has no column",
+        ),
+        (
+            "another source",
+            Box::new(|v: &mut serde_json::Value| {
+                v["details"]["source"] = "core_course\\reportbuilder\\datasource\\courses".into()
+            }),
+            "not Users",
+        ),
+        (
+            "a count of 10⁹",
+            Box::new(|v: &mut serde_json::Value| {
+                if v["data"]["totalrowcount"].as_u64() != Some(0) {
+                    v["data"]["totalrowcount"] = 1_000_000_000u64.into();
+                }
+            }),
+            "more than 1000000",
+        ),
+    ] {
+        let r = reshaped(&*change);
+        assert_eq!(r.code, 3, "{what}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(
+                "custom report 1 (moodle_created_report) cannot be read as a list of accounts"
+            ) && r.stderr.contains(needle),
+            "{what}: {}",
+            r.stderr
+        );
+    }
+}
+
+/// Before: `enrolgen check` run during a nightly set the report's filter (shared by
+/// everything using the token) to a day no account has; the nightly read an empty
+/// report and enrolled the accounts made that day, exit 0.
+#[test]
+fn a_report_filter_changed_while_the_run_reads_it_is_never_taken() {
+    // Every full page read as if the filter were check's (no row, a count of 0),
+    // while the count read again under the run's own value says otherwise.
+    let r = created_report_answering(|k, _, b| {
+        if !is_full_page(k) {
+            return b.to_string();
+        }
+        let mut v: serde_json::Value = serde_json::from_str(b).unwrap();
+        v["data"]["rows"] = serde_json::json!([]);
+        v["data"]["totalrowcount"] = 0.into();
+        v.to_string()
+    });
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("its filter kept changing while it was read"),
+        "{}",
+        r.stderr
+    );
 }
