@@ -47,13 +47,27 @@ impl ReadAccountList for AccountList {
             if username.is_empty() {
                 continue;
             }
-            let state = match suspended_col.and_then(|c| row.get(c)).map(|v| v.trim()) {
-                Some("1") => AccountStatus::Suspended,
-                None | Some("" | "0") => AccountStatus::Active,
-                Some(v) => {
+            // With a `suspended` column, every row says 0 or 1: an empty cell or a
+            // row cut short is an export gone wrong, never "active".
+            let state = match (suspended_col, suspended_col.and_then(|c| row.get(c))) {
+                (None, _) => AccountStatus::Active,
+                (Some(_), Some(v)) if v.trim() == "0" => AccountStatus::Active,
+                (Some(_), Some(v)) if v.trim() == "1" => AccountStatus::Suspended,
+                (Some(_), Some(v)) => {
                     return Err(bad(
                         *line,
-                        format!("suspended is '{v}' for {username}: Moodle exports 0 or 1"),
+                        format!(
+                            "suspended is '{}' for {username}: Moodle exports 0 or 1",
+                            v.trim()
+                        ),
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(bad(
+                        *line,
+                        format!(
+                            "the row of {username} stops before its suspended column: Moodle exports 0 or 1 (export the list again)"
+                        ),
                     ))
                 }
             };
@@ -102,5 +116,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("a.csv:2: suspended is 'oui' for x"), "{e}");
+        // Before: an empty or cut-off suspended read as active.
+        let e = AccountList::parse(Path::new("a.csv"), b"username;suspended\nx;\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.csv:2: suspended is '' for x"), "{e}");
+        let e = AccountList::parse(Path::new("a.csv"), b"username;name;suspended\nx;Ana\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.csv:2: the row of x stops before its suspended column"),
+            "{e}"
+        );
     }
 }

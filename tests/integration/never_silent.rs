@@ -873,3 +873,41 @@ fn a_dump_may_drop_a_table_that_holds_rows() {
         &repo().join("tests/expected/demo"),
     );
 }
+
+// Before: a row whose `suspended` cell was empty, or cut off before it, read as an
+// active account, and its enrolments were written.
+#[test]
+fn an_account_list_row_without_its_suspended_value_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let list = t.path().join("demo/prelude-accounts.csv");
+    let text = std::fs::read_to_string(&list).unwrap();
+    prime(t.path(), &cfg);
+    let header = text.lines().next().unwrap().to_string();
+    let d = if header.contains(';') { ';' } else { ',' };
+    let cols: Vec<&str> = header.split(d).collect();
+    let at = cols.iter().position(|c| c.trim() == "suspended").unwrap();
+    let row = text.lines().nth(1).unwrap().to_string();
+    let user = row.split(d).next().unwrap().to_lowercase();
+    let rest: Vec<&str> = text.lines().skip(2).collect();
+    for (broken, said) in [
+        (
+            {
+                let mut cells: Vec<&str> = row.split(d).collect();
+                cells[at] = "";
+                cells.join(&d.to_string())
+            },
+            format!("prelude-accounts.csv:2: suspended is '' for {user}"),
+        ),
+        (
+            row.split(d)
+                .take(at)
+                .collect::<Vec<_>>()
+                .join(&d.to_string()),
+            format!("prelude-accounts.csv:2: the row of {user} stops before its suspended column"),
+        ),
+    ] {
+        std::fs::write(&list, format!("{header}\n{broken}\n{}\n", rest.join("\n"))).unwrap();
+        assert_fails_unchanged(t.path(), &cfg, 3, &[&said]);
+    }
+}
