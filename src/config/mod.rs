@@ -281,6 +281,21 @@ impl Settings {
     }
 }
 
+/// A URL as it may be shown (messages, reports, summaries, metrics, states): without
+/// the `user:password@` a URL may carry.
+pub fn shown_url(url: &str) -> String {
+    let Some(at) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let end = url[at..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| at + i);
+    match url[at..end].rfind('@') {
+        Some(i) => format!("{}{}", &url[..at], &url[at + i + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Reads and checks a configuration file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -374,9 +389,7 @@ impl Checker<'_> {
                 if c.is_empty() || c.contains('/') || c == "." || c == ".." {
                     return Err(self.err(
                         &format!("{key}.{what}_credential"),
-                        format!(
-                            "'{c}' is not a credential name (the NAME of LoadCredential=NAME:PATH)"
-                        ),
+                        "is not a credential name (the NAME of LoadCredential=NAME:PATH; the value is not repeated here, in case a secret was written in its place)".to_string(),
                     ));
                 }
                 Ok(Some(SecretSource::Credential(c)))
@@ -986,7 +999,7 @@ impl Checker<'_> {
         if !scheme_ok || url.contains(['?', '#', ' ']) || url.len() <= "https://".len() {
             return Err(self.err(
                 &format!("{key}.url"),
-                format!("'{}' is not a site address: write https://moodle.example.fr (the site's root, no path to a script)", m.url),
+                format!("'{}' is not a site address: write https://moodle.example.fr (the site's root, no path to a script)", shown_url(&m.url)),
             ));
         }
         let token = self
@@ -1091,7 +1104,7 @@ impl Checker<'_> {
         if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
             return Err(self.err(
                 &format!("{lkey}.url"),
-                format!("'{}' is not an ldap:// or ldaps:// URL", l.url),
+                format!("'{}' is not an ldap:// or ldaps:// URL", shown_url(&l.url)),
             ));
         }
         if l.starttls && l.url.starts_with("ldaps://") {
@@ -1212,6 +1225,20 @@ struct AccountsInMoodle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_credentials() {
+        assert_eq!(
+            shown_url("https://u:p%40ss@m.example.fr/x?y=1@2"),
+            "https://m.example.fr/x?y=1@2"
+        );
+        assert_eq!(
+            shown_url("ldaps://cn=x:pw@ldap.example.fr"),
+            "ldaps://ldap.example.fr"
+        );
+        assert_eq!(shown_url("https://m.example.fr"), "https://m.example.fr");
+        assert_eq!(shown_url("not a url"), "not a url");
+    }
 
     const MINIMAL: &str = "version: 1\ndirectories:\n  u:\n    ldif: u.ldif\nplatforms:\n  p:\n    accounts: [u]\ncohorts:\n  c: { usernames: [Bob] }\nenrol:\n  - { cohort: c, platform: p, course: C1, role: student }\n";
 

@@ -42,18 +42,22 @@ pub enum SecretSource {
     Credential(String),
 }
 
+/// Why a secret could not be read. No message repeats the value given for a name
+/// (a variable, a file, a credential): a secret pasted there by mistake must not
+/// reach stderr, `last-run.json` or monitoring.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("environment variable {0} is not set (it should hold the password)")]
-    MissingEnv(String),
-    #[error("credential {0} needs systemd's LoadCredential={0}:PATH in the unit (CREDENTIALS_DIRECTORY is not set); outside systemd, use password_file or password_env")]
-    NoCredentials(String),
-    #[error("cannot read the password file {path}: {source}")]
+    #[error("the environment variable named by its *_env key is not set (it should hold the secret; the name is not repeated here, in case a secret was written in its place)")]
+    MissingEnv,
+    #[error("the credential named by its *_credential key needs systemd's LoadCredential=NAME:PATH in the unit (CREDENTIALS_DIRECTORY is not set); outside systemd, use *_file or *_env")]
+    NoCredentials,
+    #[error("cannot read the file named by its *_file (or *_credential) key: {source}")]
     File {
-        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error("the file named by its *_file (or *_credential) key holds nothing but spaces")]
+    Empty,
 }
 
 impl SecretSource {
@@ -61,18 +65,23 @@ impl SecretSource {
         match self {
             SecretSource::Env(name) => std::env::var(name)
                 .map(Secret)
-                .map_err(|_| SecretError::MissingEnv(name.clone())),
+                .map_err(|_| SecretError::MissingEnv),
             SecretSource::Credential(name) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .ok_or_else(|| SecretError::NoCredentials(name.clone()))?;
+                let dir =
+                    std::env::var_os("CREDENTIALS_DIRECTORY").ok_or(SecretError::NoCredentials)?;
                 SecretSource::File(PathBuf::from(dir).join(name)).read()
             }
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .map(|s| Secret(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|source| SecretError::File {
-                    path: path.clone(),
-                    source,
-                }),
+            SecretSource::File(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| SecretError::File { source })?;
+                // An editor's byte-order mark, a final newline or spaces around the
+                // value are not part of a token or a password someone pasted.
+                let value = text.trim_start_matches('\u{feff}').trim();
+                if value.is_empty() {
+                    return Err(SecretError::Empty);
+                }
+                Ok(Secret(value.to_string()))
+            }
         }
     }
 }
@@ -99,7 +108,10 @@ mod tests {
         // The variable is read by this test alone (no other test sets it).
         std::env::remove_var("CREDENTIALS_DIRECTORY");
         let e = c.read().unwrap_err().to_string();
-        assert!(e.contains("LoadCredential=apogee:PATH"), "{e}");
+        assert!(
+            e.contains("LoadCredential=NAME:PATH") && !e.contains("apogee"),
+            "{e}"
+        );
         std::env::set_var("CREDENTIALS_DIRECTORY", dir.path());
         let read = c.read();
         std::env::remove_var("CREDENTIALS_DIRECTORY");
@@ -111,6 +123,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pw");
         std::fs::write(&p, "s3cret\n").unwrap();
-        assert_eq!(SecretSource::File(p).read().unwrap().expose(), "s3cret");
+        assert_eq!(
+            SecretSource::File(p.clone()).read().unwrap().expose(),
+            "s3cret"
+        );
+        // Before: a BOM or a trailing space went to Moodle, which said only
+        // "invalidtoken".
+        std::fs::write(&p, "\u{feff}0123abcd \r\n").unwrap();
+        assert_eq!(SecretSource::File(p).read().unwrap().expose(), "0123abcd");
+    }
+
+    /// Before: "environment variable <SECRET> is not set", and the secret pasted
+    /// in place of a name went to stderr, last-run.json and monitoring.
+    #[test]
+    fn a_value_given_for_a_name_is_never_repeated() {
+        let pasted = "5e1f0c2a9b8d7e6f5e1f0c2a9b8d7e6f";
+        let errors = [
+            SecretSource::Env(pasted.into()).read().unwrap_err(),
+            SecretSource::File(PathBuf::from(format!("/nonexistent/{pasted}")))
+                .read()
+                .unwrap_err(),
+        ];
+        for e in errors {
+            let text = crate::error_chain(&e);
+            assert!(!text.contains(pasted), "{text}");
+        }
     }
 }

@@ -117,7 +117,8 @@ fn platform_accounts(
             mark_recent(&client, report, rules.field, as_of, min_days, &mut users)?;
         }
         let found = users.len();
-        crate::plan::platform_accounts::apply(pp, rules, &users, &ms.url);
+        let site = crate::config::shown_url(&ms.url);
+        crate::plan::platform_accounts::apply(pp, rules, &users, &site);
         if let Some(w) = refused_accounts(name, &pp.left_out) {
             plan.warnings.push(w);
         }

@@ -99,7 +99,10 @@ pub struct Moodle {
 impl Moodle {
     /// Prepares the connection (reads the token; nothing is sent yet).
     pub fn new(platform: &str, s: &MoodleSettings) -> Result<Moodle, SourceError> {
-        let what = format!("Moodle of {platform} ({})", s.url);
+        let what = format!(
+            "Moodle of {platform} ({})",
+            crate::config::shown_url(&s.url)
+        );
         let token = s
             .token
             .read()
@@ -144,7 +147,11 @@ impl Moodle {
 
     /// Names the platform's Moodle and its address, for messages.
     pub fn describe(&self) -> String {
-        format!("Moodle of {} ({})", self.platform, self.url)
+        format!(
+            "Moodle of {} ({})",
+            self.platform,
+            crate::config::shown_url(&self.url)
+        )
     }
 
     pub fn requests(&self) -> usize {

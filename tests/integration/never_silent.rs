@@ -911,3 +911,43 @@ fn an_account_list_row_without_its_suspended_value_is_refused() {
         assert_fails_unchanged(t.path(), &cfg, 3, &[&said]);
     }
 }
+
+// Before: a secret pasted where its name belongs came back in the error ("environment
+// variable <SECRET> is not set"), on stderr, in last-run.json and in `enrolgen
+// status`; a password in a Moodle URL reached the report, summary.json, the metrics
+// and left-out.csv.
+#[test]
+fn a_secret_given_for_a_name_or_in_a_url_is_never_shown() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let pasted = "5e1f0c2a9b8d7e6f5e1f0c2a9b8d7e6f";
+    for key in ["token_env", "token_file", "token_credential"] {
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let with = text.replacen(
+            "    csv: { delimiter: \";\", layout: long, max_rows: 150 }\n",
+            &format!(
+                "    csv: {{ delimiter: \";\", layout: long, max_rows: 150 }}\n    moodle: {{ url: \"http://user:hunter2@127.0.0.1:9\", {key}: {pasted} }}\n    accounts_in: moodle\n"
+            ),
+            1,
+        );
+        assert_ne!(with, text);
+        let c = cfg.with_file_name(format!("{key}.yaml"));
+        std::fs::write(&c, with).unwrap();
+        let r = run_with(t.path(), &c, "out", &[]);
+        assert_ne!(r.code, 0, "{key}: {}", r.stderr);
+        let mut shown = r.stderr.clone();
+        for f in [
+            "last-run.json",
+            "summary.json",
+            "enrolgen.prom",
+            "report.html",
+        ] {
+            shown.push_str(
+                &std::fs::read_to_string(t.path().join("out").join(f)).unwrap_or_default(),
+            );
+        }
+        shown.push_str(&enrolgen(t.path(), &["status", "--out", "out"]).stdout);
+        assert!(!shown.contains(pasted), "{key}: {shown}");
+        assert!(!shown.contains("hunter2"), "{key}: {shown}");
+    }
+}

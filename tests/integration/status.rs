@@ -392,8 +392,9 @@ fn an_ldap_password_is_read_from_a_systemd_credential() {
     let r = enrolgen(t.path(), &args);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("credential ldap-password needs systemd's LoadCredential=ldap-password:PATH"),
+        r.stderr.contains(
+            "cannot bind as cn=admin,dc=unicaen,dc=fr: the credential named by its *_credential key needs systemd's LoadCredential=NAME:PATH"
+        ),
         "{}",
         r.stderr
     );

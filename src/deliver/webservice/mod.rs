@@ -81,10 +81,11 @@ fn load_state(
         return Ok(SyncState::default());
     };
     let path = dir.join(state::WEBSERVICE.file);
+    let site = crate::config::shown_url(&moodle.url);
     let expect = state::Expect {
         kind: state::WEBSERVICE,
         platform,
-        site: Some(&moodle.url),
+        site: Some(&site),
         as_of: run.as_of,
         allow_earlier_as_of: run.allow_earlier_as_of,
     };
@@ -173,7 +174,7 @@ pub fn deliver_to(
     state.header = crate::model::StateHeader {
         version: state::FORMAT,
         platform: Some(platform.name.clone()),
-        site: Some(moodle.url.clone()),
+        site: Some(crate::config::shown_url(&moodle.url)),
         as_of: Some(run.as_of),
         journal: Some(journal.name().to_string()),
         by_idnumber: pp.by_idnumber.clone(),

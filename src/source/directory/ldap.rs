@@ -55,7 +55,11 @@ impl LdapDirectory {
     }
 
     fn what(&self) -> String {
-        format!("directory {} ({})", self.settings.name, self.ldap.url)
+        format!(
+            "directory {} ({})",
+            self.settings.name,
+            crate::config::shown_url(&self.ldap.url)
+        )
     }
 
     fn fail(&self, action: impl Into<String>, e: LdapError) -> SourceError {
