@@ -141,9 +141,21 @@ pub struct AsOfArg {
 }
 
 impl AsOfArg {
-    /// The day given, or today.
-    pub fn day(&self, today: NaiveDate) -> NaiveDate {
-        self.as_of.unwrap_or(today)
+    /// The day given, or today. A day before 2000 or more than two years ahead is
+    /// refused: enrolments dated in year 1 would be sent, and a state written for
+    /// year 9999 would refuse every real day after it.
+    pub fn day(&self, today: NaiveDate) -> Result<NaiveDate, crate::error::UsageError> {
+        let Some(day) = self.as_of else {
+            return Ok(today);
+        };
+        let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(NaiveDate::MIN);
+        let last = today
+            .checked_add_months(chrono::Months::new(24))
+            .unwrap_or(NaiveDate::MAX);
+        if day < first || day > last {
+            return Err(crate::error::UsageError::AsOfOutOfRange { day, first, last });
+        }
+        Ok(day)
     }
 }
 

@@ -32,6 +32,12 @@ pub mod exit {
 /// way to ask it right.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
+    #[error("--as-of {day}: a day from {first} to {last} (two years from today) is expected")]
+    AsOfOutOfRange {
+        day: chrono::NaiveDate,
+        first: chrono::NaiveDate,
+        last: chrono::NaiveDate,
+    },
     #[error("--platform {name}: no such platform in {} ({known})", file.display())]
     NoSuchPlatform {
         name: String,

@@ -147,7 +147,7 @@ fn request(
 }
 
 pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
-    let mut ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let mut ctx = Context::open(&args.config.config, args.as_of.day(today)?)?;
     let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
     let d = platform.csv.delimiter;
     let (rules, asked, stem, title) = request(args, &mut ctx.settings, &platform)?;

@@ -53,7 +53,7 @@ fn warn_missing_indexes(b: &sis::sqlite::Sqlite) {
 
 pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     let s = config::load(&args.config.config)?;
-    let year = s.year.resolve(args.as_of.day(today));
+    let year = s.year.resolve(args.as_of.day(today)?);
     println!(
         "{}: ok — {} platform(s), {} cohort(s), {} rule(s); year {year}",
         s.file.display(),

@@ -131,7 +131,7 @@ fn describe_account(a: &Account, as_of: NaiveDate) -> String {
 }
 
 pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
-    let ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let ctx = Context::open(&args.config.config, args.as_of.day(today)?)?;
     let (as_of, year) = (ctx.as_of, &ctx.year);
     let rules: Vec<_> = ctx.settings.rules.iter().collect();
     let g = ctx.gather(&rules)?;

@@ -13,10 +13,29 @@ pub fn run(args: &ManArgs) -> Result<u8, Error> {
     let mut top = Cli::command().disable_help_subcommand(true);
     top.build();
     if let Some(dir) = &args.dir {
-        clap_mangen::generate_to(top, dir).map_err(|source| OutputError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        // Rendered in memory, then written as every other file: to a temporary
+        // name and renamed, never through a link planted in the folder.
+        let mut pages = vec![("enrolgen.1".to_string(), top.clone())];
+        pages.extend(
+            top.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(|s| (format!("enrolgen-{}.1", s.get_name()), s.clone())),
+        );
+        let mut files = Vec::new();
+        for (name, page) in pages {
+            let mut bytes = Vec::new();
+            clap_mangen::Man::new(page)
+                .render(&mut bytes)
+                .map_err(|source| OutputError::Io {
+                    path: dir.join(&name),
+                    source,
+                })?;
+            files.push(crate::output::RenderedFile {
+                name: name.into(),
+                bytes,
+            });
+        }
+        crate::output::atomic::write_all(dir, dir, &files, 0o644)?;
         return Ok(exit::OK);
     }
     let page = match &args.command {

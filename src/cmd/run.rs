@@ -305,7 +305,7 @@ pub fn run(
             (s.prometheus_file.clone(), s.file_mode)
         });
     let result = loaded.map_err(Error::from).and_then(|settings| {
-        let ctx = pipeline::Context::new(settings, args.as_of.day(today));
+        let ctx = pipeline::Context::new(settings, args.as_of.day(today)?);
         run_loaded(args, &ctx, verbosity)
     });
     // A failed run records its end only in an output folder that exists: it never

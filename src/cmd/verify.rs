@@ -20,7 +20,6 @@ use crate::pipeline::Context;
 use crate::plan::verify::{self as compare, Difference, Scope};
 use crate::plan::{Plan, PlatformPlan};
 use crate::source::moodle::Moodle;
-use crate::source::SourceError;
 
 /// The platforms to verify: those named, else every one with a Moodle connection.
 fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, Error> {
@@ -49,7 +48,7 @@ fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, E
 
 /// A plan made of one upload file's rows (for `verify --file`).
 fn plan_of_file(path: &PathBuf, platform: &str) -> Result<Plan, Error> {
-    let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
+    let bytes = crate::source::read_input(path)?;
     let report = moodle::lint(&bytes, &LintOptions::default());
     let Some(delimiter) = report.delimiter.filter(|_| report.is_clean()) else {
         return Err(UsageError::NotCleanUpload { path: path.clone() }.into());
@@ -225,7 +224,7 @@ fn write(
 
 /// `quiet` (-q): nothing on stderr but errors; the exit code and verify.csv say it.
 pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error> {
-    let ctx = Context::open(&args.config.config, args.as_of.day(today))?;
+    let ctx = Context::open(&args.config.config, args.as_of.day(today)?)?;
     let (settings, as_of) = (&ctx.settings, ctx.as_of);
     let names = platforms(settings, &args.platforms)?;
     let (plan, mut sources, scope) = the_plan(args, &ctx, &names)?;

@@ -537,6 +537,12 @@ impl Checker<'_> {
             return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
         }
         let roles = match p.roles {
+            Some(rs) if rs.is_empty() => {
+                return Err(self.err(
+                    &format!("{key}.roles"),
+                    "is empty: no enrolment could be written, every one would be left out; list the platform's roles, or leave the key out to accept any role",
+                ));
+            }
             Some(rs) => {
                 for (i, r) in rs.iter().enumerate() {
                     moodle::check_value(Field::Role, r, delimiter)

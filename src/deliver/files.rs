@@ -226,6 +226,16 @@ fn stage_outbox(
     let mut base = base(&dir, &pf.name, run)?;
     let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
+    if number > outbox::MAX_FILE_NUMBER {
+        return Err(OutputError::Outbox {
+            path: dir.join(outbox::STATE_FILE),
+            message: format!(
+                "the outbox's numbers are used up ({:04} files): once every file is imported, start again with --full",
+                outbox::MAX_FILE_NUMBER
+            ),
+        }
+        .into());
+    }
     let mut summary = delta_summary(&d);
     let mut outbox_files = Vec::new();
     // The snapshot's IMPORT.txt names files a delta does not write: the delta's

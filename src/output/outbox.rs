@@ -15,6 +15,8 @@ pub const STATE_FILE: &str = crate::output::state::DELTA.file;
 /// completes or undoes that night (`finish_interrupted`).
 pub const NEXT_STATE_FILE: &str = "state.json.next";
 pub const OUTBOX: &str = "outbox";
+/// Outbox files are numbered on four digits.
+pub const MAX_FILE_NUMBER: u32 = 9999;
 pub const IMPORTED: &str = "imported";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +220,14 @@ pub fn audit(
     let Some(state) = state else {
         return Ok(Vec::new());
     };
-    stray_file(dir, platform, state).map_err(fail)?;
+    if !(1..=MAX_FILE_NUMBER).contains(&state.next_file) {
+        return Err(fail(format!(
+            "its next file number is {}, not one enrolgen writes (0001 to {MAX_FILE_NUMBER:04}): put back the state as \
+             enrolgen wrote it, or start again with --full",
+            state.next_file
+        )));
+    }
+    stray_file(dir, state).map_err(fail)?;
     if let Some(newer) = newer_file(platform, state, &written) {
         let path = dir.join(STATE_FILE);
         return Err(crate::output::state::older(&path, crate::output::state::DELTA, newer).into());
@@ -277,24 +286,28 @@ fn newer_file(platform: &str, state: &DeltaState, written: &[String]) -> Option<
         })
 }
 
-/// An upload file in outbox/ that the state does not know (made or copied by hand).
-fn stray_file(dir: &Path, platform: &str, state: &DeltaState) -> Result<(), String> {
-    // States of enrolgen 0.1 record no files (nor their platform): nothing to compare.
-    if state.header.platform.is_some() {
-        let known: std::collections::BTreeSet<&str> =
-            state.waiting.iter().map(|w| w.name.as_str()).collect();
-        if let Some(stray) = upload_files(dir, OUTBOX, platform)
-            .into_iter()
-            .find(|n| !known.contains(n.as_str()))
-        {
-            return Err(format!(
-                "{OUTBOX}/{stray} was not written by enrolgen (or not by the run this state records): \
-                 an administrator could import it without enrolgen knowing. Move it out of {OUTBOX}/, \
-                 or start again with --full"
-            ));
-        }
+/// A file in outbox/ that the state does not know (made or copied by hand): any
+/// `.csv`, whatever its case or numbering, since IMPORT.txt says to import every
+/// one of the folder.
+fn stray_file(dir: &Path, state: &DeltaState) -> Result<(), String> {
+    let known: std::collections::BTreeSet<&str> =
+        state.waiting.iter().map(|w| w.name.as_str()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(OUTBOX))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.to_lowercase().ends_with(".csv"))
+        .collect();
+    names.sort();
+    match names.into_iter().find(|n| !known.contains(n.as_str())) {
+        Some(stray) => Err(format!(
+            "{OUTBOX}/{stray} was not written by enrolgen (or not by the run this state records): \
+             an administrator could import it without enrolgen knowing. Move it out of {OUTBOX}/, \
+             or start again with --full"
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Reads `dir/state.json`; `None` before the first delta run.

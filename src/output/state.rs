@@ -49,6 +49,13 @@ pub enum StateError {
         as_of: NaiveDate,
         last: NaiveDate,
     },
+    #[error("the {channel} state {} names no {missing} (edited by hand?): the guards that read it cannot run; put back the state as enrolgen wrote it, or {way_out}", path.display())]
+    Incomplete {
+        channel: &'static str,
+        path: PathBuf,
+        missing: &'static str,
+        way_out: &'static str,
+    },
     #[error("the {channel} state {} is older than {newer} (was it put back from a backup?): a run built on it would not know what that file changed in Moodle. Put back the state written with it, or {way_out}", path.display())]
     Older {
         channel: &'static str,
@@ -107,9 +114,25 @@ pub fn load<T: DeserializeOwned>(dir: &Path, kind: Kind) -> Result<Option<T>, St
     }
 }
 
-/// Checks a state's header against the run about to build on it. States of older
-/// versions, without a platform or site, are not compared on those.
+/// Checks a state's header against the run about to build on it. Every state
+/// enrolgen writes names its platform and its as-of day (and, for web services, its
+/// site): one without them was edited, and is refused rather than let a guard pass.
 pub fn check(path: &Path, header: &StateHeader, expect: &Expect<'_>) -> Result<(), StateError> {
+    let incomplete = |missing| StateError::Incomplete {
+        channel: expect.kind.channel,
+        path: path.to_path_buf(),
+        missing,
+        way_out: expect.kind.way_out,
+    };
+    if header.platform.is_none() {
+        return Err(incomplete("platform"));
+    }
+    if header.as_of.is_none() {
+        return Err(incomplete("as-of day"));
+    }
+    if expect.site.is_some() && header.site.is_none() {
+        return Err(incomplete("Moodle site"));
+    }
     if let Some(p) = header.platform.as_deref().filter(|p| *p != expect.platform) {
         return Err(StateError::OtherPlatform {
             channel: expect.kind.channel,
@@ -218,8 +241,38 @@ mod tests {
             ..expect("ecampus", "https://m.example.fr", 23)
         };
         assert!(check(p, &h, &allowed).is_ok());
-        // An old state, without platform or site: not compared on them.
-        assert!(check(p, &StateHeader::default(), &expect("prelude", "x", 1)).is_ok());
+        // Before: a state without platform or as-of day skipped the guards that
+        // read them.
+        for (missing, h) in [
+            (
+                "platform",
+                StateHeader {
+                    platform: None,
+                    ..header()
+                },
+            ),
+            (
+                "as-of day",
+                StateHeader {
+                    as_of: None,
+                    ..header()
+                },
+            ),
+            (
+                "Moodle site",
+                StateHeader {
+                    site: None,
+                    ..header()
+                },
+            ),
+        ] {
+            let e = check(p, &h, &expect("ecampus", "https://m.example.fr", 25)).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("names no {missing} (edited by hand?)")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub trait ReadAccountList: Sized {
 
 impl ReadAccountList for AccountList {
     fn open(path: &Path) -> Result<AccountList, SourceError> {
-        let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
+        let bytes = crate::source::read_input(path)?;
         Self::parse(path, &bytes)
     }
 

@@ -73,4 +73,53 @@ impl SourceError {
             source,
         }
     }
+
+    /// An input file that cannot be one: a device, a pipe, or far larger than any
+    /// export.
+    fn not_an_input(path: &std::path::Path, why: String) -> SourceError {
+        SourceError::read(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
+        )
+    }
+}
+
+/// The largest input file read (an export, a dump, a directory's LDIF): far above a
+/// 100,000-student university's, far below what would take the machine's memory.
+pub const MAX_INPUT: u64 = 2 << 30;
+
+/// Opens an input file: a regular file of at most `MAX_INPUT` bytes. A device
+/// (`/dev/zero`), a pipe or a folder named by mistake would otherwise be read
+/// without end.
+pub fn open_input(path: &std::path::Path) -> Result<std::fs::File, SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+    let meta = file.metadata().map_err(|e| SourceError::read(path, e))?;
+    if !meta.is_file() {
+        return Err(SourceError::not_an_input(
+            path,
+            "not a regular file (a device, a pipe or a folder cannot be an export)".into(),
+        ));
+    }
+    if meta.len() > MAX_INPUT {
+        return Err(SourceError::not_an_input(
+            path,
+            format!(
+                "{} bytes, more than the {} an input may hold",
+                meta.len(),
+                MAX_INPUT
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads an input file whole (see `open_input`).
+pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>, SourceError> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    open_input(path)?
+        .take(MAX_INPUT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| SourceError::read(path, e))?;
+    Ok(bytes)
 }

@@ -53,7 +53,7 @@ pub fn read(path: &Path) -> Result<Workbook, SourceError> {
             workbook(path)?
         }
         _ => {
-            let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
+            let bytes = crate::source::read_input(path)?;
             let (rows, note) = csv_rows(path, &bytes)?;
             notes.extend(note);
             let name = path

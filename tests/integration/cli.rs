@@ -69,3 +69,37 @@ fn help_completions_and_man_page() {
         &r.stdout[..200.min(r.stdout.len())]
     );
 }
+
+// Before: any year was taken: year 1 sent enrolments that started and ended in
+// year 1, and a state written for 9999 refused every real day after it.
+#[test]
+fn an_as_of_day_out_of_range_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    for day in ["0001-09-01", "1999-12-31", "9999-01-01"] {
+        let r = enrolgen(
+            t.path(),
+            &[
+                "run",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--out",
+                "out",
+                "--as-of",
+                day,
+            ],
+        );
+        assert_eq!(r.code, 2, "{day}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "--as-of {}: a day from 2000-01-01 to ",
+                day.trim_start_matches('0')
+            )) || r
+                .stderr
+                .contains(&format!("--as-of {day}: a day from 2000-01-01 to ")),
+            "{}",
+            r.stderr
+        );
+        assert!(!t.path().join("out").exists());
+    }
+}

@@ -79,6 +79,18 @@ fn empty_course_or_role() {
     );
 }
 
+// Before: `roles: []` passed check and left the whole platform out, exit 0.
+#[test]
+fn a_platform_with_no_role_is_refused() {
+    assert_error(
+        &BASE.replace(
+            "    accounts: [unicaen]\n",
+            "    accounts: [unicaen]\n    roles: []\n",
+        ),
+        "enrolgen.yaml:10: platforms.ecampus.roles: is empty: no enrolment could be written",
+    );
+}
+
 #[test]
 fn group_template_errors() {
     assert_error(

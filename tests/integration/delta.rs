@@ -386,3 +386,40 @@ fn a_night_killed_at_any_step_of_its_writes_is_completed_or_undone() {
         assert!(!out.join("ecampus/state.json.next").exists());
     }
 }
+
+/// Before: a state.json edited by hand without `platform` or `as_of` skipped the
+/// guards that read them, its next file number wrapped to 0 silently, and stray
+/// outbox files named `ECAMPUS-0009.csv`, `ecampus-0009.CSV` or `ecampus-00012.csv`
+/// went unnoticed.
+#[test]
+fn a_state_edited_by_hand_or_a_stray_file_of_any_name_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = soutien(t.path(), &twenty(), "student");
+    assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
+    let state = t.path().join("out/ecampus/state.json");
+    let good = std::fs::read_to_string(&state).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let refused = |needle: &str| {
+        let r = delta(t.path(), &cfg, &[]);
+        assert_eq!(r.code, 4, "{needle}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    };
+    for (key, missing) in [("platform", "platform"), ("as_of", "as-of day")] {
+        let mut edited = v.clone();
+        edited.as_object_mut().unwrap().remove(key);
+        std::fs::write(&state, edited.to_string()).unwrap();
+        refused(&format!("names no {missing} (edited by hand?)"));
+    }
+    let mut edited = v.clone();
+    edited["next_file"] = serde_json::json!(u32::MAX);
+    std::fs::write(&state, edited.to_string()).unwrap();
+    refused("its next file number is 4294967295, not one enrolgen writes");
+    std::fs::write(&state, &good).unwrap();
+    let outbox = t.path().join("out/ecampus/outbox");
+    for stray in ["ECAMPUS-0009.csv", "ecampus-0009.CSV", "ecampus-00012.csv"] {
+        std::fs::write(outbox.join(stray), "username;course1\n").unwrap();
+        refused(&format!("outbox/{stray} was not written by enrolgen"));
+        std::fs::remove_file(outbox.join(stray)).unwrap();
+    }
+    assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
+}

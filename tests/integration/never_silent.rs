@@ -951,3 +951,41 @@ fn a_secret_given_for_a_name_or_in_a_url_is_never_shown() {
         assert!(!shown.contains("hunter2"), "{key}: {shown}");
     }
 }
+
+// Before: `sqlite: /dev/zero` was read without end until the kernel killed the
+// process (it took the machine's memory).
+#[test]
+fn a_device_or_a_folder_named_as_an_input_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    prime(t.path(), &cfg);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let sql = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("sqlite:"))
+        .unwrap()
+        .to_string();
+    let ldif = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("ldif:"))
+        .unwrap()
+        .to_string();
+    for (from, to) in [
+        (
+            sql.clone(),
+            sql.replace(sql.trim_start(), "sqlite: /dev/zero"),
+        ),
+        (
+            ldif.clone(),
+            ldif.replace(ldif.trim_start(), "ldif: /dev/zero"),
+        ),
+        (
+            sql.clone(),
+            sql.replace(sql.trim_start(), "sqlite: /dev/null"),
+        ),
+    ] {
+        std::fs::write(&cfg, text.replacen(&from, &to, 1)).unwrap();
+        assert_fails_unchanged(t.path(), &cfg, 3, &["not a regular file"]);
+    }
+    std::fs::write(&cfg, &text).unwrap();
+}

@@ -470,3 +470,24 @@ fn thresholds_that_are_not_numbers_are_refused() {
         );
     }
 }
+
+/// Before: `man --dir` wrote through a symbolic link planted in the folder (the
+/// other commands do not).
+#[test]
+fn man_pages_are_never_written_through_a_link() {
+    let t = tempfile::tempdir().unwrap();
+    let target = t.path().join("elsewhere");
+    std::fs::write(&target, "not a man page\n").unwrap();
+    std::os::unix::fs::symlink(&target, t.path().join("enrolgen-run.1")).unwrap();
+    let r = enrolgen(t.path(), &["man", "--dir", "."]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "not a man page\n"
+    );
+    let page = t.path().join("enrolgen-run.1");
+    assert!(!page.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(page)
+        .unwrap()
+        .contains(".TH enrolgen-run 1"));
+}

@@ -285,7 +285,7 @@ impl LdifDirectory {
         for f in settings.filter.iter().chain(filters.iter().copied()) {
             keep.extend(f.attributes());
         }
-        let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+        let file = crate::source::open_input(path)?;
         let input = std::io::BufReader::with_capacity(1 << 16, file);
         let mut entries = parse_reader(path, input, Some(&keep))?;
         if let Some(base) = base {

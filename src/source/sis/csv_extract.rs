@@ -33,7 +33,7 @@ const KNOWN: [&str; 6] = ["student_id", "name", "etape", "version", "element", "
 
 impl CsvExtract {
     pub fn open(path: &Path) -> Result<CsvExtract, SourceError> {
-        let bytes = std::fs::read(path).map_err(|e| SourceError::read(path, e))?;
+        let bytes = crate::source::read_input(path)?;
         Self::parse(path, &bytes)
     }
 

@@ -38,7 +38,7 @@ impl Sqlite {
             confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
             conn
         } else {
-            let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+            let file = crate::source::open_input(path)?;
             let conn = Connection::open_in_memory().map_err(|e| {
                 SourceError::failed(&what, "cannot create the in-memory database", e)
             })?;
