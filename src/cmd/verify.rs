@@ -47,7 +47,7 @@ fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, E
 }
 
 /// A plan made of one upload file's rows (for `verify --file`).
-fn plan_of_file(path: &PathBuf, platform: &str) -> Result<Plan, Error> {
+fn plan_of_file(path: &std::path::Path, platform: &str) -> Result<Plan, Error> {
     let bytes = crate::source::read_input(path)?;
     let report = moodle::lint(&bytes, &LintOptions::default());
     let Some(delimiter) = report.delimiter.filter(|_| report.is_clean()) else {
