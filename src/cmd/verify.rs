@@ -51,7 +51,10 @@ fn plan_of_file(path: &std::path::Path, platform: &str) -> Result<Plan, Error> {
     let bytes = crate::source::read_input(path)?;
     let report = moodle::lint(&bytes, &LintOptions::default());
     let Some(delimiter) = report.delimiter.filter(|_| report.is_clean()) else {
-        return Err(UsageError::NotCleanUpload { path: path.clone() }.into());
+        return Err(UsageError::NotCleanUpload {
+            path: path.to_path_buf(),
+        }
+        .into());
     };
     let mut pp = PlatformPlan::default();
     for (username, course, role, group) in moodle::upload_enrolments(&bytes, delimiter) {
