@@ -55,6 +55,16 @@ pub fn case_exact(attr: &str) -> bool {
     CASE_EXACT.contains(&attr)
 }
 
+/// A login as Moodle compares it: usernames are lower-cased when written, so two
+/// values that differ only in case are one Moodle account.
+pub fn login_key(value: &str) -> String {
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// A value as an LDAP server compares it for this attribute: surrounding spaces
 /// dropped, inner runs of spaces counted as one, case folded unless the attribute's
 /// rule is case-exact. The offline directory compares with it so that it answers

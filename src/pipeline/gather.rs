@@ -303,8 +303,17 @@ fn claimants(
         let Some(mut logins) = ask.remove(name) else {
             continue;
         };
-        for u in asked.get(name).into_iter().flat_map(|w| &w.usernames) {
-            logins.remove(&u.to_lowercase());
+        // A login asked already found every entry carrying it, unless the
+        // directory compares logins with case (supannAliasLogin): `MartinP` asked
+        // did not find another person's `martinp`, one Moodle account all the same.
+        let folded = settings
+            .directories
+            .get(*name)
+            .is_some_and(|d| !crate::filter::case_exact(&d.attrs.username));
+        if folded {
+            for u in asked.get(name).into_iter().flat_map(|w| &w.usernames) {
+                logins.remove(&u.to_lowercase());
+            }
         }
         if logins.is_empty() {
             continue;

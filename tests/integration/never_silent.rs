@@ -989,3 +989,33 @@ fn a_device_or_a_folder_named_as_an_input_is_refused() {
     }
     std::fs::write(&cfg, &text).unwrap();
 }
+
+// Before: the tutor's login `MartinP` and another person's `martinp` (one Moodle
+// account: usernames are lower-cased when written) were compared with case, as the
+// directory's schema compares supannAliasLogin: rows were written for martinp, and
+// no ambiguous_account. The same on slapd, in both ways it reads a directory.
+#[test]
+fn logins_that_differ_only_in_case_are_one_moodle_account() {
+    let other = impostor("zz-martin", "supannAliasLogin: MARTINP\n");
+    let Some(s) = Slapd::start(Options {
+        extra_unicaen: Some(other.clone()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let change = |cfg: &Path| append(&cfg.with_file_name("unicaen.ldif"), &other);
+    let reference = copy_demo(&t.path().join("ref"));
+    change(&reference);
+    let r = run_config(t.path(), &reference, "ref-out");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = read(t.path(), "ref-out/ecampus/ecampus.csv");
+    assert!(!up.contains("\nmartinp;"), "{up}");
+    let left = read(t.path(), "ref-out/ecampus/left-out.csv");
+    assert!(
+        left.lines().any(|l| l.starts_with("ambiguous_account;")
+            && l.contains("matches 2 accounts: uid=martinp,ou=people,dc=unicaen,dc=fr (unicaen); uid=zz-martin,")),
+        "{left}"
+    );
+    assert_slapd_gives_the_ldif_files(t.path(), &s, &change);
+}

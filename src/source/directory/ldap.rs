@@ -11,7 +11,7 @@ use ldap3::{LdapConn, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOpt
 
 use super::{to_account, Directory, Wanted};
 use crate::config::{DirectorySettings, LdapSettings};
-use crate::filter::{escape, match_key, Filter};
+use crate::filter::{case_exact, escape, login_key, match_key, Filter};
 use crate::model::Account;
 use crate::source::SourceError;
 
@@ -247,6 +247,22 @@ impl LdapDirectory {
 
     /// `(&(base)(|(attr=v1)(attr=v2)…))` for each batch of values.
     fn batched_filters(&self, attr: &str, values: &BTreeSet<String>) -> Vec<String> {
+        self.batched_filters_with(attr, values, "")
+    }
+
+    /// `batched_filters`, compared by the matching rule `rule` when one is given
+    /// (`(attr:rule:=v)`).
+    fn batched_filters_with(
+        &self,
+        attr: &str,
+        values: &BTreeSet<String>,
+        rule: &str,
+    ) -> Vec<String> {
+        let attr = if rule.is_empty() {
+            attr.to_string()
+        } else {
+            format!("{attr}:{rule}:")
+        };
         let base = self.base_filter();
         let values: Vec<&String> = values.iter().collect();
         values
@@ -323,10 +339,7 @@ impl Directory for LdapDirectory {
                     std::collections::HashMap::new();
                 let found = self.paged_search_seeing(&base, &keep, &mut |dn, raw| {
                     for u in raw {
-                        logins
-                            .entry(match_key(&attr, u))
-                            .or_default()
-                            .push(dn.into());
+                        logins.entry(login_key(u)).or_default().push(dn.into());
                     }
                 })?;
                 self.branch_logins = Some(logins);
@@ -347,7 +360,7 @@ impl Directory for LdapDirectory {
             Some(seen) => logins
                 .iter()
                 .filter(|l| {
-                    seen.get(&match_key(&attr, l))
+                    seen.get(&login_key(l))
                         .is_some_and(|dns| dns.iter().any(|d| !known.contains(&**d)))
                 })
                 .cloned()
@@ -357,7 +370,17 @@ impl Directory for LdapDirectory {
         if logins.is_empty() {
             return Ok(Vec::new());
         }
-        let found = self.paged_batches(&attr, &logins)?;
+        // A login is one Moodle account whatever its case: where the directory
+        // compares with case, the search folds it (`caseIgnoreMatch`).
+        let found = if case_exact(&attr.to_lowercase()) {
+            let mut out = Vec::new();
+            for f in self.batched_filters_with(&attr, &logins, "caseIgnoreMatch") {
+                out.extend(self.paged_search(&f, &|_, _| true)?);
+            }
+            out
+        } else {
+            self.paged_batches(&attr, &logins)?
+        };
         Ok(found
             .into_iter()
             .filter(|a| !known.contains(a.dn.as_str()))

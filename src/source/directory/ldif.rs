@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::{to_account, Directory, Wanted};
 use crate::config::DirectorySettings;
-use crate::filter::{match_key, Filter};
+use crate::filter::{login_key, match_key, Filter};
 use crate::model::Account;
 use crate::source::SourceError;
 
@@ -270,6 +270,8 @@ pub struct LdifDirectory {
     /// Keyed by `filter::match_key` of the attribute, as slapd would compare.
     by_student_id: HashMap<String, Vec<usize>>,
     by_username: HashMap<String, Vec<usize>>,
+    /// By login as Moodle compares it (`login_key`): the claimants of a login.
+    by_login: HashMap<String, Vec<usize>>,
 }
 
 impl LdifDirectory {
@@ -301,6 +303,7 @@ impl LdifDirectory {
         let attrs = &settings.attrs;
         let mut by_student_id: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_username: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_login: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             if e.values(&attrs.username).all(|u| u.trim().is_empty()) {
                 continue;
@@ -316,6 +319,7 @@ impl LdifDirectory {
                     .entry(match_key(&attrs.username, u))
                     .or_default()
                     .push(i);
+                by_login.entry(login_key(u)).or_default().push(i);
             }
         }
         Ok(LdifDirectory {
@@ -326,6 +330,7 @@ impl LdifDirectory {
             entries,
             by_student_id,
             by_username,
+            by_login,
         })
     }
 
@@ -379,15 +384,9 @@ impl Directory for LdifDirectory {
         logins: &BTreeSet<String>,
         known: &BTreeSet<&str>,
     ) -> Result<Vec<Account>, SourceError> {
-        let attr = &self.settings.attrs.username;
         let idx: Vec<usize> = logins
             .iter()
-            .flat_map(|l| {
-                self.by_username
-                    .get(&match_key(attr, l))
-                    .into_iter()
-                    .flatten()
-            })
+            .flat_map(|l| self.by_login.get(&login_key(l)).into_iter().flatten())
             .copied()
             .filter(|i| !known.contains(self.entries[*i].dn.as_str()))
             .collect();
