@@ -330,7 +330,9 @@ fn cell(d: &Data) -> Cell {
         Data::DateTime(dt) => (number(dt.as_f64()), Kind::Number),
         // ODS keeps dates as ISO text: its date part is the date.
         Data::DateTimeIso(s) => (
-            s.strip_suffix("T00:00:00").unwrap_or(s).to_string(),
+            s.split_once('T')
+                .map_or(s.as_str(), |(day, _)| day)
+                .to_string(),
             Kind::Date,
         ),
         Data::DurationIso(s) => (s.clone(), Kind::Text),
@@ -348,23 +350,95 @@ pub fn number(f: f64) -> String {
     }
 }
 
-/// The texts spreadsheets write for a formula error (English and French Excel,
-/// LibreOffice's `Err:NNN`): such a CSV cell is an error, not a value.
-const ERROR_TEXTS: [&str; 14] = [
-    "#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
-    "#VALEUR!", "#NOM?", "#NOMBRE!", "#NUL!", "#N/D",
+/// The texts spreadsheets write for a formula error, in the languages Excel and
+/// LibreOffice ship for French offices and their neighbours (English, French,
+/// German, Spanish, Italian, Dutch, Portuguese), compared without spaces (French
+/// LibreOffice writes `#DIV/0 !`, `#VALEUR !`, `#NOM ?`, `Err :502`) and without
+/// case.
+const ERROR_TEXTS: [&str; 45] = [
+    // English
+    "#N/A",
+    "#REF!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+    "#GETTING_DATA",
+    // French
+    "#VALEUR!",
+    "#NOM?",
+    "#NOMBRE!",
+    "#NUL!",
+    "#N/D",
+    "#RÉF!",
+    "#PROPAGATION!",
+    // German
+    "#NV",
+    "#BEZUG!",
+    "#WERT!",
+    "#ZAHL!",
+    "#ÜBERLAUF!",
+    "#BERECHNUNG!",
+    // Spanish
+    "#¡REF!",
+    "#¡VALOR!",
+    "#¿NOMBRE?",
+    "#¡NUM!",
+    "#¡NULO!",
+    "#¡DIV/0!",
+    // Italian
+    "#RIF!",
+    "#VALORE!",
+    "#NOME?",
+    "#NULLO!",
+    // Dutch
+    "#N/B",
+    "#VERW!",
+    "#WAARDE!",
+    "#NAAM?",
+    "#GETAL!",
+    "#LEEG!",
+    // Portuguese
+    "#NÚM!",
 ];
+
+/// Whether a cell's text is a formula error's (see `ERROR_TEXTS`; LibreOffice's
+/// `Err:NNN` in any spacing).
+pub fn is_error_text(text: &str) -> bool {
+    let t: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect();
+    if t.len() < 2 {
+        return false;
+    }
+    if let Some(n) = t.strip_prefix("ERR:") {
+        return !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    }
+    ERROR_TEXTS
+        .iter()
+        .any(|e| e.chars().flat_map(char::to_uppercase).eq(t.chars()))
+}
 
 /// A cell written as text: an error when it is the text of a formula error (a CSV
 /// export, or an `.ods`, where LibreOffice keeps an error as its text).
 fn text_cell(text: &str) -> Cell {
-    let t = text.trim();
-    let error = ERROR_TEXTS.contains(&t)
-        || t.strip_prefix("Err:")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     Cell {
         text: text.to_string(),
-        kind: if error { Kind::Error } else { Kind::Text },
+        kind: if is_error_text(text) {
+            Kind::Error
+        } else {
+            Kind::Text
+        },
     }
 }
 
@@ -399,6 +473,34 @@ fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), Sou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: only `#N/D` of French LibreOffice's texts was known: `#DIV/0 !` and
+    /// `Err :509` became group names.
+    #[test]
+    fn formula_errors_are_known_in_every_language_and_spacing() {
+        for t in [
+            "#DIV/0 !",
+            "#VALEUR !",
+            "#NOM ?",
+            "#NUM !",
+            "#RÉF !",
+            "#réf!",
+            "Err :502",
+            "Err:509",
+            "#N/D",
+            "#NV",
+            "#BEZUG!",
+            "#WERT!",
+            "#N/B",
+            "#¡VALOR!",
+            "#DIV/0\u{202f}!",
+        ] {
+            assert!(is_error_text(t), "{t}");
+        }
+        for t in ["#TD1", "TD 1", "Err", "Erreur", "#", "Groupe #2!", "N/A"] {
+            assert!(!is_error_text(t), "{t}");
+        }
+    }
 
     fn texts(rows: &[Row]) -> Vec<Vec<&str>> {
         rows.iter()

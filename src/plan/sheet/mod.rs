@@ -679,7 +679,7 @@ fn username_mistake(u: &str) -> Option<String> {
 /// What a cell of kind `Error` holds, as a mistake.
 fn error_cell_says(c: &SheetCell) -> String {
     let t = c.text.trim();
-    if t.starts_with('#') || t.starts_with("Err:") {
+    if t.starts_with('#') || t.to_lowercase().starts_with("err") {
         format!("holds a formula error {t}")
     } else {
         format!("holds {t}")
@@ -856,7 +856,7 @@ fn enroltimestart(slot: &Slot<'_>) -> Result<Option<NaiveDate>, Wrong> {
         None => Err(slot.wrong(
             Part::Enroltimestart,
             format!(
-                "'{}' is not a date (write 2026-09-01 or 01/09/2026)",
+                "'{}' is not a date from 1970 on (write 2026-09-01 or 01/09/2026)",
                 c.text.trim()
             ),
         )),
@@ -949,22 +949,136 @@ fn whole_number(t: &str) -> Option<String> {
     (!int.is_empty() && int.bytes().all(|b| b.is_ascii_digit())).then(|| int.to_string())
 }
 
-/// A date as a requester writes it: ISO, French `dd/mm/yyyy`, or a spreadsheet's
-/// day number (days since 1899-12-30) when the cell lost its date format.
+/// French and English month names and their usual abbreviations, folded.
+const MONTHS: [(&str, u32); 40] = [
+    ("janvier", 1),
+    ("janv", 1),
+    ("january", 1),
+    ("jan", 1),
+    ("fevrier", 2),
+    ("fevr", 2),
+    ("fev", 2),
+    ("february", 2),
+    ("feb", 2),
+    ("mars", 3),
+    ("march", 3),
+    ("mar", 3),
+    ("avril", 4),
+    ("avr", 4),
+    ("april", 4),
+    ("apr", 4),
+    ("mai", 5),
+    ("may", 5),
+    ("juin", 6),
+    ("june", 6),
+    ("jun", 6),
+    ("juillet", 7),
+    ("juil", 7),
+    ("july", 7),
+    ("jul", 7),
+    ("aout", 8),
+    ("august", 8),
+    ("aug", 8),
+    ("septembre", 9),
+    ("sept", 9),
+    ("september", 9),
+    ("sep", 9),
+    ("octobre", 10),
+    ("october", 10),
+    ("oct", 10),
+    ("novembre", 11),
+    ("november", 11),
+    ("nov", 11),
+    ("decembre", 12),
+    ("december", 12),
+];
+
+/// A date as a requester writes it: ISO, French `dd/mm/yyyy` or `d/m/yy` (what a
+/// short date cell exports to CSV: a two-digit year is 20yy), a long form
+/// (`1 septembre 2026`, `15 sept. 2026`, `lundi 1 septembre 2026`), or a
+/// spreadsheet's day number (days since 1899-12-30) when the cell lost its date
+/// format. Nothing before 1970 is a date a run can send: `None`, and the row is
+/// left out with its reason.
 fn date(c: &SheetCell) -> Option<NaiveDate> {
     let t = c.text.trim();
-    let t = t.split_once(' ').map_or(t, |(d, _)| d);
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    let d = written_date(t).or_else(|| {
+        let serial: u64 = whole_number(t)?.parse().ok()?;
+        NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(Days::new(serial))
+    })?;
+    let first = NaiveDate::from_ymd_opt(1970, 1, 2)?;
+    let last = NaiveDate::from_ymd_opt(2099, 12, 31)?;
+    (first..=last).contains(&d).then_some(d)
+}
+
+fn written_date(t: &str) -> Option<NaiveDate> {
+    // A date-time keeps its date (`2026-09-01 08:30`, `2026-09-01T08:30:00`).
+    let day = t.split([' ', 'T']).next().unwrap_or(t);
+    if let Ok(d) = NaiveDate::parse_from_str(day, "%Y-%m-%d") {
         return Some(d);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%d/%m/%Y") {
-        return Some(d);
+    let parts: Vec<&str> = day.split(['/', '.', '-']).collect();
+    if let [d, m, y] = parts.as_slice() {
+        if [d, m, y]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let year: i32 = match y.len() {
+                2 => 2000 + y.parse::<i32>().ok()?,
+                4 => y.parse().ok()?,
+                _ => return None,
+            };
+            return NaiveDate::from_ymd_opt(year, m.parse().ok()?, d.parse().ok()?);
+        }
     }
-    let serial: u64 = whole_number(t)?.parse().ok()?;
-    if !(1..=2_958_465).contains(&serial) {
-        return None;
+    long_date(t)
+}
+
+/// `1 septembre 2026`, `1er sept. 2026`, `lundi 1 septembre 2026`, `September 1, 2026`.
+fn long_date(t: &str) -> Option<NaiveDate> {
+    let words: Vec<String> = fold(t)
+        .split(|c: char| c.is_whitespace() || c == '.' || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let month = |w: &str| MONTHS.iter().find(|(n, _)| *n == w).map(|(_, m)| *m);
+    let number = |w: &str| w.trim_end_matches("er").parse::<u32>().ok();
+    let (mut day, mut mon, mut year) = (None, None, None);
+    for w in &words {
+        if let Some(m) = month(w) {
+            mon.get_or_insert(m);
+        } else if let Some(n) = number(w) {
+            if n > 31 {
+                year.get_or_insert(i32::try_from(n).ok()?);
+            } else if day.is_none() {
+                day = Some(n);
+            } else {
+                return None;
+            }
+        } else if !is_weekday(w) {
+            return None;
+        }
     }
-    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(Days::new(serial))
+    NaiveDate::from_ymd_opt(year?, mon?, day?)
+}
+
+fn is_weekday(w: &str) -> bool {
+    [
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .contains(&w)
 }
 
 #[cfg(test)]
@@ -1314,5 +1428,42 @@ mod tests {
             parsed.left_out[0].detail,
             "row 4, n° étudiant: 'toto211' is not a student number (digits only); a login goes in a username column"
         );
+    }
+
+    /// Before: `01/09/26` and `1/9/26` became 0026-09-01, `1 septembre 2026`
+    /// 1899-12-31 and `15 sept. 2026` 1900-01-14, all with exit 0.
+    #[test]
+    fn dates_are_read_as_french_offices_write_them_and_never_before_1970() {
+        let d = |t: &str| date(&SheetCell::text(t));
+        let sept1 = NaiveDate::from_ymd_opt(2026, 9, 1);
+        for t in [
+            "2026-09-01",
+            "01/09/2026",
+            "01/09/26",
+            "1/9/26",
+            "1.9.2026",
+            "1 septembre 2026",
+            "1er septembre 2026",
+            "mardi 1 septembre 2026",
+            "1 sept. 2026",
+            "September 1, 2026",
+            "2026-09-01T08:30:00",
+            "2026-09-01 08:30",
+            "46266",
+        ] {
+            assert_eq!(d(t), sept1, "{t}");
+        }
+        assert_eq!(d("15 sept. 2026"), NaiveDate::from_ymd_opt(2026, 9, 15));
+        for t in [
+            "1",
+            "31/12/1899",
+            "0026-09-01",
+            "1 septembre",
+            "septembre 2026",
+            "32/01/2026",
+            "1 foo 2026",
+        ] {
+            assert_eq!(d(t), None, "{t}");
+        }
     }
 }
