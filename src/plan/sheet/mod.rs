@@ -114,6 +114,8 @@ pub enum SheetError {
     OnlyHidden { names: String },
     #[error("row {row}: column '{name}' is not supported by adhoc --sheet (only courseN, roleN, groupN, enrolperiodN, enrolstatusN, enroltimestartN)")]
     Unsupported { row: usize, name: String },
+    #[error("row {row}: column '{name}' gives an end date, which an upload file cannot carry (Moodle counts an enrolment's end as a number of days from its start): give the number of days instead, in a column 'Durée (jours)' (enrolperiod)")]
+    EndDate { row: usize, name: String },
 }
 
 /// Who a row is about.
@@ -232,9 +234,38 @@ impl Part {
         Part::ALL
             .iter()
             .chain(&Part::FRENCH)
+            .chain(&Part::NATURAL)
             .find(|(s, _)| *s == stem)
             .map(|(_, p)| *p)
     }
+
+    /// Headers in plain words, French and English, compact and folded once their
+    /// unit words are taken out (`Durée (jours)`, `Nb jours`, `Enrolment period`,
+    /// `Début d'inscription`, `Start date`, `Suspendu`, `Groupes` …).
+    const NATURAL: [(&'static str, Part); 22] = [
+        ("courses", Part::Course),
+        ("roles", Part::Role),
+        ("groupes", Part::Group),
+        ("groups", Part::Group),
+        ("jours", Part::Enrolperiod),
+        ("days", Part::Enrolperiod),
+        ("duration", Part::Enrolperiod),
+        ("period", Part::Enrolperiod),
+        ("enrolmentperiod", Part::Enrolperiod),
+        ("enrollmentperiod", Part::Enrolperiod),
+        ("dureeinscription", Part::Enrolperiod),
+        ("start", Part::Enroltimestart),
+        ("startdate", Part::Enroltimestart),
+        ("debutinscription", Part::Enroltimestart),
+        ("datedebutinscription", Part::Enroltimestart),
+        ("enrolmentstart", Part::Enroltimestart),
+        ("status", Part::Enrolstatus),
+        ("suspendu", Part::Enrolstatus),
+        ("suspended", Part::Enrolstatus),
+        ("suspension", Part::Enrolstatus),
+        ("enrolmentstatus", Part::Enrolstatus),
+        ("rolemoodle", Part::Role),
+    ];
 
     fn name(self) -> &'static str {
         Part::ALL
@@ -277,9 +308,66 @@ fn enrolment_like(stem: &str) -> Option<String> {
     if stem.len() < 4 {
         return None;
     }
-    let stems = Part::ALL.iter().chain(&Part::FRENCH).map(|(s, _)| *s);
+    let stems = Part::ALL
+        .iter()
+        .chain(&Part::FRENCH)
+        .chain(&Part::NATURAL)
+        .map(|(s, _)| *s);
     let meant = crate::suggest::closest(stem, stems)?;
     Part::of_stem(meant).map(|p| format!("{}N", p.name()))
+}
+
+/// Headers that give an end date: refused, with the column that says it instead.
+const END_DATES: [&str; 8] = [
+    "fin",
+    "datefin",
+    "datedefin",
+    "fininscription",
+    "datefininscription",
+    "end",
+    "enddate",
+    "enrolmentend",
+];
+
+/// Words of a header that say its unit or are filler, not which column it is:
+/// `Durée (jours)`, `Durée en jours`, `Nb jours`, `Période (j)`, `Date de début`,
+/// `Début d'inscription`, `Number of days`.
+const FILLER: [&str; 10] = ["en", "nb", "j", "de", "d", "l", "du", "the", "of", "number"];
+
+/// A folded header as its stem (its words without fillers, run together) and its
+/// number: `Durée 1 (jours)` → (`dureejours`… → `duree`, 1). A header without a
+/// number is number 1; `None` for a number that is not one (0, or letters in it).
+fn stem_and_number(folded: &str) -> (String, Option<u32>) {
+    let mut words: Vec<&str> = Vec::new();
+    let mut number = None;
+    let mut bad = false;
+    for w in folded.split(' ').filter(|w| !w.is_empty()) {
+        let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
+        let digits = &w[letters.len()..];
+        if !digits.is_empty() {
+            match (number, digits.parse::<u32>().ok().filter(|n| *n > 0)) {
+                (None, Some(n)) => number = Some(n),
+                _ => bad = true,
+            }
+        }
+        if !letters.is_empty() && letters.chars().all(|c| c.is_ascii_alphabetic()) {
+            words.push(letters);
+        } else if !letters.is_empty() {
+            bad = true;
+        }
+    }
+    // `Durée (jours)`: the unit says what the column is only when it is alone.
+    let kept: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !FILLER.contains(w))
+        .collect();
+    let kept = match kept.as_slice() {
+        [one, unit] if ["jours", "days"].contains(unit) && *one != "nb" => vec![*one],
+        _ => kept,
+    };
+    let stem: String = kept.concat();
+    (stem, if bad { None } else { Some(number.unwrap_or(1)) })
 }
 
 fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
@@ -306,14 +394,14 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
             cols.student_id.get_or_insert((i, name.to_string()));
             continue;
         }
-        let compact: String = folded.chars().filter(|c| *c != ' ').collect();
-        let digits = compact.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-        let stem = &compact[..compact.len() - digits.len()];
-        let n = if digits.is_empty() {
-            Some(1)
-        } else {
-            digits.parse::<u32>().ok().filter(|n| *n > 0)
-        };
+        let (stem, n) = stem_and_number(&folded);
+        if END_DATES.contains(&stem.as_str()) {
+            return Err(SheetError::EndDate {
+                row,
+                name: name.into(),
+            });
+        }
+        let stem = stem.as_str();
         match (Part::of_stem(stem), n) {
             (Some(part), Some(n)) => {
                 let slot = cols.slots.entry(n).or_default();
@@ -1464,6 +1552,52 @@ mod tests {
             "1 foo 2026",
         ] {
             assert_eq!(d(t), None, "{t}");
+        }
+    }
+
+    /// Before: `Durée (jours)`, `Nb jours`, `Début d'inscription`, `Suspendu`,
+    /// `Start date`, `Enrolment period`, `Duration` were "ignored (not enrolment
+    /// columns)" and a 60-day request got no end date; an end date was dropped.
+    #[test]
+    fn headers_in_plain_words_are_read_and_an_end_date_is_refused() {
+        let p = platform(Some(&["student"]));
+        for (header, part) in [
+            ("Durée (jours)", Part::Enrolperiod),
+            ("Durée en jours", Part::Enrolperiod),
+            ("Nb jours", Part::Enrolperiod),
+            ("Période (j)", Part::Enrolperiod),
+            ("Durée 1 (jours)", Part::Enrolperiod),
+            ("Enrolment period", Part::Enrolperiod),
+            ("Duration", Part::Enrolperiod),
+            ("Début d'inscription", Part::Enroltimestart),
+            ("Start date", Part::Enroltimestart),
+            ("Date de début 1", Part::Enroltimestart),
+            ("Suspendu", Part::Enrolstatus),
+            ("Groupes", Part::Group),
+        ] {
+            let (stem, n) = stem_and_number(&fold(header));
+            assert_eq!((Part::of_stem(&stem), n), (Some(part), Some(1)), "{header}");
+        }
+        let parsed = parse_with(
+            &[
+                &["username", "Cours", "Rôle", "Durée (jours)", "Suspendu"],
+                &["jdupont", "PSY-L1", "student", "60", "1"],
+            ],
+            &p,
+        )
+        .unwrap();
+        let w = &parsed.requests[0].wanted[0];
+        assert_eq!((w.enrolperiod, w.enrolstatus), (Some(60), Some(1)));
+        for end in ["Date de fin 1", "Date fin", "End date"] {
+            let e = parse_with(
+                &[
+                    &["username", "Cours", "Rôle", end],
+                    &["j", "C", "student", "x"],
+                ],
+                &p,
+            )
+            .unwrap_err();
+            assert!(matches!(e, SheetError::EndDate { .. }), "{end}: {e}");
         }
     }
 }
