@@ -283,6 +283,9 @@ struct Columns {
     /// N → part → column and its header as written.
     slots: BTreeMap<u32, BTreeMap<Part, (usize, String)>>,
     ignored: Vec<String>,
+    /// The columns the header names (its non-empty cells): a value anywhere else
+    /// is one nobody can say the meaning of.
+    named: BTreeSet<usize>,
 }
 
 pub use crate::suggest::fold;
@@ -379,6 +382,7 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
         if name.is_empty() {
             continue;
         }
+        cols.named.insert(i);
         let folded = fold(name);
         if !seen.insert(folded.clone()) {
             return Err(SheetError::Repeated {
@@ -638,6 +642,36 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
             wanted.push(w);
         }
     }
+    // A value in a column no header names (a third course typed right of the last
+    // headed column, a CSV row longer than its header): what it asks cannot be
+    // known, so nothing of the row is half done.
+    let stray = row
+        .cells
+        .iter()
+        .enumerate()
+        .find(|(i, c)| !cols.named.contains(i) && !c.text.trim().is_empty());
+    if let Some((i, c)) = stray {
+        let what = format!(
+            "column {} holds '{}' but no header names it: name the column (Cours 3, Rôle 3 …) or clear it; nothing of this row is written",
+            column_letter(i),
+            c.text.trim()
+        );
+        let column = column_letter(i);
+        if wanted.is_empty() {
+            out.left_out
+                .push(m.line(Reason::InvalidValue, &column, "", "", what.clone()));
+        }
+        for w in &wanted {
+            out.left_out.push(m.line(
+                Reason::InvalidValue,
+                &column,
+                &w.course,
+                &w.role,
+                what.clone(),
+            ));
+        }
+        return;
+    }
     let (identity, identity_column) = match identity_of(row, cols, &student_id, &username) {
         Ok(x) => x,
         Err((column, what)) => {
@@ -677,6 +711,19 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
         username_also,
         wanted,
     });
+}
+
+/// A column as a spreadsheet names it: A … Z, AA …
+fn column_letter(i: usize) -> String {
+    let mut n = i + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let r = (n - 1) % 26;
+        out.push(b'A' + r as u8);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A hidden or filtered-out row is not read as a request (the person who hid it
@@ -1599,5 +1646,46 @@ mod tests {
             .unwrap_err();
             assert!(matches!(e, SheetError::EndDate { .. }), "{end}: {e}");
         }
+    }
+
+    /// Before: a third course typed right of `Rôle 2` without its headers was
+    /// ignored, and a CSV row with more cells than its header truncated (status 0
+    /// written where 1 was meant), exit 0.
+    #[test]
+    fn a_value_no_header_names_leaves_its_row_out_naming_the_column() {
+        let p = platform(Some(&["student"]));
+        let parsed = parse_with(
+            &[
+                &["username", "Cours 1", "Rôle 1", "", "Cours 2", "Rôle 2"],
+                &["a", "C1", "student", "", "C2", "student", "C3", "student"],
+                &["b", "C1", "student", "x"],
+                &["c", "C1", "student"],
+            ],
+            &p,
+        )
+        .unwrap();
+        let asked: Vec<&str> = parsed
+            .requests
+            .iter()
+            .map(|r| match &r.identity {
+                Identity::Username(u) | Identity::StudentId(u) => u.as_str(),
+            })
+            .collect();
+        assert_eq!(asked, ["c"]);
+        let details: Vec<&str> = parsed.left_out.iter().map(|l| l.detail.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.starts_with("row 2, G: column G holds 'C3' but no header names it")),
+            "{details:?}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|d| d.starts_with("row 3, D: column D holds 'x'")),
+            "{details:?}"
+        );
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(26), "AA");
     }
 }
