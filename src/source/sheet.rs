@@ -446,6 +446,23 @@ fn text_cell(text: &str) -> Cell {
 /// Windows-1252 (said in the note).
 fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), SourceError> {
     let fix = "save the sheet as \"CSV UTF-8\" (or send the .xlsx/.ods itself)";
+    // Excel's "Texte Unicode" and LibreOffice's Unicode CSV: UTF-16, known by its
+    // byte-order mark.
+    if let Some(text) = utf16(bytes) {
+        let text = text.map_err(|at| SourceError::BadData {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!(
+                "UTF-16 (by its byte-order mark), but not valid UTF-16 at byte {at}: {fix}"
+            ),
+        })?;
+        let rows = rows_of(path, &text)?;
+        let note = format!(
+            "{}: read as UTF-16 (Excel's \"Texte Unicode\")",
+            path.display()
+        );
+        return Ok((rows, Some(note)));
+    }
     let (text, note) = match crate::csvio::utf8(path, bytes, fix) {
         Ok(t) => (std::borrow::Cow::Borrowed(t), None),
         Err(e) => match crate::csvio::windows_1252(bytes) {
@@ -459,20 +476,78 @@ fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), Sou
             None => return Err(e.into()),
         },
     };
-    let rows = crate::csvio::records(path, &text)?
+    Ok((rows_of(path, &text)?, note))
+}
+
+fn rows_of(path: &Path, text: &str) -> Result<Vec<Row>, SourceError> {
+    Ok(crate::csvio::records(path, text)?
         .into_iter()
         .map(|r| Row {
             number: r.row,
             cells: r.cells.iter().map(|c| text_cell(c)).collect(),
             hidden: false,
         })
-        .collect();
-    Ok((rows, note))
+        .collect())
+}
+
+/// The text of UTF-16 bytes with a byte-order mark (little or big endian): `None`
+/// without one; `Err(offset)` where the bytes are not UTF-16.
+fn utf16(bytes: &[u8]) -> Option<Result<String, usize>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    if body.len() % 2 != 0 {
+        return Some(Err(bytes.len() - 1));
+    }
+    let units = body.chunks_exact(2).map(|p| {
+        if little {
+            u16::from_le_bytes([p[0], p[1]])
+        } else {
+            u16::from_be_bytes([p[0], p[1]])
+        }
+    });
+    let mut out = String::with_capacity(body.len() / 2);
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok(c) => out.push(c),
+            Err(_) => return Some(Err(2 + 2 * i)),
+        }
+    }
+    Some(Ok(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: exit 2 "no username or student number column (headers: ÿþN° étudiant
+    /// …)" with NUL bytes on the terminal.
+    #[test]
+    fn a_utf16_csv_is_read_by_its_byte_order_mark() {
+        let text = "N° étudiant\tCours\tRôle\r\n21000004\tPSY-L1\tÉtudiant\r\n";
+        for little in [true, false] {
+            let mut bytes = if little {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for u in text.encode_utf16() {
+                bytes.extend(if little {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                });
+            }
+            let (rows, note) = csv_rows(Path::new("s.csv"), &bytes).unwrap();
+            assert_eq!(rows[0].cells[0].text, "N° étudiant");
+            assert_eq!(rows[1].cells[2].text, "Étudiant");
+            assert!(note.unwrap().contains("read as UTF-16"));
+        }
+        assert!(csv_rows(Path::new("s.csv"), &[0xFF, 0xFE, 0x41]).is_err());
+    }
 
     /// Before: only `#N/D` of French LibreOffice's texts was known: `#DIV/0 !` and
     /// `Err :509` became group names.
