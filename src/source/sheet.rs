@@ -499,7 +499,7 @@ fn utf16(bytes: &[u8]) -> Option<Result<String, usize>> {
         _ => return None,
     };
     let body = &bytes[2..];
-    if body.len() % 2 != 0 {
+    if !body.len().is_multiple_of(2) {
         return Some(Err(bytes.len() - 1));
     }
     let units = body.chunks_exact(2).map(|p| {
