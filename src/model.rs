@@ -83,6 +83,8 @@ pub struct Worksheet {
     /// Hidden in the workbook (last year's request kept out of sight, say).
     pub hidden: bool,
     pub rows: Vec<SheetRow>,
+    /// Its hidden columns (0-based): what they hold is not read as a request.
+    pub hidden_columns: std::collections::BTreeSet<usize>,
 }
 
 /// An Apogée group (GROUPE) a student is assigned to for the year.

@@ -348,7 +348,8 @@ fn sheet_rules(
         platform,
         known_courses: &known_courses,
     };
-    let mut parsed = sheet::parse(&worksheet.rows, &ctx).map_err(sheet_error)?;
+    let mut parsed =
+        sheet::parse(&worksheet.rows, &worksheet.hidden_columns, &ctx).map_err(sheet_error)?;
     parsed
         .warnings
         .splice(0..0, book.notes.iter().cloned().chain(chosen));

@@ -64,6 +64,7 @@ pub fn read(path: &Path) -> Result<Workbook, SourceError> {
                 name,
                 hidden: false,
                 rows,
+                hidden_columns: Default::default(),
             }]
         }
     };
@@ -173,6 +174,7 @@ fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
             name: name.clone(),
             hidden,
             rows,
+            hidden_columns: layout.hidden_columns.iter().map(|c| *c as usize).collect(),
         });
     }
     Ok(out)

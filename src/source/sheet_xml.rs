@@ -15,6 +15,9 @@ use quick_xml::Reader;
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Layout {
     pub hidden_rows: BTreeSet<u32>,
+    /// Hidden columns (`.xlsx`: `<col hidden>`; `.ods`: a column's
+    /// `table:visibility`), at most the 16,384 columns a worksheet has.
+    pub hidden_columns: BTreeSet<u32>,
     /// `.ods` only (calamine reads the merged cells of `.xlsx` and `.xls`).
     pub merged: Vec<Dimensions>,
     /// `.ods` only: filled cells once repeated rows and columns are spread.
@@ -22,6 +25,9 @@ pub struct Layout {
 }
 
 type Zip<R> = zip::ZipArchive<R>;
+
+/// The columns a worksheet has (XFD).
+const MAX_COLUMNS: u32 = 16_384;
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     e.try_get_attribute(name).ok().flatten().and_then(|a| {
@@ -93,14 +99,33 @@ pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Stri
         };
         let mut layout = Layout::default();
         let mut r = entry(&mut zip, path)?;
+        // A row's `r` is optional: without it, the row after the last one.
+        let mut next_row = 1u32;
         loop {
             match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
                 Event::Eof => break,
                 Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "row" => {
-                    let hidden = attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true");
-                    let row = attr(&e, "r").and_then(|v| v.parse::<u32>().ok());
-                    if let (true, Some(row)) = (hidden, row) {
+                    let truthy = |v: String| v == "1" || v == "true";
+                    // Hidden, or of zero height (also hidden to the eye).
+                    let hidden = attr(&e, "hidden").is_some_and(truthy)
+                        || attr(&e, "ht").and_then(|h| h.parse::<f64>().ok()) == Some(0.0);
+                    let row = attr(&e, "r")
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(next_row);
+                    next_row = row.saturating_add(1);
+                    if hidden {
                         layout.hidden_rows.insert(row.saturating_sub(1));
+                    }
+                }
+                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "col" => {
+                    let hidden = attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true")
+                        || attr(&e, "width").and_then(|w| w.parse::<f64>().ok()) == Some(0.0);
+                    let min = attr(&e, "min").and_then(|v| v.parse::<u32>().ok());
+                    let max = attr(&e, "max").and_then(|v| v.parse::<u32>().ok());
+                    if let (true, Some(min), Some(max)) = (hidden, min, max) {
+                        for c in min.max(1)..=max.min(MAX_COLUMNS) {
+                            layout.hidden_columns.insert(c - 1);
+                        }
                     }
                 }
                 _ => {}
@@ -129,6 +154,8 @@ pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Strin
     let mut out: BTreeMap<String, Layout> = BTreeMap::new();
     let mut table: Option<String> = None;
     let mut at = OdsCursor::default();
+    // The next column a `table:table-column` describes.
+    let mut next_col = 0u32;
     let mut buf = Vec::new();
     loop {
         let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
@@ -156,6 +183,21 @@ pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Strin
                 out.entry(name.clone()).or_default();
                 table = Some(name);
                 at = OdsCursor::default();
+                next_col = 0;
+            }
+            "table:table-column" => {
+                let repeat = number(e, "table:number-columns-repeated");
+                let hidden = matches!(
+                    attr(e, "table:visibility").as_deref(),
+                    Some("collapse" | "filter")
+                );
+                if let (Some(t), true) = (&table, hidden) {
+                    let layout = out.entry(t.clone()).or_default();
+                    for c in next_col..next_col.saturating_add(repeat).min(MAX_COLUMNS) {
+                        layout.hidden_columns.insert(c);
+                    }
+                }
+                next_col = next_col.saturating_add(repeat);
             }
             "table:table-row" => {
                 at.col = 0;

@@ -423,3 +423,81 @@ fn with_a_moodle_connection_adhoc_checks_that_each_course_exists() {
     assert!(r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
     assert!(!t.path().join("out").exists());
 }
+
+/// A sheet as a French office makes it, saved by LibreOffice with its French
+/// interface (tests/fixtures/sheets/make.sh). Before: `#DIV/0 !` became a group
+/// name and a row starting with it vanished as a comment, `01/09/26` became
+/// 0026-09-01 and `1 septembre 2026` 1899-12-31, `Durée (jours)` was ignored, the
+/// hidden `Cours 2` was enrolled and a course typed beyond the header dropped; the
+/// UTF-16 CSV stopped with exit 2. Every data row ends as an enrolment or as a
+/// left-out line naming its row.
+#[test]
+fn a_french_office_s_sheet_is_read_as_it_means_in_every_format() {
+    let formats = [
+        ("francais.ods", true),
+        ("francais.xlsx", true),
+        ("francais.csv", false),
+        ("francais-utf16.csv", false),
+    ];
+    for (sheet, knows_hidden_columns) in formats {
+        let t = tempfile::tempdir().unwrap();
+        fixture(t.path(), sheet);
+        let r = adhoc(t.path(), sheet, &[]);
+        assert_eq!(r.code, 0, "{sheet}: {}", r.stderr);
+        let stem = sheet
+            .trim_end_matches(".csv")
+            .trim_end_matches(".ods")
+            .trim_end_matches(".xlsx");
+        let file = read(t.path(), &format!("ecampus-{stem}.csv"));
+        let mut expected = String::from(
+            "username;course1;role1;group1;enrolperiod1;enroltimestart1\n\
+             21000001;PSY-L1-SOUTIEN;student;Soutien A;60;2026-09-01\n\
+             21000004;PSY-L1-SOUTIEN;student;Soutien B;60;2026-09-01\n",
+        );
+        if !knows_hidden_columns {
+            // A CSV does not say which columns were hidden.
+            expected.push_str("21000004;PSY-L1-STATS;student;;;\n");
+        }
+        assert_eq!(file, expected, "{sheet}");
+        let left = left_out(t.path(), &format!("ecampus-{stem}"));
+        let says = |row: usize, what: &str| {
+            left.iter()
+                .any(|l| l.contains(&format!(";row {row};")) && l.contains(what))
+        };
+        assert!(
+            says(3, "row 3, N° étudiant: holds a formula error #DIV/0"),
+            "{sheet}: {left:?}"
+        );
+        assert!(
+            says(4, "row 4, Groupe 1: holds a formula error #DIV/0"),
+            "{sheet}: {left:?}"
+        );
+        assert!(
+            says(5, "row 5, Cours 1: holds a formula error #VAL"),
+            "{sheet}: {left:?}"
+        );
+        assert!(
+            says(
+                7,
+                "row 7, I: column I holds 'PSY-L1-METHODO' but no header names it"
+            ),
+            "{sheet}: {left:?}"
+        );
+        assert_eq!(
+            says(
+                6,
+                "row 6, Cours 2: column(s) Cours 2, Rôle 2 hidden in the sheet"
+            ),
+            knows_hidden_columns,
+            "{sheet}: {left:?}"
+        );
+        // Rows 2 to 7, each an enrolment (2, 6) or a left-out line naming it.
+        for row in [3, 4, 5, 7] {
+            assert!(
+                left.iter().any(|l| l.contains(&format!(";row {row};"))),
+                "{sheet}: row {row}"
+            );
+        }
+        assert!(!file.contains('#'), "no error in a file: {file}");
+    }
+}

@@ -114,6 +114,8 @@ pub enum SheetError {
     OnlyHidden { names: String },
     #[error("row {row}: column '{name}' is not supported by adhoc --sheet (only courseN, roleN, groupN, enrolperiodN, enrolstatusN, enroltimestartN)")]
     Unsupported { row: usize, name: String },
+    #[error("row {row}: column '{name}', which says who each row is, is hidden: show it (hidden columns are not read)")]
+    HiddenIdentity { row: usize, name: String },
     #[error("row {row}: column '{name}' gives an end date, which an upload file cannot carry (Moodle counts an enrolment's end as a number of days from its start): give the number of days instead, in a column 'Durée (jours)' (enrolperiod)")]
     EndDate { row: usize, name: String },
 }
@@ -275,17 +277,22 @@ impl Part {
     }
 }
 
+/// One enrolment slot's columns: part → column and its header as written.
+type SlotColumns = BTreeMap<Part, (usize, String)>;
+
 /// Where each column is.
 #[derive(Debug, Default)]
 struct Columns {
     username: Option<(usize, String)>,
     student_id: Option<(usize, String)>,
     /// N → part → column and its header as written.
-    slots: BTreeMap<u32, BTreeMap<Part, (usize, String)>>,
+    slots: BTreeMap<u32, SlotColumns>,
     ignored: Vec<String>,
     /// The columns the header names (its non-empty cells): a value anywhere else
     /// is one nobody can say the meaning of.
     named: BTreeSet<usize>,
+    /// The enrolment slots with a hidden column, and those columns' headers.
+    hidden_slots: Vec<(SlotColumns, Vec<String>)>,
 }
 
 pub use crate::suggest::fold;
@@ -552,8 +559,13 @@ pub fn choose<'a>(
 }
 
 /// Reads the rows below the header (`header`); rows above it are said.
-pub fn parse(rows: &[SheetRow], ctx: &Context<'_>) -> Result<Parsed, SheetError> {
-    let (at, cols) = header(rows)?;
+pub fn parse(
+    rows: &[SheetRow],
+    hidden_columns: &BTreeSet<usize>,
+    ctx: &Context<'_>,
+) -> Result<Parsed, SheetError> {
+    let (at, mut cols) = header(rows)?;
+    hide_columns(&mut cols, hidden_columns, rows[at].number)?;
     let header_row = rows[at].number;
     let mut rest = rows[at + 1..]
         .iter()
@@ -584,6 +596,41 @@ pub fn parse(rows: &[SheetRow], ctx: &Context<'_>) -> Result<Parsed, SheetError>
         }
     }
     Ok(out)
+}
+
+/// Hidden columns are not read, as hidden rows are not: an enrolment whose columns
+/// a requester hid is left out, naming them; an identity column hidden is refused.
+fn hide_columns(
+    cols: &mut Columns,
+    hidden: &BTreeSet<usize>,
+    row: usize,
+) -> Result<(), SheetError> {
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    for (i, name) in cols.username.iter().chain(cols.student_id.iter()) {
+        if hidden.contains(i) {
+            return Err(SheetError::HiddenIdentity {
+                row,
+                name: name.clone(),
+            });
+        }
+    }
+    for parts in cols.slots.values_mut() {
+        let names: Vec<String> = parts
+            .values()
+            .filter(|(i, _)| hidden.contains(i))
+            .map(|(_, n)| n.clone())
+            .collect();
+        if !names.is_empty() {
+            cols.hidden_slots.push((parts.clone(), names));
+            parts.clear();
+        }
+    }
+    cols.slots.retain(|_, p| !p.is_empty());
+    // A hidden column's values are not strays: said above, through their slot.
+    cols.named.extend(hidden.iter().copied());
+    Ok(())
 }
 
 fn cell(row: &SheetRow, col: usize) -> Option<&SheetCell> {
@@ -640,6 +687,24 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
     for parts in cols.slots.values() {
         if let Some(w) = read_slot(row, parts, ctx, &m, out) {
             wanted.push(w);
+        }
+    }
+    for (parts, names) in &cols.hidden_slots {
+        let text = |p: Part| {
+            parts
+                .get(&p)
+                .and_then(|(i, _)| cell(row, *i))
+                .map(|c| c.text.trim().to_string())
+        };
+        if let Some(course) = text(Part::Course) {
+            let column = parts.get(&Part::Course).map_or("", |(_, n)| n.as_str());
+            let what = format!(
+                "column(s) {} hidden in the sheet: hidden columns are not read; show them if they are part of the request",
+                names.join(", ")
+            );
+            let role = text(Part::Role).unwrap_or_default();
+            out.left_out
+                .push(m.line(Reason::InvalidValue, column, &course, &role, what));
         }
     }
     // A value in a column no header names (a third course typed right of the last
@@ -1244,6 +1309,7 @@ mod tests {
         let known = KnownCourses::new(["PSY-L1".to_string()]);
         parse(
             &rows(lines),
+            &BTreeSet::new(),
             &Context {
                 platform: p,
                 known_courses: &known,
@@ -1431,7 +1497,7 @@ mod tests {
             platform: &p,
             known_courses: &known,
         };
-        let parsed = parse(&r, &ctx).unwrap();
+        let parsed = parse(&r, &BTreeSet::new(), &ctx).unwrap();
         assert!(parsed.requests.is_empty());
         assert_eq!(parsed.left_out.len(), 1, "{:?}", parsed.left_out);
         assert_eq!(
@@ -1454,6 +1520,7 @@ mod tests {
         let known = KnownCourses::default();
         let parsed = parse(
             &r,
+            &BTreeSet::new(),
             &Context {
                 platform: &p,
                 known_courses: &known,
@@ -1687,5 +1754,37 @@ mod tests {
         );
         assert_eq!(column_letter(0), "A");
         assert_eq!(column_letter(26), "AA");
+    }
+
+    /// Before: `Cours 2`/`Rôle 2` in hidden columns were enrolled without a word.
+    #[test]
+    fn hidden_columns_are_not_read_and_say_so() {
+        let p = platform(Some(&["student"]));
+        let known = KnownCourses::new(["PSY-L1".to_string()]);
+        let ctx = Context {
+            platform: &p,
+            known_courses: &known,
+        };
+        let lines: &[&[&str]] = &[
+            &["username", "Cours 1", "Rôle 1", "Cours 2", "Rôle 2"],
+            &["a", "PSY-L1", "student", "PSY-L2", "student"],
+        ];
+        let parsed = parse(&rows(lines), &[3, 4].into(), &ctx).unwrap();
+        let courses: Vec<&str> = parsed.requests[0]
+            .wanted
+            .iter()
+            .map(|w| w.course.as_str())
+            .collect();
+        assert_eq!(courses, ["PSY-L1"]);
+        assert_eq!(parsed.left_out.len(), 1);
+        assert!(
+            parsed.left_out[0]
+                .detail
+                .contains("column(s) Cours 2, Rôle 2 hidden in the sheet"),
+            "{}",
+            parsed.left_out[0].detail
+        );
+        let e = parse(&rows(lines), &[0].into(), &ctx).unwrap_err();
+        assert!(matches!(e, SheetError::HiddenIdentity { .. }), "{e}");
     }
 }
