@@ -124,8 +124,11 @@ fn request(
 ) -> Result<(Vec<EnrolRule>, Option<sheet::Asked>, String, String), Error> {
     match &args.sheet {
         Some(path) => {
-            let (rules, asked) = sheet_rules(args, path, settings, platform)?;
-            let stem = stem_of(&args.platform, &file_stem(path));
+            let (rules, asked, worksheet) = sheet_rules(args, path, settings, platform)?;
+            let mut stem = stem_of(&args.platform, &file_stem(path));
+            if let Some(w) = worksheet {
+                stem = format!("{stem}-{}", file_name_part(&w));
+            }
             let title = format!("On-demand file: {} on {}", path.display(), args.platform);
             Ok((rules, Some(asked), stem, title))
         }
@@ -218,7 +221,16 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
             },
         ));
         files.extend(page);
+        let _lock = atomic::DirLock::acquire(&args.out)?;
+        let uploads: Vec<_> = files
+            .iter()
+            .filter(|f| names.iter().any(|n| f.name == Path::new(n)))
+            .cloned()
+            .collect();
         atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
+        // The parts an earlier run of the same request wrote and this one did not
+        // (300 rows then, one now): never left to look like part of this one.
+        atomic::remove_stale_parts(&args.out, &stem, &uploads)?;
     }
     tell(args, &stem, &names, pp, &plan);
     Ok(exit_code(
@@ -329,7 +341,7 @@ fn sheet_rules(
     path: &Path,
     settings: &mut Settings,
     platform: &Platform,
-) -> Result<(Vec<EnrolRule>, sheet::Asked), Error> {
+) -> Result<(Vec<EnrolRule>, sheet::Asked, Option<String>), Error> {
     let book = sheet_source::read(path)?;
     let sheet_error = |e: sheet::SheetError| UsageError::Sheet {
         path: path.to_path_buf(),
@@ -337,6 +349,10 @@ fn sheet_rules(
     };
     let (worksheet, chosen) =
         sheet::choose(&book.worksheets, args.worksheet.as_deref()).map_err(sheet_error)?;
+    // A workbook of several worksheets: the request is named by its worksheet too,
+    // so that two worksheets of one workbook never write over each other.
+    let worksheet_name = (args.worksheet.is_some() || sheet::several_requests(&book.worksheets))
+        .then(|| worksheet.name.clone());
     let known_courses = sheet::KnownCourses::new(
         settings
             .rules
@@ -360,7 +376,7 @@ fn sheet_rules(
     for c in cohorts {
         settings.cohorts.insert(c.name.clone(), c);
     }
-    Ok((rules, asked))
+    Ok((rules, asked, worksheet_name))
 }
 
 /// The accounts the run found, as the sheet's checks ask them.

@@ -72,17 +72,17 @@ fn an_office_sheet_s_traps_are_read_left_out_or_said_in_every_format() {
             assert!(r.stderr.contains(said), "{sheet}: {said}\n{}", r.stderr);
         }
         // The report speaks of the sheet, and gives its rows without personal data.
-        let report = read(t.path(), "ecampus-pieges-report.html");
+        let report = read(t.path(), "ecampus-pieges-Demande-report.html");
         assert!(
             report.contains("Rows of the sheet: 3, 7"),
             "{sheet}: {report}"
         );
         assert!(report.contains("fix it in the sheet"), "{sheet}");
-        let upload = read(t.path(), "ecampus-pieges.csv");
+        let upload = read(t.path(), "ecampus-pieges-Demande.csv");
         if hidden_rows_seen {
             assert_eq!(upload, MERGED, "{sheet}");
             assert_eq!(
-                left_out(t.path(), "ecampus-pieges"),
+                left_out(t.path(), "ecampus-pieges-Demande"),
                 [N_A, DIV_0, HIDDEN],
                 "{sheet}"
             );
@@ -94,7 +94,7 @@ fn an_office_sheet_s_traps_are_read_left_out_or_said_in_every_format() {
                 "{sheet}"
             );
             assert_eq!(
-                left_out(t.path(), "ecampus-pieges"),
+                left_out(t.path(), "ecampus-pieges-Demande"),
                 [N_A, DIV_0],
                 "{sheet}"
             );
@@ -106,12 +106,19 @@ fn an_office_sheet_s_traps_are_read_left_out_or_said_in_every_format() {
                 r.stderr
             );
         }
-        // Last year's hidden request, when asked for by name.
+        // Last year's hidden request, when asked for by name: files of its own,
+        // beside the other worksheet's (before: written over them).
+        let demande = read(t.path(), "ecampus-pieges-Demande.csv");
         let r = adhoc(t.path(), sheet, &["--worksheet", "2025"]);
         assert_eq!(r.code, 0, "{sheet}: {}", r.stderr);
         assert_eq!(
-            read(t.path(), "ecampus-pieges.csv"),
+            read(t.path(), "ecampus-pieges-2025.csv"),
             "username;course1;role1\n21000004;PSY-L1-SOUTIEN;editingteacher\n",
+            "{sheet}"
+        );
+        assert_eq!(
+            read(t.path(), "ecampus-pieges-Demande.csv"),
+            demande,
             "{sheet}"
         );
     }
@@ -177,8 +184,9 @@ fn a_hidden_first_worksheet_is_not_the_request_and_two_requests_are_refused() {
     two_requests(&t.path().join("hidden.xlsx"), true);
     let r = adhoc(t.path(), "hidden.xlsx", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Two worksheets hold a request: the files are named by the one read.
     assert_eq!(
-        read(t.path(), "ecampus-hidden.csv"),
+        read(t.path(), "ecampus-hidden-Demande.csv"),
         "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
     );
     assert!(
@@ -356,7 +364,7 @@ fn adhoc_dry_run_writes_nothing_and_json_says_the_counts() {
     let (json, files) = r.stdout.split_once("\n==> ").unwrap();
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(v["platforms"]["ecampus"]["enrolments"], 3, "{v}");
-    assert_eq!(files, format!("ecampus-pieges.csv <==\n{MERGED}"));
+    assert_eq!(files, format!("ecampus-pieges-Demande.csv <==\n{MERGED}"));
 }
 
 /// Before: a course Moodle does not have was written to the upload file without a
@@ -500,4 +508,113 @@ fn a_french_office_s_sheet_is_read_as_it_means_in_every_format() {
         }
         assert!(!file.contains('#'), "no error in a file: {file}");
     }
+}
+
+/// Before: a title merged over A1:D1 stopped the run ("column 'Demande
+/// d'inscription' appears twice"), a legend row with `Groupes` was refused as a
+/// near miss, and a header below ten rows of instructions was refused naming row 1.
+#[test]
+fn a_header_below_a_title_a_legend_and_instructions_is_found() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("titre.xlsx");
+    let mut book = Workbook::new();
+    let s = book.add_worksheet().set_name("Demande").unwrap();
+    let title = rust_xlsxwriter::Format::new();
+    s.merge_range(0, 0, 0, 3, "Demande d'inscription", &title)
+        .unwrap();
+    s.write_string(1, 0, "Groupes").unwrap();
+    s.write_string(1, 1, "TD 1 = lundi, TD 2 = mardi").unwrap();
+    for r in 2..14 {
+        s.write_string(r, 0, format!("Consigne {r} : une ligne par étudiant."))
+            .unwrap();
+    }
+    for (c, h) in (0u16..).zip(["N° étudiant", "Cours 1", "Rôle 1", "Groupe 1"]) {
+        s.write_string(14, c, h).unwrap();
+    }
+    s.write_number(15, 0, 21000001).unwrap();
+    s.write_string(15, 1, "PSY-L1-SOUTIEN").unwrap();
+    s.write_string(15, 2, "Étudiant").unwrap();
+    s.write_string(15, 3, "TD 1").unwrap();
+    book.save(&path).unwrap();
+    let r = adhoc(t.path(), "titre.xlsx", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(t.path(), "ecampus-titre.csv"),
+        "username;course1;role1;group1\n21000001;PSY-L1-SOUTIEN;student;TD 1\n"
+    );
+    assert!(
+        r.stderr
+            .contains("above the header (row 15) not read as enrolments"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Before: a second visible worksheet whose header had a typo (`Grupe 1`) was "not
+/// read: it has no enrolment header", exit 0, its rows lost; an instructions
+/// worksheet with one example header and no data was taken for a second request.
+#[test]
+fn a_worksheet_that_looks_like_a_request_is_never_skipped_in_silence() {
+    let t = tempfile::tempdir().unwrap();
+    let request = |s: &mut rust_xlsxwriter::Worksheet, group: &str| {
+        for (c, h) in (0u16..).zip(["N° étudiant", "Cours 1", "Rôle 1", group]) {
+            s.write_string(0, c, h).unwrap();
+        }
+        s.write_number(1, 0, 21000001).unwrap();
+        s.write_string(1, 1, "PSY-L1-SOUTIEN").unwrap();
+        s.write_string(1, 2, "Étudiant").unwrap();
+        s.write_string(1, 3, "TD 1").unwrap();
+    };
+    let mut book = Workbook::new();
+    request(
+        book.add_worksheet().set_name("Demande").unwrap(),
+        "Groupe 1",
+    );
+    request(
+        book.add_worksheet().set_name("Demande 2").unwrap(),
+        "Grupe 1",
+    );
+    book.save(t.path().join("deux.xlsx")).unwrap();
+    let r = adhoc(t.path(), "deux.xlsx", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("worksheet 'Demande 2' looks like a request but cannot be read (row 1: column 'Grupe 1' looks like an enrolment column"),
+        "{}",
+        r.stderr
+    );
+    let mut book = Workbook::new();
+    request(
+        book.add_worksheet().set_name("Demande").unwrap(),
+        "Groupe 1",
+    );
+    let example = book.add_worksheet().set_name("Exemple").unwrap();
+    for (c, h) in (0u16..).zip(["N° étudiant", "Cours 1", "Rôle 1"]) {
+        example.write_string(0, c, h).unwrap();
+    }
+    book.save(t.path().join("exemple.xlsx")).unwrap();
+    let r = adhoc(t.path(), "exemple.xlsx", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(read(t.path(), "ecampus-exemple.csv").contains("21000001;PSY-L1-SOUTIEN"));
+}
+
+/// Before: a one-row request left the previous 300-row request's
+/// `ecampus-demande-002.csv` beside its own, looking like its part 2.
+#[test]
+fn a_request_run_again_leaves_no_part_of_the_earlier_run() {
+    let t = tempfile::tempdir().unwrap();
+    let write = |n: u32| {
+        let mut text = String::from("N° étudiant;Cours;Rôle\n");
+        for i in 1..=n {
+            text.push_str(&format!("{};PSY-L1-SOUTIEN;Étudiant\n", 21000000 + i));
+        }
+        std::fs::write(t.path().join("demande.csv"), text).unwrap();
+    };
+    write(200);
+    assert_eq!(adhoc(t.path(), "demande.csv", &[]).code, 0);
+    assert!(t.path().join("out/ecampus-demande-002.csv").exists());
+    write(1);
+    let r = adhoc(t.path(), "demande.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t.path().join("out/ecampus-demande-002.csv").exists());
+    assert_eq!(read(t.path(), "ecampus-demande.csv").lines().count(), 2);
 }

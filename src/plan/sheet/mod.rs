@@ -114,6 +114,8 @@ pub enum SheetError {
     OnlyHidden { names: String },
     #[error("row {row}: column '{name}' is not supported by adhoc --sheet (only courseN, roleN, groupN, enrolperiodN, enrolstatusN, enroltimestartN)")]
     Unsupported { row: usize, name: String },
+    #[error("worksheet '{name}' looks like a request but cannot be read ({why}): correct it, or choose the request with --worksheet NAME")]
+    LooksLikeRequest { name: String, why: String },
     #[error("row {row}: column '{name}', which says who each row is, is hidden: show it (hidden columns are not read)")]
     HiddenIdentity { row: usize, name: String },
     #[error("row {row}: column '{name}' gives an end date, which an upload file cannot carry (Moodle counts an enrolment's end as a number of days from its start): give the number of days instead, in a column 'Durée (jours)' (enrolperiod)")]
@@ -459,11 +461,26 @@ fn columns(header: &SheetRow) -> Result<Columns, SheetError> {
     Ok(cols)
 }
 
-/// How far down a header may be: below a title row or two, not below the request.
-const HEADER_SEARCH: usize = 10;
+/// How far down a header may be: below a title, a legend or a page of
+/// instructions, not below the request.
+const HEADER_SEARCH: usize = 50;
+
+/// Whether a row names a column as a header does: an identity column, or a course
+/// column (`Cours 1`, `course`). A title merged over several cells or a legend
+/// (`Groupes : TD 1 = …`) does not.
+fn names_a_column(row: &SheetRow) -> bool {
+    row.cells.iter().any(|c| {
+        let folded = fold(c.text.trim());
+        USERNAME_HEADERS.contains(&folded.as_str())
+            || STUDENT_ID_HEADERS.contains(&folded.as_str())
+            || Part::of_stem(&stem_and_number(&folded).0) == Some(Part::Course)
+    })
+}
 
 /// The header row: the first of the first rows (neither blank nor comments) that
-/// names an identity and a course column; or the error of the first such row.
+/// names an identity and a course column; or the error of the first row that looks
+/// like a header (a near miss is the header, and its error the answer), else of
+/// the first row.
 fn header(rows: &[SheetRow]) -> Result<(usize, Columns), SheetError> {
     let mut first_error = None;
     for (i, row) in rows
@@ -474,16 +491,43 @@ fn header(rows: &[SheetRow]) -> Result<(usize, Columns), SheetError> {
     {
         match columns(row) {
             Ok(cols) => return Ok((i, cols)),
-            // A near-miss header is the header: its error is the answer.
-            Err(e @ (SheetError::Unrecognised { .. } | SheetError::Repeated { .. })) => {
-                return Err(e)
-            }
+            Err(
+                e @ (SheetError::Unrecognised { .. }
+                | SheetError::Repeated { .. }
+                | SheetError::EndDate { .. }),
+            ) if names_a_column(row) => return Err(e),
             Err(e) => {
+                if names_a_column(row) {
+                    return Err(e);
+                }
                 first_error.get_or_insert(e);
             }
         }
     }
     Err(first_error.unwrap_or(SheetError::Empty))
+}
+
+/// Whether a worksheet holds a request: a header, and rows below it.
+fn holds_a_request(w: &Worksheet) -> bool {
+    header(&w.rows).is_ok_and(|(at, _)| {
+        w.rows[at + 1..]
+            .iter()
+            .any(|r| !is_blank(r) && !is_comment(r))
+    })
+}
+
+/// Whether a worksheet looks like a request its header keeps from being read (a
+/// typo, an identity header not known): a row naming a column, with rows below.
+fn looks_like_a_request(w: &Worksheet) -> Option<SheetError> {
+    let at = w
+        .rows
+        .iter()
+        .take(HEADER_SEARCH)
+        .position(|r| !is_comment(r) && names_a_column(r))?;
+    let below = w.rows[at + 1..]
+        .iter()
+        .any(|r| !is_blank(r) && !is_comment(r));
+    below.then(|| header(&w.rows).err()).flatten()
 }
 
 /// Which worksheet holds the request: the one `--worksheet` names; else the one
@@ -510,7 +554,7 @@ pub fn choose<'a>(
             })?,
         None => {
             let with_header: Vec<&Worksheet> =
-                sheets.iter().filter(|w| header(&w.rows).is_ok()).collect();
+                sheets.iter().filter(|w| holds_a_request(w)).collect();
             let visible: Vec<&Worksheet> =
                 with_header.iter().copied().filter(|w| !w.hidden).collect();
             match (visible.as_slice(), with_header.as_slice()) {
@@ -537,7 +581,15 @@ pub fn choose<'a>(
         warnings.push(format!("worksheet '{}' read", chosen.name));
     }
     for w in sheets.iter().filter(|w| w.name != chosen.name) {
-        let holds = header(&w.rows).is_ok();
+        let holds = holds_a_request(w);
+        // A visible worksheet that looks like a request is never skipped in
+        // silence: its rows would be lost.
+        if let (false, false, Some(e)) = (holds, w.hidden, looks_like_a_request(w)) {
+            return Err(SheetError::LooksLikeRequest {
+                name: w.name.clone(),
+                why: e.to_string(),
+            });
+        }
         if w.hidden && holds {
             warnings.push(format!(
                 "hidden worksheet '{}' also holds enrolments: not read (--worksheet '{}' reads it instead)",
@@ -556,6 +608,13 @@ pub fn choose<'a>(
         }
     }
     Ok((chosen, warnings))
+}
+
+/// Whether the request should be named by its worksheet in its files: a workbook
+/// where more than one worksheet holds a request (a hidden one too), so that
+/// reading one and then another never writes over the first one's files.
+pub fn several_requests(sheets: &[Worksheet]) -> bool {
+    sheets.iter().filter(|w| holds_a_request(w)).count() > 1
 }
 
 /// Reads the rows below the header (`header`); rows above it are said.
