@@ -39,7 +39,14 @@ fn edits(a: &str, b: &str) -> usize {
 /// run of other characters one space.
 pub fn fold(s: &str) -> String {
     let mut out = String::new();
-    for c in s.trim().chars().flat_map(char::to_lowercase) {
+    // A decomposed accent (NFD: `e` then U+0301, what some systems write) is
+    // dropped as `é` is folded to `e`.
+    for c in s
+        .trim()
+        .chars()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .flat_map(char::to_lowercase)
+    {
         let c = match c {
             'à' | 'â' | 'ä' | 'á' => 'a',
             'é' | 'è' | 'ê' | 'ë' => 'e',

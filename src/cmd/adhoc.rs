@@ -182,7 +182,14 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         as_of: ctx.as_of.to_string(),
         year: ctx.year.clone(),
         dry_run: args.show.dry_run,
-        platforms: [(args.platform.clone(), report::platform_summary(pp, &files))].into(),
+        platforms: [(
+            args.platform.clone(),
+            report::PlatformSummary {
+                import_file: Some(format!("{stem}-IMPORT.txt")),
+                ..report::platform_summary(pp, &files)
+            },
+        )]
+        .into(),
         sources,
         warnings: plan.all_warnings(),
         left_out_ratio: left_out_ratio(pp),
@@ -191,9 +198,11 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     if args.show.json {
         println!("{}", summary.to_json()?.trim_end());
     }
+    // With --json, stdout is the summary alone (valid JSON); the files a dry run
+    // would write are printed without it.
     if args.show.dry_run {
         let mut stdout = std::io::stdout().lock();
-        for f in &files {
+        for f in files.iter().filter(|_| !args.show.json) {
             let _ = writeln!(stdout, "==> {} <==", f.name.display());
             let _ = stdout.write_all(&f.bytes);
         }
@@ -429,12 +438,19 @@ fn tell(args: &AdhocArgs, stem: &str, names: &[String], pp: &PlatformPlan, plan:
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let see = if args.show.dry_run {
+        String::new()
+    } else {
+        format!(
+            " (see {}, or open {})",
+            args.out.join(format!("{stem}-left-out.csv")).display(),
+            args.out.join(format!("{stem}-report.html")).display()
+        )
+    };
     eprintln!(
-        "{stem}: {} enrolment(s), {written}; {} left out (see {}, or open {})",
+        "{stem}: {} enrolment(s), {written}; {} left out{see}",
         pp.enrolments.len(),
         pp.left_out.len(),
-        args.out.join(format!("{stem}-left-out.csv")).display(),
-        args.out.join(format!("{stem}-report.html")).display()
     );
     for w in &plan.all_warnings() {
         eprintln!("enrolgen: warning: {w}");

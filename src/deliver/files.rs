@@ -388,6 +388,7 @@ pub fn summarize(
     let mut ps = report::platform_summary(pp, &pf.uploads);
     if delta.is_some() {
         ps.files = staged.upload_names();
+        ps.import_file = Some(format!("{}/{}/IMPORT.txt", pf.name, outbox::OUTBOX));
     }
     ps.delta = delta;
     ps

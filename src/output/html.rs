@@ -312,11 +312,15 @@ fn notices(h: &mut String, name: &str, ps: &PlatformSummary) {
             .iter()
             .map(|f| format!("<code>{}</code>", esc(f)))
             .collect();
+        let import = ps
+            .import_file
+            .clone()
+            .unwrap_or_else(|| format!("{name}/IMPORT.txt"));
         let _ = writeln!(
             h,
-            "<p>Files to import: {} (settings in <code>{}/IMPORT.txt</code>).</p>",
+            "<p>Files to import: {} (settings in <code>{}</code>).</p>",
             files.join(", "),
-            esc(name)
+            esc(&import)
         );
     }
 }

@@ -197,6 +197,10 @@ pub struct PlatformSummary {
     /// the run needs); the run then fails (exit 3), the other platforms done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// Where the import settings of `files` are, relative to the output folder,
+    /// when not `<platform>/IMPORT.txt` (the outbox's, an on-demand file's).
+    #[serde(skip)]
+    pub import_file: Option<String>,
 }
 
 /// What the web-service channel did on a platform (`deliver: webservice`).

@@ -159,7 +159,7 @@ fn identities_resolve_as_in_a_run_and_mistakes_name_row_and_column() {
         ;99999999;PSY-L1-SOUTIEN;student;;;\n\
         ;21000042;PSY-L1-SOUTIEN;student;;;\n\
         e21000007;21000006;PSY-L1-SOUTIEN;student;;;\n\
-        ;21000159;PSY-L1-SOUTIEN;Student;PSY-L1-TUTORAT;student;2\n\
+        ;21000159;PSY-L1-SOUTIEN;Studnt;PSY-L1-TUTORAT;student;2\n\
         ;21000001;;student;PSY-L1-TUTORAT;student;1\n";
     std::fs::write(t.path().join("s.csv"), sheet).unwrap();
     let r = adhoc_sheet(t.path(), c, "s.csv", &[]);
@@ -176,7 +176,7 @@ fn identities_resolve_as_in_a_run_and_mistakes_name_row_and_column() {
         "account_too_recent;PSY-L1-SOUTIEN;student;21000042;21000042;;row 5;#5;row 5, numéro étudiant: account created",
         "ambiguous_account;PSY-L1-SOUTIEN;student;21000006;21000006;;row 6;#6;row 6, numéro étudiant: student number 21000006 is the account",
         "but the row says 'e21000007'",
-        "row 7, role1: unknown role 'Student' (did you mean 'student'? shortnames are case-sensitive)",
+        "row 7, role1: role 'Studnt' is not among the platform's roles",
         "row 7, enrolstatus2: '2' must be 0 (active) or 1 (suspended)",
         "row 8, course1: course1 is empty but role1 is 'student'",
     ] {

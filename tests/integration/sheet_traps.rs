@@ -361,9 +361,13 @@ fn adhoc_dry_run_writes_nothing_and_json_says_the_counts() {
     let r = adhoc(t.path(), "pieges.ods", &["--dry-run", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!t.path().join("out").exists(), "nothing written");
-    let (json, files) = r.stdout.split_once("\n==> ").unwrap();
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    // Before: the files followed the JSON on stdout, which was then not JSON.
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(v["platforms"]["ecampus"]["enrolments"], 3, "{v}");
+    // Before: "see out/…-left-out.csv, or open …-report.html", files never written.
+    assert!(!r.stderr.contains("left-out.csv"), "{}", r.stderr);
+    let r = adhoc(t.path(), "pieges.ods", &["--dry-run"]);
+    let files = r.stdout.split_once("==> ").unwrap().1;
     assert_eq!(files, format!("ecampus-pieges-Demande.csv <==\n{MERGED}"));
 }
 
@@ -507,6 +511,14 @@ fn a_french_office_s_sheet_is_read_as_it_means_in_every_format() {
             );
         }
         assert!(!file.contains('#'), "no error in a file: {file}");
+        // Before: the report sent the requester to `ecampus/IMPORT.txt`.
+        let report = read(t.path(), &format!("ecampus-{stem}-report.html"));
+        assert!(
+            report.contains(&format!(
+                "settings in <code>ecampus-{stem}-IMPORT.txt</code>"
+            )),
+            "{sheet}"
+        );
     }
 }
 

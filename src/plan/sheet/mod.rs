@@ -17,8 +17,12 @@ pub use asked::{locate, rules, Asked, People};
 
 /// The headers taken as a student number, compared folded (lower case, no accents,
 /// punctuation as spaces): `student_id`, `cod_etu`, `numéro étudiant`, `n° étudiant` …
-pub const STUDENT_ID_HEADERS: [&str; 8] = [
+pub const STUDENT_ID_HEADERS: [&str; 12] = [
     "student id",
+    "student number",
+    "n d etudiant",
+    "numero de l etudiant",
+    "no d etudiant",
     "cod etu",
     "code etudiant",
     "numero etudiant",
@@ -36,7 +40,12 @@ pub const USERNAME_HEADERS: [&str; 3] = ["username", "identifiant", "login"];
 pub const STANDARD_ROLES: [&str; 5] = ["student", "teacher", "editingteacher", "manager", "guest"];
 
 /// What requesters write for a role (folded), and the shortname they mean.
-const ROLE_LABELS: [(&str, &str); 16] = [
+const ROLE_LABELS: [(&str, &str); 19] = [
+    // Moodle's own English names of the standard roles (`Teacher` is the editing
+    // one; the role shortnames themselves are matched exactly before these).
+    ("student", "student"),
+    ("teacher", "editingteacher"),
+    ("manager", "manager"),
     ("etudiant", "student"),
     ("etudiante", "student"),
     ("etudiants", "student"),
@@ -1081,8 +1090,19 @@ fn enrolperiod(slot: &Slot<'_>) -> Result<Option<u32>, Wrong> {
         Some(p) if moodle::check_enrolperiod(p).is_ok() => Ok(Some(p)),
         _ => {
             let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
-            let meant = match digits.parse::<u32>() {
-                Ok(p) if p > 0 && digits.len() < t.len() => format!(" (did you mean {p}?)"),
+            let unit = fold(&t[digits.len()..]);
+            let meant = match (digits.parse::<u32>(), unit.as_str()) {
+                // Months or weeks are not days: no guess at a number.
+                (Ok(p), "mois" | "month" | "months" | "m") if p > 0 => {
+                    format!(
+                        " (months: write the days, {} for {p} month(s) of 30 days?)",
+                        p * 30
+                    )
+                }
+                (Ok(p), "semaine" | "semaines" | "week" | "weeks" | "sem") if p > 0 => {
+                    format!(" (weeks: write the days, {}?)", p * 7)
+                }
+                (Ok(p), _) if p > 0 && digits.len() < t.len() => format!(" (did you mean {p}?)"),
                 _ => String::new(),
             };
             let what = format!("'{t}' is not a whole number of days (> 0){meant}");
@@ -1430,7 +1450,6 @@ mod tests {
             details,
             [
                 "row 2, course2: unknown course 'psy-l1' (did you mean 'PSY-L1'? shortnames are case-sensitive)",
-                "row 3, role1: unknown role 'Student' (did you mean 'student'? shortnames are case-sensitive)",
             ]
         );
         let read: Vec<(usize, &str, &str)> = parsed
@@ -1442,7 +1461,26 @@ mod tests {
                     .map(move |w| (r.row, w.course.as_str(), w.role.as_str()))
             })
             .collect();
-        assert_eq!(read, [(2, "PSY-L1", "student"), (3, "Y", "editingteacher")]);
+        // `Student` is Moodle's own English name of the role (before: left out).
+        assert_eq!(
+            read,
+            [
+                (2, "PSY-L1", "student"),
+                (3, "X", "student"),
+                (3, "Y", "editingteacher")
+            ]
+        );
+        let role = |r: &str| {
+            role_of(
+                r,
+                &platform(Some(&["student", "editingteacher", "teacher", "manager"])),
+            )
+        };
+        // Before: `Teacher` (Moodle's English name of editingteacher) suggested
+        // `teacher`, and `Manager` was left out.
+        assert_eq!(role("Teacher"), Ok("editingteacher".to_string()));
+        assert_eq!(role("teacher"), Ok("teacher".to_string()));
+        assert_eq!(role("Manager"), Ok("manager".to_string()));
     }
 
     #[test]
@@ -1845,5 +1883,34 @@ mod tests {
         );
         let e = parse(&rows(lines), &[0].into(), &ctx).unwrap_err();
         assert!(matches!(e, SheetError::HiddenIdentity { .. }), "{e}");
+    }
+
+    /// Before: `2 mois` suggested 2 (days); a header with decomposed accents (NFD)
+    /// was refused under an identical-looking name; `N° d'étudiant` and `Student
+    /// number` were not identity headers.
+    #[test]
+    fn months_are_not_days_and_headers_are_read_however_their_accents_are_encoded() {
+        let p = platform(Some(&["student"]));
+        let parsed = parse_with(
+            &[
+                &[
+                    "Student number",
+                    "Cours",
+                    "Ro\u{302}le",
+                    "Dure\u{301}e (jours)",
+                ],
+                &["21000004", "PSY-L1", "student", "2 mois"],
+            ],
+            &p,
+        )
+        .unwrap();
+        assert!(
+            parsed.left_out[0]
+                .detail
+                .contains("(months: write the days, 60 for 2 month(s) of 30 days?)"),
+            "{}",
+            parsed.left_out[0].detail
+        );
+        assert!(STUDENT_ID_HEADERS.contains(&fold("N° d'étudiant").as_str()));
     }
 }
