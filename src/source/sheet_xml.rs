@@ -101,14 +101,25 @@ pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Stri
         let mut r = entry(&mut zip, path)?;
         // A row's `r` is optional: without it, the row after the last one.
         let mut next_row = 1u32;
+        // `zeroHeight`: rows are hidden unless given a height of their own.
+        let mut hidden_by_default = false;
         loop {
             match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
                 Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheetFormatPr" => {
+                    hidden_by_default =
+                        attr(&e, "zeroHeight").is_some_and(|v| v == "1" || v == "true");
+                }
                 Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "row" => {
                     let truthy = |v: String| v == "1" || v == "true";
-                    // Hidden, or of zero height (also hidden to the eye).
+                    let height = attr(&e, "ht").and_then(|h| h.parse::<f64>().ok());
+                    let own_height = attr(&e, "customHeight").is_some_and(truthy)
+                        && height.is_some_and(|h| h > 0.0);
+                    // Hidden, of zero height, or hidden by default without a height of
+                    // its own (all hidden to the eye).
                     let hidden = attr(&e, "hidden").is_some_and(truthy)
-                        || attr(&e, "ht").and_then(|h| h.parse::<f64>().ok()) == Some(0.0);
+                        || height == Some(0.0)
+                        || (hidden_by_default && !own_height);
                     let row = attr(&e, "r")
                         .and_then(|v| v.parse::<u32>().ok())
                         .unwrap_or(next_row);
@@ -156,6 +167,10 @@ pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Strin
     let mut at = OdsCursor::default();
     // The next column a `table:table-column` describes.
     let mut next_col = 0u32;
+    // Row styles of zero height (a row squeezed to nothing is hidden to the eye),
+    // and the style being read.
+    let mut zero_height: BTreeSet<String> = BTreeSet::new();
+    let mut style: Option<String> = None;
     let mut buf = Vec::new();
     loop {
         let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
@@ -178,6 +193,17 @@ pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Strin
             }
         };
         match e.name().as_ref() {
+            "style:style" => style = attr(e, "style:name"),
+            "style:table-row-properties" => {
+                let zero = attr(e, "style:row-height").is_some_and(|h| {
+                    h.trim_end_matches(char::is_alphabetic)
+                        .parse::<f64>()
+                        .is_ok_and(|v| v == 0.0)
+                });
+                if let (true, Some(s)) = (zero, &style) {
+                    zero_height.insert(s.clone());
+                }
+            }
             "table:table" => {
                 let name = attr(e, "table:name").unwrap_or_default();
                 out.entry(name.clone()).or_default();
@@ -204,7 +230,9 @@ pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Strin
                 at.repeat = number(e, "table:number-rows-repeated");
                 at.row_cells = 0;
                 let visibility = attr(e, "table:visibility");
-                if let (Some(t), Some("collapse" | "filter")) = (&table, visibility.as_deref()) {
+                let flat = attr(e, "table:style-name").is_some_and(|s| zero_height.contains(&s));
+                let hidden = matches!(visibility.as_deref(), Some("collapse" | "filter")) || flat;
+                if let (Some(t), true) = (&table, hidden) {
                     let layout = out.entry(t.clone()).or_default();
                     // A hidden run of empty rows is only their number.
                     for r in at.row..at.row.saturating_add(at.repeat.min(100_000)) {

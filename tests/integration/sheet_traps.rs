@@ -630,3 +630,106 @@ fn a_request_run_again_leaves_no_part_of_the_earlier_run() {
     assert!(!t.path().join("out/ecampus-demande-002.csv").exists());
     assert_eq!(read(t.path(), "ecampus-demande.csv").lines().count(), 2);
 }
+
+/// Before: rows hidden other ways than `hidden="1"` with their `r` were read as
+/// visible (.xlsx: a hidden row without `r=`, a row of zero height, rows hidden by
+/// default with `zeroHeight`; .ods: a row whose style has zero height).
+#[test]
+fn rows_hidden_in_every_way_a_workbook_says_are_left_out() {
+    let t = tempfile::tempdir().unwrap();
+    let make = |name: &str| {
+        let path = t.path().join(name);
+        let mut book = Workbook::new();
+        let s = book.add_worksheet();
+        for (c, h) in (0u16..).zip(["cod_etu", "course1", "role1"]) {
+            s.write_string(0, c, h).unwrap();
+        }
+        for r in 1..=3u32 {
+            s.write_number(r, 0, f64::from(21000000 + r)).unwrap();
+            s.write_string(r, 1, "PSY-L1-SOUTIEN").unwrap();
+            s.write_string(r, 2, "student").unwrap();
+        }
+        book.save(&path).unwrap();
+        path
+    };
+    let rows = |path: &Path| {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let r = adhoc(t.path(), &name, &[]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let stem = name.trim_end_matches(".xlsx");
+        read(t.path(), &format!("ecampus-{stem}.csv"))
+    };
+    // Row 3 of zero height, row 4 hidden without its `r`.
+    let p = make("plate.xlsx");
+    rewrite_entry(&p, "xl/worksheets/sheet1.xml", |x| {
+        x.replacen(
+            "<row r=\"3\"",
+            "<row r=\"3\" ht=\"0\" customHeight=\"1\"",
+            1,
+        )
+        .replacen("<row r=\"4\"", "<row hidden=\"1\"", 1)
+    });
+    assert_eq!(
+        rows(&p),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
+    );
+    // Every row hidden by default but the header and row 2, which have a height.
+    let p = make("zero.xlsx");
+    rewrite_entry(&p, "xl/worksheets/sheet1.xml", |x| {
+        let x = match x.find("<sheetData") {
+            Some(at) => format!(
+                "{}<sheetFormatPr defaultRowHeight=\"15\" zeroHeight=\"1\"/>{}",
+                &x[..at],
+                &x[at..]
+            ),
+            None => x,
+        };
+        x.replacen(
+            "<row r=\"1\"",
+            "<row r=\"1\" ht=\"15\" customHeight=\"1\"",
+            1,
+        )
+        .replacen(
+            "<row r=\"2\"",
+            "<row r=\"2\" ht=\"15\" customHeight=\"1\"",
+            1,
+        )
+    });
+    assert_eq!(
+        rows(&p),
+        "username;course1;role1\n21000001;PSY-L1-SOUTIEN;student\n"
+    );
+    // .ods: the French sheet's row 2 given a style of zero height.
+    fixture(t.path(), "francais.ods");
+    let p = t.path().join("francais.ods");
+    rewrite_entry(&p, "content.xml", |x| {
+        let x = x.replacen(
+            "<office:automatic-styles>",
+            "<office:automatic-styles><style:style style:name=\"ro9\" style:family=\"table-row\"><style:table-row-properties style:row-height=\"0cm\"/></style:style>",
+            1,
+        );
+        // The second row element is the sheet's row 2.
+        let first = x
+            .find("<table:table-row table:style-name=\"ro1\">")
+            .unwrap()
+            + 1;
+        let second = first
+            + x[first..]
+                .find("<table:table-row table:style-name=\"ro1\">")
+                .unwrap();
+        format!(
+            "{}<table:table-row table:style-name=\"ro9\">{}",
+            &x[..second],
+            &x[second + "<table:table-row table:style-name=\"ro1\">".len()..]
+        )
+    });
+    let r = adhoc(t.path(), "francais.ods", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = left_out(t.path(), "ecampus-francais");
+    assert!(
+        left.iter()
+            .any(|l| l.contains(";row 2;") && l.contains("the row is hidden")),
+        "{left:?}"
+    );
+    assert!(!read(t.path(), "ecampus-francais.csv").contains("21000001;"));
+}
