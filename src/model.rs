@@ -71,9 +71,18 @@ impl SheetCell {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetRow {
     pub number: usize,
+    /// Its cells from column A, as far as `SheetRow::DENSE` columns.
     pub cells: Vec<SheetCell>,
+    /// Its filled cells beyond those (a stray value at XFD), by column: memory
+    /// follows the cells filled, not the sheet's width.
+    pub far: Vec<(usize, SheetCell)>,
     /// Hidden in the sheet, or filtered out of its view.
     pub hidden: bool,
+}
+
+impl SheetRow {
+    /// The columns a row keeps side by side; a request's headers stand far before.
+    pub const DENSE: usize = 1024;
 }
 
 /// One worksheet of a requester's workbook (a CSV file is one, named after it).

@@ -233,14 +233,23 @@ impl Grid {
         self.cells
             .into_iter()
             .map(|(r, cells)| {
-                let width = cells.keys().next_back().map_or(0, |c| *c as usize + 1);
+                let dense = Row::DENSE as u32;
+                let width = cells
+                    .range(..dense)
+                    .next_back()
+                    .map_or(0, |(c, _)| *c as usize + 1);
                 let mut row = vec![Cell::text(""); width];
+                let mut far = Vec::new();
                 for (c, cell) in cells {
-                    row[c as usize] = cell;
+                    match row.get_mut(c as usize) {
+                        Some(slot) => *slot = cell,
+                        None => far.push((c as usize, cell)),
+                    }
                 }
                 Row {
                     number: r as usize + 1,
                     cells: row,
+                    far,
                     hidden: false,
                 }
             })
@@ -484,10 +493,25 @@ fn csv_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<Row>, Option<String>), Sou
 fn rows_of(path: &Path, text: &str) -> Result<Vec<Row>, SourceError> {
     Ok(crate::csvio::records(path, text)?
         .into_iter()
-        .map(|r| Row {
-            number: r.row,
-            cells: r.cells.iter().map(|c| text_cell(c)).collect(),
-            hidden: false,
+        .map(|r| {
+            let mut cells: Vec<Cell> = r.cells.iter().map(|c| text_cell(c)).collect();
+            let far: Vec<(usize, Cell)> = if cells.len() > Row::DENSE {
+                cells
+                    .split_off(Row::DENSE)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.text.trim().is_empty())
+                    .map(|(i, c)| (Row::DENSE + i, c))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Row {
+                number: r.row,
+                cells,
+                far,
+                hidden: false,
+            }
         })
         .collect())
 }

@@ -733,3 +733,44 @@ fn rows_hidden_in_every_way_a_workbook_says_are_left_out() {
     );
     assert!(!read(t.path(), "ecampus-francais.csv").contains("21000001;"));
 }
+
+/// Before: each filled row was built as wide as its last cell: a 275 KiB .xlsx of
+/// 20,000 rows with a stray value at XFD aborted at 6 GiB. The rows are built as
+/// far as the cells a request uses, the stray values kept apart, and each such row
+/// is left out naming column XFD.
+#[test]
+fn a_stray_column_at_xfd_costs_its_cells_and_leaves_its_rows_out() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("large.xlsx");
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    for (c, h) in (0u16..).zip(["cod_etu", "course1", "role1"]) {
+        s.write_string(0, c, h).unwrap();
+    }
+    for r in 1..=20_000u32 {
+        s.write_number(r, 0, f64::from(21000000 + r % 250 + 1))
+            .unwrap();
+        s.write_string(r, 1, "PSY-L1-SOUTIEN").unwrap();
+        s.write_string(r, 2, "student").unwrap();
+        s.write_string(r, 16_383, "x").unwrap();
+    }
+    book.save(&path).unwrap();
+    let r = cmd(t.path(), "adhoc", copy_demo(t.path()).to_str().unwrap())
+        .args(&[
+            "--platform",
+            "ecampus",
+            "--sheet",
+            "large.xlsx",
+            "--out",
+            "out",
+        ])
+        .run();
+    assert_eq!(r.code, 1, "nobody enrolled: {}", r.stderr);
+    let left = left_out(t.path(), "ecampus-large");
+    assert_eq!(left.len(), 20_000);
+    assert!(
+        left[0].contains("column XFD holds 'x' but no header names it"),
+        "{}",
+        left[0]
+    );
+}

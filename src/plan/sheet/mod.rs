@@ -309,7 +309,7 @@ struct Columns {
 pub use crate::suggest::fold;
 
 fn is_blank(row: &SheetRow) -> bool {
-    row.cells.iter().all(|c| c.text.trim().is_empty())
+    row.cells.iter().all(|c| c.text.trim().is_empty()) && row.far.is_empty()
 }
 
 /// A row whose first non-empty cell is text starting with `#` is a comment (the
@@ -782,6 +782,7 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
         .cells
         .iter()
         .enumerate()
+        .chain(row.far.iter().map(|(i, c)| (*i, c)))
         .find(|(i, c)| !cols.named.contains(i) && !c.text.trim().is_empty());
     if let Some((i, c)) = stray {
         let what = format!(
@@ -1372,6 +1373,7 @@ mod tests {
             .map(|(i, cells)| SheetRow {
                 number: i + 1,
                 cells: cells.iter().map(|c| SheetCell::text(*c)).collect(),
+                far: Vec::new(),
                 hidden: false,
             })
             .collect()
