@@ -496,114 +496,218 @@ impl Enrolment {
     }
 }
 
-/// Why a person × enrolment was not written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    NoStudentNumber,
-    NoAccount,
-    AmbiguousAccount,
-    AccountTooRecent,
-    AccountInactive,
-    RuleNotMet,
-    RoleNotAllowed,
-    InvalidValue,
-    Duplicate,
-    Conflict,
+/// Which column of a requester's sheet a left-out reason blames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blames {
+    /// The column that says who the row is (its account is at fault).
+    Identity,
+    /// The enrolment's own column (its course, role, group …).
+    Enrolment,
+}
+
+/// Everything a left-out reason means, in one place: adding a reason is adding a
+/// row to `reasons!` below, and nothing else can forget it.
+#[derive(Debug)]
+pub struct ReasonInfo {
+    /// Its name in left-out.csv, summary.json and the report.
+    pub code: &'static str,
+    /// Not a problem to chase: the enrolment exists (duplicate) or the next run
+    /// retries it (deferred). Not counted as left out in the ratio.
+    pub benign: bool,
+    /// Retried by the next run: a person Moodle already holds is not unplanned.
+    pub deferred: bool,
+    pub blames: Blames,
+    /// What a person does about it, in plain words (the HTML report).
+    pub action: &'static str,
+    /// What the requester does about it when the rows come from their sheet.
+    pub sheet_action: &'static str,
+}
+
+/// The reasons, each with its meaning (`ReasonInfo`): the enum, `Reason::ALL` and
+/// `Reason::info` are made from this one table.
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident {
+        code: $code:literal,
+        benign: $benign:literal,
+        deferred: $deferred:literal,
+        blames: $blames:ident,
+        action: $action:literal,
+        sheet_action: $sheet:literal $(,)?
+    }, )*) => {
+        /// Why a person × enrolment was not written.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Reason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in the order of the table.
+            pub const ALL: &'static [Reason] = &[$( Reason::$variant, )*];
+
+            pub fn info(self) -> &'static ReasonInfo {
+                match self {
+                    $( Reason::$variant => &ReasonInfo {
+                        code: $code,
+                        benign: $benign,
+                        deferred: $deferred,
+                        blames: Blames::$blames,
+                        action: $action,
+                        sheet_action: $sheet,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    NoStudentNumber {
+        code: "no_student_number",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "Apogée has no student number (COD_ETU) for this person: ask the schooling office to complete the record.",
+        sheet_action: "No account with this student number or username: check it on the row (a student number in the student-number column, a login in the username column), or ask the directory team whether the account exists.",
+    },
+    NoAccount {
+        code: "no_account",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "No account with this student number or username: ask the directory team whether the account exists, or check the number.",
+        sheet_action: "No account with this student number or username: check it on the row (a student number in the student-number column, a login in the username column), or ask the directory team whether the account exists.",
+    },
+    AmbiguousAccount {
+        code: "ambiguous_account",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "Several accounts claim this person (or one account claims several people or logins): nobody is enrolled until the directory team fixes the entries named in the detail.",
+        sheet_action: "The row's student number and username are not the same person, or several accounts claim them: check the row (the detail names both).",
+    },
+    AccountTooRecent {
+        code: "account_too_recent",
+        benign: true,
+        deferred: true,
+        blames: Identity,
+        action: "Nothing to do: the account is new or not active yet; the next run tries again.",
+        sheet_action: "The account is new: make the file again tomorrow (Moodle creates accounts overnight).",
+    },
+    AccountInactive {
+        code: "account_inactive",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "The account is closed, suspended or expired: nothing to do, unless it should be active (ask the directory team).",
+        sheet_action: "The account is closed, suspended or expired: check the row, or ask the directory team.",
+    },
+    RuleNotMet {
+        code: "rule_not_met",
+        benign: false,
+        deferred: false,
+        blames: Enrolment,
+        action: "The platform's rules do not allow this cohort or affiliation: change the mapping only if the person should be enrolled.",
+        sheet_action: "The platform does not take this person as the row asks (see the detail): check the platform chosen, or the tag the sheet's people have (--tag).",
+    },
+    RoleNotAllowed {
+        code: "role_not_allowed",
+        benign: false,
+        deferred: false,
+        blames: Enrolment,
+        action: "The role is not among the platform's roles: fix the rule or the platform's roles in the configuration.",
+        sheet_action: "The role is not among the platform's roles: write one of them on the row.",
+    },
+    InvalidValue {
+        code: "invalid_value",
+        benign: false,
+        deferred: false,
+        blames: Enrolment,
+        action: "A value Moodle would refuse or misread (see the detail): fix it where it comes from (Apogée, the directory) or in the mapping.",
+        sheet_action: "A cell Moodle would refuse or misread (the detail names the row and the column): fix it in the sheet.",
+    },
+    Duplicate {
+        code: "duplicate",
+        benign: true,
+        deferred: false,
+        blames: Enrolment,
+        action: "Nothing to do: an earlier rule plans the same enrolment, which is written once.",
+        sheet_action: "Nothing to do: another row asks for the same enrolment, which is written once.",
+    },
+    Conflict {
+        code: "conflict",
+        benign: false,
+        deferred: false,
+        blames: Enrolment,
+        action: "Two rules plan the same user and course differently: the first rule wins; align the rules.",
+        sheet_action: "Two rows ask for the same user and course differently: the first row wins; align the rows.",
+    },
     /// The platform's Moodle has no course of this shortname (adhoc, with a
     /// `moodle:` connection).
-    CourseNotFound,
+    CourseNotFound {
+        code: "course_not_found",
+        benign: false,
+        deferred: false,
+        blames: Enrolment,
+        action: "The platform's Moodle has no course of this shortname (shortnames are case-sensitive): fix the name, or create the course first.",
+        sheet_action: "The platform's Moodle has no course of this shortname: check the name on the row (shortnames are case-sensitive), or ask for the course to be created first.",
+    },
     /// `accounts_in: moodle`: the platform's Moodle has no account of this
     /// username (never made, or deleted).
-    NoPlatformAccount,
+    NoPlatformAccount {
+        code: "no_platform_account",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "The platform's Moodle has no account of this username: nothing to do if the account is made overnight (the next run tries again); otherwise ask the platform's administrators.",
+        sheet_action: "The platform's Moodle has no account of this username: check the row, or make the file again once the account exists.",
+    },
     /// `accounts_in: moodle`: the account is suspended in the platform's Moodle.
-    PlatformAccountSuspended,
+    PlatformAccountSuspended {
+        code: "platform_account_suspended",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "The account is suspended in the platform's Moodle: nothing to do, unless it should be active (ask the platform's administrators).",
+        sheet_action: "The account is suspended in the platform's Moodle: check the row, or ask the platform's administrators.",
+    },
     /// `accounts_in: moodle`: the account's authentication method is not among the
     /// platform's `moodle_auth`.
-    PlatformAuthRefused,
+    PlatformAuthRefused {
+        code: "platform_auth_refused",
+        benign: false,
+        deferred: false,
+        blames: Identity,
+        action: "The account's authentication method in the platform's Moodle is not one the platform accepts (moodle_auth): ask the platform's administrators.",
+        sheet_action: "The account's authentication method is not one the platform accepts: ask the platform's administrators.",
+    },
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
-        Reason::NoStudentNumber,
-        Reason::NoAccount,
-        Reason::AmbiguousAccount,
-        Reason::AccountTooRecent,
-        Reason::AccountInactive,
-        Reason::RuleNotMet,
-        Reason::RoleNotAllowed,
-        Reason::InvalidValue,
-        Reason::Duplicate,
-        Reason::Conflict,
-        Reason::CourseNotFound,
-        Reason::NoPlatformAccount,
-        Reason::PlatformAccountSuspended,
-        Reason::PlatformAuthRefused,
-    ];
-
     pub fn code(self) -> &'static str {
-        match self {
-            Reason::NoStudentNumber => "no_student_number",
-            Reason::NoAccount => "no_account",
-            Reason::AmbiguousAccount => "ambiguous_account",
-            Reason::AccountTooRecent => "account_too_recent",
-            Reason::AccountInactive => "account_inactive",
-            Reason::RuleNotMet => "rule_not_met",
-            Reason::RoleNotAllowed => "role_not_allowed",
-            Reason::InvalidValue => "invalid_value",
-            Reason::Duplicate => "duplicate",
-            Reason::Conflict => "conflict",
-            Reason::CourseNotFound => "course_not_found",
-            Reason::NoPlatformAccount => "no_platform_account",
-            Reason::PlatformAccountSuspended => "platform_account_suspended",
-            Reason::PlatformAuthRefused => "platform_auth_refused",
-        }
+        self.info().code
     }
 
     /// What a person does about it, in plain words (the HTML report).
     pub fn action(self) -> &'static str {
-        match self {
-            Reason::NoStudentNumber => "Apogée has no student number (COD_ETU) for this person: ask the schooling office to complete the record.",
-            Reason::NoAccount => "No account with this student number or username: ask the directory team whether the account exists, or check the number.",
-            Reason::AmbiguousAccount => "Several accounts claim this person (or one account claims several people or logins): nobody is enrolled until the directory team fixes the entries named in the detail.",
-            Reason::AccountTooRecent => "Nothing to do: the account is new or not active yet; the next run tries again.",
-            Reason::AccountInactive => "The account is closed, suspended or expired: nothing to do, unless it should be active (ask the directory team).",
-            Reason::RuleNotMet => "The platform's rules do not allow this cohort or affiliation: change the mapping only if the person should be enrolled.",
-            Reason::RoleNotAllowed => "The role is not among the platform's roles: fix the rule or the platform's roles in the configuration.",
-            Reason::InvalidValue => "A value Moodle would refuse or misread (see the detail): fix it where it comes from (Apogée, the directory) or in the mapping.",
-            Reason::Duplicate => "Nothing to do: an earlier rule plans the same enrolment, which is written once.",
-            Reason::Conflict => "Two rules plan the same user and course differently: the first rule wins; align the rules.",
-            Reason::CourseNotFound => "The platform's Moodle has no course of this shortname (shortnames are case-sensitive): fix the name, or create the course first.",
-            Reason::NoPlatformAccount => "The platform's Moodle has no account of this username: nothing to do if the account is made overnight (the next run tries again); otherwise ask the platform's administrators.",
-            Reason::PlatformAccountSuspended => "The account is suspended in the platform's Moodle: nothing to do, unless it should be active (ask the platform's administrators).",
-            Reason::PlatformAuthRefused => "The account's authentication method in the platform's Moodle is not one the platform accepts (moodle_auth): ask the platform's administrators.",
-        }
+        self.info().action
     }
 
     /// What the requester does about it, when the rows come from their sheet
     /// (`adhoc --sheet`): the sheet is what they can fix.
     pub fn sheet_action(self) -> &'static str {
-        match self {
-            Reason::NoStudentNumber | Reason::NoAccount => "No account with this student number or username: check it on the row (a student number in the student-number column, a login in the username column), or ask the directory team whether the account exists.",
-            Reason::AmbiguousAccount => "The row's student number and username are not the same person, or several accounts claim them: check the row (the detail names both).",
-            Reason::AccountTooRecent => "The account is new: make the file again tomorrow (Moodle creates accounts overnight).",
-            Reason::AccountInactive => "The account is closed, suspended or expired: check the row, or ask the directory team.",
-            Reason::RuleNotMet => "The platform does not take this person as the row asks (see the detail): check the platform chosen, or the tag the sheet's people have (--tag).",
-            Reason::RoleNotAllowed => "The role is not among the platform's roles: write one of them on the row.",
-            Reason::InvalidValue => "A cell Moodle would refuse or misread (the detail names the row and the column): fix it in the sheet.",
-            Reason::Duplicate => "Nothing to do: another row asks for the same enrolment, which is written once.",
-            Reason::Conflict => "Two rows ask for the same user and course differently: the first row wins; align the rows.",
-            Reason::CourseNotFound => "The platform's Moodle has no course of this shortname: check the name on the row (shortnames are case-sensitive), or ask for the course to be created first.",
-            Reason::NoPlatformAccount => "The platform's Moodle has no account of this username: check the row, or make the file again once the account exists.",
-            Reason::PlatformAccountSuspended => "The account is suspended in the platform's Moodle: check the row, or ask the platform's administrators.",
-            Reason::PlatformAuthRefused => "The account's authentication method is not one the platform accepts: ask the platform's administrators.",
-        }
+        self.info().sheet_action
     }
 
     /// Left-out rows that are not a problem to chase: the enrolment exists (duplicate)
     /// or will be retried by the next run (deferred).
     pub fn is_benign(self) -> bool {
-        matches!(self, Reason::Duplicate | Reason::AccountTooRecent)
+        self.info().benign
+    }
+
+    /// Retried by the next run (an account too recent).
+    pub fn is_deferred(self) -> bool {
+        self.info().deferred
     }
 }
 
@@ -770,6 +874,20 @@ pub struct StateHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every reason is in `ALL` once, under the name serde writes for it.
+    #[test]
+    fn every_reason_has_one_code_and_serde_agrees() {
+        let mut codes = std::collections::BTreeSet::new();
+        for r in Reason::ALL {
+            assert!(codes.insert(r.code()), "{} twice", r.code());
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
+        }
+        assert_eq!(codes.len(), Reason::ALL.len());
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -192,7 +192,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         .into(),
         sources,
         warnings: plan.all_warnings(),
-        left_out_ratio: left_out_ratio(pp),
+        left_out_ratio: crate::plan::left_out_ratio([pp]),
         moodle: Default::default(),
     };
     if args.show.json {
@@ -317,17 +317,6 @@ fn check_courses(
         .collect();
     pp.leave_out(missing);
     Ok(true)
-}
-
-/// Left-out enrolments that need a person, over all those asked for.
-fn left_out_ratio(pp: &PlatformPlan) -> f64 {
-    let bad = pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
-    let total = pp.enrolments.len() + bad;
-    if total == 0 {
-        0.0
-    } else {
-        bad as f64 / total as f64
-    }
 }
 
 /// As `run`: 1 when the share left out for a reason a person must look at is above

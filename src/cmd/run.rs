@@ -11,7 +11,6 @@ use crate::config::{self, Delivery, Settings};
 use crate::deliver::files::{self, DeltaRun, Mode, Staged};
 use crate::deliver::webservice::{self, WsRun};
 use crate::error::{exit, Error, UsageError};
-use crate::model::Reason;
 use crate::output::report::{self, Summary};
 use crate::output::{atomic, html, monitor};
 use crate::pipeline::{self, Gathered};
@@ -192,25 +191,6 @@ fn read_sources(
         tracing::info!(source = %t.source, seconds = t.seconds, records = t.records, requests = t.requests, "source read");
     }
     Ok(g)
-}
-
-/// Left-out enrolments that need a person, over all enrolments considered.
-fn left_out_ratio(plan: &Plan) -> f64 {
-    let (mut bad, mut total) = (0usize, 0usize);
-    for pp in plan.platforms.values() {
-        bad += pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
-        total += pp
-            .left_out
-            .iter()
-            .filter(|l| l.reason != Reason::Duplicate)
-            .count()
-            + pp.enrolments.len();
-    }
-    if total == 0 {
-        0.0
-    } else {
-        bad as f64 / total as f64
-    }
 }
 
 /// summary.json and report.html, beside the platforms' folders.
@@ -425,7 +405,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         platforms,
         sources,
         warnings: plan.all_warnings(),
-        left_out_ratio: left_out_ratio(&plan),
+        left_out_ratio: crate::plan::left_out_ratio(plan.platforms.values()),
         moodle: BTreeMap::new(),
     };
     if args.show.dry_run {

@@ -719,5 +719,27 @@ fn join<'a>(s: impl IntoIterator<Item = &'a String>) -> String {
         .join(", ")
 }
 
+/// The share of enrolments left out for a reason a person must look at: the one
+/// definition `run`, `adhoc` and `status` use. Over the enrolments considered:
+/// those written and those left out, but for duplicates (an enrolment another rule
+/// already plans is not another one); deferred accounts count as considered, not
+/// as left out (the next run writes them).
+pub fn left_out_ratio<'a>(platforms: impl IntoIterator<Item = &'a PlatformPlan>) -> f64 {
+    let (mut bad, mut total) = (0usize, 0usize);
+    for pp in platforms {
+        bad += pp.left_out.iter().filter(|l| !l.reason.is_benign()).count();
+        total += pp.enrolments.len()
+            + pp.left_out
+                .iter()
+                .filter(|l| !l.reason.is_benign() || l.reason.is_deferred())
+                .count();
+    }
+    if total == 0 {
+        0.0
+    } else {
+        bad as f64 / total as f64
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -484,3 +484,41 @@ fn empty_cohort_is_a_warning() {
     );
     assert!(w.plan("2026-11-24").warnings[0].starts_with("cohort psy returned nobody"));
 }
+
+/// Before: run counted deferred accounts among the enrolments considered and adhoc
+/// did not (10 written, 5 deferred, 5 no_account: 0.25 in run, 0.33 in adhoc).
+#[test]
+fn the_left_out_ratio_has_one_definition() {
+    use crate::model::{LeftOut, Reason};
+    let line = |reason| LeftOut {
+        course: "C".into(),
+        reason,
+        username: String::new(),
+        student_id: String::new(),
+        name: String::new(),
+        cohort: String::new(),
+        rule: 1,
+        role: "student".into(),
+        detail: String::new(),
+    };
+    let mut pp = PlatformPlan::default();
+    for i in 0..10 {
+        let e = crate::model::Enrolment {
+            username: format!("u{i}"),
+            course: "C".into(),
+            role: "student".into(),
+            groups: Default::default(),
+            enrolperiod: None,
+            enrolstatus: None,
+            enroltimestart: None,
+            rules: vec![1],
+            cohorts: vec![],
+        };
+        pp.enrolments.insert(e.key(), e);
+    }
+    pp.left_out
+        .extend((0..5).map(|_| line(Reason::AccountTooRecent)));
+    pp.left_out.extend((0..5).map(|_| line(Reason::NoAccount)));
+    pp.left_out.extend((0..3).map(|_| line(Reason::Duplicate)));
+    assert_eq!(crate::plan::left_out_ratio([&pp]), 0.25);
+}

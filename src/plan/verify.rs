@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::model::{CourseNow, EnrolledUser, Enrolment, MoodleNow, Reason};
+use crate::model::{CourseNow, EnrolledUser, Enrolment, MoodleNow};
 use crate::plan::managed::ManagedGroups;
 use crate::plan::PlatformPlan;
 
@@ -107,7 +107,7 @@ pub fn compare(
     let deferred: BTreeSet<(&str, &str)> = pp
         .left_out
         .iter()
-        .filter(|l| l.reason == Reason::AccountTooRecent && !l.username.is_empty())
+        .filter(|l| l.reason.is_deferred() && !l.username.is_empty())
         .map(|l| (l.course.as_str(), l.username.as_str()))
         .collect();
     let mut out = Vec::new();

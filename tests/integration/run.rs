@@ -336,3 +336,18 @@ fn check_opens_account_lists_and_student_files() {
         r.stdout
     );
 }
+
+/// The README's table of left-out reasons names every reason the code has (it
+/// listed 11 of 14).
+#[test]
+fn the_readme_explains_every_left_out_reason() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let table = &readme[readme.find("### Left-out reasons").unwrap()..];
+    for r in enrolgen::model::Reason::ALL {
+        assert!(
+            table.contains(&format!("| `{}` |", r.code())),
+            "{} is not in the README's table",
+            r.code()
+        );
+    }
+}

@@ -324,16 +324,9 @@ pub fn locate(asked: &Asked, pp: &mut PlatformPlan, people: &dyn People) {
         let Some(o) = asked.origin(l.rule, l, people) else {
             continue;
         };
-        let column = match l.reason {
-            Reason::NoStudentNumber
-            | Reason::NoAccount
-            | Reason::AmbiguousAccount
-            | Reason::AccountTooRecent
-            | Reason::AccountInactive
-            | Reason::NoPlatformAccount
-            | Reason::PlatformAccountSuspended
-            | Reason::PlatformAuthRefused => o.identity_column,
-            _ => o.column,
+        let column = match l.reason.info().blames {
+            crate::model::Blames::Identity => o.identity_column,
+            crate::model::Blames::Enrolment => o.column,
         };
         let mut detail = asked.rewrite(&l.detail, l, people);
         if l.reason == Reason::RuleNotMet && detail.contains("has none of the tags") {
