@@ -44,7 +44,9 @@ install -d "$root/usr/share/bash-completion/completions" \
 "$bin" completions zsh > "$root/usr/share/zsh/vendor-completions/_enrolgen"
 "$bin" completions fish > "$root/usr/share/fish/vendor_completions.d/enrolgen.fish"
 
-install -D -m 0644 config/enrolgen.yaml "$root/etc/enrolgen/enrolgen.yaml"
+# The conffile is short (a comment changed in the reference never prompts on
+# upgrade); the reference, every key with its default, goes with the examples.
+install -D -m 0644 packaging/debian/enrolgen.yaml "$root/etc/enrolgen/enrolgen.yaml"
 install -D -m 0644 packaging/debian/enrolgen.service "$root/lib/systemd/system/enrolgen.service"
 install -D -m 0644 packaging/debian/enrolgen.timer "$root/lib/systemd/system/enrolgen.timer"
 
@@ -56,6 +58,7 @@ install -d "$doc/examples/demo" "$doc/examples/systemd"
 install -m 0644 examples/demo/* "$doc/examples/demo/"
 install -m 0644 packaging/debian/credentials.conf "$doc/examples/systemd/credentials.conf"
 install -m 0644 examples/cron/crontab "$doc/examples/crontab"
+install -m 0644 config/enrolgen.yaml "$doc/examples/enrolgen.yaml"
 printf '%s (%s) unstable; urgency=medium\n\n  * Built from the enrolgen repository by scripts/package-deb.sh.\n\n -- enrolgen maintainers <enrolgen@example.fr>  %s\n' \
   enrolgen "$version" "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
 install -D -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/enrolgen"

@@ -95,12 +95,34 @@ echo "  $status"
 check "status CRITICAL after a failed run (exit 2)" status_is 2 "ENROLGEN CRITICAL - last run failed (exit 3"
 rm -rf "$out"
 
+echo "upgrade:"
+# An administrator's edit of the short conffile is kept by an upgrade whose
+# conffile did not change, without a question (stdin closed: a prompt would fail).
+echo "# edited on this server" >> /etc/enrolgen/enrolgen.yaml
+up="$(mktemp -d)"
+dpkg-deb -R "$deb" "$up/tree"
+sed -i 's/^Version: \(.*\)$/Version: \1+up1/' "$up/tree/DEBIAN/control"
+dpkg-deb --root-owner-group -Zxz --build "$up/tree" "$up/enrolgen-up.deb" >/dev/null
+DEBIAN_FRONTEND=noninteractive dpkg -i "$up/enrolgen-up.deb" </dev/null >/dev/null
+rm -rf "$up"
+check "upgrade: the edit of the conffile is kept, without a prompt" grep -q "^# edited on this server" /etc/enrolgen/enrolgen.yaml
+check "the reference configuration is with the examples" test -f /usr/share/doc/enrolgen/examples/enrolgen.yaml
+check "the conffile is short" sh -c '[ "$(wc -l < /etc/enrolgen/enrolgen.yaml)" -le 20 ]'
+
 echo "remove and purge:"
+# What an administrator adds: the secrets as credentials, a drop-in, the timer enabled.
+mkdir -p /etc/enrolgen/credentials /etc/systemd/system/enrolgen.service.d /etc/systemd/system/timers.target.wants
+echo secret > /etc/enrolgen/credentials/ldap-password
+cp /usr/share/doc/enrolgen/examples/systemd/credentials.conf /etc/systemd/system/enrolgen.service.d/credentials.conf
+ln -sf /lib/systemd/system/enrolgen.timer /etc/systemd/system/timers.target.wants/enrolgen.timer
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq enrolgen >/dev/null
 check "remove: the program is gone" test ! -e /usr/bin/enrolgen
 check "remove: /var/lib/enrolgen and the configuration stay" test -d /var/lib/enrolgen -a -f /etc/enrolgen/enrolgen.yaml
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq enrolgen >/dev/null
 check "purge: the configuration is gone" test ! -e /etc/enrolgen/enrolgen.yaml
+check "purge: no credential left" test ! -e /etc/enrolgen/credentials
+check "purge: no drop-in left" test ! -e /etc/systemd/system/enrolgen.service.d
+check "purge: no timer link left" test ! -e /etc/systemd/system/timers.target.wants/enrolgen.timer -a ! -L /etc/systemd/system/timers.target.wants/enrolgen.timer
 check "purge: /var/lib/enrolgen and the user stay" sh -c 'test -d /var/lib/enrolgen && getent passwd enrolgen >/dev/null'
 check "dpkg knows nothing of it" sh -c '! dpkg-query -W enrolgen >/dev/null 2>&1 || [ "$(dpkg-query -W -f="\${Status}" enrolgen)" = "unknown ok not-installed" ]'
 echo "test-package: every check passed"

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("enrolgen: error: {}", error_chain(&e));
+            enrolgen::output::say::error(&error_chain(&e));
             ExitCode::from(e.exit_code())
         }
     }

@@ -442,7 +442,7 @@ fn tell(args: &AdhocArgs, stem: &str, names: &[String], pp: &PlatformPlan, plan:
         pp.left_out.len(),
     );
     for w in &plan.all_warnings() {
-        eprintln!("enrolgen: warning: {w}");
+        crate::output::say::warning(w);
     }
 }
 

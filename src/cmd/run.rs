@@ -231,7 +231,7 @@ fn tell(args: &RunArgs, summary: &Summary, verbosity: Verbosity) -> Result<(), E
         }
     } else {
         for w in &summary.warnings {
-            eprintln!("enrolgen: warning: {w}");
+            crate::output::say::warning(w);
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod html;
 pub mod monitor;
 pub mod outbox;
 pub mod report;
+pub mod say;
 pub mod sheet_template;
 pub mod state;
 pub mod upload;

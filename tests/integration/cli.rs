@@ -103,3 +103,47 @@ fn an_as_of_day_out_of_range_is_refused() {
         assert!(!t.path().join("out").exists());
     }
 }
+
+// Before: under systemd every line reached the journal at one priority, so
+// `journalctl -p warning` showed none of the warnings.
+#[test]
+fn warnings_reach_the_journal_at_their_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let err = t.path().join("stderr");
+    let file = std::fs::File::create(&err).unwrap();
+    let meta = file.metadata().unwrap();
+    let run = |journal: Option<String>| {
+        let file = std::fs::File::create(&err).unwrap();
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_enrolgen"));
+        c.args([
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            AS_OF,
+        ])
+        .current_dir(t.path())
+        .stderr(file)
+        .env_remove("JOURNAL_STREAM");
+        if let Some(j) = journal {
+            c.env("JOURNAL_STREAM", j);
+        }
+        assert_eq!(c.status().unwrap().code(), Some(0));
+        std::fs::read_to_string(&err).unwrap()
+    };
+    // The journal's stream is stderr's device and inode (the file is created again
+    // in place: the same inode).
+    let text = run(Some(format!("{}:{}", meta.dev(), meta.ino())));
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("<4>enrolgen: warning: ")),
+        "{text}"
+    );
+    // Another stream named (stderr redirected from a unit's shell): plain lines.
+    let text = run(Some("1:1".into()));
+    assert!(text.starts_with("enrolgen: warning: "), "{text}");
+}
