@@ -788,6 +788,9 @@ pub type MoodleNow = BTreeMap<String, Option<CourseNow>>;
 /// What one source returned in a run: for summary.json, the logs and the shrink guard.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceTiming {
+    /// A stable name for monitoring (`apogee`, `directory:unicaen`,
+    /// `moodle:ecampus:accounts` …): no path, no address, no free text.
+    pub id: String,
     pub source: String,
     pub seconds: f64,
     pub records: usize,
@@ -808,12 +811,14 @@ impl SourceTiming {
     /// A read of Moodle, timed from `started`: what a run reports, and what the
     /// shrink guard does not watch (Moodle is not one of the run's sources).
     pub fn of_moodle(
+        id: String,
         source: String,
         started: std::time::Instant,
         records: usize,
         requests: usize,
     ) -> SourceTiming {
         SourceTiming {
+            id,
             source,
             seconds: started.elapsed().as_secs_f64(),
             records,

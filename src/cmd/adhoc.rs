@@ -301,6 +301,7 @@ fn check_courses(
     let started = std::time::Instant::now();
     let found = client.ids_of(&courses)?;
     sources.push(crate::model::SourceTiming::of_moodle(
+        format!("moodle:{platform}:courses"),
         client.describe(),
         started,
         found.len(),

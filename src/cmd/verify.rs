@@ -153,7 +153,13 @@ fn check_platform(
         .flatten()
         .map(|c| c.active.len() + c.inactive.len())
         .sum();
-    let timing = SourceTiming::of_moodle(client.describe(), t, records, client.requests());
+    let timing = SourceTiming::of_moodle(
+        format!("moodle:{name}"),
+        client.describe(),
+        t,
+        records,
+        client.requests(),
+    );
     let diffs = compare::compare(pp, &now, roles, (scope, made), as_of);
     let mut check = MoodleCheck {
         differences: diffs.iter().filter(|d| d.problem.differs()).count(),

@@ -551,6 +551,7 @@ mod tests {
             dry_run: false,
             platforms: [("ecampus".to_string(), ps)].into(),
             sources: vec![SourceTiming {
+                id: "apogee".into(),
                 source: "Apogée (SQLite a&b.sql)".into(),
                 seconds: 0.5,
                 records: 10,

@@ -292,8 +292,10 @@ fn platform_metrics(m: &mut Metrics, name: &str, p: &Value) {
 
 /// One source's time, records and round trips.
 fn source_metrics(m: &mut Metrics, src: &Value) {
+    // The stable identifier (a summary of an older run has only the description).
     let name = src
-        .get("source")
+        .get("id")
+        .or_else(|| src.get("source"))
         .and_then(Value::as_str)
         .unwrap_or_default();
     let n = |k: &str| src.get(k).and_then(Value::as_f64).unwrap_or(0.0);

@@ -61,9 +61,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// A source's timing, from when it started.
+    /// `(id, source)`: its stable identifier and its description.
     fn timing(
         &self,
-        source: String,
+        (id, source): (String, String),
         started: Instant,
         records: usize,
         requests: usize,
@@ -71,6 +72,7 @@ impl Ctx<'_> {
         asked: bool,
     ) -> SourceTiming {
         SourceTiming {
+            id,
             source,
             seconds: started.elapsed().as_secs_f64(),
             records,
@@ -117,7 +119,14 @@ fn apogee(
     }
     let limit = settings.max_shrink.apogee.unwrap_or(ctx.limit());
     // A cohort may be empty (a warning says so); only a fall is suspicious.
-    let timing = ctx.timing(sis.describe(), t, records, sis.requests(), limit, false);
+    let timing = ctx.timing(
+        ("apogee".into(), sis.describe()),
+        t,
+        records,
+        sis.requests(),
+        limit,
+        false,
+    );
     g.timings.push(timing);
     Ok(())
 }
@@ -144,8 +153,14 @@ fn lists_of_people(
                 let t = Instant::now();
                 let students = CsvExtract::open(path)?.all_students();
                 let source = format!("student list {}", path.display());
-                g.timings
-                    .push(ctx.timing(source, t, students.len(), 1, ctx.limit(), true));
+                g.timings.push(ctx.timing(
+                    (format!("students:{c}"), source),
+                    t,
+                    students.len(),
+                    1,
+                    ctx.limit(),
+                    true,
+                ));
                 g.members.insert(
                     c.to_string(),
                     students.into_iter().map(Member::Student).collect(),
@@ -254,8 +269,14 @@ fn directory(
     let asked = wanted.is_some_and(|w| !w.student_ids.is_empty() || !w.usernames.is_empty())
         || !ldap_cohorts.is_empty();
     let limit = ds.max_shrink.unwrap_or(ctx.limit());
-    g.timings
-        .push(ctx.timing(dir.describe(), t, records, dir.requests(), limit, asked));
+    g.timings.push(ctx.timing(
+        (format!("directory:{name}"), dir.describe()),
+        t,
+        records,
+        dir.requests(),
+        limit,
+        asked,
+    ));
     g.directories
         .insert(name.to_string(), AccountIndex::new(indexed));
     Ok(Some(OpenDirectory {
@@ -348,8 +369,14 @@ fn account_lists(ctx: &Ctx<'_>, rules: &[&EnrolRule], g: &mut Gathered) -> Resul
             let t = Instant::now();
             let list = AccountList::open(path)?;
             let source = format!("account list {}", path.display());
-            g.timings
-                .push(ctx.timing(source, t, list.accounts.len(), 1, ctx.limit(), true));
+            g.timings.push(ctx.timing(
+                (format!("accounts:{p}"), source),
+                t,
+                list.accounts.len(),
+                1,
+                ctx.limit(),
+                true,
+            ));
             g.account_lists.insert(p.to_string(), list);
         }
     }

@@ -123,6 +123,7 @@ fn platform_accounts(
             plan.warnings.push(w);
         }
         timings.push(SourceTiming::of_moodle(
+            format!("moodle:{name}:accounts"),
             format!("{} (accounts)", client.describe()),
             started,
             found,

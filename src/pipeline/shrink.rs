@@ -67,6 +67,7 @@ mod tests {
 
     fn now(records: usize, scope: &str) -> SourceTiming {
         SourceTiming {
+            id: "apogee".into(),
             source: "directory u (LDIF u.ldif)".into(),
             seconds: 0.0,
             records,

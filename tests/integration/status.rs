@@ -300,11 +300,16 @@ fn every_run_writes_a_prometheus_file_with_counts_per_platform_reason_and_source
             name == n && *v >= 0.0 && l.get("source").is_some_and(|s| s.starts_with(start))
         })
     };
-    assert!(source("enrolgen_source_records", "Apogée (SQLite "));
+    // Stable identifiers, no path nor free text (before: "directory unicaen (LDIF
+    // /path/…)").
+    assert!(source("enrolgen_source_records", "apogee"));
     assert!(source(
         "enrolgen_source_duration_seconds",
-        "directory unicaen (LDIF "
+        "directory:unicaen"
     ));
+    assert!(!samples.iter().any(|(_, l, _)| l
+        .get("source")
+        .is_some_and(|s| s.contains('/') || s.contains(' '))));
     // A dry run records nothing.
     let before = std::fs::read(&path).unwrap();
     assert_eq!(run_with(t.path(), &cfg, "out", &["--dry-run"]).code, 0);
