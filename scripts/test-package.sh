@@ -40,7 +40,10 @@ check "/var/lib/enrolgen is the user's, 0750" sh -c '[ "$(stat -c "%U:%G %a" /va
 check "the configuration is a conffile" sh -c 'dpkg-query -W -f="\${Conffiles}" enrolgen | grep -q "/etc/enrolgen/enrolgen.yaml"'
 check "the configuration is root:enrolgen 0640" sh -c '[ "$(stat -c "%U:%G %a" /etc/enrolgen/enrolgen.yaml)" = "root:enrolgen 640" ]'
 for page in enrolgen enrolgen-run enrolgen-adhoc enrolgen-check enrolgen-explain enrolgen-lint enrolgen-verify enrolgen-init enrolgen-status; do
-  check "man page $page(1)" sh -c "zcat /usr/share/man/man1/$page.1.gz | grep -q '^.TH $page 1'"
+  check "man page $page(1)" sh -c "zcat /usr/share/man/man1/$page.1.gz | grep -q '^.TH $page 1 .*\"enrolgen [0-9]'"
+  for section in '"EXIT STATUS"' ENVIRONMENT FILES '"SEE ALSO"'; do
+    check "man page $page(1): $section" sh -c "zcat /usr/share/man/man1/$page.1.gz | grep -q '^.SH $section'"
+  done
 done
 check "bash completion" grep -q "_enrolgen" /usr/share/bash-completion/completions/enrolgen
 check "zsh completion" grep -q "#compdef enrolgen" /usr/share/zsh/vendor-completions/_enrolgen

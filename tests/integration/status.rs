@@ -372,6 +372,20 @@ fn man_gives_a_page_per_subcommand() {
             std::fs::read_to_string(t.path().join(page)).unwrap_or_else(|_| panic!("{page}"));
         assert!(text.contains(".TH "), "{page}");
     }
+    // Before: no EXIT STATUS, FILES, ENVIRONMENT nor SEE ALSO, no version.
+    let run = std::fs::read_to_string(t.path().join("enrolgen-run.1")).unwrap();
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH \"SEE ALSO\"",
+    ] {
+        assert!(run.contains(section), "{section}");
+    }
+    assert!(
+        run.contains(&format!("\"enrolgen {}\"", env!("CARGO_PKG_VERSION"))),
+        "the version in the footer"
+    );
     let top = std::fs::read_to_string(t.path().join("enrolgen.1")).unwrap();
     assert!(
         top.contains("enrolgen\\-adhoc(1)"),
