@@ -54,6 +54,10 @@ doc="$root/usr/share/doc/enrolgen"
 install -D -m 0644 packaging/debian/copyright "$doc/copyright"
 install -m 0644 README.md "$doc/README.md"
 gzip -9n "$doc/README.md"
+# The guides the README links to, by task.
+install -d "$doc/docs"
+install -m 0644 docs/*.md "$doc/docs/"
+gzip -9n "$doc"/docs/*.md
 install -d "$doc/examples/demo" "$doc/examples/systemd"
 install -m 0644 examples/demo/* "$doc/examples/demo/"
 install -m 0644 packaging/debian/credentials.conf "$doc/examples/systemd/credentials.conf"

@@ -50,6 +50,7 @@ check "zsh completion" grep -q "#compdef enrolgen" /usr/share/zsh/vendor-complet
 check "fish completion" grep -q "complete -c enrolgen" /usr/share/fish/vendor_completions.d/enrolgen.fish
 check "units" test -f /lib/systemd/system/enrolgen.service -a -f /lib/systemd/system/enrolgen.timer
 check "the demo" test -f /usr/share/doc/enrolgen/examples/demo/enrolgen.yaml
+check "the guides" test -f /usr/share/doc/enrolgen/docs/administration.md.gz
 
 echo "systemd:"
 check "systemd-analyze verify" systemd-analyze verify /lib/systemd/system/enrolgen.service /lib/systemd/system/enrolgen.timer

@@ -410,7 +410,7 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
 /// names a test that exists and asserts the exit code the row gives.
 #[test]
 fn readme_fault_table_names_real_tests() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo().join("docs/troubleshooting.md")).unwrap();
     let start = readme.find("<!-- faults:start -->").expect("table start");
     let end = readme.find("<!-- faults:end -->").expect("table end");
     let rows: Vec<&str> = readme[start..end]

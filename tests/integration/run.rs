@@ -341,8 +341,8 @@ fn check_opens_account_lists_and_student_files() {
 /// listed 11 of 14).
 #[test]
 fn the_readme_explains_every_left_out_reason() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let table = &readme[readme.find("### Left-out reasons").unwrap()..];
+    let readme = std::fs::read_to_string(repo().join("docs/troubleshooting.md")).unwrap();
+    let table = &readme[readme.find("## Left-out reasons").unwrap()..];
     for r in enrolgen::model::Reason::ALL {
         assert!(
             table.contains(&format!("| `{}` |", r.code())),
@@ -350,4 +350,87 @@ fn the_readme_explains_every_left_out_reason() {
             r.code()
         );
     }
+}
+
+/// The anchor GitHub gives a heading: lower case, spaces as dashes, punctuation
+/// but `-` and `_` dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every relative link of the user and contributor docs leads to a file that
+/// exists, and to a heading it has.
+#[test]
+fn every_relative_link_of_the_docs_resolves() {
+    let root = repo();
+    let mut docs = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            docs.push(p);
+        }
+    }
+    let mut broken = Vec::new();
+    for doc in &docs {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for (_, [target]) in regex_lite_links(&text) {
+            if target.starts_with("http") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, hash) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if path.is_empty() {
+                doc.clone()
+            } else {
+                doc.parent().unwrap().join(path)
+            };
+            if !file.exists() {
+                broken.push(format!("{}: {target}", doc.display()));
+                continue;
+            }
+            if !hash.is_empty() && file.extension().is_some_and(|x| x == "md") {
+                let headings: Vec<String> = std::fs::read_to_string(&file)
+                    .unwrap()
+                    .lines()
+                    .filter_map(|l| {
+                        l.trim_start_matches('#')
+                            .strip_prefix(' ')
+                            .filter(|_| l.starts_with('#'))
+                    })
+                    .map(anchor)
+                    .collect();
+                if !headings.iter().any(|h| h == hash) {
+                    broken.push(format!("{}: {target} (no such heading)", doc.display()));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+/// `[text](target)` links of a Markdown text: their targets.
+fn regex_lite_links(text: &str) -> Vec<((), [String; 1])> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        let after = &rest[i + 2..];
+        if let Some(j) = after.find(')') {
+            let target = &after[..j];
+            if !target.contains(' ') && !target.is_empty() {
+                out.push(((), [target.to_string()]));
+            }
+            rest = &after[j..];
+        } else {
+            break;
+        }
+    }
+    out
 }
