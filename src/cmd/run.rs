@@ -369,9 +369,22 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     for (name, pp) in &plan.platforms {
         let p = pipeline::platform(settings, name)?;
         let summary = match settings.delivery.get(name) {
-            Some(Delivery::Files { .. }) | None => {
+            delivery @ (Some(Delivery::Files { .. }) | None) => {
                 let pf = files::render_one(p, pp)?;
-                let (s, d) = files::stage(&args.out, &pf, pp, &delta_run, &mut warnings)?;
+                // A first night reads what Moodle holds, to write only what differs.
+                let moodle = delivery.and_then(Delivery::moodle);
+                let first = files::first_night(&args.out, name, pp, &delta_run, moodle)?;
+                let now = first.map(|(now, timing)| {
+                    sources.push(timing);
+                    now
+                });
+                let (s, d) = files::stage(
+                    &args.out,
+                    &pf,
+                    pp,
+                    (&delta_run, now.as_ref()),
+                    &mut warnings,
+                )?;
                 let summary = files::summarize(pp, &pf, &s, d);
                 staged.push(s);
                 summary

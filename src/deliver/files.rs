@@ -98,6 +98,49 @@ impl Staged {
     }
 }
 
+/// A first `--delta` night on a platform with a `moodle:` connection: what Moodle
+/// holds of the plan's courses, read before anything is written, so that the night
+/// writes only what differs (`delta::held_in_moodle`). `None` when the platform has a
+/// state already, or no connection, or the run is no delta.
+pub fn first_night(
+    out: &Path,
+    platform: &str,
+    pp: &PlatformPlan,
+    run: &DeltaRun<'_>,
+    moodle: Option<&crate::config::MoodleSettings>,
+) -> Result<Option<(crate::model::MoodleNow, crate::model::SourceTiming)>, Error> {
+    let Some(ms) = moodle else {
+        return Ok(None);
+    };
+    let dir = out.join(platform);
+    if !matches!(run.mode, Mode::Delta { .. }) || outbox::load_state(&dir)?.is_some() {
+        return Ok(None);
+    }
+    let courses: Vec<String> = pp
+        .enrolments
+        .values()
+        .map(|e| e.course.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let client = crate::source::moodle::Moodle::new(platform, ms)?;
+    let started = std::time::Instant::now();
+    let now = client.read_courses(&courses)?;
+    let records = now
+        .values()
+        .flatten()
+        .map(|c| c.active.len() + c.inactive.len())
+        .sum();
+    let timing = crate::model::SourceTiming::of_moodle(
+        format!("moodle:{platform}:first-night"),
+        client.describe(),
+        started,
+        records,
+        client.requests(),
+    );
+    Ok(Some((now, timing)))
+}
+
 /// Prepares one platform's files in `mode`; for a delta, also its summary, and the
 /// warnings the run must repeat every night (pending manual changes, held-back
 /// suspensions).
@@ -105,7 +148,7 @@ pub fn stage(
     out: &Path,
     pf: &PlatformFiles,
     pp: &PlatformPlan,
-    run: &DeltaRun<'_>,
+    (run, first_night): (&DeltaRun<'_>, Option<&crate::model::MoodleNow>),
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, Option<DeltaSummary>), Error> {
     if run.mode == Mode::Snapshot {
@@ -121,7 +164,7 @@ pub fn stage(
         };
         return Ok((staged, None));
     }
-    let (s, d) = stage_outbox(out, pf, pp, run, warnings)?;
+    let (s, d) = stage_outbox(out, pf, pp, (run, first_night), warnings)?;
     Ok((s, Some(d)))
 }
 
@@ -206,7 +249,7 @@ fn stage_outbox(
     out: &Path,
     pf: &PlatformFiles,
     pp: &PlatformPlan,
-    run: &DeltaRun<'_>,
+    (run, first_night): (&DeltaRun<'_>, Option<&crate::model::MoodleNow>),
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
@@ -224,6 +267,28 @@ fn stage_outbox(
         }
     }
     let mut base = base(&dir, &pf.name, run)?;
+    let first = base.previous.is_none() && matches!(run.mode, Mode::Delta { .. });
+    let mut first_note = None;
+    if first {
+        match first_night {
+            Some(now) => {
+                base.rows = delta::held_in_moodle(&pp.enrolments, now);
+                warnings.push(format!(
+                    "platform {}: first night: {} planned enrolment(s) Moodle already holds are recorded as they are and not written again (their dates kept); what they lack is listed as manual changes",
+                    pf.name,
+                    base.rows.len()
+                ));
+            }
+            None => {
+                let note = format!(
+                    "platform {}: first night without a moodle: connection: every planned enrolment is written, and importing re-imports those Moodle already holds (their start becomes the import day, their end is counted again from enrolperiod); give the platform a moodle: connection (a read-only token, as verify uses) so that the first night writes only what differs",
+                    pf.name
+                );
+                warnings.push(note.clone());
+                first_note = Some(note);
+            }
+        }
+    }
     let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
     if number > outbox::MAX_FILE_NUMBER {
@@ -250,7 +315,13 @@ fn stage_outbox(
         let uploads = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
         base.waiting.extend(uploads.iter().map(outbox::Written::of));
         outbox_files.extend(uploads);
-        let import = report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
+        let mut import =
+            report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
+        if let Some(note) = &first_note {
+            import
+                .bytes
+                .extend_from_slice(format!("\nBEFORE IMPORTING: {note}.\n").as_bytes());
+        }
         outbox_files.push(import);
         summary.file = Some(number);
     }

@@ -151,6 +151,43 @@ pub struct Delta {
 
 type Key = crate::model::UserCourse;
 
+/// A first night on a site that already holds enrolments: the planned enrolments
+/// Moodle holds, as the state a night builds on, so that only what differs is
+/// written (a row re-imports an enrolment: its start becomes the import day, its end
+/// is counted again). Moodle's web services show roles, groups and whether an
+/// enrolment is active now, not its dates: its period, status and start are taken
+/// as planned, and one not active now is taken as suspended (the night writes its
+/// reactivation). Enrolments the plan does not give are somebody else's: never
+/// recorded, so never suspended.
+pub fn held_in_moodle(
+    current: &BTreeMap<Key, Enrolment>,
+    now: &crate::model::MoodleNow,
+) -> Vec<Recorded> {
+    let mut out = Vec::new();
+    for e in current.values() {
+        let Some((user, active)) = now
+            .get(&e.course)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.user(&e.username))
+        else {
+            continue;
+        };
+        let role = if user.roles.contains(&e.role) {
+            e.role.clone()
+        } else {
+            user.roles.iter().next().cloned().unwrap_or_default()
+        };
+        out.push(Recorded {
+            other_roles: user.roles.iter().filter(|r| **r != role).cloned().collect(),
+            role,
+            groups: user.groups.iter().cloned().collect(),
+            suspended: !active,
+            ..Recorded::of(e)
+        });
+    }
+    out
+}
+
 /// The state once the manual changes an administrator marked done are made: each
 /// such enrolment is what was wanted then.
 pub fn adopt(state: &[Recorded], done: &[ManualChange]) -> Vec<Recorded> {
@@ -581,5 +618,59 @@ mod tests {
         // Coming back as before: nothing by hand.
         let d = delta(&s2, &plan(&[e("a", "C", "student")]), &L, &Accept::None);
         assert!(d.manual.is_empty());
+    }
+
+    /// Before: a first night wrote every enrolment, and importing it reset the
+    /// start of every one Moodle already held.
+    #[test]
+    fn a_first_night_on_a_populated_site_writes_only_what_differs() {
+        use crate::model::{CourseNow, EnrolledUser};
+        let grouped = |u: &str| Enrolment {
+            groups: ["G1".to_string()].into_iter().collect(),
+            ..e(u, "C", "student")
+        };
+        let cur = plan(&[
+            grouped("held"),
+            grouped("missing-group"),
+            e("new", "C", "student"),
+            e("suspended", "C", "student"),
+        ]);
+        let user = |groups: &[&str]| EnrolledUser {
+            id: 1,
+            roles: ["student".to_string()].into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        let now: crate::model::MoodleNow = [(
+            "C".to_string(),
+            Some(CourseNow {
+                id: 2,
+                active: [
+                    ("held".to_string(), user(&["G1"])),
+                    ("missing-group".to_string(), user(&[])),
+                    ("others".to_string(), user(&[])),
+                ]
+                .into(),
+                inactive: [("suspended".to_string(), user(&[]))].into(),
+                ..Default::default()
+            }),
+        )]
+        .into();
+        let seed = held_in_moodle(&cur, &now);
+        assert_eq!(seed.len(), 3, "the planned ones Moodle holds, not others'");
+        let d = delta(&seed, &cur, &L, &Accept::None);
+        let rows: Vec<(&str, Option<u8>)> = d
+            .rows
+            .iter()
+            .map(|r| (r.username.as_str(), r.enrolstatus))
+            .collect();
+        assert_eq!(rows, [("new", None), ("suspended", Some(0))]);
+        assert_eq!(
+            d.manual.len(),
+            1,
+            "the missing membership, by hand: {:?}",
+            d.manual
+        );
+        assert_eq!(d.manual[0].username, "missing-group");
+        assert_eq!(d.suspended, 0, "nobody's enrolment suspended");
     }
 }

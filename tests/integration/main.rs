@@ -9,6 +9,7 @@ mod config_errors;
 mod delta;
 mod explain;
 mod faults;
+mod first_night;
 mod fuzz;
 mod ldap;
 mod lint;
