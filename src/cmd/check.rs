@@ -12,19 +12,59 @@ use crate::source::directory::{self, Wanted};
 use crate::source::sis::csv_extract::CsvExtract;
 use crate::source::sis::{self, Bind, SqlBackend, ALL_QUERIES};
 
-/// Runs every query once, with a one-value list where it takes lists: what matters is
-/// that the SQL parses and the tables and grants are there.
-fn run_queries(b: &mut dyn SqlBackend, year: &str, failed: &mut bool) {
+/// Runs every query once with the configuration's own étapes, versions and
+/// elements (the first hundred of each), and says what it asked and what came back:
+/// the SQL parses, the tables and grants are there, and the cohorts find students.
+/// A configuration without Apogée cohorts is probed with an étape no university has
+/// (0 rows then says only that the query runs).
+fn run_queries(b: &mut dyn SqlBackend, s: &Settings, year: &str, failed: &mut bool) {
+    let cohorts: Vec<&crate::model::ApogeeCohort> = s
+        .cohorts
+        .values()
+        .filter_map(|c| match &c.source {
+            crate::model::CohortSource::Apogee(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    let text = |v: Vec<String>| -> Vec<Bind> {
+        let mut v = v;
+        v.sort();
+        v.dedup();
+        v.truncate(100);
+        if v.is_empty() {
+            v.push("-".into());
+        }
+        v.into_iter().map(Bind::Text).collect()
+    };
+    let etapes = text(cohorts.iter().map(|c| c.etape.clone()).collect());
+    let elements = text(cohorts.iter().filter_map(|c| c.element.clone()).collect());
+    let mut versions: Vec<i64> = cohorts.iter().map(|c| i64::from(c.version)).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    versions.truncate(100);
+    if versions.is_empty() {
+        versions.push(0);
+    }
+    let versions: Vec<Bind> = versions.into_iter().map(Bind::Int).collect();
     let scalars = [("annee", Bind::Text(year.to_string()))];
-    let probe = [Bind::Text("-".into())];
     let lists: [(&str, &[Bind]); 3] = [
-        ("etapes", &probe),
-        ("elements", &probe),
-        ("versions", &[Bind::Int(0)]),
+        ("etapes", &etapes),
+        ("elements", &elements),
+        ("versions", &versions),
     ];
+    let asked = if cohorts.is_empty() {
+        format!("year {year}, no Apogée cohort in the configuration: only that the query runs")
+    } else {
+        format!(
+            "year {year}, the configuration's {} étape(s), {} version(s), {} element(s)",
+            etapes.len(),
+            versions.len(),
+            cohorts.iter().filter(|c| c.element.is_some()).count()
+        )
+    };
     for q in ALL_QUERIES {
         match b.fetch(&q.statement(&scalars, &lists)) {
-            Ok(rows) => println!("  ok    {}: {} row(s)", q.name, rows.len()),
+            Ok(rows) => println!("  ok    {}: {} row(s) for {asked}", q.name, rows.len()),
             Err(e) => {
                 *failed = true;
                 println!("  FAIL  {}: {}", q.name, crate::error_chain(&e));
@@ -90,7 +130,7 @@ fn apogee(s: &Settings, sis_settings: &SisSettings, year: &str, failed: &mut boo
             println!("Apogée (SQLite {}):", p.display());
             match sis::sqlite::Sqlite::open(p) {
                 Ok(mut b) => {
-                    run_queries(&mut b, year, failed);
+                    run_queries(&mut b, s, year, failed);
                     warn_missing_indexes(&b);
                 }
                 Err(e) => {
@@ -103,7 +143,7 @@ fn apogee(s: &Settings, sis_settings: &SisSettings, year: &str, failed: &mut boo
         SisSettings::Oracle(o) => {
             println!("Apogée (Oracle {}):", o.connect);
             match sis::oracle::Oracle::connect(o) {
-                Ok(mut b) => run_queries(&mut b, year, failed),
+                Ok(mut b) => run_queries(&mut b, s, year, failed),
                 Err(e) => {
                     *failed = true;
                     println!("  FAIL  {}", crate::error_chain(&e));

@@ -380,3 +380,23 @@ fn check_warns_when_a_db_file_lacks_indexes() {
     );
     assert!(r.stdout.contains("  ok    students.sql"), "{}", r.stdout);
 }
+
+/// Before: `check` probed Apogée with the étape `-` and always printed `0 row(s)`,
+/// which said nothing of the configuration's cohorts.
+#[test]
+fn check_asks_apogee_for_the_configuration_s_cohorts_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let r = enrolgen(
+        t.path(),
+        &["check", "-c", cfg.to_str().unwrap(), "--as-of", AS_OF],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "ok    students.sql: 326 row(s) for year 2026, the configuration's 9 étape(s), 5 version(s), 1 element(s)"
+        ),
+        "{}",
+        r.stdout
+    );
+}
