@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use chrono::NaiveDate;
 
@@ -146,20 +145,7 @@ fn check_platform(
     courses.sort();
     courses.dedup();
     let client = Moodle::new(name, ms)?;
-    let t = Instant::now();
-    let now = client.read_courses(&courses)?;
-    let records = now
-        .values()
-        .flatten()
-        .map(|c| c.active.len() + c.inactive.len())
-        .sum();
-    let timing = SourceTiming::of_moodle(
-        format!("moodle:{name}"),
-        client.describe(),
-        t,
-        records,
-        client.requests(),
-    );
+    let (now, timing) = client.read_courses_timed(format!("moodle:{name}"), &courses)?;
     let diffs = compare::compare(pp, &now, roles, (scope, made), as_of);
     let mut check = MoodleCheck {
         differences: diffs.iter().filter(|d| d.problem.differs()).count(),

@@ -124,20 +124,8 @@ pub fn first_night(
         .into_iter()
         .collect();
     let client = crate::source::moodle::Moodle::new(platform, ms)?;
-    let started = std::time::Instant::now();
-    let now = client.read_courses(&courses)?;
-    let records = now
-        .values()
-        .flatten()
-        .map(|c| c.active.len() + c.inactive.len())
-        .sum();
-    let timing = crate::model::SourceTiming::of_moodle(
-        format!("moodle:{platform}:first-night"),
-        client.describe(),
-        started,
-        records,
-        client.requests(),
-    );
+    let (now, timing) =
+        client.read_courses_timed(format!("moodle:{platform}:first-night"), &courses)?;
     Ok(Some((now, timing)))
 }
 

@@ -174,6 +174,28 @@ mod tests {
         )
     }
 
+    /// An account found by idnumber `n`, named `u` in Moodle (and `also` others
+    /// holding the same idnumber).
+    fn by_number(n: &str, u: &str, also: &[&str]) -> (String, PlatformUser) {
+        (
+            n.into(),
+            PlatformUser {
+                username: u.into(),
+                idnumber: Some(n.into()),
+                auth: "manual".into(),
+                suspended: false,
+                created_from: None,
+                also: also.iter().map(|a| a.to_string()).collect(),
+            },
+        )
+    }
+
+    const BY_IDNUMBER: MoodleAccounts = MoodleAccounts {
+        auth: None,
+        field: MatchField::Idnumber,
+        created_report: None,
+    };
+
     #[test]
     fn the_platform_s_moodle_decides_each_account() {
         let mut pp = PlatformPlan {
@@ -252,24 +274,8 @@ mod tests {
             left_out: vec![],
             by_idnumber: Default::default(),
         };
-        let users = [(
-            "21000101".to_string(),
-            PlatformUser {
-                username: "zoe.michel".into(),
-                idnumber: Some("21000101".into()),
-                auth: "manual".into(),
-                suspended: false,
-                created_from: None,
-                also: Vec::new(),
-            },
-        )]
-        .into();
-        let rules = MoodleAccounts {
-            auth: None,
-            field: MatchField::Idnumber,
-            created_report: None,
-        };
-        apply(&mut pp, &rules, &users, "https://m");
+        let users = [by_number("21000101", "zoe.michel", &[])].into();
+        apply(&mut pp, &BY_IDNUMBER, &users, "https://m");
         let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
         assert_eq!(written, ["zoe.michel"]);
         assert_eq!(pp.left_out[0].reason, Reason::NoPlatformAccount);
@@ -285,24 +291,8 @@ mod tests {
             left_out: vec![],
             by_idnumber: Default::default(),
         };
-        let users = [(
-            "21000101".to_string(),
-            PlatformUser {
-                username: "zoe.michel".into(),
-                idnumber: Some("21000101".into()),
-                auth: "manual".into(),
-                suspended: false,
-                created_from: None,
-                also: vec!["impostor.account".into()],
-            },
-        )]
-        .into();
-        let rules = MoodleAccounts {
-            auth: None,
-            field: MatchField::Idnumber,
-            created_report: None,
-        };
-        apply(&mut pp, &rules, &users, "https://m");
+        let users = [by_number("21000101", "zoe.michel", &["impostor.account"])].into();
+        apply(&mut pp, &BY_IDNUMBER, &users, "https://m");
         assert!(pp.enrolments.is_empty());
         assert_eq!(pp.left_out[0].reason, Reason::AmbiguousAccount);
         assert_eq!(
@@ -320,30 +310,12 @@ mod tests {
             left_out: vec![],
             by_idnumber: Default::default(),
         };
-        let account = |n: &str, u: &str| {
-            (
-                n.to_string(),
-                PlatformUser {
-                    username: u.into(),
-                    idnumber: Some(n.into()),
-                    auth: "manual".into(),
-                    suspended: false,
-                    created_from: None,
-                    also: vec![],
-                },
-            )
-        };
         let users = [
-            account("21000101", "o'brien"),
-            account("21000102", "zoe.michel"),
+            by_number("21000101", "o'brien", &[]),
+            by_number("21000102", "zoe.michel", &[]),
         ]
         .into();
-        let rules = MoodleAccounts {
-            auth: None,
-            field: MatchField::Idnumber,
-            created_report: None,
-        };
-        apply(&mut pp, &rules, &users, "https://m");
+        apply(&mut pp, &BY_IDNUMBER, &users, "https://m");
         let written: Vec<&str> = pp.enrolments.keys().map(|k| k.username.as_str()).collect();
         assert_eq!(written, ["zoe.michel"]);
         assert_eq!(pp.left_out[0].reason, Reason::InvalidValue);

@@ -358,6 +358,30 @@ impl Moodle {
     /// their roles and groups (the groups seen on them are the course's known
     /// groups); batched when the service allows it, `parallel` requests at a time;
     /// the first error stops it. A course Moodle lacks is `None`.
+    /// What Moodle holds of these courses, and the read timed for the summary
+    /// under the stable identifier `id`: what `verify` and a first night read.
+    pub fn read_courses_timed(
+        &self,
+        id: String,
+        shortnames: &[String],
+    ) -> Result<(MoodleNow, crate::model::SourceTiming), SourceError> {
+        let started = Instant::now();
+        let now = self.read_courses(shortnames)?;
+        let records = now
+            .values()
+            .flatten()
+            .map(|c| c.active.len() + c.inactive.len())
+            .sum();
+        let timing = crate::model::SourceTiming::of_moodle(
+            id,
+            self.describe(),
+            started,
+            records,
+            self.requests(),
+        );
+        Ok((now, timing))
+    }
+
     pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
         let ids = self.ids_of(shortnames)?;
         self.users_of(shortnames, &ids)
