@@ -22,6 +22,8 @@ use crate::source::{sheet_xml, SourceError};
 
 /// What an `.xlsx` or `.ods` may unpack to (its worksheets are XML inside a zip).
 pub const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
+/// The same for an `.ods`, read as a stream rather than whole.
+pub const MAX_UNPACKED_ODS: u64 = 1024 * 1024 * 1024;
 /// Filled cells in one worksheet (merged cells counted as they are spread).
 pub const MAX_CELLS: usize = 4_000_000;
 
@@ -77,7 +79,7 @@ pub fn read(path: &Path) -> Result<Workbook, SourceError> {
 
 /// A zip archive (`.xlsx`, `.ods`) whose entries unpack beyond `MAX_UNPACKED` is
 /// refused before it is opened: a few megabytes can unpack to gigabytes.
-fn check_archive(path: &Path, what: &str) -> Result<(), SourceError> {
+fn check_archive(path: &Path, what: &str, limit: u64) -> Result<(), SourceError> {
     let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
     let Ok(mut zip) = zip::ZipArchive::new(file) else {
         // Not a zip: calamine says what it is not.
@@ -90,14 +92,14 @@ fn check_archive(path: &Path, what: &str) -> Result<(), SourceError> {
             .map_err(|e| SourceError::failed(what, "cannot read the archive", e))?;
         total = total.saturating_add(entry.size());
     }
-    if total > MAX_UNPACKED {
+    if total > limit {
         return Err(SourceError::failed(
             what,
             "refused",
             format!(
                 "it unpacks to {} MB, more than a request sheet needs ({} MB at most): send the sheet itself, without images or other content",
                 total / 1_000_000,
-                MAX_UNPACKED / 1_000_000
+                limit / 1_000_000
             ),
         ));
     }
@@ -114,7 +116,14 @@ fn layouts(
 ) -> Result<BTreeMap<String, sheet_xml::Layout>, SourceError> {
     let layouts = match ext {
         "xlsx" | "xlsm" | "ods" => {
-            check_archive(path, what)?;
+            // An .ods is read as a stream (memory follows the cells filled): its
+            // XML may be large, a formula filled down a million rows.
+            let limit = if ext == "ods" {
+                MAX_UNPACKED_ODS
+            } else {
+                MAX_UNPACKED
+            };
+            check_archive(path, what, limit)?;
             let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
             let read = if ext == "ods" {
                 sheet_xml::ods(file)
@@ -147,6 +156,9 @@ fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     let layouts = layouts(path, &what, &ext)?;
+    if ext == "ods" {
+        return ods_workbook(path, &what, &layouts);
+    }
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| SourceError::failed(&what, "cannot open the workbook", e))?;
     let sheets: Vec<(String, bool)> = book
@@ -178,6 +190,77 @@ fn workbook(path: &Path) -> Result<Vec<Worksheet>, SourceError> {
         });
     }
     Ok(out)
+}
+
+/// An `.ods`, read as a stream (`sheet_xml::ods_tables`): calamine reads it whole
+/// into a grid as large as its extent.
+fn ods_workbook(
+    path: &Path,
+    what: &str,
+    layouts: &BTreeMap<String, sheet_xml::Layout>,
+) -> Result<Vec<Worksheet>, SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::read(path, e))?;
+    let tables = sheet_xml::ods_tables(std::io::BufReader::new(file), MAX_CELLS)
+        .map_err(|e| SourceError::failed(what, "cannot read the workbook", e))?;
+    let mut out = Vec::new();
+    for t in tables {
+        let fail = |e: &String| {
+            SourceError::failed(
+                what,
+                format!("cannot read worksheet '{}'", t.name),
+                e.clone(),
+            )
+        };
+        let mut grid = Grid::default();
+        for (pos, v) in t.cells {
+            grid.put(pos, ods_cell(v)).map_err(|e| fail(&e))?;
+        }
+        let layout = layouts.get(&t.name).cloned().unwrap_or_default();
+        grid.spread(&layout.merged).map_err(|e| fail(&e))?;
+        let mut rows = grid.rows();
+        for r in &mut rows {
+            r.hidden = layout.hidden_rows.contains(&((r.number - 1) as u32));
+        }
+        out.push(Worksheet {
+            name: t.name,
+            hidden: t.hidden,
+            rows,
+            hidden_columns: layout.hidden_columns.iter().map(|c| *c as usize).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// An `.ods` cell as the other formats' cells read: an error by its type (French
+/// LibreOffice's `#DIV/0 !` is one whatever its text), a date by its date part.
+fn ods_cell(v: sheet_xml::OdsValue) -> Cell {
+    use sheet_xml::OdsValue;
+    match v {
+        OdsValue::Number(f) => Cell {
+            text: number(f),
+            kind: Kind::Number,
+        },
+        OdsValue::Date(d) => Cell {
+            text: d
+                .split_once('T')
+                .map_or(d.as_str(), |(day, _)| day)
+                .to_string(),
+            kind: Kind::Date,
+        },
+        OdsValue::Bool(b) => Cell {
+            text: if b { "TRUE" } else { "FALSE" }.to_string(),
+            kind: Kind::Text,
+        },
+        OdsValue::Text(t) => text_cell(&t),
+        OdsValue::Error(t) => Cell {
+            text: t,
+            kind: Kind::Error,
+        },
+        OdsValue::Uncomputed(f) => {
+            let f = f.strip_prefix("of:").unwrap_or(&f);
+            uncomputed(f.strip_prefix('=').unwrap_or(f))
+        }
+    }
 }
 
 /// The filled cells of a worksheet, by row and column (0-based).

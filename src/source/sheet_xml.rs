@@ -280,3 +280,247 @@ fn end_row(at: &mut OdsCursor, table: &Option<String>, out: &mut BTreeMap<String
     at.repeat = 1;
     at.row_cells = 0;
 }
+
+/// A value of an `.ods` cell, as its XML types it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OdsValue {
+    /// `float`, `percentage`, `currency`: the number.
+    Number(f64),
+    /// `date`: its ISO text (a date-time keeps its time part).
+    Date(String),
+    /// `boolean`.
+    Bool(bool),
+    /// `string` (and `time`, as written): the text.
+    Text(String),
+    /// `calcext:value-type="error"`: the error's text as the sheet shows it.
+    Error(String),
+    /// A formula with no value saved (a program wrote the file).
+    Uncomputed(String),
+}
+
+/// One table of an `.ods`: its name, whether it is hidden, its filled cells
+/// (0-based row, column), repeats spread.
+#[derive(Debug, Default)]
+pub struct OdsTable {
+    pub name: String,
+    pub hidden: bool,
+    pub cells: Vec<((u32, u32), OdsValue)>,
+}
+
+/// The cell being read: its attributes, then its text.
+#[derive(Default)]
+struct OdsCell {
+    value_type: Option<String>,
+    value: Option<String>,
+    date: Option<String>,
+    boolean: Option<String>,
+    string_value: Option<String>,
+    error: bool,
+    formula: Option<String>,
+    repeat: u32,
+    paragraphs: Vec<String>,
+}
+
+impl OdsCell {
+    fn of(e: &BytesStart<'_>) -> OdsCell {
+        OdsCell {
+            value_type: attr(e, "office:value-type"),
+            value: attr(e, "office:value"),
+            date: attr(e, "office:date-value"),
+            boolean: attr(e, "office:boolean-value"),
+            string_value: attr(e, "office:string-value").filter(|s| !s.is_empty()),
+            error: attr(e, "calcext:value-type").is_some_and(|t| t == "error"),
+            formula: attr(e, "table:formula"),
+            repeat: number(e, "table:number-columns-repeated"),
+            paragraphs: Vec::new(),
+        }
+    }
+
+    fn value(self) -> Option<OdsValue> {
+        let text = || self.paragraphs.join("\n");
+        if self.error {
+            return Some(OdsValue::Error(text()));
+        }
+        let v = match self.value_type.as_deref() {
+            Some("float" | "percentage" | "currency") => {
+                OdsValue::Number(self.value.as_deref()?.parse().ok()?)
+            }
+            Some("date") => OdsValue::Date(self.date?),
+            Some("boolean") => OdsValue::Bool(self.boolean.as_deref() == Some("true")),
+            Some(_) => OdsValue::Text(self.string_value.clone().unwrap_or_else(text)),
+            None => match &self.formula {
+                Some(f) if !f.is_empty() => OdsValue::Uncomputed(f.clone()),
+                _ => {
+                    let t = text();
+                    if t.is_empty() {
+                        return None;
+                    }
+                    OdsValue::Text(t)
+                }
+            },
+        };
+        Some(v)
+    }
+}
+
+/// Every table of an `.ods`, read as a stream: memory follows the cells filled, not
+/// the size of the XML nor the sheet's extent (a stray cell at C1048576 is one
+/// cell). More than `max_cells` filled cells, repeats spread, is an error.
+pub fn ods_tables<R: Read + Seek>(archive: R, max_cells: usize) -> Result<Vec<OdsTable>, String> {
+    let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
+    let mut r = entry(&mut zip, "content.xml")?;
+    let mut hidden_styles: BTreeSet<String> = BTreeSet::new();
+    let mut style: Option<String> = None;
+    let mut tables: Vec<OdsTable> = Vec::new();
+    let (mut row, mut col, mut row_repeat) = (0u32, 0u32, 1u32);
+    let mut row_cells: Vec<(u32, OdsValue)> = Vec::new();
+    let mut cell: Option<OdsCell> = None;
+    let mut paragraph: Option<String> = None;
+    let mut annotation = 0u32;
+    let mut count = 0usize;
+    let mut buf = Vec::new();
+    let too_many = || {
+        format!("more than {max_cells} filled cells: a request sheet is smaller (a stray value far down or right? delete the rows and columns after the request)")
+    };
+    loop {
+        let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
+        match &event {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => {
+                let empty = matches!(event, Event::Empty(_));
+                match e.name().as_ref() {
+                    "style:style" => style = attr(e, "style:name"),
+                    "style:table-properties" => {
+                        if let (Some(s), Some("false")) =
+                            (&style, attr(e, "table:display").as_deref())
+                        {
+                            hidden_styles.insert(s.clone());
+                        }
+                    }
+                    "table:table" => {
+                        let name = attr(e, "table:name").unwrap_or_default();
+                        let hidden =
+                            attr(e, "table:style-name").is_some_and(|s| hidden_styles.contains(&s));
+                        tables.push(OdsTable {
+                            name,
+                            hidden,
+                            cells: Vec::new(),
+                        });
+                        row = 0;
+                    }
+                    "table:table-row" => {
+                        col = 0;
+                        row_repeat = number(e, "table:number-rows-repeated");
+                        row_cells.clear();
+                        if empty {
+                            row = row.saturating_add(row_repeat);
+                        }
+                    }
+                    "table:table-cell" | "table:covered-table-cell" => {
+                        let c = OdsCell::of(e);
+                        if empty {
+                            let repeat = c.repeat;
+                            if let Some(v) = c.value() {
+                                for i in 0..repeat.min(MAX_COLUMNS) {
+                                    row_cells.push((col.saturating_add(i), v.clone()));
+                                }
+                            }
+                            col = col.saturating_add(repeat);
+                        } else {
+                            cell = Some(c);
+                        }
+                    }
+                    "office:annotation" if !empty => annotation += 1,
+                    "text:p" if annotation == 0 && cell.is_some() => {
+                        if empty {
+                            if let Some(c) = cell.as_mut() {
+                                c.paragraphs.push(String::new());
+                            }
+                        } else {
+                            paragraph = Some(String::new());
+                        }
+                    }
+                    "text:s" if annotation == 0 => {
+                        if let Some(p) = paragraph.as_mut() {
+                            let n = attr(e, "text:c")
+                                .and_then(|v| v.parse::<usize>().ok())
+                                .unwrap_or(1);
+                            p.push_str(&" ".repeat(n.min(1000)));
+                        }
+                    }
+                    "text:tab" if annotation == 0 => {
+                        if let Some(p) = paragraph.as_mut() {
+                            p.push('\t');
+                        }
+                    }
+                    "text:line-break" if annotation == 0 => {
+                        if let Some(p) = paragraph.as_mut() {
+                            p.push('\n');
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // The text comes without its references (`&amp;`, `&#233;`), which
+            // arrive as events of their own.
+            Event::Text(t) if annotation == 0 => {
+                if let Some(p) = paragraph.as_mut() {
+                    p.push_str(&t.xml_content(quick_xml::XmlVersion::default()));
+                }
+            }
+            Event::GeneralRef(g) if annotation == 0 => {
+                if let Some(p) = paragraph.as_mut() {
+                    match g.resolve_char_ref().map_err(|e| e.to_string())? {
+                        Some(c) => p.push(c),
+                        None => {
+                            let name = g.xml_content(quick_xml::XmlVersion::default());
+                            let text = quick_xml::escape::resolve_predefined_entity(&name)
+                                .ok_or_else(|| format!("unknown entity &{name};"))?;
+                            p.push_str(text);
+                        }
+                    }
+                }
+            }
+            Event::End(e) => match e.name().as_ref() {
+                "text:p" if annotation == 0 => {
+                    if let (Some(p), Some(c)) = (paragraph.take(), cell.as_mut()) {
+                        c.paragraphs.push(p);
+                    }
+                }
+                "office:annotation" => annotation = annotation.saturating_sub(1),
+                "table:table-cell" | "table:covered-table-cell" => {
+                    if let Some(c) = cell.take() {
+                        let repeat = c.repeat;
+                        if let Some(v) = c.value() {
+                            for i in 0..repeat.min(MAX_COLUMNS) {
+                                row_cells.push((col.saturating_add(i), v.clone()));
+                            }
+                        }
+                        col = col.saturating_add(repeat);
+                    }
+                }
+                "table:table-row" => {
+                    if let Some(t) = tables.last_mut() {
+                        if !row_cells.is_empty() {
+                            for i in 0..row_repeat {
+                                count = count.saturating_add(row_cells.len());
+                                if count > max_cells {
+                                    return Err(too_many());
+                                }
+                                for (c, v) in &row_cells {
+                                    t.cells.push(((row.saturating_add(i), *c), v.clone()));
+                                }
+                            }
+                        }
+                    }
+                    row = row.saturating_add(row_repeat);
+                    row_cells.clear();
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(tables)
+}

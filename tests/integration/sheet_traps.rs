@@ -774,3 +774,62 @@ fn a_stray_column_at_xfd_costs_its_cells_and_leaves_its_rows_out() {
         left[0]
     );
 }
+
+/// An `.ods` made by hand: `rows` is the table's XML rows.
+fn ods(path: &Path, rows: &str) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file(
+        "META-INF/manifest.xml",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    zip.start_file("content.xml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3"><office:body><office:spreadsheet><table:table table:name="Demande">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    )
+    .unwrap();
+    zip.finish().unwrap();
+}
+
+fn ods_row(cells: &[&str]) -> String {
+    let cells: String = cells
+        .iter()
+        .map(|c| format!(r#"<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>"#))
+        .collect();
+    format!("<table:table-row>{cells}</table:table-row>")
+}
+
+/// Before: a stray cell at C1048576 cost 273 MB for a 9 KB .ods (calamine reads an
+/// .ods whole into a grid as large as its extent); it is now read as a stream and
+/// costs one cell, its row left out naming it.
+#[test]
+fn an_ods_costs_the_cells_it_fills_not_its_extent() {
+    let t = tempfile::tempdir().unwrap();
+    let rows = format!(
+        "{}{}<table:table-row table:number-rows-repeated=\"1048573\"><table:table-cell/></table:table-row>{}",
+        ods_row(&["N° étudiant", "Cours 1", "Rôle 1"]),
+        ods_row(&["21000001", "PSY-L1-SOUTIEN", "Étudiant &amp; co"]),
+        r#"<table:table-row><table:table-cell table:number-columns-repeated="2"/><table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row>"#
+    );
+    ods(&t.path().join("loin.ods"), &rows);
+    let r = adhoc(t.path(), "loin.ods", &[]);
+    let left = left_out(t.path(), "ecampus-loin");
+    assert!(
+        left.iter()
+            .any(|l| l.contains(";row 2;") && l.contains("Étudiant & co")),
+        "the entity read: {left:?}"
+    );
+    assert!(
+        left.iter().any(|l| l.contains(";row 1048576;")),
+        "the far row is read and left out: {left:?}\n{}",
+        r.stderr
+    );
+}
