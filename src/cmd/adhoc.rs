@@ -101,6 +101,53 @@ fn rule_of(args: &AdhocArgs, settings: &mut Settings, d: u8) -> Result<EnrolRule
     })
 }
 
+/// The line of an on-demand IMPORT.txt that names the sheet it was made from.
+const REQUEST: &str = "Request: ";
+
+/// A sheet as its request is named: its full path.
+fn request_of(sheet: &Path) -> String {
+    std::fs::canonicalize(sheet)
+        .unwrap_or_else(|_| sheet.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The sheet an earlier request's files in `out` were made from, if any.
+fn made_from(out: &Path, stem: &str) -> Option<String> {
+    let text = std::fs::read_to_string(out.join(format!("{stem}-IMPORT.txt"))).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(REQUEST))
+        .map(str::to_string)
+}
+
+/// The request's own stem: two offices both sending `demande.xlsx` never write over
+/// each other's files. When `out` holds the files of another sheet under `stem`,
+/// the sheet's folder name is added, then a number.
+fn own_stem(out: &Path, stem: String, sheet: &Path) -> String {
+    let me = request_of(sheet);
+    let free = |s: &str| made_from(out, s).is_none_or(|other| other == me);
+    if free(&stem) {
+        return stem;
+    }
+    let folder = std::fs::canonicalize(sheet)
+        .ok()
+        .and_then(|p| {
+            p.parent()
+                .and_then(|d| d.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .map(|n| file_name_part(&n))
+        .unwrap_or_default();
+    let with_folder = format!("{stem}-{folder}");
+    if !folder.is_empty() && free(&with_folder) {
+        return with_folder;
+    }
+    (2..)
+        .map(|n| format!("{stem}-{n}"))
+        .find(|s| free(s))
+        .unwrap_or(stem)
+}
+
 /// The file's name: the platform, then the sheet's name (without the platform if it
 /// already starts with it) or the first course.
 fn stem_of(platform: &str, name: &str) -> String {
@@ -129,6 +176,7 @@ fn request(
             if let Some(w) = worksheet {
                 stem = format!("{stem}-{}", file_name_part(&w));
             }
+            let stem = own_stem(&args.out, stem, path);
             let title = format!("On-demand file: {} on {}", path.display(), args.platform);
             Ok((rules, Some(asked), stem, title))
         }
@@ -221,14 +269,20 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
         let mut left = report::left_out_csv(&pp.left_out, d)?;
         left.name = PathBuf::from(format!("{stem}-left-out.csv"));
         files.push(left);
-        files.push(report::import_txt(
+        let mut import = report::import_txt(
             &args.platform,
             d,
             report::ImportFiles::OnDemand {
                 stem: &stem,
                 names: &names,
             },
-        ));
+        );
+        if let Some(sheet) = &args.sheet {
+            import
+                .bytes
+                .extend_from_slice(format!("\n{REQUEST}{}\n", request_of(sheet)).as_bytes());
+        }
+        files.push(import);
         files.extend(page);
         let _lock = atomic::DirLock::acquire(&args.out)?;
         let uploads: Vec<_> = files

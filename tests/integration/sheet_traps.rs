@@ -833,3 +833,47 @@ fn an_ods_costs_the_cells_it_fills_not_its_extent() {
         r.stderr
     );
 }
+
+/// Before: two offices both sending `demande.csv` wrote over each other's files.
+#[test]
+fn two_offices_sending_a_sheet_of_the_same_name_keep_their_own_files() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = copy_demo(t.path());
+    let request = |office: &str, student: u32| {
+        let dir = t.path().join(office);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sheet = dir.join("demande.csv");
+        std::fs::write(
+            &sheet,
+            format!(
+                "N° étudiant;Cours;Rôle\n{};PSY-L1-SOUTIEN;Étudiant\n",
+                21000000 + student
+            ),
+        )
+        .unwrap();
+        let r = cmd(t.path(), "adhoc", cfg.to_str().unwrap())
+            .args(&[
+                "--platform",
+                "ecampus",
+                "--sheet",
+                sheet.to_str().unwrap(),
+                "--out",
+                "out",
+            ])
+            .run();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    request("psychologie", 1);
+    request("droit", 2);
+    let first = read(t.path(), "ecampus-demande.csv");
+    let second = read(t.path(), "ecampus-demande-droit.csv");
+    assert!(first.contains("21000001;"), "{first}");
+    assert!(second.contains("21000002;"), "{second}");
+    // The same office again: its own files, replaced.
+    request("psychologie", 3);
+    assert!(read(t.path(), "ecampus-demande.csv").contains("21000003;"));
+    assert!(!t
+        .path()
+        .join("out/ecampus-demande-psychologie.csv")
+        .exists());
+}
