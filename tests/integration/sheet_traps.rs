@@ -877,3 +877,43 @@ fn two_offices_sending_a_sheet_of_the_same_name_keep_their_own_files() {
         .join("out/ecampus-demande-psychologie.csv")
         .exists());
 }
+
+/// Workbooks made by LibreOffice with its French interface (make.sh): a title merged
+/// over the header, a legend, twelve rows of instructions, an example worksheet and
+/// last year's request hidden; then a second visible worksheet with a typo in its
+/// header. Before: the title was refused ("appears twice"), the header below the
+/// instructions not found, the example taken for a second request, and the second
+/// worksheet dropped with exit 0.
+#[test]
+fn a_french_office_s_workbook_is_read_below_its_title_and_never_loses_a_worksheet() {
+    for fmt in ["ods", "xlsx"] {
+        let t = tempfile::tempdir().unwrap();
+        let sheet = format!("classeur.{fmt}");
+        fixture(t.path(), &sheet);
+        let r = adhoc(t.path(), &sheet, &[]);
+        assert_eq!(r.code, 0, "{sheet}: {}", r.stderr);
+        assert_eq!(
+            read(t.path(), "ecampus-classeur-Demande.csv"),
+            "username;course1;role1;group1\n21000001;PSY-L1-SOUTIEN;student;TD 1\n21000002;PSY-L1-SOUTIEN;student;TD 2\n",
+            "{sheet}"
+        );
+        assert!(
+            r.stderr
+                .contains("above the header (row 15) not read as enrolments")
+                && r.stderr
+                    .contains("hidden worksheet '2025' also holds enrolments"),
+            "{sheet}: {}",
+            r.stderr
+        );
+        let sheet = format!("deux-demandes.{fmt}");
+        fixture(t.path(), &sheet);
+        let r = adhoc(t.path(), &sheet, &[]);
+        assert_eq!(r.code, 2, "{sheet}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("worksheet 'Demande 2' looks like a request but cannot be read"),
+            "{sheet}: {}",
+            r.stderr
+        );
+    }
+}
