@@ -12,20 +12,33 @@ pub enum Var {
     Etape,
     Version,
     Year,
+    /// The academic year's label: 2026-2027 for 2026.
+    YearLabel,
     Element,
 }
 
 impl Var {
-    const NAMES: [(&'static str, Var); 6] = [
+    pub const ALL: [Var; 7] = [
+        Var::Group,
+        Var::GroupLabel,
+        Var::Etape,
+        Var::Version,
+        Var::Year,
+        Var::YearLabel,
+        Var::Element,
+    ];
+
+    const NAMES: [(&'static str, Var); 7] = [
         ("group", Var::Group),
         ("group_label", Var::GroupLabel),
         ("etape", Var::Etape),
         ("version", Var::Version),
         ("year", Var::Year),
+        ("year_label", Var::YearLabel),
         ("element", Var::Element),
     ];
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         Self::NAMES
             .iter()
             .find(|(_, v)| *v == self)
@@ -46,7 +59,7 @@ pub struct Template {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("unknown placeholder {{{0}}}; known: {{group}}, {{group_label}}, {{etape}}, {{version}}, {{year}}, {{element}}")]
+    #[error("unknown placeholder {{{0}}}; known: {{group}}, {{group_label}}, {{etape}}, {{version}}, {{year}}, {{year_label}}, {{element}}")]
     UnknownVar(String),
     #[error("unclosed '{{'")]
     Unclosed,
@@ -145,6 +158,7 @@ impl Template {
                         Var::Etape => ctx.etape.map(str::to_string),
                         Var::Version => ctx.version.map(|v| v.to_string()),
                         Var::Year => ctx.year.map(str::to_string),
+                        Var::YearLabel => ctx.year.and_then(year_label),
                         Var::Element => ctx.element.map(str::to_string),
                     };
                     out.push_str(&value.ok_or(*v)?);
@@ -153,6 +167,12 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// The label of academic year `year` (COD_ANU): 2026-2027 for 2026.
+pub fn year_label(year: &str) -> Option<String> {
+    let y: u32 = year.parse().ok()?;
+    Some(format!("{y}-{}", y + 1))
 }
 
 impl fmt::Display for Template {

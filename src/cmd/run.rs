@@ -1,7 +1,7 @@
 //! `enrolgen run`: the batch. The pipeline gathers and plans; the file channel stages
 //! and writes; this module chooses, reports and maps the outcome to an exit code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -77,6 +77,7 @@ fn by_webservice(
 ) -> Result<report::PlatformSummary, Error> {
     let name = &p.name;
     let ws = webservice::deliver(ws_run, settings, p, m, pp)?;
+    warnings.extend(files::no_longer_managed(name, &ws.no_longer_managed));
     for h in &ws.held {
         warnings.push(format!(
             "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
@@ -343,7 +344,13 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let mut sources = g.timings.clone();
     sources.extend(asked);
     let accept = accepted(args);
+    let earlier_courses: BTreeMap<String, BTreeSet<String>> = plan
+        .platforms
+        .keys()
+        .map(|n| (n.clone(), settings.earlier_courses(n, year)))
+        .collect();
     let delta_run = DeltaRun {
+        earlier_courses: &earlier_courses,
         limits: &settings.suspend_limits,
         mode,
         as_of,
@@ -358,6 +365,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         accept: &accept,
         file_mode: settings.file_mode,
         allow_earlier_as_of: args.allow_earlier_as_of,
+        earlier_courses: &earlier_courses,
     };
     let mut staged: Vec<Staged> = Vec::new();
     let mut platforms = BTreeMap::new();

@@ -5,6 +5,7 @@
 mod file;
 mod locate;
 pub mod secret;
+pub mod years;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -259,6 +260,8 @@ pub struct Settings {
     pub delivery: BTreeMap<String, Delivery>,
     /// The Prometheus text file, when not OUT/enrolgen.prom.
     pub prometheus_file: Option<PathBuf>,
+    /// The courses rules name with their year (`ANAT-{year}`), by platform.
+    pub year_courses: Vec<(String, years::CourseName)>,
 }
 
 impl Settings {
@@ -272,6 +275,29 @@ impl Settings {
         self.delivery
             .iter()
             .filter_map(|(n, d)| d.moodle().map(|m| (n.as_str(), m)))
+    }
+
+    /// The settings of academic year `year`: each rule's courses named for it.
+    pub fn for_year(mut self, year: &str) -> Settings {
+        for r in &mut self.rules {
+            for c in &mut r.courses {
+                if let Ok(name) = years::CourseName::parse(c) {
+                    *c = name.of_year(year);
+                }
+            }
+        }
+        self
+    }
+
+    /// The courses of a platform's earlier years (`ANAT-{year}` of past years) that
+    /// `year`'s runs no longer manage.
+    pub fn earlier_courses(&self, platform: &str, year: &str) -> BTreeSet<String> {
+        let names = self
+            .year_courses
+            .iter()
+            .filter(|(p, _)| p == platform)
+            .map(|(_, n)| n);
+        years::earlier_courses(names, year)
     }
 
     pub fn by_webservice(&self, platform: &str) -> bool {
@@ -437,6 +463,12 @@ impl Checker<'_> {
         for (i, e) in raw.enrol.into_iter().enumerate() {
             rules.push(self.rule(i, e, &cohorts, &platforms)?);
         }
+        let year_courses = rules
+            .iter()
+            .flat_map(|r: &EnrolRule| r.courses.iter().map(move |c| (&r.platform, c)))
+            .filter_map(|(p, c)| years::CourseName::parse(c).ok().map(|n| (p.clone(), n)))
+            .filter(|(_, n)| !n.is_literal())
+            .collect();
         self.ratio("max_left_out_ratio", raw.max_left_out_ratio)?;
         let file_mode = self.file_mode(raw.file_mode.as_deref())?;
         let max_shrink = ShrinkLimits {
@@ -459,6 +491,7 @@ impl Checker<'_> {
             max_shrink,
             delivery,
             prometheus_file: self.prometheus_file(raw.prometheus_file)?,
+            year_courses,
         })
     }
 
@@ -903,7 +936,11 @@ impl Checker<'_> {
             return Err(self.err(key, "list at least one course"));
         }
         for c in &courses {
-            moodle::check_value(Field::Course, c, d).map_err(|m| self.err(key, m))?;
+            // A course naming its year is checked as it is named for one.
+            let name = years::CourseName::parse(c)
+                .map_err(|m| self.err(key, format!("course '{c}': {m}")))?;
+            moodle::check_value(Field::Course, &name.of_year("2026"), d)
+                .map_err(|m| self.err(key, m))?;
         }
         Ok(courses)
     }
@@ -1463,6 +1500,24 @@ mod tests {
             e.starts_with("conf/enrolgen.yaml:8:5: platforms.p: unknown field `delimter`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_course_names_only_its_year() {
+        let e = err(&MINIMAL.replace("course: C1", "course: \"C1-{group}\""));
+        assert!(
+            e.starts_with("conf/enrolgen.yaml:11: enrol[0].course: course 'C1-{group}': {group} depends on the person"),
+            "{e}"
+        );
+        let s = parse(
+            &MINIMAL.replace("course: C1", "course: \"C1-{year}\""),
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        assert_eq!(s.year_courses.len(), 1);
+        let s = s.for_year("2026");
+        assert_eq!(s.rules[0].courses, ["C1-2026"]);
+        assert!(s.earlier_courses("p", "2026").contains("C1-2025"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Everything is prepared first (`stage`), then written at once (`write`), so that a
 //! refused or failed run changes nothing.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,8 @@ pub struct DeltaRun<'a> {
     pub accept: &'a delta::Accept,
     /// A dry run changes nothing, not even what a killed run left.
     pub dry_run: bool,
+    /// By platform, the courses of earlier academic years no longer managed.
+    pub earlier_courses: &'a BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Files of one platform, rendered.
@@ -230,7 +233,20 @@ fn delta_summary(d: &delta::Delta) -> DeltaSummary {
                 (c.clone(), change)
             })
             .collect(),
+        no_longer_managed: BTreeMap::new(),
     }
+}
+
+/// What the report says, once, of each course of an earlier year dropped tonight.
+pub fn no_longer_managed<'a>(
+    platform: &'a str,
+    retired: &'a BTreeMap<String, usize>,
+) -> impl Iterator<Item = String> + 'a {
+    retired.iter().map(move |(course, n)| {
+        format!(
+            "platform {platform}: course {course} is an earlier academic year's: no longer managed; its {n} enrolment(s) are left in Moodle as they are (not suspended)"
+        )
+    })
 }
 
 fn stage_outbox(
@@ -277,6 +293,12 @@ fn stage_outbox(
             }
         }
     }
+    let retired = run
+        .earlier_courses
+        .get(&pf.name)
+        .map(|e| delta::retire(&mut base.rows, e))
+        .unwrap_or_default();
+    warnings.extend(no_longer_managed(&pf.name, &retired));
     let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
     if number > outbox::MAX_FILE_NUMBER {
@@ -290,6 +312,7 @@ fn stage_outbox(
         .into());
     }
     let mut summary = delta_summary(&d);
+    summary.no_longer_managed = retired;
     let mut outbox_files = Vec::new();
     // The snapshot's IMPORT.txt names files a delta does not write: the delta's
     // own is in outbox/.

@@ -242,6 +242,10 @@ pub struct WsSummary {
     /// hand): `course: username has role (planned: role)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_roles: Vec<String>,
+    /// Courses of an earlier academic year dropped tonight, with the enrolments
+    /// enrolgen had made there (left in Moodle as they are).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_longer_managed: BTreeMap<String, usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -267,6 +271,10 @@ pub struct DeltaSummary {
     /// New and suspended enrolments per course.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub courses: BTreeMap<String, CourseChange>,
+    /// Courses of an earlier academic year dropped tonight, with their enrolments
+    /// (left in Moodle as they are).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_longer_managed: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -26,7 +26,7 @@ impl Context {
     pub fn new(settings: Settings, as_of: chrono::NaiveDate) -> Context {
         let year = settings.year.resolve(as_of);
         Context {
-            settings,
+            settings: settings.for_year(&year),
             as_of,
             year,
         }

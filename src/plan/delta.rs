@@ -204,6 +204,21 @@ pub fn adopt(state: &[Recorded], done: &[ManualChange]) -> Vec<Recorded> {
         .collect()
 }
 
+/// Forgets the enrolments of courses no longer managed (an earlier academic year's,
+/// `config::years`): they stay in Moodle as they are, never suspended. Returns how
+/// many each such course had, for the report: said once, the night they are dropped.
+pub fn retire(state: &mut Vec<Recorded>, earlier: &BTreeSet<String>) -> BTreeMap<String, usize> {
+    let mut gone: BTreeMap<String, usize> = BTreeMap::new();
+    state.retain(|r| {
+        let keep = !earlier.contains(&r.course);
+        if !keep {
+            *gone.entry(r.course.clone()).or_default() += 1;
+        }
+        keep
+    });
+    gone
+}
+
 /// Compares the current plan with what Moodle holds after earlier runs.
 pub fn delta(
     previous: &[Recorded],
@@ -406,6 +421,28 @@ mod tests {
 
     fn plan(es: &[Enrolment]) -> BTreeMap<Key, Enrolment> {
         es.iter().map(|e| (e.key(), e.clone())).collect()
+    }
+
+    #[test]
+    fn an_earlier_years_course_is_dropped_not_suspended() {
+        let first = [
+            e("amy", "ANAT-2025", "student"),
+            e("bob", "ANAT-2025", "student"),
+            e("amy", "PHYS", "student"),
+        ];
+        let mut state = delta(&[], &plan(&first), &L, &Accept::None).state;
+        let earlier: BTreeSet<String> = ["ANAT-2025".to_string()].into();
+        let gone = retire(&mut state, &earlier);
+        assert_eq!(gone, BTreeMap::from([("ANAT-2025".to_string(), 2)]));
+        let second = [
+            e("amy", "ANAT-2026", "student"),
+            e("amy", "PHYS", "student"),
+        ];
+        let d = delta(&state, &plan(&second), &L, &Accept::None);
+        assert_eq!(d.suspended, 0);
+        assert!(d.held.is_empty());
+        assert!(d.state.iter().all(|r| r.course != "ANAT-2025"));
+        assert_eq!(d.new, 1);
     }
 
     #[test]

@@ -78,6 +78,23 @@ impl SyncState {
             .collect()
     }
 
+    /// Forgets what enrolgen made in courses no longer managed (an earlier academic
+    /// year's, `config::years`): left in Moodle as they are, never suspended, their
+    /// groups no longer taken back. Returns the enrolments each such course had.
+    pub fn retire(&mut self, earlier: &BTreeSet<String>) -> BTreeMap<String, usize> {
+        let mut gone: BTreeMap<String, usize> = BTreeMap::new();
+        self.enrolments.retain(|m| {
+            let keep = !earlier.contains(&m.course);
+            if !keep {
+                *gone.entry(m.course.clone()).or_default() += 1;
+            }
+            keep
+        });
+        self.pending.retain(|m| !earlier.contains(&m.course));
+        self.groups.retain(|c, _| !earlier.contains(c));
+        gone
+    }
+
     /// Settles the enrolments a stopped run sent without an answer. One is taken in
     /// (adopted) only where what Moodle shows at `moment` (Unix seconds, when it
     /// was read) proves its effect; the others are forgotten, so that the state
@@ -724,6 +741,34 @@ mod tests {
             role_ids: BTreeMap::new(),
         };
         [("C".to_string(), Some(c))].into()
+    }
+
+    #[test]
+    fn a_retired_course_is_forgotten_and_never_suspended() {
+        let mut state = SyncState {
+            enrolments: vec![
+                made("a", "C", "student", false),
+                made("b", "C", "student", false),
+            ],
+            ..SyncState::default()
+        };
+        state.groups.insert("C".into(), ["TD 1".to_string()].into());
+        let now = course(
+            &[
+                ("a", user(1, &["student"], &["TD 1"])),
+                ("b", user(2, &["student"], &[])),
+            ],
+            &[],
+            &["TD 1"],
+        );
+        // Without retiring, the course's two enrolments vanish from the plan: suspended.
+        let ops = run_with_accept(&[], &now, &state);
+        assert_eq!(ops.suspend.len(), 2);
+        let gone = state.retire(&["C".to_string()].into());
+        assert_eq!(gone, BTreeMap::from([("C".to_string(), 2)]));
+        let ops = run_with_accept(&[], &now, &state);
+        assert!(ops.suspend.is_empty() && ops.remove.is_empty() && ops.held.is_empty());
+        assert!(state.groups.is_empty());
     }
 
     #[test]

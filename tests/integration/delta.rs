@@ -431,3 +431,86 @@ fn a_state_edited_by_hand_or_a_stray_file_of_any_name_is_refused() {
     }
     assert_eq!(delta(t.path(), &cfg, &[]).code, 0);
 }
+
+/// One course per academic year (`SOUTIEN-{year}`): on 1 September the night enrols
+/// in the new year's course and leaves last year's as it is — no suspension, no cap
+/// held, no manual step — and says so once.
+#[test]
+fn a_course_per_year_turns_over_on_year_start_without_suspensions() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = soutien(t.path(), &twenty(), "student");
+    let yaml = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("year: 2026", "year: auto")
+        .replace(
+            "course: SOUTIEN,",
+            "course: [\"SOUTIEN-{year}\", \"TUTORAT {year_label}\", SOUTIEN],",
+        );
+    std::fs::write(&cfg, yaml).unwrap();
+    let night = |day: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--delta",
+            "--as-of",
+            day,
+        ];
+        args.extend_from_slice(extra);
+        enrolgen(t.path(), &args)
+    };
+    let r = night("2026-08-31", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first =
+        std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0001.csv")).unwrap();
+    assert!(
+        first.contains(
+            "\n21000001;SOUTIEN-2025;student;60\n21000001;TUTORAT 2025-2026;student;60\n"
+        ),
+        "{first}"
+    );
+
+    // What the turnover will do, shown before the day.
+    let r = night("2026-09-01", &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("course SOUTIEN-2025 is an earlier academic year's: no longer managed; its 20 enrolment(s) are left in Moodle as they are"), "{}", r.stderr);
+
+    let r = night("2026-09-01", &[]);
+    assert_eq!(r.code, 0, "no suspension held back: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("course TUTORAT 2025-2026 is an earlier academic year's"),
+        "{}",
+        r.stderr
+    );
+    let second =
+        std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0002.csv")).unwrap();
+    assert!(
+        second.contains(
+            "\n21000001;SOUTIEN-2026;student;60\n21000001;TUTORAT 2026-2027;student;60\n"
+        ),
+        "{second}"
+    );
+    assert_eq!(
+        second.lines().count(),
+        1 + 40,
+        "the new year's two courses only: {second}"
+    );
+    assert!(
+        !second.contains("2025;"),
+        "last year's courses are left alone: {second}"
+    );
+    let summary = std::fs::read_to_string(t.path().join("out/summary.json")).unwrap();
+    assert!(summary.contains("\"no_longer_managed\""), "{summary}");
+
+    // Said once: the next night neither suspends nor repeats it.
+    let r = night("2026-09-02", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("no longer managed"), "{}", r.stderr);
+    assert!(!t
+        .path()
+        .join("out/ecampus/outbox/ecampus-0003.csv")
+        .exists());
+}

@@ -53,6 +53,8 @@ pub struct WsRun<'a> {
     pub file_mode: u32,
     /// Accept an --as-of earlier than the last run's (replaying a past day).
     pub allow_earlier_as_of: bool,
+    /// By platform, the courses of earlier academic years no longer managed.
+    pub earlier_courses: &'a BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The group templates of each course the platform's rules enrol in.
@@ -132,6 +134,11 @@ pub fn deliver_to(
     let started = Instant::now();
     let dir = run.out.join(&platform.name);
     let mut state = load_state(run, &platform.name, moodle)?;
+    let retired = run
+        .earlier_courses
+        .get(&platform.name)
+        .map(|e| state.retire(e))
+        .unwrap_or_default();
     let courses: BTreeSet<String> = pp
         .enrolments
         .keys()
@@ -163,6 +170,7 @@ pub fn deliver_to(
             missing_courses: ops.missing_courses.iter().cloned().collect(),
             calls: client.requests(),
             seconds: started.elapsed().as_secs_f64(),
+            no_longer_managed: retired,
             ..Default::default()
         });
     }
@@ -200,6 +208,7 @@ pub fn deliver_to(
     summary.suspending = ops.suspend.iter().map(|x| x.course.clone()).collect();
     summary.missing_courses = ops.missing_courses.iter().cloned().collect();
     summary.adopted = adoption;
+    summary.no_longer_managed = retired;
     summary.write_calls = applied.write_calls;
     summary.calls = client.requests();
     if journal.is_written() {
