@@ -456,7 +456,9 @@ impl IntoIterator for GroupSet {
 
 /// A person in a course: the key every map of enrolments is searched by (ordered by
 /// username, then course).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct UserCourse {
     pub username: String,
     pub course: String,

@@ -78,6 +78,13 @@ fn by_webservice(
     let name = &p.name;
     let ws = webservice::deliver(ws_run, settings, p, m, pp)?;
     warnings.extend(files::no_longer_managed(name, &ws.no_longer_managed));
+    if let Some((t, _)) = ws_run.turnover {
+        warnings.extend(files::kept_for_turnover(
+            name,
+            &ws.kept_for_turnover,
+            t.ends,
+        ));
+    }
     for h in &ws.held {
         warnings.push(format!(
             "platform {name}: {} suspension(s) in {} held back ({}); check the sources, then run with --accept-suspensions {}",
@@ -340,6 +347,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     // The previous run, read once: its sources for the guard, its courses for the report.
     let previous = report::previous_run(&args.out);
     let mut warnings = pipeline::shrink::guard(previous.as_ref(), &g.timings, args.accept_shrink)?;
+    let rules_again = rules.clone();
     let (mut plan, asked) = ctx.road(rules, &g)?;
     let mut sources = g.timings.clone();
     sources.extend(asked);
@@ -349,8 +357,21 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         .keys()
         .map(|n| (n.clone(), settings.earlier_courses(n, year)))
         .collect();
+    // A re-registration window open tonight: the previous year's plan, to keep.
+    let turnover = settings.turnover(as_of);
+    let last_year = match turnover {
+        Some(t)
+            if t.open
+                && (settings.delivery.values().any(Delivery::is_webservice)
+                    || matches!(mode, Mode::Delta { .. })) =>
+        {
+            ctx.previous_year(rules_again)?
+        }
+        _ => BTreeMap::new(),
+    };
     let delta_run = DeltaRun {
         earlier_courses: &earlier_courses,
+        turnover: turnover.map(|t| (t, &last_year)),
         limits: &settings.suspend_limits,
         mode,
         as_of,
@@ -366,6 +387,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         file_mode: settings.file_mode,
         allow_earlier_as_of: args.allow_earlier_as_of,
         earlier_courses: &earlier_courses,
+        turnover: turnover.map(|t| (t, &last_year)),
     };
     let mut staged: Vec<Staged> = Vec::new();
     let mut platforms = BTreeMap::new();

@@ -15,6 +15,9 @@ pub struct RawConfig {
     pub year: Option<YearValue>,
     #[serde(default)]
     pub year_start: Option<String>,
+    /// MM-DD: the end of the re-registration window of reused courses.
+    #[serde(default)]
+    pub keep_previous_year_until: Option<String>,
     pub apogee: Option<RawApogee>,
     #[serde(default)]
     pub directories: BTreeMap<String, RawDirectory>,

@@ -262,6 +262,9 @@ pub struct Settings {
     pub prometheus_file: Option<PathBuf>,
     /// The courses rules name with their year (`ANAT-{year}`), by platform.
     pub year_courses: Vec<(String, years::CourseName)>,
+    /// The day the re-registration window closes, as (month, day): until then
+    /// a reused course keeps the previous year's enrolments (`years::Turnover`).
+    pub keep_previous_year_until: Option<(u32, u32)>,
 }
 
 impl Settings {
@@ -298,6 +301,17 @@ impl Settings {
             .filter(|(p, _)| p == platform)
             .map(|(_, n)| n);
         years::earlier_courses(names, year)
+    }
+
+    /// The re-registration window of the academic year `as_of` falls in, when
+    /// `keep_previous_year_until` sets one.
+    pub fn turnover(&self, as_of: NaiveDate) -> Option<years::Turnover> {
+        let (YearSetting::Auto { month, day }, Some(until)) =
+            (&self.year, self.keep_previous_year_until)
+        else {
+            return None;
+        };
+        years::Turnover::at(as_of, (*month, *day), until)
     }
 
     pub fn by_webservice(&self, platform: &str) -> bool {
@@ -440,6 +454,8 @@ impl Checker<'_> {
         }
         let suspend_limits = self.suspend_limits(&raw)?;
         let year = self.year(raw.year, raw.year_start)?;
+        let keep_previous_year_until =
+            self.keep_until(raw.keep_previous_year_until.as_deref(), &year)?;
         let apogee_shrink = raw.apogee.as_ref().and_then(|a| a.max_shrink);
         let (sis, payment) = self.apogee(raw.apogee)?;
         let mut directories = BTreeMap::new();
@@ -492,7 +508,30 @@ impl Checker<'_> {
             delivery,
             prometheus_file: self.prometheus_file(raw.prometheus_file)?,
             year_courses,
+            keep_previous_year_until,
         })
+    }
+
+    /// `keep_previous_year_until: MM-DD`, which only a year that turns by itself has.
+    fn keep_until(
+        &self,
+        written: Option<&str>,
+        year: &YearSetting,
+    ) -> Result<Option<(u32, u32)>, ConfigError> {
+        let Some(w) = written else { return Ok(None) };
+        let key = "keep_previous_year_until";
+        let d = NaiveDate::parse_from_str(&format!("2000-{w}"), "%Y-%m-%d")
+            .map_err(|_| self.err(key, format!("'{w}' is not a month-day written MM-DD")))?;
+        match year {
+            YearSetting::Auto { month, day } if (d.month(), d.day()) == (*month, *day) => {
+                Err(self.err(key, "the window cannot end on year_start, the day it opens"))
+            }
+            YearSetting::Auto { .. } => Ok(Some((d.month(), d.day()))),
+            YearSetting::Fixed(_) => Err(self.err(
+                key,
+                "a re-registration window needs year: auto (a fixed year never turns over)",
+            )),
+        }
     }
 
     fn year(
@@ -1500,6 +1539,26 @@ mod tests {
             e.starts_with("conf/enrolgen.yaml:8:5: platforms.p: unknown field `delimter`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_re_registration_window_needs_a_year_that_turns() {
+        let with = |extra: &str| MINIMAL.replace("version: 1\n", &format!("version: 1\n{extra}"));
+        let e = err(&with("year: 2026\nkeep_previous_year_until: \"10-31\"\n"));
+        assert!(e.starts_with("conf/enrolgen.yaml:3: keep_previous_year_until: a re-registration window needs year: auto"), "{e}");
+        let e = err(&with("keep_previous_year_until: \"31-10\"\n"));
+        assert!(
+            e.contains("'31-10' is not a month-day written MM-DD"),
+            "{e}"
+        );
+        let s = parse(
+            &with("keep_previous_year_until: \"10-31\"\n"),
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        let d = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").unwrap();
+        let t = s.turnover(d("2026-09-15")).unwrap();
+        assert!(t.open && t.ends == d("2026-10-31"));
     }
 
     #[test]

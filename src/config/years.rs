@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{Datelike, NaiveDate};
+
 use crate::template::{Context, Template, Var};
 
 /// How many earlier years a course of a past year is recognised in.
@@ -69,6 +71,44 @@ pub fn earlier_courses<'a>(
         .collect()
 }
 
+/// Courses reused every year: from `year_start` until the window's end, an
+/// enrolment of the previous year whose person has not re-registered yet is kept as
+/// it is; from the end on, those still kept are suspended, as planned changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turnover {
+    /// The academic year's first day.
+    pub opens: NaiveDate,
+    /// The first day nothing is kept any more.
+    pub ends: NaiveDate,
+    /// Whether `as_of` is inside the window.
+    pub open: bool,
+}
+
+impl Turnover {
+    /// The window of the academic year `as_of` falls in, for a year starting on
+    /// `start` (month, day) and a window ending on `until`.
+    pub fn at(as_of: NaiveDate, start: (u32, u32), until: (u32, u32)) -> Option<Turnover> {
+        let md = (as_of.month(), as_of.day());
+        let y = if md >= start {
+            as_of.year()
+        } else {
+            as_of.year() - 1
+        };
+        let opens = NaiveDate::from_ymd_opt(y, start.0, start.1)?;
+        let same = NaiveDate::from_ymd_opt(y, until.0, until.1)?;
+        let ends = if same > opens {
+            same
+        } else {
+            NaiveDate::from_ymd_opt(y + 1, until.0, until.1)?
+        };
+        Some(Turnover {
+            opens,
+            ends,
+            open: as_of < ends,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +120,27 @@ mod tests {
         let c = CourseName::parse("ANAT {year_label}").unwrap();
         assert_eq!(c.of_year("2026"), "ANAT 2026-2027");
         assert!(CourseName::parse("ANAT").unwrap().is_literal());
+    }
+
+    #[test]
+    fn the_window_opens_on_year_start_and_ends_on_its_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let w = |s: &str| Turnover::at(d(s), (9, 1), (10, 31)).unwrap();
+        assert!(
+            !w("2026-08-31").open,
+            "the old year's last day: its window closed"
+        );
+        assert_eq!(w("2026-08-31").ends, d("2025-10-31"));
+        assert!(w("2026-09-01").open);
+        assert!(w("2026-10-30").open);
+        assert!(
+            !w("2026-10-31").open,
+            "the window's day: nothing kept any more"
+        );
+        assert_eq!(w("2026-10-31").opens, d("2026-09-01"));
+        // A window that crosses the new calendar year.
+        let t = Turnover::at(d("2027-01-10"), (9, 1), (1, 15)).unwrap();
+        assert!(t.open && t.ends == d("2027-01-15"));
     }
 
     #[test]

@@ -49,6 +49,19 @@ pub struct DeltaRun<'a> {
     pub dry_run: bool,
     /// By platform, the courses of earlier academic years no longer managed.
     pub earlier_courses: &'a BTreeMap<String, BTreeSet<String>>,
+    /// The re-registration window, and while it is open the previous year's
+    /// enrolments by platform (`Context::previous_year`).
+    pub turnover: Option<(
+        crate::config::years::Turnover,
+        &'a BTreeMap<String, BTreeSet<crate::model::UserCourse>>,
+    )>,
+}
+
+impl DeltaRun<'_> {
+    /// The window as `platform`'s night sees it.
+    fn turnover(&self, platform: &str) -> delta::Turnover<'_> {
+        delta::Turnover::of(self.turnover, platform)
+    }
 }
 
 /// Files of one platform, rendered.
@@ -234,6 +247,7 @@ fn delta_summary(d: &delta::Delta) -> DeltaSummary {
             })
             .collect(),
         no_longer_managed: BTreeMap::new(),
+        kept_for_turnover: BTreeMap::new(),
     }
 }
 
@@ -245,6 +259,19 @@ pub fn no_longer_managed<'a>(
     retired.iter().map(move |(course, n)| {
         format!(
             "platform {platform}: course {course} is an earlier academic year's: no longer managed; its {n} enrolment(s) are left in Moodle as they are (not suspended)"
+        )
+    })
+}
+
+/// What the report says each night of the enrolments kept for the turnover.
+pub fn kept_for_turnover<'a>(
+    platform: &'a str,
+    kept: &'a BTreeMap<String, usize>,
+    ends: NaiveDate,
+) -> impl Iterator<Item = String> + 'a {
+    kept.iter().map(move |(course, n)| {
+        format!(
+            "platform {platform}: course {course}: {n} enrolment(s) of the previous academic year kept for the turnover until {ends} (not re-registered yet; suspended that day if still not)"
         )
     })
 }
@@ -299,7 +326,15 @@ fn stage_outbox(
         .map(|e| delta::retire(&mut base.rows, e))
         .unwrap_or_default();
     warnings.extend(no_longer_managed(&pf.name, &retired));
-    let d = delta::delta(&base.rows, &pp.enrolments, run.limits, run.accept);
+    let d = delta::delta_turning(
+        &base.rows,
+        &pp.enrolments,
+        (run.limits, run.accept),
+        run.turnover(&pf.name),
+    );
+    if let Some((t, _)) = run.turnover {
+        warnings.extend(kept_for_turnover(&pf.name, &d.kept, t.ends));
+    }
     let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
     if number > outbox::MAX_FILE_NUMBER {
         return Err(OutputError::Outbox {
@@ -313,6 +348,7 @@ fn stage_outbox(
     }
     let mut summary = delta_summary(&d);
     summary.no_longer_managed = retired;
+    summary.kept_for_turnover = d.kept.clone();
     let mut outbox_files = Vec::new();
     // The snapshot's IMPORT.txt names files a delta does not write: the delta's
     // own is in outbox/.

@@ -246,6 +246,9 @@ pub struct WsSummary {
     /// enrolgen had made there (left in Moodle as they are).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub no_longer_managed: BTreeMap<String, usize>,
+    /// Per course, the previous year's enrolments kept for the turnover tonight.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_for_turnover: BTreeMap<String, usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -275,6 +278,9 @@ pub struct DeltaSummary {
     /// (left in Moodle as they are).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub no_longer_managed: BTreeMap<String, usize>,
+    /// Per course, the previous year's enrolments kept for the turnover tonight.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_for_turnover: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -5,11 +5,11 @@
 pub mod gather;
 pub mod shrink;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Settings;
 use crate::error::{Error, UsageError};
-use crate::model::{EnrolRule, Platform, SourceTiming};
+use crate::model::{EnrolRule, Platform, SourceTiming, UserCourse};
 use crate::plan::{self, Inputs, Plan};
 
 pub use gather::{gather, Gathered};
@@ -61,6 +61,41 @@ impl Context {
         let mut plan = self.plan(rules, g);
         let timings = self.ask_platforms(&mut plan)?;
         Ok((plan, timings))
+    }
+
+    /// While a re-registration window is open (`keep_previous_year_until`): the
+    /// enrolments the previous academic year's plan gives in the courses reused
+    /// every year, by platform, which the night keeps until the window closes.
+    /// Read with the same rules, set-based like tonight's (one more pass over the
+    /// sources, during the window only).
+    pub fn previous_year(
+        &self,
+        rules: Vec<&EnrolRule>,
+    ) -> Result<BTreeMap<String, BTreeSet<UserCourse>>, Error> {
+        let Some(year) = self.year.parse::<i32>().ok().map(|y| (y - 1).to_string()) else {
+            return Ok(BTreeMap::new());
+        };
+        let g = gather(&self.settings, &rules, &year)?;
+        let plan = plan_rules(&self.settings, rules, &g, &year, self.as_of);
+        // The courses named with their year are this year's: last year's are others.
+        let this_years: BTreeSet<String> = self
+            .settings
+            .year_courses
+            .iter()
+            .map(|(_, n)| n.of_year(&self.year))
+            .collect();
+        Ok(plan
+            .platforms
+            .into_iter()
+            .map(|(name, pp)| {
+                let keys = pp
+                    .enrolments
+                    .into_keys()
+                    .filter(|k| !this_years.contains(&k.course))
+                    .collect();
+                (name, keys)
+            })
+            .collect())
     }
 
     /// Asks each platform that decides its accounts about every account of `plan`

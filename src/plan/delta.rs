@@ -32,6 +32,10 @@ pub struct Recorded {
     /// Suspended by a delta run because it vanished from the sources.
     #[serde(default)]
     pub suspended: bool,
+    /// Kept for the turnover: of the previous academic year, its person not yet
+    /// re-registered (`config::years::Turnover`); suspended once the window closes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 impl Recorded {
@@ -46,6 +50,7 @@ impl Recorded {
             enrolstatus: e.enrolstatus,
             enroltimestart: e.enroltimestart,
             suspended: false,
+            kept: false,
         }
     }
 
@@ -82,6 +87,7 @@ impl Recorded {
     fn changed_to(&self, wanted: &Recorded) -> Recorded {
         Recorded {
             suspended: self.suspended,
+            kept: self.kept,
             ..wanted.clone()
         }
     }
@@ -145,6 +151,8 @@ pub struct Delta {
     pub by_course: BTreeMap<String, (usize, usize)>,
     /// Courses whose suspensions were held back.
     pub held: Vec<Held>,
+    /// Per course, the previous year's enrolments kept for the turnover tonight.
+    pub kept: BTreeMap<String, usize>,
     /// The state to record once the rows are written, sorted.
     pub state: Vec<Recorded>,
 }
@@ -219,12 +227,56 @@ pub fn retire(state: &mut Vec<Recorded>, earlier: &BTreeSet<String>) -> BTreeMap
     gone
 }
 
+/// The re-registration window, as a night sees it (`config::years::Turnover`).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Turnover<'a> {
+    /// No window: every vanished enrolment is a suspension under the caps.
+    #[default]
+    None,
+    /// The window is open: a vanished enrolment the previous year's plan gives is
+    /// kept as it is.
+    Open(&'a BTreeSet<Key>),
+    /// The window has closed: those kept are suspended, outside the caps.
+    Closed,
+}
+
+impl<'a> Turnover<'a> {
+    /// The window as `platform`'s night sees it, from the run's window and, while
+    /// it is open, the previous year's enrolments by platform.
+    pub fn of(
+        run: Option<(
+            crate::config::years::Turnover,
+            &'a BTreeMap<String, BTreeSet<Key>>,
+        )>,
+        platform: &str,
+    ) -> Turnover<'a> {
+        static NONE: BTreeSet<Key> = BTreeSet::new();
+        match run {
+            None => Turnover::None,
+            Some((t, last_year)) if t.open => {
+                Turnover::Open(last_year.get(platform).unwrap_or(&NONE))
+            }
+            Some(_) => Turnover::Closed,
+        }
+    }
+}
+
 /// Compares the current plan with what Moodle holds after earlier runs.
 pub fn delta(
     previous: &[Recorded],
     current: &BTreeMap<Key, Enrolment>,
     limits: &SuspendLimits,
     accept: &Accept,
+) -> Delta {
+    delta_turning(previous, current, (limits, accept), Turnover::None)
+}
+
+/// `delta`, in a year that turns over.
+pub fn delta_turning(
+    previous: &[Recorded],
+    current: &BTreeMap<Key, Enrolment>,
+    (limits, accept): (&SuspendLimits, &Accept),
+    turnover: Turnover<'_>,
 ) -> Delta {
     let prev: BTreeMap<Key, &Recorded> = previous.iter().map(|r| (r.key(), r)).collect();
     let mut d = Delta::default();
@@ -262,6 +314,7 @@ pub fn delta(
             }
             Some(p) => Recorded {
                 suspended: false,
+                kept: false,
                 ..(*p).clone()
             },
         };
@@ -276,11 +329,74 @@ pub fn delta(
         }
         state.insert(key.clone(), in_moodle);
     }
+    let prev = turn_over(prev, current, turnover, &mut d, &mut state);
     suspend_vanished(&prev, current, limits, accept, &mut d, &mut state);
     d.rows
         .sort_by(|a, b| (&a.username, &a.course).cmp(&(&b.username, &b.course)));
     d.state = state.into_values().collect();
     d
+}
+
+/// The turnover's part of the vanished enrolments: while the window is open, those
+/// the previous year's plan gives are kept (recorded as they are, marked); once it
+/// has closed, those still kept are suspended, as planned (the caps guard the rest).
+/// Returns the enrolments left for `suspend_vanished`.
+fn turn_over<'a>(
+    prev: BTreeMap<Key, &'a Recorded>,
+    current: &BTreeMap<Key, Enrolment>,
+    turnover: Turnover<'_>,
+    d: &mut Delta,
+    state: &mut BTreeMap<Key, Recorded>,
+) -> BTreeMap<Key, &'a Recorded> {
+    let mut rest = BTreeMap::new();
+    for (key, p) in prev {
+        let vanished = !current.contains_key(&key) && !p.suspended;
+        match turnover {
+            Turnover::Open(last_year) if vanished && (p.kept || last_year.contains(&key)) => {
+                *d.kept.entry(p.course.clone()).or_default() += 1;
+                state.insert(
+                    key,
+                    Recorded {
+                        kept: true,
+                        ..p.clone()
+                    },
+                );
+            }
+            Turnover::Closed | Turnover::None if vanished && p.kept => {
+                d.rows.push(suspension(p));
+                d.suspended += 1;
+                d.by_course.entry(p.course.clone()).or_default().1 += 1;
+                state.insert(
+                    key,
+                    Recorded {
+                        suspended: true,
+                        kept: false,
+                        ..p.clone()
+                    },
+                );
+            }
+            _ => {
+                rest.insert(key, p);
+            }
+        }
+    }
+    rest
+}
+
+/// The row that suspends `p`: the same role and period as before, so that it only
+/// changes the status (Moodle still sets the start to the import day).
+fn suspension(p: &Recorded) -> Enrolment {
+    Enrolment {
+        username: p.username.clone(),
+        course: p.course.clone(),
+        role: p.role.clone(),
+        groups: Default::default(),
+        enrolperiod: p.enrolperiod,
+        enrolstatus: Some(1),
+        enroltimestart: p.enroltimestart,
+        rules: Default::default(),
+        cohorts: Default::default(),
+    }
 }
 
 /// Suspension rows for the enrolments that vanished, except in courses over the
@@ -338,19 +454,7 @@ fn suspend_vanished(
             continue;
         }
         for p in list {
-            // The same role and period as before: the row only changes the status
-            // (Moodle still sets the start to the import day).
-            d.rows.push(Enrolment {
-                username: p.username.clone(),
-                course: p.course.clone(),
-                role: p.role.clone(),
-                groups: Default::default(),
-                enrolperiod: p.enrolperiod,
-                enrolstatus: Some(1),
-                enroltimestart: p.enroltimestart,
-                rules: Default::default(),
-                cohorts: Default::default(),
-            });
+            d.rows.push(suspension(p));
             d.suspended += 1;
             d.by_course.entry(p.course.clone()).or_default().1 += 1;
             state.insert(

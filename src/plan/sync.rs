@@ -22,7 +22,7 @@ use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CourseNow, Enrolment, MoodleNow, SuspendLimits};
-use crate::plan::delta::{hold_reason, Accept, Held};
+use crate::plan::delta::{hold_reason, Accept, Held, Turnover};
 use crate::plan::managed::ManagedGroups;
 use crate::template::Template;
 
@@ -68,6 +68,10 @@ pub struct SyncState {
     /// Moodle holds them, forgotten otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Made>,
+    /// Enrolments kept for the turnover (`delta::Turnover`): of the previous
+    /// academic year, their person not re-registered yet.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub kept: BTreeSet<crate::model::UserCourse>,
 }
 
 impl SyncState {
@@ -91,6 +95,7 @@ impl SyncState {
             keep
         });
         self.pending.retain(|m| !earlier.contains(&m.course));
+        self.kept.retain(|k| !earlier.contains(&k.course));
         self.groups.retain(|c, _| !earlier.contains(c));
         gone
     }
@@ -274,6 +279,8 @@ pub struct Ops {
     pub missing_courses: BTreeSet<String>,
     /// Courses whose suspensions were held back.
     pub held: Vec<Held>,
+    /// Enrolments of the previous year kept for the turnover: left as they are.
+    pub kept: BTreeSet<Key>,
 }
 
 impl Ops {
@@ -328,6 +335,8 @@ pub struct Context<'a> {
     /// Take back a platform role that the plan does not give and somebody gave by
     /// hand to a planned user (`moodle.remove_extra_roles`); otherwise only reported.
     pub remove_extra_roles: bool,
+    /// The re-registration window, as tonight sees it.
+    pub turnover: crate::plan::delta::Turnover<'a>,
 }
 
 impl Context<'_> {
@@ -579,10 +588,11 @@ fn suspend_unplanned(
             continue;
         }
         *before.entry(m.course.as_str()).or_default() += 1;
-        if planned.contains_key(&Key::new(&m.username, &m.course)) {
+        let key = Key::new(&m.username, &m.course);
+        if planned.contains_key(&key) {
             continue;
         }
-        gone.entry(m.course.as_str()).or_default().push(EnrolOp {
+        let op = EnrolOp {
             course: m.course.clone(),
             username: m.username.clone(),
             role: m.roles.iter().next().cloned().unwrap_or_default(),
@@ -590,7 +600,17 @@ fn suspend_unplanned(
             timeend: m.timeend,
             suspend: true,
             why: Why::Suspend,
-        });
+        };
+        // The turnover's part: kept while the window is open, then suspended as
+        // planned, outside the caps (which still guard the rest).
+        match ctx.turnover {
+            Turnover::Open(last_year) if state.kept.contains(&key) || last_year.contains(&key) => {
+                held_users.insert(key.clone());
+                ops.kept.insert(key);
+            }
+            Turnover::Closed | Turnover::None if state.kept.contains(&key) => ops.suspend.push(op),
+            _ => gone.entry(m.course.as_str()).or_default().push(op),
+        }
     }
     let total: usize = before.values().sum();
     let all_gone: usize = gone.values().map(Vec::len).sum();
@@ -701,6 +721,22 @@ mod tests {
         remove_extra_roles: bool,
         accept: &Accept,
     ) -> Ops {
+        run_turning(
+            planned,
+            now,
+            state,
+            (remove_extra_roles, accept),
+            Turnover::None,
+        )
+    }
+
+    fn run_turning(
+        planned: &[(crate::model::UserCourse, Enrolment)],
+        now: &MoodleNow,
+        state: &SyncState,
+        (remove_extra_roles, accept): (bool, &Accept),
+        turnover: Turnover<'_>,
+    ) -> Ops {
         let roles: BTreeSet<String> = ["student".into(), "teacher".into()].into();
         let templates: BTreeMap<String, Vec<Template>> = [(
             "C".to_string(),
@@ -715,6 +751,7 @@ mod tests {
             as_of: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             zone: chrono_tz::Europe::Paris,
             remove_extra_roles,
+            turnover,
         };
         operations(&planned.iter().cloned().collect(), now, state, &ctx)
     }
@@ -741,6 +778,67 @@ mod tests {
             role_ids: BTreeMap::new(),
         };
         [("C".to_string(), Some(c))].into()
+    }
+
+    #[test]
+    fn last_years_enrolments_are_kept_in_the_window_then_suspended_outside_the_caps() {
+        let names = ["a", "b", "c", "d", "e"];
+        let mut state = SyncState {
+            enrolments: names
+                .iter()
+                .map(|u| made(u, "C", "student", false))
+                .collect(),
+            ..SyncState::default()
+        };
+        let active: Vec<(&str, EnrolledUser)> = (1..)
+            .zip(names)
+            .map(|(i, u)| (u, user(i, &["student"], &["TD 1"])))
+            .collect();
+        let now = course(&active, &[], &["TD 1"]);
+        let planned = [e("a", "C", "student", &["TD 1"])];
+        // Four of five vanish: over the caps, held back.
+        let ops = run(&planned, &now, &state);
+        assert_eq!(ops.held.len(), 1);
+        // In the window, the three of last year's plan are kept, groups and all; the
+        // fourth (e) is no turnover: the caps still guard it (1 of 5: within them).
+        let last_year: BTreeSet<crate::model::UserCourse> = ["b", "c", "d"]
+            .iter()
+            .map(|u| crate::model::UserCourse::new(u, "C"))
+            .collect();
+        let ops = run_turning(
+            &planned,
+            &now,
+            &state,
+            (false, &Accept::None),
+            Turnover::Open(&last_year),
+        );
+        assert_eq!(ops.kept, last_year);
+        assert!(ops.held.is_empty());
+        assert_eq!(
+            ops.suspend
+                .iter()
+                .map(|x| x.username.as_str())
+                .collect::<Vec<_>>(),
+            ["e"]
+        );
+        assert!(
+            ops.remove.iter().all(|m| m.username == "e"),
+            "{:?}",
+            ops.remove
+        );
+        // Once it has closed, those kept are suspended as planned: no cap holds them.
+        state.kept = ops.kept.clone();
+        state.enrolments.retain(|m| m.username != "e");
+        let ops = run_turning(
+            &planned,
+            &now,
+            &state,
+            (false, &Accept::None),
+            Turnover::Closed,
+        );
+        assert!(ops.held.is_empty());
+        assert_eq!(ops.suspend.len(), 3);
+        assert!(ops.kept.is_empty());
     }
 
     #[test]
@@ -798,6 +896,7 @@ mod tests {
             as_of: NaiveDate::from_ymd_opt(2027, 3, 20).unwrap(),
             zone: chrono_tz::Europe::Paris,
             remove_extra_roles: false,
+            turnover: Turnover::None,
         };
         let (_, mut x) = e("a", "C", "student", &[]);
         x.enrolperiod = Some(30);

@@ -514,3 +514,186 @@ fn a_course_per_year_turns_over_on_year_start_without_suspensions() {
         .join("out/ecampus/outbox/ecampus-0003.csv")
         .exists());
 }
+
+/// The demo's Apogée with the 56 PSY1L1 students registered in 2025, of whom only
+/// the first `reregistered` are registered again in 2026.
+fn psy_years(dir: &std::path::Path, reregistered: usize, window: bool) -> std::path::PathBuf {
+    let cfg = copy_demo(dir);
+    let d = cfg.parent().unwrap();
+    let sql = std::fs::read_to_string(d.join("apogee.sql")).unwrap();
+    let psy = "INSERT INTO INS_ADM_ETP VALUES ('2026', ";
+    let mut out = String::new();
+    let mut kept = 0;
+    for line in sql.lines() {
+        let is_psy = line.starts_with(psy) && line.contains("'PSY1L1', 101, 1, 'E', 'P'");
+        if is_psy {
+            out.push_str(
+                &line
+                    .replace("('2026', ", "('2025', ")
+                    .replace("'2026-07", "'2025-07"),
+            );
+            out.push('\n');
+            kept += 1;
+            if kept > reregistered {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(d.join("years.sql"), out).unwrap();
+    let until = if window {
+        "keep_previous_year_until: \"10-31\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        d.join("years.yaml"),
+        format!(
+            "version: 1\nyear: auto\n{until}apogee: {{ sqlite: years.sql }}\ndirectories:\n  unicaen: {{ ldif: unicaen.ldif, match: supannEtuId, username: supannAliasLogin }}\n\
+             platforms:\n  ecampus: {{ accounts: [unicaen], csv: {{ delimiter: \";\" }} }}\n\
+             cohorts:\n  psy: {{ apogee: {{ etape: PSY1L1, version: 101 }} }}\nenrol:\n  - {{ cohort: psy, platform: ecampus, course: PSY-STATS, role: student }}\n"
+        ),
+    )
+    .unwrap();
+    d.join("years.yaml")
+}
+
+fn night_of(dir: &std::path::Path, cfg: &std::path::Path, day: &str) -> Out {
+    enrolgen(
+        dir,
+        &[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--delta",
+            "--as-of",
+            day,
+        ],
+    )
+}
+
+fn suspensions(dir: &std::path::Path, n: u32) -> usize {
+    let f = dir.join(format!("out/ecampus/outbox/ecampus-{n:04}.csv"));
+    std::fs::read_to_string(&f)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.ends_with(";1"))
+        .count()
+}
+
+/// A course reused every year, with a re-registration window: on 1 September the
+/// students of the previous year who have not re-registered keep their enrolment
+/// (no suspension, no cap held, no manual step) until the window's day; that day
+/// those still not re-registered are suspended, as planned, outside the caps.
+#[test]
+fn a_reused_course_keeps_last_years_students_until_the_window_closes() {
+    let t = tempfile::tempdir().unwrap();
+    let r = night_of(t.path(), &psy_years(t.path(), 10, true), "2026-08-31");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first =
+        std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0001.csv")).unwrap();
+    assert!(
+        first.lines().count() > 40,
+        "last year's students enrolled: {first}"
+    );
+
+    // 1 September: ten have re-registered, the others are kept.
+    let r = night_of(t.path(), &psy_years(t.path(), 10, true), "2026-09-01");
+    assert_eq!(r.code, 0, "nothing held back: {}", r.stderr);
+    assert!(
+        r.stderr.contains("course PSY-STATS: ")
+            && r.stderr.contains(
+                "enrolment(s) of the previous academic year kept for the turnover until 2026-10-31"
+            ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !t.path()
+            .join("out/ecampus/outbox/ecampus-0002.csv")
+            .exists(),
+        "nothing written"
+    );
+
+    // Re-registrations arrive over September and October.
+    let r = night_of(t.path(), &psy_years(t.path(), 40, true), "2026-10-15");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t
+        .path()
+        .join("out/ecampus/outbox/ecampus-0002.csv")
+        .exists());
+    let r = night_of(t.path(), &psy_years(t.path(), 40, true), "2026-10-30");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        suspensions(t.path(), 2),
+        0,
+        "the window's last day: nobody suspended"
+    );
+
+    // The window's day: those still not re-registered are suspended, none held back.
+    let r = night_of(t.path(), &psy_years(t.path(), 40, true), "2026-10-31");
+    assert_eq!(r.code, 0, "planned, not held back: {}", r.stderr);
+    // Exactly those of last year the new year's plan does not give.
+    let users = |text: &str, suspended: bool| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .skip(1)
+            .filter(|l| l.ends_with(";1") == suspended)
+            .map(|l| l.split(';').next().unwrap().to_string())
+            .collect()
+    };
+    let snapshot = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            psy_years(t.path(), 40, true).to_str().unwrap(),
+            "--out",
+            "now",
+            "--as-of",
+            "2026-10-31",
+        ],
+    );
+    assert_eq!(snapshot.code, 0, "{}", snapshot.stderr);
+    let planned = users(
+        &std::fs::read_to_string(t.path().join("now/ecampus/ecampus.csv")).unwrap(),
+        false,
+    );
+    let second =
+        std::fs::read_to_string(t.path().join("out/ecampus/outbox/ecampus-0002.csv")).unwrap();
+    let expected: std::collections::BTreeSet<String> =
+        users(&first, false).difference(&planned).cloned().collect();
+    assert!(
+        expected.len() > 3,
+        "more than the caps let through: {}",
+        expected.len()
+    );
+    assert_eq!(
+        users(&second, true),
+        expected,
+        "every one still not re-registered"
+    );
+    assert!(!r.stderr.contains("kept for the turnover"), "{}", r.stderr);
+
+    // The night after: nothing more to do.
+    let r = night_of(t.path(), &psy_years(t.path(), 40, true), "2026-11-01");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!t
+        .path()
+        .join("out/ecampus/outbox/ecampus-0003.csv")
+        .exists());
+}
+
+/// Without a window, 1 September is a mass suspension the caps hold back (exit 5):
+/// what the window is for.
+#[test]
+fn without_a_window_last_years_students_are_held_back_on_year_start() {
+    let t = tempfile::tempdir().unwrap();
+    let r = night_of(t.path(), &psy_years(t.path(), 10, false), "2026-08-31");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = night_of(t.path(), &psy_years(t.path(), 10, false), "2026-09-01");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("held back"), "{}", r.stderr);
+}

@@ -55,6 +55,19 @@ pub struct WsRun<'a> {
     pub allow_earlier_as_of: bool,
     /// By platform, the courses of earlier academic years no longer managed.
     pub earlier_courses: &'a BTreeMap<String, BTreeSet<String>>,
+    /// The re-registration window, and while it is open the previous year's
+    /// enrolments by platform (`Context::previous_year`).
+    pub turnover: Option<(
+        crate::config::years::Turnover,
+        &'a BTreeMap<String, BTreeSet<crate::model::UserCourse>>,
+    )>,
+}
+
+impl WsRun<'_> {
+    /// The window as `platform`'s night sees it.
+    fn turnover(&self, platform: &str) -> crate::plan::delta::Turnover<'_> {
+        crate::plan::delta::Turnover::of(self.turnover, platform)
+    }
 }
 
 /// The group templates of each course the platform's rules enrol in.
@@ -159,6 +172,7 @@ pub fn deliver_to(
         as_of: run.as_of,
         zone: moodle.timezone,
         remove_extra_roles: moodle.remove_extra_roles,
+        turnover: run.turnover(&platform.name),
     };
     if run.dry_run {
         state.settle(&now, moment);
@@ -171,12 +185,14 @@ pub fn deliver_to(
             calls: client.requests(),
             seconds: started.elapsed().as_secs_f64(),
             no_longer_managed: retired,
+            kept_for_turnover: kept_by_course(&ops.kept),
             ..Default::default()
         });
     }
     let journal = Journal::next(run.out, &dir, run.file_mode);
     let adoption = settle(&dir, &mut state, (&now, moment), &journal)?;
     let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
+    state.kept = ops.kept.clone();
     let role_ids = role_ids(moodle, &now);
     let users = user_ids(client, &now, &ops)?;
     state.header = crate::model::StateHeader {
@@ -209,6 +225,7 @@ pub fn deliver_to(
     summary.missing_courses = ops.missing_courses.iter().cloned().collect();
     summary.adopted = adoption;
     summary.no_longer_managed = retired;
+    summary.kept_for_turnover = kept_by_course(&ops.kept);
     summary.write_calls = applied.write_calls;
     summary.calls = client.requests();
     if journal.is_written() {
@@ -216,6 +233,15 @@ pub fn deliver_to(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// How many enrolments each course keeps for the turnover.
+fn kept_by_course(kept: &BTreeSet<crate::model::UserCourse>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for k in kept {
+        *out.entry(k.course.clone()).or_default() += 1;
+    }
+    out
 }
 
 /// What a stopped run left, settled: its pending enrolments (adopted into the state
