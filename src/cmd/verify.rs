@@ -131,7 +131,7 @@ fn check_platform(
     settings: &Settings,
     name: &str,
     pp: &PlatformPlan,
-    (scope, made): (Scope, &compare::Made),
+    (scope, made, kept): (Scope, &compare::Made, &compare::Kept),
     as_of: NaiveDate,
 ) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
     let ms = settings
@@ -146,7 +146,7 @@ fn check_platform(
     courses.dedup();
     let client = Moodle::new(name, ms)?;
     let (now, timing) = client.read_courses_timed(format!("moodle:{name}"), &courses)?;
-    let diffs = compare::compare(pp, &now, roles, (scope, made), as_of);
+    let diffs = compare::compare(pp, &now, roles, (scope, made, kept), as_of);
     let mut check = MoodleCheck {
         differences: diffs.iter().filter(|d| d.problem.differs()).count(),
         others: diffs.len() - diffs.iter().filter(|d| d.problem.differs()).count(),
@@ -167,27 +167,37 @@ fn check_platform(
 /// the platform's folder says (web services, else nightly `--delta` files); `None`
 /// where there is none (snapshot files: nothing tells enrolgen's enrolments from
 /// others'). A state that cannot be read is none: `run` refuses it with the way out.
-fn made_by_enrolgen(settings: &Settings, dir: &std::path::Path) -> compare::Made {
+/// Also returns those the runs keep for the turnover (`keep_previous_year_until`).
+fn made_by_enrolgen(settings: &Settings, dir: &std::path::Path) -> (compare::Made, compare::Kept) {
     use crate::model::UserCourse;
     use crate::output::state;
-    let name = dir.file_name()?.to_str()?;
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return (None, compare::Kept::new());
+    };
     if settings.by_webservice(name) {
-        let s = state::load::<crate::plan::sync::SyncState>(dir, state::WEBSERVICE).ok()??;
-        return Some(
-            s.enrolments
-                .iter()
-                .filter(|m| m.enrolled)
-                .map(|m| UserCourse::new(&m.username, &m.course))
-                .collect(),
-        );
-    }
-    let s = state::load::<crate::output::outbox::DeltaState>(dir, state::DELTA).ok()??;
-    Some(
-        s.enrolments
+        let Some(s) = state::load::<crate::plan::sync::SyncState>(dir, state::WEBSERVICE)
+            .ok()
+            .flatten()
+        else {
+            return (None, compare::Kept::new());
+        };
+        let made = s
+            .enrolments
             .iter()
-            .map(|r| UserCourse::new(&r.username, &r.course))
-            .collect(),
-    )
+            .filter(|m| m.enrolled)
+            .map(|m| UserCourse::new(&m.username, &m.course))
+            .collect();
+        return (Some(made), s.kept);
+    }
+    let Some(s) = state::load::<crate::output::outbox::DeltaState>(dir, state::DELTA)
+        .ok()
+        .flatten()
+    else {
+        return (None, compare::Kept::new());
+    };
+    let key = |r: &crate::plan::delta::Recorded| UserCourse::new(&r.username, &r.course);
+    let kept = s.enrolments.iter().filter(|r| r.kept).map(key).collect();
+    (Some(s.enrolments.iter().map(key).collect()), kept)
 }
 
 /// verify.csv of each platform, then summary.json and report.html, under the lock.
@@ -228,8 +238,9 @@ pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error
     let empty = PlatformPlan::default();
     for name in &names {
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
-        let made = made_by_enrolgen(settings, &args.out.join(name));
-        let (diffs, check, timing) = check_platform(settings, name, pp, (scope, &made), as_of)?;
+        let (made, kept) = made_by_enrolgen(settings, &args.out.join(name));
+        let (diffs, check, timing) =
+            check_platform(settings, name, pp, (scope, &made, &kept), as_of)?;
         sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);

@@ -28,6 +28,10 @@ pub enum Problem {
     /// Active, not planned, and not made by enrolgen (self enrolment, cohort sync, a
     /// teacher's own): listed for information, not a difference.
     OtherEnrolment,
+    /// Active, not planned, of the previous academic year: kept by the runs until
+    /// the re-registration window closes (`keep_previous_year_until`). Listed for
+    /// information, not a difference.
+    KeptForTurnover,
 }
 
 impl Problem {
@@ -43,12 +47,13 @@ impl Problem {
             Problem::ExtraGroup => "extra_group",
             Problem::NotPlanned => "not_planned",
             Problem::OtherEnrolment => "other_enrolment",
+            Problem::KeptForTurnover => "kept_for_turnover",
         }
     }
 
     /// Whether Moodle differs from the plan (the others are listed for information).
     pub fn differs(self) -> bool {
-        self != Problem::OtherEnrolment
+        !matches!(self, Problem::OtherEnrolment | Problem::KeptForTurnover)
     }
 }
 
@@ -86,6 +91,9 @@ pub struct CourseCheck {
 /// (`None`: no state, so none is known to be enrolgen's).
 pub type Made = Option<BTreeSet<crate::model::UserCourse>>;
 
+/// The enrolments the runs keep for the turnover, as the channel's state records.
+pub type Kept = BTreeSet<crate::model::UserCourse>;
+
 /// Compares a platform's planned enrolments with Moodle on the day `as_of`.
 /// `roles`: the platform's roles (`not_planned` concerns only users holding one of
 /// them; `None` = any). An active enrolment the plan does not give is `not_planned`
@@ -95,7 +103,7 @@ pub fn compare(
     pp: &PlatformPlan,
     now: &MoodleNow,
     roles: Option<&BTreeSet<String>>,
-    (scope, made): (Scope, &Made),
+    (scope, made, kept): (Scope, &Made, &Kept),
     as_of: NaiveDate,
 ) -> Vec<Difference> {
     let mut by_course: BTreeMap<&str, Vec<&Enrolment>> = BTreeMap::new();
@@ -137,14 +145,15 @@ pub fn compare(
                     && counted
                     && !deferred.contains(&(course, u.as_str()))
                 {
-                    let ours = made
-                        .as_ref()
-                        .is_some_and(|m| m.contains(&crate::model::UserCourse::new(u, course)))
+                    let key = crate::model::UserCourse::new(u, course);
+                    let ours = made.as_ref().is_some_and(|m| m.contains(&key))
                         || m.groups.iter().any(|g| managed.contains(g));
                     out.push(diff(
                         course,
                         u,
-                        if ours {
+                        if kept.contains(&key) {
+                            Problem::KeptForTurnover
+                        } else if ours {
                             Problem::NotPlanned
                         } else {
                             Problem::OtherEnrolment
@@ -401,7 +410,7 @@ mod tests {
             }),
         )]
         .into();
-        assert!(compare(&pp, &now, None, (Scope::Plan, &None), day()).is_empty());
+        assert!(compare(&pp, &now, None, (Scope::Plan, &None, &Kept::new()), day()).is_empty());
     }
 
     #[test]
@@ -439,7 +448,7 @@ mod tests {
                 &pp,
                 &now,
                 Some(&roles),
-                (Scope::Plan, &made),
+                (Scope::Plan, &made, &Kept::new()),
                 day()
             )),
             [
@@ -459,7 +468,7 @@ mod tests {
             &pp,
             &now,
             Some(&roles),
-            (Scope::Rows, &None),
+            (Scope::Rows, &None, &Kept::new()),
             day(),
         ));
         assert_eq!(rows.len(), 5);
@@ -509,7 +518,13 @@ mod tests {
         )]
         .into();
         assert_eq!(
-            lines(&compare(&pp, &now, None, (Scope::Plan, &None), day())),
+            lines(&compare(
+                &pp,
+                &now,
+                None,
+                (Scope::Plan, &None, &Kept::new()),
+                day()
+            )),
             [
                 "active;C;c;student;not active;active",
                 "active;C;d;student;not active;active",
@@ -518,7 +533,13 @@ mod tests {
         // On its first day, the later one is expected active.
         let start = NaiveDate::from_ymd_opt(2027, 1, 25).unwrap();
         assert_eq!(
-            lines(&compare(&pp, &now, None, (Scope::Plan, &None), start)),
+            lines(&compare(
+                &pp,
+                &now,
+                None,
+                (Scope::Plan, &None, &Kept::new()),
+                start
+            )),
             [
                 "suspended;C;a;student;active;not active",
                 "active;C;d;student;not active;active",
@@ -554,7 +575,7 @@ mod tests {
             ]
             .into(),
         );
-        let diffs = compare(&pp, &now, None, (Scope::Plan, &made), day());
+        let diffs = compare(&pp, &now, None, (Scope::Plan, &made, &Kept::new()), day());
         assert_eq!(
             lines(&diffs),
             [
@@ -569,5 +590,28 @@ mod tests {
             counted["C"].differences, 2,
             "the others are not differences"
         );
+    }
+
+    #[test]
+    fn an_enrolment_kept_for_the_turnover_is_listed_not_a_difference() {
+        let pp = plan(&[e("a", "C", "student", &[])]);
+        let now: MoodleNow = [(
+            "C".to_string(),
+            Some(CourseNow {
+                id: 2,
+                active: [
+                    ("a".to_string(), user(&["student"], &[])),
+                    ("last".to_string(), user(&["student"], &[])),
+                ]
+                .into(),
+                ..Default::default()
+            }),
+        )]
+        .into();
+        let key = crate::model::UserCourse::new("last", "C");
+        let made: Made = Some([key.clone()].into());
+        let diffs = compare(&pp, &now, None, (Scope::Plan, &made, &[key].into()), day());
+        assert_eq!(lines(&diffs), ["kept_for_turnover;C;last;student;;"]);
+        assert_eq!(per_course(&pp, &now, &diffs)["C"].differences, 0);
     }
 }
