@@ -517,7 +517,11 @@ fn a_course_per_year_turns_over_on_year_start_without_suspensions() {
 
 /// The demo's Apogée with the 56 PSY1L1 students registered in 2025, of whom only
 /// the first `reregistered` are registered again in 2026.
-fn psy_years(dir: &std::path::Path, reregistered: usize, window: bool) -> std::path::PathBuf {
+pub(crate) fn psy_years(
+    dir: &std::path::Path,
+    reregistered: usize,
+    window: bool,
+) -> std::path::PathBuf {
     let cfg = copy_demo(dir);
     let d = cfg.parent().unwrap();
     let sql = std::fs::read_to_string(d.join("apogee.sql")).unwrap();

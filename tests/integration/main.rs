@@ -27,6 +27,7 @@ mod sheet_traps;
 mod slapd;
 mod sql;
 mod status;
+mod turnover;
 mod util;
 mod verify;
 mod webservice;
