@@ -13,10 +13,23 @@ use crate::util::*;
 
 /// `psy_years`' configuration, through the web services of the site at `url`.
 fn ws_config(dir: &Path, reregistered: usize, url: &str, token: &str) -> PathBuf {
+    ws_config_for(dir, reregistered, (url, token), "PSY-STATS")
+}
+
+/// `ws_config` enrolling in `course`.
+fn ws_config_for(
+    dir: &Path,
+    reregistered: usize,
+    (url, token): (&str, &str),
+    course: &str,
+) -> PathBuf {
     let cfg = psy_years(dir, reregistered, true);
     let d = cfg.parent().unwrap();
     std::fs::write(d.join("token"), format!("{token}\n")).unwrap();
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("course: PSY-STATS,", &format!("course: \"{course}\","));
+    let text = text.replace(
         "ecampus: { accounts: [unicaen], csv: { delimiter: \";\" } }",
         &format!(
             "ecampus: {{ accounts: [unicaen], csv: {{ delimiter: \";\" }}, deliver: webservice, moodle: {{ url: \"{url}\", token_file: {} }} }}",
@@ -159,6 +172,76 @@ fn a_reused_course_turns_over_through_the_web_services_without_a_manual_step() {
             active,
             on_day.len().to_string(),
             "none of last year's active"
+        );
+    }
+}
+
+/// One course per year through the web services: on 1 September the night enrols in
+/// the new year's course and leaves last year's as it is (not read, not suspended),
+/// saying so once.
+#[test]
+fn a_course_per_year_turns_over_through_the_web_services() {
+    let t = tempfile::tempdir().unwrap();
+    let last_year = planned(t.path(), 10, "2026-08-31");
+    let this_year = planned(t.path(), 10, "2026-09-01");
+    let world = serde_json::json!({
+        "users": last_year.iter().map(|u| serde_json::json!({"username": u})).collect::<Vec<_>>(),
+        "courses": [{"shortname": "PSY-2025"}, {"shortname": "PSY-2026"}],
+        "enrolments": [],
+    });
+    let live = live_site(t.path(), &world, &[]);
+    let night = |day: &str, fixture: &str, first: bool| {
+        let (url, token) = match &live {
+            Some((url, token)) => (url.clone(), token.clone()),
+            None => (replay(fixture), TOKEN.to_string()),
+        };
+        let cfg = ws_config_for(t.path(), 10, (&url, &token), "PSY-{year}");
+        if !first {
+            same_site(t.path(), &url);
+        }
+        let args = [
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--as-of",
+            day,
+        ];
+        with_recording(t.path(), &args, Some(fixture))
+    };
+    let r = night("2026-08-31", "year-course-ws-1", true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(newest_journal(t.path()).contains("enrol;PSY-2025;"));
+
+    let r = night("2026-09-01", "year-course-ws-2", false);
+    assert_eq!(r.code, 0, "nothing held back: {}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "course PSY-2025 is an earlier academic year's: no longer managed; its {} enrolment(s) are left in Moodle as they are",
+            last_year.len()
+        )),
+        "{}",
+        r.stderr
+    );
+    let journal = newest_journal(t.path());
+    assert!(
+        !journal.contains("PSY-2025"),
+        "last year's course untouched: {journal}"
+    );
+    assert_eq!(journal_lines(t.path(), "enrol"), this_year);
+    let state =
+        std::fs::read_to_string(t.path().join("out/ecampus/webservice-state.json")).unwrap();
+    assert!(!state.contains("PSY-2025"), "forgotten: {state}");
+    if live.is_some() {
+        let active = psql(
+            "select count(*) from mdl_user_enrolments ue join mdl_enrol e on e.id = ue.enrolid \
+             join mdl_course c on c.id = e.courseid where c.shortname = 'PSY-2025' and ue.status = 0",
+        );
+        assert_eq!(
+            active,
+            last_year.len().to_string(),
+            "left active as they were"
         );
     }
 }
