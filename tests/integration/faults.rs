@@ -406,8 +406,194 @@ fn slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers(
     assert_eq!(outputs(&out), reference);
 }
 
-/// The README's "When things go wrong" table cannot drift from the tests: every row
-/// names a test that exists and asserts the exit code the row gives.
+/// The test of each row of docs/troubleshooting.md's fault table, by its first cell
+/// (the user docs name no tests).
+const FAULT_TESTS: &[(&str, &str)] = &[
+    (
+        "the directory server is down before the run",
+        "ldap::server_stopped_before_the_run_changes_nothing",
+    ),
+    (
+        "the connection is lost in the middle of a paged search",
+        "ldap::connection_lost_during_a_search_changes_nothing",
+    ),
+    (
+        "slapd is killed during a search",
+        "ldap::slapd_killed_during_a_search_changes_nothing",
+    ),
+    (
+        r#"the server answers "size limit exceeded" (code 4)"#,
+        "ldap::size_limit_is_an_error_not_the_end_of_the_data",
+    ),
+    (
+        "the bind is refused",
+        "ldap::wrong_password_names_the_server_and_hides_the_password",
+    ),
+    (
+        "TLS with a certificate the CA file (or the system) does not trust",
+        "ldap::ldaps_with_the_test_ca_works_and_a_wrong_ca_fails",
+    ),
+    (
+        "an input file is missing",
+        "run::failed_run_leaves_previous_output_intact",
+    ),
+    (
+        "the Oracle client cannot be loaded",
+        "sql::missing_oracle_client_is_explained",
+    ),
+    (
+        "a `--delta` run would suspend too much of a course (or of the platform)",
+        "delta::delta_holds_back_the_suspensions_of_an_emptied_course",
+    ),
+    (
+        "one platform's folder cannot be written",
+        "run::output_error_changes_no_platform",
+    ),
+    (
+        "the disk fills up during the write",
+        "faults::a_full_filesystem_changes_nothing",
+    ),
+    (
+        "a file-size limit (RLIMIT_FSIZE) is reached",
+        "faults::a_file_size_limit_changes_nothing",
+    ),
+    (
+        "an output folder is read-only",
+        "faults::a_read_only_output_folder_changes_nothing",
+    ),
+    (
+        "a symbolic link is planted below `--out`",
+        "faults::a_link_planted_in_the_output_tree_is_not_followed",
+    ),
+    (
+        "the run is killed (SIGKILL) at any moment",
+        "faults::slow_a_run_killed_at_any_moment_leaves_whole_files_and_the_next_run_recovers",
+    ),
+    (
+        "another run holds the lock",
+        "lock::a_held_lock_refuses_a_second_run_and_changes_nothing",
+    ),
+    (
+        "`state.json` is corrupt, truncated or empty",
+        "delta::a_corrupt_or_truncated_state_is_refused_and_changes_nothing",
+    ),
+    (
+        "`state.json` comes from another platform",
+        "delta::a_state_from_another_platform_is_refused",
+    ),
+    (
+        "an outbox file was deleted or edited by hand",
+        "delta::an_outbox_file_deleted_or_edited_by_hand_is_refused_until_recovered",
+    ),
+    (
+        "the configuration is malformed",
+        "config_errors::unknown_key_names_line_and_key",
+    ),
+    (
+        "a key is given twice in a mapping (at any depth)",
+        "never_silent::a_key_given_twice_in_a_mapping_is_refused_with_both_lines",
+    ),
+    (
+        "`file_mode` grants others any access",
+        "never_silent::a_file_mode_open_to_others_is_refused",
+    ),
+    (
+        "two accounts claim one student number (or one account has two, or two logins; or two directories of a platform know the student)",
+        "never_silent::two_accounts_claiming_one_student_number_enrol_nobody",
+    ),
+    (
+        "a directory (or an account list, a student file) returns nothing",
+        "never_silent::an_empty_directory_stops_the_run_and_changes_nothing",
+    ),
+    (
+        "an LDIF export is cut short",
+        "never_silent::an_ldif_cut_short_stops_the_run_and_changes_nothing",
+    ),
+    (
+        "a source returns far fewer records than in the previous run (`max_shrink`, default 30%)",
+        "never_silent::a_source_that_falls_far_below_the_previous_run_stops_it",
+    ),
+    (
+        "the SQL dump does more than create tables and insert rows (`ATTACH`, `PRAGMA`, triggers …)",
+        "never_silent::a_dump_that_attaches_a_file_is_refused_and_writes_nothing",
+    ),
+    (
+        "`state.json` is missing or empty beside files already written",
+        "never_silent::a_delta_run_refuses_a_missing_or_empty_state_beside_written_files",
+    ),
+    (
+        "a file in `outbox/` that the state does not know",
+        "never_silent::a_stray_file_in_the_outbox_is_refused",
+    ),
+    (
+        "`--delta --as-of` earlier than the last delta run",
+        "never_silent::an_as_of_before_the_last_delta_run_is_refused_unless_meant",
+    ),
+    (
+        "a group name PHP reads as a number (`+7`, `1e3`, `.5` …)",
+        "never_silent::group_names_php_reads_as_numbers_are_left_out",
+    ),
+    (
+        "an account state cannot be read",
+        "account_status::account_states_with_dates_are_read_by_default_from_ldif",
+    ),
+    (
+        "one login carried by two accounts (in one directory, or in two directories of a platform), whoever else they are",
+        "never_silent::one_login_for_two_people_enrols_neither",
+    ),
+    (
+        "one DN twice in an LDIF export with other values (two exports put together)",
+        "never_silent::one_dn_twice_in_an_ldif_with_other_values_is_refused",
+    ),
+    (
+        "one username twice in an account list (or a `suspended` value other than 0 or 1)",
+        "never_silent::one_username_twice_in_an_account_list_is_refused",
+    ),
+    (
+        "the configuration has what one YAML reader reads and the other cannot (a tab after a colon, U+0085, U+2028, U+2029), so keys given twice could hide",
+        "never_silent::a_config_whose_keys_cannot_all_be_checked_is_refused",
+    ),
+    (
+        "`state.json` is older than a file in `outbox/` or `imported/` (put back from a backup)",
+        "never_silent::a_state_older_than_its_files_is_refused",
+    ),
+    (
+        "`--accept-suspensions` names a course that neither the mapping nor this run's suspensions (held back or sent) know (names are case-sensitive)",
+        "never_silent::accepting_a_course_no_run_knows_says_so_with_the_name_meant",
+    ),
+    (
+        "Moodle refuses an operation (`deliver: webservice`)",
+        "webservice::a_refused_row_is_found_and_reported_the_rest_goes_through",
+    ),
+    (
+        "Moodle goes away in the middle of a run (`deliver: webservice`)",
+        "webservice::a_server_that_goes_away_stops_the_run_with_what_was_left_journaled",
+    ),
+    (
+        "the answer to a write never comes (a run killed while waiting)",
+        "webservice::a_run_killed_while_waiting_is_finished_by_the_next_one",
+    ),
+    (
+        "the server goes away before a write reaches Moodle (new dates, suspensions)",
+        "webservice::writes_moodle_never_applied_are_sent_again_not_adopted",
+    ),
+    (
+        "the token's role lacks a capability a read needs (`deliver: webservice`, for example `moodle/course:managegroups`)",
+        "webservice::a_missing_capability_is_named_and_the_other_platforms_are_done",
+    ),
+    (
+        "a `--delta` night killed while its files are put in place",
+        "delta::a_night_killed_at_any_step_of_its_writes_is_completed_or_undone",
+    ),
+    (
+        "an account of `accounts_in: moodle` suspended or deleted in Moodle after an earlier night",
+        "platform_accounts::verify_expects_what_run_did_and_lists_other_enrolments_apart",
+    ),
+];
+
+/// The fault table of docs/troubleshooting.md cannot drift from the tests: every row
+/// has a test (`FAULT_TESTS`) that exists and asserts the exit code the row gives, and
+/// every test listed has its row.
 #[test]
 fn readme_fault_table_names_real_tests() {
     let readme = std::fs::read_to_string(repo().join("docs/troubleshooting.md")).unwrap();
@@ -418,16 +604,25 @@ fn readme_fault_table_names_real_tests() {
         .filter(|l| l.starts_with("| ") && !l.starts_with("| when"))
         .collect();
     assert!(rows.len() >= 15, "{rows:?}");
+    let whens: Vec<&str> = rows
+        .iter()
+        .map(|r| r.trim_matches('|').split(" | ").next().unwrap().trim())
+        .collect();
+    for (when, _) in FAULT_TESTS {
+        assert!(whens.contains(when), "no row for {when}");
+    }
     for row in rows {
         let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
-        assert_eq!(cells.len(), 5, "{row}");
+        assert_eq!(cells.len(), 4, "{row}");
         let exit: i32 = cells[2]
             .parse()
             .unwrap_or_else(|_| panic!("exit code in {row}"));
-        let (file, name) = cells[4]
-            .trim_matches('`')
-            .split_once("::")
-            .expect("file::test");
+        let test = FAULT_TESTS
+            .iter()
+            .find(|(when, _)| *when == cells[0])
+            .unwrap_or_else(|| panic!("no test for the row {row}"))
+            .1;
+        let (file, name) = test.split_once("::").expect("file::test");
         let source = std::fs::read_to_string(repo().join(format!("tests/integration/{file}.rs")))
             .unwrap_or_else(|_| panic!("no tests/integration/{file}.rs for {row}"));
         let at = source
