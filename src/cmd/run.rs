@@ -336,6 +336,117 @@ pub fn outcome(exit_code: u8) -> monitor::Outcome {
     }
 }
 
+/// What the academic year changes tonight: the courses of earlier years no longer
+/// managed, by platform; the re-registration window and, while it is open, the
+/// previous year's enrolments it keeps.
+struct YearTurn {
+    earlier_courses: BTreeMap<String, BTreeSet<String>>,
+    turnover: Option<crate::config::years::Turnover>,
+    last_year: BTreeMap<String, BTreeSet<crate::model::UserCourse>>,
+}
+
+fn year_turn(
+    ctx: &pipeline::Context,
+    plan: &crate::plan::Plan,
+    rules: Vec<&crate::model::EnrolRule>,
+    mode: &Mode,
+) -> Result<YearTurn, Error> {
+    let settings = &ctx.settings;
+    let earlier_courses = plan
+        .platforms
+        .keys()
+        .map(|n| (n.clone(), settings.earlier_courses(n, &ctx.year)))
+        .collect();
+    let turnover = settings.turnover(ctx.as_of);
+    let keeps = settings.delivery.values().any(Delivery::is_webservice)
+        || matches!(mode, Mode::Delta { .. });
+    let last_year = match turnover {
+        Some(t) if t.open && keeps => ctx.previous_year(rules)?,
+        _ => BTreeMap::new(),
+    };
+    Ok(YearTurn {
+        earlier_courses,
+        turnover,
+        last_year,
+    })
+}
+
+/// A files platform's night, staged: a first night reads what Moodle holds first,
+/// to write only what differs.
+fn stage_files(
+    args: &RunArgs,
+    (p, pp): (&crate::model::Platform, &crate::plan::PlatformPlan),
+    (delta_run, moodle): (&DeltaRun<'_>, Option<&crate::config::MoodleSettings>),
+    sources: &mut Vec<crate::model::SourceTiming>,
+    warnings: &mut Vec<String>,
+) -> Result<(Staged, report::PlatformSummary), Error> {
+    let pf = files::render_one(p, pp)?;
+    let first = files::first_night(&args.out, &p.name, pp, delta_run, moodle)?;
+    let now = first.map(|(now, timing)| {
+        sources.push(timing);
+        now
+    });
+    let (s, d) = files::stage(&args.out, &pf, pp, (delta_run, now.as_ref()), warnings)?;
+    let summary = files::summarize(pp, &pf, &s, d);
+    Ok((s, summary))
+}
+
+/// A web-service platform's summary; one whose Moodle failed (out of reach, or
+/// refusing what it needs) says so and is kept in `failed`, so that the others are
+/// still done and the run then fails. Any other error stops the run.
+fn platform_failed(
+    done: Result<report::PlatformSummary, Error>,
+    (name, pp): (&str, &crate::plan::PlatformPlan),
+    warnings: &mut Vec<String>,
+    failed: &mut Vec<Error>,
+) -> Result<report::PlatformSummary, Error> {
+    match done {
+        Ok(summary) => Ok(summary),
+        Err(e @ Error::Source(_)) => {
+            let why = crate::error_chain(&e);
+            warnings.push(format!("platform {name}: not done: {why}"));
+            failed.push(e);
+            Ok(report::PlatformSummary {
+                failed: Some(why),
+                ..report::platform_summary(pp, &[])
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What tonight asks of each channel.
+fn channel_runs<'a>(
+    args: &'a RunArgs,
+    ctx: &'a pipeline::Context,
+    (accept, turn): (&'a crate::plan::delta::Accept, &'a YearTurn),
+    mode: Mode,
+) -> (DeltaRun<'a>, WsRun<'a>) {
+    let settings = &ctx.settings;
+    let turnover = turn.turnover.map(|t| (t, &turn.last_year));
+    let delta_run = DeltaRun {
+        earlier_courses: &turn.earlier_courses,
+        turnover,
+        limits: &settings.suspend_limits,
+        mode,
+        as_of: ctx.as_of,
+        accept,
+        dry_run: args.show.dry_run,
+    };
+    let ws_run = WsRun {
+        out: &args.out,
+        as_of: ctx.as_of,
+        dry_run: args.show.dry_run,
+        limits: &settings.suspend_limits,
+        accept,
+        file_mode: settings.file_mode,
+        allow_earlier_as_of: args.allow_earlier_as_of,
+        earlier_courses: &turn.earlier_courses,
+        turnover,
+    };
+    (delta_run, ws_run)
+}
+
 fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> Result<u8, Error> {
     let (settings, as_of, year) = (&ctx.settings, ctx.as_of, &ctx.year);
     let rules = pipeline::select_rules(settings, &args.platforms, &args.cohorts)?;
@@ -352,43 +463,8 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     let mut sources = g.timings.clone();
     sources.extend(asked);
     let accept = accepted(args);
-    let earlier_courses: BTreeMap<String, BTreeSet<String>> = plan
-        .platforms
-        .keys()
-        .map(|n| (n.clone(), settings.earlier_courses(n, year)))
-        .collect();
-    // A re-registration window open tonight: the previous year's plan, to keep.
-    let turnover = settings.turnover(as_of);
-    let last_year = match turnover {
-        Some(t)
-            if t.open
-                && (settings.delivery.values().any(Delivery::is_webservice)
-                    || matches!(mode, Mode::Delta { .. })) =>
-        {
-            ctx.previous_year(rules_again)?
-        }
-        _ => BTreeMap::new(),
-    };
-    let delta_run = DeltaRun {
-        earlier_courses: &earlier_courses,
-        turnover: turnover.map(|t| (t, &last_year)),
-        limits: &settings.suspend_limits,
-        mode,
-        as_of,
-        accept: &accept,
-        dry_run: args.show.dry_run,
-    };
-    let ws_run = WsRun {
-        out: &args.out,
-        as_of,
-        dry_run: args.show.dry_run,
-        limits: &settings.suspend_limits,
-        accept: &accept,
-        file_mode: settings.file_mode,
-        allow_earlier_as_of: args.allow_earlier_as_of,
-        earlier_courses: &earlier_courses,
-        turnover: turnover.map(|t| (t, &last_year)),
-    };
+    let turn = year_turn(ctx, &plan, rules_again, &mode)?;
+    let (delta_run, ws_run) = channel_runs(args, ctx, (&accept, &turn), mode);
     let mut staged: Vec<Staged> = Vec::new();
     let mut platforms = BTreeMap::new();
     // A platform whose Moodle failed (out of reach, or refusing what it needs):
@@ -400,39 +476,20 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
         let p = pipeline::platform(settings, name)?;
         let summary = match settings.delivery.get(name) {
             delivery @ (Some(Delivery::Files { .. }) | None) => {
-                let pf = files::render_one(p, pp)?;
-                // A first night reads what Moodle holds, to write only what differs.
                 let moodle = delivery.and_then(Delivery::moodle);
-                let first = files::first_night(&args.out, name, pp, &delta_run, moodle)?;
-                let now = first.map(|(now, timing)| {
-                    sources.push(timing);
-                    now
-                });
-                let (s, d) = files::stage(
-                    &args.out,
-                    &pf,
-                    pp,
-                    (&delta_run, now.as_ref()),
+                let (s, summary) = stage_files(
+                    args,
+                    (p, pp),
+                    (&delta_run, moodle),
+                    &mut sources,
                     &mut warnings,
                 )?;
-                let summary = files::summarize(pp, &pf, &s, d);
                 staged.push(s);
                 summary
             }
             Some(Delivery::Webservice(m)) => {
-                match by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings) {
-                    Ok(summary) => summary,
-                    Err(e @ Error::Source(_)) => {
-                        let why = crate::error_chain(&e);
-                        warnings.push(format!("platform {name}: not done: {why}"));
-                        failed.push(e);
-                        report::PlatformSummary {
-                            failed: Some(why),
-                            ..report::platform_summary(pp, &[])
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
+                let done = by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings);
+                platform_failed(done, (name, pp), &mut warnings, &mut failed)?
             }
         };
         platforms.insert(name.clone(), summary);

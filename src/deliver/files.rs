@@ -285,46 +285,18 @@ fn stage_outbox(
 ) -> Result<(Staged, DeltaSummary), Error> {
     let dir = out.join(&pf.name);
     if !run.dry_run {
-        match outbox::finish_interrupted(&dir)? {
-            Some(outbox::Interrupted::Completed) => warnings.push(format!(
-                "platform {}: the last run was killed once its files were in place, before its state: its night was completed",
-                pf.name
-            )),
-            Some(outbox::Interrupted::Undone) => warnings.push(format!(
-                "platform {}: the last run was killed while putting its files in place: its files were removed, and this run makes that night again",
-                pf.name
-            )),
-            None => {}
-        }
+        warnings.extend(finish_interrupted(&dir, &pf.name)?);
     }
     let mut base = base(&dir, &pf.name, run)?;
-    let first = base.previous.is_none() && matches!(run.mode, Mode::Delta { .. });
-    let mut first_note = None;
-    if first {
-        match first_night {
-            Some(now) => {
-                base.rows = delta::held_in_moodle(&pp.enrolments, now);
-                warnings.push(format!(
-                    "platform {}: first night: {} planned enrolment(s) Moodle already holds are recorded as they are and not written again (their dates kept); what they lack is listed as manual changes",
-                    pf.name,
-                    base.rows.len()
-                ));
-            }
-            None => {
-                let note = format!(
-                    "platform {}: first night without a moodle: connection: every planned enrolment is written, and importing re-imports those Moodle already holds (their start becomes the import day, their end is counted again from enrolperiod); give the platform a moodle: connection (a read-only token, as verify uses) so that the first night writes only what differs",
-                    pf.name
-                );
-                warnings.push(note.clone());
-                first_note = Some(note);
-            }
-        }
-    }
+    let first_note = if base.previous.is_none() && matches!(run.mode, Mode::Delta { .. }) {
+        first_night_base(&pf.name, pp, first_night, &mut base, warnings)
+    } else {
+        None
+    };
     let retired = run
         .earlier_courses
         .get(&pf.name)
-        .map(|e| delta::retire(&mut base.rows, e))
-        .unwrap_or_default();
+        .map_or_else(BTreeMap::new, |e| delta::retire(&mut base.rows, e));
     warnings.extend(no_longer_managed(&pf.name, &retired));
     let d = delta::delta_turning(
         &base.rows,
@@ -335,21 +307,10 @@ fn stage_outbox(
     if let Some((t, _)) = run.turnover {
         warnings.extend(kept_for_turnover(&pf.name, &d.kept, t.ends));
     }
-    let number = outbox::next_number(&dir, &pf.name, base.previous.as_ref());
-    if number > outbox::MAX_FILE_NUMBER {
-        return Err(OutputError::Outbox {
-            path: dir.join(outbox::STATE_FILE),
-            message: format!(
-                "the outbox's numbers are used up ({:04} files): once every file is imported, start again with --full",
-                outbox::MAX_FILE_NUMBER
-            ),
-        }
-        .into());
-    }
+    let number = next_number(&dir, &pf.name, &base)?;
     let mut summary = delta_summary(&d);
     summary.no_longer_managed = retired;
     summary.kept_for_turnover = d.kept.clone();
-    let mut outbox_files = Vec::new();
     // The snapshot's IMPORT.txt names files a delta does not write: the delta's
     // own is in outbox/.
     let mut files: Vec<RenderedFile> = pf
@@ -358,40 +319,12 @@ fn stage_outbox(
         .filter(|f| f.name.as_os_str() != "IMPORT.txt")
         .cloned()
         .collect();
-    if !d.rows.is_empty() {
-        let uploads = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
-        base.waiting.extend(uploads.iter().map(outbox::Written::of));
-        outbox_files.extend(uploads);
-        let mut import =
-            report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
-        if let Some(note) = &first_note {
-            import
-                .bytes
-                .extend_from_slice(format!("\nBEFORE IMPORTING: {note}.\n").as_bytes());
-        }
-        outbox_files.push(import);
+    let outbox_files = outbox_files(pf, &d, number, first_note.as_deref(), &mut base)?;
+    if !outbox_files.is_empty() {
         summary.file = Some(number);
     }
     let wrote_manual = stage_manual(pf, &d, number, &mut base.manual_files, &mut files)?;
-    if let Some(name) = base.manual_files.last().map(|f| f.name.clone()) {
-        if !d.manual.is_empty() {
-            warnings.push(format!(
-                "platform {p}: {} change(s) to existing enrolments are pending, which a file cannot make: \
-                 open {p}/{name}, make them in Moodle, then move the file into {p}/{}/",
-                d.manual.len(),
-                outbox::IMPORTED,
-                p = pf.name
-            ));
-            summary.manual_file = Some(format!("{}/{name}", pf.name));
-        }
-    }
-    for h in &d.held {
-        warnings.push(format!(
-            "platform {}: course {}: {} suspension(s) held back: {}. Not written, retried next run; \
-             check the sources, then --accept-suspensions {} if they are right",
-            pf.name, h.course, h.suspensions, h.why, h.course
-        ));
-    }
+    warnings.extend(pending_warnings(pf, &d, &base, &mut summary));
     let next_file = if d.rows.is_empty() && !wrote_manual {
         number
     } else {
@@ -419,6 +352,117 @@ fn stage_outbox(
         stale_parts_of: None,
     };
     Ok((staged, summary))
+}
+
+/// The number of tonight's files, while numbers last.
+fn next_number(dir: &Path, platform: &str, base: &Base) -> Result<u32, OutputError> {
+    let number = outbox::next_number(dir, platform, base.previous.as_ref());
+    if number > outbox::MAX_FILE_NUMBER {
+        return Err(OutputError::Outbox {
+            path: dir.join(outbox::STATE_FILE),
+            message: format!(
+                "the outbox's numbers are used up ({:04} files): once every file is imported, start again with --full",
+                outbox::MAX_FILE_NUMBER
+            ),
+        });
+    }
+    Ok(number)
+}
+
+/// What a run killed between its files and its state left: completed or undone,
+/// and said.
+fn finish_interrupted(dir: &Path, platform: &str) -> Result<Option<String>, Error> {
+    Ok(match outbox::finish_interrupted(dir)? {
+        Some(outbox::Interrupted::Completed) => Some(format!(
+            "platform {platform}: the last run was killed once its files were in place, before its state: its night was completed"
+        )),
+        Some(outbox::Interrupted::Undone) => Some(format!(
+            "platform {platform}: the last run was killed while putting its files in place: its files were removed, and this run makes that night again"
+        )),
+        None => None,
+    })
+}
+
+/// A first night: with what Moodle holds, the planned enrolments already there
+/// become the base (not written again); without, the note `IMPORT.txt` must carry.
+fn first_night_base(
+    platform: &str,
+    pp: &PlatformPlan,
+    first_night: Option<&crate::model::MoodleNow>,
+    base: &mut Base,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    match first_night {
+        Some(now) => {
+            base.rows = delta::held_in_moodle(&pp.enrolments, now);
+            warnings.push(format!(
+                "platform {platform}: first night: {} planned enrolment(s) Moodle already holds are recorded as they are and not written again (their dates kept); what they lack is listed as manual changes",
+                base.rows.len()
+            ));
+            None
+        }
+        None => {
+            let note = format!(
+                "platform {platform}: first night without a moodle: connection: every planned enrolment is written, and importing re-imports those Moodle already holds (their start becomes the import day, their end is counted again from enrolperiod); give the platform a moodle: connection (a read-only token, as verify uses) so that the first night writes only what differs"
+            );
+            warnings.push(note.clone());
+            Some(note)
+        }
+    }
+}
+
+/// The night's upload files and their `IMPORT.txt` (with the first night's note),
+/// none when nothing is to be written; each is then awaited in `imported/`.
+fn outbox_files(
+    pf: &PlatformFiles,
+    d: &delta::Delta,
+    number: u32,
+    first_note: Option<&str>,
+    base: &mut Base,
+) -> Result<Vec<RenderedFile>, Error> {
+    if d.rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut files = upload::render(&format!("{}-{number:04}", pf.name), &pf.csv, &d.rows)?;
+    base.waiting.extend(files.iter().map(outbox::Written::of));
+    let mut import = report::import_txt(&pf.name, pf.csv.delimiter, report::ImportFiles::Outbox);
+    if let Some(note) = first_note {
+        import
+            .bytes
+            .extend_from_slice(format!("\nBEFORE IMPORTING: {note}.\n").as_bytes());
+    }
+    files.push(import);
+    Ok(files)
+}
+
+/// The warnings of what waits for a person: manual changes, held-back suspensions.
+fn pending_warnings(
+    pf: &PlatformFiles,
+    d: &delta::Delta,
+    base: &Base,
+    summary: &mut DeltaSummary,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(name) = base.manual_files.last().map(|f| f.name.clone()) {
+        if !d.manual.is_empty() {
+            warnings.push(format!(
+                "platform {p}: {} change(s) to existing enrolments are pending, which a file cannot make: \
+                 open {p}/{name}, make them in Moodle, then move the file into {p}/{}/",
+                d.manual.len(),
+                outbox::IMPORTED,
+                p = pf.name
+            ));
+            summary.manual_file = Some(format!("{}/{name}", pf.name));
+        }
+    }
+    for h in &d.held {
+        warnings.push(format!(
+            "platform {}: course {}: {} suspension(s) held back: {}. Not written, retried next run; \
+             check the sources, then --accept-suspensions {} if they are right",
+            pf.name, h.course, h.suspensions, h.why, h.course
+        ));
+    }
+    warnings
 }
 
 /// The pending changes are listed again every run; a new manual-changes file only

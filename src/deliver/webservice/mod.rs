@@ -68,6 +68,14 @@ impl WsRun<'_> {
     fn turnover(&self, platform: &str) -> crate::plan::delta::Turnover<'_> {
         crate::plan::delta::Turnover::of(self.turnover, platform)
     }
+
+    /// Forgets `platform`'s courses of earlier years (`SyncState::retire`).
+    fn retire(&self, platform: &str, state: &mut SyncState) -> BTreeMap<String, usize> {
+        self.earlier_courses
+            .get(platform)
+            .map(|e| state.retire(e))
+            .unwrap_or_default()
+    }
 }
 
 /// The group templates of each course the platform's rules enrol in.
@@ -147,21 +155,8 @@ pub fn deliver_to(
     let started = Instant::now();
     let dir = run.out.join(&platform.name);
     let mut state = load_state(run, &platform.name, moodle)?;
-    let retired = run
-        .earlier_courses
-        .get(&platform.name)
-        .map(|e| state.retire(e))
-        .unwrap_or_default();
-    let courses: BTreeSet<String> = pp
-        .enrolments
-        .keys()
-        .map(|k| k.course.clone())
-        .chain(state.enrolments.iter().map(|m| m.course.clone()))
-        .chain(state.pending.iter().map(|m| m.course.clone()))
-        .chain(state.groups.keys().cloned())
-        .collect();
-    let courses: Vec<String> = courses.into_iter().collect();
-    let now = client.read_courses(&courses)?;
+    let retired = run.retire(&platform.name, &mut state);
+    let now = client.read_courses(&courses_to_read(pp, &state))?;
     // When Moodle answered: what "active now" meant in its answer.
     let moment = chrono::Utc::now().timestamp();
     let ctx = sync::Context {
@@ -178,16 +173,12 @@ pub fn deliver_to(
         state.settle(&now, moment);
         let ops = sync::operations(&pp.enrolments, &now, &state, &ctx);
         print(&platform.name, &ops);
-        return Ok(WsSummary {
-            held: ops.held.clone(),
-            suspending: ops.suspend.iter().map(|x| x.course.clone()).collect(),
-            missing_courses: ops.missing_courses.iter().cloned().collect(),
+        let summary = WsSummary {
             calls: client.requests(),
             seconds: started.elapsed().as_secs_f64(),
-            no_longer_managed: retired,
-            kept_for_turnover: kept_by_course(&ops.kept),
             ..Default::default()
-        });
+        };
+        return Ok(with_ops(summary, &ops, retired));
     }
     let journal = Journal::next(run.out, &dir, run.file_mode);
     let adoption = settle(&dir, &mut state, (&now, moment), &journal)?;
@@ -220,12 +211,8 @@ pub fn deliver_to(
         summary.extra_roles =
             crate::plan::verify::extra_role_lines(pp, &now, platform.roles.as_ref());
     }
-    summary.held = ops.held.clone();
-    summary.suspending = ops.suspend.iter().map(|x| x.course.clone()).collect();
-    summary.missing_courses = ops.missing_courses.iter().cloned().collect();
+    let mut summary = with_ops(summary, &ops, retired);
     summary.adopted = adoption;
-    summary.no_longer_managed = retired;
-    summary.kept_for_turnover = kept_by_course(&ops.kept);
     summary.write_calls = applied.write_calls;
     summary.calls = client.requests();
     if journal.is_written() {
@@ -233,6 +220,32 @@ pub fn deliver_to(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Every course the night must read: planned, or where enrolgen made something.
+fn courses_to_read(pp: &PlatformPlan, state: &SyncState) -> Vec<String> {
+    let courses: BTreeSet<String> = pp
+        .enrolments
+        .keys()
+        .map(|k| k.course.clone())
+        .chain(state.enrolments.iter().map(|m| m.course.clone()))
+        .chain(state.pending.iter().map(|m| m.course.clone()))
+        .chain(state.groups.keys().cloned())
+        .collect();
+    courses.into_iter().collect()
+}
+
+/// The summary with what the night's operations leave for a person to know: held
+/// back, suspending, missing courses, courses no longer managed, enrolments kept.
+fn with_ops(summary: WsSummary, ops: &sync::Ops, retired: BTreeMap<String, usize>) -> WsSummary {
+    WsSummary {
+        held: ops.held.clone(),
+        suspending: ops.suspend.iter().map(|x| x.course.clone()).collect(),
+        missing_courses: ops.missing_courses.iter().cloned().collect(),
+        no_longer_managed: retired,
+        kept_for_turnover: kept_by_course(&ops.kept),
+        ..summary
+    }
 }
 
 /// How many enrolments each course keeps for the turnover.
