@@ -237,28 +237,9 @@ impl Parser<'_> {
         Ok(fs)
     }
 
-    fn item(&mut self) -> Result<Filter, FilterError> {
-        let start = self.pos;
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b';' {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
-        if self.pos == start {
-            return Err(self.error("expected an attribute name"));
-        }
-        let attr = String::from_utf8_lossy(&self.bytes[start..self.pos]).to_lowercase();
-        let op = match (self.bytes.get(self.pos), self.bytes.get(self.pos + 1)) {
-            (Some(b'>'), Some(b'=')) => ">=",
-            (Some(b'<'), Some(b'=')) => "<=",
-            (Some(b'~'), Some(b'=')) => "~=",
-            (Some(b'='), _) => "=",
-            _ => return Err(self.error("expected '=', '>=', '<=' or '~='")),
-        };
-        self.pos += op.len();
-        // The raw value runs to the closing parenthesis; '*' splits substrings.
+    /// An item's value, up to the closing parenthesis, unescaped and split at each
+    /// '*' (one piece: no substring).
+    fn value_pieces(&mut self) -> Result<Vec<String>, FilterError> {
         let mut pieces: Vec<Vec<u8>> = vec![Vec::new()];
         loop {
             match self.bytes.get(self.pos) {
@@ -289,12 +270,34 @@ impl Parser<'_> {
                 }
             }
         }
-        let mut texts = Vec::with_capacity(pieces.len());
-        for p in pieces {
-            texts.push(
-                String::from_utf8(p).map_err(|_| self.error("the value is not valid UTF-8"))?,
-            );
+        pieces
+            .into_iter()
+            .map(|p| String::from_utf8(p).map_err(|_| self.error("the value is not valid UTF-8")))
+            .collect()
+    }
+
+    fn item(&mut self) -> Result<Filter, FilterError> {
+        let start = self.pos;
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b';' {
+                self.pos += 1;
+            } else {
+                break;
+            }
         }
+        if self.pos == start {
+            return Err(self.error("expected an attribute name"));
+        }
+        let attr = String::from_utf8_lossy(&self.bytes[start..self.pos]).to_lowercase();
+        let op = match (self.bytes.get(self.pos), self.bytes.get(self.pos + 1)) {
+            (Some(b'>'), Some(b'=')) => ">=",
+            (Some(b'<'), Some(b'=')) => "<=",
+            (Some(b'~'), Some(b'=')) => "~=",
+            (Some(b'='), _) => "=",
+            _ => return Err(self.error("expected '=', '>=', '<=' or '~='")),
+        };
+        self.pos += op.len();
+        let mut texts = self.value_pieces()?;
         if texts.len() == 1 {
             let v = texts.pop().unwrap_or_default();
             return Ok(match op {

@@ -132,8 +132,14 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
             enrol_member(inp, rule, platform, cohort, m, pp);
         }
     }
-    // Accounts the run looked up whose state cannot be read: each is left out
-    // (invalid_value) wherever it is needed; say so once per entry.
+    warn_unreadable(inp, &mut out);
+    warn_per_platform(&mut out);
+    out
+}
+
+/// Accounts the run looked up whose state cannot be read: each is left out
+/// (invalid_value) wherever it is needed; said once per entry.
+fn warn_unreadable(inp: &Inputs<'_>, out: &mut Plan) {
     let looked_up = inp.directories.values().flat_map(|d| d.accounts());
     let from_filters = inp.members.values().flatten().filter_map(|m| match m {
         Member::Account(a) => Some(&**a),
@@ -154,6 +160,11 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
             ),
         });
     }
+}
+
+/// Each platform's left-out lines sorted, and the warnings they call for: the
+/// ambiguous identities, the roles the platform refuses.
+fn warn_per_platform(out: &mut Plan) {
     for (name, pp) in &mut out.platforms {
         pp.left_out.sort();
         let ambiguous: BTreeSet<&str> = pp
@@ -186,7 +197,6 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
             out.warnings.push(format!("platform {name}: role '{r}' is not in the platform's roles; its enrolments are left out"));
         }
     }
-    out
 }
 
 fn enrol_member(
