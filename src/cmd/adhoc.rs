@@ -197,10 +197,69 @@ fn request(
     }
 }
 
+/// Names of what an on-demand run writes.
+struct Written<'a> {
+    stem: &'a str,
+    title: &'a str,
+    names: &'a [String],
+}
+
+/// The upload files with their left-out list, IMPORT.txt and report, written at
+/// once under the output folder's lock; an earlier run's parts of the same request
+/// that this one did not write are removed.
+fn write_files(
+    args: &AdhocArgs,
+    ctx: &Context,
+    out: &Written<'_>,
+    mut files: Vec<crate::output::RenderedFile>,
+    (summary, plan, pp): (&report::Summary, &crate::plan::Plan, &PlatformPlan),
+) -> Result<(), Error> {
+    let Written { stem, title, names } = *out;
+    let d = crate::pipeline::platform(&ctx.settings, &args.platform)?
+        .csv
+        .delimiter;
+    let page = html::report_files(
+        &html::Page {
+            title,
+            summary,
+            plan,
+            previous: None,
+            personal_data: ctx.settings.report_personal_data,
+            sheet: args.sheet.is_some(),
+        },
+        html::ReportName::Stem(stem),
+    )?;
+    let mut left = report::left_out_csv(&pp.left_out, d)?;
+    left.name = PathBuf::from(format!("{stem}-left-out.csv"));
+    files.push(left);
+    let mut import = report::import_txt(
+        &args.platform,
+        d,
+        report::ImportFiles::OnDemand { stem, names },
+    );
+    if let Some(sheet) = &args.sheet {
+        import
+            .bytes
+            .extend_from_slice(format!("\n{REQUEST}{}\n", request_of(sheet)).as_bytes());
+    }
+    files.push(import);
+    files.extend(page);
+    let _lock = atomic::DirLock::acquire(&args.out)?;
+    let uploads: Vec<_> = files
+        .iter()
+        .filter(|f| names.iter().any(|n| f.name == Path::new(n)))
+        .cloned()
+        .collect();
+    atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
+    // The parts an earlier run of the same request wrote and this one did not
+    // (300 rows then, one now): never left to look like part of this one.
+    atomic::remove_stale_parts(&args.out, stem, &uploads)?;
+    Ok(())
+}
+
 pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let mut ctx = Context::open(&args.config.config, args.as_of.day(today)?)?;
     let platform = crate::pipeline::platform(&ctx.settings, &args.platform)?.clone();
-    let d = platform.csv.delimiter;
     let (rules, asked, stem, title) = request(args, &mut ctx.settings, &platform)?;
     let refs: Vec<&EnrolRule> = rules.iter().collect();
     let g = ctx.gather(&refs)?;
@@ -224,7 +283,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     }
     let empty = PlatformPlan::default();
     let pp = plan.platforms.get(&args.platform).unwrap_or(&empty);
-    let mut files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
+    let files = upload::render(&stem, &platform.csv, pp.enrolments.values())?;
     let names: Vec<String> = files.iter().map(|f| f.name.display().to_string()).collect();
     let summary = report::Summary {
         as_of: ctx.as_of.to_string(),
@@ -255,45 +314,12 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
             let _ = stdout.write_all(&f.bytes);
         }
     } else {
-        let page = html::report_files(
-            &html::Page {
-                title: &title,
-                summary: &summary,
-                plan: &plan,
-                previous: None,
-                personal_data: ctx.settings.report_personal_data,
-                sheet: args.sheet.is_some(),
-            },
-            html::ReportName::Stem(&stem),
-        )?;
-        let mut left = report::left_out_csv(&pp.left_out, d)?;
-        left.name = PathBuf::from(format!("{stem}-left-out.csv"));
-        files.push(left);
-        let mut import = report::import_txt(
-            &args.platform,
-            d,
-            report::ImportFiles::OnDemand {
-                stem: &stem,
-                names: &names,
-            },
-        );
-        if let Some(sheet) = &args.sheet {
-            import
-                .bytes
-                .extend_from_slice(format!("\n{REQUEST}{}\n", request_of(sheet)).as_bytes());
-        }
-        files.push(import);
-        files.extend(page);
-        let _lock = atomic::DirLock::acquire(&args.out)?;
-        let uploads: Vec<_> = files
-            .iter()
-            .filter(|f| names.iter().any(|n| f.name == Path::new(n)))
-            .cloned()
-            .collect();
-        atomic::write_all(&args.out, &args.out, &files, ctx.settings.file_mode)?;
-        // The parts an earlier run of the same request wrote and this one did not
-        // (300 rows then, one now): never left to look like part of this one.
-        atomic::remove_stale_parts(&args.out, &stem, &uploads)?;
+        let out = Written {
+            stem: &stem,
+            title: &title,
+            names: &names,
+        };
+        write_files(args, &ctx, &out, files, (&summary, &plan, pp))?;
     }
     tell(args, &stem, &names, pp, &plan);
     Ok(exit_code(
