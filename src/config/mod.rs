@@ -598,32 +598,8 @@ impl Checker<'_> {
                 )),
                 (_, u) => u.unwrap_or(UsernameSource::Directory),
             };
-        let written = p.csv.delimiter.as_deref().unwrap_or(";");
-        let Some(delimiter) = moodle::parse_delimiter(written) else {
-            return Err(self.err(
-                &format!("{key}.csv.delimiter"),
-                format!("'{written}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"),
-            ));
-        };
-        if p.csv.max_rows == Some(0) {
-            return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
-        }
-        let roles = match p.roles {
-            Some(rs) if rs.is_empty() => {
-                return Err(self.err(
-                    &format!("{key}.roles"),
-                    "is empty: no enrolment could be written, every one would be left out; list the platform's roles, or leave the key out to accept any role",
-                ));
-            }
-            Some(rs) => {
-                for (i, r) in rs.iter().enumerate() {
-                    moodle::check_value(Field::Role, r, delimiter)
-                        .map_err(|m| self.err(&format!("{key}.roles[{i}]"), m))?;
-                }
-                Some(rs.into_iter().collect())
-            }
-            None => None,
-        };
+        let delimiter = self.platform_delimiter(&key, &p.csv)?;
+        let roles = self.platform_roles(&key, p.roles, delimiter)?;
         let role_labels = self.role_labels(&key, p.role_labels, roles.as_ref(), delimiter)?;
         let rules = self.access_rules(&key, p.rules)?;
         let connection = match p.moodle {
@@ -667,6 +643,45 @@ impl Checker<'_> {
             moodle_accounts,
         };
         Ok((platform, delivery))
+    }
+
+    /// A platform's CSV delimiter (default ';'), and a `max_rows` of at least 1.
+    fn platform_delimiter(&self, key: &str, csv: &file::RawCsv) -> Result<u8, ConfigError> {
+        let written = csv.delimiter.as_deref().unwrap_or(";");
+        let Some(delimiter) = moodle::parse_delimiter(written) else {
+            return Err(self.err(
+                &format!("{key}.csv.delimiter"),
+                format!("'{written}' is not a delimiter Moodle offers: use ';', ',', ':' or tab"),
+            ));
+        };
+        if csv.max_rows == Some(0) {
+            return Err(self.err(&format!("{key}.csv.max_rows"), "must be at least 1"));
+        }
+        Ok(delimiter)
+    }
+
+    /// `roles:`: none means any role; an empty list is refused (every enrolment
+    /// would be left out); each a value Moodle reads as written.
+    fn platform_roles(
+        &self,
+        key: &str,
+        roles: Option<Vec<String>>,
+        delimiter: u8,
+    ) -> Result<Option<BTreeSet<String>>, ConfigError> {
+        match roles {
+            Some(rs) if rs.is_empty() => Err(self.err(
+                &format!("{key}.roles"),
+                "is empty: no enrolment could be written, every one would be left out; list the platform's roles, or leave the key out to accept any role",
+            )),
+            Some(rs) => {
+                for (i, r) in rs.iter().enumerate() {
+                    moodle::check_value(Field::Role, r, delimiter)
+                        .map_err(|m| self.err(&format!("{key}.roles[{i}]"), m))?;
+                }
+                Ok(Some(rs.into_iter().collect()))
+            }
+            None => Ok(None),
+        }
     }
 
     /// `role_labels:`: each a role of the platform, no two labels alike once folded
