@@ -757,53 +757,11 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
             wanted.push(w);
         }
     }
-    for (parts, names) in &cols.hidden_slots {
-        let text = |p: Part| {
-            parts
-                .get(&p)
-                .and_then(|(i, _)| cell(row, *i))
-                .map(|c| c.text.trim().to_string())
-        };
-        if let Some(course) = text(Part::Course) {
-            let column = parts.get(&Part::Course).map_or("", |(_, n)| n.as_str());
-            let what = format!(
-                "column(s) {} hidden in the sheet: hidden columns are not read; show them if they are part of the request",
-                names.join(", ")
-            );
-            let role = text(Part::Role).unwrap_or_default();
-            out.left_out
-                .push(m.line(Reason::InvalidValue, column, &course, &role, what));
-        }
-    }
+    hidden_slots(row, cols, &m, out);
     // A value in a column no header names (a third course typed right of the last
     // headed column, a CSV row longer than its header): what it asks cannot be
     // known, so nothing of the row is half done.
-    let stray = row
-        .cells
-        .iter()
-        .enumerate()
-        .chain(row.far.iter().map(|(i, c)| (*i, c)))
-        .find(|(i, c)| !cols.named.contains(i) && !c.text.trim().is_empty());
-    if let Some((i, c)) = stray {
-        let what = format!(
-            "column {} holds '{}' but no header names it: name the column (Cours 3, Rôle 3 …) or clear it; nothing of this row is written",
-            column_letter(i),
-            c.text.trim()
-        );
-        let column = column_letter(i);
-        if wanted.is_empty() {
-            out.left_out
-                .push(m.line(Reason::InvalidValue, &column, "", "", what.clone()));
-        }
-        for w in &wanted {
-            out.left_out.push(m.line(
-                Reason::InvalidValue,
-                &column,
-                &w.course,
-                &w.role,
-                what.clone(),
-            ));
-        }
+    if stray_value(row, cols, &m, &wanted, out) {
         return;
     }
     let (identity, identity_column) = match identity_of(row, cols, &student_id, &username) {
@@ -845,6 +803,69 @@ fn read_row(row: &SheetRow, cols: &Columns, ctx: &Context<'_>, out: &mut Parsed)
         username_also,
         wanted,
     });
+}
+
+/// A course in a hidden column: hidden columns are not read, and the requester
+/// is told.
+fn hidden_slots(row: &SheetRow, cols: &Columns, m: &Mistake<'_>, out: &mut Parsed) {
+    for (parts, names) in &cols.hidden_slots {
+        let text = |p: Part| {
+            parts
+                .get(&p)
+                .and_then(|(i, _)| cell(row, *i))
+                .map(|c| c.text.trim().to_string())
+        };
+        if let Some(course) = text(Part::Course) {
+            let column = parts.get(&Part::Course).map_or("", |(_, n)| n.as_str());
+            let what = format!(
+                "column(s) {} hidden in the sheet: hidden columns are not read; show them if they are part of the request",
+                names.join(", ")
+            );
+            let role = text(Part::Role).unwrap_or_default();
+            out.left_out
+                .push(m.line(Reason::InvalidValue, column, &course, &role, what));
+        }
+    }
+}
+
+/// Whether the row has a value in a column no header names: then each of its
+/// enrolments (or the row) is left out, naming the column.
+fn stray_value(
+    row: &SheetRow,
+    cols: &Columns,
+    m: &Mistake<'_>,
+    wanted: &[Wanted],
+    out: &mut Parsed,
+) -> bool {
+    let stray = row
+        .cells
+        .iter()
+        .enumerate()
+        .chain(row.far.iter().map(|(i, c)| (*i, c)))
+        .find(|(i, c)| !cols.named.contains(i) && !c.text.trim().is_empty());
+    if let Some((i, c)) = stray {
+        let what = format!(
+            "column {} holds '{}' but no header names it: name the column (Cours 3, Rôle 3 …) or clear it; nothing of this row is written",
+            column_letter(i),
+            c.text.trim()
+        );
+        let column = column_letter(i);
+        if wanted.is_empty() {
+            out.left_out
+                .push(m.line(Reason::InvalidValue, &column, "", "", what.clone()));
+        }
+        for w in wanted {
+            out.left_out.push(m.line(
+                Reason::InvalidValue,
+                &column,
+                &w.course,
+                &w.role,
+                what.clone(),
+            ));
+        }
+        return true;
+    }
+    false
 }
 
 /// A column as a spreadsheet names it: A … Z, AA …
