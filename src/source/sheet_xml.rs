@@ -55,11 +55,20 @@ fn entry<'a, R: Read + Seek>(
 /// The layouts of an `.xlsx`'s worksheets, by name.
 pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, String> {
     let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
-    // workbook.xml names the sheets and their relation ids; its relations say
-    // which file each one is.
+    let mut out = BTreeMap::new();
+    for (name, path) in xlsx_worksheets(&mut zip)? {
+        let layout = xlsx_layout(entry(&mut zip, &path)?)?;
+        out.insert(name, layout);
+    }
+    Ok(out)
+}
+
+/// Each worksheet's name and file: workbook.xml names the sheets and their
+/// relation ids; its relations say which file each one is.
+fn xlsx_worksheets<R: Read + Seek>(zip: &mut Zip<R>) -> Result<Vec<(String, String)>, String> {
     let mut ids = Vec::new();
     let mut buf = Vec::new();
-    let mut r = entry(&mut zip, "xl/workbook.xml")?;
+    let mut r = entry(zip, "xl/workbook.xml")?;
     loop {
         match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
             Event::Eof => break,
@@ -74,7 +83,7 @@ pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Stri
     }
     drop(r);
     let mut targets = BTreeMap::new();
-    let mut r = entry(&mut zip, "xl/_rels/workbook.xml.rels")?;
+    let mut r = entry(zip, "xl/_rels/workbook.xml.rels")?;
     loop {
         match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
             Event::Eof => break,
@@ -91,61 +100,60 @@ pub fn xlsx<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, Stri
         }
         buf.clear();
     }
-    drop(r);
-    let mut out = BTreeMap::new();
-    for (name, id) in ids {
-        let Some(path) = targets.get(&id) else {
-            continue;
-        };
-        let mut layout = Layout::default();
-        let mut r = entry(&mut zip, path)?;
-        // A row's `r` is optional: without it, the row after the last one.
-        let mut next_row = 1u32;
-        // `zeroHeight`: rows are hidden unless given a height of their own.
-        let mut hidden_by_default = false;
-        loop {
-            match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
-                Event::Eof => break,
-                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheetFormatPr" => {
-                    hidden_by_default =
-                        attr(&e, "zeroHeight").is_some_and(|v| v == "1" || v == "true");
-                }
-                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "row" => {
-                    let truthy = |v: String| v == "1" || v == "true";
-                    let height = attr(&e, "ht").and_then(|h| h.parse::<f64>().ok());
-                    let own_height = attr(&e, "customHeight").is_some_and(truthy)
-                        && height.is_some_and(|h| h > 0.0);
-                    // Hidden, of zero height, or hidden by default without a height of
-                    // its own (all hidden to the eye).
-                    let hidden = attr(&e, "hidden").is_some_and(truthy)
-                        || height == Some(0.0)
-                        || (hidden_by_default && !own_height);
-                    let row = attr(&e, "r")
-                        .and_then(|v| v.parse::<u32>().ok())
-                        .unwrap_or(next_row);
-                    next_row = row.saturating_add(1);
-                    if hidden {
-                        layout.hidden_rows.insert(row.saturating_sub(1));
-                    }
-                }
-                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "col" => {
-                    let hidden = attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true")
-                        || attr(&e, "width").and_then(|w| w.parse::<f64>().ok()) == Some(0.0);
-                    let min = attr(&e, "min").and_then(|v| v.parse::<u32>().ok());
-                    let max = attr(&e, "max").and_then(|v| v.parse::<u32>().ok());
-                    if let (true, Some(min), Some(max)) = (hidden, min, max) {
-                        for c in min.max(1)..=max.min(MAX_COLUMNS) {
-                            layout.hidden_columns.insert(c - 1);
-                        }
-                    }
-                }
-                _ => {}
+    Ok(ids
+        .into_iter()
+        .filter_map(|(name, id)| targets.get(&id).map(|path| (name, path.clone())))
+        .collect())
+}
+
+/// One worksheet's hidden rows and columns.
+fn xlsx_layout(mut r: Reader<impl std::io::BufRead>) -> Result<Layout, String> {
+    let mut layout = Layout::default();
+    let mut buf = Vec::new();
+    // A row's `r` is optional: without it, the row after the last one.
+    let mut next_row = 1u32;
+    // `zeroHeight`: rows are hidden unless given a height of their own.
+    let mut hidden_by_default = false;
+    loop {
+        match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheetFormatPr" => {
+                hidden_by_default = attr(&e, "zeroHeight").is_some_and(|v| v == "1" || v == "true");
             }
-            buf.clear();
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "row" => {
+                let truthy = |v: String| v == "1" || v == "true";
+                let height = attr(&e, "ht").and_then(|h| h.parse::<f64>().ok());
+                let own_height =
+                    attr(&e, "customHeight").is_some_and(truthy) && height.is_some_and(|h| h > 0.0);
+                // Hidden, of zero height, or hidden by default without a height of
+                // its own (all hidden to the eye).
+                let hidden = attr(&e, "hidden").is_some_and(truthy)
+                    || height == Some(0.0)
+                    || (hidden_by_default && !own_height);
+                let row = attr(&e, "r")
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(next_row);
+                next_row = row.saturating_add(1);
+                if hidden {
+                    layout.hidden_rows.insert(row.saturating_sub(1));
+                }
+            }
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "col" => {
+                let hidden = attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true")
+                    || attr(&e, "width").and_then(|w| w.parse::<f64>().ok()) == Some(0.0);
+                let min = attr(&e, "min").and_then(|v| v.parse::<u32>().ok());
+                let max = attr(&e, "max").and_then(|v| v.parse::<u32>().ok());
+                if let (true, Some(min), Some(max)) = (hidden, min, max) {
+                    for c in min.max(1)..=max.min(MAX_COLUMNS) {
+                        layout.hidden_columns.insert(c - 1);
+                    }
+                }
+            }
+            _ => {}
         }
-        out.insert(name, layout);
+        buf.clear();
     }
-    Ok(out)
+    Ok(layout)
 }
 
 /// Where the reader stands in an `.ods` table.
@@ -162,111 +170,127 @@ struct OdsCursor {
 pub fn ods<R: Read + Seek>(archive: R) -> Result<BTreeMap<String, Layout>, String> {
     let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
     let mut r = entry(&mut zip, "content.xml")?;
-    let mut out: BTreeMap<String, Layout> = BTreeMap::new();
-    let mut table: Option<String> = None;
-    let mut at = OdsCursor::default();
-    // The next column a `table:table-column` describes.
-    let mut next_col = 0u32;
-    // Row styles of zero height (a row squeezed to nothing is hidden to the eye),
-    // and the style being read.
-    let mut zero_height: BTreeSet<String> = BTreeSet::new();
-    let mut style: Option<String> = None;
+    let mut read = OdsLayouts::default();
     let mut buf = Vec::new();
     loop {
-        let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
-        let (e, empty) = match &event {
+        match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
             Event::Eof => break,
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
-                match e.name().as_ref() {
-                    "table:table" => table = None,
-                    "table:table-row" => end_row(&mut at, &table, &mut out),
-                    _ => {}
-                }
-                buf.clear();
-                continue;
-            }
-            _ => {
-                buf.clear();
-                continue;
-            }
-        };
+            Event::Start(e) => read.start(&e, false),
+            Event::Empty(e) => read.start(&e, true),
+            Event::End(e) => match e.name().as_ref() {
+                "table:table" => read.table = None,
+                "table:table-row" => end_row(&mut read.at, &read.table, &mut read.out),
+                _ => {}
+            },
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(read.out)
+}
+
+/// What `ods` has read so far of the layouts.
+#[derive(Default)]
+struct OdsLayouts {
+    out: BTreeMap<String, Layout>,
+    table: Option<String>,
+    at: OdsCursor,
+    /// The next column a `table:table-column` describes.
+    next_col: u32,
+    /// Row styles of zero height (a row squeezed to nothing is hidden to the eye),
+    /// and the style being read.
+    zero_height: BTreeSet<String>,
+    style: Option<String>,
+}
+
+impl OdsLayouts {
+    /// An element opens (`empty`: and closes at once).
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) {
         match e.name().as_ref() {
-            "style:style" => style = attr(e, "style:name"),
+            "style:style" => self.style = attr(e, "style:name"),
             "style:table-row-properties" => {
                 let zero = attr(e, "style:row-height").is_some_and(|h| {
                     h.trim_end_matches(char::is_alphabetic)
                         .parse::<f64>()
                         .is_ok_and(|v| v == 0.0)
                 });
-                if let (true, Some(s)) = (zero, &style) {
-                    zero_height.insert(s.clone());
+                if let (true, Some(s)) = (zero, &self.style) {
+                    self.zero_height.insert(s.clone());
                 }
             }
             "table:table" => {
                 let name = attr(e, "table:name").unwrap_or_default();
-                out.entry(name.clone()).or_default();
-                table = Some(name);
-                at = OdsCursor::default();
-                next_col = 0;
+                self.out.entry(name.clone()).or_default();
+                self.table = Some(name);
+                self.at = OdsCursor::default();
+                self.next_col = 0;
             }
-            "table:table-column" => {
-                let repeat = number(e, "table:number-columns-repeated");
-                let hidden = matches!(
-                    attr(e, "table:visibility").as_deref(),
-                    Some("collapse" | "filter")
-                );
-                if let (Some(t), true) = (&table, hidden) {
-                    let layout = out.entry(t.clone()).or_default();
-                    for c in next_col..next_col.saturating_add(repeat).min(MAX_COLUMNS) {
-                        layout.hidden_columns.insert(c);
-                    }
-                }
-                next_col = next_col.saturating_add(repeat);
-            }
+            "table:table-column" => self.column(e),
             "table:table-row" => {
-                at.col = 0;
-                at.repeat = number(e, "table:number-rows-repeated");
-                at.row_cells = 0;
-                let visibility = attr(e, "table:visibility");
-                let flat = attr(e, "table:style-name").is_some_and(|s| zero_height.contains(&s));
-                let hidden = matches!(visibility.as_deref(), Some("collapse" | "filter")) || flat;
-                if let (Some(t), true) = (&table, hidden) {
-                    let layout = out.entry(t.clone()).or_default();
-                    // A hidden run of empty rows is only their number.
-                    for r in at.row..at.row.saturating_add(at.repeat.min(100_000)) {
-                        layout.hidden_rows.insert(r);
-                    }
-                }
+                self.row(e);
                 if empty {
-                    end_row(&mut at, &table, &mut out);
+                    end_row(&mut self.at, &self.table, &mut self.out);
                 }
             }
-            "table:table-cell" | "table:covered-table-cell" => {
-                let repeat = number(e, "table:number-columns-repeated");
-                let rows = number(e, "table:number-rows-spanned");
-                let cols = number(e, "table:number-columns-spanned");
-                if let (Some(t), true) = (&table, rows > 1 || cols > 1) {
-                    out.entry(t.clone())
-                        .or_default()
-                        .merged
-                        .push(Dimensions::new(
-                            (at.row, at.col),
-                            (at.row + rows - 1, at.col + cols - 1),
-                        ));
-                }
-                let filled = attr(e, "office:value-type").is_some() || !empty;
-                if filled {
-                    at.row_cells += u64::from(repeat);
-                }
-                at.col = at.col.saturating_add(repeat);
-            }
+            "table:table-cell" | "table:covered-table-cell" => self.cell(e, empty),
             _ => {}
         }
-        buf.clear();
     }
-    Ok(out)
+
+    fn layout(&mut self) -> Option<&mut Layout> {
+        let t = self.table.clone()?;
+        Some(self.out.entry(t).or_default())
+    }
+
+    fn column(&mut self, e: &BytesStart<'_>) {
+        let repeat = number(e, "table:number-columns-repeated");
+        let hidden = matches!(
+            attr(e, "table:visibility").as_deref(),
+            Some("collapse" | "filter")
+        );
+        let from = self.next_col;
+        if let Some(layout) = hidden.then(|| self.layout()).flatten() {
+            for c in from..from.saturating_add(repeat).min(MAX_COLUMNS) {
+                layout.hidden_columns.insert(c);
+            }
+        }
+        self.next_col = from.saturating_add(repeat);
+    }
+
+    fn row(&mut self, e: &BytesStart<'_>) {
+        self.at.col = 0;
+        self.at.repeat = number(e, "table:number-rows-repeated");
+        self.at.row_cells = 0;
+        let visibility = attr(e, "table:visibility");
+        let flat = attr(e, "table:style-name").is_some_and(|s| self.zero_height.contains(&s));
+        let hidden = matches!(visibility.as_deref(), Some("collapse" | "filter")) || flat;
+        let (row, repeat) = (self.at.row, self.at.repeat);
+        if let Some(layout) = hidden.then(|| self.layout()).flatten() {
+            // A hidden run of empty rows is only their number.
+            for r in row..row.saturating_add(repeat.min(100_000)) {
+                layout.hidden_rows.insert(r);
+            }
+        }
+    }
+
+    fn cell(&mut self, e: &BytesStart<'_>, empty: bool) {
+        let repeat = number(e, "table:number-columns-repeated");
+        let rows = number(e, "table:number-rows-spanned");
+        let cols = number(e, "table:number-columns-spanned");
+        let (row, col) = (self.at.row, self.at.col);
+        let merged = rows > 1 || cols > 1;
+        if let Some(layout) = merged.then(|| self.layout()).flatten() {
+            layout.merged.push(Dimensions::new(
+                (row, col),
+                (row + rows - 1, col + cols - 1),
+            ));
+        }
+        let filled = attr(e, "office:value-type").is_some() || !empty;
+        if filled {
+            self.at.row_cells += u64::from(repeat);
+        }
+        self.at.col = col.saturating_add(repeat);
+    }
 }
 
 fn end_row(at: &mut OdsCursor, table: &Option<String>, out: &mut BTreeMap<String, Layout>) {
