@@ -447,20 +447,7 @@ fn a_course_per_year_turns_over_on_year_start_without_suspensions() {
             "course: [\"SOUTIEN-{year}\", \"TUTORAT {year_label}\", SOUTIEN],",
         );
     std::fs::write(&cfg, yaml).unwrap();
-    let night = |day: &str, extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--delta",
-            "--as-of",
-            day,
-        ];
-        args.extend_from_slice(extra);
-        enrolgen(t.path(), &args)
-    };
+    let night = |day: &str, extra: &[&str]| night_with(t.path(), &cfg, day, extra);
     let r = night("2026-08-31", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let first =
@@ -563,20 +550,24 @@ pub(crate) fn psy_years(
     d.join("years.yaml")
 }
 
+/// A `--delta` night of `cfg` into `dir/out` on `day`, with more arguments.
 fn night_of(dir: &std::path::Path, cfg: &std::path::Path, day: &str) -> Out {
-    enrolgen(
-        dir,
-        &[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--delta",
-            "--as-of",
-            day,
-        ],
-    )
+    night_with(dir, cfg, day, &[])
+}
+
+fn night_with(dir: &std::path::Path, cfg: &std::path::Path, day: &str, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        "out",
+        "--delta",
+        "--as-of",
+        day,
+    ];
+    args.extend_from_slice(extra);
+    enrolgen(dir, &args)
 }
 
 fn suspensions(dir: &std::path::Path, n: u32) -> usize {

@@ -104,6 +104,34 @@ fn newest_journal(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// One night through the web services: the site of `fixture` (or the harness,
+/// recording it), `cfg` made for its URL and token.
+fn ws_night(
+    dir: &Path,
+    live: &Option<(String, String)>,
+    (day, fixture, first): (&str, &str, bool),
+    cfg: impl Fn(&str, &str) -> PathBuf,
+) -> Out {
+    let (url, token) = match live {
+        Some((url, token)) => (url.clone(), token.clone()),
+        None => (replay(fixture), TOKEN.to_string()),
+    };
+    let cfg = cfg(&url, &token);
+    if !first {
+        same_site(dir, &url);
+    }
+    let args = [
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        day,
+    ];
+    with_recording(dir, &args, Some(fixture))
+}
+
 #[test]
 fn a_reused_course_turns_over_through_the_web_services_without_a_manual_step() {
     let t = tempfile::tempdir().unwrap();
@@ -115,26 +143,9 @@ fn a_reused_course_turns_over_through_the_web_services_without_a_manual_step() {
         "enrolments": [],
     });
     let live = live_site(t.path(), &world, &[]);
-    let site = |fixture: &str| match &live {
-        Some((url, token)) => (url.clone(), token.clone()),
-        None => (replay(fixture), TOKEN.to_string()),
-    };
     let night = |reregistered: usize, day: &str, fixture: &str, first: bool| {
-        let (url, token) = site(fixture);
-        let cfg = ws_config(t.path(), reregistered, &url, &token);
-        if !first {
-            same_site(t.path(), &url);
-        }
-        let args = [
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            day,
-        ];
-        with_recording(t.path(), &args, Some(fixture))
+        let cfg = |url: &str, token: &str| ws_config(t.path(), reregistered, url, token);
+        ws_night(t.path(), &live, (day, fixture, first), cfg)
     };
 
     let r = night(10, "2026-08-31", "turnover-ws-1", true);
@@ -191,24 +202,8 @@ fn a_course_per_year_turns_over_through_the_web_services() {
     });
     let live = live_site(t.path(), &world, &[]);
     let night = |day: &str, fixture: &str, first: bool| {
-        let (url, token) = match &live {
-            Some((url, token)) => (url.clone(), token.clone()),
-            None => (replay(fixture), TOKEN.to_string()),
-        };
-        let cfg = ws_config_for(t.path(), 10, (&url, &token), "PSY-{year}");
-        if !first {
-            same_site(t.path(), &url);
-        }
-        let args = [
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--out",
-            "out",
-            "--as-of",
-            day,
-        ];
-        with_recording(t.path(), &args, Some(fixture))
+        let cfg = |url: &str, token: &str| ws_config_for(t.path(), 10, (url, token), "PSY-{year}");
+        ws_night(t.path(), &live, (day, fixture, first), cfg)
     };
     let r = night("2026-08-31", "year-course-ws-1", true);
     assert_eq!(r.code, 0, "{}", r.stderr);
