@@ -393,158 +393,175 @@ impl OdsCell {
 pub fn ods_tables<R: Read + Seek>(archive: R, max_cells: usize) -> Result<Vec<OdsTable>, String> {
     let mut zip = Zip::new(archive).map_err(|e| e.to_string())?;
     let mut r = entry(&mut zip, "content.xml")?;
-    let mut hidden_styles: BTreeSet<String> = BTreeSet::new();
-    let mut style: Option<String> = None;
-    let mut tables: Vec<OdsTable> = Vec::new();
-    let (mut row, mut col, mut row_repeat) = (0u32, 0u32, 1u32);
-    let mut row_cells: Vec<(u32, OdsValue)> = Vec::new();
-    let mut cell: Option<OdsCell> = None;
-    let mut paragraph: Option<String> = None;
-    let mut annotation = 0u32;
-    let mut count = 0usize;
-    let mut buf = Vec::new();
-    let too_many = || {
-        format!("more than {max_cells} filled cells: a request sheet is smaller (a stray value far down or right? delete the rows and columns after the request)")
+    let mut read = OdsReader {
+        max_cells,
+        ..OdsReader::default()
     };
+    let mut buf = Vec::new();
     loop {
-        let event = r.read_event_into(&mut buf).map_err(|e| e.to_string())?;
-        match &event {
+        match r.read_event_into(&mut buf).map_err(|e| e.to_string())? {
             Event::Eof => break,
-            Event::Start(e) | Event::Empty(e) => {
-                let empty = matches!(event, Event::Empty(_));
-                match e.name().as_ref() {
-                    "style:style" => style = attr(e, "style:name"),
-                    "style:table-properties" => {
-                        if let (Some(s), Some("false")) =
-                            (&style, attr(e, "table:display").as_deref())
-                        {
-                            hidden_styles.insert(s.clone());
-                        }
-                    }
-                    "table:table" => {
-                        let name = attr(e, "table:name").unwrap_or_default();
-                        let hidden =
-                            attr(e, "table:style-name").is_some_and(|s| hidden_styles.contains(&s));
-                        tables.push(OdsTable {
-                            name,
-                            hidden,
-                            cells: Vec::new(),
-                        });
-                        row = 0;
-                    }
-                    "table:table-row" => {
-                        col = 0;
-                        row_repeat = number(e, "table:number-rows-repeated");
-                        row_cells.clear();
-                        if empty {
-                            row = row.saturating_add(row_repeat);
-                        }
-                    }
-                    "table:table-cell" | "table:covered-table-cell" => {
-                        let c = OdsCell::of(e);
-                        if empty {
-                            let repeat = c.repeat;
-                            if let Some(v) = c.value() {
-                                for i in 0..repeat.min(MAX_COLUMNS) {
-                                    row_cells.push((col.saturating_add(i), v.clone()));
-                                }
-                            }
-                            col = col.saturating_add(repeat);
-                        } else {
-                            cell = Some(c);
-                        }
-                    }
-                    "office:annotation" if !empty => annotation += 1,
-                    "text:p" if annotation == 0 && cell.is_some() => {
-                        if empty {
-                            if let Some(c) = cell.as_mut() {
-                                c.paragraphs.push(String::new());
-                            }
-                        } else {
-                            paragraph = Some(String::new());
-                        }
-                    }
-                    "text:s" if annotation == 0 => {
-                        if let Some(p) = paragraph.as_mut() {
-                            let n = attr(e, "text:c")
-                                .and_then(|v| v.parse::<usize>().ok())
-                                .unwrap_or(1);
-                            p.push_str(&" ".repeat(n.min(1000)));
-                        }
-                    }
-                    "text:tab" if annotation == 0 => {
-                        if let Some(p) = paragraph.as_mut() {
-                            p.push('\t');
-                        }
-                    }
-                    "text:line-break" if annotation == 0 => {
-                        if let Some(p) = paragraph.as_mut() {
-                            p.push('\n');
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            Event::Start(e) => read.start(&e, false),
+            Event::Empty(e) => read.start(&e, true),
             // The text comes without its references (`&amp;`, `&#233;`), which
             // arrive as events of their own.
-            Event::Text(t) if annotation == 0 => {
-                if let Some(p) = paragraph.as_mut() {
-                    p.push_str(&t.xml_content(quick_xml::XmlVersion::default()));
-                }
+            Event::Text(t) if read.in_text() => {
+                read.push_text(&t.xml_content(quick_xml::XmlVersion::default()));
             }
-            Event::GeneralRef(g) if annotation == 0 => {
-                if let Some(p) = paragraph.as_mut() {
-                    match g.resolve_char_ref().map_err(|e| e.to_string())? {
-                        Some(c) => p.push(c),
-                        None => {
-                            let name = g.xml_content(quick_xml::XmlVersion::default());
-                            let text = quick_xml::escape::resolve_predefined_entity(&name)
-                                .ok_or_else(|| format!("unknown entity &{name};"))?;
-                            p.push_str(text);
-                        }
+            Event::GeneralRef(g) if read.in_text() => {
+                match g.resolve_char_ref().map_err(|e| e.to_string())? {
+                    Some(c) => read.push_text(c.encode_utf8(&mut [0; 4])),
+                    None => {
+                        let name = g.xml_content(quick_xml::XmlVersion::default());
+                        let text = quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(|| format!("unknown entity &{name};"))?;
+                        read.push_text(text);
                     }
                 }
             }
-            Event::End(e) => match e.name().as_ref() {
-                "text:p" if annotation == 0 => {
-                    if let (Some(p), Some(c)) = (paragraph.take(), cell.as_mut()) {
-                        c.paragraphs.push(p);
-                    }
-                }
-                "office:annotation" => annotation = annotation.saturating_sub(1),
-                "table:table-cell" | "table:covered-table-cell" => {
-                    if let Some(c) = cell.take() {
-                        let repeat = c.repeat;
-                        if let Some(v) = c.value() {
-                            for i in 0..repeat.min(MAX_COLUMNS) {
-                                row_cells.push((col.saturating_add(i), v.clone()));
-                            }
-                        }
-                        col = col.saturating_add(repeat);
-                    }
-                }
-                "table:table-row" => {
-                    if let Some(t) = tables.last_mut() {
-                        if !row_cells.is_empty() {
-                            for i in 0..row_repeat {
-                                count = count.saturating_add(row_cells.len());
-                                if count > max_cells {
-                                    return Err(too_many());
-                                }
-                                for (c, v) in &row_cells {
-                                    t.cells.push(((row.saturating_add(i), *c), v.clone()));
-                                }
-                            }
-                        }
-                    }
-                    row = row.saturating_add(row_repeat);
-                    row_cells.clear();
-                }
-                _ => {}
-            },
+            Event::End(e) => read.end(e.name().as_ref())?,
             _ => {}
         }
         buf.clear();
     }
-    Ok(tables)
+    Ok(read.tables)
+}
+
+/// What `ods_tables` has read so far, and where it stands.
+#[derive(Default)]
+struct OdsReader {
+    max_cells: usize,
+    /// Table styles that hide their table, and the style being read.
+    hidden_styles: BTreeSet<String>,
+    style: Option<String>,
+    tables: Vec<OdsTable>,
+    row: u32,
+    col: u32,
+    row_repeat: u32,
+    /// The current row's filled cells, by column.
+    row_cells: Vec<(u32, OdsValue)>,
+    cell: Option<OdsCell>,
+    paragraph: Option<String>,
+    /// Inside a comment (its text is not the cell's).
+    annotation: u32,
+    /// Filled cells so far, repeats spread.
+    count: usize,
+}
+
+impl OdsReader {
+    /// Whether text now belongs to a cell's paragraph.
+    fn in_text(&self) -> bool {
+        self.annotation == 0 && self.paragraph.is_some()
+    }
+
+    fn push_text(&mut self, text: &str) {
+        if let Some(p) = self.paragraph.as_mut() {
+            p.push_str(text);
+        }
+    }
+
+    /// An element opens (`empty`: and closes at once).
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) {
+        let in_text = self.annotation == 0;
+        match e.name().as_ref() {
+            "style:style" => self.style = attr(e, "style:name"),
+            "style:table-properties" => {
+                if let (Some(s), Some("false")) = (&self.style, attr(e, "table:display").as_deref())
+                {
+                    self.hidden_styles.insert(s.clone());
+                }
+            }
+            "table:table" => {
+                let name = attr(e, "table:name").unwrap_or_default();
+                let hidden =
+                    attr(e, "table:style-name").is_some_and(|s| self.hidden_styles.contains(&s));
+                self.tables.push(OdsTable {
+                    name,
+                    hidden,
+                    cells: Vec::new(),
+                });
+                self.row = 0;
+            }
+            "table:table-row" => {
+                self.col = 0;
+                self.row_repeat = number(e, "table:number-rows-repeated");
+                self.row_cells.clear();
+                if empty {
+                    self.row = self.row.saturating_add(self.row_repeat);
+                }
+            }
+            "table:table-cell" | "table:covered-table-cell" => {
+                let c = OdsCell::of(e);
+                if empty {
+                    self.take_cell(c);
+                } else {
+                    self.cell = Some(c);
+                }
+            }
+            "office:annotation" if !empty => self.annotation += 1,
+            "text:p" if in_text && self.cell.is_some() => {
+                if empty {
+                    if let Some(c) = self.cell.as_mut() {
+                        c.paragraphs.push(String::new());
+                    }
+                } else {
+                    self.paragraph = Some(String::new());
+                }
+            }
+            "text:s" if in_text => {
+                let n = attr(e, "text:c")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(1);
+                self.push_text(&" ".repeat(n.min(1000)));
+            }
+            "text:tab" if in_text => self.push_text("\t"),
+            "text:line-break" if in_text => self.push_text("\n"),
+            _ => {}
+        }
+    }
+
+    /// A cell read whole: its value in each column it repeats over.
+    fn take_cell(&mut self, c: OdsCell) {
+        let repeat = c.repeat;
+        if let Some(v) = c.value() {
+            for i in 0..repeat.min(MAX_COLUMNS) {
+                self.row_cells.push((self.col.saturating_add(i), v.clone()));
+            }
+        }
+        self.col = self.col.saturating_add(repeat);
+    }
+
+    /// An element closes; a row's cells go to its table, each repeat counted.
+    fn end(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "text:p" if self.annotation == 0 => {
+                if let (Some(p), Some(c)) = (self.paragraph.take(), self.cell.as_mut()) {
+                    c.paragraphs.push(p);
+                }
+            }
+            "office:annotation" => self.annotation = self.annotation.saturating_sub(1),
+            "table:table-cell" | "table:covered-table-cell" => {
+                if let Some(c) = self.cell.take() {
+                    self.take_cell(c);
+                }
+            }
+            "table:table-row" => {
+                if let (Some(t), false) = (self.tables.last_mut(), self.row_cells.is_empty()) {
+                    for i in 0..self.row_repeat {
+                        self.count = self.count.saturating_add(self.row_cells.len());
+                        if self.count > self.max_cells {
+                            return Err(format!("more than {} filled cells: a request sheet is smaller (a stray value far down or right? delete the rows and columns after the request)", self.max_cells));
+                        }
+                        for (c, v) in &self.row_cells {
+                            t.cells.push(((self.row.saturating_add(i), *c), v.clone()));
+                        }
+                    }
+                }
+                self.row = self.row.saturating_add(self.row_repeat);
+                self.row_cells.clear();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
