@@ -17,7 +17,6 @@ use crate::moodle::{self, Field};
 use crate::output::{atomic, html, report, upload};
 use crate::pipeline::{Context, Gathered};
 use crate::plan::{sheet, Plan, PlatformPlan};
-use crate::source::moodle::Moodle;
 use crate::source::sheet as sheet_source;
 use crate::template::Template;
 
@@ -267,7 +266,7 @@ pub fn run(args: &AdhocArgs, today: NaiveDate) -> Result<u8, Error> {
     let (mut plan, moodle_read) = ctx.road(refs, &g)?;
     let mut sources = g.timings.clone();
     sources.extend(moodle_read);
-    let checked = check_courses(&ctx.settings, &args.platform, &mut plan, &mut sources)?;
+    let checked = check_courses(&ctx, &args.platform, &mut plan, &mut sources)?;
     if !checked {
         plan.warnings
             .extend(unchecked(&ctx.settings, &args.platform, &rules));
@@ -356,11 +355,12 @@ fn unchecked(settings: &Settings, platform: &str, rules: &[EnrolRule]) -> Option
 /// (`course_not_found`). Returns whether the courses were checked. Moodle that
 /// cannot be asked stops the command before anything is written.
 fn check_courses(
-    settings: &Settings,
+    ctx: &Context,
     platform: &str,
     plan: &mut Plan,
     sources: &mut Vec<crate::model::SourceTiming>,
 ) -> Result<bool, Error> {
+    let settings = &ctx.settings;
     let Some(ms) = settings.moodle(platform) else {
         return Ok(false);
     };
@@ -377,15 +377,15 @@ fn check_courses(
     if courses.is_empty() {
         return Ok(true);
     }
-    let client = Moodle::new(platform, ms)?;
-    let started = std::time::Instant::now();
+    let client = ctx.moodle(platform, ms)?;
+    let (started, before) = (std::time::Instant::now(), client.requests());
     let found = client.ids_of(&courses)?;
     sources.push(crate::model::SourceTiming::of_moodle(
         format!("moodle:{platform}:courses"),
         client.describe(),
         started,
         found.len(),
-        client.requests(),
+        client.requests() - before,
     ));
     let missing: Vec<_> = pp
         .enrolments

@@ -68,15 +68,16 @@ fn whole_plans_only(
 /// out written (as for files).
 fn by_webservice(
     args: &RunArgs,
-    settings: &Settings,
+    ctx: &pipeline::Context,
     ws_run: &WsRun<'_>,
     p: &crate::model::Platform,
     m: &crate::config::MoodleSettings,
     pp: &crate::plan::PlatformPlan,
     warnings: &mut Vec<String>,
 ) -> Result<report::PlatformSummary, Error> {
-    let name = &p.name;
-    let ws = webservice::deliver(ws_run, settings, p, m, pp)?;
+    let (name, settings) = (&p.name, &ctx.settings);
+    let client = ctx.moodle(name, m)?;
+    let ws = webservice::deliver(&client, ws_run, settings, (p, m), pp)?;
     warnings.extend(files::no_longer_managed(name, &ws.no_longer_managed));
     if let Some((t, _)) = ws_run.turnover {
         warnings.extend(files::kept_for_turnover(
@@ -375,13 +376,22 @@ fn year_turn(
 /// to write only what differs.
 fn stage_files(
     args: &RunArgs,
+    ctx: &pipeline::Context,
     (p, pp): (&crate::model::Platform, &crate::plan::PlatformPlan),
     (delta_run, moodle): (&DeltaRun<'_>, Option<&crate::config::MoodleSettings>),
     sources: &mut Vec<crate::model::SourceTiming>,
     warnings: &mut Vec<String>,
 ) -> Result<(Staged, report::PlatformSummary), Error> {
     let pf = files::render_one(p, pp)?;
-    let first = files::first_night(&args.out, &p.name, pp, delta_run, moodle)?;
+    let client = |ms: &crate::config::MoodleSettings| ctx.moodle(&p.name, ms);
+    let client: &files::Client<'_> = &client;
+    let first = files::first_night(
+        &args.out,
+        &p.name,
+        pp,
+        delta_run,
+        moodle.map(|m| (m, client)),
+    )?;
     let now = first.map(|(now, timing)| {
         sources.push(timing);
         now
@@ -479,6 +489,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
                 let moodle = delivery.and_then(Delivery::moodle);
                 let (s, summary) = stage_files(
                     args,
+                    ctx,
                     (p, pp),
                     (&delta_run, moodle),
                     &mut sources,
@@ -488,7 +499,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
                 summary
             }
             Some(Delivery::Webservice(m)) => {
-                let done = by_webservice(args, settings, &ws_run, p, m, pp, &mut warnings);
+                let done = by_webservice(args, ctx, &ws_run, p, m, pp, &mut warnings);
                 platform_failed(done, (name, pp), &mut warnings, &mut failed)?
             }
         };

@@ -18,7 +18,6 @@ use crate::output::{atomic, html, OutputError, RenderedFile};
 use crate::pipeline::Context;
 use crate::plan::verify::{self as compare, Difference, Scope};
 use crate::plan::{Plan, PlatformPlan};
-use crate::source::moodle::Moodle;
 
 /// The platforms to verify: those named, else every one with a Moodle connection.
 fn platforms<'a>(s: &'a Settings, asked: &'a [String]) -> Result<Vec<&'a str>, Error> {
@@ -128,12 +127,13 @@ fn the_plan(
 /// Reads one platform's planned courses in Moodle and compares them on the day
 /// `as_of`: the differences, their counts, and the source's timing.
 fn check_platform(
-    settings: &Settings,
+    ctx: &Context,
     name: &str,
     pp: &PlatformPlan,
     (scope, made, kept): (Scope, &compare::Made, &compare::Kept),
     as_of: NaiveDate,
 ) -> Result<(Vec<Difference>, MoodleCheck, SourceTiming), Error> {
+    let settings = &ctx.settings;
     let ms = settings
         .moodle(name)
         .ok_or_else(|| UsageError::NoConnection {
@@ -144,7 +144,7 @@ fn check_platform(
     let mut courses: Vec<String> = pp.enrolments.values().map(|e| e.course.clone()).collect();
     courses.sort();
     courses.dedup();
-    let client = Moodle::new(name, ms)?;
+    let client = ctx.moodle(name, ms)?;
     let (now, timing) = client.read_courses_timed(format!("moodle:{name}"), &courses)?;
     let diffs = compare::compare(pp, &now, roles, (scope, made, kept), as_of);
     let mut check = MoodleCheck {
@@ -239,8 +239,7 @@ pub fn run(args: &VerifyArgs, today: NaiveDate, quiet: bool) -> Result<u8, Error
     for name in &names {
         let pp = plan.platforms.get(*name).unwrap_or(&empty);
         let (made, kept) = made_by_enrolgen(settings, &args.out.join(name));
-        let (diffs, check, timing) =
-            check_platform(settings, name, pp, (scope, &made, &kept), as_of)?;
+        let (diffs, check, timing) = check_platform(&ctx, name, pp, (scope, &made, &kept), as_of)?;
         sources.push(timing);
         files.push((args.out.join(name), verify_csv(&diffs)?));
         checks.insert(name.to_string(), check);

@@ -123,9 +123,9 @@ pub fn first_night(
     platform: &str,
     pp: &PlatformPlan,
     run: &DeltaRun<'_>,
-    moodle: Option<&crate::config::MoodleSettings>,
+    moodle: Option<(&crate::config::MoodleSettings, &Client<'_>)>,
 ) -> Result<Option<(crate::model::MoodleNow, crate::model::SourceTiming)>, Error> {
-    let Some(ms) = moodle else {
+    let Some((ms, client)) = moodle else {
         return Ok(None);
     };
     let dir = out.join(platform);
@@ -139,11 +139,17 @@ pub fn first_night(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let client = crate::source::moodle::Moodle::new(platform, ms)?;
+    let client = client(ms)?;
     let (now, timing) =
         client.read_courses_timed(format!("moodle:{platform}:first-night"), &courses)?;
     Ok(Some((now, timing)))
 }
+
+/// The run's client of a platform's Moodle, made on first use.
+pub type Client<'a> = dyn Fn(
+        &crate::config::MoodleSettings,
+    ) -> Result<std::sync::Arc<crate::source::moodle::Moodle>, Error>
+    + 'a;
 
 /// Prepares one platform's files in `mode`; for a delta, also its summary, and the
 /// warnings the run must repeat every night (pending manual changes, held-back

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::error::{Error, UsageError};
 use crate::model::{EnrolRule, Platform, SourceTiming, UserCourse};
 use crate::plan::{self, Inputs, Plan};
+use crate::source::moodle::Moodle;
 
 pub use gather::{gather, Gathered};
 
@@ -20,6 +21,10 @@ pub struct Context {
     pub settings: Settings,
     pub as_of: chrono::NaiveDate,
     pub year: String,
+    /// Each platform's Moodle client, made once and shared by every step that asks
+    /// it (accounts, first night, delivery, verify, adhoc): one token read, one
+    /// connection pool, one probe of the service's batch function a run.
+    clients: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Moodle>>>,
 }
 
 impl Context {
@@ -29,12 +34,31 @@ impl Context {
             settings: settings.for_year(&year),
             as_of,
             year,
+            clients: Default::default(),
         }
     }
 
     /// Loads the configuration for a day.
     pub fn open(config: &std::path::Path, as_of: chrono::NaiveDate) -> Result<Context, Error> {
         Ok(Context::new(crate::config::load(config)?, as_of))
+    }
+
+    /// `platform`'s Moodle client (its `moodle:` connection), made on first use.
+    pub fn moodle(
+        &self,
+        platform: &str,
+        ms: &crate::config::MoodleSettings,
+    ) -> Result<std::sync::Arc<Moodle>, Error> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(platform) {
+            return Ok(c.clone());
+        }
+        let c = std::sync::Arc::new(Moodle::new(platform, ms)?);
+        clients.insert(platform.to_string(), c.clone());
+        Ok(c)
     }
 
     /// What the sources return for these rules.
@@ -102,7 +126,7 @@ impl Context {
     /// (`platform_accounts`).
     pub fn ask_platforms(&self, plan: &mut Plan) -> Result<Vec<SourceTiming>, Error> {
         let mut timings = Vec::new();
-        platform_accounts(&self.settings, self.as_of, plan, &mut timings)?;
+        platform_accounts(self, plan, &mut timings)?;
         Ok(timings)
     }
 }
@@ -115,11 +139,11 @@ impl Context {
 /// Every account of the plan is asked, every night: one suspended or deleted in
 /// Moodle since an earlier night is left out the night after.
 fn platform_accounts(
-    settings: &Settings,
-    as_of: chrono::NaiveDate,
+    ctx: &Context,
     plan: &mut Plan,
     timings: &mut Vec<SourceTiming>,
 ) -> Result<(), Error> {
+    let (settings, as_of) = (&ctx.settings, ctx.as_of);
     for (name, pp) in &mut plan.platforms {
         let (Some(rules), Some(ms)) = (
             settings
@@ -131,8 +155,8 @@ fn platform_accounts(
             continue;
         };
         let usernames = crate::plan::platform_accounts::to_ask(pp);
-        let client = crate::source::moodle::Moodle::new(name, ms)?;
-        let started = std::time::Instant::now();
+        let client = ctx.moodle(name, ms)?;
+        let (started, before) = (std::time::Instant::now(), client.requests());
         let mut users = if usernames.is_empty() {
             BTreeMap::new()
         } else {
@@ -162,7 +186,7 @@ fn platform_accounts(
             format!("{} (accounts)", client.describe()),
             started,
             found,
-            client.requests(),
+            client.requests() - before,
         ));
     }
     Ok(())
@@ -327,4 +351,29 @@ pub fn plan_rules(
         directories: &g.directories,
         account_lists: &g.account_lists,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_has_one_moodle_client_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t\n").unwrap();
+        let text = format!(
+            "version: 1\ndirectories:\n  u:\n    ldif: u.ldif\nplatforms:\n  p:\n    accounts: [u]\n    moodle: {{ url: \"http://127.0.0.1:9\", token_file: {} }}\ncohorts:\n  c: {{ usernames: [Bob] }}\nenrol:\n  - {{ cohort: c, platform: p, course: C1, role: student }}\n",
+            token.display()
+        );
+        let settings = crate::config::parse(&text, &dir.path().join("c.yaml")).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let ctx = Context::new(settings, day);
+        let ms = ctx.settings.moodle("p").unwrap().clone();
+        let first = ctx.moodle("p", &ms).unwrap();
+        // The token changes on disk: the run goes on with the client it made.
+        std::fs::write(&token, "other\n").unwrap();
+        let again = ctx.moodle("p", &ms).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+    }
 }

@@ -365,7 +365,7 @@ impl Moodle {
         id: String,
         shortnames: &[String],
     ) -> Result<(MoodleNow, crate::model::SourceTiming), SourceError> {
-        let started = Instant::now();
+        let (started, before) = (Instant::now(), self.requests());
         let now = self.read_courses(shortnames)?;
         let records = now
             .values()
@@ -377,7 +377,7 @@ impl Moodle {
             self.describe(),
             started,
             records,
-            self.requests(),
+            self.requests() - before,
         );
         Ok((now, timing))
     }
