@@ -18,16 +18,6 @@ pub enum Var {
 }
 
 impl Var {
-    pub const ALL: [Var; 7] = [
-        Var::Group,
-        Var::GroupLabel,
-        Var::Etape,
-        Var::Version,
-        Var::Year,
-        Var::YearLabel,
-        Var::Element,
-    ];
-
     const NAMES: [(&'static str, Var); 7] = [
         ("group", Var::Group),
         ("group_label", Var::GroupLabel),
@@ -37,6 +27,11 @@ impl Var {
         ("year_label", Var::YearLabel),
         ("element", Var::Element),
     ];
+
+    /// Every placeholder.
+    pub fn all() -> impl Iterator<Item = Var> {
+        Self::NAMES.iter().map(|(_, v)| *v)
+    }
 
     pub fn name(self) -> &'static str {
         Self::NAMES

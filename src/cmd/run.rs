@@ -78,9 +78,9 @@ fn by_webservice(
     let (name, settings) = (&p.name, &ctx.settings);
     let client = ctx.moodle(name, m)?;
     let ws = webservice::deliver(&client, ws_run, settings, (p, m), pp)?;
-    warnings.extend(files::no_longer_managed(name, &ws.no_longer_managed));
+    warnings.extend(report::no_longer_managed(name, &ws.no_longer_managed));
     if let Some((t, _)) = ws_run.turnover {
-        warnings.extend(files::kept_for_turnover(
+        warnings.extend(report::kept_for_turnover(
             name,
             &ws.kept_for_turnover,
             t.ends,

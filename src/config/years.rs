@@ -21,9 +21,7 @@ impl CourseName {
     /// `{year_label}` may appear: the rest depends on the person, a course does not.
     pub fn parse(written: &str) -> Result<CourseName, String> {
         let t = Template::parse(written).map_err(|e| e.to_string())?;
-        if let Some(v) = Var::ALL
-            .into_iter()
-            .find(|v| t.uses(*v) && !matches!(v, Var::Year | Var::YearLabel))
+        if let Some(v) = Var::all().find(|v| t.uses(*v) && !matches!(v, Var::Year | Var::YearLabel))
         {
             return Err(format!(
                 "{{{}}} depends on the person; a course may name only {{year}} or {{year_label}}",

@@ -257,31 +257,6 @@ fn delta_summary(d: &delta::Delta) -> DeltaSummary {
     }
 }
 
-/// What the report says, once, of each course of an earlier year dropped tonight.
-pub fn no_longer_managed<'a>(
-    platform: &'a str,
-    retired: &'a BTreeMap<String, usize>,
-) -> impl Iterator<Item = String> + 'a {
-    retired.iter().map(move |(course, n)| {
-        format!(
-            "platform {platform}: course {course} is an earlier academic year's: no longer managed; its {n} enrolment(s) are left in Moodle as they are (not suspended)"
-        )
-    })
-}
-
-/// What the report says each night of the enrolments kept for the turnover.
-pub fn kept_for_turnover<'a>(
-    platform: &'a str,
-    kept: &'a BTreeMap<String, usize>,
-    ends: NaiveDate,
-) -> impl Iterator<Item = String> + 'a {
-    kept.iter().map(move |(course, n)| {
-        format!(
-            "platform {platform}: course {course}: {n} enrolment(s) of the previous academic year kept for the turnover until {ends} (not re-registered yet; suspended that day if still not)"
-        )
-    })
-}
-
 fn stage_outbox(
     out: &Path,
     pf: &PlatformFiles,
@@ -303,7 +278,7 @@ fn stage_outbox(
         .earlier_courses
         .get(&pf.name)
         .map_or_else(BTreeMap::new, |e| delta::retire(&mut base.rows, e));
-    warnings.extend(no_longer_managed(&pf.name, &retired));
+    warnings.extend(report::no_longer_managed(&pf.name, &retired));
     let d = delta::delta_turning(
         &base.rows,
         &pp.enrolments,
@@ -311,7 +286,7 @@ fn stage_outbox(
         run.turnover(&pf.name),
     );
     if let Some((t, _)) = run.turnover {
-        warnings.extend(kept_for_turnover(&pf.name, &d.kept, t.ends));
+        warnings.extend(report::kept_for_turnover(&pf.name, &d.kept, t.ends));
     }
     let number = next_number(&dir, &pf.name, &base)?;
     let mut summary = delta_summary(&d);

@@ -251,6 +251,31 @@ pub struct WsSummary {
     pub kept_for_turnover: BTreeMap<String, usize>,
 }
 
+/// What the report says, once, of each course of an earlier year dropped tonight.
+pub fn no_longer_managed<'a>(
+    platform: &'a str,
+    retired: &'a BTreeMap<String, usize>,
+) -> impl Iterator<Item = String> + 'a {
+    retired.iter().map(move |(course, n)| {
+        format!(
+            "platform {platform}: course {course} is an earlier academic year's: no longer managed; its {n} enrolment(s) are left in Moodle as they are (not suspended)"
+        )
+    })
+}
+
+/// What the report says each night of the enrolments kept for the turnover.
+pub fn kept_for_turnover<'a>(
+    platform: &'a str,
+    kept: &'a BTreeMap<String, usize>,
+    ends: chrono::NaiveDate,
+) -> impl Iterator<Item = String> + 'a {
+    kept.iter().map(move |(course, n)| {
+        format!(
+            "platform {platform}: course {course}: {n} enrolment(s) of the previous academic year kept for the turnover until {ends} (not re-registered yet; suspended that day if still not)"
+        )
+    })
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }

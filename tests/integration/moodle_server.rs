@@ -383,3 +383,12 @@ pub(crate) fn live_site(
         .to_string();
     Some((url, token))
 }
+
+/// Points a web-service state at `url`: each replayed site (one per recorded
+/// night) has its own address, which the state's guard compares.
+pub(crate) fn same_site(state: &Path, url: &str) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    v["site"] = serde_json::json!(url);
+    std::fs::write(state, v.to_string()).unwrap();
+}

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::moodle_server::{in_harness, live_site, psql, replay, with_recording, TOKEN};
+use crate::moodle_server::{in_harness, live_site, psql, replay, same_site, with_recording, TOKEN};
 use crate::util::*;
 
 const AS_OF: &str = "2026-11-24";
@@ -773,15 +773,6 @@ fn by_idnumber_a_site_hiding_idnumbers_stops_the_run_with_the_way_out() {
         r.stderr
     );
     assert!(!t.path().join("out/prelude").exists());
-}
-
-/// Each recording (and each replay) serves the same Moodle at an address of its
-/// own: the web-service state is pointed at the next one, as the same site.
-fn same_site(state: &Path, url: &str) {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
-    v["site"] = serde_json::json!(url);
-    std::fs::write(state, v.to_string()).unwrap();
 }
 
 /// Enrols `selfie` in `course` by self enrolment and `cohortie` by cohort sync, as a

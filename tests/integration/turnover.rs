@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::delta::psy_years;
-use crate::moodle_server::{live_site, psql, replay, with_recording, TOKEN};
+use crate::moodle_server::{live_site, psql, replay, same_site, with_recording, TOKEN};
 use crate::util::*;
 
 /// `psy_years`' configuration, through the web services of the site at `url`.
@@ -66,15 +66,6 @@ fn planned(dir: &Path, reregistered: usize, day: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The webservice state names its site: each night's replayed site is another.
-fn same_site(dir: &Path, url: &str) {
-    let state = dir.join("out/ecampus/webservice-state.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    v["site"] = serde_json::json!(url);
-    std::fs::write(state, v.to_string()).unwrap();
-}
-
 /// The newest journal's usernames of `operation` that Moodle confirmed.
 fn journal_lines(dir: &Path, operation: &str) -> BTreeSet<String> {
     newest_journal(dir)
@@ -118,7 +109,7 @@ fn ws_night(
     };
     let cfg = cfg(&url, &token);
     if !first {
-        same_site(dir, &url);
+        same_site(&dir.join("out/ecampus/webservice-state.json"), &url);
     }
     let args = [
         "run",
