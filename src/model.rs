@@ -232,17 +232,63 @@ pub struct ApogeeCohort {
     pub group_type: Option<String>,
 }
 
-/// Where a platform's accounts are known to exist.
+/// Where a platform's accounts are known to exist, each way with its own options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSource {
-    /// Accounts come from these directories, searched in this order.
-    Directories(Vec<String>),
-    /// The platform's own export of its accounts.
-    List(PathBuf),
+    /// Accounts come from these directories, searched in this order; the
+    /// platform's Moodle is asked too when `in_moodle` says how.
+    Directories {
+        names: Vec<String>,
+        username: UsernameSource,
+        in_moodle: Option<MoodleAccounts>,
+    },
+    /// The platform's own export of its accounts (the login is the student number).
+    List {
+        path: PathBuf,
+        in_moodle: Option<MoodleAccounts>,
+    },
     /// The platform's own Moodle alone (`accounts_in: moodle`, no directory nor
     /// list): the login is the student number (or the username given), and the
     /// platform's Moodle says whether the account exists.
-    Moodle,
+    Moodle(MoodleAccounts),
+}
+
+/// A platform's accounts: where they exist, and how old they must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounts {
+    pub source: AccountSource,
+    /// Days an account must have existed (0: any age).
+    pub min_age_days: u32,
+}
+
+impl Accounts {
+    /// Which value becomes the CSV username: a directory's login, or the student
+    /// number where no directory is read.
+    pub fn username(&self) -> UsernameSource {
+        match &self.source {
+            AccountSource::Directories { username, .. } => *username,
+            AccountSource::List { .. } | AccountSource::Moodle(_) => UsernameSource::StudentId,
+        }
+    }
+
+    /// How the platform's own Moodle is asked about the plan's accounts
+    /// (`accounts_in: moodle`), when it is.
+    pub fn in_moodle(&self) -> Option<&MoodleAccounts> {
+        match &self.source {
+            AccountSource::Directories { in_moodle, .. }
+            | AccountSource::List { in_moodle, .. } => in_moodle.as_ref(),
+            AccountSource::Moodle(m) => Some(m),
+        }
+    }
+
+    /// The directories accounts are searched in, in order (none for a list or
+    /// Moodle alone).
+    pub fn directories(&self) -> &[String] {
+        match &self.source {
+            AccountSource::Directories { names, .. } => names,
+            _ => &[],
+        }
+    }
 }
 
 /// Which value becomes the CSV username on a platform.
@@ -281,12 +327,39 @@ pub struct AccessRule {
     pub affiliation: Option<BTreeSet<String>>,
 }
 
+impl AccessRule {
+    /// The conditions of this rule a member of `cohort` with `account` does not
+    /// meet, each said in words; empty when the rule holds. The check and its
+    /// explanation are one code: they cannot disagree.
+    pub fn unmet(&self, cohort: &Cohort, account: Option<&Account>) -> Vec<String> {
+        let mut why = Vec::new();
+        if let Some(tags) = &self.cohort_tags {
+            if tags.is_disjoint(&cohort.tags) {
+                why.push(format!(
+                    "cohort {} has none of the tags {}",
+                    cohort.name,
+                    listed(tags)
+                ));
+            }
+        }
+        if let Some(wanted) = &self.affiliation {
+            let has = account.map_or(&[][..], |a| a.affiliations.as_slice());
+            if !has.iter().any(|x| wanted.contains(x)) {
+                why.push(format!(
+                    "affiliation [{}] has none of {}",
+                    listed(has),
+                    listed(wanted)
+                ));
+            }
+        }
+        why
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Platform {
     pub name: String,
-    pub accounts: AccountSource,
-    pub username: UsernameSource,
-    pub min_account_age_days: u32,
+    pub accounts: Accounts,
     /// Role shortnames that exist on the platform; `None` accepts any.
     pub roles: Option<BTreeSet<String>>,
     /// Empty: everybody with an account may be enrolled.
@@ -296,9 +369,63 @@ pub struct Platform {
     /// before the standard labels (`Étudiant` …) in a requester's sheet and shown
     /// by its template.
     pub role_labels: Vec<(String, String)>,
-    /// `accounts_in: moodle`: the platform's Moodle says whether each account the
-    /// plan writes exists there and may be enrolled.
-    pub moodle_accounts: Option<MoodleAccounts>,
+}
+
+/// Why a platform takes no enrolment with a role for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The role is not among the platform's roles.
+    Role(String),
+    /// No access rule of the platform lets this person have the role.
+    Rules(String),
+}
+
+impl Platform {
+    /// Whether the platform takes role `role` for a member of `cohort` holding
+    /// `account`: a role it has, and (when it has access rules) one rule that
+    /// gives the role and whose conditions all hold. A refusal says why, naming
+    /// every unmet condition of every rule that gives the role.
+    pub fn admits(
+        &self,
+        role: &str,
+        cohort: &Cohort,
+        account: Option<&Account>,
+    ) -> Result<(), Refusal> {
+        if let Some(roles) = &self.roles {
+            if !roles.contains(role) {
+                return Err(Refusal::Role(format!(
+                    "role '{role}' is not among the platform's roles ({})",
+                    listed(roles)
+                )));
+            }
+        }
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        let mut why = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.roles.contains(role)) {
+            let unmet = rule.unmet(cohort, account);
+            if unmet.is_empty() {
+                return Ok(());
+            }
+            why.extend(unmet);
+        }
+        if why.is_empty() {
+            return Err(Refusal::Rules(format!(
+                "no rule of {} allows role '{role}'",
+                self.name
+            )));
+        }
+        Err(Refusal::Rules(why.join("; ")))
+    }
+}
+
+fn listed<'a>(values: impl IntoIterator<Item = &'a String>) -> String {
+    values
+        .into_iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How a platform's own Moodle is asked about the accounts of its plan.
@@ -894,6 +1021,108 @@ mod tests {
             );
         }
         assert_eq!(codes.len(), Reason::ALL.len());
+    }
+
+    fn collegium(rules: Vec<AccessRule>) -> Platform {
+        Platform {
+            name: "collegium".into(),
+            accounts: Accounts {
+                source: AccountSource::Moodle(MoodleAccounts::default()),
+                min_age_days: 0,
+            },
+            roles: Some(["student", "editingteacher"].map(String::from).into()),
+            rules,
+            csv: CsvFormat {
+                delimiter: b';',
+                layout: Layout::Long,
+                max_rows: None,
+            },
+            role_labels: Vec::new(),
+        }
+    }
+
+    fn set(values: &[&str]) -> BTreeSet<String> {
+        values.iter().map(|v| (*v).to_string()).collect()
+    }
+
+    fn holder(affiliations: &[&str]) -> Account {
+        Account {
+            directory: "unicaen".into(),
+            dn: "uid=a".into(),
+            username: "a".into(),
+            other_usernames: Vec::new(),
+            student_ids: Vec::new(),
+            staff_id: None,
+            created: None,
+            affiliations: affiliations.iter().map(|a| (*a).to_string()).collect(),
+            states: Vec::new(),
+        }
+    }
+
+    /// One method checks a platform's rules and says why they refuse: what it
+    /// admits and what it explains cannot part.
+    #[test]
+    fn a_platform_admits_or_says_every_unmet_condition() {
+        let health = Cohort {
+            name: "pass".into(),
+            source: CohortSource::Usernames(Vec::new()),
+            tags: set(&["sante"]),
+        };
+        let other = Cohort {
+            tags: set(&["droit"]),
+            name: "l1droit".into(),
+            ..health.clone()
+        };
+        let p = collegium(vec![
+            AccessRule {
+                roles: set(&["student"]),
+                cohort_tags: Some(set(&["sante"])),
+                affiliation: None,
+            },
+            AccessRule {
+                roles: set(&["student", "editingteacher"]),
+                cohort_tags: None,
+                affiliation: Some(set(&["faculty"])),
+            },
+        ]);
+        let student = holder(&["student"]);
+        assert_eq!(p.admits("student", &health, Some(&student)), Ok(()));
+        assert_eq!(
+            p.admits("student", &other, Some(&student)),
+            Err(Refusal::Rules(
+                "cohort l1droit has none of the tags sante; affiliation [student] has none of faculty"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            p.admits("editingteacher", &other, Some(&holder(&["faculty"]))),
+            Ok(())
+        );
+        assert_eq!(
+            p.admits("editingteacher", &other, None),
+            Err(Refusal::Rules("affiliation [] has none of faculty".into()))
+        );
+        assert_eq!(
+            p.admits("manager", &health, Some(&student)),
+            Err(Refusal::Role(
+                "role 'manager' is not among the platform's roles (editingteacher, student)".into()
+            ))
+        );
+        let no_teacher = collegium(vec![AccessRule {
+            roles: set(&["student"]),
+            cohort_tags: None,
+            affiliation: None,
+        }]);
+        assert_eq!(
+            no_teacher.admits("editingteacher", &health, None),
+            Err(Refusal::Rules(
+                "no rule of collegium allows role 'editingteacher'".into()
+            ))
+        );
+        assert_eq!(
+            collegium(Vec::new()).admits("student", &other, None),
+            Ok(())
+        );
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -466,22 +466,22 @@ struct Found<'a> {
 
 impl sheet::People for Found<'_> {
     fn usernames_of(&self, id: &str) -> Option<Vec<String>> {
-        match &self.platform.accounts {
-            AccountSource::Directories(dirs) => {
+        match &self.platform.accounts.source {
+            AccountSource::Directories { names: dirs, .. } => {
                 match crate::plan::with_student_id(&self.g.directories, dirs, id).as_slice() {
                     [one] => Some(one.all_usernames().map(str::to_string).collect()),
                     _ => None,
                 }
             }
-            AccountSource::List(_) | AccountSource::Moodle => Some(vec![id.to_string()]),
+            AccountSource::List { .. } | AccountSource::Moodle(_) => Some(vec![id.to_string()]),
         }
     }
 
     fn student_ids_of(&self, username: &str) -> Vec<String> {
-        let AccountSource::Directories(dirs) = &self.platform.accounts else {
-            return Vec::new();
-        };
-        dirs.iter()
+        self.platform
+            .accounts
+            .directories()
+            .iter()
             .filter_map(|d| self.g.directories.get(d))
             .flat_map(|d| d.with_username(username))
             .flat_map(|a| a.student_ids.iter().cloned())

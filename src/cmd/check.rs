@@ -112,10 +112,7 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     account_lists(&s, &mut failed);
     student_files(&s, &mut failed);
     for (name, m) in s.connections() {
-        let accounts = s
-            .platforms
-            .get(name)
-            .and_then(|p| p.moodle_accounts.as_ref());
+        let accounts = s.platforms.get(name).and_then(|p| p.accounts.in_moodle());
         if !check_moodle(name, m, s.by_webservice(name), accounts) {
             failed = true;
         }
@@ -182,7 +179,7 @@ fn directories(s: &Settings, failed: &mut bool) {
 /// Each platform's own account list, read.
 fn account_lists(s: &Settings, failed: &mut bool) {
     for p in s.platforms.values() {
-        if let AccountSource::List(path) = &p.accounts {
+        if let AccountSource::List { path, .. } = &p.accounts.source {
             match AccountList::open(path) {
                 Ok(l) => println!(
                     "account list of {} ({}): ok, {} account(s)",

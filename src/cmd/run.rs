@@ -359,7 +359,10 @@ fn year_turn(
         .map(|n| (n.clone(), settings.earlier_courses(n, &ctx.year)))
         .collect();
     let turnover = settings.turnover(ctx.as_of);
-    let keeps = settings.delivery.values().any(Delivery::is_webservice)
+    let keeps = settings
+        .platforms
+        .values()
+        .any(|p| p.delivery.is_webservice())
         || matches!(mode, Mode::Delta { .. });
     let last_year = match turnover {
         Some(t) if t.open && keeps => ctx.previous_year(rules)?,
@@ -484,9 +487,9 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
     // all at once; web services apply the plan now.
     for (name, pp) in &plan.platforms {
         let p = pipeline::platform(settings, name)?;
-        let summary = match settings.delivery.get(name) {
-            delivery @ (Some(Delivery::Files { .. }) | None) => {
-                let moodle = delivery.and_then(Delivery::moodle);
+        let summary = match &p.delivery {
+            Delivery::Files { moodle } => {
+                let moodle = moodle.as_ref();
                 let (s, summary) = stage_files(
                     args,
                     ctx,
@@ -498,7 +501,7 @@ fn run_loaded(args: &RunArgs, ctx: &pipeline::Context, verbosity: Verbosity) -> 
                 staged.push(s);
                 summary
             }
-            Some(Delivery::Webservice(m)) => {
+            Delivery::Webservice(m) => {
                 let done = by_webservice(args, ctx, &ws_run, p, m, pp, &mut warnings);
                 platform_failed(done, (name, pp), &mut warnings, &mut failed)?
             }

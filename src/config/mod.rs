@@ -14,8 +14,8 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::filter::Filter;
 use crate::model::{
-    AccessRule, AccountSource, ApogeeCohort, Cohort, CohortSource, CsvFormat, EnrolRule, Layout,
-    Platform, UsernameSource,
+    AccessRule, AccountSource, Accounts, ApogeeCohort, Cohort, CohortSource, CsvFormat, EnrolRule,
+    Layout, Platform, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Template, Var};
@@ -216,6 +216,29 @@ impl Delivery {
     }
 }
 
+/// One platform, as one block: what its plan needs (`Platform`: accounts, roles,
+/// access rules, file) and how its plan reaches its Moodle. Reads as the
+/// `Platform` it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformSettings {
+    pub platform: Platform,
+    pub delivery: Delivery,
+}
+
+impl std::ops::Deref for PlatformSettings {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl crate::plan::Platforms for BTreeMap<String, PlatformSettings> {
+    fn platform(&self, name: &str) -> Option<&Platform> {
+        self.get(name).map(|p| &p.platform)
+    }
+}
+
 /// The ids a fresh Moodle gives its standard roles.
 pub const STANDARD_ROLE_IDS: [(&str, u64); 8] = [
     ("manager", 1),
@@ -244,7 +267,9 @@ pub struct Settings {
     /// Accepted ETA_PMT_IAE values.
     pub payment: BTreeSet<String>,
     pub directories: BTreeMap<String, DirectorySettings>,
-    pub platforms: BTreeMap<String, Platform>,
+    /// Every platform as one block (its accounts, roles, rules, file, and how its
+    /// plan reaches its Moodle), by name.
+    pub platforms: BTreeMap<String, PlatformSettings>,
     pub cohorts: BTreeMap<String, Cohort>,
     pub rules: Vec<EnrolRule>,
     pub max_left_out_ratio: Option<f64>,
@@ -255,9 +280,6 @@ pub struct Settings {
     /// Mode of every file written (default 0640, whatever the umask).
     pub file_mode: u32,
     pub max_shrink: ShrinkLimits,
-    /// How each platform's plan reaches its Moodle, by platform name (every
-    /// platform has one).
-    pub delivery: BTreeMap<String, Delivery>,
     /// The Prometheus text file, when not OUT/enrolgen.prom.
     pub prometheus_file: Option<PathBuf>,
     /// The courses rules name with their year (`ANAT-{year}`), by platform.
@@ -270,14 +292,16 @@ pub struct Settings {
 impl Settings {
     /// A platform's Moodle connection, whichever its channel.
     pub fn moodle(&self, platform: &str) -> Option<&MoodleSettings> {
-        self.delivery.get(platform).and_then(Delivery::moodle)
+        self.platforms
+            .get(platform)
+            .and_then(|p| p.delivery.moodle())
     }
 
     /// Every platform with a Moodle connection, by name.
     pub fn connections(&self) -> impl Iterator<Item = (&str, &MoodleSettings)> {
-        self.delivery
+        self.platforms
             .iter()
-            .filter_map(|(n, d)| d.moodle().map(|m| (n.as_str(), m)))
+            .filter_map(|(n, p)| p.delivery.moodle().map(|m| (n.as_str(), m)))
     }
 
     /// The settings of academic year `year`: each rule's courses named for it.
@@ -315,9 +339,9 @@ impl Settings {
     }
 
     pub fn by_webservice(&self, platform: &str) -> bool {
-        self.delivery
+        self.platforms
             .get(platform)
-            .is_some_and(Delivery::is_webservice)
+            .is_some_and(|p| p.delivery.is_webservice())
     }
 }
 
@@ -464,11 +488,9 @@ impl Checker<'_> {
             directories.insert(name, checked);
         }
         let mut platforms = BTreeMap::new();
-        let mut delivery = BTreeMap::new();
         for (name, p) in raw.platforms {
-            let (platform, how) = self.platform(&name, p, &directories)?;
-            delivery.insert(name.clone(), how);
-            platforms.insert(name, platform);
+            let block = self.platform(&name, p, &directories)?;
+            platforms.insert(name, block);
         }
         let mut cohorts = BTreeMap::new();
         for (name, c) in raw.cohorts {
@@ -505,7 +527,6 @@ impl Checker<'_> {
             report_personal_data: raw.report.and_then(|r| r.personal_data).unwrap_or(false),
             file_mode,
             max_shrink,
-            delivery,
             prometheus_file: self.prometheus_file(raw.prometheus_file)?,
             year_courses,
             keep_previous_year_until,
@@ -575,7 +596,7 @@ impl Checker<'_> {
         name: &str,
         p: file::RawPlatform,
         directories: &BTreeMap<String, DirectorySettings>,
-    ) -> Result<(Platform, Delivery), ConfigError> {
+    ) -> Result<PlatformSettings, ConfigError> {
         let key = format!("platforms.{name}");
         let plain = name
             .chars()
@@ -586,18 +607,6 @@ impl Checker<'_> {
                 "a platform name is also a folder and file name: use letters, digits, '-', '_' and '.' (not first)",
             ));
         }
-        let in_moodle = p.accounts_in == Some(file::RawAccountsIn::Moodle);
-        let accounts =
-            self.platform_accounts(&key, p.accounts, p.account_list, in_moodle, directories)?;
-        let username =
-            match (&accounts, p.username) {
-                (AccountSource::List(_) | AccountSource::Moodle, None) => UsernameSource::StudentId,
-                (AccountSource::List(_) | AccountSource::Moodle, Some(UsernameSource::Directory)) => return Err(self.err(
-                    &format!("{key}.username"),
-                    "a platform without directories (account_list, or accounts_in: moodle alone) has no directory login: use username: student_id",
-                )),
-                (_, u) => u.unwrap_or(UsernameSource::Directory),
-            };
         let delimiter = self.platform_delimiter(&key, &p.csv)?;
         let roles = self.platform_roles(&key, p.roles, delimiter)?;
         let role_labels = self.role_labels(&key, p.role_labels, roles.as_ref(), delimiter)?;
@@ -606,7 +615,7 @@ impl Checker<'_> {
             Some(m) => Some(self.moodle(&format!("{key}.moodle"), m)?),
             None => None,
         };
-        let moodle_accounts = self.moodle_accounts(
+        let in_moodle = self.moodle_accounts(
             &key,
             AccountsInMoodle {
                 accounts_in: p.accounts_in,
@@ -617,6 +626,13 @@ impl Checker<'_> {
                 connected: connection.is_some(),
             },
         )?;
+        let where_ = AccountsWritten {
+            directories: p.accounts,
+            list: p.account_list,
+            username: p.username,
+            in_moodle,
+        };
+        let source = self.platform_accounts(&key, where_, directories)?;
         let delivery = match (p.deliver.unwrap_or_default(), connection) {
             (file::RawDeliver::Files, moodle) => Delivery::Files { moodle },
             (file::RawDeliver::Webservice, Some(m)) => Delivery::Webservice(m),
@@ -629,9 +645,10 @@ impl Checker<'_> {
         };
         let platform = Platform {
             name: name.to_string(),
-            accounts,
-            username,
-            min_account_age_days: p.min_account_age_days,
+            accounts: Accounts {
+                source,
+                min_age_days: p.min_account_age_days,
+            },
             roles,
             rules,
             csv: CsvFormat {
@@ -640,9 +657,8 @@ impl Checker<'_> {
                 max_rows: p.csv.max_rows,
             },
             role_labels,
-            moodle_accounts,
         };
-        Ok((platform, delivery))
+        Ok(PlatformSettings { platform, delivery })
     }
 
     /// A platform's CSV delimiter (default ';'), and a `max_rows` of at least 1.
@@ -716,7 +732,6 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    /// Where a platform's accounts exist: directories, or its own account list.
     /// How a platform asks its own Moodle about its accounts (`accounts_in: moodle`
     /// and the keys that go with it), each key checked against the others.
     fn moodle_accounts(
@@ -774,20 +789,29 @@ impl Checker<'_> {
         }))
     }
 
+    /// Where a platform's accounts exist (directories, its own account list, or
+    /// its Moodle alone) with the options each way has.
     fn platform_accounts(
         &self,
         key: &str,
-        accounts: Option<Vec<String>>,
-        list: Option<String>,
-        in_moodle: bool,
+        w: AccountsWritten,
         directories: &BTreeMap<String, DirectorySettings>,
     ) -> Result<AccountSource, ConfigError> {
-        Ok(match (accounts, list) {
-            (Some(ds), None) => {
-                if ds.is_empty() {
+        let no_directory_login = || {
+            Err(self.err(
+                &format!("{key}.username"),
+                "a platform without directories (account_list, or accounts_in: moodle alone) has no directory login: use username: student_id",
+            ))
+        };
+        if w.username == Some(UsernameSource::Directory) && w.directories.is_none() {
+            return no_directory_login();
+        }
+        Ok(match (w.directories, w.list, w.in_moodle) {
+            (Some(dirs), None, in_moodle) => {
+                if dirs.is_empty() {
                     return Err(self.err(&format!("{key}.accounts"), "list at least one directory"));
                 }
-                for (i, d) in ds.iter().enumerate() {
+                for (i, d) in dirs.iter().enumerate() {
                     if !directories.contains_key(d) {
                         return Err(self.err(
                             &format!("{key}.accounts[{i}]"),
@@ -798,17 +822,25 @@ impl Checker<'_> {
                         ));
                     }
                 }
-                AccountSource::Directories(ds)
+                let username = w.username.unwrap_or(UsernameSource::Directory);
+                AccountSource::Directories {
+                    names: dirs,
+                    username,
+                    in_moodle,
+                }
             }
-            (None, Some(list)) => AccountSource::List(self.rel(&list)),
-            (None, None) if in_moodle => AccountSource::Moodle,
-            (None, None) => {
+            (None, Some(list), in_moodle) => AccountSource::List {
+                path: self.rel(&list),
+                in_moodle,
+            },
+            (None, None, Some(m)) => AccountSource::Moodle(m),
+            (None, None, None) => {
                 return Err(self.err(
                     key,
                     "say where accounts exist: accounts: [directory, …], account_list: FILE.csv, or accounts_in: moodle",
                 ))
             }
-            (Some(_), Some(_)) => {
+            (Some(_), Some(_), _) => {
                 return Err(self.err(key, "give accounts or account_list, not both"))
             }
         })
@@ -917,7 +949,7 @@ impl Checker<'_> {
         i: usize,
         e: file::RawEnrol,
         cohorts: &BTreeMap<String, Cohort>,
-        platforms: &BTreeMap<String, Platform>,
+        platforms: &BTreeMap<String, PlatformSettings>,
     ) -> Result<EnrolRule, ConfigError> {
         let key = format!("enrol[{i}]");
         let Some(cohort) = cohorts.get(&e.cohort) else {
@@ -962,7 +994,7 @@ impl Checker<'_> {
             Some(s) => Some(self.date(&format!("{key}.enroltimestart"), &s)?),
         };
         if let CohortSource::Ldap { directory, .. } = &cohort.source {
-            let ok = matches!(&platform.accounts, AccountSource::Directories(ds) if ds.contains(directory));
+            let ok = platform.accounts.directories().contains(directory);
             if !ok {
                 return Err(self.err(
                     &format!("{key}.cohort"),
@@ -1310,6 +1342,14 @@ fn names<V>(m: &BTreeMap<String, V>) -> String {
 }
 
 /// A platform's keys about asking its own Moodle for its accounts.
+/// A platform's keys that say where its accounts exist, as written.
+struct AccountsWritten {
+    directories: Option<Vec<String>>,
+    list: Option<String>,
+    username: Option<UsernameSource>,
+    in_moodle: Option<crate::model::MoodleAccounts>,
+}
+
 struct AccountsInMoodle {
     accounts_in: Option<file::RawAccountsIn>,
     auth: Option<Vec<String>>,
@@ -1367,8 +1407,11 @@ mod tests {
         );
         let ok = zone.replace("Europe/Pariss", "Europe/Paris");
         let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
-        let Delivery::Webservice(m) = &s.delivery["p"] else {
-            panic!("not delivered through web services: {:?}", s.delivery["p"]);
+        let Delivery::Webservice(m) = &s.platforms["p"].delivery else {
+            panic!(
+                "not delivered through web services: {:?}",
+                s.platforms["p"].delivery
+            );
         };
         assert_eq!(m.max_fields, 4000);
         assert_eq!(m.role_ids["student"], 5);
@@ -1401,7 +1444,7 @@ mod tests {
             "    accounts_in: moodle\n    min_account_age_days: 1\n    moodle_created_report: 4\n",
         );
         let s = parse(&ok, Path::new("conf/enrolgen.yaml")).unwrap();
-        let rules = s.platforms["p"].moodle_accounts.as_ref().unwrap();
+        let rules = s.platforms["p"].accounts.in_moodle().unwrap();
         assert_eq!(rules.created_report, Some(4));
     }
 

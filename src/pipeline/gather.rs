@@ -182,11 +182,13 @@ fn asked_of_directories<'a>(
     let mut wanted: BTreeMap<&str, Wanted> = BTreeMap::new();
     let mut ldap_cohorts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rules {
-        let Some(AccountSource::Directories(dirs)) =
-            settings.platforms.get(&r.platform).map(|p| &p.accounts)
-        else {
+        let Some(p) = settings.platforms.get(&r.platform) else {
             continue;
         };
+        let dirs = p.accounts.directories();
+        if dirs.is_empty() {
+            continue;
+        }
         if let Some(CohortSource::Ldap { directory, .. }) =
             settings.cohorts.get(&r.cohort).map(|c| &c.source)
         {
@@ -308,9 +310,7 @@ fn claimants(
     // platform with, less those it was asked already.
     let mut ask: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for p in settings.platforms.values() {
-        let AccountSource::Directories(dirs) = &p.accounts else {
-            continue;
-        };
+        let dirs = p.accounts.directories();
         for d in dirs {
             let set = ask.entry(d.as_str()).or_default();
             for other in dirs {
@@ -364,8 +364,8 @@ fn claimants(
 fn account_lists(ctx: &Ctx<'_>, rules: &[&EnrolRule], g: &mut Gathered) -> Result<(), SourceError> {
     let platforms: BTreeSet<&str> = rules.iter().map(|r| r.platform.as_str()).collect();
     for p in platforms {
-        if let Some(AccountSource::List(path)) = ctx.settings.platforms.get(p).map(|p| &p.accounts)
-        {
+        let platform = ctx.settings.platforms.get(p);
+        if let Some(AccountSource::List { path, .. }) = platform.map(|p| &p.accounts.source) {
             let t = Instant::now();
             let list = AccountList::open(path)?;
             let source = format!("account list {}", path.display());

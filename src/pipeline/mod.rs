@@ -7,9 +7,9 @@ pub mod shrink;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::Settings;
+use crate::config::{PlatformSettings, Settings};
 use crate::error::{Error, UsageError};
-use crate::model::{EnrolRule, Platform, SourceTiming, UserCourse};
+use crate::model::{EnrolRule, SourceTiming, UserCourse};
 use crate::plan::{self, Inputs, Plan};
 use crate::source::moodle::Moodle;
 
@@ -145,13 +145,11 @@ fn platform_accounts(
 ) -> Result<(), Error> {
     let (settings, as_of) = (&ctx.settings, ctx.as_of);
     for (name, pp) in &mut plan.platforms {
-        let (Some(rules), Some(ms)) = (
-            settings
-                .platforms
-                .get(name)
-                .and_then(|p| p.moodle_accounts.as_ref()),
-            settings.moodle(name),
-        ) else {
+        let Some(platform) = settings.platforms.get(name) else {
+            continue;
+        };
+        let (Some(rules), Some(ms)) = (platform.accounts.in_moodle(), platform.delivery.moodle())
+        else {
             continue;
         };
         let usernames = crate::plan::platform_accounts::to_ask(pp);
@@ -168,10 +166,7 @@ fn platform_accounts(
         if let Some(w) = few_seen(name, rules.field, usernames.len(), users.len()) {
             plan.warnings.push(w);
         }
-        let min_days = settings
-            .platforms
-            .get(name)
-            .map_or(0, |p| p.min_account_age_days);
+        let min_days = platform.accounts.min_age_days;
         if let (Some(report), false) = (rules.created_report, users.is_empty() || min_days == 0) {
             mark_recent(&client, report, rules.field, as_of, min_days, &mut users)?;
         }
@@ -293,7 +288,7 @@ fn mark_recent(
 
 /// The platform named by `--platform`, or the error every command gives for a name
 /// the configuration does not have.
-pub fn platform<'a>(s: &'a Settings, name: &str) -> Result<&'a Platform, Error> {
+pub fn platform<'a>(s: &'a Settings, name: &str) -> Result<&'a PlatformSettings, Error> {
     s.platforms.get(name).ok_or_else(|| {
         Error::from(UsageError::NoSuchPlatform {
             name: name.to_string(),

@@ -19,7 +19,7 @@ pub use index::AccountIndex;
 
 use crate::model::{
     Account, AccountList, AccountSource, AccountStatus, Cohort, CohortSource, EnrolRule, Enrolment,
-    GroupSet, LeftOut, Member, Platform, Reason, UserCourse, UsernameSource,
+    GroupSet, LeftOut, Member, Platform, Reason, Refusal, UserCourse, UsernameSource,
 };
 use crate::moodle::{self, Field};
 use crate::template::{Context, Var};
@@ -28,7 +28,7 @@ use crate::template::{Context, Var};
 pub struct Inputs<'a> {
     pub as_of: NaiveDate,
     pub year: &'a str,
-    pub platforms: &'a BTreeMap<String, Platform>,
+    pub platforms: &'a dyn Platforms,
     pub cohorts: &'a BTreeMap<String, Cohort>,
     /// The rules to apply, in config order.
     pub rules: Vec<&'a EnrolRule>,
@@ -106,12 +106,24 @@ struct Who<'a> {
     account: Option<&'a Account>,
 }
 
+/// The platforms the rules name, by name: the settings' platform blocks in a
+/// command, a plain map in tests.
+pub trait Platforms {
+    fn platform(&self, name: &str) -> Option<&Platform>;
+}
+
+impl Platforms for BTreeMap<String, Platform> {
+    fn platform(&self, name: &str) -> Option<&Platform> {
+        self.get(name)
+    }
+}
+
 pub fn plan(inp: &Inputs<'_>) -> Plan {
     let mut out = Plan::default();
     let mut warned_empty = BTreeSet::new();
     for rule in &inp.rules {
         let (Some(platform), Some(cohort)) = (
-            inp.platforms.get(&rule.platform),
+            inp.platforms.platform(&rule.platform),
             inp.cohorts.get(&rule.cohort),
         ) else {
             continue;
@@ -272,30 +284,10 @@ fn refused_by(
     account: Option<&Account>,
     username: &str,
 ) -> Option<(Reason, String)> {
-    if let Some(roles) = &platform.roles {
-        if !roles.contains(&rule.role) {
-            let detail = format!(
-                "role '{}' is not among the platform's roles ({})",
-                rule.role,
-                join(roles)
-            );
-            return Some((Reason::RoleNotAllowed, detail));
-        }
-    }
-    if !platform.rules.is_empty() {
-        let ok = platform.rules.iter().any(|r| {
-            r.roles.contains(&rule.role)
-                && r.cohort_tags
-                    .as_ref()
-                    .is_none_or(|t| !t.is_disjoint(&cohort.tags))
-                && r.affiliation.as_ref().is_none_or(|a| {
-                    account.is_some_and(|acc| acc.affiliations.iter().any(|x| a.contains(x)))
-                })
-        });
-        if !ok {
-            let detail = describe_unmet(platform, rule, cohort, account);
-            return Some((Reason::RuleNotMet, detail));
-        }
+    match platform.admits(&rule.role, cohort, account) {
+        Err(Refusal::Role(detail)) => return Some((Reason::RoleNotAllowed, detail)),
+        Err(Refusal::Rules(detail)) => return Some((Reason::RuleNotMet, detail)),
+        Ok(()) => {}
     }
     moodle::check_value(Field::Username, username, platform.csv.delimiter)
         .err()
@@ -335,19 +327,21 @@ fn resolve<'a>(
     member: &'a Member,
     who: &Who<'a>,
 ) -> Resolved<'a> {
-    match &platform.accounts {
-        AccountSource::Directories(dirs) => {
+    match &platform.accounts.source {
+        AccountSource::Directories {
+            names: dirs,
+            username,
+            ..
+        } => {
             let acc = one_account(inp, dirs, member, who)?;
-            if platform.username == UsernameSource::Directory
-                || !matches!(member, Member::Student(_))
-            {
+            if *username == UsernameSource::Directory || !matches!(member, Member::Student(_)) {
                 login_of_one(inp, dirs, acc)?;
             }
             usable(inp, platform, member, acc)
         }
-        AccountSource::List(_) => in_account_list(inp, platform, member),
+        AccountSource::List { .. } => in_account_list(inp, platform, member),
         // The platform's Moodle decides later (`platform_accounts`).
-        AccountSource::Moodle => login_of(member).map(|u| (u, None)),
+        AccountSource::Moodle(_) => login_of(member).map(|u| (u, None)),
     }
 }
 
@@ -468,7 +462,7 @@ fn usable<'a>(
     member: &Member,
     acc: &'a Account,
 ) -> Resolved<'a> {
-    let username = match (platform.username, member) {
+    let username = match (platform.accounts.username(), member) {
         (UsernameSource::StudentId, Member::Student(s)) => s.cod_etu.clone().unwrap_or_default(),
         _ => acc.username.clone(),
     };
@@ -478,10 +472,10 @@ fn usable<'a>(
         account_status::Status::Inactive(d) => return Err((Reason::AccountInactive, username, d)),
         account_status::Status::Unreadable(d) => return Err((Reason::InvalidValue, username, d)),
     }
-    if platform.min_account_age_days > 0 {
+    if platform.accounts.min_age_days > 0 {
         if let Some(created) = acc.created {
             let age = (inp.as_of - created.date_naive()).num_days();
-            if age < i64::from(platform.min_account_age_days) {
+            if age < i64::from(platform.accounts.min_age_days) {
                 return Err((
                     Reason::AccountTooRecent,
                     username,
@@ -489,7 +483,7 @@ fn usable<'a>(
                         "account created {} ({age} day(s) before {}), needs {}: retried next run",
                         created.format("%Y-%m-%d"),
                         inp.as_of,
-                        platform.min_account_age_days
+                        platform.accounts.min_age_days
                     ),
                 ));
             }
@@ -550,43 +544,6 @@ fn ambiguous(key: &str, accounts: &[&Account]) -> String {
         accounts.len(),
         dns.join("; ")
     )
-}
-
-fn describe_unmet(
-    platform: &Platform,
-    rule: &EnrolRule,
-    cohort: &Cohort,
-    account: Option<&Account>,
-) -> String {
-    let relevant: Vec<_> = platform
-        .rules
-        .iter()
-        .filter(|r| r.roles.contains(&rule.role))
-        .collect();
-    if relevant.is_empty() {
-        return format!("no rule of {} allows role '{}'", platform.name, rule.role);
-    }
-    let mut why = Vec::new();
-    for r in relevant {
-        if let Some(t) = &r.cohort_tags {
-            if t.is_disjoint(&cohort.tags) {
-                why.push(format!(
-                    "cohort {} has none of the tags {}",
-                    cohort.name,
-                    join(t)
-                ));
-            }
-        }
-        if let Some(a) = &r.affiliation {
-            let has = account
-                .map(|acc| join(&acc.affiliations))
-                .unwrap_or_default();
-            if account.is_none_or(|acc| !acc.affiliations.iter().any(|x| a.contains(x))) {
-                why.push(format!("affiliation [{has}] has none of {}", join(a)));
-            }
-        }
-    }
-    why.join("; ")
 }
 
 fn render_groups(

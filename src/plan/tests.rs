@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use super::*;
-use crate::model::{AccessRule, ApogeeCohort, ApogeeGroup, CsvFormat, Layout, Student};
+use crate::model::{AccessRule, Accounts, ApogeeCohort, ApogeeGroup, CsvFormat, Layout, Student};
 use crate::template::Template;
 
 fn date(s: &str) -> NaiveDate {
@@ -48,9 +48,14 @@ fn student(ind: &str, etu: Option<&str>, groups: &[&str]) -> Member {
 pub(super) fn platform(min_age: u32) -> Platform {
     Platform {
         name: "ecampus".into(),
-        accounts: AccountSource::Directories(vec!["unicaen".into()]),
-        username: UsernameSource::Directory,
-        min_account_age_days: min_age,
+        accounts: Accounts {
+            source: AccountSource::Directories {
+                names: vec!["unicaen".into()],
+                username: UsernameSource::Directory,
+                in_moodle: None,
+            },
+            min_age_days: min_age,
+        },
         roles: Some(
             ["student", "editingteacher"]
                 .iter()
@@ -64,7 +69,6 @@ pub(super) fn platform(min_age: u32) -> Platform {
             max_rows: None,
         },
         role_labels: Vec::new(),
-        moodle_accounts: None,
     }
 }
 
@@ -439,8 +443,10 @@ fn username_moodle_would_refuse_is_an_invalid_value() {
 fn account_list_platform_uses_student_numbers() {
     let mut p = platform(0);
     p.name = "prelude".into();
-    p.accounts = AccountSource::List(PathBuf::from("x.csv"));
-    p.username = UsernameSource::StudentId;
+    p.accounts.source = AccountSource::List {
+        path: PathBuf::from("x.csv"),
+        in_moodle: None,
+    };
     let mut r = rule(1, "psy", "student", None, None);
     r.platform = "prelude".into();
     let mut w = World::new(

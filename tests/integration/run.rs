@@ -367,6 +367,89 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
+/// Every name of code a CONTRIBUTING recipe sends a newcomer to is in the code:
+/// the files exist, and each type, function, test or macro named (its last
+/// segment) is defined in `src/` or `tests/`. A recipe that names what was renamed
+/// or removed fails here.
+#[test]
+fn contributing_recipes_name_code_that_exists() {
+    let root = repo();
+    let text = std::fs::read_to_string(root.join("CONTRIBUTING.md")).unwrap();
+    let recipes = &text[text.find("## Recipes").expect("a Recipes section")..];
+    let mut code = String::new();
+    for dir in ["src", "tests"] {
+        rust_files(&root.join(dir), &mut code);
+    }
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for token in recipes.split('`').skip(1).step_by(2) {
+        if token.contains(' ') {
+            continue;
+        }
+        if token.ends_with(".rs") || token.ends_with(".md") {
+            named += 1;
+            let found = [root.join(token), root.join("src").join(token)]
+                .iter()
+                .any(|p| p.exists());
+            if !found {
+                missing.push(token.to_string());
+            }
+            continue;
+        }
+        let name = token.trim_end_matches('!');
+        let last = name.rsplit("::").next().unwrap_or(name);
+        let is_code = token.contains("::")
+            || token.ends_with('!')
+            || last.starts_with(|c: char| c.is_ascii_uppercase());
+        if !is_code || !last.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        named += 1;
+        let defined = [
+            "fn ",
+            "struct ",
+            "enum ",
+            "trait ",
+            "const ",
+            "type ",
+            "mod ",
+            "macro_rules! ",
+        ]
+        .iter()
+        .any(|kw| {
+            code.match_indices(&format!("{kw}{last}")).any(|(i, m)| {
+                !code[i + m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        });
+        // An enum's variant or a table's row: `Name(`, `Name {` or `Name,` as a line starts.
+        let variant = code.lines().any(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(last)
+                .is_some_and(|rest| rest.starts_with(['(', ' ', ',']))
+        });
+        if !defined && !variant {
+            missing.push(token.to_string());
+        }
+    }
+    assert!(named > 20, "only {named} names of code read in the recipes");
+    assert!(
+        missing.is_empty(),
+        "named in CONTRIBUTING.md, not in the code: {missing:?}"
+    );
+}
+
+fn rust_files(dir: &std::path::Path, into: &mut String) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, into);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            into.push_str(&std::fs::read_to_string(&p).unwrap());
+            into.push('\n');
+        }
+    }
+}
+
 /// Every relative link of the user and contributor docs leads to a file that
 /// exists, and to a heading it has.
 #[test]
