@@ -22,8 +22,21 @@ pub struct Student {
     pub cod_etu: Option<String>,
     /// "Nom Prénom", for the report only.
     pub name: String,
-    /// Apogée groups of the cohort the student belongs to (when asked for).
+    /// Groups of the cohort the student belongs to (when asked for).
     pub groups: Vec<ApogeeGroup>,
+    /// The information system that knows the student: what `cod_ind` is.
+    pub sis: Sis,
+}
+
+/// A student information system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sis {
+    /// Apogée (and its extracts): `cod_ind` is COD_IND, the number COD_ETU.
+    #[default]
+    Apogee,
+    /// Pégase's DRE: `cod_ind` is the learner's id, the number `code_apprenant`
+    /// (or the INE, as configured).
+    Pegase,
 }
 
 impl Student {
@@ -34,6 +47,26 @@ impl Student {
             cod_etu: Some(cod_etu.to_string()),
             name: String::new(),
             groups: Vec::new(),
+            sis: Sis::Apogee,
+        }
+    }
+
+    /// How the report names a student who has no student number.
+    pub fn known_as(&self) -> String {
+        match self.sis {
+            Sis::Apogee => format!("COD_IND {}", self.cod_ind),
+            Sis::Pegase => format!("Pégase learner {}", self.cod_ind),
+        }
+    }
+
+    /// Why the student has no number the directories know.
+    pub fn without_number(&self) -> String {
+        match self.sis {
+            Sis::Apogee => format!("COD_IND {} has no COD_ETU in Apogée", self.cod_ind),
+            Sis::Pegase => format!(
+                "Pégase learner {} has no student number (code_apprenant or INE, as pegase.student_id says)",
+                self.cod_ind
+            ),
         }
     }
 }
@@ -209,6 +242,7 @@ pub struct Cohort {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CohortSource {
     Apogee(ApogeeCohort),
+    Pegase(PegaseCohort),
     Usernames(Vec<String>),
     Ldap {
         directory: String,
@@ -218,6 +252,28 @@ pub enum CohortSource {
     StudentFile(PathBuf),
     /// Student numbers given on the command line's sheet (`adhoc --sheet`).
     StudentNumbers(Vec<String>),
+}
+
+impl CohortSource {
+    /// Whether the cohort's students come with their groups (an SIS cohort with
+    /// `groups: true`, or a student file's group column).
+    pub fn has_groups(&self) -> bool {
+        match self {
+            CohortSource::Apogee(a) => a.groups,
+            CohortSource::Pegase(p) => p.groups,
+            CohortSource::StudentFile(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The pedagogical element of an SIS cohort that names one.
+    pub fn element(&self) -> Option<&str> {
+        match self {
+            CohortSource::Apogee(a) => a.element.as_deref(),
+            CohortSource::Pegase(p) => p.element.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A cohort key in Apogée: étape + version (the year is the run's), optionally an
@@ -230,6 +286,43 @@ pub struct ApogeeCohort {
     pub groups: bool,
     /// Keep only groups of this COD_TGR (TD, TP …).
     pub group_type: Option<String>,
+}
+
+/// A cohort in Pégase (read from its DRE replica): the students administratively
+/// registered, for the run's period, on the formation object `formation` (the last
+/// step of the registration's chemin), optionally those of them whose pedagogical
+/// choices take `element`, optionally with their groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PegaseCohort {
+    pub formation: String,
+    pub element: Option<String>,
+    pub groups: bool,
+    /// Keep only groups of this type (`code_type`: TD, TP …).
+    pub group_type: Option<String>,
+}
+
+/// Which Pégase value the directories carry as the student number (`supannEtuId`
+/// in SUPANN): the learner's code (`code_apprenant`, default) or the national
+/// student number (`ine`, `ine_maitre` in the DRE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PegaseStudentId {
+    #[default]
+    CodeApprenant,
+    Ine,
+}
+
+/// TLS to a PostgreSQL server, as libpq's `sslmode` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SslMode {
+    /// Plain connection.
+    Disable,
+    /// TLS when the server offers it (its certificate then checked).
+    #[default]
+    Prefer,
+    /// TLS or no connection.
+    Require,
 }
 
 /// Where a platform's accounts are known to exist, each way with its own options.

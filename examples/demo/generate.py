@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the demo university: apogee.sql, unicaen.ldif, universitice.ldif and
-prelude-accounts.csv. Deterministic (fixed seed): run it again and nothing changes.
+"""Writes the demo university: apogee.sql, the same students in Pégase's DRE tables
+(pegase.sql for SQLite, pegase-postgres.sql for PostgreSQL), unicaen.ldif,
+universitice.ldif and prelude-accounts.csv. Deterministic (fixed seed): run it
+again and nothing changes.
 
 The data exercises what real Apogée and directories hold: cancelled (A) and resigned
 (R) enrolments, unpaid ones, repeated NUM_OCC_IAE, a student in two étapes, missing
@@ -10,6 +12,7 @@ accounts created the day before and the day of the as-of date, an inactive accou
 """
 import base64
 import random
+import uuid
 
 rng = random.Random(2026)
 AS_OF = "20261124"  # the as-of date the tests use
@@ -102,6 +105,11 @@ for gid, code, lib, tgr, etp, vrs, elp in groups:
 sql(f"INSERT INTO GPE_OBJ VALUES ({gpo}, 2, 'ELP', 'PSY1ST', NULL, NULL);")
 
 students = []  # (cod_ind, cod_etu, first, last, usage_name)
+# What Pégase's DRE holds of the same people (write_pegase): one registration per
+# étape version and year, the element choices, the group memberships.
+registrations = []  # (year, cod_ind, étape, version, diploma, ETA_IAE, ETA_PMT_IAE)
+contracts = []      # (year, cod_ind, étape, version, element, acquired earlier)
+memberships = []    # (year, group code, label, type, object, on an element, cod_ind, formation)
 ind = 100000
 etu = 21000000
 enrolled = {}  # (etp, vrs) -> list of cod_ind valid in 2026
@@ -130,18 +138,22 @@ for etp, vrs, lib, n, dip in ETAPES:
             eta = "C"          # being created
         sql(f"INSERT INTO INS_ADM_ETP VALUES ('2026', {ind}, {q(etp)}, {vrs}, 1, {q(eta)}, {q(pmt)}, 'O', "
             f"{q(dip)}, 1, '1', 'PSY', '2026-07-1{rng.randrange(0, 10)}', NULL);")
+        registrations.append(("2026", ind, etp, vrs, dip, eta, pmt))
         if i == 6:
             # A second occurrence of the same enrolment (NUM_OCC_IAE = 2).
             sql(f"INSERT INTO INS_ADM_ETP VALUES ('2026', {ind}, {q(etp)}, {vrs}, 2, 'E', 'P', 'O', {q(dip)}, 1, '1', 'PSY', '2026-09-02', NULL);")
         if i == 8:
             # Last year's enrolment in another étape: must not count this year.
             sql(f"INSERT INTO INS_ADM_ETP VALUES ('2025', {ind}, 'HIS1L1', 101, 1, 'E', 'P', 'O', 'LHIS', 1, '1', 'HIS', '2025-07-10', NULL);")
+            registrations.append(("2025", ind, "HIS1L1", 101, "LHIS", "E", "P"))
         if eta == "E" and pmt == "P":
             enrolled.setdefault((etp, vrs), []).append((ind, cod_etu))
 
 # A student of Psychology also enrolled in Law (secondary étape).
 dual = enrolled[("PSY1L1", 101)][10][0]
 sql(f"INSERT INTO INS_ADM_ETP VALUES ('2026', {dual}, 'DRT1L1', 101, 1, 'E', 'P', 'N', 'LDRT', 1, '1', 'DRT', '2026-07-20', NULL);")
+registrations.append(("2026", dual, "DRT1L1", 101, "LDRT", "E", "P"))
+group_of = {gid: (code, lib, tgr) for gid, code, lib, tgr, _, _, _ in groups}
 
 # Groups of PSY1L1: everybody in a TD, and in the CM; one student in no group.
 for k, (i, _) in enumerate(enrolled[("PSY1L1", 101)]):
@@ -149,6 +161,8 @@ for k, (i, _) in enumerate(enrolled[("PSY1L1", 101)]):
         continue
     sql(f"INSERT INTO IND_AFFECTE_GPE VALUES ('2026', {i}, {1 + k % 3});")
     sql(f"INSERT INTO IND_AFFECTE_GPE VALUES ('2026', {i}, 4);")
+    for gid in (1 + k % 3, 4):
+        memberships.append(("2026", *group_of[gid], "PSY1L1-101", False, i, "PSY1L1-101"))
     if k == 3:
         sql(f"INSERT INTO IND_AFFECTE_GPE VALUES ('2025', {i}, 7);")  # last year's group
 
@@ -158,8 +172,178 @@ for k, (i, _) in enumerate(enrolled[("PASS01", 1)]):
     sql(f"INSERT INTO IND_CONTRAT_ELP VALUES ('2026', {i}, 'PASS01', 1, 'UE1SANT', {q(tem)});")
     sql(f"INSERT INTO IND_CONTRAT_ELP VALUES ('2026', {i}, 'PASS01', 1, 'UE2SANT', 'N');")
     sql(f"INSERT INTO IND_AFFECTE_GPE VALUES ('2026', {i}, {5 + k % 2});")
+    contracts.append(("2026", i, "PASS01", 1, "UE1SANT", tem == "O"))
+    contracts.append(("2026", i, "PASS01", 1, "UE2SANT", False))
+    memberships.append(("2026", *group_of[5 + k % 2], "UE1SANT", True, i, "PASS01-1"))
 
 open("apogee.sql", "w", encoding="utf-8").write("\n".join(out) + "\n")
+
+# ---------------------------------------------------------------- Pégase (DRE)
+# The same people and registrations, as Pégase's DRE replica holds them: the tables
+# and columns enrolgen's queries read (queries/pegase/, docs/pegase.md), ids as
+# uuids. One set of rows, two dialects of the tables: SQLite for the demo (each
+# schema an attached database), PostgreSQL for the tests and the benchmark.
+DRE_TABLES = [
+    ("schema_idt.apprenant", [("id", "uuid PRIMARY KEY"), ("code_apprenant", "varchar(20)"),
+                              ("ine_maitre", "varchar(11)"), ("nom_usage", "varchar(100)")]),
+    ("schema_idt.identite", [("id", "uuid PRIMARY KEY"), ("nom_naissance", "varchar(100)"),
+                             ("prenom", "varchar(100)")]),
+    ("schema_odf.espace", [("id", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("type_espace", "varchar(1)")]),
+    ("schema_odf.objet_maquette", [("id", "uuid PRIMARY KEY"), ("id_espace", "uuid"), ("code", "varchar(50)"),
+                                   ("libelle_court", "varchar(100)"), ("code_type_objet_formation", "varchar(30)")]),
+    ("schema_odf.contexte", [("id", "uuid PRIMARY KEY"), ("id_objet_maquette", "uuid"), ("chemin", "uuid[]"),
+                             ("temoin_inscription_administrative", "boolean")]),
+    ("schema_ins.inscription", [("id", "uuid PRIMARY KEY"), ("id_apprenant", "uuid"), ("id_odf_chemin", "uuid"),
+                                ("statut_inscription", "varchar(20)"), ("statut_paiement", "varchar(20)"),
+                                ("temoin_principale", "boolean")]),
+    ("schema_chc.periode", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("libelle_long", "varchar(100)")]),
+    ("schema_chc.apprenant", [("uuid", "uuid PRIMARY KEY")]),
+    ("schema_chc.chemin_objet_maquette", [("uuid", "uuid PRIMARY KEY"), ("code_chemin", "varchar(200)"),
+                                          ("uuid_periode", "uuid")]),
+    ("schema_chc.inscription", [("uuid", "uuid PRIMARY KEY"), ("uuid_chemin_objet_maquette", "uuid")]),
+    ("schema_chc.cursus", [("uuid", "uuid PRIMARY KEY"), ("uuid_apprenant", "uuid"), ("uuid_periode", "uuid"),
+                           ("uuid_inscription", "uuid")]),
+    ("schema_chc.choix_pedagogique", [("uuid", "uuid PRIMARY KEY"), ("uuid_cursus", "uuid"), ("code", "varchar(50)"),
+                                      ("code_chemin", "varchar(200)"), ("temoin_brouillon", "boolean"),
+                                      ("type_choix_pedagogique", "varchar(30)"), ("uuid_acquis_utilise", "uuid")]),
+    ("schema_chc.formation", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
+    ("schema_chc.objet_formation", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
+    ("schema_chc.composition", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
+    ("schema_chc.composition_lie_formation_asso", [("uuid_composition", "uuid"), ("uuid_formation", "uuid")]),
+    ("schema_chc.composition_lie_objet_formation_asso", [("uuid_composition", "uuid"), ("uuid_objet_formation", "uuid")]),
+    ("schema_chc.groupe", [("uuid", "uuid PRIMARY KEY"), ("uuid_composition", "uuid"), ("code", "varchar(50)"),
+                           ("libelle_court", "varchar(100)"), ("code_type", "varchar(10)"), ("temoin_actif", "boolean")]),
+    ("schema_chc.affectation_groupe", [("uuid", "uuid PRIMARY KEY"), ("uuid_groupe", "uuid"), ("uuid_cursus", "uuid")]),
+]
+DRE_INDEXES = [
+    ("schema_ins.inscription", ["id_odf_chemin", "statut_inscription"]),
+    ("schema_ins.inscription", ["id_apprenant"]),
+    ("schema_odf.objet_maquette", ["code"]),
+    ("schema_odf.contexte", ["id_objet_maquette"]),
+    ("schema_chc.cursus", ["uuid_apprenant"]),
+    ("schema_chc.choix_pedagogique", ["code"]),
+    ("schema_chc.affectation_groupe", ["uuid_groupe"]),
+]
+
+def dre_ddl(postgres):
+    """The DRE tables' DDL in one dialect: PostgreSQL's types and schemas, or
+    SQLite's (the schemas are attached databases; uuids, arrays and booleans as
+    SQLite stores them)."""
+    out = []
+    if postgres:
+        for schema in sorted({t.split(".")[0] for t, _ in DRE_TABLES}):
+            out.append(f"CREATE SCHEMA {schema};")
+    for table, cols in DRE_TABLES:
+        defs = []
+        for name, ty in cols:
+            if not postgres:
+                ty = ty.replace("uuid[]", "TEXT").replace("uuid", "TEXT").replace("boolean", "BOOLEAN")
+            defs.append(f"{name} {ty}")
+        out.append(f"CREATE TABLE {table} ({', '.join(defs)});")
+    if postgres:
+        for n, (table, cols) in enumerate(DRE_INDEXES):
+            out.append(f"CREATE INDEX enrolgen_dre_{n} ON {table} ({', '.join(cols)});")
+    return out
+
+class Dre:
+    """Rows of the DRE tables, with uuids made from names (the same every run)."""
+    NS = uuid.UUID("6f1c2b1e-5a0e-4c1e-9a53-1f0d2c3b4a59")
+
+    def __init__(self):
+        self.rows = []
+
+    @staticmethod
+    def id(*parts):
+        return str(uuid.uuid5(Dre.NS, "/".join(str(p) for p in parts)))
+
+    def add(self, table, *values):
+        def lit(v):
+            if v is None:
+                return "NULL"
+            if v is True:
+                return "TRUE"
+            if v is False:
+                return "FALSE"
+            return q(v)
+        self.rows.append(f"INSERT INTO {table} VALUES ({', '.join(lit(v) for v in values)});")
+
+def pegase_code(etp, vrs):
+    """The code of the formation object an Apogée étape version became in Pégase."""
+    return f"{etp}-{vrs}"
+
+def pegase_status(eta, pmt):
+    """An Apogée registration's state as Pégase's statut_inscription."""
+    if eta in ("A", "R"):
+        return "ANNULEE"
+    if eta == "C":
+        return "DEBUTEE"
+    return "VALIDEE" if pmt == "P" else "AUTORISEE"
+
+def write_pegase(registrations, people, contracts, memberships):
+    dre = Dre()
+    for year in ("2025", "2026"):
+        per = f"PER-{year}"
+        dre.add("schema_odf.espace", Dre.id("espace", per), per, "P")
+        dre.add("schema_chc.periode", Dre.id("periode", per), per, f"Année universitaire {year}-{int(year) + 1}")
+    objects = {}
+    def objet(year, code, diploma, kind="FORMATION"):
+        key = (year, code)
+        if key not in objects:
+            per = f"PER-{year}"
+            om, ctx, top = Dre.id("om", per, code), Dre.id("ctx", per, code), Dre.id("om", per, diploma)
+            dre.add("schema_odf.objet_maquette", om, Dre.id("espace", per), code, code, kind)
+            dre.add("schema_odf.contexte", ctx, om, "{" + top + "," + om + "}", True)
+            com = Dre.id("com", per, code)
+            dre.add("schema_chc.chemin_objet_maquette", com, f"{diploma}>{code}", Dre.id("periode", per))
+            objects[key] = (ctx, com)
+        return objects[key]
+    for ind, etu, first, last, usage in people:
+        a = Dre.id("apprenant", ind)
+        dre.add("schema_idt.apprenant", a, None if etu is None else str(etu), f"{ind:09d}X{ind % 10}", usage.upper() if usage else None)
+        dre.add("schema_idt.identite", a, last.upper(), first)
+        dre.add("schema_chc.apprenant", a)
+    for (year, ind, etp, vrs, dip, eta, pmt) in registrations:
+        code = pegase_code(etp, vrs)
+        ctx, com = objet(year, code, dip)
+        reg = Dre.id("inscription", year, ind, code)
+        dre.add("schema_ins.inscription", reg, Dre.id("apprenant", ind), ctx, pegase_status(eta, pmt),
+                "PAYE" if pmt == "P" else "NON_PAYE", True)
+        chc = Dre.id("chc-inscription", year, ind, code)
+        dre.add("schema_chc.inscription", chc, com)
+        dre.add("schema_chc.cursus", Dre.id("cursus", year, ind, code), Dre.id("apprenant", ind),
+                Dre.id("periode", f"PER-{year}"), chc)
+    for (year, ind, etp, vrs, elp, acquired) in contracts:
+        code = pegase_code(etp, vrs)
+        cursus = Dre.id("cursus", year, ind, code)
+        acquis = Dre.id("acquis", year, ind, elp) if acquired else None
+        dre.add("schema_chc.choix_pedagogique", Dre.id("choix", year, ind, elp), cursus, elp,
+                f"{code}>{elp}", False, "INSCRIPTION", acquis)
+    compositions = set()
+    for (year, gcode, label, kind, obj, is_element, ind, in_code) in memberships:
+        per = f"PER-{year}"
+        comp = Dre.id("composition", per, obj)
+        if comp not in compositions:
+            compositions.add(comp)
+            dre.add("schema_chc.composition", comp, f"COMP-{obj}", Dre.id("periode", per))
+            if is_element:
+                o = Dre.id("chc-objet", per, obj)
+                dre.add("schema_chc.objet_formation", o, obj, Dre.id("periode", per))
+                dre.add("schema_chc.composition_lie_objet_formation_asso", comp, o)
+            else:
+                f = Dre.id("chc-formation", per, obj)
+                dre.add("schema_chc.formation", f, obj, Dre.id("periode", per))
+                dre.add("schema_chc.composition_lie_formation_asso", comp, f)
+        g = Dre.id("groupe", per, obj, gcode)
+        if ("g", g) not in compositions:
+            compositions.add(("g", g))
+            dre.add("schema_chc.groupe", g, comp, gcode, label, kind, True)
+        dre.add("schema_chc.affectation_groupe", Dre.id("affectation", g, ind), g,
+                Dre.id("cursus", year, ind, in_code))
+    head = "-- The demo's Pégase DRE ({}): the tables and columns enrolgen's queries read\n-- (docs/pegase.md). Generated by generate.py; do not edit by hand."
+    sqlite = [head.format("SQLite; each schema an attached database")] + dre_ddl(False) + dre.rows
+    open("pegase.sql", "w", encoding="utf-8").write("\n".join(sqlite) + "\n")
+    pg = [head.format("PostgreSQL")] + dre_ddl(True) + ["BEGIN;"] + dre.rows + ["COMMIT;"]
+    open("pegase-postgres.sql", "w", encoding="utf-8").write("\n".join(pg) + "\n")
 
 # ---------------------------------------------------------------- directories
 def b64_if_needed(attr, value):
@@ -269,3 +453,5 @@ for k, (i, cod_etu) in enumerate(lea):
     s = by_ind[i]
     rows.append(f"{cod_etu};{s[2]};{s[3]};{1 if k == 5 else 0}")
 open("prelude-accounts.csv", "w", encoding="utf-8").write("\n".join(rows) + "\n")
+
+write_pegase(registrations, students, contracts, memberships)

@@ -19,6 +19,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub keep_previous_year_until: Option<String>,
     pub apogee: Option<RawApogee>,
+    /// Pégase, read from its DRE replica.
+    pub pegase: Option<RawPegase>,
     #[serde(default)]
     pub directories: BTreeMap<String, RawDirectory>,
     pub platforms: BTreeMap<String, RawPlatform>,
@@ -63,6 +65,40 @@ pub struct RawApogee {
     pub csv: Option<String>,
     pub payment: Option<Vec<String>>,
     pub max_shrink: Option<f64>,
+}
+
+/// `pegase:`: the DRE database (PostgreSQL, or SQLite for the demo) and how its
+/// registrations are read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPegase {
+    pub postgres: Option<RawPostgres>,
+    pub sqlite: Option<String>,
+    /// The period code of the run's academic year: `PER-{year}` (default),
+    /// `{year}`, `{year_label}` …
+    pub period: Option<String>,
+    /// `statut_inscription` values that count (default [VALIDEE]).
+    pub statuses: Option<Vec<String>>,
+    /// What the directories carry as the student number: `code_apprenant`
+    /// (default) or `ine`.
+    pub student_id: Option<crate::model::PegaseStudentId>,
+    pub max_shrink: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgres {
+    pub host: String,
+    pub port: Option<u16>,
+    pub dbname: String,
+    pub user: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub password_credential: Option<String>,
+    /// `prefer` (default: TLS when the server offers it), `require` or `disable`.
+    pub sslmode: Option<crate::model::SslMode>,
+    pub ca_file: Option<String>,
+    pub timeout_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +249,7 @@ pub struct RawCsv {
 #[serde(deny_unknown_fields)]
 pub struct RawCohort {
     pub apogee: Option<RawApogeeCohort>,
+    pub pegase: Option<RawPegaseCohort>,
     pub usernames: Option<Vec<String>>,
     pub ldap: Option<RawLdapCohort>,
     pub students: Option<String>,
@@ -225,6 +262,16 @@ pub struct RawCohort {
 pub struct RawApogeeCohort {
     pub etape: String,
     pub version: u32,
+    pub element: Option<String>,
+    #[serde(default)]
+    pub groups: bool,
+    pub group_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPegaseCohort {
+    pub formation: String,
     pub element: Option<String>,
     #[serde(default)]
     pub groups: bool,

@@ -4,6 +4,7 @@
 
 mod file;
 mod locate;
+pub mod pegase;
 pub mod secret;
 pub mod years;
 
@@ -21,6 +22,7 @@ use crate::moodle::{self, Field};
 use crate::template::{Template, Var};
 use file::{RawConfig, RawDirectory, YearValue};
 use locate::Lines;
+pub use pegase::{PegaseDb, PegaseSettings, PostgresSettings};
 pub use secret::{Secret, SecretSource};
 
 pub const CONFIG_VERSION: u32 = 1;
@@ -257,6 +259,7 @@ pub struct ShrinkLimits {
     /// Every source without its own (default 0.3).
     pub default: f64,
     pub apogee: Option<f64>,
+    pub pegase: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +267,8 @@ pub struct Settings {
     pub file: PathBuf,
     pub year: YearSetting,
     pub sis: Option<SisSettings>,
+    /// Pégase's DRE, when cohorts come from it (`pegase:`).
+    pub pegase: Option<PegaseSettings>,
     /// Accepted ETA_PMT_IAE values.
     pub payment: BTreeSet<String>,
     pub directories: BTreeMap<String, DirectorySettings>,
@@ -482,6 +487,7 @@ impl Checker<'_> {
             self.keep_until(raw.keep_previous_year_until.as_deref(), &year)?;
         let apogee_shrink = raw.apogee.as_ref().and_then(|a| a.max_shrink);
         let (sis, payment) = self.apogee(raw.apogee)?;
+        let (pegase, pegase_shrink) = self.pegase(raw.pegase)?;
         let mut directories = BTreeMap::new();
         for (name, d) in raw.directories {
             let checked = self.directory(&name, d)?;
@@ -494,7 +500,8 @@ impl Checker<'_> {
         }
         let mut cohorts = BTreeMap::new();
         for (name, c) in raw.cohorts {
-            let cohort = self.cohort(&name, c, sis.is_some(), &directories)?;
+            let sis_here = (sis.is_some(), pegase.is_some());
+            let cohort = self.cohort(&name, c, sis_here, &directories)?;
             cohorts.insert(name, cohort);
         }
         let mut rules = Vec::new();
@@ -512,11 +519,13 @@ impl Checker<'_> {
         let max_shrink = ShrinkLimits {
             default: self.ratio("max_shrink", raw.max_shrink)?.unwrap_or(0.3),
             apogee: self.ratio("apogee.max_shrink", apogee_shrink)?,
+            pegase: pegase_shrink,
         };
         Ok(Settings {
             file: self.path.to_path_buf(),
             year,
             sis,
+            pegase,
             payment,
             directories,
             platforms,
@@ -873,13 +882,16 @@ impl Checker<'_> {
         &self,
         name: &str,
         c: file::RawCohort,
-        has_apogee: bool,
+        (has_apogee, has_pegase): (bool, bool),
         directories: &BTreeMap<String, DirectorySettings>,
     ) -> Result<Cohort, ConfigError> {
         let key = format!("cohorts.{name}");
-        let source = match (c.apogee, c.usernames, c.ldap, c.students) {
-            (None, None, None, Some(f)) => CohortSource::StudentFile(self.rel(&f)),
-            (Some(a), None, None, None) => {
+        let source = match (c.apogee, c.usernames, c.ldap, c.students, c.pegase) {
+            (None, None, None, None, Some(p)) => {
+                CohortSource::Pegase(self.pegase_cohort(&key, p, has_pegase)?)
+            }
+            (None, None, None, Some(f), None) => CohortSource::StudentFile(self.rel(&f)),
+            (Some(a), None, None, None, None) => {
                 if !has_apogee {
                     return Err(self.err(
                         &format!("{key}.apogee"),
@@ -900,7 +912,7 @@ impl Checker<'_> {
                     group_type: a.group_type,
                 })
             }
-            (None, Some(us), None, None) => {
+            (None, Some(us), None, None, None) => {
                 let mut out = Vec::with_capacity(us.len());
                 for (i, u) in us.into_iter().enumerate() {
                     let u = u.trim().to_string();
@@ -911,7 +923,7 @@ impl Checker<'_> {
                 }
                 CohortSource::Usernames(out)
             }
-            (None, None, Some(l), None) => {
+            (None, None, Some(l), None, None) => {
                 if !directories.contains_key(&l.directory) {
                     return Err(self.err(
                         &format!("{key}.ldap.directory"),
@@ -932,7 +944,7 @@ impl Checker<'_> {
             _ => {
                 return Err(self.err(
                     &key,
-                    "a cohort has exactly one of apogee:, usernames:, ldap: or students:",
+                    "a cohort has exactly one of apogee:, pegase:, usernames:, ldap: or students:",
                 ))
             }
         };
@@ -1051,10 +1063,8 @@ impl Checker<'_> {
             CohortSource::Apogee(a) => Some(a),
             _ => None,
         };
-        let has_groups = apogee.is_some_and(|a| a.groups)
-            || matches!(cohort.source, CohortSource::StudentFile(_));
-        if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !has_groups {
-            return Err(self.err(gkey, format!("{{group}} needs an apogee cohort with groups: true (or a students: file), and '{}' is not one", cohort_name)));
+        if (t.uses(Var::Group) || t.uses(Var::GroupLabel)) && !cohort.source.has_groups() {
+            return Err(self.err(gkey, format!("{{group}} needs an apogee or pegase cohort with groups: true (or a students: file), and '{}' is not one", cohort_name)));
         }
         if (t.uses(Var::Etape) || t.uses(Var::Version)) && apogee.is_none() {
             return Err(self.err(
@@ -1065,11 +1075,11 @@ impl Checker<'_> {
                 ),
             ));
         }
-        if t.uses(Var::Element) && apogee.is_none_or(|a| a.element.is_none()) {
+        if t.uses(Var::Element) && cohort.source.element().is_none() {
             return Err(self.err(
                 gkey,
                 format!(
-                    "{{element}} needs an apogee cohort with an element, and '{}' has none",
+                    "{{element}} needs an apogee or pegase cohort with an element, and '{}' has none",
                     cohort_name
                 ),
             ));

@@ -8,7 +8,8 @@ use std::time::Instant;
 use crate::config::Settings;
 use crate::filter::Filter;
 use crate::model::{
-    Account, AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, SourceTiming, Student,
+    Account, AccountSource, ApogeeCohort, CohortSource, EnrolRule, Member, PegaseCohort,
+    SourceTiming, Student,
 };
 use crate::plan::AccountIndex;
 use crate::source::accounts::{AccountList, ReadAccountList};
@@ -37,6 +38,7 @@ pub fn gather(
         scope: scope(year, rules),
     };
     apogee(&ctx, &cohorts, year, &mut g)?;
+    pegase(&ctx, &cohorts, year, &mut g)?;
     lists_of_people(&ctx, &cohorts, &mut g)?;
     let (wanted, ldap_cohorts) = asked_of_directories(settings, rules, &g);
     let names: BTreeSet<&str> = wanted.keys().chain(ldap_cohorts.keys()).copied().collect();
@@ -127,6 +129,48 @@ fn apogee(
         limit,
         false,
     );
+    g.timings.push(timing);
+    Ok(())
+}
+
+/// Pégase: one query per query kind for all the run's Pégase cohorts, in the
+/// period of the run's year.
+fn pegase(
+    ctx: &Ctx<'_>,
+    cohorts: &BTreeSet<&str>,
+    year: &str,
+    g: &mut Gathered,
+) -> Result<(), SourceError> {
+    let settings = ctx.settings;
+    let asked: Vec<(&str, &PegaseCohort)> = cohorts
+        .iter()
+        .filter_map(|c| match &settings.cohorts.get(*c)?.source {
+            CohortSource::Pegase(p) => Some((*c, p)),
+            _ => None,
+        })
+        .collect();
+    let (Some(pegase), false) = (&settings.pegase, asked.is_empty()) else {
+        return Ok(());
+    };
+    let t = Instant::now();
+    let mut dre = sis::open_pegase(pegase)?;
+    let how = sis::pegase::Reading {
+        period: pegase.period_of(year),
+        statuses: pegase.statuses.clone(),
+        student_id: pegase.student_id,
+    };
+    let keys: Vec<&PegaseCohort> = asked.iter().map(|(_, p)| *p).collect();
+    let mut records = 0;
+    for ((name, _), students) in asked.iter().zip(dre.students(&how, &keys)?) {
+        records += students.len();
+        g.members.insert(
+            name.to_string(),
+            students.into_iter().map(Member::Student).collect(),
+        );
+    }
+    let limit = settings.max_shrink.pegase.unwrap_or(ctx.limit());
+    let source = format!("{}, period {}", dre.describe(), how.period);
+    let timing = ctx.timing(("pegase".into(), source), t, records, dre.requests(), limit, false);
     g.timings.push(timing);
     Ok(())
 }

@@ -134,8 +134,12 @@ pub fn plan(inp: &Inputs<'_>) -> Plan {
             .map(Vec::as_slice)
             .unwrap_or_default();
         if members.is_empty() && warned_empty.insert(rule.cohort.clone()) {
+            let usual = match cohort.source {
+                CohortSource::Pegase(_) => "a typo in a formation or element code, or a period code that is not Pégase's (pegase.period)",
+                _ => "a typo in an étape code or version",
+            };
             out.warnings.push(format!(
-                "cohort {} returned nobody for year {} (a typo in an étape code or version is the usual cause)",
+                "cohort {} returned nobody for year {} ({usual} is the usual cause)",
                 rule.cohort, inp.year
             ));
         }
@@ -299,7 +303,7 @@ fn describe(member: &Member) -> Who<'_> {
         Member::Student(s) => Who {
             student_id: s.cod_etu.clone().unwrap_or_default(),
             name: if s.cod_etu.is_none() {
-                format!("{} (COD_IND {})", s.name, s.cod_ind)
+                format!("{} ({})", s.name, s.known_as())
             } else {
                 s.name.clone()
             },
@@ -372,7 +376,7 @@ fn one_account<'a>(
                 return Err((
                     Reason::NoStudentNumber,
                     String::new(),
-                    format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                    s.without_number(),
                 ));
             };
             with_student_id(inp.directories, dirs, id)
@@ -503,7 +507,7 @@ fn login_of(member: &Member) -> Result<String, (Reason, String, String)> {
                 return Err((
                     Reason::NoStudentNumber,
                     String::new(),
-                    format!("COD_IND {} has no COD_ETU in Apogée", s.cod_ind),
+                    s.without_number(),
                 ))
             }
         },
@@ -565,7 +569,7 @@ fn render_groups(
         etape: apogee.map(|a| a.etape.as_str()),
         version: apogee.map(|a| a.version),
         year: Some(inp.year),
-        element: apogee.and_then(|a| a.element.as_deref()),
+        element: cohort.source.element(),
     };
     let mut out = GroupSet::default();
     let mut contexts = Vec::new();

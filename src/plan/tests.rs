@@ -42,6 +42,7 @@ fn student(ind: &str, etu: Option<&str>, groups: &[&str]) -> Member {
                 kind: "TD".into(),
             })
             .collect(),
+        sis: crate::model::Sis::Apogee,
     })
 }
 

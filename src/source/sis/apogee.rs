@@ -71,6 +71,7 @@ fn paid_student(row: &[Option<&str>], at: usize, payment: &BTreeSet<String>) -> 
         cod_etu: cell(row, at + 1).map(str::to_string),
         name,
         groups: Vec::new(),
+        sis: crate::model::Sis::Apogee,
     })
 }
 

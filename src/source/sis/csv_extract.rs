@@ -140,6 +140,7 @@ fn collect<'a>(rows: impl Iterator<Item = &'a Row>, with_groups: bool) -> Vec<St
             cod_etu: Some(r.student_id.clone()),
             name: r.name.clone(),
             groups: Vec::new(),
+            sis: crate::model::Sis::Apogee,
         });
         if let (true, Some(g)) = (with_groups, &r.group) {
             let g = ApogeeGroup {

@@ -1,13 +1,17 @@
-//! Apogée, the student information system: which students make up a cohort.
+//! The student information systems: which students make up a cohort, from Apogée
+//! or from Pégase (its DRE replica).
 //!
-//! The SQL lives in `queries/*.sql` and is the same for every engine; a `SqlBackend`
-//! only runs a bound statement and hands its rows over as text cells. `Apogee` asks
-//! the questions of a whole run at once and splits the answers per cohort.
+//! The SQL lives in `queries/*.sql` (Apogée) and `queries/pegase/*.sql`, each the
+//! same for every engine; a `SqlBackend` only runs a bound statement and hands its
+//! rows over as text cells. `Apogee` and `Pegase` ask the questions of a whole run
+//! at once and split the answers per cohort.
 
 mod apogee;
 pub mod csv_extract;
 #[cfg(feature = "oracle")]
 pub mod oracle;
+pub mod pegase;
+pub mod postgres;
 pub mod query;
 mod script;
 pub mod sqlite;
@@ -15,7 +19,8 @@ pub mod sqlite;
 pub use apogee::Apogee;
 pub use query::{
     Bind, Index, Query, Statement, ALL_QUERIES, ELEMENT_STUDENTS, GROUPS_ELP, GROUPS_VET, INDEXES,
-    LIST_CHUNK, OPEN_YEAR, STUDENTS,
+    LIST_CHUNK, OPEN_YEAR, PEGASE_ELEMENT_STUDENTS, PEGASE_GROUPS, PEGASE_PERIODS, PEGASE_QUERIES,
+    PEGASE_STUDENTS, STUDENTS,
 };
 
 use std::collections::BTreeSet;
@@ -79,4 +84,14 @@ pub fn open(
             })
         }
     })
+}
+
+/// Opens the configured Pégase DRE.
+pub fn open_pegase(settings: &crate::config::PegaseSettings) -> Result<pegase::Pegase, SourceError> {
+    use crate::config::PegaseDb;
+    let backend: Box<dyn SqlBackend> = match &settings.db {
+        PegaseDb::Postgres(pg) => Box::new(postgres::Postgres::connect(pg)?),
+        PegaseDb::Sqlite(p) => Box::new(sqlite::Sqlite::open_as(p, &sqlite::DRE)?),
+    };
+    Ok(pegase::Pegase::new(backend))
 }

@@ -129,6 +129,39 @@ pub const OPEN_YEAR: Query = Query {
     lists: &[],
 };
 
+pub const PEGASE_STUDENTS: Query = Query {
+    name: "pegase/students.sql",
+    sql: include_str!("../../../queries/pegase/students.sql"),
+    binds: &["periode"],
+    lists: &["formations", "statuts"],
+};
+pub const PEGASE_ELEMENT_STUDENTS: Query = Query {
+    name: "pegase/element_students.sql",
+    sql: include_str!("../../../queries/pegase/element_students.sql"),
+    binds: &["periode"],
+    lists: &["elements", "statuts"],
+};
+pub const PEGASE_GROUPS: Query = Query {
+    name: "pegase/groups.sql",
+    sql: include_str!("../../../queries/pegase/groups.sql"),
+    binds: &["periode"],
+    lists: &["objets"],
+};
+pub const PEGASE_PERIODS: Query = Query {
+    name: "pegase/periods.sql",
+    sql: include_str!("../../../queries/pegase/periods.sql"),
+    binds: &[],
+    lists: &[],
+};
+
+/// Every Pégase query, for `check` and the portability tests.
+pub const PEGASE_QUERIES: [Query; 4] = [
+    PEGASE_STUDENTS,
+    PEGASE_ELEMENT_STUDENTS,
+    PEGASE_GROUPS,
+    PEGASE_PERIODS,
+];
+
 /// Every query, for `check` and the portability tests.
 pub const ALL_QUERIES: [Query; 5] = [
     STUDENTS,

@@ -1,5 +1,6 @@
-//! Apogée on SQLite: the demo and the tests run the production SQL on an embedded
-//! database built from a `.sql` script (or an existing `.db` file).
+//! Apogée (and Pégase's DRE tables) on SQLite: the demo and the tests run the
+//! production SQL on an embedded database built from a `.sql` script (or an
+//! existing `.db` file).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,44 @@ use crate::source::SourceError;
 pub struct Sqlite {
     path: PathBuf,
     conn: Connection,
+    dialect: &'static Dialect,
 }
 
+/// Whose tables a database holds: the name messages give it, the schemas its SQL
+/// names (Pégase's DRE spreads its tables over `schema_ins`, `schema_odf` …; on
+/// SQLite each is an attached in-memory database of that name, so that the same
+/// SQL runs on both engines) and the indexes its queries rely on.
+pub struct Dialect {
+    pub name: &'static str,
+    pub schemas: &'static [&'static str],
+    pub indexes: &'static [Index],
+}
+
+/// Apogée's tables, in the main database.
+pub const APOGEE: Dialect = Dialect {
+    name: "Apogée",
+    schemas: &[],
+    indexes: &INDEXES,
+};
+
+/// The DRE schemas Pégase's queries read (`queries/pegase/`). A dump loaded into
+/// memory brings its own indexes.
+pub const DRE: Dialect = Dialect {
+    name: "Pégase DRE",
+    schemas: &["schema_idt", "schema_ins", "schema_odf", "schema_chc"],
+    indexes: &[],
+};
+
 impl Sqlite {
-    /// Opens a `.db` file read-only, or loads any other file as an SQL script into memory.
+    /// Opens Apogée: a `.db` file read-only, or any other file as an SQL script
+    /// loaded into memory.
     pub fn open(path: &Path) -> Result<Sqlite, SourceError> {
-        let what = format!("Apogée (SQLite {})", path.display());
+        Sqlite::open_as(path, &APOGEE)
+    }
+
+    /// Opens a database of `dialect`'s tables, as `open` does.
+    pub fn open_as(path: &Path, dialect: &'static Dialect) -> Result<Sqlite, SourceError> {
+        let what = format!("{} (SQLite {})", dialect.name, path.display());
         let is_db = path.extension().is_some_and(|e| e == "db" || e == "sqlite");
         let conn = if is_db {
             if !path.is_file() {
@@ -35,6 +68,13 @@ impl Sqlite {
             }
             let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?;
+            if !dialect.schemas.is_empty() {
+                return Err(SourceError::Failed {
+                    what,
+                    action: "a database file holds one schema; give the DRE tables as an SQL script (.sql), loaded into memory".into(),
+                    cause: None,
+                });
+            }
             confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
             conn
         } else {
@@ -42,6 +82,12 @@ impl Sqlite {
             let conn = Connection::open_in_memory().map_err(|e| {
                 SourceError::failed(&what, "cannot create the in-memory database", e)
             })?;
+            for schema in dialect.schemas {
+                conn.execute_batch(&format!("ATTACH DATABASE ':memory:' AS {schema}"))
+                    .map_err(|e| {
+                        SourceError::failed(&what, format!("cannot make schema {schema}"), e)
+                    })?;
+            }
             confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
             // A dump is data, not a program: while it loads, SQLite's authorizer lets
             // through only what a dump holds (see `dump_may`).
@@ -51,7 +97,7 @@ impl Sqlite {
             // after the drop, and only that one is let through.
             let mut dropping: Option<String> = None;
             conn.authorizer(Some(move |ctx: AuthContext<'_>| {
-                match dump_may(&ctx, &mut dropping) {
+                match dump_may(&ctx, &mut dropping, dialect.schemas) {
                     Ok(()) => Authorization::Allow,
                     Err(what) => {
                         if let Ok(mut r) = seen.lock() {
@@ -80,7 +126,7 @@ impl Sqlite {
             conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
             // A dump has its primary keys but rarely its secondary indexes: without
             // them every query scans whole tables.
-            for index in missing_indexes(&conn)
+            for index in missing_indexes(&conn, dialect.indexes)
                 .map_err(|e| SourceError::failed(&what, "cannot read the database's indexes", e))?
             {
                 conn.execute_batch(&index.create_sql()).map_err(|e| {
@@ -94,6 +140,7 @@ impl Sqlite {
         Ok(Sqlite {
             path: path.to_path_buf(),
             conn,
+            dialect,
         })
     }
 }
@@ -116,8 +163,14 @@ fn confine(conn: &Connection) -> rusqlite::Result<()> {
 /// and `PRAGMA foreign_keys`, which `sqlite3 .dump` writes. Everything else (ATTACH,
 /// VACUUM INTO, other PRAGMAs, temporary objects, triggers, views, virtual tables,
 /// extensions, updates, deletes) is refused, named in the error.
-fn dump_may(ctx: &AuthContext<'_>, dropping: &mut Option<String>) -> Result<(), String> {
-    let in_main = ctx.database_name.is_none_or(|d| d == "main");
+fn dump_may(
+    ctx: &AuthContext<'_>,
+    dropping: &mut Option<String>,
+    schemas: &[&str],
+) -> Result<(), String> {
+    let in_main = ctx
+        .database_name
+        .is_none_or(|d| d == "main" || schemas.contains(&d));
     let dropped = dropping.take();
     match ctx.action {
         AuthAction::DropTable { table_name } if in_main => {
@@ -164,7 +217,7 @@ impl Sqlite {
     /// The indexes the queries rely on that the database lacks (tables it does not
     /// have are left to the queries to report).
     pub fn missing_indexes(&self) -> Result<Vec<Index>, SourceError> {
-        missing_indexes(&self.conn).map_err(|e| {
+        missing_indexes(&self.conn, self.dialect.indexes).map_err(|e| {
             SourceError::failed(self.describe(), "cannot read the database's indexes", e)
         })
     }
@@ -172,9 +225,9 @@ impl Sqlite {
 
 /// The indexes of `INDEXES` that no index of the database serves: one serves when its
 /// leading columns are the wanted ones, in order (a primary key counts).
-fn missing_indexes(conn: &Connection) -> rusqlite::Result<Vec<Index>> {
+fn missing_indexes(conn: &Connection, indexes: &[Index]) -> rusqlite::Result<Vec<Index>> {
     let mut missing = Vec::new();
-    for wanted in INDEXES {
+    for &wanted in indexes {
         let exists: bool = conn.query_row(
             "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
             [wanted.table],
@@ -214,7 +267,7 @@ fn missing_indexes(conn: &Connection) -> rusqlite::Result<Vec<Index>> {
 
 impl SqlBackend for Sqlite {
     fn describe(&self) -> String {
-        format!("Apogée (SQLite {})", self.path.display())
+        format!("{} (SQLite {})", self.dialect.name, self.path.display())
     }
 
     fn for_each_row(
