@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, and integration tests against a real slapd,
-# SQLite and a headless Chromium; then the Debian package, installed and checked. Installs slapd/ldap-utils/openssl/chromium first
-# when they are missing.
+# The whole test suite: unit tests, and integration tests against a real slapd, a
+# real PostgreSQL, SQLite and a headless Chromium; then the Debian package,
+# installed and checked. Installs slapd/ldap-utils/postgresql/openssl/chromium
+# first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export ENROLGEN_REQUIRE_SLAPD=1
+export ENROLGEN_REQUIRE_POSTGRES=1
 export ENROLGEN_REQUIRE_CHROMIUM=1
 if [ -z "${ENROLGEN_TEST_ORACLE_CONNECT:-}" ]; then
   echo "note: the live Oracle test is skipped (set ENROLGEN_TEST_ORACLE_CONNECT, _USER, _PASSWORD to run it)"

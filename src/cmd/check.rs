@@ -108,6 +108,9 @@ pub fn run(args: &CheckArgs, today: NaiveDate) -> Result<u8, Error> {
     if let Some(sis_settings) = &s.sis {
         apogee(&s, sis_settings, &year, &mut failed);
     }
+    if let Some(p) = &s.pegase {
+        pegase(&s, p, &year, &mut failed);
+    }
     directories(&s, &mut failed);
     account_lists(&s, &mut failed);
     student_files(&s, &mut failed);
@@ -155,6 +158,131 @@ fn apogee(s: &Settings, sis_settings: &SisSettings, year: &str, failed: &mut boo
             }
         },
     }
+}
+
+/// Pégase's DRE: connected as the configured user, the year's period among
+/// Pégase's, and every query run once with the configuration's formations and
+/// elements (the first hundred of each): the grants are there and the cohorts find
+/// students.
+fn pegase(s: &Settings, p: &config::PegaseSettings, year: &str, failed: &mut bool) {
+    let period = p.period_of(year);
+    let mut b: Box<dyn SqlBackend> = match &p.db {
+        config::PegaseDb::Postgres(pg) => match sis::postgres::Postgres::connect(pg) {
+            Ok(b) => Box::new(b),
+            Err(e) => {
+                return fail_source(
+                    &format!("Pégase DRE (PostgreSQL {})", pg.describe()),
+                    &e,
+                    failed,
+                )
+            }
+        },
+        config::PegaseDb::Sqlite(path) => {
+            match sis::sqlite::Sqlite::open_as(path, &sis::sqlite::DRE) {
+                Ok(b) => Box::new(b),
+                Err(e) => {
+                    return fail_source(
+                        &format!("Pégase DRE (SQLite {})", path.display()),
+                        &e,
+                        failed,
+                    )
+                }
+            }
+        }
+    };
+    println!("{}:", b.describe());
+    match b.fetch(&sis::PEGASE_PERIODS.statement(&[], &[])) {
+        Ok(rows) => {
+            let periods: Vec<String> = rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect();
+            if periods.contains(&period) {
+                println!(
+                    "  ok    {}: period {period} of year {year} is one of Pégase's",
+                    sis::PEGASE_PERIODS.name
+                );
+            } else {
+                *failed = true;
+                println!(
+                    "  FAIL  {}: period {period} (pegase.period for year {year}) is not one of Pégase's ({}); set pegase.period",
+                    sis::PEGASE_PERIODS.name,
+                    periods.join(", ")
+                );
+            }
+        }
+        Err(e) => {
+            *failed = true;
+            println!(
+                "  FAIL  {}: {}",
+                sis::PEGASE_PERIODS.name,
+                crate::error_chain(&e)
+            );
+        }
+    }
+    let cohorts: Vec<&crate::model::PegaseCohort> = s
+        .cohorts
+        .values()
+        .filter_map(|c| match &c.source {
+            CohortSource::Pegase(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let codes = |v: Vec<&str>| -> Vec<Bind> {
+        let mut v: Vec<String> = v.into_iter().map(str::to_string).collect();
+        v.sort();
+        v.dedup();
+        v.truncate(100);
+        if v.is_empty() {
+            v.push("-".into());
+        }
+        v.into_iter().map(Bind::Text).collect()
+    };
+    let formations = codes(cohorts.iter().map(|c| c.formation.as_str()).collect());
+    let elements = codes(
+        cohorts
+            .iter()
+            .filter_map(|c| c.element.as_deref())
+            .collect(),
+    );
+    let objets = codes(
+        cohorts
+            .iter()
+            .map(|c| c.element.as_deref().unwrap_or(&c.formation))
+            .collect(),
+    );
+    let statuts: Vec<Bind> = p.statuses.iter().cloned().map(Bind::Text).collect();
+    let scalars = [("periode", Bind::Text(period.clone()))];
+    let lists: [(&str, &[Bind]); 4] = [
+        ("formations", &formations),
+        ("elements", &elements),
+        ("objets", &objets),
+        ("statuts", &statuts),
+    ];
+    let distinct = |v: &[Bind]| if cohorts.is_empty() { 0 } else { v.len() };
+    let asked = format!(
+        "period {period}, the configuration's {} formation(s) and {} element(s)",
+        distinct(&formations),
+        distinct(&elements)
+    );
+    for q in [
+        sis::PEGASE_STUDENTS,
+        sis::PEGASE_ELEMENT_STUDENTS,
+        sis::PEGASE_GROUPS,
+    ] {
+        match b.fetch(&q.statement(&scalars, &lists)) {
+            Ok(rows) => println!("  ok    {}: {} row(s) for {asked}", q.name, rows.len()),
+            Err(e) => {
+                *failed = true;
+                println!("  FAIL  {}: {}", q.name, crate::error_chain(&e));
+            }
+        }
+    }
+}
+
+fn fail_source(what: &str, e: &crate::source::SourceError, failed: &mut bool) {
+    *failed = true;
+    println!("{what}:\n  FAIL  {}", crate::error_chain(e));
 }
 
 /// Each directory: bound, and one search.

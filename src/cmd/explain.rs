@@ -170,14 +170,26 @@ pub fn run(args: &ExplainArgs, today: NaiveDate) -> Result<u8, Error> {
     for pp in plan.platforms.values() {
         usernames.extend(pp.enrolments.keys().map(|k| k.username.clone()));
     }
+    // The information systems the cohorts were read from, as the report names them.
+    let systems: Vec<&str> = g
+        .timings
+        .iter()
+        .filter(|t| t.id == "apogee" || t.id == "pegase")
+        .map(|t| t.source.as_str())
+        .collect();
+    let read_from = if systems.is_empty() {
+        String::new()
+    } else {
+        format!(" read from {}", systems.join(" and "))
+    };
     match explain(&plan, &usernames, &ids) {
         Some(text) => {
-            println!("{who} (year {year}, as of {as_of}):");
+            println!("{who} (year {year}, as of {as_of}; cohorts{read_from}):");
             print!("{accounts}{text}");
             Ok(exit::OK)
         }
         None => {
-            println!("{who}: in no cohort of the mapping for year {year} (check the student number or username)");
+            println!("{who}: in no cohort of the mapping for year {year}{read_from} (check the student number or username)");
             Ok(exit::LEFT_OUT)
         }
     }

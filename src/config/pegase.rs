@@ -123,7 +123,11 @@ impl Checker<'_> {
 
     fn postgres(&self, pg: RawPostgres) -> Result<PostgresSettings, ConfigError> {
         let key = "pegase.postgres";
-        for (k, v) in [("host", &pg.host), ("dbname", &pg.dbname), ("user", &pg.user)] {
+        for (k, v) in [
+            ("host", &pg.host),
+            ("dbname", &pg.dbname),
+            ("user", &pg.user),
+        ] {
             if v.trim().is_empty() {
                 return Err(self.err(&format!("{key}.{k}"), "is empty"));
             }

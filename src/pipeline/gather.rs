@@ -170,7 +170,14 @@ fn pegase(
     }
     let limit = settings.max_shrink.pegase.unwrap_or(ctx.limit());
     let source = format!("{}, period {}", dre.describe(), how.period);
-    let timing = ctx.timing(("pegase".into(), source), t, records, dre.requests(), limit, false);
+    let timing = ctx.timing(
+        ("pegase".into(), source),
+        t,
+        records,
+        dre.requests(),
+        limit,
+        false,
+    );
     g.timings.push(timing);
     Ok(())
 }

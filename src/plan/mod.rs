@@ -373,11 +373,7 @@ fn one_account<'a>(
     let found: Vec<&Account> = match member {
         Member::Student(s) => {
             let Some(id) = &s.cod_etu else {
-                return Err((
-                    Reason::NoStudentNumber,
-                    String::new(),
-                    s.without_number(),
-                ));
+                return Err((Reason::NoStudentNumber, String::new(), s.without_number()));
             };
             with_student_id(inp.directories, dirs, id)
         }
@@ -503,13 +499,7 @@ fn login_of(member: &Member) -> Result<String, (Reason, String, String)> {
     Ok(match member {
         Member::Student(s) => match &s.cod_etu {
             Some(id) => id.clone(),
-            None => {
-                return Err((
-                    Reason::NoStudentNumber,
-                    String::new(),
-                    s.without_number(),
-                ))
-            }
+            None => return Err((Reason::NoStudentNumber, String::new(), s.without_number())),
         },
         Member::Username(u) => u.to_lowercase(),
         Member::Account(a) => a.username.clone(),

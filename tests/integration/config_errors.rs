@@ -99,7 +99,7 @@ fn group_template_errors() {
     );
     assert_error(
         &BASE.replace("role: student }", "role: student, group: \"{group}\" }"),
-        "enrolgen.yaml:14: enrol[0].group: {group} needs an apogee cohort with groups: true",
+        "enrolgen.yaml:14: enrol[0].group: {group} needs an apogee or pegase cohort with groups: true",
     );
     assert_error(
         &BASE.replace("role: student }", "role: student, group: \"12\" }"),
@@ -146,4 +146,55 @@ fn reference_config_and_init_pass_offline_check() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = enrolgen(t.path(), &["init", "etc"]);
     assert_eq!(r.code, 2, "init never overwrites");
+}
+
+/// `pegase:` and Pégase cohorts: each mistake named by file, line and key.
+#[test]
+fn pegase_mistakes_name_their_key() {
+    let pegase = BASE.replace(
+        "apogee:\n  sqlite: apogee.sql\n",
+        "pegase:\n  sqlite: pegase.sql\n",
+    );
+    let pegase = pegase.replace(
+        "psy: { apogee: { etape: PSY1L1, version: 101 } }",
+        "psy: { pegase: { formation: PSY1L1-101 } }",
+    );
+    assert_eq!(check(&pegase).0, 0, "{}", check(&pegase).1);
+    assert_error(
+        &pegase.replace("  sqlite: pegase.sql\n", "  sqlite: pegase.sql\n  period: \"PER-2026\"\n"),
+        "enrolgen.yaml:4: pegase.period: 'PER-2026' names no year: use {year} or {year_label} (PER-{year} …), so that each year reads its own period",
+    );
+    assert_error(
+        &pegase.replace("  sqlite: pegase.sql\n", "  sqlite: pegase.sql\n  statuses: []\n"),
+        "enrolgen.yaml:4: pegase.statuses: list at least one statut_inscription value (default [VALIDEE])",
+    );
+    assert_error(
+        &pegase.replace(
+            "  sqlite: pegase.sql\n",
+            "  postgres: { host: dre.example.fr, dbname: dre, user: ro }\n",
+        ),
+        "enrolgen.yaml:3: pegase.postgres: give password_env, password_file or password_credential",
+    );
+    assert_error(
+        &pegase.replace("  sqlite: pegase.sql\n", "  sqlite: pegase.sql\n  student_id: nni\n"),
+        "enrolgen.yaml:4:15: pegase.student_id: unknown variant `nni`, expected `code_apprenant` or `ine`",
+    );
+    assert_error(
+        &pegase.replace(
+            "{ formation: PSY1L1-101 }",
+            "{ formation: PSY1L1-101, group_type: TD }",
+        ),
+        "enrolgen.yaml:12: cohorts.psy.pegase.group_type: needs groups: true",
+    );
+    assert_error(
+        &BASE.replace(
+            "psy: { apogee: { etape: PSY1L1, version: 101 } }",
+            "psy: { pegase: { formation: PSY1L1-101 } }",
+        ),
+        "enrolgen.yaml:12: cohorts.psy.pegase: a pegase cohort needs a pegase: source at the top of the file",
+    );
+    assert_error(
+        &pegase.replace("course: C1, role: student }", "course: C1, role: student, group: \"{etape}\" }"),
+        "enrolgen.yaml:14: enrol[0].group: {etape} and {version} need an apogee cohort, and 'psy' is not one",
+    );
 }

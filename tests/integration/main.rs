@@ -19,7 +19,9 @@ mod never_silent;
 mod nightly;
 #[cfg(feature = "oracle")]
 mod oracle_live;
+mod pegase;
 mod platform_accounts;
+mod postgres;
 mod report;
 mod run;
 mod sheet;

@@ -61,7 +61,7 @@ fn sh(cmd: &mut Command) {
     );
 }
 
-fn make_certs(dir: &Path) {
+pub fn make_certs(dir: &Path) {
     let o = |args: &[&str]| sh(Command::new("openssl").args(args).current_dir(dir));
     for ca in ["ca", "other-ca"] {
         o(&[

@@ -87,7 +87,9 @@ pub fn open(
 }
 
 /// Opens the configured Pégase DRE.
-pub fn open_pegase(settings: &crate::config::PegaseSettings) -> Result<pegase::Pegase, SourceError> {
+pub fn open_pegase(
+    settings: &crate::config::PegaseSettings,
+) -> Result<pegase::Pegase, SourceError> {
     use crate::config::PegaseDb;
     let backend: Box<dyn SqlBackend> = match &settings.db {
         PegaseDb::Postgres(pg) => Box::new(postgres::Postgres::connect(pg)?),

@@ -87,10 +87,8 @@ impl Pegase {
             .collect();
         let codes = texts(out.keys().map(String::as_str));
         for chunk in codes.chunks(LIST_CHUNK) {
-            let stmt = PEGASE_STUDENTS.statement(
-                periode,
-                &[("formations", chunk), ("statuts", statuts)],
-            );
+            let stmt =
+                PEGASE_STUDENTS.statement(periode, &[("formations", chunk), ("statuts", statuts)]);
             self.each(&stmt, &mut |row| {
                 let Some(by_id) = cell(row, 0).and_then(|f| out.get_mut(f)) else {
                     return;

@@ -43,9 +43,15 @@ impl Postgres {
                 SslMode::Require => postgres::config::SslMode::Require,
             });
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&what, s)?);
-        let client = config
-            .connect(tls)
-            .map_err(|e| SourceError::failed(&what, connect_failure(&e, s), e))?;
+        let client = config.connect(tls).map_err(|e| match e.as_db_error() {
+            // The server's own words say it all.
+            Some(_) => SourceError::Failed {
+                what: what.clone(),
+                action: connect_failure(&e, s),
+                cause: None,
+            },
+            None => SourceError::failed(&what, connect_failure(&e, s), e),
+        })?;
         Ok(Postgres { what, client })
     }
 }
@@ -120,8 +126,8 @@ fn positional<'a>(sql: &str, binds: &'a [(String, Bind)]) -> (String, Vec<&'a Bi
             let end = rest.find('\n').map_or(sql.len(), |n| i + n);
             out.push_str(&sql[i..end]);
             i = end;
-        } else if rest.starts_with('\'') {
-            let end = rest[1..].find('\'').map_or(sql.len(), |n| i + n + 2);
+        } else if let Some(quoted) = rest.strip_prefix('\'') {
+            let end = quoted.find('\'').map_or(sql.len(), |n| i + n + 2);
             out.push_str(&sql[i..end]);
             i = end;
         } else if rest.starts_with("::") {
@@ -163,10 +169,22 @@ fn text(row: &postgres::Row, i: usize) -> Result<Option<String>, String> {
     let ty = row.columns()[i].type_();
     let got = |e: postgres::Error| format!("column {i} ({ty}): {e}");
     Ok(match *ty {
-        Type::INT2 => row.try_get::<_, Option<i16>>(i).map_err(got)?.map(|v| v.to_string()),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(got)?.map(|v| v.to_string()),
-        Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(got)?.map(|v| v.to_string()),
-        Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(got)?.map(|v| v.to_string()),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(got)?
+            .map(|v| v.to_string()),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(got)?
+            .map(|v| v.to_string()),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(got)?
+            .map(|v| v.to_string()),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(got)?
+            .map(|v| v.to_string()),
         _ => row.try_get::<_, Option<String>>(i).map_err(|e| {
             format!("column {i} is of type {ty}, which the query must cast AS TEXT ({e})")
         })?,
@@ -185,11 +203,13 @@ impl SqlBackend for Postgres {
     ) -> Result<(), SourceError> {
         use postgres::fallible_iterator::FallibleIterator;
         let what = self.what.clone();
-        let fail = |e: postgres::Error| {
-            let why = e
-                .as_db_error()
-                .map_or_else(|| e.to_string(), |d| d.message().to_string());
-            SourceError::failed(&what, format!("query {} failed: {why}", stmt.name), e)
+        let fail = |e: postgres::Error| match e.as_db_error() {
+            Some(db) => SourceError::Failed {
+                what: what.clone(),
+                action: format!("query {} failed: {}", stmt.name, db.message()),
+                cause: None,
+            },
+            None => SourceError::failed(&what, format!("query {} failed", stmt.name), e),
         };
         let (sql, values) = positional(&stmt.sql, &stmt.binds);
         let params: Vec<Box<dyn ToSql + Sync>> = values
