@@ -12,7 +12,10 @@ accounts created the day before and the day of the as-of date, an inactive accou
 """
 import base64
 import random
-import uuid
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the demo's files
+from dre import Dre, pegase_code, pegase_status  # noqa: E402
 
 rng = random.Random(2026)
 AS_OF = "20261124"  # the as-of date the tests use
@@ -179,171 +182,22 @@ for k, (i, _) in enumerate(enrolled[("PASS01", 1)]):
 open("apogee.sql", "w", encoding="utf-8").write("\n".join(out) + "\n")
 
 # ---------------------------------------------------------------- Pégase (DRE)
-# The same people and registrations, as Pégase's DRE replica holds them: the tables
-# and columns enrolgen's queries read (queries/pegase/, docs/pegase.md), ids as
-# uuids. One set of rows, two dialects of the tables: SQLite for the demo (each
-# schema an attached database), PostgreSQL for the tests and the benchmark.
-DRE_TABLES = [
-    ("schema_idt.apprenant", [("id", "uuid PRIMARY KEY"), ("code_apprenant", "varchar(20)"),
-                              ("ine_maitre", "varchar(11)"), ("nom_usage", "varchar(100)")]),
-    ("schema_idt.identite", [("id", "uuid PRIMARY KEY"), ("nom_naissance", "varchar(100)"),
-                             ("prenom", "varchar(100)")]),
-    ("schema_odf.espace", [("id", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("type_espace", "varchar(1)")]),
-    ("schema_odf.objet_maquette", [("id", "uuid PRIMARY KEY"), ("id_espace", "uuid"), ("code", "varchar(50)"),
-                                   ("libelle_court", "varchar(100)"), ("code_type_objet_formation", "varchar(30)")]),
-    ("schema_odf.contexte", [("id", "uuid PRIMARY KEY"), ("id_objet_maquette", "uuid"), ("chemin", "uuid[]"),
-                             ("temoin_inscription_administrative", "boolean")]),
-    ("schema_ins.inscription", [("id", "uuid PRIMARY KEY"), ("id_apprenant", "uuid"), ("id_odf_chemin", "uuid"),
-                                ("statut_inscription", "varchar(20)"), ("statut_paiement", "varchar(20)"),
-                                ("temoin_principale", "boolean")]),
-    ("schema_chc.periode", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("libelle_long", "varchar(100)")]),
-    ("schema_chc.apprenant", [("uuid", "uuid PRIMARY KEY")]),
-    ("schema_chc.chemin_objet_maquette", [("uuid", "uuid PRIMARY KEY"), ("code_chemin", "varchar(200)"),
-                                          ("uuid_periode", "uuid")]),
-    ("schema_chc.inscription", [("uuid", "uuid PRIMARY KEY"), ("uuid_chemin_objet_maquette", "uuid")]),
-    ("schema_chc.cursus", [("uuid", "uuid PRIMARY KEY"), ("uuid_apprenant", "uuid"), ("uuid_periode", "uuid"),
-                           ("uuid_inscription", "uuid")]),
-    ("schema_chc.choix_pedagogique", [("uuid", "uuid PRIMARY KEY"), ("uuid_cursus", "uuid"), ("code", "varchar(50)"),
-                                      ("code_chemin", "varchar(200)"), ("temoin_brouillon", "boolean"),
-                                      ("type_choix_pedagogique", "varchar(30)"), ("uuid_acquis_utilise", "uuid")]),
-    ("schema_chc.formation", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
-    ("schema_chc.objet_formation", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
-    ("schema_chc.composition", [("uuid", "uuid PRIMARY KEY"), ("code", "varchar(50)"), ("uuid_periode", "uuid")]),
-    ("schema_chc.composition_lie_formation_asso", [("uuid_composition", "uuid"), ("uuid_formation", "uuid")]),
-    ("schema_chc.composition_lie_objet_formation_asso", [("uuid_composition", "uuid"), ("uuid_objet_formation", "uuid")]),
-    ("schema_chc.groupe", [("uuid", "uuid PRIMARY KEY"), ("uuid_composition", "uuid"), ("code", "varchar(50)"),
-                           ("libelle_court", "varchar(100)"), ("code_type", "varchar(10)"), ("temoin_actif", "boolean")]),
-    ("schema_chc.affectation_groupe", [("uuid", "uuid PRIMARY KEY"), ("uuid_groupe", "uuid"), ("uuid_cursus", "uuid")]),
-]
-DRE_INDEXES = [
-    ("schema_ins.inscription", ["id_odf_chemin", "statut_inscription"]),
-    ("schema_ins.inscription", ["id_apprenant"]),
-    ("schema_odf.objet_maquette", ["code"]),
-    ("schema_odf.contexte", ["id_objet_maquette"]),
-    ("schema_chc.cursus", ["uuid_apprenant"]),
-    ("schema_chc.choix_pedagogique", ["code"]),
-    ("schema_chc.affectation_groupe", ["uuid_groupe"]),
-]
-
-def dre_ddl(postgres):
-    """The DRE tables' DDL in one dialect: PostgreSQL's types and schemas, or
-    SQLite's (the schemas are attached databases; uuids, arrays and booleans as
-    SQLite stores them)."""
-    out = []
-    if postgres:
-        for schema in sorted({t.split(".")[0] for t, _ in DRE_TABLES}):
-            out.append(f"CREATE SCHEMA {schema};")
-    for table, cols in DRE_TABLES:
-        defs = []
-        for name, ty in cols:
-            if not postgres:
-                ty = ty.replace("uuid[]", "TEXT").replace("uuid", "TEXT").replace("boolean", "BOOLEAN")
-            defs.append(f"{name} {ty}")
-        out.append(f"CREATE TABLE {table} ({', '.join(defs)});")
-    if postgres:
-        for n, (table, cols) in enumerate(DRE_INDEXES):
-            out.append(f"CREATE INDEX enrolgen_dre_{n} ON {table} ({', '.join(cols)});")
-    return out
-
-class Dre:
-    """Rows of the DRE tables, with uuids made from names (the same every run)."""
-    NS = uuid.UUID("6f1c2b1e-5a0e-4c1e-9a53-1f0d2c3b4a59")
-
-    def __init__(self):
-        self.rows = []
-
-    @staticmethod
-    def id(*parts):
-        return str(uuid.uuid5(Dre.NS, "/".join(str(p) for p in parts)))
-
-    def add(self, table, *values):
-        def lit(v):
-            if v is None:
-                return "NULL"
-            if v is True:
-                return "TRUE"
-            if v is False:
-                return "FALSE"
-            return q(v)
-        self.rows.append(f"INSERT INTO {table} VALUES ({', '.join(lit(v) for v in values)});")
-
-def pegase_code(etp, vrs):
-    """The code of the formation object an Apogée étape version became in Pégase."""
-    return f"{etp}-{vrs}"
-
-def pegase_status(eta, pmt):
-    """An Apogée registration's state as Pégase's statut_inscription."""
-    if eta in ("A", "R"):
-        return "ANNULEE"
-    if eta == "C":
-        return "DEBUTEE"
-    return "VALIDEE" if pmt == "P" else "AUTORISEE"
-
+# The same people and registrations, as Pégase's DRE replica holds them (dre.py).
 def write_pegase(registrations, people, contracts, memberships):
     dre = Dre()
     for year in ("2025", "2026"):
-        per = f"PER-{year}"
-        dre.add("schema_odf.espace", Dre.id("espace", per), per, "P")
-        dre.add("schema_chc.periode", Dre.id("periode", per), per, f"Année universitaire {year}-{int(year) + 1}")
-    objects = {}
-    def objet(year, code, diploma, kind="FORMATION"):
-        key = (year, code)
-        if key not in objects:
-            per = f"PER-{year}"
-            om, ctx, top = Dre.id("om", per, code), Dre.id("ctx", per, code), Dre.id("om", per, diploma)
-            dre.add("schema_odf.objet_maquette", om, Dre.id("espace", per), code, code, kind)
-            dre.add("schema_odf.contexte", ctx, om, "{" + top + "," + om + "}", True)
-            com = Dre.id("com", per, code)
-            dre.add("schema_chc.chemin_objet_maquette", com, f"{diploma}>{code}", Dre.id("periode", per))
-            objects[key] = (ctx, com)
-        return objects[key]
+        dre.period(year)
     for ind, etu, first, last, usage in people:
-        a = Dre.id("apprenant", ind)
-        dre.add("schema_idt.apprenant", a, None if etu is None else str(etu), f"{ind:09d}X{ind % 10}", usage.upper() if usage else None)
-        dre.add("schema_idt.identite", a, last.upper(), first)
-        dre.add("schema_chc.apprenant", a)
+        dre.learner(ind, etu, first, last, usage)
     for (year, ind, etp, vrs, dip, eta, pmt) in registrations:
-        code = pegase_code(etp, vrs)
-        ctx, com = objet(year, code, dip)
-        reg = Dre.id("inscription", year, ind, code)
-        dre.add("schema_ins.inscription", reg, Dre.id("apprenant", ind), ctx, pegase_status(eta, pmt),
-                "PAYE" if pmt == "P" else "NON_PAYE", True)
-        chc = Dre.id("chc-inscription", year, ind, code)
-        dre.add("schema_chc.inscription", chc, com)
-        dre.add("schema_chc.cursus", Dre.id("cursus", year, ind, code), Dre.id("apprenant", ind),
-                Dre.id("periode", f"PER-{year}"), chc)
+        dre.register(year, ind, pegase_code(etp, vrs), dip, pegase_status(eta, pmt), pmt == "P")
     for (year, ind, etp, vrs, elp, acquired) in contracts:
-        code = pegase_code(etp, vrs)
-        cursus = Dre.id("cursus", year, ind, code)
-        acquis = Dre.id("acquis", year, ind, elp) if acquired else None
-        dre.add("schema_chc.choix_pedagogique", Dre.id("choix", year, ind, elp), cursus, elp,
-                f"{code}>{elp}", False, "INSCRIPTION", acquis)
-    compositions = set()
-    for (year, gcode, label, kind, obj, is_element, ind, in_code) in memberships:
-        per = f"PER-{year}"
-        comp = Dre.id("composition", per, obj)
-        if comp not in compositions:
-            compositions.add(comp)
-            dre.add("schema_chc.composition", comp, f"COMP-{obj}", Dre.id("periode", per))
-            if is_element:
-                o = Dre.id("chc-objet", per, obj)
-                dre.add("schema_chc.objet_formation", o, obj, Dre.id("periode", per))
-                dre.add("schema_chc.composition_lie_objet_formation_asso", comp, o)
-            else:
-                f = Dre.id("chc-formation", per, obj)
-                dre.add("schema_chc.formation", f, obj, Dre.id("periode", per))
-                dre.add("schema_chc.composition_lie_formation_asso", comp, f)
-        g = Dre.id("groupe", per, obj, gcode)
-        if ("g", g) not in compositions:
-            compositions.add(("g", g))
-            dre.add("schema_chc.groupe", g, comp, gcode, label, kind, True)
-        dre.add("schema_chc.affectation_groupe", Dre.id("affectation", g, ind), g,
-                Dre.id("cursus", year, ind, in_code))
+        dre.choose(year, ind, pegase_code(etp, vrs), elp, acquired)
+    for m in memberships:
+        dre.member(*m)
     head = "-- The demo's Pégase DRE ({}): the tables and columns enrolgen's queries read\n-- (docs/pegase.md). Generated by generate.py; do not edit by hand."
-    sqlite = [head.format("SQLite; each schema an attached database")] + dre_ddl(False) + dre.rows
-    open("pegase.sql", "w", encoding="utf-8").write("\n".join(sqlite) + "\n")
-    pg = [head.format("PostgreSQL")] + dre_ddl(True) + ["BEGIN;"] + dre.rows + ["COMMIT;"]
-    open("pegase-postgres.sql", "w", encoding="utf-8").write("\n".join(pg) + "\n")
+    dre.write_sqlite("pegase.sql", head.format("SQLite; each schema an attached database"))
+    dre.write_postgres("pegase-postgres.sql", head.format("PostgreSQL"))
 
 # ---------------------------------------------------------------- directories
 def b64_if_needed(attr, value):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a realistic university for the end-to-end benchmark (scripts/bench.sh).
 
-    university.py OUT_DIR [--students 50000]
+    university.py OUT_DIR [--students 50000] [--pegase]
 
 OUT_DIR gets apogee.sql (a dump as an export gives it: one INSERT a row, primary keys
 but no secondary index, no transaction), unicaen.ldif and universitice.ldif (two
@@ -15,16 +15,30 @@ and unpaid ones and repeated NUM_OCC_IAE; students in two étapes; students with
 COD_ETU; element contracts with acquired lines; TD groups on étape versions (some hung
 on two versions) and TP groups on elements, for two years (~200k IND_AFFECTE_GPE rows);
 about 400 cohorts over three platforms.
+
+With --pegase, OUT_DIR also gets pegase-postgres.sql: the same students, registrations,
+element choices and group memberships as Pégase's DRE holds them (the tables of
+examples/demo/dre.py, rows as COPY blocks), for scripts/bench/pegase.py.
 """
 import argparse
 import json
 import os
 import random
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "demo"))
+from dre import Dre, pegase_code, pegase_status  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("out")
 ap.add_argument("--students", type=int, default=50_000)
+ap.add_argument("--pegase", action="store_true", help="also write the DRE (pegase-postgres.sql)")
 args = ap.parse_args()
+dre = Dre() if args.pegase else None
+if dre:
+    for y in range(2022, 2027):
+        dre.period(str(y))
 rng = random.Random(50_000)
 N = args.students
 os.makedirs(args.out, exist_ok=True)
@@ -147,6 +161,8 @@ for i in range(N):
     insert("INDIVIDU", ["COD_IND", "COD_ETU", "LIB_NOM_PAT_IND", "LIB_NOM_USU_IND", "LIB_PR1_IND",
                         "DATE_NAI_IND", "COD_NNE_IND", "COD_CLE_NNE_IND"],
            [ind, etu, last.upper(), usage.upper() if usage else None, first, "2006-05-04", f"{i:010d}", "A"])
+    if dre:
+        dre.learner(ind, etu, first, last, usage)
     e, code, v = vets[i % len(vets)]
     mine = [(e, code, v)]
     if i % 25 == 0:  # a second étape this year
@@ -159,6 +175,8 @@ for i in range(N):
                 "TEM_IAE_PRM", "COD_DIP", "COD_VRS_VDI", "COD_CGE", "COD_CMP", "DAT_CRE_IAE", "DAT_ANNUL_RES_IAE"]
         insert("INS_ADM_ETP", cols, [str(YEAR), ind, code2, v2, 1, eta, pmt, "O" if n == 0 else "N",
                                      f"D{e2:03d}", 1, "1", "CMP", "2026-07-10", None])
+        if dre:
+            dre.register(str(YEAR), ind, pegase_code(code2, v2), f"D{e2:03d}", pegase_status(eta, pmt), pmt == "P")
         if i % 40 == 0:  # a second occurrence, paid
             insert("INS_ADM_ETP", cols, [str(YEAR), ind, code2, v2, 2, "E", "P", "O" if n == 0 else "N",
                                          f"D{e2:03d}", 1, "1", "CMP", "2026-09-02", None])
@@ -166,15 +184,26 @@ for i in range(N):
             pe, pcode, pv = vets[(i + y) % len(vets)]
             insert("INS_ADM_ETP", cols, [str(y), ind, pcode, pv, 1, "E", "P", "O", f"D{pe:03d}", 1, "1", "CMP",
                                          f"{y}-07-10", None]) if n == 0 else None
+            if dre and n == 0:
+                dre.register(str(y), ind, pegase_code(pcode, pv), f"D{pe:03d}", "VALIDEE", True)
         for k, elp in enumerate(elements[e2]):
             insert("IND_CONTRAT_ELP", ["COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "COD_ELP", "TEM_PRC_ICE"],
                    [str(YEAR), ind, code2, v2, elp, "O" if (i + k) % 23 == 0 else "N"])
+            if dre:
+                dre.choose(str(YEAR), ind, pegase_code(code2, v2), elp, (i + k) % 23 == 0)
     # Groups, this year and last year.
     for y in (YEAR - 1, YEAR):
         td = groups_td[(e, v)]
         insert("IND_AFFECTE_GPE", ["COD_ANU", "COD_IND", "COD_GPE"], [str(y), ind, td[(i // len(vets) + y) % len(td)]])
         tp = groups_tp[e]
         insert("IND_AFFECTE_GPE", ["COD_ANU", "COD_IND", "COD_GPE"], [str(y), ind, tp[(i // len(vets) + y) % len(tp)]])
+        if dre:
+            k = (i // len(vets) + y) % len(td)
+            dre.member(str(y), f"TD{k + 1}", f"TD {k + 1} {code}", "TD", pegase_code(code, v), False, ind,
+                       pegase_code(code, v))
+            k = (i // len(vets) + y) % len(tp)
+            dre.member(str(y), f"TP{k + 1}", f"TP {k + 1} {elements[e][0]}", "TP", elements[e][0], True, ind,
+                       pegase_code(code, v))
     people.append((ind, etu, first, last, e))
 sql.close()
 
@@ -299,3 +328,6 @@ with open(os.path.join(args.out, "enrolgen.yaml"), "w", encoding="utf-8") as f:
 with open(os.path.join(args.out, "cohorts.json"), "w", encoding="utf-8") as f:
     json.dump({"year": str(YEAR), "etapes": sorted(etapes_used), "elements": sorted(elements_used),
                "vets": sorted(vets_used), "group_etapes": sorted(group_etapes)}, f)
+if dre:
+    dre.write_postgres(os.path.join(args.out, "pegase-postgres.sql"),
+                       "-- Pégase DRE (benchmark university, generated by scripts/bench/university.py)", copy=True)

@@ -195,3 +195,43 @@ impl Checker<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    const CONFIG: &str = "version: 1\ndirectories:\n  u: { ldif: u.ldif }\nplatforms:\n  p: { accounts: [u] }\ncohorts:\n  c: { pegase: { formation: F-1 } }\nenrol:\n  - { cohort: c, platform: p, course: C1, role: student }\n";
+
+    fn settings(pegase: &str) -> super::PegaseSettings {
+        let text = format!("{pegase}{CONFIG}");
+        crate::config::parse(&text, Path::new("enrolgen.yaml"))
+            .unwrap()
+            .pegase
+            .unwrap()
+    }
+
+    /// `year: auto` gives COD_ANU's year; `period` turns it into Pégase's code.
+    #[test]
+    fn the_period_of_a_year_is_pegases_code() {
+        let default = settings("pegase: { sqlite: dre.sql }\n");
+        assert_eq!(default.period_of("2026"), "PER-2026");
+        assert_eq!(default.statuses, ["VALIDEE".to_string()].into());
+        let label = settings("pegase: { sqlite: dre.sql, period: \"{year_label}\" }\n");
+        assert_eq!(label.period_of("2026"), "2026-2027");
+        let pg = settings(
+            "pegase:\n  postgres: { host: dre, dbname: dre, user: ro, password_env: X }\n",
+        );
+        let super::PegaseDb::Postgres(p) = &pg.db else {
+            panic!("{:?}", pg.db)
+        };
+        assert_eq!(
+            (p.port, p.sslmode, p.timeout_s, p.describe()),
+            (
+                5432,
+                crate::model::SslMode::Prefer,
+                10,
+                "dre:5432/dre".to_string()
+            )
+        );
+    }
+}
