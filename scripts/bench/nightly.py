@@ -15,7 +15,8 @@ nights for each way, each way on a fresh site holding the users and courses:
 
 The ways:
   ws        `enrolgen run` with `deliver: webservice` (reads batched through
-            tool_mobile_call_external_functions), sources included;
+            tool_mobile_call_external_functions, groups read through
+            core_group_get_group_members), sources included;
   database  the anchor/ folder of the harness: enrol_database on an external table
             refilled from the night's plan, `sync.php` timed (no groups, no periods);
   upload    `enrolgen run --delta` and Moodle's Upload users CLI importing the night's
@@ -44,11 +45,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "target" / "release" / "enrolgen"
 AS_OF = "2026-11-24"
 PLATFORM = "ecampus"
+# The functions docs/webservices.md recommends besides the channel's own: batched
+# reads, and the groups read apart from the users.
 BATCH_SQL = (
     "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc "
     "\"insert into mdl_external_services_functions (externalserviceid, functionname) "
-    "select id, 'tool_mobile_call_external_functions' from mdl_external_services "
-    "where shortname = 'enrolgen'\""
+    "select id, f from mdl_external_services, unnest(array['tool_mobile_call_external_functions', "
+    "'core_group_get_group_members']) f where shortname = 'enrolgen'\""
 )
 UPLOAD = (
     ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/tool/uploaduser/cli/uploaduser.php "

@@ -429,6 +429,13 @@ fn check_moodle(
                         "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: fifty reads per request, no new capability)"
                     );
                 }
+                let groups = crate::source::moodle::GROUP_READS;
+                if writes && groups.iter().any(|f| !i.functions.contains(*f)) {
+                    println!(
+                        "{what}: note  without {} in the service, each participant's groups are read with them, a third of a quiet night's work for Moodle (add them: moodle/course:managegroups, which the channel has)",
+                        groups.join(" and ")
+                    );
+                }
                 true
             } else {
                 println!(

@@ -35,6 +35,19 @@ pub const VERIFY_FUNCTIONS: [&str; 3] = [
 /// still checks its own capabilities, so offering it grants nothing more.
 pub const BATCH_FUNCTION: &str = "tool_mobile_call_external_functions";
 
+/// The functions that read a course's groups and their members in a few queries.
+/// When the service offers both (the web-service channel's token may: they need
+/// `moodle/course:managegroups`), a course's users are read without their groups,
+/// which costs Moodle a query and a formatted description per participant (a third
+/// of a quiet night's CPU on the harness; docs/performance.md).
+pub const GROUP_READS: [&str; 2] = [
+    "core_group_get_course_groups",
+    "core_group_get_group_members",
+];
+
+/// Groups per `core_group_get_group_members` call.
+const GROUPS_PER_CALL: usize = 100;
+
 /// The function `accounts_in: moodle` reads accounts with.
 pub const USERS_FUNCTION: &str = "core_user_get_users_by_field";
 
@@ -56,6 +69,15 @@ const MIN_PER_BATCH: usize = 20;
 struct Request {
     function: &'static str,
     args: Value,
+}
+
+/// A course's groups as the group functions give them.
+#[derive(Debug, Default)]
+struct CourseGroups {
+    /// Name → id, every group of the course.
+    names: BTreeMap<String, u64>,
+    /// User id → the names of the groups they are in.
+    members: BTreeMap<u64, BTreeSet<String>>,
 }
 
 /// What one read of a course's enrolled users gives.
@@ -92,8 +114,8 @@ pub struct Moodle {
     parallel: usize,
     max_fields: usize,
     requests: AtomicUsize,
-    /// Whether the service offers `BATCH_FUNCTION`: asked once, when first needed.
-    batching: Mutex<Option<bool>>,
+    /// The functions the service offers: asked once, when first needed.
+    functions: Mutex<Option<std::sync::Arc<BTreeSet<String>>>>,
 }
 
 impl Moodle {
@@ -141,7 +163,7 @@ impl Moodle {
             parallel: s.parallel.max(1),
             max_fields: s.max_fields,
             requests: AtomicUsize::new(0),
-            batching: Mutex::new(None),
+            functions: Mutex::new(None),
         })
     }
 
@@ -397,20 +419,47 @@ impl Moodle {
             .iter()
             .filter_map(|n| ids.get(n).map(|id| (n, *id)))
             .collect();
-        let requests: Vec<Request> = found
+        let by_groups = GROUP_READS
             .iter()
-            .flat_map(|(_, id)| [enrolled_request(*id, true), enrolled_request(*id, false)])
+            .try_fold(true, |all, f| Ok::<_, SourceError>(all && self.offers(f)?))?;
+        let mut requests: Vec<Request> = found
+            .iter()
+            .flat_map(|(_, id)| {
+                [
+                    enrolled_request(*id, true, by_groups),
+                    enrolled_request(*id, false, by_groups),
+                ]
+            })
             .collect();
-        let mut answers = self.many(&requests)?.into_iter();
+        let ids: Vec<u64> = found.iter().map(|(_, id)| *id).collect();
+        if by_groups {
+            // The courses' groups travel in the same requests as their users.
+            requests.extend(ids.iter().map(|id| groups_request(*id)));
+        }
+        let mut answers = self.many(&requests)?;
+        let mut grouped = if by_groups {
+            let groups = answers.split_off(2 * found.len());
+            let names = self.parse_groups(&ids, groups)?;
+            self.with_members(names)?
+        } else {
+            BTreeMap::new()
+        };
+        let mut answers = answers.into_iter();
         let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
         for (name, id) in found {
             let (Some(a), Some(i)) = (answers.next(), answers.next()) else {
                 return Err(self.unexpected("core_enrol_get_enrolled_users", &"answers missing"));
             };
             let mut active = self.parse_enrolled(a)?;
-            let others = self.parse_enrolled(i)?;
+            let mut others = self.parse_enrolled(i)?;
             active.role_ids.extend(others.role_ids);
             active.groups.extend(others.groups);
+            if let Some(g) = grouped.remove(&id) {
+                for u in active.users.values_mut().chain(others.users.values_mut()) {
+                    u.groups = g.members.get(&u.id).cloned().unwrap_or_default();
+                }
+                active.groups = g.names;
+            }
             now.insert(
                 name.clone(),
                 Some(CourseNow {
@@ -423,6 +472,58 @@ impl Moodle {
             );
         }
         Ok(now)
+    }
+
+    /// These courses' groups (course → name → id) with who is in them: a
+    /// `core_group_get_group_members` call per `GROUPS_PER_CALL` groups, batched.
+    fn with_members(
+        &self,
+        groups: BTreeMap<u64, BTreeMap<String, u64>>,
+    ) -> Result<BTreeMap<u64, CourseGroups>, SourceError> {
+        #[derive(Deserialize)]
+        struct Members {
+            groupid: u64,
+            userids: Vec<u64>,
+        }
+        let mut out = BTreeMap::new();
+        let mut group_of: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+        for (course, names) in groups {
+            for (name, id) in &names {
+                group_of.insert(*id, (course, name.clone()));
+            }
+            let members = BTreeMap::new();
+            out.insert(course, CourseGroups { names, members });
+        }
+        let f = GROUP_READS[1];
+        let ids: Vec<u64> = group_of.keys().copied().collect();
+        let requests: Vec<Request> = ids
+            .chunks(GROUPS_PER_CALL)
+            .map(|chunk| Request {
+                function: f,
+                args: serde_json::json!({ "groupids": chunk }),
+            })
+            .collect();
+        let mut answered = BTreeSet::new();
+        for v in self.many(&requests)? {
+            let members: Vec<Members> =
+                serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
+            for m in members {
+                let Some((course, name)) = group_of.get(&m.groupid) else {
+                    let what = format!("members of group {}, which was not asked", m.groupid);
+                    return Err(self.unexpected(f, &what));
+                };
+                answered.insert(m.groupid);
+                if let Some(c) = out.get_mut(course) {
+                    for u in m.userids {
+                        c.members.entry(u).or_default().insert(name.clone());
+                    }
+                }
+            }
+        }
+        if let Some(missing) = ids.iter().find(|g| !answered.contains(*g)) {
+            return Err(self.unexpected(f, &format!("no answer for group {missing}")));
+        }
+        Ok(out)
     }
 
     /// The ids of these courses (a shortname Moodle lacks is absent): one lookup per
@@ -530,16 +631,22 @@ impl Moodle {
 
     /// Whether the token's service offers `BATCH_FUNCTION` (asked once).
     fn batching(&self) -> Result<bool, SourceError> {
+        self.offers(BATCH_FUNCTION)
+    }
+
+    /// Whether the token's service offers `function` (site info, asked once).
+    fn offers(&self, function: &str) -> Result<bool, SourceError> {
         let mut known = self
-            .batching
+            .functions
             .lock()
             .map_err(|_| self.unexpected("core_webservice_get_site_info", &"lock poisoned"))?;
-        if let Some(b) = *known {
-            return Ok(b);
+        if let Some(f) = known.as_ref() {
+            return Ok(f.contains(function));
         }
-        let b = self.site_info()?.functions.contains(BATCH_FUNCTION);
-        *known = Some(b);
-        Ok(b)
+        let functions = std::sync::Arc::new(self.site_info()?.functions);
+        let offered = functions.contains(function);
+        *known = Some(functions);
+        Ok(offered)
     }
 
     /// The answers to these reads, in their order: fifty per request through
@@ -722,21 +829,28 @@ impl Moodle {
         &self,
         course_ids: &[u64],
     ) -> Result<BTreeMap<u64, BTreeMap<String, u64>>, SourceError> {
+        let requests: Vec<Request> = course_ids.iter().map(|id| groups_request(*id)).collect();
+        let answers = self.many(&requests)?;
+        self.parse_groups(course_ids, answers)
+    }
+
+    /// `core_group_get_course_groups`'s answers for these courses, in their order.
+    fn parse_groups(
+        &self,
+        course_ids: &[u64],
+        answers: Vec<Value>,
+    ) -> Result<BTreeMap<u64, BTreeMap<String, u64>>, SourceError> {
         #[derive(Deserialize)]
         struct Group {
             id: u64,
             name: String,
         }
-        let f = "core_group_get_course_groups";
-        let requests: Vec<Request> = course_ids
-            .iter()
-            .map(|id| Request {
-                function: f,
-                args: serde_json::json!({ "courseid": id }),
-            })
-            .collect();
+        let f = GROUP_READS[0];
+        if answers.len() != course_ids.len() {
+            return Err(self.unexpected(f, &"answers missing"));
+        }
         let mut out = BTreeMap::new();
-        for (id, v) in course_ids.iter().zip(self.many(&requests)?) {
+        for (id, v) in course_ids.iter().zip(answers) {
             let groups: Vec<Group> =
                 serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
             out.insert(*id, groups.into_iter().map(|g| (g.name, g.id)).collect());
@@ -857,19 +971,33 @@ fn write_fields(call: &Write) -> Vec<(String, String)> {
     }
 }
 
-/// The read of a course's users, active now (`onlyactive`) or not (`onlysuspended`).
-fn enrolled_request(course_id: u64, active: bool) -> Request {
+/// The read of a course's groups.
+fn groups_request(course_id: u64) -> Request {
+    Request {
+        function: GROUP_READS[0],
+        args: serde_json::json!({ "courseid": course_id }),
+    }
+}
+
+/// The read of a course's users, active now (`onlyactive`) or not (`onlysuspended`),
+/// with their groups unless they are read through `GROUP_READS`.
+fn enrolled_request(course_id: u64, active: bool, groups_apart: bool) -> Request {
     let which = if active {
         "onlyactive"
     } else {
         "onlysuspended"
+    };
+    let fields = if groups_apart {
+        "id,username,roles"
+    } else {
+        "id,username,groups,roles"
     };
     Request {
         function: "core_enrol_get_enrolled_users",
         args: serde_json::json!({
             "courseid": course_id,
             "options": [
-                {"name": "userfields", "value": "id,username,groups,roles"},
+                {"name": "userfields", "value": fields},
                 {"name": which, "value": "1"},
             ],
         }),
@@ -968,7 +1096,7 @@ mod tests {
 
     #[test]
     fn arguments_become_form_fields() {
-        let r = enrolled_request(7, false);
+        let r = enrolled_request(7, false, false);
         let mut f = form(&r.args);
         f.sort();
         let f: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -173,7 +173,9 @@ const WORLD_USERS: [&str; 19] = [
 
 impl World {
     /// `batch`: the token's service offers tool_mobile_call_external_functions (the
-    /// reads go in a few requests); without it, one request per course.
+    /// reads go in a few requests) and core_group_get_group_members (the groups are
+    /// read apart from the users); without them, one request per course, the groups
+    /// with the users.
     fn new(dir: &Path, moodle: &Moodle, tutor_role: &str, batch: bool) -> World {
         let cfg = copy_demo(dir);
         let d = cfg.parent().unwrap().to_path_buf();
@@ -198,7 +200,13 @@ impl World {
             ));
             sh("./ws-setup.sh --quiet >/dev/null");
             if batch {
-                service_functions(true, &["tool_mobile_call_external_functions"]);
+                service_functions(
+                    true,
+                    &[
+                        "tool_mobile_call_external_functions",
+                        "core_group_get_group_members",
+                    ],
+                );
             }
         }
         w
@@ -367,9 +375,11 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
         "{}",
         r.stdout
     );
+    // The groups read through the group functions include the empty `TD G1`: the
+    // dry run plans only `TD G2` (read with the users, an empty group is unseen).
     assert!(
         r.stdout
-            .contains("ecampus\tcore_group_create_groups\tOPTION\t2\n"),
+            .contains("ecampus\tcore_group_create_groups\tOPTION\t1\n"),
         "{}",
         r.stdout
     );
@@ -423,8 +433,9 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before);
     let ws = &w.summary()["platforms"]["ecampus"]["webservice"];
     assert_eq!(ws["write_calls"], 0);
-    // Only the reads, batched: the service's functions, the courses' ids, their users.
-    assert_eq!(ws["calls"], 3, "{ws}");
+    // Only the reads, batched: the service's functions, the courses' ids, their users
+    // and groups, the groups' members.
+    assert_eq!(ws["calls"], 4, "{ws}");
     assert_eq!(w.journal(2), "", "no journal when nothing changed");
 
     // By hand in Moodle: the tutor put in TD G1 (an Apogée group), a project group.
@@ -658,6 +669,14 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     let before = moodle.writes.load(Ordering::SeqCst);
     assert_eq!(w.run(30, &[]).code, 0);
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "settled");
+    // The service offers the group functions: every night read the users without
+    // their groups, and the groups and their members through those functions (each
+    // night's hand edits and moves were seen that way).
+    let recorded =
+        std::fs::read_to_string(repo().join("tests/fixtures/moodle-ws/nights.jsonl")).unwrap();
+    assert!(recorded.contains("core_group_get_group_members"));
+    assert!(recorded.contains(r#"id,username,roles"#));
+    assert!(!recorded.contains(r#"id,username,groups,roles"#));
 }
 
 #[test]
