@@ -165,61 +165,78 @@ fn apogee(s: &Settings, sis_settings: &SisSettings, year: &str, failed: &mut boo
 /// elements (the first hundred of each): the grants are there and the cohorts find
 /// students.
 fn pegase(s: &Settings, p: &config::PegaseSettings, year: &str, failed: &mut bool) {
-    let period = p.period_of(year);
-    let mut b: Box<dyn SqlBackend> = match &p.db {
-        config::PegaseDb::Postgres(pg) => match sis::postgres::Postgres::connect(pg) {
-            Ok(b) => Box::new(b),
-            Err(e) => {
-                return fail_source(
-                    &format!("Pégase DRE (PostgreSQL {})", pg.describe()),
-                    &e,
-                    failed,
-                )
-            }
-        },
-        config::PegaseDb::Sqlite(path) => {
-            match sis::sqlite::Sqlite::open_as(path, &sis::sqlite::DRE) {
-                Ok(b) => Box::new(b),
-                Err(e) => {
-                    return fail_source(
-                        &format!("Pégase DRE (SQLite {})", path.display()),
-                        &e,
-                        failed,
-                    )
-                }
-            }
-        }
+    let Some(mut b) = open_dre(p, failed) else {
+        return;
     };
     println!("{}:", b.describe());
-    match b.fetch(&sis::PEGASE_PERIODS.statement(&[], &[])) {
+    let period = p.period_of(year);
+    pegase_period(b.as_mut(), &period, year, failed);
+    pegase_queries(b.as_mut(), s, p, &period, failed);
+}
+
+/// The DRE, connected (or loaded); a failure is printed.
+fn open_dre(p: &config::PegaseSettings, failed: &mut bool) -> Option<Box<dyn SqlBackend>> {
+    let opened: Result<Box<dyn SqlBackend>, _> = match &p.db {
+        config::PegaseDb::Postgres(pg) => {
+            sis::postgres::Postgres::connect(pg).map(|b| Box::new(b) as Box<dyn SqlBackend>)
+        }
+        config::PegaseDb::Sqlite(path) => sis::sqlite::Sqlite::open_as(path, &sis::sqlite::DRE)
+            .map(|b| Box::new(b) as Box<dyn SqlBackend>),
+    };
+    match opened {
+        Ok(b) => Some(b),
+        Err(e) => {
+            let what = match &p.db {
+                config::PegaseDb::Postgres(pg) => {
+                    format!("Pégase DRE (PostgreSQL {})", pg.describe())
+                }
+                config::PegaseDb::Sqlite(path) => format!("Pégase DRE (SQLite {})", path.display()),
+            };
+            fail_source(&what, &e, failed);
+            None
+        }
+    }
+}
+
+/// The year's period is one of the DRE's, or `check` says which it has.
+fn pegase_period(b: &mut dyn SqlBackend, period: &str, year: &str, failed: &mut bool) {
+    let q = sis::PEGASE_PERIODS;
+    match b.fetch(&q.statement(&[], &[])) {
         Ok(rows) => {
             let periods: Vec<String> = rows
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().flatten())
                 .collect();
-            if periods.contains(&period) {
+            if periods.iter().any(|p| p == period) {
                 println!(
                     "  ok    {}: period {period} of year {year} is one of Pégase's",
-                    sis::PEGASE_PERIODS.name
+                    q.name
                 );
             } else {
                 *failed = true;
                 println!(
                     "  FAIL  {}: period {period} (pegase.period for year {year}) is not one of Pégase's ({}); set pegase.period",
-                    sis::PEGASE_PERIODS.name,
+                    q.name,
                     periods.join(", ")
                 );
             }
         }
         Err(e) => {
             *failed = true;
-            println!(
-                "  FAIL  {}: {}",
-                sis::PEGASE_PERIODS.name,
-                crate::error_chain(&e)
-            );
+            println!("  FAIL  {}: {}", q.name, crate::error_chain(&e));
         }
     }
+}
+
+/// Every cohort query once, with the configuration's formations and elements (the
+/// first hundred of each).
+fn pegase_queries(
+    b: &mut dyn SqlBackend,
+    s: &Settings,
+    p: &config::PegaseSettings,
+    period: &str,
+    failed: &mut bool,
+) {
     let cohorts: Vec<&crate::model::PegaseCohort> = s
         .cohorts
         .values()
@@ -252,7 +269,7 @@ fn pegase(s: &Settings, p: &config::PegaseSettings, year: &str, failed: &mut boo
             .collect(),
     );
     let statuts: Vec<Bind> = p.statuses.iter().cloned().map(Bind::Text).collect();
-    let scalars = [("periode", Bind::Text(period.clone()))];
+    let scalars = [("periode", Bind::Text(period.to_string()))];
     let lists: [(&str, &[Bind]); 4] = [
         ("formations", &formations),
         ("elements", &elements),

@@ -60,82 +60,9 @@ impl Sqlite {
         let what = format!("{} (SQLite {})", dialect.name, path.display());
         let is_db = path.extension().is_some_and(|e| e == "db" || e == "sqlite");
         let conn = if is_db {
-            if !path.is_file() {
-                return Err(SourceError::read(
-                    path,
-                    std::io::Error::from(std::io::ErrorKind::NotFound),
-                ));
-            }
-            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| SourceError::failed(&what, "cannot open the database", e))?;
-            if !dialect.schemas.is_empty() {
-                return Err(SourceError::Failed {
-                    what,
-                    action: "a database file holds one schema; give the DRE tables as an SQL script (.sql), loaded into memory".into(),
-                    cause: None,
-                });
-            }
-            confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
-            conn
+            open_file(path, dialect, &what)?
         } else {
-            let file = crate::source::open_input(path)?;
-            let conn = Connection::open_in_memory().map_err(|e| {
-                SourceError::failed(&what, "cannot create the in-memory database", e)
-            })?;
-            for schema in dialect.schemas {
-                conn.execute_batch(&format!("ATTACH DATABASE ':memory:' AS {schema}"))
-                    .map_err(|e| {
-                        SourceError::failed(&what, format!("cannot make schema {schema}"), e)
-                    })?;
-            }
-            confine(&conn).map_err(|e| SourceError::failed(&what, "cannot restrict SQLite", e))?;
-            // A dump is data, not a program: while it loads, SQLite's authorizer lets
-            // through only what a dump holds (see `dump_may`).
-            let refused = Arc::new(Mutex::new(None::<String>));
-            let seen = Arc::clone(&refused);
-            // DROP TABLE empties the table first: SQLite asks for that delete right
-            // after the drop, and only that one is let through.
-            let mut dropping: Option<String> = None;
-            conn.authorizer(Some(move |ctx: AuthContext<'_>| {
-                match dump_may(&ctx, &mut dropping, dialect.schemas) {
-                    Ok(()) => Authorization::Allow,
-                    Err(what) => {
-                        if let Ok(mut r) = seen.lock() {
-                            r.get_or_insert(what);
-                        }
-                        Authorization::Deny
-                    }
-                }
-            }));
-            // One statement at a time, streamed: execute_batch on a whole script copies
-            // the rest of it for every statement (quadratic), and holding a dump of tens
-            // of megabytes is not needed.
-            for stmt in Statements::new(std::io::BufReader::with_capacity(1 << 16, file)) {
-                let (line, stmt) = stmt.map_err(|e| SourceError::read(path, e))?;
-                conn.execute_batch(&stmt).map_err(|e| {
-                    match refused.lock().ok().and_then(|mut r| r.take()) {
-                        Some(action) => SourceError::failed(
-                            &what,
-                            format!("the SQL script is refused at line {line}: {action}; a dump may only create tables and indexes, insert rows and open or close transactions"),
-                            e,
-                        ),
-                        None => SourceError::failed(&what, format!("the SQL script failed at line {line}"), e),
-                    }
-                })?;
-            }
-            conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
-            // A dump has its primary keys but rarely its secondary indexes: without
-            // them every query scans whole tables.
-            for index in missing_indexes(&conn, dialect.indexes)
-                .map_err(|e| SourceError::failed(&what, "cannot read the database's indexes", e))?
-            {
-                conn.execute_batch(&index.create_sql()).map_err(|e| {
-                    SourceError::failed(&what, format!("cannot create index {}", index.name), e)
-                })?;
-            }
-            conn.execute_batch("ANALYZE")
-                .map_err(|e| SourceError::failed(&what, "ANALYZE failed", e))?;
-            conn
+            load_script(path, dialect, &what)?
         };
         Ok(Sqlite {
             path: path.to_path_buf(),
@@ -143,6 +70,92 @@ impl Sqlite {
             dialect,
         })
     }
+}
+
+/// A `.db` file, read-only (one schema: the DRE's tables come as a script).
+fn open_file(path: &Path, dialect: &Dialect, what: &str) -> Result<Connection, SourceError> {
+    if !path.is_file() {
+        return Err(SourceError::read(
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| SourceError::failed(what, "cannot open the database", e))?;
+    if !dialect.schemas.is_empty() {
+        return Err(SourceError::Failed {
+            what: what.to_string(),
+            action: "a database file holds one schema; give the DRE tables as an SQL script (.sql), loaded into memory".into(),
+            cause: None,
+        });
+    }
+    confine(&conn).map_err(|e| SourceError::failed(what, "cannot restrict SQLite", e))?;
+    Ok(conn)
+}
+
+/// An SQL script loaded into memory, each of the dialect's schemas an attached
+/// in-memory database, under SQLite's authorizer (`dump_may`); then the indexes
+/// the queries need and `ANALYZE`.
+fn load_script(
+    path: &Path,
+    dialect: &'static Dialect,
+    what: &str,
+) -> Result<Connection, SourceError> {
+    let file = crate::source::open_input(path)?;
+    let conn = Connection::open_in_memory()
+        .map_err(|e| SourceError::failed(what, "cannot create the in-memory database", e))?;
+    for schema in dialect.schemas {
+        conn.execute_batch(&format!("ATTACH DATABASE ':memory:' AS {schema}"))
+            .map_err(|e| SourceError::failed(what, format!("cannot make schema {schema}"), e))?;
+    }
+    confine(&conn).map_err(|e| SourceError::failed(what, "cannot restrict SQLite", e))?;
+    // A dump is data, not a program: while it loads, SQLite's authorizer lets
+    // through only what a dump holds (see `dump_may`).
+    let refused = Arc::new(Mutex::new(None::<String>));
+    let seen = Arc::clone(&refused);
+    // DROP TABLE empties the table first: SQLite asks for that delete right
+    // after the drop, and only that one is let through.
+    let mut dropping: Option<String> = None;
+    conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+        match dump_may(&ctx, &mut dropping, dialect.schemas) {
+            Ok(()) => Authorization::Allow,
+            Err(what) => {
+                if let Ok(mut r) = seen.lock() {
+                    r.get_or_insert(what);
+                }
+                Authorization::Deny
+            }
+        }
+    }));
+    // One statement at a time, streamed: execute_batch on a whole script copies
+    // the rest of it for every statement (quadratic), and holding a dump of tens
+    // of megabytes is not needed.
+    for stmt in Statements::new(std::io::BufReader::with_capacity(1 << 16, file)) {
+        let (line, stmt) = stmt.map_err(|e| SourceError::read(path, e))?;
+        conn.execute_batch(&stmt).map_err(|e| {
+            match refused.lock().ok().and_then(|mut r| r.take()) {
+                Some(action) => SourceError::failed(
+                    what,
+                    format!("the SQL script is refused at line {line}: {action}; a dump may only create tables and indexes, insert rows and open or close transactions"),
+                    e,
+                ),
+                None => SourceError::failed(what, format!("the SQL script failed at line {line}"), e),
+            }
+        })?;
+    }
+    conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
+    // A dump has its primary keys but rarely its secondary indexes: without
+    // them every query scans whole tables.
+    for index in missing_indexes(&conn, dialect.indexes)
+        .map_err(|e| SourceError::failed(what, "cannot read the database's indexes", e))?
+    {
+        conn.execute_batch(&index.create_sql()).map_err(|e| {
+            SourceError::failed(what, format!("cannot create index {}", index.name), e)
+        })?;
+    }
+    conn.execute_batch("ANALYZE")
+        .map_err(|e| SourceError::failed(what, "ANALYZE failed", e))?;
+    Ok(conn)
 }
 
 /// What no use of the database needs, off for good: attaching another database file
