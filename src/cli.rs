@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "enrolgen",
     version,
-    about = "Builds Moodle \"Upload users\" enrolment files from Apogée and the LDAP directories",
+    about = "Builds Moodle \"Upload users\" enrolment files from Apogée or Pégase and the LDAP directories",
     after_help = "Exit codes: 0 success · 1 too many left out (run, adhoc) or problems found (lint) · \
                   2 configuration or usage error · 3 a source failed, nothing written · 4 output not written · \
                   5 suspensions held back (run --delta) · 6 Moodle differs from the plan (verify) · \
