@@ -26,18 +26,8 @@ fn run_queries(b: &mut dyn SqlBackend, s: &Settings, year: &str, failed: &mut bo
             _ => None,
         })
         .collect();
-    let text = |v: Vec<String>| -> Vec<Bind> {
-        let mut v = v;
-        v.sort();
-        v.dedup();
-        v.truncate(100);
-        if v.is_empty() {
-            v.push("-".into());
-        }
-        v.into_iter().map(Bind::Text).collect()
-    };
-    let etapes = text(cohorts.iter().map(|c| c.etape.clone()).collect());
-    let elements = text(cohorts.iter().filter_map(|c| c.element.clone()).collect());
+    let etapes = probe_list(cohorts.iter().map(|c| c.etape.as_str()));
+    let elements = probe_list(cohorts.iter().filter_map(|c| c.element.as_deref()));
     let mut versions: Vec<i64> = cohorts.iter().map(|c| i64::from(c.version)).collect();
     versions.sort_unstable();
     versions.dedup();
@@ -71,6 +61,20 @@ fn run_queries(b: &mut dyn SqlBackend, s: &Settings, year: &str, failed: &mut bo
             }
         }
     }
+}
+
+/// The configuration's codes `check` asks a query with: each once, the first
+/// hundred; a code no university has when there is none (then 0 rows says only
+/// that the query runs).
+fn probe_list<'a>(codes: impl Iterator<Item = &'a str>) -> Vec<Bind> {
+    let mut v: Vec<&str> = codes.collect();
+    v.sort_unstable();
+    v.dedup();
+    v.truncate(100);
+    if v.is_empty() {
+        v.push("-");
+    }
+    v.into_iter().map(|c| Bind::Text(c.to_string())).collect()
 }
 
 /// A `.db` file is used as it is: say which indexes it lacks (a script loaded into
@@ -245,28 +249,12 @@ fn pegase_queries(
             _ => None,
         })
         .collect();
-    let codes = |v: Vec<&str>| -> Vec<Bind> {
-        let mut v: Vec<String> = v.into_iter().map(str::to_string).collect();
-        v.sort();
-        v.dedup();
-        v.truncate(100);
-        if v.is_empty() {
-            v.push("-".into());
-        }
-        v.into_iter().map(Bind::Text).collect()
-    };
-    let formations = codes(cohorts.iter().map(|c| c.formation.as_str()).collect());
-    let elements = codes(
+    let formations = probe_list(cohorts.iter().map(|c| c.formation.as_str()));
+    let elements = probe_list(cohorts.iter().filter_map(|c| c.element.as_deref()));
+    let objets = probe_list(
         cohorts
             .iter()
-            .filter_map(|c| c.element.as_deref())
-            .collect(),
-    );
-    let objets = codes(
-        cohorts
-            .iter()
-            .map(|c| c.element.as_deref().unwrap_or(&c.formation))
-            .collect(),
+            .map(|c| c.element.as_deref().unwrap_or(&c.formation)),
     );
     let statuts: Vec<Bind> = p.statuses.iter().cloned().map(Bind::Text).collect();
     let scalars = [("periode", Bind::Text(period.to_string()))];

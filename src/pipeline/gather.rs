@@ -98,27 +98,17 @@ fn apogee(
     g: &mut Gathered,
 ) -> Result<(), SourceError> {
     let settings = ctx.settings;
-    let apogee: Vec<(&str, &ApogeeCohort)> = cohorts
-        .iter()
-        .filter_map(|c| match &settings.cohorts.get(*c)?.source {
-            CohortSource::Apogee(a) => Some((*c, a)),
-            _ => None,
-        })
-        .collect();
+    let apogee = sis_cohorts(settings, cohorts, |s| match s {
+        CohortSource::Apogee(a) => Some(a),
+        _ => None,
+    });
     let (Some(sis_settings), false) = (&settings.sis, apogee.is_empty()) else {
         return Ok(());
     };
     let t = Instant::now();
     let mut sis = sis::open(sis_settings, &settings.payment)?;
     let keys: Vec<&ApogeeCohort> = apogee.iter().map(|(_, a)| *a).collect();
-    let mut records = 0;
-    for ((name, _), students) in apogee.iter().zip(sis.students(year, &keys)?) {
-        records += students.len();
-        g.members.insert(
-            name.to_string(),
-            students.into_iter().map(Member::Student).collect(),
-        );
-    }
+    let records = add_students(g, &apogee, sis.students(year, &keys)?);
     let limit = settings.max_shrink.apogee.unwrap_or(ctx.limit());
     // A cohort may be empty (a warning says so); only a fall is suspicious.
     let timing = ctx.timing(
@@ -142,13 +132,10 @@ fn pegase(
     g: &mut Gathered,
 ) -> Result<(), SourceError> {
     let settings = ctx.settings;
-    let asked: Vec<(&str, &PegaseCohort)> = cohorts
-        .iter()
-        .filter_map(|c| match &settings.cohorts.get(*c)?.source {
-            CohortSource::Pegase(p) => Some((*c, p)),
-            _ => None,
-        })
-        .collect();
+    let asked = sis_cohorts(settings, cohorts, |s| match s {
+        CohortSource::Pegase(p) => Some(p),
+        _ => None,
+    });
     let (Some(pegase), false) = (&settings.pegase, asked.is_empty()) else {
         return Ok(());
     };
@@ -160,14 +147,7 @@ fn pegase(
         student_id: pegase.student_id,
     };
     let keys: Vec<&PegaseCohort> = asked.iter().map(|(_, p)| *p).collect();
-    let mut records = 0;
-    for ((name, _), students) in asked.iter().zip(dre.students(&how, &keys)?) {
-        records += students.len();
-        g.members.insert(
-            name.to_string(),
-            students.into_iter().map(Member::Student).collect(),
-        );
-    }
+    let records = add_students(g, &asked, dre.students(&how, &keys)?);
     let limit = settings.max_shrink.pegase.unwrap_or(ctx.limit());
     let source = format!("{}, period {}", dre.describe(), how.period);
     let timing = ctx.timing(
@@ -180,6 +160,32 @@ fn pegase(
     );
     g.timings.push(timing);
     Ok(())
+}
+
+/// The run's cohorts an information system answers for (`key` picks its kind), by
+/// name.
+fn sis_cohorts<'a, K>(
+    settings: &'a Settings,
+    cohorts: &BTreeSet<&'a str>,
+    key: impl Fn(&'a CohortSource) -> Option<&'a K>,
+) -> Vec<(&'a str, &'a K)> {
+    cohorts
+        .iter()
+        .filter_map(|c| Some((*c, key(&settings.cohorts.get(*c)?.source)?)))
+        .collect()
+}
+
+/// Each asked cohort's students, in the order asked, as members; how many in all.
+fn add_students<K>(g: &mut Gathered, asked: &[(&str, &K)], students: Vec<Vec<Student>>) -> usize {
+    let mut records = 0;
+    for ((name, _), students) in asked.iter().zip(students) {
+        records += students.len();
+        g.members.insert(
+            name.to_string(),
+            students.into_iter().map(Member::Student).collect(),
+        );
+    }
+    records
 }
 
 /// Static username lists and student files.

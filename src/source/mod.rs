@@ -10,6 +10,7 @@ pub mod moodle_created;
 pub mod sheet;
 mod sheet_xml;
 pub mod sis;
+mod tls;
 
 use std::path::PathBuf;
 

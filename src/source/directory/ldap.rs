@@ -71,8 +71,6 @@ impl LdapDirectory {
     }
 
     fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, SourceError> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::CertificateDer;
         let Some(ca) = &self.ldap.ca_file else {
             return Ok(None);
         };
@@ -81,27 +79,8 @@ impl LdapDirectory {
             action: m,
             cause: None,
         };
-        let mut roots = rustls::RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(ca)
-            .map_err(|e| bad(format!("cannot read the CA file {}: {e}", ca.display())))?;
-        for c in certs {
-            let c = c.map_err(|e| bad(format!("invalid certificate in {}: {e}", ca.display())))?;
-            roots
-                .add(c)
-                .map_err(|e| bad(format!("unusable certificate in {}: {e}", ca.display())))?;
-        }
-        if roots.is_empty() {
-            return Err(bad(format!(
-                "no certificate in the CA file {}",
-                ca.display()
-            )));
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad(format!("TLS set-up failed: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let roots = crate::source::tls::roots_from(ca).map_err(bad)?;
+        let config = crate::source::tls::client(roots).map_err(bad)?;
         Ok(Some(Arc::new(config)))
     }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Bind, SqlBackend, Statement, StudentSource, ELEMENT_STUDENTS, GROUPS_ELP, GROUPS_VET,
+    Assigned, Bind, SqlBackend, Statement, StudentSource, ELEMENT_STUDENTS, GROUPS_ELP, GROUPS_VET,
     LIST_CHUNK, STUDENTS,
 };
 use crate::model::{ApogeeCohort, ApogeeGroup, Student};
@@ -51,8 +51,6 @@ fn version(row: &[Option<&str>], i: usize) -> Option<u32> {
 
 /// Students of one cohort key, by COD_IND.
 type ByInd = BTreeMap<String, Student>;
-/// Group assignments of one group object, by COD_IND.
-type Assigned = BTreeMap<String, BTreeSet<ApogeeGroup>>;
 
 /// The student of a row whose columns from `at` are COD_IND, COD_ETU, NOM, PRENOM,
 /// ETA_PMT_IAE, if an accepted payment state.
@@ -274,8 +272,6 @@ fn into_cohorts(
     vet_groups: &BTreeMap<(String, u32), Assigned>,
     elp_groups: &BTreeMap<String, Assigned>,
 ) -> Vec<Vec<Student>> {
-    let empty_students = ByInd::new();
-    let empty_groups = Assigned::new();
     cohorts
         .iter()
         .map(|c| {
@@ -289,24 +285,7 @@ fn into_cohorts(
                     elp_groups.get(e),
                 ),
             };
-            let groups = groups.unwrap_or(&empty_groups);
-            students
-                .unwrap_or(&empty_students)
-                .values()
-                .map(|s| {
-                    let mut s = s.clone();
-                    if c.groups {
-                        s.groups = groups
-                            .get(&s.cod_ind)
-                            .into_iter()
-                            .flatten()
-                            .filter(|g| c.group_type.as_ref().is_none_or(|t| *t == g.kind))
-                            .cloned()
-                            .collect();
-                    }
-                    s
-                })
-                .collect()
+            super::cohort_students(students, groups, c.groups, c.group_type.as_deref())
         })
         .collect()
 }

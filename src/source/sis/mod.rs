@@ -28,6 +28,38 @@ use std::collections::BTreeSet;
 use crate::model::{ApogeeCohort, Student};
 use crate::source::SourceError;
 
+/// Group memberships of one group object (an étape version, an element, a formation
+/// object), by the student's id in the system.
+pub(crate) type Assigned = std::collections::BTreeMap<String, BTreeSet<crate::model::ApogeeGroup>>;
+
+/// A cohort's students, in their id order, each with their groups when the cohort
+/// asks for them (`want`), of one type when it says which: the one way Apogée's and
+/// Pégase's rows become a cohort.
+pub(crate) fn cohort_students(
+    students: Option<&std::collections::BTreeMap<String, Student>>,
+    groups: Option<&Assigned>,
+    want: bool,
+    group_type: Option<&str>,
+) -> Vec<Student> {
+    students
+        .into_iter()
+        .flat_map(|by_id| by_id.values())
+        .map(|s| {
+            let mut s = s.clone();
+            if want {
+                s.groups = groups
+                    .and_then(|g| g.get(&s.cod_ind))
+                    .into_iter()
+                    .flatten()
+                    .filter(|g| group_type.is_none_or(|t| t == g.kind))
+                    .cloned()
+                    .collect();
+            }
+            s
+        })
+        .collect()
+}
+
 /// One engine able to run the shared SQL.
 pub trait SqlBackend {
     /// Names the database in messages (never with a password).

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Bind, SqlBackend, Statement, LIST_CHUNK, PEGASE_ELEMENT_STUDENTS, PEGASE_GROUPS,
+    Assigned, Bind, SqlBackend, Statement, LIST_CHUNK, PEGASE_ELEMENT_STUDENTS, PEGASE_GROUPS,
     PEGASE_STUDENTS,
 };
 use crate::model::{ApogeeGroup, PegaseCohort, PegaseStudentId, Sis, Student};
@@ -28,8 +28,6 @@ pub struct Pegase {
 
 /// Learners of one cohort key, by their Pégase id.
 type ById = BTreeMap<String, Student>;
-/// Group memberships of one object (formation or element), by learner id.
-type Assigned = BTreeMap<String, BTreeSet<ApogeeGroup>>;
 
 impl Pegase {
     pub fn new(backend: Box<dyn SqlBackend>) -> Pegase {
@@ -237,8 +235,6 @@ fn into_cohorts(
     elements: &BTreeMap<(String, String), ById>,
     groups: &BTreeMap<String, Assigned>,
 ) -> Vec<Vec<Student>> {
-    let none = ById::new();
-    let no_groups = Assigned::new();
     cohorts
         .iter()
         .map(|c| {
@@ -246,24 +242,8 @@ fn into_cohorts(
                 None => formations.get(&c.formation),
                 Some(e) => elements.get(&(c.formation.clone(), e.clone())),
             };
-            let assigned = groups.get(object_of(c)).unwrap_or(&no_groups);
-            learners
-                .unwrap_or(&none)
-                .values()
-                .map(|s| {
-                    let mut s = s.clone();
-                    if c.groups {
-                        s.groups = assigned
-                            .get(&s.cod_ind)
-                            .into_iter()
-                            .flatten()
-                            .filter(|g| c.group_type.as_ref().is_none_or(|t| *t == g.kind))
-                            .cloned()
-                            .collect();
-                    }
-                    s
-                })
-                .collect()
+            let assigned = groups.get(object_of(c));
+            super::cohort_students(learners, assigned, c.groups, c.group_type.as_deref())
         })
         .collect()
 }

@@ -3,7 +3,6 @@
 //! prefer`), the server's certificate checked against the system's CA store or the
 //! configured `ca_file`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
@@ -73,43 +72,20 @@ fn connect_failure(e: &postgres::Error, s: &PostgresSettings) -> String {
 
 /// The TLS set-up: the configured CA file, else the system's CA store.
 fn tls_config(what: &str, s: &PostgresSettings) -> Result<rustls::ClientConfig, SourceError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
     let bad = |m: String| SourceError::Failed {
         what: what.to_string(),
         action: m,
         cause: None,
     };
-    let mut roots = rustls::RootCertStore::empty();
-    match &s.ca_file {
-        Some(ca) => {
-            let certs = CertificateDer::pem_file_iter(ca)
-                .map_err(|e| bad(format!("cannot read the CA file {}: {e}", ca.display())))?;
-            for c in certs {
-                let c =
-                    c.map_err(|e| bad(format!("invalid certificate in {}: {e}", ca.display())))?;
-                roots
-                    .add(c)
-                    .map_err(|e| bad(format!("unusable certificate in {}: {e}", ca.display())))?;
-            }
-            if roots.is_empty() {
-                return Err(bad(format!(
-                    "no certificate in the CA file {}",
-                    ca.display()
-                )));
-            }
-        }
+    let roots = match &s.ca_file {
+        Some(ca) => crate::source::tls::roots_from(ca).map_err(bad)?,
         None => {
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            roots
         }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(format!("TLS set-up failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    };
+    crate::source::tls::client(roots).map_err(bad)
 }
 
 /// `:name` binds as PostgreSQL's `$n`, numbered in order of first use, and the
