@@ -65,6 +65,30 @@ fn the_pegase_and_mixed_demos_give_the_apogee_demos_files() {
     );
     // Three queries whatever the number of cohorts: formations, elements, groups.
     assert_eq!(source["requests"], 3, "{source}");
+    // `year: auto`: the as-of day's academic year, as Pégase's period code.
+    let auto = demo.join("enrolgen-pegase.yaml");
+    edit(&auto, "year: 2026 ", "year: auto ");
+    run_ok(t.path(), &auto, "auto");
+    assert_same_files(&expected, &upload_files(&t.path().join("auto")));
+    let r = enrolgen(
+        t.path(),
+        &[
+            "run",
+            "-c",
+            auto.to_str().unwrap(),
+            "--out",
+            "next-year",
+            "--dry-run",
+            "--as-of",
+            "2027-09-02",
+        ],
+    );
+    assert!(
+        r.stderr
+            .contains("cohort psy-l1 returned nobody for year 2027"),
+        "{}",
+        r.stderr
+    );
     let mixed = summary(t.path(), "mixed");
     let ids: Vec<&str> = mixed["sources"]
         .as_array()
@@ -142,6 +166,21 @@ fn pegase_left_outs_and_warnings_speak_of_pegase() {
     assert!(
         line.contains("(Pégase learner ") && !line.contains("COD_IND"),
         "{line}"
+    );
+    // `student_id: ine`: the INE is the number looked up in the directories, which
+    // carry the learner's code here: nobody is found by it.
+    edit(
+        &cfg,
+        "  statuses: [VALIDEE]",
+        "  statuses: [VALIDEE]\n  student_id: ine",
+    );
+    let r = run_config(t.path(), &cfg, "ine");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = std::fs::read_to_string(t.path().join("ine/ecampus/left-out.csv")).unwrap();
+    assert!(
+        left.lines()
+            .any(|l| l.starts_with("no_account;PSY-L1-STATS;student;;000100001X1;")),
+        "{left}"
     );
 }
 
