@@ -31,7 +31,6 @@ own rusage). Needs the harness set up and, for ws, its web server started:
 import argparse
 import csv
 import json
-import os
 import re
 import resource
 import shutil
@@ -40,6 +39,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import webservice  # noqa: E402  (the site's reset and the machine's CPU, shared)
+from webservice import busy as machine_cpu, sh  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "target" / "release" / "enrolgen"
@@ -59,13 +63,6 @@ UPLOAD = (
     "--uupasswordold=0 --uuallowrenames=0 --uuallowdeletes=0 --uuallowsuspends=0 "
     "--uustandardusernames=0 --uumatchemail=0 >/dev/null 2>&1"
 )
-
-
-def machine_cpu():
-    """CPU seconds the whole machine has spent (all cores; /proc/stat)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu():
@@ -93,10 +90,6 @@ class Measure:
         self.wall = time.monotonic() - self.t
         self.moodle_cpu = machine_cpu() - self.m - self.own
         return False
-
-
-def sh(harness, script):
-    subprocess.run(["bash", "-c", script], cwd=harness, check=True)
 
 
 # ---------------------------------------------------------------- the 1 % night
@@ -165,8 +158,7 @@ def fresh_site(harness, work, users, courses):
     world = work / "world.json"
     world.write_text(json.dumps({"users": [{"username": u} for u in sorted(users)],
                                  "courses": [{"shortname": c} for c in sorted(courses)]}))
-    sh(harness, "./reset.sh >/dev/null")
-    sh(harness, f". lib/env.sh && $PHP lib/setup_fixtures.php {world} >/dev/null")
+    webservice.fresh_site(harness, world)
 
 
 def config(u, night, channel, url=None, token=None):

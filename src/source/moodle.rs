@@ -419,9 +419,7 @@ impl Moodle {
             .iter()
             .filter_map(|n| ids.get(n).map(|id| (n, *id)))
             .collect();
-        let by_groups = GROUP_READS
-            .iter()
-            .try_fold(true, |all, f| Ok::<_, SourceError>(all && self.offers(f)?))?;
+        let by_groups = self.offers(GROUP_READS[0])? && self.offers(GROUP_READS[1])?;
         let mut requests: Vec<Request> = found
             .iter()
             .flat_map(|(_, id)| {

@@ -66,17 +66,7 @@ fn with_accounts_in_moodle(cfg: &Path, url: &str, token_file: &Path, deliver: &s
 /// A dry run of the web-service channel (what it would do), recorded as `fixture`:
 /// its summary.
 fn ws_dry_run(dir: &Path, cfg: &Path, fixture: &str) -> serde_json::Value {
-    let args = [
-        "run",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--out",
-        "ws",
-        "--as-of",
-        AS_OF,
-        "--dry-run",
-        "--json",
-    ];
+    let args = run_argv(cfg.to_str().unwrap(), "ws", &["--dry-run", "--json"]);
     let r = with_recording(dir, &args, Some(fixture));
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The operations and files it would apply and write, then the summary.
@@ -155,15 +145,7 @@ fn the_platform_s_moodle_decides_which_accounts_are_enrolled_on_both_channels() 
 
     // Files.
     let files = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
-    let args = [
-        "run",
-        "-c",
-        files.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
+    let args = run_args(&files, "out");
     let r = with_recording(t.path(), &args, Some("platform-accounts"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (written, _) = planned(t.path(), "out");
@@ -402,15 +384,7 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
 
     let run_into = |out: &str, fixture: &str, report: u32| {
         let c = configured(fixture, "files", report);
-        let args = [
-            "run",
-            "-c",
-            c.to_str().unwrap(),
-            "--out",
-            out,
-            "--as-of",
-            AS_OF,
-        ];
+        let args = run_args(&c, out);
         with_recording(t.path(), &args, Some(fixture))
     };
 
@@ -588,17 +562,7 @@ impl Prelude {
     /// the platform's), recorded into `fixture`.
     fn run(&self, dir: &Path, site: (String, String), keys: &str, fixture: &str) -> Out {
         let moodle = self.configured(dir, site, keys, fixture);
-        let args = [
-            "run",
-            "-c",
-            moodle.to_str().unwrap(),
-            "--platform",
-            "prelude",
-            "--out",
-            "out",
-            "--as-of",
-            AS_OF,
-        ];
+        let args = run_argv(moodle.to_str().unwrap(), "out", &["--platform", "prelude"]);
         with_recording(dir, &args, Some(fixture))
     }
 
@@ -842,15 +806,7 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
 
     let ws = with_accounts_in_moodle(&cfg, &site("verify-road-run"), &token_file, "webservice");
-    let args = [
-        "run",
-        "-c",
-        ws.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
+    let args = run_args(&ws, "out");
     let r = with_recording(t.path(), &args, Some("verify-road-run"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
@@ -922,17 +878,11 @@ fn verify_expects_what_run_did_and_lists_other_enrolments_apart() {
         &t.path().join("out/ecampus/webservice-state.json"),
         &night_2,
     );
-    let args = [
-        "run",
-        "-c",
+    let args = run_argv(
         ws2.to_str().unwrap(),
-        "--out",
         "out",
-        "--as-of",
-        AS_OF,
-        "--accept-suspensions",
-        "all",
-    ];
+        &["--accept-suspensions", "all"],
+    );
     let r = with_recording(t.path(), &args, Some("verify-road-night-2"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let left = std::fs::read_to_string(t.path().join("out/ecampus/left-out.csv")).unwrap();
@@ -1103,15 +1053,7 @@ fn by_username_a_moodle_that_sees_nobody_stops_the_run() {
     let token_file = t.path().join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
     let files = with_accounts_in_moodle(&cfg, &url, &token_file, "files");
-    let args = [
-        "run",
-        "-c",
-        files.to_str().unwrap(),
-        "--out",
-        "out",
-        "--as-of",
-        AS_OF,
-    ];
+    let args = run_args(&files, "out");
     let r = with_recording(t.path(), &args, Some("platform-accounts-unseen"));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(

@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rows::{cell, full_name, group, texts};
 use super::{
     Assigned, Bind, SqlBackend, Statement, StudentSource, ELEMENT_STUDENTS, GROUPS_ELP, GROUPS_VET,
     LIST_CHUNK, STUDENTS,
 };
-use crate::model::{ApogeeCohort, ApogeeGroup, Student};
+use crate::model::{ApogeeCohort, Student};
 use crate::source::SourceError;
 
 pub struct Apogee<B> {
@@ -37,14 +38,6 @@ impl<B: SqlBackend> Apogee<B> {
     }
 }
 
-fn cell<'a>(row: &[Option<&'a str>], i: usize) -> Option<&'a str> {
-    row.get(i)
-        .copied()
-        .flatten()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 fn version(row: &[Option<&str>], i: usize) -> Option<u32> {
     cell(row, i).and_then(|v| v.parse().ok())
 }
@@ -59,11 +52,7 @@ fn paid_student(row: &[Option<&str>], at: usize, payment: &BTreeSet<String>) -> 
     if !cell(row, at + 4).is_some_and(|p| payment.contains(p)) {
         return None;
     }
-    let name = [cell(row, at + 2), cell(row, at + 3)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = full_name(row, at + 2);
     Some(Student {
         cod_ind: cod_ind.to_string(),
         cod_etu: cell(row, at + 1).map(str::to_string),
@@ -71,21 +60,6 @@ fn paid_student(row: &[Option<&str>], at: usize, payment: &BTreeSet<String>) -> 
         groups: Vec::new(),
         sis: crate::model::Sis::Apogee,
     })
-}
-
-/// The group of a row whose columns from `at` are COD_EXT_GPE, LIB_GPE, COD_TGR.
-fn group(row: &[Option<&str>], at: usize) -> Option<ApogeeGroup> {
-    let code = cell(row, at)?;
-    Some(ApogeeGroup {
-        code: code.to_string(),
-        label: cell(row, at + 1).unwrap_or(code).to_string(),
-        kind: cell(row, at + 2).unwrap_or_default().to_string(),
-    })
-}
-
-fn texts<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Bind> {
-    let set: BTreeSet<&str> = values.into_iter().collect();
-    set.into_iter().map(|v| Bind::Text(v.to_string())).collect()
 }
 
 impl<B: SqlBackend> StudentSource for Apogee<B> {

@@ -13,6 +13,7 @@ pub mod oracle;
 pub mod pegase;
 pub mod postgres;
 pub mod query;
+mod rows;
 mod script;
 pub mod sqlite;
 

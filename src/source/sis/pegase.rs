@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rows::{cell, full_name, group, texts};
 use super::{
     Assigned, Bind, SqlBackend, Statement, LIST_CHUNK, PEGASE_ELEMENT_STUDENTS, PEGASE_GROUPS,
     PEGASE_STUDENTS,
 };
-use crate::model::{ApogeeGroup, PegaseCohort, PegaseStudentId, Sis, Student};
+use crate::model::{PegaseCohort, PegaseStudentId, Sis, Student};
 use crate::source::SourceError;
 
 /// What a Pégase run reads with: the period of its year, the statuses that count
@@ -181,19 +182,6 @@ fn has_learners(
     found.is_some_and(|l| !l.is_empty())
 }
 
-fn cell<'a>(row: &[Option<&'a str>], i: usize) -> Option<&'a str> {
-    row.get(i)
-        .copied()
-        .flatten()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn texts<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Bind> {
-    let set: BTreeSet<&str> = values.into_iter().collect();
-    set.into_iter().map(|v| Bind::Text(v.to_string())).collect()
-}
-
 /// The learner of a row whose columns from `at` are id, code_apprenant, ine_maitre,
 /// name, first name. The student number is the value the directories carry; a
 /// learner without one is kept (the plan leaves them out, by name).
@@ -203,27 +191,13 @@ fn learner(row: &[Option<&str>], at: usize, id: PegaseStudentId) -> Option<Stude
         PegaseStudentId::CodeApprenant => cell(row, at + 1),
         PegaseStudentId::Ine => cell(row, at + 2),
     };
-    let name = [cell(row, at + 3), cell(row, at + 4)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = full_name(row, at + 3);
     Some(Student {
         cod_ind: pegase_id.to_string(),
         cod_etu: number.map(str::to_string),
         name,
         groups: Vec::new(),
         sis: Sis::Pegase,
-    })
-}
-
-/// The group of a row whose columns from `at` are code, libelle_court, code_type.
-fn group(row: &[Option<&str>], at: usize) -> Option<ApogeeGroup> {
-    let code = cell(row, at)?;
-    Some(ApogeeGroup {
-        code: code.to_string(),
-        label: cell(row, at + 1).unwrap_or(code).to_string(),
-        kind: cell(row, at + 2).unwrap_or_default().to_string(),
     })
 }
 

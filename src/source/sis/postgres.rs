@@ -60,14 +60,31 @@ fn connect_failure(e: &postgres::Error, s: &PostgresSettings) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("the server refused the connection: {}", db.message());
     }
-    let text = e.to_string();
     let chain = crate::error_chain(e);
-    if chain.contains("certificate") || chain.contains("Certificate") {
+    if untrusted_certificate(e) {
         return format!(
             "the server's TLS certificate is not trusted ({chain}): give pegase.postgres.ca_file, the CA that signed it"
         );
     }
-    format!("cannot connect to {} ({text})", s.describe())
+    format!("cannot connect to {} ({e})", s.describe())
+}
+
+/// Whether the TLS handshake refused the server's certificate: rustls's own error,
+/// found in the cause chain (tokio-rustls hands it over inside an I/O error).
+fn untrusted_certificate(e: &postgres::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let tls = c.downcast_ref::<rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(t) = tls {
+            return matches!(t, rustls::Error::InvalidCertificate(_));
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The TLS set-up: the configured CA file, else the system's CA store.
