@@ -974,8 +974,9 @@ impl LeftOut {
 /// One user enrolled in a course, as Moodle lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnrolledUser {
-    /// Moodle's user id.
-    pub id: u64,
+    /// Moodle's user id; `None` when the read does not give it (the participants
+    /// report names users only: a write looks the id up).
+    pub id: Option<u64>,
     pub roles: BTreeSet<String>,
     pub groups: BTreeSet<String>,
 }

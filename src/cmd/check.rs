@@ -374,6 +374,45 @@ fn try_accounts(
     }
 }
 
+/// The functions a platform's service must offer: `verify`'s reads, the channel's
+/// writes, the accounts' reads and the reports'.
+fn required(
+    m: &crate::config::MoodleSettings,
+    writes: bool,
+    accounts: Option<&crate::model::MoodleAccounts>,
+) -> Vec<&'static str> {
+    use crate::source::moodle_created::{RETRIEVE, SET_FILTERS};
+    let mut out = crate::source::moodle::VERIFY_FUNCTIONS.to_vec();
+    if writes {
+        out.extend(crate::deliver::webservice::APPLY_FUNCTIONS);
+    }
+    if let Some(a) = accounts {
+        out.push(crate::source::moodle::USERS_FUNCTION);
+        if a.created_report.is_some() {
+            out.extend([SET_FILTERS, RETRIEVE]);
+        }
+    }
+    if m.participants_report.is_some() && !out.contains(&RETRIEVE) {
+        out.push(RETRIEVE);
+    }
+    out
+}
+
+/// Reads the participants report, when the platform names one, as a run reads it.
+fn try_participants(
+    c: &crate::source::moodle::Moodle,
+    m: &crate::config::MoodleSettings,
+) -> Result<(), String> {
+    let Some(report) = m.participants_report else {
+        return Ok(());
+    };
+    let rows = c
+        .participants_rows(report)
+        .map_err(|e| crate::error_chain(&e))?;
+    println!("participants report {report}: ok, {rows} row(s)");
+    Ok(())
+}
+
 /// Tries a platform's token and lists the functions its service lacks.
 /// `accounts`: the platform reads its accounts from Moodle (`accounts_in: moodle`):
 /// the function is looked for, then tried on the token's own account; and the
@@ -396,30 +435,14 @@ fn check_moodle(
         });
     match info {
         Ok((what, i)) => {
-            use crate::source::moodle_created::{RETRIEVE, SET_FILTERS};
-            let report = accounts.and_then(|a| a.created_report);
-            let users: &[&str] = match (accounts, report) {
-                (None, _) => &[],
-                (Some(_), None) => &[crate::source::moodle::USERS_FUNCTION],
-                (Some(_), Some(_)) => {
-                    &[crate::source::moodle::USERS_FUNCTION, SET_FILTERS, RETRIEVE]
-                }
-            };
-            let apply: &[&str] = if writes {
-                &crate::deliver::webservice::APPLY_FUNCTIONS
-            } else {
-                &[]
-            };
-            let missing: Vec<&str> = crate::source::moodle::VERIFY_FUNCTIONS
-                .iter()
-                .chain(apply)
-                .chain(users)
-                .filter(|f| !i.functions.contains(**f))
-                .copied()
+            let missing: Vec<&str> = required(m, writes, accounts)
+                .into_iter()
+                .filter(|f| !i.functions.contains(*f))
                 .collect();
             if missing.is_empty() {
-                if let (Some(a), Ok(c)) = (accounts, &client) {
-                    if let Err(why) = try_accounts(c, &i.username, a) {
+                if let Ok(c) = &client {
+                    let tried = accounts.map_or(Ok(()), |a| try_accounts(c, &i.username, a));
+                    if let Err(why) = tried.and_then(|()| try_participants(c, m)) {
                         println!("{what}: FAIL  {why}");
                         return false;
                     }
@@ -435,7 +458,10 @@ fn check_moodle(
                     );
                 }
                 let groups = crate::source::moodle::GROUP_READS;
-                if writes && groups.iter().any(|f| !i.functions.contains(*f)) {
+                if writes
+                    && m.participants_report.is_none()
+                    && groups.iter().any(|f| !i.functions.contains(*f))
+                {
                     println!(
                         "{what}: note  without {} in the service, each participant's groups are read with them, a third of a quiet night's work for Moodle (add them: moodle/course:managegroups, which the channel has)",
                         groups.join(" and ")

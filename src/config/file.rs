@@ -227,6 +227,9 @@ pub struct RawMoodle {
     /// to a planned user and the plan does not give (default false: reported only).
     #[serde(default)]
     pub remove_extra_roles: bool,
+    /// The id of a custom report of the "Course participants" source that lists
+    /// the courses' users in one read (docs/webservices.md).
+    pub participants_report: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

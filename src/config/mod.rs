@@ -191,6 +191,9 @@ pub struct MoodleSettings {
     pub role_ids: BTreeMap<String, u64>,
     /// Take back platform roles given by hand that the plan does not give.
     pub remove_extra_roles: bool,
+    /// A custom report of the "Course participants" source the courses' users are
+    /// read from, in one request, instead of two reads per course.
+    pub participants_report: Option<u64>,
 }
 
 /// How a platform's plan reaches its Moodle (`deliver:`), with the connection that
@@ -1159,6 +1162,12 @@ impl Checker<'_> {
                 format!("'{zone}' is not a time zone name (Europe/Paris, UTC …)"),
             )
         })?;
+        if m.participants_report == Some(0) {
+            return Err(self.err(
+                &format!("{key}.participants_report"),
+                "must be the id of a custom report (its address ends with id=N)",
+            ));
+        }
         let max_fields = m.max_fields.unwrap_or(4000);
         if max_fields < 10 {
             return Err(self.err(&format!("{key}.max_fields"), "must be at least 10"));
@@ -1178,6 +1187,7 @@ impl Checker<'_> {
             max_fields,
             role_ids,
             remove_extra_roles: m.remove_extra_roles,
+            participants_report: m.participants_report,
         })
     }
 
@@ -1425,6 +1435,31 @@ mod tests {
         };
         assert_eq!(m.max_fields, 4000);
         assert_eq!(m.role_ids["student"], 5);
+        assert_eq!(m.participants_report, None);
+        let report = |id: &str| {
+            ok.replace(
+                "timezone: Europe/Paris",
+                &format!("participants_report: {id}"),
+            )
+        };
+        let s = parse(&report("7"), Path::new("conf/enrolgen.yaml")).unwrap();
+        assert_eq!(
+            s.platforms["p"]
+                .delivery
+                .moodle()
+                .unwrap()
+                .participants_report,
+            Some(7)
+        );
+        assert_eq!(
+            err(&report("0")),
+            "conf/enrolgen.yaml:9: platforms.p.moodle.participants_report: must be the id of a custom report (its address ends with id=N)"
+        );
+        assert!(
+            err(&report("Participants")).contains("participants_report"),
+            "{}",
+            err(&report("Participants"))
+        );
         let typo = ws.replace("deliver: webservice", "deliver: webservices");
         assert!(err(&typo).contains("webservices"), "{}", err(&typo));
     }

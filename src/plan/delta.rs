@@ -777,7 +777,7 @@ mod tests {
             e("suspended", "C", "student"),
         ]);
         let user = |groups: &[&str]| EnrolledUser {
-            id: 1,
+            id: Some(1),
             roles: ["student".to_string()].into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         };

@@ -666,7 +666,7 @@ mod tests {
 
     fn user(id: u64, roles: &[&str], groups: &[&str]) -> EnrolledUser {
         EnrolledUser {
-            id,
+            id: Some(id),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }

@@ -367,7 +367,7 @@ mod tests {
 
     fn user(roles: &[&str], groups: &[&str]) -> EnrolledUser {
         EnrolledUser {
-            id: 0,
+            id: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod moodle;
 pub mod moodle_api;
 pub mod moodle_created;
+pub mod moodle_participants;
 pub mod sheet;
 mod sheet_xml;
 pub mod sis;

@@ -114,6 +114,8 @@ pub struct Moodle {
     parallel: usize,
     max_fields: usize,
     requests: AtomicUsize,
+    /// The custom report the courses' users are read from, if any.
+    participants: Option<u64>,
     /// The functions the service offers: asked once, when first needed.
     functions: Mutex<Option<std::sync::Arc<BTreeSet<String>>>>,
 }
@@ -163,6 +165,7 @@ impl Moodle {
             parallel: s.parallel.max(1),
             max_fields: s.max_fields,
             requests: AtomicUsize::new(0),
+            participants: s.participants_report,
             functions: Mutex::new(None),
         })
     }
@@ -329,7 +332,7 @@ impl Moodle {
         Ok(raw
             .courses
             .into_iter()
-            .map(|c| (c.shortname, c.id))
+            .map(|c| (unescape(&c.shortname), c.id))
             .collect())
     }
 
@@ -364,12 +367,12 @@ impl Moodle {
                 out.role_ids.insert(r.shortname.clone(), r.roleid);
             }
             for g in &u.groups {
-                out.groups.insert(g.name.clone(), g.id);
+                out.groups.insert(unescape(&g.name), g.id);
             }
             let user = EnrolledUser {
-                id: u.id,
+                id: Some(u.id),
                 roles: u.roles.into_iter().map(|r| r.shortname).collect(),
-                groups: u.groups.into_iter().map(|g| g.name).collect(),
+                groups: u.groups.iter().map(|g| unescape(&g.name)).collect(),
             };
             out.users.insert(u.username, user);
         }
@@ -405,6 +408,9 @@ impl Moodle {
     }
 
     pub fn read_courses(&self, shortnames: &[String]) -> Result<MoodleNow, SourceError> {
+        if let Some(report) = self.participants {
+            return self.read_by_report(report, shortnames);
+        }
         let ids = self.ids_of(shortnames)?;
         self.users_of(shortnames, &ids)
     }
@@ -454,7 +460,8 @@ impl Moodle {
             active.groups.extend(others.groups);
             if let Some(g) = grouped.remove(&id) {
                 for u in active.users.values_mut().chain(others.users.values_mut()) {
-                    u.groups = g.members.get(&u.id).cloned().unwrap_or_default();
+                    let member = u.id.and_then(|id| g.members.get(&id));
+                    u.groups = member.cloned().unwrap_or_default();
                 }
                 active.groups = g.names;
             }
@@ -633,7 +640,7 @@ impl Moodle {
     }
 
     /// Whether the token's service offers `function` (site info, asked once).
-    fn offers(&self, function: &str) -> Result<bool, SourceError> {
+    pub(crate) fn offers(&self, function: &str) -> Result<bool, SourceError> {
         let mut known = self
             .functions
             .lock()
@@ -823,7 +830,7 @@ impl Moodle {
 
     /// Every group of these courses, name → id: one read per course, batched when
     /// the service allows it.
-    fn groups_of(
+    pub(crate) fn groups_of(
         &self,
         course_ids: &[u64],
     ) -> Result<BTreeMap<u64, BTreeMap<String, u64>>, SourceError> {
@@ -851,7 +858,8 @@ impl Moodle {
         for (id, v) in course_ids.iter().zip(answers) {
             let groups: Vec<Group> =
                 serde_json::from_value(v).map_err(|e| self.unexpected(f, &e))?;
-            out.insert(*id, groups.into_iter().map(|g| (g.name, g.id)).collect());
+            let names = groups.into_iter().map(|g| (unescape(&g.name), g.id));
+            out.insert(*id, names.collect());
         }
         Ok(out)
     }
@@ -967,6 +975,17 @@ fn write_fields(call: &Write) -> Vec<(String, String)> {
         }),
         Write::AddMembers(r) | Write::RemoveMembers(r) => rows("members", r, member),
     }
+}
+
+/// A name as Moodle's answers give it: through `format_string`, which writes `&`
+/// as `&amp;` (web services and reports alike), or a report's cell, written as HTML.
+pub(crate) fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#039;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// The read of a course's groups.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::MatchField;
-use crate::source::moodle::Moodle;
+use crate::source::moodle::{unescape, Moodle};
 use crate::source::SourceError;
 
 pub const SET_FILTERS: &str = "core_reportbuilder_set_filters";
@@ -244,25 +244,5 @@ impl Moodle {
             ));
         }
         Ok(p.data)
-    }
-}
-
-/// A report's cell as text: the report builder writes it as HTML.
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#039;", "'")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cell_is_read_as_text() {
-        assert_eq!(unescape("o&#039;brien &amp; co"), "o'brien & co");
     }
 }

@@ -39,7 +39,9 @@ fn live() -> Option<Live> {
 
 fn is_write(function: &str) -> bool {
     // enrolgen sends only reads through the batch function.
-    !function.contains("_get_") && function != "tool_mobile_call_external_functions"
+    !function.contains("_get_")
+        && function != "tool_mobile_call_external_functions"
+        && function != "core_reportbuilder_retrieve_report"
 }
 
 /// A Moodle for one test: recorded answers (or the real one, recording).
@@ -62,6 +64,12 @@ struct Moodle {
 
 impl Moodle {
     fn start(name: &str) -> Moodle {
+        Moodle::start_changed(name, |_, body| body.to_string())
+    }
+
+    /// The recorded answers of `name`, each changed by `change` (key of the call,
+    /// body).
+    fn start_changed(name: &str, change: impl Fn(&str, &str) -> String) -> Moodle {
         let file = repo()
             .join("tests/fixtures/moodle-ws")
             .join(format!("{name}.jsonl"));
@@ -75,6 +83,7 @@ impl Moodle {
             None => {
                 let mut a = answers.lock().unwrap();
                 for (k, body) in recorded(&file) {
+                    let body = change(&k, &body);
                     a.entry(k).or_default().push_back(body);
                 }
                 None
@@ -163,6 +172,22 @@ impl Moodle {
 struct World {
     dir: PathBuf,
     cfg: PathBuf,
+    reads: Reads,
+}
+
+/// How the courses' users are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// One request per course, the groups with the users: a service without the
+    /// batch and group functions.
+    PerCourse,
+    /// The service offers tool_mobile_call_external_functions (the reads go in a few
+    /// requests) and core_group_get_group_members (the groups are read apart from
+    /// the users).
+    Batched,
+    /// The site's participants report (`moodle.participants_report`), made by
+    /// scripts/moodle/participants_report.php; the ids batched.
+    Report,
 }
 
 const WORLD_USERS: [&str; 19] = [
@@ -172,17 +197,14 @@ const WORLD_USERS: [&str; 19] = [
 ];
 
 impl World {
-    /// `batch`: the token's service offers tool_mobile_call_external_functions (the
-    /// reads go in a few requests) and core_group_get_group_members (the groups are
-    /// read apart from the users); without them, one request per course, the groups
-    /// with the users.
-    fn new(dir: &Path, moodle: &Moodle, tutor_role: &str, batch: bool) -> World {
+    fn new(dir: &Path, moodle: &Moodle, tutor_role: &str, reads: Reads) -> World {
         let cfg = copy_demo(dir);
         let d = cfg.parent().unwrap().to_path_buf();
         std::fs::write(d.join("token"), "0123456789abcdef0123456789abcdef\n").unwrap();
         let w = World {
             dir: dir.to_path_buf(),
             cfg: d.join("ws.yaml"),
+            reads,
         };
         w.config(&moodle.url, tutor_role);
         if let Some(l) = &moodle.live {
@@ -199,14 +221,35 @@ impl World {
                 dir.join("world.json").display()
             ));
             sh("./ws-setup.sh --quiet >/dev/null");
-            if batch {
-                service_functions(
+            match reads {
+                Reads::PerCourse => {}
+                Reads::Batched => service_functions(
                     true,
                     &[
                         "tool_mobile_call_external_functions",
                         "core_group_get_group_members",
                     ],
-                );
+                ),
+                Reads::Report => {
+                    let php = repo().join("scripts/moodle/participants_report.php");
+                    sh(&format!(
+                        ". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {} >/dev/null",
+                        php.display()
+                    ));
+                    assert_eq!(psql("select max(id) from mdl_reportbuilder_report"), "1");
+                    service_functions(
+                        true,
+                        &[
+                            "tool_mobile_call_external_functions",
+                            "core_reportbuilder_retrieve_report",
+                        ],
+                    );
+                    psql(
+                        "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) \
+                         select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
+                    );
+                    sh(". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php");
+                }
             }
         }
         w
@@ -219,13 +262,18 @@ impl World {
     /// The configuration, `soutien` being the last keys of SOUTIEN's rule.
     fn config_with(&self, url: &str, tutor_role: &str, soutien: &str) {
         let d = self.cfg.parent().unwrap();
+        let report = if self.reads == Reads::Report {
+            ", participants_report: 1"
+        } else {
+            ""
+        };
         std::fs::write(
             &self.cfg,
             format!(
                 "version: 1\nyear: 2026\n\
                  directories:\n  unicaen: {{ ldif: unicaen.ldif, match: supannEtuId, username: supannAliasLogin }}\n\
                  platforms:\n  ecampus:\n    accounts: [unicaen]\n    roles: [student, editingteacher, teacher, manager]\n\
-                 \x20   deliver: webservice\n    moodle: {{ url: \"{url}\", token_file: {}, parallel: 2 }}\n\
+                 \x20   deliver: webservice\n    moodle: {{ url: \"{url}\", token_file: {}, parallel: 2{report} }}\n\
                  cohorts:\n  option: {{ students: option.csv }}\n  soutien: {{ students: soutien.csv }}\n\
                  \x20 tutors: {{ usernames: [MartinP] }}\n\
                  enrol:\n  - {{ cohort: option, platform: ecampus, course: OPTION, role: student, group: \"TD {{group}}\", enrolperiod: 60 }}\n\
@@ -341,9 +389,20 @@ const END: i64 = 1_800_658_800;
 
 #[test]
 fn nights_of_changes_keep_moodle_equal_to_the_plan() {
+    nights("nights", Reads::Batched);
+}
+
+/// The same nights, the courses read from the participants report: the same
+/// writes, the same hand edits seen, in as few requests.
+#[test]
+fn nights_read_from_the_participants_report_keep_moodle_equal_to_the_plan() {
+    nights("nights-report", Reads::Report);
+}
+
+fn nights(fixture: &str, reads: Reads) {
     let t = tempfile::tempdir().unwrap();
-    let moodle = Moodle::start("nights");
-    let w = World::new(t.path(), &moodle, "editingteacher", true);
+    let moodle = Moodle::start(fixture);
+    let w = World::new(t.path(), &moodle, "editingteacher", reads);
     let soutien: Vec<u32> = (13..=20).collect();
 
     // Before the first night, a teacher makes an empty `TD G1` in OPTION. A
@@ -669,14 +728,92 @@ fn nights_of_changes_keep_moodle_equal_to_the_plan() {
     let before = moodle.writes.load(Ordering::SeqCst);
     assert_eq!(w.run(30, &[]).code, 0);
     assert_eq!(moodle.writes.load(Ordering::SeqCst), before, "settled");
-    // The service offers the group functions: every night read the users without
-    // their groups, and the groups and their members through those functions (each
-    // night's hand edits and moves were seen that way).
-    let recorded =
-        std::fs::read_to_string(repo().join("tests/fixtures/moodle-ws/nights.jsonl")).unwrap();
-    assert!(recorded.contains("core_group_get_group_members"));
-    assert!(recorded.contains(r#"id,username,roles"#));
-    assert!(!recorded.contains(r#"id,username,groups,roles"#));
+    let recorded = std::fs::read_to_string(
+        repo()
+            .join("tests/fixtures/moodle-ws")
+            .join(format!("{fixture}.jsonl")),
+    )
+    .unwrap();
+    if reads == Reads::Report {
+        // Every night read the courses' users from the report, never user by user
+        // (each night's hand edits and moves were seen that way).
+        assert!(recorded.contains("core_reportbuilder_retrieve_report"));
+        assert!(!recorded.contains("onlyactive"));
+        assert!(!recorded.contains("core_group_get_group_members"));
+    } else {
+        // The service offers the group functions: every night read the users without
+        // their groups, and the groups and their members through those functions.
+        assert!(recorded.contains("core_group_get_group_members"));
+        assert!(recorded.contains(r#"id,username,roles"#));
+        assert!(!recorded.contains(r#"id,username,groups,roles"#));
+    }
+}
+
+/// A participants report that is not what the run reads it as (another column, a
+/// word in another language, rows missing from its count, another source) stops
+/// the run before anything is planned or written: no guess about who is enrolled.
+#[test]
+fn a_participants_report_of_another_shape_stops_the_run() {
+    type Change = fn(&mut serde_json::Value);
+    let cases: [(Change, &str); 4] = [
+        (
+            |v| v["data"]["headers"][3] = "Group".into(),
+            "its columns are [\"Course short name\", \"Username\", \"Short name\", \"Group\", \"Status\"]",
+        ),
+        (
+            |v| {
+                // The site in French, its report read without asking for English.
+                for r in v["data"]["rows"].as_array_mut().unwrap() {
+                    if r["columns"][4] == "Active" {
+                        r["columns"][4] = "Actif".into();
+                    }
+                }
+            },
+            ": status 'Actif' is not Active, Suspended or Not current",
+        ),
+        (
+            |v| {
+                let rows = v["data"]["rows"].as_array_mut().unwrap();
+                rows.pop();
+            },
+            "rows of the",
+        ),
+        (
+            |v| v["details"]["source"] = "core_user\\reportbuilder\\datasource\\users".into(),
+            "its source is core_user\\reportbuilder\\datasource\\users, not Course participants",
+        ),
+    ];
+    // The report as it stood after the first night: everyone listed.
+    let file = repo().join("tests/fixtures/moodle-ws/nights-report.jsonl");
+    let listed = recorded(&file)
+        .into_iter()
+        .find(|(k, b)| k.starts_with("core_reportbuilder_retrieve_report?") && b.contains("Active"))
+        .unwrap()
+        .1;
+    for (change, needle) in cases {
+        let t = tempfile::tempdir().unwrap();
+        let listed = listed.clone();
+        let moodle = Moodle::start_changed("nights-report", move |k, body| {
+            if !k.starts_with("core_reportbuilder_retrieve_report?") {
+                return body.to_string();
+            }
+            let mut v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+            change(&mut v);
+            v.to_string()
+        });
+        let w = World::new(t.path(), &moodle, "editingteacher", Reads::Report);
+        w.sources(&OPTION, &(13..=20).collect::<Vec<u32>>());
+        let r = w.run(24, &[]);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("custom report 1 (moodle.participants_report) cannot be read as the courses' participants: ")
+                && r.stderr.contains(needle),
+            "{needle}: {}",
+            r.stderr
+        );
+        assert_eq!(moodle.writes.load(Ordering::SeqCst), 0, "nothing written");
+        assert!(!t.path().join("out/ecampus/webservice-state.json").exists());
+    }
 }
 
 #[test]
@@ -684,7 +821,7 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
     let t = tempfile::tempdir().unwrap();
     let moodle = Moodle::start("refused");
     // The token's role may not assign manager: Moodle refuses the whole batch.
-    let w = World::new(t.path(), &moodle, "manager", false);
+    let w = World::new(t.path(), &moodle, "manager", Reads::PerCourse);
     w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
     let r = w.run(24, &[]);
     // Moodle does not hold the plan: exit 7, whatever else went through.
@@ -780,7 +917,7 @@ fn a_refused_row_is_found_and_reported_the_rest_goes_through() {
 fn a_run_killed_while_waiting_is_finished_by_the_next_one() {
     let t = tempfile::tempdir().unwrap();
     let moodle = Moodle::start("killed");
-    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    let w = World::new(t.path(), &moodle, "editingteacher", Reads::PerCourse);
     w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
     // The first write (the enrolments) reaches Moodle, but its answer never comes.
     moodle.lose.store(1, Ordering::SeqCst);
@@ -847,7 +984,7 @@ fn a_run_killed_while_waiting_is_finished_by_the_next_one() {
 fn a_server_that_goes_away_stops_the_run_with_what_was_left_journaled() {
     let t = tempfile::tempdir().unwrap();
     let moodle = Moodle::start("stopped");
-    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    let w = World::new(t.path(), &moodle, "editingteacher", Reads::PerCourse);
     w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
     // The server answers the first two write calls (the enrolments), then is gone.
     moodle.stop_after.store(2, Ordering::SeqCst);
@@ -893,7 +1030,7 @@ fn moodle_status(moodle: &Moodle, username: &str, course: &str) -> Option<String
 fn writes_moodle_never_applied_are_sent_again_not_adopted() {
     let t = tempfile::tempdir().unwrap();
     let moodle = Moodle::start("rolled-back");
-    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    let w = World::new(t.path(), &moodle, "editingteacher", Reads::PerCourse);
     let soutien: Vec<u32> = (13..=20).collect();
     w.sources(&OPTION, &soutien);
     assert_eq!(w.run(24, &[]).code, 0);
@@ -1013,7 +1150,7 @@ fn writes_moodle_never_applied_are_sent_again_not_adopted() {
 fn a_missing_capability_is_named_and_the_other_platforms_are_done() {
     let t = tempfile::tempdir().unwrap();
     let moodle = Moodle::start("nopermissions-groups");
-    let w = World::new(t.path(), &moodle, "editingteacher", false);
+    let w = World::new(t.path(), &moodle, "editingteacher", Reads::PerCourse);
     w.sources(&OPTION, &(13..=20).collect::<Vec<_>>());
     if let Some(l) = &moodle.live {
         psql(

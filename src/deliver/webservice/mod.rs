@@ -395,8 +395,9 @@ fn role_ids(moodle: &MoodleSettings, now: &MoodleNow) -> BTreeMap<String, u64> {
     ids
 }
 
-/// The user ids the operations need: those of enrolled users, and the others asked
-/// of Moodle in batches.
+/// The user ids the operations need: those the read of the courses gave, and the
+/// others (new enrolments; every user when the courses were read through the
+/// participants report, which names users only) asked of Moodle in batches.
 fn user_ids(
     client: &dyn MoodleApi,
     now: &MoodleNow,
@@ -405,13 +406,18 @@ fn user_ids(
     let mut ids: BTreeMap<String, u64> = BTreeMap::new();
     for c in now.values().flatten() {
         for (u, e) in c.active.iter().chain(&c.inactive) {
-            ids.insert(u.clone(), e.id);
+            if let Some(id) = e.id {
+                ids.insert(u.clone(), id);
+            }
         }
     }
-    let unknown: BTreeSet<&str> = ops
-        .enrol
-        .iter()
-        .map(|e| e.username.as_str())
+    let enrolments = ops.enrol.iter().chain(&ops.suspend).map(|e| &e.username);
+    let roles = ops.assign.iter().chain(&ops.unassign).map(|r| &r.username);
+    let members = ops.add.iter().chain(&ops.remove).map(|m| &m.username);
+    let unknown: BTreeSet<&str> = enrolments
+        .chain(roles)
+        .chain(members)
+        .map(String::as_str)
         .filter(|u| !ids.contains_key(*u))
         .collect();
     if !unknown.is_empty() {
