@@ -64,6 +64,9 @@ install -m 0644 packaging/debian/credentials.conf "$doc/examples/systemd/credent
 install -m 0644 examples/cron/crontab "$doc/examples/crontab"
 install -m 0644 config/enrolgen.yaml "$doc/examples/enrolgen.yaml"
 install -m 0644 config/pegase-readonly.sql "$doc/examples/pegase-readonly.sql"
+# The scripts that make the custom reports a platform may name (docs/webservices.md).
+install -d "$doc/examples/moodle"
+install -m 0644 scripts/moodle/*.php "$doc/examples/moodle/"
 printf '%s (%s) unstable; urgency=medium\n\n  * Built from the enrolgen repository by scripts/package-deb.sh.\n\n -- enrolgen maintainers <enrolgen@example.fr>  %s\n' \
   enrolgen "$version" "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
 install -D -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/enrolgen"

@@ -2,7 +2,7 @@
 """Nights side by side on a real Moodle 4.5.6: enrolgen's web services, Moodle's own
 enrol_database sync and the upload file, on the same site and the same people.
 
-    nightly.py --harness DIR [--students 20000] [--keep DIR] [--ways ws,database,upload]
+    nightly.py --harness DIR [--students 20000] [--keep DIR] [--ways ws,ws-report,database,upload]
 
 The generated university (scripts/bench/university.py), its Ecampus platform. Three
 nights for each way, each way on a fresh site holding the users and courses:
@@ -17,6 +17,8 @@ The ways:
   ws        `enrolgen run` with `deliver: webservice` (reads batched through
             tool_mobile_call_external_functions, groups read through
             core_group_get_group_members), sources included;
+  ws-report the same, the courses' users read from the site's participants report
+            (`moodle.participants_report`, made by scripts/moodle/participants_report.php);
   database  the anchor/ folder of the harness: enrol_database on an external table
             refilled from the night's plan, `sync.php` timed (no groups, no periods);
   upload    `enrolgen run --delta` and Moodle's Upload users CLI importing the night's
@@ -56,6 +58,14 @@ BATCH_SQL = (
     "\"insert into mdl_external_services_functions (externalserviceid, functionname) "
     "select id, f from mdl_external_services, unnest(array['tool_mobile_call_external_functions', "
     "'core_group_get_group_members']) f where shortname = 'enrolgen'\""
+)
+# The participants report: the function that reads it, and the capability to see it.
+REPORT_SQL = (
+    "PGPASSWORD=moodle psql -h 127.0.0.1 -p 5433 -U moodle moodle -qAtc "
+    "\"insert into mdl_external_services_functions (externalserviceid, functionname) "
+    "select id, 'core_reportbuilder_retrieve_report' from mdl_external_services where shortname = 'enrolgen'; "
+    "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) "
+    "select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'\""
 )
 UPLOAD = (
     ". lib/env.sh && cd \"$MOODLE_DIR\" && $PHP admin/tool/uploaduser/cli/uploaduser.php "
@@ -161,7 +171,7 @@ def fresh_site(harness, work, users, courses):
     webservice.fresh_site(harness, world)
 
 
-def config(u, night, channel, url=None, token=None):
+def config(u, night, channel, url=None, token=None, report=None):
     text = (u / "enrolgen.yaml").read_text()
     # The benchmark measures what a night costs, not the caps that guard it.
     text = text.replace("version: 1\n", "version: 1\nmax_suspend_ratio: 1\nmax_suspend_count: 1000000\n"
@@ -169,28 +179,36 @@ def config(u, night, channel, url=None, token=None):
     if night > 1:
         text = text.replace("sqlite: apogee.sql", "sqlite: apogee-night2.sql")
     if channel == "ws":
+        extra = f", participants_report: {report}" if report else ""
         text = text.replace(f"  {PLATFORM}:\n",
-                            f"  {PLATFORM}:\n    deliver: webservice\n    moodle: {{ url: \"{url}\", token_file: {token} }}\n", 1)
-    name = f"{channel}-night{night}.yaml"
+                            f"  {PLATFORM}:\n    deliver: webservice\n    moodle: {{ url: \"{url}\", token_file: {token}{extra} }}\n", 1)
+    name = f"{channel}{'-report' if report else ''}-night{night}.yaml"
     (u / name).write_text(text)
     return name
 
 
 # ---------------------------------------------------------------- the ways
-def way_ws(harness, u, a):
+def way_ws(harness, u, a, with_report=False):
     token = Path(a.token_file).resolve()
     sh(harness, "./ws-setup.sh --quiet >/dev/null")
     sh(harness, BATCH_SQL)
+    report = None
+    if with_report:
+        made = sh(harness, f". lib/env.sh && MOODLE_DIR=$MOODLE_DIR $PHP {ROOT / 'scripts/moodle/participants_report.php'}",
+                  capture_output=True, text=True)
+        report = int(made.stdout.strip())
+        sh(harness, REPORT_SQL)
+        sh(harness, ". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php")
     nights = []
     for night in (1, 2, 3):
-        cfg = config(u, min(night, 2), "ws", a.url, token)
+        cfg = config(u, min(night, 2), "ws", a.url, token, report)
         with Measure() as m:
             m.enrolgen("run", "-c", cfg, "--platform", PLATFORM, "--out", "ws", "--as-of", AS_OF, cwd=u)
         w = json.loads((u / "ws" / "summary.json").read_text())["platforms"][PLATFORM]["webservice"]
         if w["refused"]:
             sys.exit(f"web services: night {night} refused {w['refused']}")
         nights.append((m.wall, m.moodle_cpu, w["calls"], w["applied"]))
-    v = subprocess.run([str(BIN), "verify", "-c", config(u, 2, "ws", a.url, token), "--platform", PLATFORM,
+    v = subprocess.run([str(BIN), "verify", "-c", config(u, 2, "ws", a.url, token, report), "--platform", PLATFORM,
                         "--out", "ws-verify", "--as-of", AS_OF], cwd=u, capture_output=True, text=True)
     if v.returncode != 0:
         sys.exit(f"verify after the web-service nights: exit {v.returncode}\n{v.stdout}{v.stderr}")
@@ -237,7 +255,7 @@ def main():
     ap.add_argument("--url", default="http://localhost:8088")
     ap.add_argument("--token-file", default="/tmp/moodle-harness/ws-token")
     ap.add_argument("--keep")
-    ap.add_argument("--ways", default="database,upload,ws")
+    ap.add_argument("--ways", default="database,upload,ws,ws-report")
     a = ap.parse_args()
     harness = Path(a.harness).resolve()
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="enrolgen-nightly-"))
@@ -264,8 +282,8 @@ def main():
     results = {}
     for way in a.ways.split(","):
         fresh_site(harness, work, users, courses)
-        if way == "ws":
-            results[way] = way_ws(harness, u, a)
+        if way in ("ws", "ws-report"):
+            results[way] = way_ws(harness, u, a, way == "ws-report")
         elif way == "database":
             results[way] = way_database(harness, u, plans)
         elif way == "upload":
@@ -279,12 +297,13 @@ def main():
         print(f"{way:10} | {cells}")
     print("\n(CPU-s: what the machine spent outside enrolgen during the night: Moodle's PHP and PostgreSQL;"
           " req: web-service requests, or files imported)")
-    if "ws" in results and "database" in results:
-        for n, label in ((1, "1 % night"), (2, "quiet night")):
-            print(f"web services / enrol_database, {label}: wall {results['ws'][n][0] / results['database'][n][0]:.1f}x, "
-                  f"Moodle CPU {results['ws'][n][1]:.1f} s")
-    if "ws" in results and "upload" in results:
-        print(f"first night, web services / upload file: {results['ws'][0][0] / results['upload'][0][0]:.2f}")
+    for ws in ("ws", "ws-report"):
+        if ws in results and "database" in results:
+            for n, label in ((1, "1 % night"), (2, "quiet night")):
+                print(f"{ws} / enrol_database, {label}: wall {results[ws][n][0] / results['database'][n][0]:.1f}x, "
+                      f"Moodle CPU {results[ws][n][1]:.1f} s")
+        if ws in results and "upload" in results:
+            print(f"first night, {ws} / upload file: {results[ws][0][0] / results['upload'][0][0]:.2f}")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -413,6 +413,33 @@ fn try_participants(
     Ok(())
 }
 
+/// What would make a web-service platform's nights cheaper for its Moodle: the
+/// functions and the report its configuration lacks.
+fn cheaper_reads(
+    what: &str,
+    functions: &std::collections::BTreeSet<String>,
+    m: &crate::config::MoodleSettings,
+) {
+    let batch = crate::source::moodle::BATCH_FUNCTION;
+    if !functions.contains(batch) {
+        println!(
+            "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: fifty reads per request, no new capability)"
+        );
+    }
+    if m.participants_report.is_none() {
+        println!(
+            "{what}: note  each course's users are read through core_enrol_get_enrolled_users, most of what a night costs Moodle: a participants report reads them all in one request (moodle.participants_report, docs/webservices.md)"
+        );
+    }
+    let groups = crate::source::moodle::GROUP_READS;
+    if m.participants_report.is_none() && groups.iter().any(|f| !functions.contains(*f)) {
+        println!(
+            "{what}: note  without {} in the service, each participant's groups are read with them, a third of a quiet night's work for Moodle (add them: moodle/course:managegroups, which the channel has)",
+            groups.join(" and ")
+        );
+    }
+}
+
 /// Tries a platform's token and lists the functions its service lacks.
 /// `accounts`: the platform reads its accounts from Moodle (`accounts_in: moodle`):
 /// the function is looked for, then tried on the token's own account; and the
@@ -451,21 +478,8 @@ fn check_moodle(
                     "{what}: ok, \"{}\", Moodle {}, token of {}",
                     i.sitename, i.release, i.username
                 );
-                let batch = crate::source::moodle::BATCH_FUNCTION;
-                if writes && !i.functions.contains(batch) {
-                    println!(
-                        "{what}: note  without {batch} in the service, `run` and `verify` read each course in requests of its own (add it: fifty reads per request, no new capability)"
-                    );
-                }
-                let groups = crate::source::moodle::GROUP_READS;
-                if writes
-                    && m.participants_report.is_none()
-                    && groups.iter().any(|f| !i.functions.contains(*f))
-                {
-                    println!(
-                        "{what}: note  without {} in the service, each participant's groups are read with them, a third of a quiet night's work for Moodle (add them: moodle/course:managegroups, which the channel has)",
-                        groups.join(" and ")
-                    );
+                if writes {
+                    cheaper_reads(&what, &i.functions, m);
                 }
                 true
             } else {

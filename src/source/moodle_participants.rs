@@ -95,12 +95,19 @@ impl Moodle {
         let ((mut listed, _), (ids, mut groups)) = (listed?, ids?);
         let mut now: MoodleNow = shortnames.iter().map(|n| (n.clone(), None)).collect();
         for (name, id) in ids {
+            // Every course the report can see has a row, participants or not: a
+            // course without one is hidden from it, and its users unknown.
+            let Some(users) = listed.remove(&name) else {
+                let what =
+                    format!("course {name} is not in it (a condition of the report hides it?)");
+                return Err(self.participants_error(report, &what));
+            };
             let mut course = CourseNow {
                 id,
                 groups: groups.remove(&id).unwrap_or_default(),
                 ..CourseNow::default()
             };
-            for (username, (active, roles, groups)) in listed.remove(&name).unwrap_or_default() {
+            for (username, (active, roles, groups)) in users {
                 let user = EnrolledUser {
                     id: None,
                     roles,
@@ -185,12 +192,15 @@ impl Moodle {
             let row = parsed(row).map_err(|what| {
                 self.participants_error(report, &format!("row {}: {what}", n + 1))
             })?;
-            let Some((course, user)) = row else { continue };
+            let (course, participant) = row;
             if !wanted.contains(course.as_str()) {
                 continue;
             }
-            let (username, active, role, group) = user;
-            let entry = out.entry(course).or_default().entry(username).or_default();
+            let users = out.entry(course).or_default();
+            let Some((username, active, role, group)) = participant else {
+                continue;
+            };
+            let entry = users.entry(username).or_default();
             // Active when any of the user's enrolments is, as Moodle's own lists.
             entry.0 |= active;
             entry.1.extend(role);
@@ -210,13 +220,13 @@ impl Moodle {
     }
 }
 
-/// A participant row: its course, and the user with whether this enrolment is
-/// active now, the role and the group it shows. `None` for a course's row without
-/// a user (no participant, or an account deleted).
-#[allow(clippy::type_complexity)]
-fn parsed(
-    row: &Row,
-) -> Result<Option<(String, (String, bool, Option<String>, Option<String>))>, String> {
+/// A participant: username, whether this enrolment is active now, the role and the
+/// group the row shows.
+type Participant = (String, bool, Option<String>, Option<String>);
+
+/// A row: its course, and its participant; `None` for a course's row without one
+/// (no participant, or an account deleted).
+fn parsed(row: &Row) -> Result<(String, Option<Participant>), String> {
     let [course, username, role, group, status] = row.columns.as_slice() else {
         return Err(format!("{} cells, not 5", row.columns.len()));
     };
@@ -224,7 +234,7 @@ fn parsed(
         return Err("no course short name".into());
     };
     let Some(username) = cell(username, "username")? else {
-        return Ok(None);
+        return Ok((course, None));
     };
     let active = match cell(status, "status")?.as_deref() {
         Some(ACTIVE) => true,
@@ -241,7 +251,7 @@ fn parsed(
     };
     let role = cell(role, "role short name")?;
     let group = cell(group, "group name")?;
-    Ok(Some((course, (username, active, role, group))))
+    Ok((course, Some((username, active, role, group))))
 }
 
 /// A cell's plain text; `None` when empty. A cell holding markup is a linked or
@@ -282,19 +292,19 @@ mod tests {
         ]));
         assert_eq!(
             parsed(&r).unwrap(),
-            Some((
+            (
                 "L1 S&H".to_string(),
-                (
+                Some((
                     "21000001".to_string(),
                     false,
                     Some("student".to_string()),
                     Some("TD & TP".to_string())
-                )
-            ))
+                ))
+            )
         );
         let r = row(serde_json::json!(["C", "u", null, null, "Active"]));
         assert_eq!(
-            parsed(&r).unwrap().unwrap().1,
+            parsed(&r).unwrap().1.unwrap(),
             ("u".to_string(), true, None, None)
         );
     }
@@ -302,7 +312,7 @@ mod tests {
     #[test]
     fn a_course_without_participants_gives_no_user() {
         let r = row(serde_json::json!(["C", null, null, null, null]));
-        assert_eq!(parsed(&r).unwrap(), None);
+        assert_eq!(parsed(&r).unwrap(), ("C".to_string(), None));
     }
 
     #[test]
