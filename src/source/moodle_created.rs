@@ -27,27 +27,31 @@ const PER_PAGE: usize = 1000;
 /// 3000-01-01: no account is created after it.
 const NEVER: i64 = 32_503_680_000;
 
+/// A page of a custom report, as `RETRIEVE` gives it (this report and
+/// `moodle_participants`'s).
 #[derive(Deserialize)]
-struct Page {
-    details: Details,
-    data: Data,
+pub(crate) struct Page {
+    pub(crate) details: Details,
+    pub(crate) data: Data,
 }
 
 #[derive(Deserialize)]
-struct Details {
-    source: String,
+pub(crate) struct Details {
+    /// The report builder's source, as a PHP class name.
+    pub(crate) source: String,
 }
 
 #[derive(Deserialize)]
-struct Data {
-    headers: Vec<String>,
-    rows: Vec<Row>,
-    totalrowcount: usize,
+pub(crate) struct Data {
+    pub(crate) headers: Vec<String>,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) totalrowcount: usize,
 }
 
 #[derive(Deserialize)]
-struct Row {
-    columns: Vec<Value>,
+pub(crate) struct Row {
+    /// Each column's cell: text (HTML) or null.
+    pub(crate) columns: Vec<Value>,
 }
 
 /// The report builder's Users source.

@@ -17,12 +17,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{CourseNow, EnrolledUser, MoodleNow};
 use crate::source::moodle::{unescape, Moodle, GROUP_READS};
-use crate::source::moodle_created::RETRIEVE;
+use crate::source::moodle_created::{Page, Row, RETRIEVE};
 use crate::source::SourceError;
 
 /// The report builder's Course participants source.
@@ -46,29 +45,6 @@ const NOT_ACTIVE: [&str; 2] = ["Suspended", "Not current"];
 /// The most rows read: a site's participants (two million is ten times the largest
 /// French university's enrolments).
 const MAX_ROWS: usize = 2_000_000;
-
-#[derive(Deserialize)]
-struct Page {
-    details: Details,
-    data: Data,
-}
-
-#[derive(Deserialize)]
-struct Details {
-    source: String,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    headers: Vec<String>,
-    rows: Vec<Row>,
-    totalrowcount: usize,
-}
-
-#[derive(Deserialize)]
-struct Row {
-    columns: Vec<Value>,
-}
 
 /// A course's users as the report lists them: username → (active now, roles,
 /// groups).

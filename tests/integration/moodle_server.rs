@@ -288,6 +288,20 @@ pub(crate) fn service_functions(add: bool, functions: &[&str]) {
     }
 }
 
+/// The token may read the site's custom reports: these functions in its service,
+/// `moodle/reportbuilder:viewall` on its role, the caches purged.
+pub(crate) fn reports_readable(harness: &Path, functions: &[&str]) {
+    service_functions(true, functions);
+    psql(
+        "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) \
+         select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
+    );
+    in_harness(
+        harness,
+        ". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php",
+    );
+}
+
 /// Runs enrolgen; with `record` (and recording asked), its Moodle answers go into
 /// tests/fixtures/moodle/<record>/answers.jsonl, replacing what was there: the
 /// configuration is pointed at a recording proxy in front of the real Moodle.

@@ -343,20 +343,12 @@ fn accounts_the_platform_made_today_wait_for_a_later_run() {
             psql(&format!(
                 "update mdl_user set timecreated = 1795473000 where username = '{evening_before}'"
             ));
-            crate::moodle_server::service_functions(
-                true,
+            crate::moodle_server::reports_readable(
+                Path::new(&harness),
                 &[
                     "core_reportbuilder_set_filters",
                     "core_reportbuilder_retrieve_report",
                 ],
-            );
-            psql(
-                "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) \
-                 select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
-            );
-            in_harness(
-                Path::new(&harness),
-                ". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php",
             );
             l
         }

@@ -237,18 +237,13 @@ impl World {
                         php.display()
                     ));
                     assert_eq!(psql("select max(id) from mdl_reportbuilder_report"), "1");
-                    service_functions(
-                        true,
+                    crate::moodle_server::reports_readable(
+                        &l.harness,
                         &[
                             "tool_mobile_call_external_functions",
                             "core_reportbuilder_retrieve_report",
                         ],
                     );
-                    psql(
-                        "insert into mdl_role_capabilities (contextid, roleid, capability, permission, timemodified, modifierid) \
-                         select 1, id, 'moodle/reportbuilder:viewall', 1, 0, 2 from mdl_role where shortname = 'enrolgenws'",
-                    );
-                    sh(". lib/env.sh && $PHP $MOODLE_DIR/admin/cli/purge_caches.php");
                 }
             }
         }
